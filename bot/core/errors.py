@@ -1,0 +1,86 @@
+"""Wirewatch's one error tree; causes are chained with ``raise ... from``.
+
+    WirewatchError
+    ├── ConfigError              bad settings or config file: the run cannot start
+    ├── QuerySyntaxError         a watch query that does not parse (says where and why)
+    ├── FeedError                one feed could not be used this time (recorded on the feed)
+    │   ├── FetchError           network, HTTP status, timeout, size cap
+    │   │   └── BlockedAddressError  URL resolves to a private/loopback/metadata address
+    │   └── ParseError           the body is not a feed we can read
+    ├── DeliveryError            one destination could not take an alert (recorded on it)
+    │   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
+    │   └── PermanentDeliveryError   stop for this destination until it recovers
+    ├── NotFoundError            a command named a watch/feed/article that does not exist
+    └── PermissionDeniedError    a chat user may not change this channel
+"""
+
+from __future__ import annotations
+
+
+class WirewatchError(Exception):
+    """Base of every error Wirewatch raises on purpose."""
+
+
+class ConfigError(WirewatchError):
+    pass
+
+
+class QuerySyntaxError(WirewatchError):
+    """A malformed watch query. ``position`` is the 0-based character offset."""
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        self.message = message
+        self.query = query
+        self.position = position
+        super().__init__(f"{message} at position {position + 1}")
+
+    def pointer(self) -> str:
+        """The query with a caret under the offending character, for chat and CLI replies."""
+        return f"{self.query}\n{' ' * self.position}^"
+
+
+class FeedError(WirewatchError):
+    """A feed failed this time; ``reason`` is short plain words for status and notices."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class FetchError(FeedError):
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class BlockedAddressError(FetchError):
+    pass
+
+
+class ParseError(FeedError):
+    pass
+
+
+class DeliveryError(WirewatchError):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class RetryableDeliveryError(DeliveryError):
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    pass
+
+
+class NotFoundError(WirewatchError):
+    pass
+
+
+class PermissionDeniedError(WirewatchError):
+    pass

@@ -1,0 +1,211 @@
+"""Domain data that walks one way: feeds -> entries -> articles -> matches -> alerts.
+
+Everything here is a frozen dataclass with no behaviour beyond derived properties;
+decisions live in the pure modules (``query``, ``matcher``, ``articles``, ``stories``,
+``schedule``) and I/O lives at the edges (``fetch``, ``store``, adapters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item as the feed carried it, before cleaning (fields may hold HTML)."""
+
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None  # timezone-aware UTC when the feed gave a date
+    source_name: str | None = None  # Google News <source>, dc:publisher, ...
+    source_url: str | None = None
+    image_url: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document. ``warning`` names what was repaired, if anything."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[FeedEntry, ...]
+    # Publisher's hint for how often to poll (<ttl>, sy:updatePeriod/Frequency), seconds.
+    ttl_seconds: int | None = None
+    parser: str = "fast"
+    warning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A cleaned item: plain text, canonical URL, UTC time, stable identity keys."""
+
+    url: str  # canonical article URL
+    title: str  # plain text, publisher suffix removed for Google News
+    summary: str  # plain text
+    content: str  # plain text (full content when the feed carries it, else "")
+    source: str  # publisher name
+    published: datetime  # UTC; first-seen time when the feed gave none
+    published_known: bool
+    # Identity keys, strongest first (guid-based, url-based, title+date hash). An item is
+    # "seen" when ANY of its keys was seen before: a changed guid with the same URL, or
+    # a re-dated item with the same guid, stays the same item.
+    identity_keys: tuple[str, ...]
+    image_url: str | None = None
+    guid: str | None = None
+
+
+class FeedHealth(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+    NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    id: int
+    url: str
+    name: str | None
+    interval_seconds: int
+    health: FeedHealth
+    last_success_at: datetime | None
+    last_error: str | None
+    error_since: datetime | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    source: str  # "config" | "user"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchInfo:
+    id: int
+    query: str
+    name: str | None
+    hits: int
+    last_hit_at: datetime | None
+    destinations: tuple[str, ...]
+    owner: str | None = None  # destination that created it in chat, None for config watches
+    mention: str | None = None  # the only mention an alert for this watch may carry
+
+
+class DestinationState(StrEnum):
+    OK = "ok"
+    FAILING = "failing"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A neutral alert: each adapter renders it natively (embed, Block Kit, line of text)."""
+
+    id: int
+    destination: str  # e.g. "slack:C0123ABCD", "discord:1122...", "console"
+    watch_id: int
+    watch_query: str
+    watch_name: str | None
+    title: str
+    url: str
+    source: str
+    summary: str
+    published: datetime | None
+    matched: tuple[str, ...]  # matched terms as written in the query
+    story_key: str
+    feed_url: str
+    created_at: datetime
+    also_reported_by: tuple[str, ...] = ()
+    image_url: str | None = None
+    mention: str | None = None  # role/user-group id a watch was configured to ping
+
+    def as_json(self) -> dict[str, object]:
+        """The documented JSON shape of ``poll --once --json`` and ``latest --json``."""
+        return {
+            "id": self.id,
+            "watch": self.watch_query,
+            "watch_id": self.watch_id,
+            "watch_name": self.watch_name,
+            "destination": self.destination,
+            "feed": self.feed_url,
+            "source": self.source,
+            "title": self.title,
+            "url": self.url,
+            "summary": self.summary,
+            "published": iso_utc(self.published),
+            "matched": list(self.matched),
+            "story": self.story_key,
+            "also_reported_by": list(self.also_reported_by),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """A stored article as ``latest`` and ``watch test`` show it."""
+
+    id: int
+    url: str
+    title: str
+    summary: str
+    source: str
+    published: datetime | None
+    feed_url: str
+    story_key: str
+    matched: tuple[str, ...] = ()
+    watch_query: str | None = None
+    watch_id: int | None = None
+    image_url: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "watch": self.watch_query,
+            "watch_id": self.watch_id,
+            "feed": self.feed_url,
+            "source": self.source,
+            "title": self.title,
+            "url": self.url,
+            "summary": self.summary,
+            "published": iso_utc(self.published),
+            "matched": list(self.matched),
+            "story": self.story_key,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStatus:
+    destination: str
+    state: DestinationState
+    last_error: str | None
+    failing_since: datetime | None
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    feeds: tuple[FeedInfo, ...]
+    destinations: tuple[DestinationStatus, ...]
+    outbox_depth: int
+    oldest_pending_at: datetime | None
+    dead_letters: int
+    last_poll_at: datetime | None
+    subscriptions: tuple[WatchInfo, ...] = ()  # for the asking channel
+
+    @property
+    def failing_feeds(self) -> tuple[FeedInfo, ...]:
+        return tuple(f for f in self.feeds if f.health is FeedHealth.FAILING)
+
+
+@dataclass(frozen=True, slots=True)
+class WhyReport:
+    """What happened to one article URL, in order, as plain sentences plus facts."""
+
+    url: str
+    found: bool
+    lines: tuple[str, ...] = field(default_factory=tuple)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
