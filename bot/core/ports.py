@@ -25,10 +25,17 @@ class Notifier(Protocol):
 
     kinds: frozenset[str]
 
-    async def send(self, destination: str, alerts: Sequence[Alert]) -> list[str]:
-        """Deliver ``alerts`` (same destination, oldest first) and return platform message ids.
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Deliver ``alerts`` (same destination, oldest first) as ONE message; return its id.
 
-        Several alerts may be condensed into one message; the list then repeats that id.
+        The core batches: usually one alert; during a burst up to 10, which the notifier
+        condenses into one message (a listing for Slack, up to 10 embeds for Discord).
+        ``maybe_sent`` is True when an earlier attempt of this same batch ended without a
+        confirmation (crash, timeout): the notifier must make the resend idempotent
+        (Discord: nonce = f"ww{alerts[0].id}" with enforce_nonce; Slack: look for
+        metadata alert id in recent channel history) and return the existing message id.
         Raises ``RetryableDeliveryError`` (try later, maybe after ``retry_after`` seconds) or
         ``PermanentDeliveryError`` (the destination is broken: unknown channel, no access).
         Must only return once the platform confirmed the message.

@@ -1,0 +1,1 @@
+"""Adapters: console, Slack, Discord. Each owns its platform's rendering and limits."""
