@@ -1,0 +1,187 @@
+"""The relational schema (SQLAlchemy Core). Migrations in ``migrations/`` create it.
+
+The same tables serve SQLite (one instance) and PostgreSQL (several instances): work
+that instances share (due feeds, outbox rows) carries a lease (owner + expiry).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out (SQLite stores naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+feeds = Table(
+    "feeds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("name", Text),
+    Column("interval", Integer, nullable=False),
+    Column("source", String(16), nullable=False, default="config"),  # config | user
+    Column("added_by", Text),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("body_hash", String(40)),
+    Column("ttl_seconds", Integer),
+    Column("max_age", Integer),
+    # False until the first successful poll: that poll records items without alerting.
+    Column("seeded", Boolean, nullable=False, default=False),
+    Column("last_fetch_at", UTCDateTime()),
+    Column("last_success_at", UTCDateTime()),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("error_since", UTCDateTime()),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("failing_notified", Boolean, nullable=False, default=False),
+    Column("next_poll_at", UTCDateTime()),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("items_seen", Integer, nullable=False, default=0),
+)
+Index("ix_feeds_due", feeds.c.next_poll_at)
+
+watches = Table(
+    "watches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("query", Text, nullable=False),
+    Column("name", Text),
+    Column("origin", String(16), nullable=False),  # config | chat | cli
+    Column("owner", Text),  # destination that created it in chat
+    Column("created_by", Text),
+    Column("mention", Text),
+    # Config watches without explicit channels follow the default destinations.
+    Column("use_defaults", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("hits", Integer, nullable=False, default=0),
+    Column("last_hit_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True),
+    Column("destination", Text, primary_key=True),
+    # An unsubscribe keeps the row inactive, so a config re-sync does not undo it.
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+Index("ix_subscriptions_destination", subscriptions.c.destination)
+
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("destination", Text, primary_key=True),
+    Column("state", String(16), nullable=False, default="ok"),
+    Column("last_error", Text),
+    Column("failing_since", UTCDateTime()),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("retry_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime()),
+)
+
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="SET NULL")),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("published", UTCDateTime(), nullable=False),
+    Column("published_known", Boolean, nullable=False),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("story_key", String(40), nullable=False),
+    Column("image_url", Text),
+    Column("guid", Text),
+    # Why this article did not alert although it was new (first poll, too old...).
+    Column("held_reason", Text),
+)
+Index("ix_articles_first_seen", articles.c.first_seen_at)
+Index("ix_articles_story", articles.c.story_key)
+
+seen_items = Table(
+    "seen_items",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(24), primary_key=True),
+    Column("seen_at", UTCDateTime(), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("destination", Text, nullable=False),
+    Column("story_key", String(40), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("matched", Text, nullable=False),  # JSON list of terms as written in the query
+    Column("created_at", UTCDateTime(), nullable=False),
+    # pending -> sent | dead; "maybe_sent" marks an attempt whose outcome is unknown.
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("maybe_sent", Boolean, nullable=False, default=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", UTCDateTime()),
+    Column("message_id", Text),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime()),
+    # One alert per story, watch and destination: the core of "never twice".
+    UniqueConstraint("watch_id", "destination", "story_key", name="uq_alert_story"),
+)
+Index("ix_alerts_outbox", alerts.c.state, alerts.c.destination, alerts.c.id)
+Index("ix_alerts_article", alerts.c.article_id)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text),
+)

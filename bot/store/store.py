@@ -1,0 +1,836 @@
+"""The store: every read and write of Wirewatch's state goes through here.
+
+One async SQLAlchemy engine; SQLite (WAL) by default, PostgreSQL by URL, same code.
+Work several instances share is claimed with leases (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; SQLite runs one instance, guarded by a file lock in ``bot.app``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.core.models import (
+    Alert,
+    ArticleView,
+    DestinationState,
+    DestinationStatus,
+    FeedHealth,
+    FeedInfo,
+    WatchInfo,
+)
+from bot.store.migrate import upgrade_to_head
+from bot.store.schema import (
+    alerts,
+    articles,
+    destinations,
+    feeds,
+    meta,
+    seen_items,
+    subscriptions,
+    watches,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A feed's fetch state as the poller needs it."""
+
+    id: int
+    url: str
+    name: str | None
+    interval: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    seeded: bool
+    consecutive_failures: int
+    error_since: datetime | None
+    last_error: str | None
+    failing_notified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRow:
+    id: int
+    query: str
+    name: str | None
+    mention: str | None
+    use_defaults: bool
+    destinations: tuple[str, ...]
+
+
+def _feed_row(r: Any) -> FeedRow:
+    return FeedRow(
+        id=r.id,
+        url=r.url,
+        name=r.name,
+        interval=r.interval,
+        etag=r.etag,
+        last_modified=r.last_modified,
+        body_hash=r.body_hash,
+        seeded=r.seeded,
+        consecutive_failures=r.consecutive_failures,
+        error_since=r.error_since,
+        last_error=r.last_error,
+        failing_notified=r.failing_notified,
+    )
+
+
+def _feed_info(r: Any, failing_after: int) -> FeedInfo:
+    if r.consecutive_failures >= failing_after:
+        health = FeedHealth.FAILING
+    elif r.last_success_at is None and r.consecutive_failures == 0:
+        health = FeedHealth.NEW
+    else:
+        health = FeedHealth.OK
+    return FeedInfo(
+        id=r.id,
+        url=r.url,
+        name=r.name,
+        interval_seconds=r.interval,
+        health=health,
+        last_success_at=r.last_success_at,
+        last_error=r.last_error,
+        error_since=r.error_since,
+        consecutive_failures=r.consecutive_failures,
+        next_poll_at=r.next_poll_at,
+        source=r.source,
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def create_engine_for(url: str) -> AsyncEngine:
+    """An async engine for ``url``; SQLite files get WAL and their folder is created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Store:
+    """Async access to Wirewatch's tables. Construct with :meth:`open`."""
+
+    def __init__(self, engine: AsyncEngine, *, failing_after: int = 3) -> None:
+        self.engine = engine
+        self.failing_after = failing_after
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str, *, failing_after: int = 3, migrate: bool = True) -> Store:
+        engine = create_engine_for(url)
+        if migrate:
+            await upgrade_to_head(engine)
+        return cls(engine, failing_after=failing_after)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    def _insert(self, table: Any) -> Any:
+        return pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+
+    # ---- meta ---------------------------------------------------------------------------
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.transaction() as conn:
+            stmt = self._insert(meta).values(key=key, value=value)
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": value})
+            )
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(select(meta.c.value).where(meta.c.key == key))
+            ).scalar_one_or_none()
+
+    # ---- feeds --------------------------------------------------------------------------
+
+    async def upsert_feed(
+        self,
+        url: str,
+        *,
+        name: str | None,
+        interval: int,
+        source: str,
+        now: datetime,
+        added_by: str | None = None,
+    ) -> FeedInfo:
+        async with self.transaction() as conn:
+            row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
+            if row is None:
+                await conn.execute(
+                    insert(feeds).values(
+                        url=url,
+                        name=name,
+                        interval=interval,
+                        source=source,
+                        added_by=added_by,
+                        active=True,
+                        seeded=False,
+                        consecutive_failures=0,
+                        failing_notified=False,
+                        items_seen=0,
+                        created_at=now,
+                        next_poll_at=now,
+                    )
+                )
+            else:
+                values: dict[str, Any] = {"active": True, "interval": interval}
+                if name:
+                    values["name"] = name
+                await conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+            row = (await conn.execute(select(feeds).where(feeds.c.url == url))).one()
+            return _feed_info(row, self.failing_after)
+
+    async def deactivate_config_feeds_except(self, urls: Iterable[str]) -> None:
+        keep = list(urls)
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.source == "config", feeds.c.url.not_in(keep))
+                .values(active=False)
+            )
+
+    async def list_feeds(self) -> list[FeedInfo]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(feeds).where(feeds.c.active.is_(True)).order_by(feeds.c.id)
+            )
+            return [_feed_info(r, self.failing_after) for r in rows]
+
+    async def find_feed(self, ref: str) -> FeedInfo | None:
+        cond = feeds.c.url == ref
+        if ref.lstrip("#").isdigit():
+            cond = or_(cond, feeds.c.id == int(ref.lstrip("#")))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(feeds).where(cond, feeds.c.active.is_(True)))).first()
+            return None if row is None else _feed_info(row, self.failing_after)
+
+    async def deactivate_feed(self, feed_id: int) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(active=False))
+
+    async def feed_urls_by_id(self) -> dict[int, str]:
+        async with self.engine.connect() as conn:
+            return {r.id: r.url for r in await conn.execute(select(feeds.c.id, feeds.c.url))}
+
+    async def claim_feeds(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        due_only: bool = True,
+    ) -> list[FeedRow]:
+        """Lease up to ``limit`` active feeds (due ones unless ``due_only`` is False).
+
+        A feed leased by another live instance is skipped; an expired lease is taken over.
+        """
+        conds = [
+            feeds.c.active.is_(True),
+            or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
+        ]
+        if due_only:
+            conds.append(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+        pick = (
+            select(feeds.c.id)
+            .where(and_(*conds))
+            .order_by(feeds.c.next_poll_at, feeds.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        async with self.transaction() as conn:
+            ids = [r[0] for r in await conn.execute(pick)]
+            if not ids:
+                return []
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id.in_(ids))
+                .values(lease_owner=owner, lease_until=now + lease)
+            )
+            rows = await conn.execute(select(feeds).where(feeds.c.id.in_(ids)))
+            return [_feed_row(r) for r in rows]
+
+    async def release_feeds(self, owner: str, ids: Sequence[int]) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(feeds)
+                .where(feeds.c.id.in_(list(ids)), feeds.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    # ---- watches and subscriptions ----------------------------------------------------------
+
+    async def add_watch(
+        self,
+        *,
+        query: str,
+        name: str | None,
+        origin: str,
+        now: datetime,
+        owner: str | None = None,
+        created_by: str | None = None,
+        mention: str | None = None,
+        use_defaults: bool = False,
+        destinations_: Sequence[str] = (),
+    ) -> int:
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                insert(watches).values(
+                    query=query,
+                    name=name,
+                    origin=origin,
+                    owner=owner,
+                    created_by=created_by,
+                    mention=mention,
+                    use_defaults=use_defaults,
+                    active=True,
+                    hits=0,
+                    created_at=now,
+                )
+            )
+            watch_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            for dest in destinations_:
+                await conn.execute(
+                    insert(subscriptions).values(
+                        watch_id=watch_id, destination=dest, active=True, created_at=now
+                    )
+                )
+            return watch_id
+
+    async def config_watches(self) -> list[tuple[int, str, str | None, bool]]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(watches.c.id, watches.c.query, watches.c.name, watches.c.active).where(
+                    watches.c.origin == "config"
+                )
+            )
+            return [(r.id, r.query, r.name, r.active) for r in rows]
+
+    async def update_watch(self, watch_id: int, **values: Any) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(update(watches).where(watches.c.id == watch_id).values(**values))
+
+    async def ensure_subscription(self, watch_id: int, destination: str, now: datetime) -> None:
+        """Subscribe unless the row exists (an inactive row is a deliberate unsubscribe)."""
+        async with self.transaction() as conn:
+            stmt = self._insert(subscriptions).values(
+                watch_id=watch_id, destination=destination, active=True, created_at=now
+            )
+            await conn.execute(stmt.on_conflict_do_nothing())
+
+    async def set_subscription(
+        self, watch_id: int, destination: str, active: bool, now: datetime
+    ) -> bool:
+        """Set a subscription's state; return True when it changed."""
+        async with self.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(subscriptions.c.active).where(
+                        subscriptions.c.watch_id == watch_id,
+                        subscriptions.c.destination == destination,
+                    )
+                )
+            ).first()
+            if row is None:
+                if not active:
+                    return False
+                await conn.execute(
+                    insert(subscriptions).values(
+                        watch_id=watch_id, destination=destination, active=True, created_at=now
+                    )
+                )
+                return True
+            if bool(row.active) == active:
+                return False
+            await conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.watch_id == watch_id,
+                    subscriptions.c.destination == destination,
+                )
+                .values(active=active)
+            )
+            return True
+
+    async def watch_rows(self) -> list[WatchRow]:
+        """Active watches with their active destinations (for matching and delivery)."""
+        async with self.engine.connect() as conn:
+            ws = (
+                await conn.execute(
+                    select(watches).where(watches.c.active.is_(True)).order_by(watches.c.id)
+                )
+            ).all()
+            subs = await conn.execute(
+                select(subscriptions.c.watch_id, subscriptions.c.destination).where(
+                    subscriptions.c.active.is_(True)
+                )
+            )
+            by_watch: dict[int, list[str]] = {}
+            for s in subs:
+                by_watch.setdefault(s.watch_id, []).append(s.destination)
+            return [
+                WatchRow(
+                    id=w.id,
+                    query=w.query,
+                    name=w.name,
+                    mention=w.mention,
+                    use_defaults=w.use_defaults,
+                    destinations=tuple(sorted(by_watch.get(w.id, ()))),
+                )
+                for w in ws
+            ]
+
+    async def watch_infos(
+        self, destination: str | None = None, *, include_inactive_subs: bool = False
+    ) -> list[WatchInfo]:
+        rows = await self.watch_rows()
+        async with self.engine.connect() as conn:
+            stats = {
+                r.id: r
+                for r in await conn.execute(
+                    select(watches.c.id, watches.c.hits, watches.c.last_hit_at, watches.c.owner)
+                )
+            }
+        out = []
+        for w in rows:
+            if destination is not None and destination not in w.destinations:
+                continue
+            st = stats[w.id]
+            out.append(
+                WatchInfo(
+                    id=w.id,
+                    query=w.query,
+                    name=w.name,
+                    hits=st.hits,
+                    last_hit_at=st.last_hit_at,
+                    destinations=w.destinations,
+                    owner=st.owner,
+                    mention=w.mention,
+                )
+            )
+        return out
+
+    async def watch_owner(self, watch_id: int) -> tuple[bool, str | None, str] | None:
+        """(active, owner, origin) of a watch, or None."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(watches.c.active, watches.c.owner, watches.c.origin).where(
+                        watches.c.id == watch_id
+                    )
+                )
+            ).first()
+            return None if row is None else (bool(row.active), row.owner, row.origin)
+
+    # ---- articles -------------------------------------------------------------------------
+
+    async def recent_articles(self, *, since: datetime, limit: int) -> list[Any]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(articles, feeds.c.url.label("feed_url"))
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(articles.c.first_seen_at >= since)
+                .order_by(articles.c.published.desc(), articles.c.id.desc())
+                .limit(limit)
+            )
+            return list(rows)
+
+    async def article_by_url(self, url: str) -> Any:
+        async with self.engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(articles, feeds.c.url.label("feed_url"))
+                    .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                    .where(articles.c.url == url)
+                )
+            ).first()
+
+    async def story_articles(self, story_key: str) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list(
+                await conn.execute(
+                    select(articles.c.id, articles.c.url, articles.c.source, articles.c.title)
+                    .where(articles.c.story_key == story_key)
+                    .order_by(articles.c.id)
+                )
+            )
+
+    async def alerts_for_story(self, story_key: str) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list(
+                await conn.execute(
+                    select(alerts).where(alerts.c.story_key == story_key).order_by(alerts.c.id)
+                )
+            )
+
+    async def prune(self, *, articles_before: datetime, seen_before: datetime) -> None:
+        """Drop old articles (kept for `latest`) and old seen keys; alerts keep their story."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                delete(articles).where(
+                    articles.c.first_seen_at < articles_before,
+                    ~articles.c.id.in_(
+                        select(alerts.c.article_id).where(alerts.c.state == "pending")
+                    ),
+                )
+            )
+            await conn.execute(delete(seen_items).where(seen_items.c.seen_at < seen_before))
+
+    # ---- outbox -------------------------------------------------------------------------
+
+    async def pending_destinations(self, now: datetime) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(alerts.c.destination)
+                .where(
+                    alerts.c.state == "pending",
+                    alerts.c.next_attempt_at <= now,
+                    or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
+                )
+                .distinct()
+            )
+            return [r[0] for r in rows]
+
+    async def claim_outbox(
+        self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> tuple[list[Alert], bool, int]:
+        """Lease the OLDEST pending alerts of one destination, in order.
+
+        Returns (alerts, maybe_sent, queued) where ``queued`` counts all pending alerts
+        for the destination. Only a prefix in id order is claimed, so per-channel order
+        holds; if the oldest row is leased elsewhere or not yet due, nothing is claimed.
+        """
+        async with self.transaction() as conn:
+            queued = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(alerts)
+                    .where(alerts.c.destination == destination, alerts.c.state == "pending")
+                )
+            ).scalar_one()
+            pick = (
+                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until)
+                .where(alerts.c.destination == destination, alerts.c.state == "pending")
+                .order_by(alerts.c.id)
+                .limit(limit)
+            )
+            if self.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=False, nowait=False)
+            rows = (await conn.execute(pick)).all()
+            ids: list[int] = []
+            for r in rows:
+                if r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now):
+                    break
+                ids.append(r.id)
+            if not ids:
+                return [], False, int(queued)
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(ids))
+                .values(lease_owner=owner, lease_until=now + lease)
+            )
+            found = await self._alerts_by_ids(conn, ids)
+            maybe_sent = any(r for r in found[1])
+            return found[0], maybe_sent, int(queued)
+
+    async def _alerts_by_ids(
+        self, conn: AsyncConnection, ids: Sequence[int]
+    ) -> tuple[list[Alert], list[bool]]:
+        q = (
+            select(
+                alerts,
+                articles.c.title,
+                articles.c.url,
+                articles.c.source,
+                articles.c.summary,
+                articles.c.published,
+                articles.c.published_known,
+                articles.c.image_url,
+                watches.c.query,
+                watches.c.name.label("watch_name"),
+                watches.c.mention,
+                feeds.c.url.label("feed_url"),
+            )
+            .select_from(
+                alerts.join(articles, articles.c.id == alerts.c.article_id)
+                .join(watches, watches.c.id == alerts.c.watch_id)
+                .outerjoin(feeds, feeds.c.id == articles.c.feed_id)
+            )
+            .where(alerts.c.id.in_(list(ids)))
+            .order_by(alerts.c.id)
+        )
+        rows = (await conn.execute(q)).all()
+        stories = {r.story_key for r in rows}
+        others: dict[str, list[tuple[int, str]]] = {}
+        if stories:
+            for s in await conn.execute(
+                select(articles.c.story_key, articles.c.id, articles.c.source).where(
+                    articles.c.story_key.in_(stories)
+                )
+            ):
+                others.setdefault(s.story_key, []).append((s.id, s.source))
+        out: list[Alert] = []
+        for r in rows:
+            also = []
+            for art_id, src in others.get(r.story_key, ()):
+                if art_id != r.article_id and src != r.source and src not in also:
+                    also.append(src)
+            out.append(
+                Alert(
+                    id=r.id,
+                    destination=r.destination,
+                    watch_id=r.watch_id,
+                    watch_query=r.query,
+                    watch_name=r.watch_name,
+                    title=r.title,
+                    url=r.url,
+                    source=r.source,
+                    summary=r.summary,
+                    published=r.published if r.published_known else None,
+                    matched=tuple(json.loads(r.matched)),
+                    story_key=r.story_key,
+                    feed_url=r.feed_url or "",
+                    created_at=r.created_at,
+                    also_reported_by=tuple(also),
+                    image_url=r.image_url,
+                    mention=r.mention,
+                )
+            )
+        return out, [bool(r.maybe_sent) for r in rows]
+
+    async def alerts_by_ids(self, ids: Sequence[int]) -> list[Alert]:
+        async with self.engine.connect() as conn:
+            return (await self._alerts_by_ids(conn, ids))[0]
+
+    async def mark_attempt(self, ids: Sequence[int], owner: str) -> None:
+        """Record that a send is about to start: from here its outcome is unknown until
+        confirmed, so a crash makes the next sender check the platform first."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.lease_owner == owner)
+                .values(maybe_sent=True, attempts=alerts.c.attempts + 1)
+            )
+
+    async def mark_sent(
+        self, ids: Sequence[int], *, message_id: str, now: datetime, owner: str | None = None
+    ) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)))
+                .values(
+                    state="sent",
+                    sent_at=now,
+                    message_id=message_id,
+                    maybe_sent=False,
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=None,
+                )
+            )
+
+    async def mark_retry(
+        self,
+        ids: Sequence[int],
+        *,
+        error: str,
+        next_attempt_at: datetime,
+        definitely_not_sent: bool,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_error": error,
+            "next_attempt_at": next_attempt_at,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if definitely_not_sent:
+            values["maybe_sent"] = False
+        async with self.transaction() as conn:
+            await conn.execute(update(alerts).where(alerts.c.id.in_(list(ids))).values(**values))
+
+    async def dead_letter_expired(self, *, created_before: datetime) -> int:
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                update(alerts)
+                .where(alerts.c.state == "pending", alerts.c.created_at < created_before)
+                .values(state="dead", lease_owner=None, lease_until=None)
+            )
+            return int(result.rowcount or 0)
+
+    async def outbox_stats(self) -> tuple[int, datetime | None, int]:
+        async with self.engine.connect() as conn:
+            depth, oldest = (
+                await conn.execute(
+                    select(func.count(), func.min(alerts.c.created_at)).where(
+                        alerts.c.state == "pending"
+                    )
+                )
+            ).one()
+            dead = (
+                await conn.execute(
+                    select(func.count()).select_from(alerts).where(alerts.c.state == "dead")
+                )
+            ).scalar_one()
+            return int(depth), oldest, int(dead)
+
+    async def pending_by_destination(self) -> dict[str, int]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(alerts.c.destination, func.count())
+                .where(alerts.c.state == "pending")
+                .group_by(alerts.c.destination)
+            )
+            return {r[0]: int(r[1]) for r in rows}
+
+    async def dead_letters(self, limit: int = 20) -> list[Any]:
+        async with self.engine.connect() as conn:
+            return list(
+                await conn.execute(
+                    select(alerts.c.id, alerts.c.destination, alerts.c.last_error, articles.c.title)
+                    .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
+                    .where(alerts.c.state == "dead")
+                    .order_by(alerts.c.id.desc())
+                    .limit(limit)
+                )
+            )
+
+    # ---- destinations ---------------------------------------------------------------------
+
+    async def destination_failed(
+        self, destination: str, *, reason: str, now: datetime, permanent: bool
+    ) -> tuple[int, bool]:
+        """Count a failure; return (consecutive failures, whether it just became failing)."""
+        async with self.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(destinations).where(destinations.c.destination == destination)
+                )
+            ).first()
+            if row is None:
+                await conn.execute(
+                    insert(destinations).values(
+                        destination=destination,
+                        state="ok",
+                        consecutive_failures=0,
+                        updated_at=now,
+                    )
+                )
+                count, state, since = 0, "ok", None
+            else:
+                count, state, since = row.consecutive_failures, row.state, row.failing_since
+            count += 1
+            newly = False
+            values: dict[str, Any] = {
+                "consecutive_failures": count,
+                "last_error": reason,
+                "updated_at": now,
+                "failing_since": since or now,
+            }
+            if state != "failing" and (permanent or count >= self.failing_after):
+                values["state"] = "failing"
+                newly = True
+            await conn.execute(
+                update(destinations)
+                .where(destinations.c.destination == destination)
+                .values(**values)
+            )
+            return count, newly
+
+    async def destination_ok(self, destination: str, *, now: datetime) -> bool:
+        """Clear failures; return True when the destination was failing (it recovered)."""
+        async with self.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(destinations.c.state, destinations.c.consecutive_failures).where(
+                        destinations.c.destination == destination
+                    )
+                )
+            ).first()
+            if row is None or (row.state == "ok" and row.consecutive_failures == 0):
+                return False
+            await conn.execute(
+                update(destinations)
+                .where(destinations.c.destination == destination)
+                .values(
+                    state="ok",
+                    consecutive_failures=0,
+                    last_error=None,
+                    failing_since=None,
+                    updated_at=now,
+                )
+            )
+            return bool(row.state == "failing")
+
+    async def destination_statuses(self) -> list[DestinationStatus]:
+        pending = await self.pending_by_destination()
+        async with self.engine.connect() as conn:
+            rows = {r.destination: r for r in await conn.execute(select(destinations))}
+        names = sorted(set(rows) | set(pending))
+        out = []
+        for name in names:
+            r = rows.get(name)
+            out.append(
+                DestinationStatus(
+                    destination=name,
+                    state=DestinationState(r.state) if r else DestinationState.OK,
+                    last_error=r.last_error if r else None,
+                    failing_since=r.failing_since if r else None,
+                    pending=pending.get(name, 0),
+                )
+            )
+        return out
+
+    async def destination_state(self, destination: str) -> str:
+        async with self.engine.connect() as conn:
+            state = (
+                await conn.execute(
+                    select(destinations.c.state).where(destinations.c.destination == destination)
+                )
+            ).scalar_one_or_none()
+            return state or "ok"
+
+    async def subscribers_of_feed_notices(self) -> list[str]:
+        """Destinations that get operational notices: every active subscription's channel."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(subscriptions.c.destination)
+                .where(subscriptions.c.active.is_(True))
+                .distinct()
+            )
+            return [r[0] for r in rows]
