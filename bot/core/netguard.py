@@ -1,0 +1,262 @@
+"""SSRF guard: user-supplied feed URLs must only ever reach public addresses.
+
+Two checks, both needed:
+
+* ``check_url_syntax`` runs on every URL before it is requested (the first one and every
+  redirect hop). It rejects non-http(s) schemes, embedded credentials, blocked hostnames
+  (``localhost``, ``metadata.google.internal``) and IP literals in any notation, because
+  aiohttp connects to an IP literal without consulting the resolver at all.
+* ``GuardedResolver`` wraps the real resolver inside the connector, so the address that is
+  checked is exactly the address that is connected to. Checking a name first and letting
+  the connector resolve it again later is what DNS rebinding exploits; here there is no
+  "later".
+
+``AddressPolicy`` is the seam: operators can allow private addresses altogether (a bot on a
+LAN polling intranet feeds, or tests against 127.0.0.1) or allow a few networks only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterable
+
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from bot.core.errors import BlockedAddressError
+
+log = logging.getLogger(__name__)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+
+# Instance metadata endpoints hand out cloud credentials; some (Azure's wireserver) sit on
+# addresses that look public, so they are listed rather than left to the range checks.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean...
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure wireserver
+    )
+)
+METADATA_HOSTNAMES = frozenset(
+    {"metadata.google.internal", "metadata.goog", "metadata", "instance-data"}
+)
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), if any.
+
+    ``::ffff:127.0.0.1`` reaches 127.0.0.1 on a dual-stack socket, so it must be judged
+    as the IPv4 address it stands for.
+    """
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return None
+
+
+def _show(ip: IPAddress) -> str:
+    """``::ffff:7f00:1`` means nothing to a reader; name the IPv4 address it carries."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return f"{ip} ({embedded})"
+    return str(ip)
+
+
+def blocked_reason(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public address ("a loopback address"), or None when it is public."""
+    if ip in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.scope_id is not None:
+            # fe80::1%eth0: the zone does not change what kind of address it is.
+            ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            return blocked_reason(embedded)
+        if ip.is_site_local:
+            return "a site-local address"
+        if ip in ipaddress.IPv6Network("fc00::/7"):
+            return "a unique local address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "a shared (CGNAT) address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if ip.is_private:
+        return "a private address"
+    if not ip.is_global:
+        return "not a public address"
+    return None
+
+
+def is_blocked_ip(ip: str) -> bool:
+    """True when ``ip`` (any textual form ``ipaddress`` accepts) is not a public address."""
+    return blocked_reason(ipaddress.ip_address(ip)) is not None
+
+
+class AddressPolicy:
+    """Which addresses a fetch may connect to.
+
+    ``allow_private`` lifts the guard entirely (operator setting). ``allowed_networks``
+    lets named networks through while the rest stays guarded: an intranet feed server, or
+    a test that treats 127.0.0.1 as "public" while 127.0.0.3 stays private.
+    """
+
+    __slots__ = ("allow_private", "allowed_networks")
+
+    def __init__(
+        self, *, allow_private: bool = False, allowed_networks: Iterable[str] = ()
+    ) -> None:
+        self.allow_private = allow_private
+        self.allowed_networks: tuple[IPNetwork, ...] = tuple(
+            ipaddress.ip_network(n, strict=False) for n in allowed_networks
+        )
+
+    def why_blocked(self, ip: IPAddress) -> str | None:
+        """Why connecting to ``ip`` is refused, or None when it is allowed."""
+        if self.allow_private:
+            return None
+        if any(ip.version == net.version and ip in net for net in self.allowed_networks):
+            return None
+        return blocked_reason(ip)
+
+    def __repr__(self) -> str:
+        nets = [str(n) for n in self.allowed_networks]
+        return f"AddressPolicy(allow_private={self.allow_private}, allowed_networks={nets})"
+
+
+STRICT = AddressPolicy()
+
+
+def _parse_ip_literal(host: str) -> tuple[IPAddress, bool] | None:
+    """``(address, odd_notation)`` when ``host`` is an IP in any notation, else None.
+
+    ``odd_notation`` flags the legacy inet_aton forms (2130706433, 0177.0.0.1, 0x7f.1,
+    127.1) that getaddrinfo still maps onto addresses and that filters on the raw text miss.
+    """
+    try:
+        return ipaddress.ip_address(host), False
+    except ValueError:
+        pass
+    if not host or not all(c in "0123456789abcdefxABCDEFX." for c in host):
+        return None
+    try:
+        packed = socket.inet_aton(host)
+    except OSError:
+        return None
+    return ipaddress.IPv4Address(packed), True
+
+
+def check_url_syntax(url: str, *, policy: AddressPolicy = STRICT) -> None:
+    """Refuse a URL before any connection: scheme, credentials, blocked names and IP literals.
+
+    Raises ``BlockedAddressError`` with a reason in plain words. Hostnames that need DNS are
+    checked later, by ``GuardedResolver``, on the addresses actually connected to.
+    """
+    try:
+        parsed = yarl.URL(url)
+    except (ValueError, TypeError) as exc:
+        raise BlockedAddressError(f"blocked: not a valid URL ({exc})") from exc
+    scheme = parsed.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        shown = f"{scheme}:" if scheme else "a URL without a scheme"
+        raise BlockedAddressError(f"blocked: only http and https URLs are allowed, not {shown}")
+    if parsed.user is not None or parsed.password is not None:
+        raise BlockedAddressError("blocked: URLs with credentials are not allowed")
+    host = (parsed.host or "").rstrip(".").lower()
+    if not host:
+        raise BlockedAddressError("blocked: URL has no host")
+
+    literal = _parse_ip_literal(host)
+    if literal is not None:
+        ip, odd = literal
+        if odd:
+            # aiohttp refuses these anyway; saying what they stand for helps the user.
+            reason = policy.why_blocked(ip)
+            what = f", {reason}" if reason else ""
+            raise BlockedAddressError(f"blocked: {host} is an odd notation for {ip}{what}")
+        reason = policy.why_blocked(ip)
+        if reason is not None:
+            raise BlockedAddressError(f"blocked: {_show(ip)} is {reason}")
+        return
+
+    if policy.allow_private:
+        return
+    if host == "localhost" or host.endswith(".localhost"):
+        raise BlockedAddressError(f"blocked: {host} is a loopback address")
+    if host in METADATA_HOSTNAMES:
+        raise BlockedAddressError(f"blocked: {host} is a cloud metadata address")
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves with ``inner`` and drops every address ``policy`` refuses.
+
+    When no address is left the lookup fails with ``BlockedAddressError``, which aiohttp
+    passes through unchanged, so the caller sees why. Installed in the connector, it runs
+    on every new connection, including each redirect hop and each DNS-cache refill.
+    """
+
+    def __init__(
+        self, inner: AbstractResolver, policy: AddressPolicy, *, owns_inner: bool = True
+    ) -> None:
+        self.inner = inner
+        self.policy = policy
+        self._owns_inner = owns_inner
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self.inner.resolve(host, port, family)
+        if self.policy.allow_private:
+            return results
+        kept: list[ResolveResult] = []
+        refused: list[tuple[IPAddress, str]] = []
+        for result in results:
+            try:
+                ip = ipaddress.ip_address(result["host"])
+            except ValueError:
+                refused.append((ipaddress.IPv4Address(0), "not an IP address"))
+                continue
+            reason = self.policy.why_blocked(ip)
+            if reason is None:
+                kept.append(result)
+            else:
+                refused.append((ip, reason))
+        if refused:
+            log.warning(
+                "refused addresses for host",
+                extra={"host": host, "refused": [str(ip) for ip, _ in refused]},
+            )
+        if not kept:
+            if not refused:
+                raise OSError(f"no addresses for {host}")
+            ip, reason = refused[0]
+            raise BlockedAddressError(f"blocked: {host} resolves to {_show(ip)}, {reason}")
+        return kept
+
+    async def close(self) -> None:
+        if self._owns_inner:
+            await self.inner.close()
