@@ -1,0 +1,390 @@
+"""The composition root: builds the core from settings, wires adapters, runs the lifecycle.
+
+Start in order (store -> config sync -> fetcher -> adapters -> health -> scheduler and
+sender), stop in reverse. Discord and Slack run in this one event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+from sqlalchemy.engine import make_url
+
+from bot.adapters.console import ConsoleNotifier
+from bot.core.delivery import Deliverer, Notice
+from bot.core.errors import ConfigError, QuerySyntaxError
+from bot.core.fetch import Fetcher, FetchLimits
+from bot.core.models import iso_utc
+from bot.core.poller import CycleReport, FeedNotice, Poller
+from bot.core.ports import Clock, Notifier, SystemClock
+from bot.core.query import parse_query
+from bot.core.service import Wirewatch
+from bot.settings import Settings
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={q}&hl=en-US&gl=US&ceid=US:en"
+
+
+def google_news_url(query: str) -> str:
+    """A Google News RSS search feed for a watch query (its own syntax is close enough:
+    quoted phrases, OR, leading minus)."""
+    q = " ".join(
+        part for part in query.replace("(", " ").replace(")", " ").split() if part != "AND"
+    )
+    return GOOGLE_NEWS_SEARCH.format(q=quote_plus(q + " when:7d"))
+
+
+def user_agent(settings: Settings) -> str:
+    return f"{settings.fetch.user_agent} (+{settings.fetch.contact_url})"
+
+
+def instance_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class InstanceLock:
+    """Refuses a second ``run`` on the same SQLite file (SQLite serves one instance)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            os.close(fd)
+            raise ConfigError(
+                f"another Wirewatch instance is already running on {self.path.with_suffix('')}; "
+                "SQLite serves one instance: stop it, or use PostgreSQL to run several"
+            ) from e
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+@dataclass
+class Core:
+    """Everything the CLI, the adapters and the tests need, built from settings."""
+
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    poller: Poller
+    deliverer: Deliverer
+    api: Wirewatch
+    clock: Clock
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    chat_enabled: bool = False
+
+    def default_destinations(self) -> list[str]:
+        configured = self.settings.delivery.default_destinations
+        if configured:
+            return list(configured)
+        return [] if self.chat_enabled else ["console"]
+
+    def add_notifier(self, notifier: Notifier) -> None:
+        for kind in notifier.kinds:
+            self.notifiers[kind] = notifier
+        self.deliverer.notifiers = dict(self.notifiers)
+
+    async def poll(self, *, due_only: bool = True, progress: Callable[[int, int], None] | None = None) -> CycleReport:
+        report = await self.poller.run_cycle(due_only=due_only, progress=progress)
+        if report.notices:
+            await self.deliverer.send_notices(await self.notices_for(report.notices))
+        if report.alert_ids:
+            self.deliverer.wake()
+        return report
+
+    async def notices_for(self, notices: list[FeedNotice]) -> list[Notice]:
+        dests = [d for d in await self.store.subscribers_of_feed_notices() if d != "console"]
+        out = []
+        for n in notices:
+            name = n.feed_name or n.feed_url
+            if n.failing:
+                text = (
+                    f"⚠️ Feed “{name}” is failing since {iso_utc(n.since)}: {n.reason}. "
+                    "Alerts from it are paused; Wirewatch keeps retrying and will say when it "
+                    f"recovers. Check the URL ({n.feed_url}) or remove it with `feeds remove`."
+                )
+            else:
+                text = f"✅ Feed “{name}” works again; alerts from it resume."
+            log.warning(text)
+            out.extend(Notice(d, text) for d in dests)
+        return out
+
+
+async def sync_config(core: Core) -> None:
+    """Make the store's config feeds and watches match the settings (chat ones untouched)."""
+    s = core.settings
+    now = core.clock.now()
+    urls: list[str] = []
+    for f in s.feeds:
+        await core.store.upsert_feed(
+            f.url,
+            name=f.name,
+            interval=f.interval or s.poll.default_interval,
+            source="config",
+            now=now,
+        )
+        urls.append(f.url)
+    existing = {(q, n): (i, active) for i, q, n, active in await core.store.config_watches()}
+    wanted: set[tuple[str, str | None]] = set()
+    for w in s.watches:
+        try:
+            parse_query(w.query)
+        except QuerySyntaxError as e:
+            raise ConfigError(f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}") from e
+        key = (w.query, w.name)
+        wanted.add(key)
+        if key in existing:
+            watch_id, active = existing[key]
+            await core.store.update_watch(
+                watch_id, active=True, mention=w.mention, use_defaults=w.channels is None
+            )
+        else:
+            watch_id = await core.store.add_watch(
+                query=w.query,
+                name=w.name,
+                origin="config",
+                now=now,
+                mention=w.mention,
+                use_defaults=w.channels is None,
+            )
+        for dest in w.channels or ():
+            await core.store.ensure_subscription(watch_id, dest, now)
+        if w.google_news:
+            url = google_news_url(w.query)
+            await core.store.upsert_feed(
+                url,
+                name=f"Google News: {w.name or w.query}",
+                interval=s.poll.default_interval,
+                source="config",
+                now=now,
+            )
+            urls.append(url)
+    for key, (watch_id, _active) in existing.items():
+        if key not in wanted:
+            await core.store.update_watch(watch_id, active=False)
+    await core.store.deactivate_config_feeds_except(urls)
+    await core.poller.refresh_watches()
+
+
+@contextlib.asynccontextmanager
+async def open_core(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    instance_id: str | None = None,
+    console: ConsoleNotifier | None = None,
+    sync: bool = True,
+) -> AsyncIterator[Core]:
+    """Open the store (migrating it), sync the config, and build the core."""
+    clock = clock or SystemClock()
+    instance_id = instance_id or instance_name()
+    store = await Store.open(settings.database.url, failing_after=settings.poll.failing_after)
+    limits = FetchLimits(
+        max_bytes=settings.fetch.max_bytes,
+        max_redirects=settings.fetch.max_redirects,
+        read_timeout=settings.fetch.timeout_seconds,
+        total_deadline=settings.fetch.timeout_seconds * 2,
+        concurrency=settings.fetch.concurrency,
+        per_host=settings.fetch.per_host,
+    )
+    fetcher = Fetcher(
+        limits=limits,
+        user_agent=user_agent(settings),
+        allow_private=settings.fetch.allow_private_addresses,
+    )
+    core_ref: list[Core] = []
+    poller = Poller(
+        store=store,
+        fetcher=fetcher,
+        clock=clock,
+        max_age=timedelta(hours=settings.poll.max_age_hours),
+        backfill=settings.poll.backfill,
+        failing_after=settings.poll.failing_after,
+        default_destinations=lambda: core_ref[0].default_destinations(),
+        instance_id=instance_id,
+    )
+    deliverer = Deliverer(
+        store=store,
+        notifiers={},
+        clock=clock,
+        dead_after=timedelta(hours=settings.delivery.dead_letter_after_hours),
+        burst_threshold=settings.delivery.burst_threshold,
+        instance_id=instance_id,
+    )
+    api = Wirewatch(
+        store=store,
+        poller=poller,
+        fetcher=fetcher,
+        clock=clock,
+        default_interval=settings.poll.default_interval,
+        allow_private=settings.fetch.allow_private_addresses,
+    )
+    core = Core(settings, store, fetcher, poller, deliverer, api, clock)
+    core_ref.append(core)
+    core.add_notifier(console or ConsoleNotifier())
+    try:
+        async with fetcher:
+            if sync:
+                await sync_config(core)
+            yield core
+    finally:
+        await store.close()
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None, poll_every: float = 15.0) -> None:
+    """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+
+    lock = None
+    path = sqlite_path(settings.database.url)
+    if path is not None:
+        lock = InstanceLock(path)
+        lock.acquire()
+    adapters: list[Any] = []
+    try:
+        async with open_core(settings) as core:
+            adapters = build_adapters(core)
+            core.chat_enabled = bool(adapters)
+            for adapter in adapters:
+                await adapter.start()
+                for n in adapter.notifiers():
+                    core.add_notifier(n)
+                log.info("adapter started", extra={"adapter": adapter.name})
+            for n in build_webhook_notifiers():
+                core.add_notifier(n)
+            health = await start_health(core, adapters)
+
+            scheduler = AsyncIOScheduler()
+            cycle_lock = asyncio.Lock()
+
+            async def poll_job() -> None:
+                if cycle_lock.locked():
+                    return  # the previous cycle is still running: never overlap
+                async with cycle_lock:
+                    report = await core.poll()
+                    if report.feeds:
+                        log.info(
+                            "poll cycle: %d feeds, %d changed, %d not modified, %d failed, "
+                            "%d new articles, %d alerts",
+                            report.feeds,
+                            report.fetched,
+                            report.not_modified,
+                            report.failed,
+                            report.new_articles,
+                            len(report.alert_ids),
+                        )
+
+            async def prune_job() -> None:
+                now = core.clock.now()
+                await core.store.prune(
+                    articles_before=now - timedelta(days=settings.database.retention_days),
+                    seen_before=now - timedelta(days=max(30, settings.database.retention_days * 2)),
+                )
+
+            scheduler.add_job(poll_job, "interval", seconds=poll_every, next_run_time=_now_naive(),
+                              max_instances=1, coalesce=True, id="poll")
+            scheduler.add_job(prune_job, "interval", hours=1, id="prune", max_instances=1, coalesce=True)
+            scheduler.start()
+            sender = asyncio.create_task(core.deliverer.run(stop))
+            log.info("Wirewatch is running (Ctrl-C to stop)")
+            try:
+                await stop.wait()
+            finally:
+                log.info("shutting down: finishing in-flight sends")
+                scheduler.shutdown(wait=False)
+                async with cycle_lock:
+                    pass
+                await sender
+                if health is not None:
+                    await health.cleanup()
+                for adapter in reversed(adapters):
+                    with contextlib.suppress(Exception):
+                        await adapter.stop()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _now_naive() -> Any:
+    from datetime import datetime
+
+    return datetime.now()
+
+
+def build_adapters(core: Core) -> list[Any]:
+    """Chat adapters enabled by settings (tokens present in the environment)."""
+    adapters: list[Any] = []
+    s = core.settings
+    if s.slack.enabled:
+        from bot.adapters.slack.app import SlackAdapter
+
+        adapters.append(SlackAdapter(core=core.api, settings=s.slack, clock=core.clock))
+    if s.discord.enabled:
+        from bot.adapters.discord.client import DiscordAdapter
+
+        adapters.append(DiscordAdapter(core=core.api, settings=s.discord))
+    return adapters
+
+
+def build_webhook_notifiers() -> list[Notifier]:
+    """Webhook destinations need no bot app: always available."""
+    out: list[Notifier] = []
+    with contextlib.suppress(ImportError):
+        from bot.adapters.slack.notifier import SlackWebhookNotifier
+
+        out.append(SlackWebhookNotifier())
+    with contextlib.suppress(ImportError):
+        from bot.adapters.discord.notifier import DiscordWebhookNotifier
+
+        out.append(DiscordWebhookNotifier())
+    return out
+
+
+async def start_health(core: Core, adapters: list[Any]) -> Any:
+    if not core.settings.health.enabled:
+        return None
+    try:
+        from bot.health import start_health_server
+    except ImportError:
+        return None
+    return await start_health_server(core, adapters)

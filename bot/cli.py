@@ -1,0 +1,284 @@
+"""``wirewatch`` command line. The contract (commands, flags, JSON shape) is documented in
+the README and relied on by scripts: keep it stable.
+
+Exit codes: 0 ok; 1 a command failed (unknown watch, rejected feed...); 2 bad usage or
+bad configuration (the run could not happen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.console import ConsoleNotifier, format_alert_line
+from bot.app import Core, open_core, run
+from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
+from bot.core.models import ArticleView, FeedHealth, iso_utc
+from bot.logs import setup_logging
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("wirewatch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wirewatch", description="Watch news feeds for topics; alert Slack, Discord or the console."
+    )
+    p.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the scheduler and every configured adapter")
+
+    poll = sub.add_parser("poll", help="fetch every feed now and print the new alerts")
+    poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    poll.add_argument("--json", action="store_true", help="one JSON object per alert per line")
+
+    feed = sub.add_parser("feed", help="add, list, remove or check feeds")
+    fsub = feed.add_subparsers(dest="action", required=True)
+    fa = fsub.add_parser("add", help="add a feed (validated: fetched once, must parse)")
+    fa.add_argument("url")
+    fa.add_argument("--name")
+    fsub.add_parser("list", help="list feeds with their health")
+    fr = fsub.add_parser("remove", help="remove a feed by id or URL")
+    fr.add_argument("url")
+    fc = fsub.add_parser("check", help="fetch and parse a feed now, without adding it")
+    fc.add_argument("url")
+
+    watch = sub.add_parser("watch", help="add, list, remove or test watches")
+    wsub = watch.add_subparsers(dest="action", required=True)
+    wa = wsub.add_parser("add", help="add a watch delivering to the console / default destinations")
+    wa.add_argument("query")
+    wa.add_argument("--name")
+    wa.add_argument("--channel", action="append", default=[], help="destination, repeatable")
+    wsub.add_parser("list", help="list watches with hit counts")
+    wr = wsub.add_parser("remove", help="remove a watch by id or name")
+    wr.add_argument("query", metavar="ID")
+    wt = wsub.add_parser("test", help="which stored recent articles a query matches")
+    wt.add_argument("query")
+    wt.add_argument("--limit", type=int, default=10)
+
+    latest = sub.add_parser("latest", help="newest stored articles, optionally matching a query")
+    latest.add_argument("query", nargs="?")
+    latest.add_argument("--limit", type=int, default=10)
+    latest.add_argument("--json", action="store_true")
+
+    sub.add_parser("status", help="feed health, outbox, destinations")
+    why = sub.add_parser("why", help="what happened to an article URL")
+    why.add_argument("url")
+
+    sub.add_parser("demo", help="offline demo: local sample feeds, one poll, the alerts")
+    return p
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: list[Any] = []
+
+    def update(done: int, total: int) -> None:
+        if not bar:
+            bar.append(tqdm(total=total, unit="feed", file=sys.stderr, leave=False))
+        b = bar[0]
+        if b.total != total:
+            b.total = total
+        b.n = done
+        b.refresh()
+
+    return update
+
+
+def _print_article(a: ArticleView) -> None:
+    when = iso_utc(a.published) or "undated"
+    matched = f"    matched: {', '.join(a.matched)}\n" if a.matched else ""
+    print(f"[{when}] {a.source}: {a.title}\n    {a.url}\n{matched}", end="")
+
+
+async def cmd_poll(core: Core, as_json: bool) -> int:
+    report = await core.poll(due_only=False, progress=_progress())
+    alerts = await core.store.alerts_by_ids(report.alert_ids)
+    for alert in alerts:
+        if as_json:
+            print(json.dumps(alert.as_json(), ensure_ascii=False))
+        else:
+            print(format_alert_line(alert))
+    console_ids = [a.id for a in alerts if a.destination == "console"]
+    if console_ids:
+        await core.store.mark_sent(console_ids, message_id="stdout", now=core.clock.now())
+    for url, reason in sorted(report.errors.items()):
+        log.warning("feed failed: %s: %s", url, reason)
+    log.info(
+        "polled %d feeds: %d changed, %d not modified, %d failed; %d new articles, %d alerts",
+        report.feeds,
+        report.fetched,
+        report.not_modified,
+        report.failed,
+        report.new_articles,
+        len(alerts),
+    )
+    return 0
+
+
+async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        info = await core.api.add_feed(args.url, name=args.name, added_by="cli")
+        print(f"added feed #{info.id}: {info.name or ''} {info.url}")
+    elif args.action == "list":
+        for f in await core.api.list_feeds():
+            health = f.health.value
+            if f.health is FeedHealth.FAILING:
+                health += f" since {iso_utc(f.error_since)}: {f.last_error}"
+            print(f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s")
+    elif args.action == "remove":
+        info = await core.api.remove_feed(args.url)
+        print(f"removed feed #{info.id}: {info.url}")
+    elif args.action == "check":
+        from bot.core.articles import article_from_entry
+        from bot.core.fetch import FetchRequest
+        from bot.core.netguard import check_url_syntax
+        from bot.core.parsing import parse_feed
+
+        if not core.settings.fetch.allow_private_addresses:
+            check_url_syntax(args.url)
+        result = await core.fetcher.fetch(FetchRequest(url=args.url))
+        assert result.body is not None
+        parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+        print(f"OK: {parsed.title or '(untitled)'} — {len(parsed.entries)} items ({parsed.parser} parser)")
+        if parsed.warning:
+            print(f"note: {parsed.warning}")
+        now = core.clock.now()
+        for entry in parsed.entries[:5]:
+            art = article_from_entry(entry, feed_url=args.url, feed_title=parsed.title, seen_at=now)
+            if art:
+                print(f"  - {art.title}\n    {art.url}")
+    return 0
+
+
+async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        dests = args.channel or ["console"]
+        info = await core.api.add_watch(dests[0], args.query, name=args.name, created_by="cli")
+        for extra in dests[1:]:
+            await core.api.subscribe(extra, [str(info.id)])
+        print(f"added watch #{info.id}: {info.query} -> {', '.join(dests)}")
+    elif args.action == "list":
+        for w in await core.api.list_watches():
+            last = iso_utc(w.last_hit_at) or "never"
+            name = f" ({w.name})" if w.name else ""
+            dests = ", ".join(w.destinations) or "default destinations"
+            print(f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}")
+    elif args.action == "remove":
+        info = await core.api.remove_watch("console", args.query)
+        print(f"removed watch #{info.id}: {info.query}")
+    elif args.action == "test":
+        found = await core.api.test_query(args.query, limit=args.limit)
+        if not found:
+            print("no stored recent article matches that query")
+        for a in found:
+            _print_article(a)
+    return 0
+
+
+async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
+    for a in await core.api.latest(args.query, limit=args.limit):
+        if args.json:
+            print(json.dumps(a.as_json(), ensure_ascii=False))
+        else:
+            _print_article(a)
+    return 0
+
+
+async def cmd_status(core: Core) -> int:
+    st = await core.api.status()
+    print(f"last poll: {iso_utc(st.last_poll_at) or 'never'}")
+    print(
+        f"outbox: {st.outbox_depth} pending"
+        + (f" (oldest since {iso_utc(st.oldest_pending_at)})" if st.oldest_pending_at else "")
+        + f", {st.dead_letters} dead letters"
+    )
+    ok = sum(1 for f in st.feeds if f.health is not FeedHealth.FAILING)
+    print(f"feeds: {len(st.feeds)} ({ok} ok, {len(st.failing_feeds)} failing)")
+    for f in st.feeds:
+        line = f"  #{f.id:<4} {f.health.value:<8} {f.name or f.url}"
+        line += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
+        if f.last_error:
+            line += f"; last error: {f.last_error} (since {iso_utc(f.error_since)})"
+        line += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
+        print(line)
+    if st.destinations:
+        print("destinations:")
+        for d in st.destinations:
+            extra = f": {d.last_error} (since {iso_utc(d.failing_since)})" if d.last_error else ""
+            print(f"  {d.destination:<40} {d.state.value} · {d.pending} pending{extra}")
+    return 0
+
+
+async def cmd_why(core: Core, url: str) -> int:
+    report = await core.api.why(url)
+    for line in report.lines:
+        print(line)
+    return 0 if report.found else 1
+
+
+async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "run":
+        await run(settings)
+        return 0
+    console = ConsoleNotifier(json_lines=getattr(args, "json", False))
+    async with open_core(settings, console=console) as core:
+        if args.command == "poll":
+            return await cmd_poll(core, args.json)
+        if args.command == "feed":
+            return await cmd_feed(core, args)
+        if args.command == "watch":
+            return await cmd_watch(core, args)
+        if args.command == "latest":
+            return await cmd_latest(core, args)
+        if args.command == "status":
+            return await cmd_status(core)
+        if args.command == "why":
+            return await cmd_why(core, args.url)
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        setup_logging("DEBUG" if args.verbose else "WARNING", "text")
+        from bot.demo import run_demo
+
+        return asyncio.run(run_demo())
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as e:
+        print(f"wirewatch: {e}", file=sys.stderr)
+        return 2
+    setup_logging("DEBUG" if args.verbose else settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(dispatch(settings, args))
+    except ConfigError as e:
+        print(f"wirewatch: {e}", file=sys.stderr)
+        return 2
+    except QuerySyntaxError as e:
+        print(f"wirewatch: bad query: {e.message}\n  {e.pointer().replace(chr(10), chr(10) + '  ')}", file=sys.stderr)
+        return 1
+    except (FeedError, NotFoundError) as e:
+        print(f"wirewatch: {e}", file=sys.stderr)
+        return 1
+    except WirewatchError as e:
+        print(f"wirewatch: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

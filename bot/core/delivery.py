@@ -1,0 +1,207 @@
+"""The sender: moves alerts from the durable outbox to the notifiers, exactly once in effect.
+
+For each destination, the oldest pending alerts are leased, marked "maybe sent" (durably,
+before the platform is called), sent, and marked sent only after the platform confirmed.
+A crash between the two leaves "maybe sent" set, and the next attempt asks the notifier
+to resend idempotently (Discord nonce, Slack metadata lookup). Destinations are served
+concurrently; inside one destination alerts go strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.ports import Clock, Notifier
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 10  # Discord's embeds per message; Slack's condensed listing stays readable
+BASE_BACKOFF = 2.0
+MAX_BACKOFF = 300.0
+
+
+def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
+    """Exponential backoff with full jitter, never sooner than the platform asked."""
+    exp = min(MAX_BACKOFF, BASE_BACKOFF * 2 ** max(0, attempts - 1))
+    delay = rng.uniform(exp / 2, exp)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(delay, 6 * 3600)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    destination: str
+    text: str
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed_destinations: dict[str, str] = field(default_factory=dict)
+    dead_lettered: int = 0
+    messages: int = 0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        clock: Clock,
+        dead_after: timedelta = timedelta(hours=6),
+        burst_threshold: int = 5,
+        instance_id: str | None = None,
+        lease: timedelta = timedelta(minutes=2),
+        rng: random.Random | None = None,
+        on_sent: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.clock = clock
+        self.dead_after = dead_after
+        self.burst_threshold = burst_threshold
+        self.instance_id = instance_id or uuid.uuid4().hex[:12]
+        self.lease = lease
+        self.rng = rng or random.Random()
+        self.on_sent = on_sent
+        self._wake = asyncio.Event()
+
+    def notifier_for(self, destination: str) -> Notifier | None:
+        return self.notifiers.get(destination.partition(":")[0])
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver_once(self) -> DeliveryReport:
+        """One pass: every destination with due alerts, concurrently, each in order."""
+        report = DeliveryReport()
+        now = self.clock.now()
+        report.dead_lettered = await self.store.dead_letter_expired(
+            created_before=now - self.dead_after
+        )
+        if report.dead_lettered:
+            log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
+        dests = await self.store.pending_destinations(now)
+        await asyncio.gather(*(self._drain(d, report) for d in dests))
+        return report
+
+    async def _drain(self, destination: str, report: DeliveryReport) -> None:
+        notifier = self.notifier_for(destination)
+        if notifier is None:
+            kind = destination.partition(":")[0]
+            reason = f"no {kind} adapter is configured in this instance"
+            report.failed_destinations[destination] = reason
+            await self.store.destination_failed(
+                destination, reason=reason, now=self.clock.now(), permanent=True
+            )
+            return
+        while True:
+            now = self.clock.now()
+            claimed, maybe_sent = await self.store.claim_outbox(
+                destination=destination,
+                owner=self.instance_id,
+                now=now,
+                lease=self.lease,
+                batch=MAX_BATCH,
+                burst_threshold=self.burst_threshold,
+            )
+            if not claimed:
+                return
+            ids = [a.id for a in claimed]
+            await self.store.mark_attempt(ids, self.instance_id)
+            try:
+                message_id = await notifier.send(destination, claimed, maybe_sent=maybe_sent)
+            except PermanentDeliveryError as e:
+                report.failed_destinations[destination] = e.reason
+                await self._failed(destination, ids, e.reason, None, permanent=True, sure=True)
+                return
+            except RetryableDeliveryError as e:
+                report.retried += len(ids)
+                await self._failed(destination, ids, e.reason, e.retry_after, permanent=False, sure=True)
+                return
+            except (TimeoutError, OSError) as e:
+                # Outcome unknown: keep "maybe sent" so the resend is checked first.
+                report.retried += len(ids)
+                reason = f"network error: {type(e).__name__}"
+                await self._failed(destination, ids, reason, None, permanent=False, sure=False)
+                return
+            done = self.clock.now()
+            await self.store.mark_sent(ids, message_id=message_id, now=done)
+            report.sent += len(ids)
+            report.messages += 1
+            if self.on_sent:
+                for a in claimed:
+                    self.on_sent(a.id, (done - a.created_at).total_seconds())
+            if await self.store.destination_ok(destination, now=done):
+                log.info("destination recovered", extra={"destination": destination})
+
+    async def _failed(
+        self,
+        destination: str,
+        ids: list[int],
+        reason: str,
+        retry_after: float | None,
+        *,
+        permanent: bool,
+        sure: bool,
+    ) -> None:
+        now = self.clock.now()
+        count, newly = await self.store.destination_failed(
+            destination, reason=reason, now=now, permanent=permanent
+        )
+        delay = retry_delay(count, retry_after, self.rng)
+        if permanent:
+            # Probe again later: when access comes back, delivery resumes by itself.
+            delay = max(delay, 60.0)
+        await self.store.mark_retry(
+            ids,
+            error=reason,
+            next_attempt_at=now + timedelta(seconds=delay),
+            definitely_not_sent=sure,
+        )
+        log.warning(
+            "delivery failed, retrying in %.0fs: %s",
+            delay,
+            reason,
+            extra={"destination": destination, "alert_ids": ids},
+        )
+        if newly:
+            log.error("destination is failing: %s", reason, extra={"destination": destination})
+
+    async def send_notices(self, notices: list[Notice]) -> None:
+        """Best-effort operational notices; a broken channel only logs."""
+        for n in notices:
+            notifier = self.notifier_for(n.destination)
+            if notifier is None:
+                continue
+            try:
+                await notifier.send_notice(n.destination, n.text)
+            except Exception as e:  # a notice must never break delivery
+                log.warning("could not post a notice to %s: %s", n.destination, e)
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        """Deliver until ``stop`` is set; woken early when the poller queued alerts."""
+        while not stop.is_set():
+            try:
+                await self.deliver_once()
+            except Exception:
+                log.exception("delivery pass failed; retrying")
+            self._wake.clear()
+            waiters: list[Awaitable[object]] = [self._wake.wait(), stop.wait()]
+            tasks = [asyncio.ensure_future(w) for w in waiters]
+            _done, pending = await asyncio.wait(
+                tasks, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+            )
+            for t in pending:
+                t.cancel()

@@ -1,0 +1,76 @@
+"""Logging to stderr: JSON lines when not on a terminal, readable text on one.
+
+Structured fields (feed, watch, destination, alert ids) travel in ``extra=``. A filter
+masks anything that looks like a token, so a secret never reaches a log line even when
+an exception message carries one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Slack tokens (xoxb-, xapp-, xoxp-), Discord bot tokens (three base64 parts), bearer headers.
+_SECRET = re.compile(
+    r"(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}"
+    r"|[A-Za-z0-9_-]{23,28}\.[A-Za-z0-9_-]{6,7}\.[A-Za-z0-9_-]{27,}"
+    r"|(?i:bot|bearer)\s+[A-Za-z0-9._-]{20,})"
+)
+
+
+def mask_secrets(text: str) -> str:
+    return _SECRET.sub("***", text)
+
+
+class SecretMaskingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        masked = mask_secrets(msg)
+        if masked != msg:
+            record.msg, record.args = masked, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = mask_secrets(self.formatException(record.exc_info))
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+        if extras:
+            base += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        return mask_secrets(base)
+
+
+def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    handler.setFormatter(
+        JsonFormatter() if use_json else TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    handler.addFilter(SecretMaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Library chatter stays out of operators' way unless debugging.
+    for noisy in ("apscheduler", "discord", "slack_bolt", "slack_sdk", "aiohttp.access", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
