@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip as gzip_module
 import hashlib
+import socket
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import brotli
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -262,3 +264,48 @@ def rss(
         parts.append("</item>")
     parts += ["</channel>", "</rss>"]
     return "\n".join(parts)
+
+
+class StaticResolver(AbstractResolver):
+    """A DNS resolver from a dict, for tests that need hostnames without real DNS.
+
+    ``answers`` maps a hostname to its addresses, or to a list of answers (lists of
+    addresses) given out in turn, the last repeating: ``{"rebind.test": [["127.0.0.1"],
+    ["10.0.0.1"]]}`` answers a public address first and a private one afterwards.
+    Unknown names fail like a real lookup (``OSError``). ``lookups`` logs every name asked.
+    """
+
+    def __init__(self, answers: Mapping[str, str | list[str] | list[list[str]]]) -> None:
+        self._answers: dict[str, list[list[str]]] = {}
+        for host, value in answers.items():
+            if isinstance(value, str):
+                self._answers[host] = [[value]]
+            elif value and isinstance(value[0], list):
+                self._answers[host] = [list(a) for a in value]  # type: ignore[arg-type]
+            else:
+                self._answers[host] = [list(value)]  # type: ignore[arg-type]
+        self.lookups: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.lookups.append(host)
+        turns = self._answers.get(host.rstrip("."))
+        if not turns:
+            raise OSError(socket.EAI_NONAME, f"unknown test host {host}")
+        asked = self.lookups.count(host)
+        addresses = turns[min(asked, len(turns)) - 1]
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        pass
