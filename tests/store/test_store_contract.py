@@ -1,0 +1,160 @@
+"""The store contract: one suite, run on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.core.models import Article
+from bot.store import ingest
+from bot.store.schema import alerts
+from bot.store.store import Store
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(store_url: str):  # type: ignore[no-untyped-def]
+    s = await Store.open(store_url)
+    yield s
+    await s.close()
+
+
+def _article(url: str, title: str = "Rare earth talks") -> Article:
+    return Article(
+        url=url,
+        title=title,
+        summary="s",
+        content="",
+        source="Reuters",
+        published=NOW,
+        published_known=True,
+        identity_keys=(f"u:{url}",),
+    )
+
+
+async def _queue_alert(store: Store, watch_id: int, dest: str, story: str, url: str) -> int | None:
+    async with store.transaction() as conn:
+        existing = await ingest.articles_by_url(conn, [url])
+        if url in existing:
+            art_id = existing[url].id
+        else:
+            art_id = await ingest.insert_article(
+                conn, _article(url), feed_id=None, story_key=story, now=NOW, held_reason=None  # type: ignore[arg-type]
+            )
+        return await ingest.insert_alert(
+            conn, watch_id=watch_id, destination=dest, story_key=story, article_id=art_id,
+            matched=["rare earth"], now=NOW,
+        )
+
+
+async def test_migrations_are_idempotent_on_reopen(store_url: str) -> None:
+    """Opening an already-migrated database again applies nothing and keeps data."""
+    s = await Store.open(store_url)
+    await s.upsert_feed("https://a.test/rss", name="A", interval=300, source="config", now=NOW)
+    await s.close()
+    s2 = await Store.open(store_url)
+    assert [f.url for f in await s2.list_feeds()] == ["https://a.test/rss"]
+    await s2.close()
+
+
+async def test_feed_claim_takes_due_feeds_once_until_the_lease_expires(store: Store) -> None:
+    """Two claimers never get the same feed while a lease lives; an expired lease is taken over."""
+    for i in range(5):
+        await store.upsert_feed(f"https://f{i}.test/", name=None, interval=300, source="config", now=NOW)
+    a = await store.claim_feeds(owner="A", now=NOW, lease=timedelta(minutes=5), limit=3)
+    b = await store.claim_feeds(owner="B", now=NOW, lease=timedelta(minutes=5), limit=10)
+    assert len(a) == 3 and len(b) == 2
+    assert not {f.id for f in a} & {f.id for f in b}
+    later = NOW + timedelta(minutes=6)
+    c = await store.claim_feeds(owner="C", now=later, lease=timedelta(minutes=5), limit=10)
+    assert len(c) == 5  # A and B died: their leases expired
+
+
+async def test_alert_is_unique_per_watch_destination_and_story(store: Store) -> None:
+    """The same story never queues twice for one watch and destination."""
+    watch = await store.add_watch(query="rare earth", name=None, origin="config", now=NOW)
+    first = await _queue_alert(store, watch, "slack:C1", "s-1", "https://a.test/1")
+    again = await _queue_alert(store, watch, "slack:C1", "s-1", "https://b.test/other-outlet")
+    other_dest = await _queue_alert(store, watch, "discord:9", "s-1", "https://a.test/1")
+    assert first is not None and again is None and other_dest is not None
+
+
+async def test_outbox_claims_in_order_and_condenses_a_burst(store: Store) -> None:
+    """One alert at a time normally; a backlog over the threshold is claimed as one batch."""
+    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
+    ids = [await _queue_alert(store, watch, "slack:C1", f"s-{i}", f"https://a.test/{i}") for i in range(3)]
+    got, maybe = await store.claim_outbox(
+        destination="slack:C1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+    )
+    assert [a.id for a in got] == ids[:1] and maybe is False
+    # The oldest is leased by A: nobody may send the second before the first (order).
+    none, _ = await store.claim_outbox(
+        destination="slack:C1", owner="B", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+    )
+    assert none == []
+    await store.mark_sent([ids[0]], message_id="m1", now=NOW)
+    for i in range(3, 10):
+        await _queue_alert(store, watch, "slack:C1", f"s-{i}", f"https://a.test/{i}")
+    burst, _ = await store.claim_outbox(
+        destination="slack:C1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+    )
+    assert len(burst) == 9 and [a.id for a in burst] == sorted(a.id for a in burst)
+
+
+async def test_unknown_outcome_is_reported_as_maybe_sent(store: Store) -> None:
+    """An attempt that never confirmed makes the next claim say 'maybe sent'."""
+    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
+    alert_id = await _queue_alert(store, watch, "discord:1", "s-1", "https://a.test/1")
+    assert alert_id is not None
+    got, _ = await store.claim_outbox(
+        destination="discord:1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+    )
+    await store.mark_attempt([alert_id], "A")
+    # A crashes here. After the lease, B claims and must check the platform first.
+    later = NOW + timedelta(minutes=2)
+    got, maybe = await store.claim_outbox(
+        destination="discord:1", owner="B", now=later, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+    )
+    assert [a.id for a in got] == [alert_id] and maybe is True
+
+
+async def test_expired_alerts_become_dead_letters(store: Store) -> None:
+    """Alerts older than the dead-letter age leave the queue and are counted."""
+    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
+    await _queue_alert(store, watch, "slack:C1", "s-1", "https://a.test/1")
+    moved = await store.dead_letter_expired(created_before=NOW + timedelta(hours=7))
+    depth, oldest, dead = await store.outbox_stats()
+    assert (moved, depth, oldest, dead) == (1, 0, None, 1)
+
+
+async def test_destination_failure_and_recovery(store: Store) -> None:
+    """A permanent error marks the destination failing at once; success clears it."""
+    count, newly = await store.destination_failed("slack:C1", reason="channel not found", now=NOW, permanent=True)
+    assert (count, newly) == (1, True)
+    [status] = await store.destination_statuses()
+    assert status.state.value == "failing" and status.last_error == "channel not found"
+    assert await store.destination_ok("slack:C1", now=NOW) is True
+    [status] = await store.destination_statuses()
+    assert status.state.value == "ok"
+
+
+async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
+    """ensure_subscription does not undo a deliberate unsubscribe."""
+    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
+    assert await store.set_subscription(watch, "slack:C1", True, NOW) is True
+    assert await store.set_subscription(watch, "slack:C1", False, NOW) is True
+    await store.ensure_subscription(watch, "slack:C1", NOW)
+    [row] = await store.watch_rows()
+    assert row.destinations == ()
+
+
+async def test_times_come_back_as_utc(store: Store) -> None:
+    """SQLite stores naive text; the store hands back timezone-aware UTC either way."""
+    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
+    await _queue_alert(store, watch, "slack:C1", "s-1", "https://a.test/1")
+    async with store.engine.connect() as conn:
+        created = (await conn.execute(select(alerts.c.created_at))).scalar_one()
+    assert created == NOW and created.tzinfo is not None

@@ -1,0 +1,67 @@
+"""Shared test helpers: settings on a temp SQLite file, a real core, an injectable clock."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.adapters.console import ConsoleNotifier
+from bot.app import Core, open_core
+from bot.settings import FeedConfig, Settings, WatchConfig
+
+SHARED_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "feeds"
+
+
+class FakeClock:
+    """A clock tests move by hand instead of sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> datetime:
+        self.current += timedelta(**kwargs)
+        return self.current
+
+
+def make_settings(
+    tmp_path: Path,
+    *,
+    feeds: Sequence[str | dict[str, Any]] = (),
+    watches: Sequence[str | dict[str, Any]] = (),
+    db_url: str | None = None,
+    **sections: Any,
+) -> Settings:
+    """Settings for a test: temp SQLite, private addresses allowed (feeds are on 127.0.0.1)."""
+    data: dict[str, Any] = {
+        "database": {"url": db_url or f"sqlite+aiosqlite:///{tmp_path / 'wirewatch.db'}"},
+        "fetch": {"allow_private_addresses": True},
+        "health": {"enabled": False},
+        "feeds": [FeedConfig(url=f) if isinstance(f, str) else FeedConfig(**f) for f in feeds],
+        "watches": [
+            WatchConfig(query=w) if isinstance(w, str) else WatchConfig(**w) for w in watches
+        ],
+    }
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return Settings(**data)
+
+
+@contextlib.asynccontextmanager
+async def core_for(
+    settings: Settings,
+    *,
+    clock: FakeClock | None = None,
+    console: ConsoleNotifier | None = None,
+) -> AsyncIterator[Core]:
+    """A real core (store, poller, sender, API) for ``settings``."""
+    async with open_core(settings, clock=clock, console=console) as core:
+        yield core
