@@ -1,0 +1,316 @@
+"""Feed entries -> clean articles: plain text, canonical URLs, stable identity keys.
+
+Pure functions only: no I/O, no clock (the caller passes ``seen_at``).
+
+Identity follows MonitoRSS's resolver idea: an item has several keys, strongest first, and
+it is "seen" when ANY key was seen before. So a publisher that re-dates an item keeps its
+``g:`` (guid) and ``u:`` (URL) keys, one that rotates guids keeps ``u:``, and tracking
+parameters never change ``u:`` because it hashes the canonical URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from base64 import urlsafe_b64encode
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from bot.core.htmltext import html_to_text
+from bot.core.models import Article, FeedEntry
+
+__all__ = [
+    "CONTENT_MAX_CHARS",
+    "SUMMARY_MAX_CHARS",
+    "article_from_entry",
+    "canonical_url",
+    "clean_text",
+    "identity_keys",
+    "split_publisher_suffix",
+]
+
+SUMMARY_MAX_CHARS = 1000
+CONTENT_MAX_CHARS = 20000
+TITLE_FALLBACK_CHARS = 140
+# A date this far past seen_at is a publisher's clock or template bug, not the future.
+_FUTURE_SLACK = timedelta(days=1)
+
+# Query parameters that identify a click, a campaign or a mailing, never the page.
+_TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "wbraid", "gbraid", "mc_cid", "mc_eid",
+        "igshid", "ref_src", "ref_url", "cmpid", "ncid", "ocid", "_hsenc", "_hsmi",
+        "yclid", "msclkid", "spm", "xtor", "at_medium", "at_campaign", "at_custom1",
+        "at_custom2", "at_custom3", "at_custom4", "mkt_tok", "oly_anon_id", "oly_enc_id",
+        "vero_id", "vero_conv", "wickedid", "__twitter_impression", "_ga", "_gl",
+        "soc_src", "soc_trk", "sr_share", "cmp", "cmpgn", "s_cid", "wt.mc_id", "wt_mc_id",
+        "wtmc", "icid", "campaign_id", "rss_id", "tracking_id", "ito", "smid", "guccounter",
+        "guce_referrer", "guce_referrer_sig", "trk", "trkcampaign", "mbid", "cid_source",
+    }
+)  # fmt: skip
+# Redirect wrappers whose target sits in a query parameter: (host suffix, path) -> params.
+_REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("news.google.com", "/news/url", ("url",)),
+    ("google.com", "/url", ("url", "q")),
+    ("l.facebook.com", "/l.php", ("u",)),
+    ("lm.facebook.com", "/l.php", ("u",)),
+    ("out.reddit.com", "/", ("url",)),
+    ("t.umblr.com", "/redirect", ("z",)),
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ")
+
+
+def clean_text(html_or_text: str, *, max_chars: int | None = None) -> str:
+    """Plain text from HTML or text: tags stripped, entities decoded (twice if they were
+    escaped twice), whitespace (also NBSP) folded to single spaces, trimmed.
+
+    With ``max_chars`` the text is cut at a word boundary and ends with '…', never
+    exceeding ``max_chars``.
+    """
+    text = html_to_text(html_or_text)
+    if max_chars is not None and len(text) > max_chars:
+        text = _truncate(text, max_chars)
+    return text
+
+
+def _truncate(text: str, max_chars: int) -> str:
+    if max_chars <= 1:
+        return text[:max_chars]
+    cut = text[: max_chars - 1]
+    space = cut.rfind(" ")
+    if space > max_chars // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-–—") + "…"
+
+
+def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = False) -> str:
+    """The URL two feeds would agree on for the same page.
+
+    Resolves ``url`` against ``base``; lowercases scheme and host; drops the default port,
+    the fragment (unless ``keep_fragment``: some feeds address items by anchor) and
+    tracking parameters (``utm_*``, ``fbclid``, ...); sorts the remaining parameters;
+    unwraps redirectors that carry the target in a parameter (google.com/url,
+    news.google.com/news/url, l.facebook.com). news.google.com/rss/articles/... links stay
+    as they are: resolving them needs a request. Non-HTTP URLs come back trimmed only.
+    """
+    url = url.strip()
+    if "&amp;" in url:
+        url = url.replace("&amp;", "&")
+    if base:
+        try:
+            url = urljoin(base, url)
+        except ValueError:
+            return url
+    for _ in range(3):  # a wrapper may wrap a wrapper; never loop on a hostile chain
+        target = _unwrap_redirect(url)
+        if target is None:
+            break
+        url = target
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        return url
+    host = parts.hostname.rstrip(".")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = host
+    if parts.username is not None:
+        userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        netloc = f"{userinfo}@{host}"
+    if ":" in host and not host.startswith("["):
+        netloc = netloc.replace(host, f"[{host}]")
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = parts.path or "/"
+    query = ""
+    if parts.query:
+        pairs = [
+            (key, value)
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not _is_tracking(key)
+        ]
+        pairs.sort()
+        query = urlencode(pairs)
+    fragment = parts.fragment if keep_fragment else ""
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def _is_tracking(key: str) -> bool:
+    key = key.lower()
+    return key.startswith("utm_") or key in _TRACKING_PARAMS
+
+
+def _unwrap_redirect(url: str) -> str | None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    path, query = parts.path, parts.query
+    if not host or not query:
+        return None
+    for suffix, wrapper_path, params in _REDIRECTORS:
+        if path != wrapper_path:
+            continue
+        if not (host == suffix or host.endswith("." + suffix) or _is_google(host, suffix)):
+            continue
+        values = dict(parse_qsl(query, keep_blank_values=True))
+        for param in params:
+            target = values.get(param, "")
+            if target.startswith(("http://", "https://")):
+                return target
+    return None
+
+
+def _is_google(host: str, suffix: str) -> bool:
+    # google.com/url exists on every country domain (google.co.uk, www.google.de, ...).
+    if suffix != "google.com":
+        return False
+    labels = host.split(".")
+    return "google" in labels[:-1] and labels[0] in ("google", "www")
+
+
+def split_publisher_suffix(
+    title: str, source_name: str | None, *, assume_suffix: bool = False
+) -> tuple[str, str | None]:
+    """Split "Headline - Publisher" into ("Headline", "Publisher").
+
+    With a known ``source_name`` only that exact publisher (case-insensitive) is removed,
+    whichever of " - ", " – ", " — ", " | " separates it. With ``assume_suffix`` (Google
+    News feeds, whose titles always end in the publisher) and no source, the last " - "
+    part is taken when it is short enough to be a name. Otherwise the title is unchanged
+    and the publisher is None.
+    """
+    title = title.strip()
+    if source_name:
+        wanted = source_name.strip().casefold()
+        for sep in _SUFFIX_SEPARATORS:
+            head, found, tail = title.rpartition(sep)
+            if found and head.strip() and tail.strip().casefold() == wanted:
+                return head.strip(), tail.strip()
+        if not assume_suffix:
+            return title, None
+    if assume_suffix:
+        head, found, tail = title.rpartition(" - ")
+        tail = tail.strip()
+        if found and head.strip() and tail and len(tail) <= 60 and len(tail.split()) <= 6:
+            return head.strip(), tail
+    return title, None
+
+
+def _digest(*parts: str) -> str:
+    # 12 bytes of BLAKE2b: 96 bits make accidental collisions irrelevant at our scale.
+    raw = hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).digest()
+    return urlsafe_b64encode(raw).decode("ascii")
+
+
+def identity_keys(
+    *,
+    feed_url: str,
+    guid: str | None,
+    canonical: str | None,
+    title: str,
+    published: datetime | None,
+) -> tuple[str, ...]:
+    """Keys that identify an item across polls, strongest first (each 18 characters).
+
+    ``g:`` hashes (feed URL, guid) when the guid looks stable: non-empty and not merely the
+    item's URL (that is covered by ``u:``, and would break when the URL gains a tracking
+    parameter). ``u:`` hashes the canonical URL. ``t:`` hashes (feed URL, folded title,
+    publication day); without a date it is used only when nothing else identifies the item,
+    because a recurring title ("Daily briefing") would otherwise swallow new items.
+    """
+    keys: list[str] = []
+    guid = (guid or "").strip()
+    if guid and not _guid_is_url_of(guid, canonical):
+        keys.append("g:" + _digest(feed_url.strip(), guid))
+    if canonical:
+        keys.append("u:" + _digest(canonical))
+    folded = " ".join(title.casefold().split())
+    if folded and (published is not None or not keys):
+        day = published.date().isoformat() if published is not None else ""
+        keys.append("t:" + _digest(feed_url.strip(), folded, day))
+    return tuple(keys)
+
+
+def _guid_is_url_of(guid: str, canonical: str | None) -> bool:
+    if canonical is None or not guid.startswith(("http://", "https://")):
+        return False
+    return guid == canonical or canonical_url(guid, keep_fragment="#" in canonical) == canonical
+
+
+def article_from_entry(
+    entry: FeedEntry, *, feed_url: str, feed_title: str | None, seen_at: datetime
+) -> Article | None:
+    """Clean one feed entry into an :class:`Article`; None when it has no title and no link.
+
+    Titles, summaries and content become plain text (summary capped at
+    :data:`SUMMARY_MAX_CHARS`, content at :data:`CONTENT_MAX_CHARS`). The publisher is the
+    entry's own source (Google News ``<source>``), else the " - Publisher" suffix of a Google
+    News title, else the feed title, else the feed's host. A missing date, or one more than a
+    day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
+    """
+    link = entry.link or (
+        entry.guid if entry.guid and entry.guid.startswith(("http://", "https://")) else None
+    )
+    title = clean_text(entry.title)
+    if not title and not link:
+        return None
+    canonical = None
+    if link:
+        # Feeds that address items by anchor (guid = page#item) need the fragment to tell
+        # items apart; everywhere else a fragment is noise.
+        keep_fragment = "#" in link and entry.guid is not None and entry.guid.strip() == link
+        canonical = canonical_url(link, base=feed_url, keep_fragment=keep_fragment)
+    is_google_news = _host(feed_url).endswith("news.google.com")
+    title, suffix = split_publisher_suffix(title, entry.source_name, assume_suffix=is_google_news)
+    summary = clean_text(entry.summary, max_chars=SUMMARY_MAX_CHARS)
+    content = clean_text(entry.content, max_chars=CONTENT_MAX_CHARS) if entry.content else ""
+    if not summary and content:
+        summary = clean_text(entry.content, max_chars=SUMMARY_MAX_CHARS)
+    if not title:
+        title = _truncate(summary, TITLE_FALLBACK_CHARS) if summary else (canonical or "")
+        if len(title) > TITLE_FALLBACK_CHARS:
+            title = _truncate(title, TITLE_FALLBACK_CHARS)
+    source = (
+        clean_text(entry.source_name or "")
+        or (suffix if is_google_news else None)
+        or clean_text(feed_title or "")
+        or _host(feed_url)
+        or feed_url
+    )
+    published = entry.published
+    known = published is not None and published <= seen_at + _FUTURE_SLACK
+    image = entry.image_url
+    if image and link:
+        image = urljoin(canonical or link, image)
+    return Article(
+        url=canonical or "",
+        title=title,
+        summary=summary,
+        content=content,
+        source=source,
+        published=published if known and published is not None else seen_at,
+        published_known=known,
+        identity_keys=identity_keys(
+            feed_url=feed_url,
+            guid=entry.guid,
+            canonical=canonical,
+            title=title,
+            published=entry.published,
+        ),
+        image_url=image,
+        guid=entry.guid,
+    )
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

@@ -1,0 +1,130 @@
+"""HTML (or plain text with entities) -> one line of plain text, fast and linear.
+
+Feed text arrives as HTML fragments of every quality: escaped markup, markup cut off in the
+middle of a tag, entities escaped twice by a careless CMS (``Trump&amp;apos;s``), NBSP and
+zero-width characters. This is a small tokenizer built on ``str.find`` rather than a
+parser: it costs one pass over the text, never builds a tree, and cannot backtrack (no
+regex), so a hostile summary cannot make it slow. Block-level tags become spaces so words
+on both sides of ``<br>`` or ``</p>`` do not run together; inline tags vanish.
+"""
+
+from __future__ import annotations
+
+import html
+
+__all__ = ["html_to_text"]
+
+# Tags whose content is never text a reader would see.
+_SKIP_CONTENT = frozenset({"script", "style", "noscript", "template", "head", "title", "svg"})
+# Tags that separate words (block level, line breaks, table cells, list items).
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody",
+        "td", "tfoot", "th", "thead", "tr", "ul", "iframe", "video", "audio", "source",
+        "picture", "option", "caption", "center", "font",
+    }
+)  # fmt: skip
+_ESCAPED_MARKERS = ("&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#", "&nbsp;")
+# Zero-width and control characters that carry no text; mapped to nothing or a space.
+_DROP = {c: None for c in (*range(0, 9), 11, 12, *range(14, 32), 0x7F, 0x200B, 0x200C, 0xFEFF)}
+_DROP.update({0x200D: None, 0x2060: None, 0xAD: None})
+
+
+def html_to_text(value: str) -> str:
+    """Strip tags, decode entities (also doubly escaped ones), fold whitespace, trim."""
+    if not value:
+        return ""
+    text = _strip_tags(value) if "<" in value else value
+    # A second round undoes a CMS that escaped its HTML or entities once more.
+    for _ in range(2):
+        if "&" not in text:
+            break
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+        if "<" in text and ">" in text:
+            text = _strip_tags(text)
+        if not any(marker in text for marker in _ESCAPED_MARKERS):
+            break
+    text = text.translate(_DROP)
+    return " ".join(text.split())
+
+
+def _strip_tags(value: str) -> str:
+    out: list[str] = []
+    lower: str | None = None
+    pos = 0
+    n = len(value)
+    while pos < n:
+        lt = value.find("<", pos)
+        if lt < 0:
+            out.append(value[pos:])
+            break
+        out.append(value[pos:lt])
+        nxt = value[lt + 1 : lt + 2]
+        if value.startswith("<!--", lt):
+            end = value.find("-->", lt + 4)
+            pos = n if end < 0 else end + 3
+            continue
+        if value.startswith("<![CDATA[", lt):
+            end = value.find("]]>", lt + 9)
+            out.append(value[lt + 9 : n if end < 0 else end])
+            pos = n if end < 0 else end + 3
+            continue
+        if nxt in ("!", "?"):
+            end = value.find(">", lt)
+            pos = n if end < 0 else end + 1
+            continue
+        closing = nxt == "/"
+        name_start = lt + 2 if closing else lt + 1
+        name_end = name_start
+        while name_end < n and (value[name_end].isalnum() or value[name_end] in "-:"):
+            name_end += 1
+        if name_end == name_start or not value[name_start].isalpha():
+            out.append("<")  # a literal '<' as in "a < b"
+            pos = lt + 1
+            continue
+        end = _tag_end(value, name_end)
+        if end < 0:
+            break  # markup cut off inside a tag: the rest is not text
+        name = value[name_start:name_end].lower()
+        pos = end + 1
+        if name in _BLOCK:
+            out.append(" ")
+        if not closing and name in _SKIP_CONTENT and value[end - 1] != "/":
+            if lower is None:
+                lower = value.lower()
+            close = lower.find("</" + name, pos)
+            if close < 0:
+                break
+            gt = value.find(">", close)
+            pos = n if gt < 0 else gt + 1
+            out.append(" ")
+    return "".join(out)
+
+
+def _tag_end(value: str, pos: int) -> int:
+    """Index of the '>' closing a tag, skipping quoted attribute values; -1 if none."""
+    gt = value.find(">", pos)
+    if gt < 0:
+        return -1
+    segment = value[pos:gt]
+    if '"' not in segment and "'" not in segment:
+        return gt
+    quote = ""
+    i = pos
+    n = len(value)
+    while i < n:
+        c = value[i]
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == ">":
+            return i
+        i += 1
+    return gt  # an unbalanced quote (title='it's'): trust the first '>'
