@@ -1,0 +1,392 @@
+"""Match many watch queries against one article in a single pass.
+
+How it stays cheap with thousands of watches:
+
+1. Every non-regex term of every watch is folded once (:func:`~bot.core.textfold.fold_term`)
+   and all surface spellings of it (plural forms, :func:`surface_variants`) go into ONE
+   Aho-Corasick automaton, padded with a space on each side that is not a
+   Han/kana/Hangul/Thai edge. The article's fields are surface-folded (single spaces,
+   no punctuation) and padded too, so every hit the automaton reports is already a
+   whole-word hit: no boundary checks in Python.
+2. One automaton pass per field (title, summary, content, source) gives the set of term
+   ids present in each.
+3. Each watch is indexed under its *anchor* terms: a set of positive terms at least one
+   of which must be present for the watch to match (for ``a AND b`` just one of them, for
+   ``a OR b`` both). Only watches with a present anchor are evaluated. Watches whose
+   anchors include a regex are evaluated for every article (regex-only watches).
+4. Evaluation is a precompiled closure per watch: set membership tests, with regex terms
+   moved last inside AND so RE2 runs only when the cheaper terms already hold; regex
+   results are cached per article.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import ahocorasick
+
+from bot.core.query import And, Node, Not, Or, Query, Term, compile_regex
+from bot.core.textfold import is_spaceless_char, surface_fold, surface_variants
+
+__all__ = ["Match", "MatchDocument", "Matcher", "explain", "match_one"]
+
+log = logging.getLogger(__name__)
+
+# Field codes: an unfielded term looks in title + summary + content.
+_ANY, _TITLE, _SUMMARY, _SOURCE = 0, 1, 2, 3
+_FIELD_CODES: dict[str | None, int] = {
+    None: _ANY,
+    "title": _TITLE,
+    "summary": _SUMMARY,
+    "source": _SOURCE,
+}
+_EMPTY: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class MatchDocument:
+    """The text of one article as the matcher sees it (plain text, HTML already removed)."""
+
+    title: str
+    summary: str = ""
+    content: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A watch that matched: ``matched`` are its positive terms that were present, as written
+    in the query, in query order, without duplicates."""
+
+    watch_id: int
+    matched: tuple[str, ...]
+
+
+class _Article:
+    """Per-article state: which term ids each field holds, regex results computed lazily."""
+
+    __slots__ = ("any", "body", "regex_cache", "regexes", "source", "texts", "title")
+
+    def __init__(
+        self,
+        title: frozenset[int] | set[int],
+        body: frozenset[int] | set[int],
+        source: frozenset[int] | set[int],
+        texts: tuple[str, str, str, str],
+        regexes: list[Any],
+    ) -> None:
+        self.title = title
+        self.body = body
+        self.any = title | body
+        self.source = source
+        self.texts = texts  # surface-folded title, summary, content, source
+        self.regexes = regexes
+        self.regex_cache: dict[int, bool] = {}
+
+    def regex(self, regex_id: int, field_code: int) -> bool:
+        key = regex_id * 4 + field_code
+        found = self.regex_cache.get(key)
+        if found is None:
+            pattern = self.regexes[regex_id]
+            title, summary, content, source = self.texts
+            if field_code == _ANY:
+                haystacks: tuple[str, ...] = (title, summary, content)
+            elif field_code == _TITLE:
+                haystacks = (title,)
+            elif field_code == _SUMMARY:
+                haystacks = (summary, content)
+            else:
+                haystacks = (source,)
+            found = any(pattern.search(text) is not None for text in haystacks if text)
+            self.regex_cache[key] = found
+        return found
+
+
+_Check = Callable[[_Article], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledWatch:
+    watch_id: int
+    check: _Check
+    # Positive terms, deduplicated by text, in query order, each with its presence test.
+    positives: tuple[tuple[str, _Check], ...]
+
+    def matched_terms(self, article: _Article) -> tuple[str, ...]:
+        return tuple(text for text, present in self.positives if present(article))
+
+
+# An anchor is (is_regex, id, field code).
+_Anchor = tuple[bool, int, int]
+
+
+class Matcher:
+    """All active watches compiled for matching; immutable, rebuild it when watches change."""
+
+    def __init__(
+        self,
+        automaton: Any,
+        regexes: list[Any],
+        watches: dict[int, _CompiledWatch],
+        anchors_title: dict[int, tuple[int, ...]],
+        anchors_body: dict[int, tuple[int, ...]],
+        anchors_source: dict[int, tuple[int, ...]],
+        always: tuple[int, ...],
+    ) -> None:
+        """Use :meth:`build`; this only stores what it compiled."""
+        self._automaton = automaton
+        self._regexes = regexes
+        self._watches = watches
+        self._anchors_title = anchors_title
+        self._anchors_body = anchors_body
+        self._anchors_source = anchors_source
+        self._always = always
+
+    @classmethod
+    def build(cls, watches: Iterable[tuple[int, Query]]) -> Matcher:
+        """Compile ``(watch_id, query)`` pairs. Watch ids must be unique."""
+        compiler = _Compiler()
+        compiled: dict[int, _CompiledWatch] = {}
+        anchors_title: dict[int, list[int]] = {}
+        anchors_body: dict[int, list[int]] = {}
+        anchors_source: dict[int, list[int]] = {}
+        always: list[int] = []
+        for watch_id, query in watches:
+            if watch_id in compiled:
+                raise ValueError(f"duplicate watch id {watch_id}")
+            compiled[watch_id] = compiler.compile_watch(watch_id, query)
+            anchors = compiler.anchors(query.root)
+            if anchors is None or any(is_regex for is_regex, _, _ in anchors):
+                always.append(watch_id)
+                continue
+            for _, term_id, field_code in anchors:
+                if field_code in (_ANY, _TITLE):
+                    anchors_title.setdefault(term_id, []).append(watch_id)
+                if field_code in (_ANY, _SUMMARY):
+                    anchors_body.setdefault(term_id, []).append(watch_id)
+                if field_code == _SOURCE:
+                    anchors_source.setdefault(term_id, []).append(watch_id)
+        log.debug(
+            "matcher built",
+            extra={"watches": len(compiled), "terms": compiler.term_count, "always": len(always)},
+        )
+        return cls(
+            automaton=compiler.automaton(),
+            regexes=compiler.regexes,
+            watches=compiled,
+            anchors_title={k: tuple(v) for k, v in anchors_title.items()},
+            anchors_body={k: tuple(v) for k, v in anchors_body.items()},
+            anchors_source={k: tuple(v) for k, v in anchors_source.items()},
+            always=tuple(always),
+        )
+
+    def __len__(self) -> int:
+        return len(self._watches)
+
+    def match(self, doc: MatchDocument) -> list[Match]:
+        """Every watch the document matches, sorted by watch id."""
+        article = self._article(doc)
+        candidates = set(self._always)
+        for anchors, present in (
+            (self._anchors_title, article.title),
+            (self._anchors_body, article.body),
+            (self._anchors_source, article.source),
+        ):
+            if present:
+                for term_id in anchors.keys() & present:
+                    candidates.update(anchors[term_id])
+        matches = []
+        for watch_id in sorted(candidates):
+            watch = self._watches[watch_id]
+            if watch.check(article):
+                matches.append(Match(watch_id, watch.matched_terms(article)))
+        return matches
+
+    def explain_watch(
+        self, watch_id: int, doc: MatchDocument
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(present positive terms, missing positive terms) of one compiled watch."""
+        article = self._article(doc)
+        watch = self._watches[watch_id]
+        present = tuple(text for text, check in watch.positives if check(article))
+        missing = tuple(text for text, check in watch.positives if not check(article))
+        return present, missing
+
+    def _article(self, doc: MatchDocument) -> _Article:
+        texts = (
+            surface_fold(doc.title),
+            surface_fold(doc.summary),
+            surface_fold(doc.content),
+            surface_fold(doc.source),
+        )
+        title, summary, content, source = (self._hits(text) for text in texts)
+        return _Article(title, summary | content, source, texts, self._regexes)
+
+    def _hits(self, text: str) -> frozenset[int] | set[int]:
+        if not text or self._automaton is None:
+            return _EMPTY
+        return {term_id for _, term_id in self._automaton.iter(f" {text} ")}
+
+
+def match_one(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
+    """The matched terms if ``query`` matches ``doc``, else None (for ``watch test``)."""
+    matches = Matcher.build([(0, query)]).match(doc)
+    return matches[0].matched if matches else None
+
+
+def explain(query: Query, doc: MatchDocument) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(present positive terms, missing positive terms), each in query order, for ``why``."""
+    return Matcher.build([(0, query)]).explain_watch(0, doc)
+
+
+class _Compiler:
+    """Assigns term ids, collects automaton keys and regexes, and turns ASTs into checks."""
+
+    def __init__(self) -> None:
+        self._term_ids: dict[str, int] = {}  # folded term -> id
+        self._regex_ids: dict[str, int] = {}  # pattern -> id
+        self.regexes: list[Any] = []
+
+    @property
+    def term_count(self) -> int:
+        return len(self._term_ids)
+
+    def automaton(self) -> Any:
+        if not self._term_ids:
+            return None
+        automaton = ahocorasick.Automaton()
+        for folded, term_id in self._term_ids.items():
+            left = "" if is_spaceless_char(folded[0]) else " "
+            right = "" if is_spaceless_char(folded[-1]) else " "
+            for spelling in surface_variants(folded):
+                key = f"{left}{spelling}{right}"
+                # A surface spelling folds to exactly one term, so keys never collide.
+                existing = automaton.get(key, None)
+                assert existing is None or existing == term_id, key
+                automaton.add_word(key, term_id)
+        automaton.make_automaton()
+        return automaton
+
+    def _term_id(self, term: Term) -> int:
+        if term.is_regex:
+            regex_id = self._regex_ids.get(term.folded)
+            if regex_id is None:
+                regex_id = self._regex_ids[term.folded] = len(self.regexes)
+                self.regexes.append(compile_regex(term.folded))
+            return regex_id
+        return self._term_ids.setdefault(term.folded, len(self._term_ids))
+
+    def anchors(self, node: Node) -> frozenset[_Anchor] | None:
+        """Positive terms of which at least one must be present for ``node`` to hold, or None
+        when no such set can be derived (a NOT with nothing positive beside it)."""
+        if isinstance(node, Term):
+            return frozenset({(node.is_regex, self._term_id(node), _FIELD_CODES[node.field])})
+        if isinstance(node, Not):
+            return None
+        child_anchors = [self.anchors(child) for child in node.children]
+        if isinstance(node, Or):
+            if any(anchors is None for anchors in child_anchors):
+                return None
+            return frozenset().union(*child_anchors)  # type: ignore[arg-type]
+        usable = [anchors for anchors in child_anchors if anchors is not None]
+        if not usable:
+            return None
+        # Any one child's anchors will do for AND: prefer no regex, then the fewest terms.
+        return min(usable, key=lambda a: (any(r for r, _, _ in a), len(a)))
+
+    def compile_watch(self, watch_id: int, query: Query) -> _CompiledWatch:
+        positives: dict[str, _Check] = {}
+        for term in query.positive_terms:
+            if term.text not in positives:
+                positives[term.text] = self._term_check(term)
+        return _CompiledWatch(watch_id, self._check(query.root), tuple(positives.items()))
+
+    def _term_check(self, term: Term) -> _Check:
+        term_id = self._term_id(term)
+        field_code = _FIELD_CODES[term.field]
+        if term.is_regex:
+            return lambda article: article.regex(term_id, field_code)
+        if field_code == _ANY:
+            return lambda article: term_id in article.any
+        if field_code == _TITLE:
+            return lambda article: term_id in article.title
+        if field_code == _SUMMARY:
+            return lambda article: term_id in article.body
+        return lambda article: term_id in article.source
+
+    def _check(self, node: Node) -> _Check:
+        if isinstance(node, Term):
+            return self._term_check(node)
+        if isinstance(node, Not):
+            inner = self._check(node.child)
+            return lambda article: not inner(article)
+        if isinstance(node, Or):
+            return self._or_check(node)
+        return self._and_check(node)
+
+    def _plain_any(self, node: Node) -> int | None:
+        """The id of an unfielded, non-regex term: the common case, tested with set algebra."""
+        if isinstance(node, Term) and not node.is_regex and node.field is None:
+            return self._term_id(node)
+        return None
+
+    def _or_check(self, node: Or) -> _Check:
+        plain: set[int] = set()
+        others: list[_Check] = []
+        for child in node.children:
+            term_id = self._plain_any(child)
+            if term_id is not None:
+                plain.add(term_id)
+            else:
+                others.append(self._check(child))
+        frozen_plain = frozenset(plain)
+        if not others:
+            return lambda article: not article.any.isdisjoint(frozen_plain)
+        rest = tuple(others)
+        if not frozen_plain:
+            return lambda article: any(check(article) for check in rest)
+        return lambda article: (
+            (not article.any.isdisjoint(frozen_plain)) or any(check(article) for check in rest)
+        )
+
+    def _and_check(self, node: And) -> _Check:
+        required: set[int] = set()
+        forbidden: set[int] = set()
+        cheap: list[_Check] = []
+        costly: list[_Check] = []  # anything holding a regex runs last
+        for child in node.children:
+            term_id = self._plain_any(child)
+            if term_id is not None:
+                required.add(term_id)
+                continue
+            if isinstance(child, Not):
+                negated_id = self._plain_any(child.child)
+                if negated_id is not None:
+                    forbidden.add(negated_id)
+                    continue
+            (costly if _has_regex(child) else cheap).append(self._check(child))
+        frozen_required, frozen_forbidden = frozenset(required), frozenset(forbidden)
+        rest = tuple(cheap + costly)
+
+        def check(article: _Article) -> bool:
+            present = article.any
+            if not frozen_required <= present or not present.isdisjoint(frozen_forbidden):
+                return False
+            # A plain loop: all() over a generator costs ~0.3 µs more per watch evaluated.
+            for child_check in rest:  # noqa: SIM110
+                if not child_check(article):
+                    return False
+            return True
+
+        return check
+
+
+def _has_regex(node: Node) -> bool:
+    if isinstance(node, Term):
+        return node.is_regex
+    if isinstance(node, Not):
+        return _has_regex(node.child)
+    return any(_has_regex(child) for child in node.children)

@@ -1,0 +1,265 @@
+"""Text folding: the one normal form that watch terms and article text are compared in.
+
+Folding makes matching case-, accent- and width-insensitive and blind to punctuation:
+
+1. NFKC (full-width ``ＣＨＩＮＡ`` -> ``CHINA``, ligatures, NBSP -> space); invisible format
+   characters (soft hyphen, zero-width space/joiners, word joiner, BOM) are deleted.
+2. Upper-case acronym plurals lose their ``s`` before case is dropped: ``EVs`` -> ``EV``.
+3. casefold, then combining accents are stripped (``Béssent`` -> ``bessent``,
+   ``ß`` -> ``ss``). Japanese voicing marks and Hangul are kept (NFC recomposes them).
+4. Apostrophes: a trailing ``'s`` goes (``China's`` -> ``china``), other apostrophes join
+   (``don't`` -> ``dont``). Dots inside single-letter acronyms go: ``U.S.`` -> ``us``,
+   ``D.C.`` -> ``dc``.
+5. Every run of characters that is not a letter, digit or combining mark (spaces, NBSP,
+   hyphens, dashes, punctuation, underscores) becomes ONE space, so ``rare-earth``,
+   ``rare  earth`` and ``rare, earth`` all read ``rare earth``. Scripts written without
+   spaces (Han, kana, Hangul, Thai, Lao, Khmer, Myanmar) are split from adjacent Latin
+   words (``稀土exports`` -> ``稀土 exports``) but never split inside.
+6. :func:`fold` and :func:`fold_term` then fold English plurals per token (:func:`plural_stem`).
+
+Steps 1-5 are :func:`surface_fold`. The matcher runs its Aho-Corasick pass over the
+surface form and puts every plural spelling of a term into its automaton instead
+(:func:`surface_variants`), which gives exactly the same answers as comparing
+:func:`fold` outputs while costing no per-token work on the article side.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+import unicodedata
+from functools import lru_cache
+
+__all__ = [
+    "MAX_TERM_VARIANTS",
+    "fold",
+    "fold_term",
+    "headline_tokens",
+    "is_spaceless_char",
+    "plural_stem",
+    "surface_fold",
+    "surface_variants",
+]
+
+# Scripts that do not separate words with spaces: a term in them matches anywhere.
+_SPACELESS_RANGES = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u2e80-\u2fdf"  # CJK radicals, Kangxi
+    "\u3005-\u3007"  # 々 〆 〇
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3100-\u31ff"  # Bopomofo, Hangul compatibility jamo, Katakana extensions
+    "\u3400-\u4dbf"  # CJK extension A
+    "\u4e00-\u9fff"  # CJK unified ideographs
+    "\ua960-\ua97f"  # Hangul jamo extended
+    "\uac00-\ud7af"  # Hangul syllables
+    "\uf900-\ufaff"  # CJK compatibility ideographs
+    "\uff66-\uff9f"  # half-width katakana (NFKC widens these, kept for safety)
+    "\U00020000-\U0003134f"  # CJK extensions B-G
+)
+_SPACELESS = re.compile(f"[{_SPACELESS_RANGES}]")
+
+
+def _mark_ranges() -> str:
+    """Character-class ranges of every combining mark (Mn, Mc, Me) below U+20000.
+
+    Marks are word characters here: Indic vowel signs and viramas sit inside words, and
+    treating them as separators would cut ``हिन्दी`` into pieces.
+    """
+    ranges: list[str] = []
+    start = prev = -2
+    for cp in range(0x20000):
+        if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me"):
+            if cp != prev + 1:
+                if start >= 0:
+                    ranges.append(_range(start, prev))
+                start = cp
+            prev = cp
+    if start >= 0:
+        ranges.append(_range(start, prev))
+    return "".join(ranges)
+
+
+def _range(first: int, last: int) -> str:
+    return (
+        re.escape(chr(first))
+        if first == last
+        else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+    )
+
+
+_NON_WORD_ASCII = re.compile(r"[^a-z0-9]+")
+_NON_WORD = re.compile(rf"(?:_|[^\w{_mark_ranges()}])+")
+# Deleted outright: they are invisible and sit inside words (soft hyphen, ZWSP, ZWJ...).
+_FORMAT_CHARS = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Accents over Latin, Greek and Cyrillic letters; other scripts' marks carry meaning.
+_ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+# Only text holding one of these can have an accent to strip; the rest skips NFD/NFC.
+_ACCENTABLE = re.compile("[\u00c0-\u04ff\u1e00-\u1fff\u0300-\u036f]")
+_ACRONYM_PLURAL = re.compile(r"s(?<=[A-Z][A-Z]s)\b")
+_APOSTROPHE = re.compile(r"['\u2019\u02bc](?<=\w.)(?:s\b)?")
+# A dot between single letters (u.s, u.s.a) or closing such a run (u.s.) is deleted.
+_ACRONYM_DOT = re.compile(r"\.(?:(?<=(?<!\w)[^\W\d_]\.)(?=[^\W\d_](?!\w))|(?<=\.[^\W\d_]\.)(?!\w))")
+_SPACELESS_EDGE = re.compile(
+    f"(?<=[{_SPACELESS_RANGES}])(?=[^\\W{_SPACELESS_RANGES}])"
+    f"|(?<=[^\\W{_SPACELESS_RANGES}])(?=[{_SPACELESS_RANGES}])"
+)
+
+# Words ending in "s" that are not plurals of a different word a watch might mean.
+_NOT_PLURAL = frozenset(
+    {
+        "always",
+        "arms",
+        "athletics",
+        "customs",
+        "diabetes",
+        "economics",
+        "goods",
+        "lens",
+        "mathematics",
+        "means",
+        "measles",
+        "news",
+        "perhaps",
+        "physics",
+        "series",
+        "species",
+        "whereas",
+    }
+)
+# Past this many spellings a phrase is refused rather than silently matched loosely.
+MAX_TERM_VARIANTS = 4096
+
+
+def is_spaceless_char(char: str) -> bool:
+    """True for a character of a script written without spaces (Han, kana, Hangul, Thai...)."""
+    return _SPACELESS.match(char) is not None
+
+
+def surface_fold(text: str) -> str:
+    """Fold ``text`` for matching without touching plurals (steps 1-5 of the module doc).
+
+    The result is lower-case words separated by single spaces, no leading/trailing space.
+    """
+    if not text:
+        return ""
+    if text.isascii():
+        folded = _ACRONYM_PLURAL.sub("", text).lower()
+        if "'" in folded:
+            folded = _APOSTROPHE.sub("", folded)
+        if "." in folded:
+            folded = _ACRONYM_DOT.sub("", folded)
+        return _NON_WORD_ASCII.sub(" ", folded).strip()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    folded = _FORMAT_CHARS.sub("", text)
+    folded = _ACRONYM_PLURAL.sub("", folded).casefold()
+    if _ACCENTABLE.search(folded) is not None:
+        folded = unicodedata.normalize(
+            "NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", folded))
+        )
+    folded = _APOSTROPHE.sub("", folded)
+    if "." in folded:
+        folded = _ACRONYM_DOT.sub("", folded)
+    if _SPACELESS.search(folded) is not None:
+        folded = _SPACELESS_EDGE.sub(" ", folded)
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def plural_stem(token: str) -> str:
+    """Fold one surface token's English plural to its singular; idempotent.
+
+    Rules, in order (tokens are already lower-case):
+    ``news``, ``goods``, ``customs``... (a short list) stay; ``-ies`` -> ``-y`` when at least
+    two letters precede (``cities`` -> ``city``, but ``ties`` stays); ``-ches``, ``-shes``,
+    ``-sses``, ``-xes`` lose ``es`` (``taxes`` -> ``tax``, ``classes`` -> ``class``); any
+    other token of four or more characters loses a final ``s`` unless it ends in ``ss``,
+    ``us`` or ``is`` (``earths`` -> ``earth``, ``chips`` -> ``chip``, but ``class``,
+    ``virus``, ``crisis`` stay, and ``us``/``gas``/``bus`` are too short to touch).
+    Known misses, accepted for speed and predictability: irregular plurals (men, mice),
+    ``movies`` (-> ``movy``, so it does not meet ``movie``), ``headaches`` (-> ``headach``).
+    """
+    if len(token) < 4 or token[-1] != "s" or token in _NOT_PLURAL:
+        return token
+    if len(token) > 4:
+        if token.endswith("ies"):
+            return token[:-3] + "y"
+        if token.endswith(("ches", "shes", "sses", "xes")):
+            return token[:-2]
+    if token[-2] in "siu":
+        return token
+    return token[:-1]
+
+
+@lru_cache(maxsize=65536)
+def _stem_token(token: str) -> str:
+    return token if _SPACELESS.search(token) else plural_stem(token)
+
+
+def fold(text: str) -> str:
+    """Normalised text for matching: :func:`surface_fold` plus plural folding per token."""
+    surface = surface_fold(text)
+    if not surface:
+        return ""
+    return " ".join(map(_stem_token, surface.split(" ")))
+
+
+def fold_term(term: str) -> str:
+    """The fold of a query word or phrase; identical to :func:`fold` so both sides meet."""
+    return fold(term)
+
+
+def _token_spellings(stem: str) -> tuple[str, ...]:
+    """Every surface token whose plural stem is ``stem`` (the stem itself when it is one)."""
+    if _SPACELESS.search(stem):
+        return (stem,)
+    candidates = [stem, stem + "s", stem + "es"]
+    if stem.endswith("y"):
+        candidates.append(stem[:-1] + "ies")
+    return tuple(c for c in candidates if plural_stem(c) == stem)
+
+
+def variant_count(folded: str) -> int:
+    """How many surface spellings :func:`surface_variants` would produce for ``folded``."""
+    count = 1
+    for token in folded.split(" "):
+        count *= len(_token_spellings(token))
+        if count > sys.maxsize // 8:
+            break
+    return count
+
+
+def surface_variants(folded: str) -> tuple[str, ...]:
+    """Every surface-folded spelling whose :func:`fold` is ``folded`` (a folded term).
+
+    ``rare earth`` -> ``rare earth``, ``rares earth``, ``rare earths``, ``rares earths``.
+    A surface string S folds to ``folded`` exactly when S is in this tuple, so searching
+    the surface text for these equals searching the folded text for ``folded``.
+    """
+    per_token = [_token_spellings(token) for token in folded.split(" ")]
+    return tuple(" ".join(combo) for combo in itertools.product(*per_token))
+
+
+# Headline words that say nothing about which story it is (folded forms).
+_STOPWORDS = frozenset(
+    fold(
+        "a an the and or but nor of in on at to for from by with as into onto over under "
+        "after before about amid among against between during without within via vs per "
+        "this that these those it its he she they them their his her him we our you your i "
+        "is are was were be been being has have had do does did will would can could may "
+        "might must should shall not no yes so if than then there here what how why who whom "
+        "when where which while just also still more most less very up down out off all any "
+        "some each other such only own same too now new says said say told tells report "
+        "reports reported according amp"
+    ).split(" ")
+)
+
+
+def headline_tokens(title: str) -> frozenset[str]:
+    """Folded content words of a headline, stopwords removed (input to story clustering)."""
+    folded = fold(title)
+    if not folded:
+        return frozenset()
+    return frozenset(token for token in folded.split(" ") if token not in _STOPWORDS)
