@@ -527,13 +527,21 @@ class Store:
             return [r[0] for r in rows]
 
     async def claim_outbox(
-        self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> tuple[list[Alert], bool, int]:
+        self,
+        *,
+        destination: str,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        batch: int,
+        burst_threshold: int,
+    ) -> tuple[list[Alert], bool]:
         """Lease the OLDEST pending alerts of one destination, in order.
 
-        Returns (alerts, maybe_sent, queued) where ``queued`` counts all pending alerts
-        for the destination. Only a prefix in id order is claimed, so per-channel order
-        holds; if the oldest row is leased elsewhere or not yet due, nothing is claimed.
+        One alert normally; up to ``batch`` when more than ``burst_threshold`` are queued
+        (the notifier condenses them into one message). Only a prefix in id order is
+        claimed, so per-channel order holds; if the oldest row is leased elsewhere or not
+        yet due, nothing is claimed. Returns (alerts, maybe_sent).
         """
         async with self.transaction() as conn:
             queued = (
@@ -547,10 +555,11 @@ class Store:
                 select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until)
                 .where(alerts.c.destination == destination, alerts.c.state == "pending")
                 .order_by(alerts.c.id)
-                .limit(limit)
+                .limit(batch if queued > burst_threshold else 1)
             )
             if self.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=False, nowait=False)
+                # Serialise claimers of the same channel so order holds across instances.
+                pick = pick.with_for_update()
             rows = (await conn.execute(pick)).all()
             ids: list[int] = []
             for r in rows:
@@ -558,15 +567,14 @@ class Store:
                     break
                 ids.append(r.id)
             if not ids:
-                return [], False, int(queued)
+                return [], False
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(ids))
                 .values(lease_owner=owner, lease_until=now + lease)
             )
             found = await self._alerts_by_ids(conn, ids)
-            maybe_sent = any(r for r in found[1])
-            return found[0], maybe_sent, int(queued)
+            return found[0], any(found[1])
 
     async def _alerts_by_ids(
         self, conn: AsyncConnection, ids: Sequence[int]
