@@ -1,0 +1,174 @@
+"""The poll pipeline end to end: a real local feed server, a real SQLite file, the real core.
+
+Each test drives polls the way `wirewatch poll --once` does and checks the alerts a user
+would expect across seeding, new items, re-dated and re-guided items, restarts, old items,
+the same story from several outlets, and broken feeds.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.core.models import Alert
+from bot.settings import Settings
+from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock, core_for, make_settings
+
+WATCHES = [
+    {"query": '"rare earth"', "name": "rare earth"},
+    {"query": 'Greer -"Germaine Greer"', "name": "Greer"},
+]
+
+
+def item(slug: str, title: str, clock: FakeClock, *, age_minutes: int = 30, host: str = "reuters.test", **extra: Any) -> dict[str, Any]:
+    data = {
+        "title": title,
+        "link": f"https://{host}/{slug}",
+        "guid": f"{host}-{slug}",
+        "description": extra.pop("description", f"{title}. More to follow."),
+        "pubDate": clock.now() - timedelta(minutes=age_minutes),
+    }
+    data.update(extra)
+    return data
+
+
+async def poll(settings: Settings, clock: FakeClock) -> list[Alert]:
+    async with core_for(settings, clock=clock) as core:
+        report = await core.poll(due_only=False)
+        return await core.store.alerts_by_ids(report.alert_ids)
+
+
+async def test_first_poll_is_silent_then_new_items_alert_once(tmp_path: Path) -> None:
+    """A new feed's existing items are recorded silently; a later item alerts exactly once."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        old = [item("a", "China tightens rare earth rules", clock, age_minutes=120)]
+        server.set_feed("/r.rss", rss(old))
+        assert await poll(settings, clock) == []
+
+        clock.advance(minutes=10)
+        new = item("b", "Rare-earth exports slump as curbs bite", clock, age_minutes=1)
+        server.set_feed("/r.rss", rss([new, *old]))
+        alerts = await poll(settings, clock)
+        assert [(a.title, a.matched, a.watch_name) for a in alerts] == [
+            ("Rare-earth exports slump as curbs bite", ("rare earth",), "rare earth")
+        ]
+        assert alerts[0].url == "https://reuters.test/b"
+
+        clock.advance(minutes=10)
+        assert await poll(settings, clock) == []  # unchanged feed: a 304, nothing twice
+        assert server.last_headers("/r.rss").get("If-None-Match")
+
+
+async def test_restart_and_reordered_redated_or_reguided_items_never_repeat(tmp_path: Path) -> None:
+    """Items seen before stay seen after a restart, re-ordering, re-dating, a new guid for
+    the same URL, or tracking parameters added to the URL."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
+        await poll(settings, clock)
+        a = item("a", "Rare earth prices jump", clock, age_minutes=5)
+        b = item("b", "Greer heads to Geneva for rare earth talks", clock, age_minutes=4)
+        server.set_feed("/r.rss", rss([a, b]))
+        assert len(await poll(settings, clock)) == 3  # a: rare earth; b: rare earth + Greer
+
+        clock.advance(minutes=30)
+        redated = dict(a, pubDate=clock.now())
+        reguided = dict(b, guid="new-cms-guid-123", link=b["link"] + "?utm_source=rss&fbclid=x")
+        server.set_feed("/r.rss", rss([reguided, redated]))  # reordered as well
+        assert await poll(settings, clock) == []
+
+
+async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path) -> None:
+    """Near-duplicate headlines from two outlets share one story key and one alert."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        feeds = [server.url("/reuters.rss"), server.url("/scmp.rss")]
+        watches = [{"query": '"He Lifeng" OR Malaysia', "name": "talks"}]
+        settings = make_settings(tmp_path, feeds=feeds, watches=watches)
+        server.set_feed("/reuters.rss", rss([item("x", "Fed holds rates", clock)]))
+        server.set_feed("/scmp.rss", rss([item("y", "HK stocks rise", clock, host="scmp.test")]))
+        await poll(settings, clock)
+
+        r = item("kl", "China, U.S. set for key trade talks in Malaysia this week", clock)
+        s = item("kl2", "China, U.S. set for key trade talks in Malaysia", clock, host="scmp.test")
+        server.set_feed("/reuters.rss", rss([r]))
+        server.set_feed("/scmp.rss", rss([s]))
+        alerts = await poll(settings, clock)
+        assert len(alerts) == 1
+
+        async with core_for(settings, clock=clock) as core:
+            found = await core.api.latest(limit=10)
+        stories = {a.title: a.story_key for a in found}
+        assert stories[r["title"]] == stories[s["title"]] == alerts[0].story_key
+
+
+async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
+    """A newly found item published four days ago is recorded but never alerts."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
+        await poll(settings, clock)
+        stale = item("old", "Rare earth quotas set", clock, age_minutes=4 * 24 * 60)
+        server.set_feed("/r.rss", rss([stale]))
+        assert await poll(settings, clock) == []
+        async with core_for(settings, clock=clock) as core:
+            why = await core.api.why("https://reuters.test/old")
+        assert any("older than the alert age limit" in line for line in why.lines)
+
+
+async def test_backfill_alerts_the_newest_items_of_a_new_feed(tmp_path: Path) -> None:
+    """With backfill = 1 the first poll alerts only the newest matching item."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(
+            tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES, poll={"backfill": 1}
+        )
+        server.set_feed(
+            "/r.rss",
+            rss([
+                item("old", "Rare earth miners rally", clock, age_minutes=90),
+                item("new", "Rare earth magnets in short supply", clock, age_minutes=5),
+            ]),
+        )
+        alerts = await poll(settings, clock)
+        assert [a.title for a in alerts] == ["Rare earth magnets in short supply"]
+
+
+async def test_a_broken_feed_is_marked_failing_and_never_stops_the_others(tmp_path: Path) -> None:
+    """A 500 and a non-feed body fail with reasons; the healthy feed still alerts."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        feeds = [server.url("/good.rss"), server.url("/down.rss"), server.url("/html")]
+        settings = make_settings(tmp_path, feeds=feeds, watches=WATCHES, poll={"failing_after": 2})
+        server.set_feed("/good.rss", rss([item("seed", "Markets open", clock)]))
+        server.set_feed("/down.rss", "oops", status=500)
+        server.set_feed("/html", "<html><body>Not a feed</body></html>", content_type="text/html")
+        await poll(settings, clock)
+        clock.advance(minutes=10)
+        server.set_feed("/good.rss", rss([item("n", "Rare earth deal signed", clock, age_minutes=1)]))
+        async with core_for(settings, clock=clock) as core:
+            report = await core.poll(due_only=False)
+            assert len(report.alert_ids) == 1
+            status = await core.api.status()
+        failing = {f.url: f for f in status.failing_feeds}
+        assert set(failing) == {server.url("/down.rss"), server.url("/html")}
+        assert "500" in (failing[server.url("/down.rss")].last_error or "")
+        assert failing[server.url("/html")].error_since is not None
+        assert {n.feed_url for n in report.notices if n.failing} == set(failing)
+
+
+async def test_one_fetch_per_feed_per_cycle_however_many_watches(tmp_path: Path) -> None:
+    """Fifty watches over one feed cost one request per cycle."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        watches = [{"query": f"term{i} OR rare"} for i in range(50)]
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=watches)
+        server.set_feed("/r.rss", rss([item("a", "Rare find", clock)]))
+        await poll(settings, clock)
+        assert server.hits("/r.rss") == 1
