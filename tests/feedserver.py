@@ -266,6 +266,58 @@ def rss(
     return "\n".join(parts)
 
 
+def _iso(value: datetime | str) -> str:
+    if isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def atom(
+    entries: list[dict[str, Any]],
+    *,
+    title: str = "Test feed",
+    link: str = "https://example.test/",
+) -> str:
+    """An Atom 1.0 document from dicts.
+
+    Entry keys (all optional): title, link, id, summary, content (HTML), published and
+    updated (datetime or ISO string), author, source (publisher name).
+    """
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<feed xmlns="http://www.w3.org/2005/Atom">',
+        f"<title>{escape(title)}</title>",
+        f"<link href={quoteattr(link)}/>",
+        f"<id>{escape(link)}</id>",
+        "<updated>2024-01-01T00:00:00Z</updated>",
+    ]
+    for entry in entries:
+        parts.append("<entry>")
+        if entry.get("title") is not None:
+            parts.append(f"<title>{escape(str(entry['title']))}</title>")
+        if entry.get("link") is not None:
+            parts.append(f'<link rel="alternate" href={quoteattr(str(entry["link"]))}/>')
+        entry_id = entry.get("id", entry.get("link"))
+        if entry_id is not None:
+            parts.append(f"<id>{escape(str(entry_id))}</id>")
+        for key in ("published", "updated"):
+            if entry.get(key) is not None:
+                parts.append(f"<{key}>{_iso(entry[key])}</{key}>")
+        if entry.get("summary") is not None:
+            parts.append(f"<summary>{escape(str(entry['summary']))}</summary>")
+        if entry.get("content") is not None:
+            parts.append(f'<content type="html">{escape(str(entry["content"]))}</content>')
+        if entry.get("author") is not None:
+            parts.append(f"<author><name>{escape(str(entry['author']))}</name></author>")
+        if entry.get("source") is not None:
+            parts.append(f"<source><title>{escape(str(entry['source']))}</title></source>")
+        parts.append("</entry>")
+    parts.append("</feed>")
+    return "\n".join(parts)
+
+
 class StaticResolver(AbstractResolver):
     """A DNS resolver from a dict, for tests that need hostnames without real DNS.
 
@@ -281,7 +333,7 @@ class StaticResolver(AbstractResolver):
             if isinstance(value, str):
                 self._answers[host] = [[value]]
             elif value and isinstance(value[0], list):
-                self._answers[host] = [list(a) for a in value]  # type: ignore[arg-type]
+                self._answers[host] = [list(a) for a in value]
             else:
                 self._answers[host] = [list(value)]  # type: ignore[arg-type]
         self.lookups: list[str] = []
