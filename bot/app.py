@@ -32,6 +32,7 @@ from bot.core.poller import CycleReport, FeedNotice, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.query import parse_query
 from bot.core.service import Wirewatch
+from bot.health import Metrics, start_health_server
 from bot.settings import Settings
 from bot.store.store import Store
 
@@ -106,6 +107,8 @@ class Core:
     clock: Clock
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     chat_enabled: bool = False
+    metrics: Metrics = field(default_factory=Metrics)
+    health_address: Any = None
 
     def default_destinations(self) -> list[str]:
         configured = self.settings.delivery.default_destinations
@@ -120,6 +123,7 @@ class Core:
 
     async def poll(self, *, due_only: bool = True, progress: Callable[[int, int], None] | None = None) -> CycleReport:
         report = await self.poller.run_cycle(due_only=due_only, progress=progress)
+        self.metrics.observe_cycle(report)
         if report.notices:
             await self.deliverer.send_notices(await self.notices_for(report.notices))
         if report.alert_ids:
@@ -254,6 +258,8 @@ async def open_core(
         allow_private=settings.fetch.allow_private_addresses,
     )
     core = Core(settings, store, fetcher, poller, deliverer, api, clock)
+    deliverer.on_sent = core.metrics.observe_sent
+    deliverer.on_pass = core.metrics.observe_delivery
     core_ref.append(core)
     core.add_notifier(console or ConsoleNotifier())
     try:
@@ -382,9 +388,5 @@ def build_webhook_notifiers() -> list[Notifier]:
 
 async def start_health(core: Core, adapters: list[Any]) -> Any:
     if not core.settings.health.enabled:
-        return None
-    try:
-        from bot.health import start_health_server
-    except ImportError:
         return None
     return await start_health_server(core, adapters)

@@ -65,6 +65,7 @@ class Deliverer:
         lease: timedelta = timedelta(minutes=2),
         rng: random.Random | None = None,
         on_sent: Callable[[int, float], None] | None = None,
+        on_pass: Callable[[DeliveryReport], None] | None = None,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
@@ -75,6 +76,7 @@ class Deliverer:
         self.lease = lease
         self.rng = rng or random.Random()
         self.on_sent = on_sent
+        self.on_pass = on_pass
         self._wake = asyncio.Event()
 
     def notifier_for(self, destination: str) -> Notifier | None:
@@ -94,6 +96,8 @@ class Deliverer:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
         dests = await self.store.pending_destinations(now)
         await asyncio.gather(*(self._drain(d, report) for d in dests))
+        if self.on_pass:
+            self.on_pass(report)
         return report
 
     async def _drain(self, destination: str, report: DeliveryReport) -> None:

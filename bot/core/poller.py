@@ -19,7 +19,7 @@ from typing import Any
 
 from bot.core import decide
 from bot.core.articles import article_from_entry
-from bot.core.errors import FeedError, QuerySyntaxError
+from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article
@@ -74,6 +74,9 @@ class CycleReport:
     alert_ids: list[int] = field(default_factory=list)
     notices: list[FeedNotice] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # feed url -> reason
+    parse_failures: int = 0
+    lease_takeovers: int = 0
+    fetch_seconds: list[float] = field(default_factory=list)
     elapsed: float = 0.0
 
 
@@ -176,6 +179,7 @@ class Poller:
                     continue
                 if not batch:
                     break
+                report.lease_takeovers += self.store.take_lease_takeovers()
                 total_claimed += len(batch)
                 report.feeds += len(batch)
                 done = 0
@@ -272,8 +276,12 @@ class Poller:
         async with self.store.transaction() as conn:
             for outcome in batch:
                 feed = outcome.feed
+                if outcome.result is not None:
+                    report.fetch_seconds.append(outcome.result.elapsed)
                 if outcome.error is not None:
                     report.failed += 1
+                    if isinstance(outcome.error, ParseError):
+                        report.parse_failures += 1
                     report.errors[feed.url] = outcome.error.reason
                     failures = feed.consecutive_failures + 1
                     retry_after = getattr(outcome.error, "retry_after", None)

@@ -141,6 +141,12 @@ class Store:
         self.engine = engine
         self.failing_after = failing_after
         self.dialect = engine.dialect.name
+        self._lease_takeovers = 0
+
+    def take_lease_takeovers(self) -> int:
+        """Feeds claimed from an instance whose lease had expired, since the last call."""
+        n, self._lease_takeovers = self._lease_takeovers, 0
+        return n
 
     @classmethod
     async def open(cls, url: str, *, failing_after: int = 3, migrate: bool = True) -> Store:
@@ -274,9 +280,11 @@ class Store:
         if self.dialect == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         async with self.transaction() as conn:
-            ids = [r[0] for r in await conn.execute(pick)]
+            picked = (await conn.execute(pick.add_columns(feeds.c.lease_owner))).all()
+            ids = [r[0] for r in picked]
             if not ids:
                 return []
+            self._lease_takeovers += sum(1 for r in picked if r[1] not in (None, owner))
             await conn.execute(
                 update(feeds)
                 .where(feeds.c.id.in_(ids))
