@@ -22,6 +22,7 @@ from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxEr
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings
+from bot.store.store import Store
 
 log = logging.getLogger("wirewatch")
 
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     why.add_argument("url")
 
     sub.add_parser("demo", help="offline demo: local sample feeds, one poll, the alerts")
+    sub.add_parser("migrate", help="bring the database to the newest schema, then exit")
     return p
 
 
@@ -231,6 +233,11 @@ async def cmd_why(core: Core, url: str) -> int:
 async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "run":
         await run(settings)
+        return 0
+    if args.command == "migrate":
+        store = await Store.open(settings.database.url)
+        await store.close()
+        log.info("database is at the newest schema")
         return 0
     console = ConsoleNotifier(json_lines=getattr(args, "json", False))
     async with open_core(settings, console=console) as core:
