@@ -47,6 +47,7 @@ class _Feed:
     content_encoding: str | None
     status: int
     headers: dict[str, str] = field(default_factory=dict)
+    wire: bytes = b""  # the body as sent, compressed once at set_feed time
 
 
 def _encode(body: bytes, encoding: str | None) -> bytes:
@@ -138,6 +139,7 @@ class FeedServer:
             content_encoding=encoding,
             status=status,
             headers=dict(headers or {}),
+            wire=_encode(data, encoding),
         )
 
     def set_handler(self, path: str, handler: Handler) -> None:
@@ -191,9 +193,7 @@ class FeedServer:
         headers["Content-Type"] = feed.content_type
         if feed.content_encoding:
             headers["Content-Encoding"] = feed.content_encoding
-        return web.Response(
-            status=feed.status, body=_encode(feed.body, feed.content_encoding), headers=headers
-        )
+        return web.Response(status=feed.status, body=feed.wire, headers=headers)
 
 
 def _not_modified(request: web.Request, feed: _Feed) -> bool:
