@@ -1,0 +1,296 @@
+"""The Slack adapter: a slack-bolt ``AsyncApp`` wired to the core, inside our lifecycle.
+
+``bot.app`` constructs ``SlackAdapter(core=..., settings=settings.slack, clock=...)``,
+registers ``adapter.notifiers()`` with the delivery engine, then ``await adapter.start()``
+and, on shutdown, ``await adapter.stop()``.
+
+* Socket Mode (default): ``AsyncSocketModeHandler(...).connect_async()`` — it returns once
+  connected, unlike ``start_async()`` which never returns.
+* HTTP mode: bolt's aiohttp app (``/slack/events``, signatures checked with the signing
+  secret) served by our own ``AppRunner`` on ``settings.http_port``.
+
+Slash commands are acked within Slack's 3 seconds: quick subcommands answer in the ack
+itself, slow ones (a feed check, a search) ack first and answer through ``respond``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.commands import CommandRouter, Invocation, Reply, invite_hint
+from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
+from bot.adapters.slack.permissions import SlackPermissions
+from bot.adapters.slack.render import ACTION_MUTE, ACTION_OPEN, escape_text
+from bot.core.api import CoreAPI
+from bot.core.errors import ConfigError
+from bot.core.ports import Clock, Notifier, SystemClock
+from bot.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Answer in the ack when the work finishes within this; otherwise ack and respond later.
+ACK_BUDGET_SECONDS = 2.0
+_NOT_A_MEMBER = {"not_in_channel", "channel_not_found"}
+_AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
+
+
+class SlackAdapter:
+    """Wirewatch on Slack: the ``/wirewatch`` command, Mute buttons, and the notifiers."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        *,
+        core: CoreAPI,
+        settings: SlackSettings,
+        clock: Clock | None = None,
+        http_host: str = "0.0.0.0",
+        pace_seconds: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        stop_grace_seconds: float = 10.0,
+    ) -> None:
+        if settings.bot_token is None:
+            raise ConfigError("the Slack adapter needs SLACK_BOT_TOKEN")
+        if settings.mode == "socket" and settings.app_token is None:
+            raise ConfigError(
+                'Slack Socket Mode needs SLACK_APP_TOKEN (or set slack.mode = "http")'
+            )
+        if settings.mode == "http" and settings.signing_secret is None:
+            raise ConfigError("Slack HTTP mode needs SLACK_SIGNING_SECRET")
+        self._core = core
+        self._settings = settings
+        self._clock = clock or SystemClock()
+        self._http_host = http_host
+        self._stop_grace = stop_grace_seconds
+        self.client = AsyncWebClient(
+            token=settings.bot_token.get_secret_value(), base_url=settings.api_url
+        )
+        self.permissions = SlackPermissions(
+            self.client,
+            allowed_users=settings.allowed_users,
+            allowed_usergroup=settings.allowed_usergroup,
+            monotonic=monotonic,
+        )
+        self._bot_name = "Wirewatch"
+        self.router = CommandRouter(core, self.permissions, command=settings.command)
+        self._notifier = SlackNotifier(
+            self.client, pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
+        )
+        self._webhook_notifier = SlackWebhookNotifier(
+            pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=settings.signing_secret.get_secret_value()
+            if settings.signing_secret
+            else None,
+            # Socket Mode envelopes are authenticated by the app token, not signatures.
+            request_verification_enabled=settings.mode == "http",
+            process_before_response=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self.app.command(settings.command)(self._on_command)
+        self.app.action(_prefix(ACTION_MUTE))(self._on_mute)
+        self.app.action(_prefix(ACTION_OPEN))(self._on_open)
+        self._handler: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._started = False
+
+    # --- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the tokens, then connect Socket Mode or open the HTTP endpoint."""
+        auth = await self._call_checked("SLACK_BOT_TOKEN", self.client.auth_test())
+        self._bot_name = str(auth.get("user") or "Wirewatch")
+        log.info("slack bot authenticated", extra={"team": auth.get("team"), "bot": self._bot_name})
+        if self._settings.mode == "socket":
+            assert self._settings.app_token is not None
+            app_token = self._settings.app_token.get_secret_value()
+            opened = await self._call_checked(
+                "SLACK_APP_TOKEN", self.client.apps_connections_open(app_token=app_token)
+            )
+            self._handler = AsyncSocketModeHandler(self.app, app_token, web_client=self.client)
+            # Reuse the URL we just obtained: the handler would otherwise ask for another.
+            self._handler.client.wss_uri = opened["url"]
+            await self._handler.connect_async()
+            log.info("slack socket mode connected")
+        else:
+            self._runner = web.AppRunner(
+                self.app.web_app(path="/slack/events"), handle_signals=False
+            )
+            await self._runner.setup()
+            self._site = web.TCPSite(self._runner, self._http_host, self._settings.http_port)
+            await self._site.start()
+            log.info("slack http endpoint listening", extra={"address": self.http_address})
+        self._started = True
+
+    async def stop(self) -> None:
+        """Finish in-flight command replies (briefly), then disconnect."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=self._stop_grace)
+        if self._handler is not None:
+            await self._handler.close_async()
+            self._handler = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = self._site = None
+        self._started = False
+
+    @property
+    def ready(self) -> bool:
+        if not self._started:
+            return False
+        if self._handler is not None:
+            session = self._handler.client.current_session
+            return not self._handler.client.closed and session is not None and not session.closed
+        return self._runner is not None
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        """(host, port) the HTTP endpoint listens on (port 0 in settings -> the real one)."""
+        if self._site is None or self._site._server is None:
+            return None
+        sockets = getattr(self._site._server, "sockets", None) or []
+        return tuple(sockets[0].getsockname()[:2]) if sockets else None  # type: ignore[return-value]
+
+    def notifiers(self) -> list[Notifier]:
+        return [self._notifier, self._webhook_notifier]
+
+    async def _call_checked(self, what: str, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except SlackApiError as e:
+            error = (
+                e.response.get("error")
+                if isinstance(getattr(e.response, "data", None), dict)
+                else None
+            )
+            if error in _AUTH_ERRORS or error == "not_allowed_token_type":
+                raise ConfigError(f"Slack rejected {what} ({error}): check the token") from e
+            raise
+
+    # --- listeners --------------------------------------------------------------------
+
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        invocation = Invocation(
+            user_id=command.get("user_id", ""),
+            channel_id=command.get("channel_id", ""),
+            text=command.get("text", ""),
+        )
+        self._track_current()
+        task = asyncio.ensure_future(self.router.run(invocation))
+        if self.router.is_slow(invocation.text):
+            await ack()
+            reply = await task
+            await self._respond(respond, reply)
+        else:
+            done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
+            if done:
+                reply = task.result()
+                await ack(
+                    text=reply.message.text,
+                    blocks=reply.message.blocks or None,
+                    response_type="in_channel" if reply.public else "ephemeral",
+                )
+            else:
+                await ack()
+                reply = await task
+                await self._respond(respond, reply)
+        if reply.announce is not None:
+            await self._announce(invocation.channel_id, reply, respond)
+
+    async def _respond(self, respond: Any, reply: Reply) -> None:
+        await respond(
+            text=reply.message.text,
+            blocks=reply.message.blocks or None,
+            response_type="in_channel" if reply.public else "ephemeral",
+            replace_original=False,
+        )
+
+    async def _announce(self, channel: str, reply: Reply, respond: Any) -> None:
+        """Tell the channel; if the bot cannot post there, tell the caller how to invite it."""
+        assert reply.announce is not None
+        try:
+            await self.client.chat_postMessage(
+                channel=channel, text=reply.announce.text, blocks=reply.announce.blocks or None
+            )
+        except SlackApiError as e:
+            error = (
+                e.response.get("error")
+                if isinstance(getattr(e.response, "data", None), dict)
+                else None
+            )
+            if error in _NOT_A_MEMBER:
+                await respond(
+                    text=invite_hint(self._bot_name),
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+            else:
+                log.warning(
+                    "could not announce in channel", extra={"channel": channel, "error": error}
+                )
+
+    async def _on_mute(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+    ) -> None:
+        self._track_current()
+        await ack()
+        user = (body.get("user") or {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        watch_ref = str(action.get("value", ""))
+        decision = await self.permissions.can_manage(user)
+        if not decision.allowed:
+            text = (
+                f":no_entry: Only {self.permissions.who_can()} can mute watches in this channel "
+                f"({escape_text(decision.reason)})."
+            )
+        else:
+            result = await self._core.unsubscribe(f"slack:{channel}", [watch_ref])
+            if result.changed:
+                text = (
+                    f"Muted watch #{escape_text(watch_ref)} in this channel. "
+                    f"`{self._settings.command} subscribe {escape_text(watch_ref)}` brings it back."
+                )
+            else:
+                text = f"Watch #{escape_text(watch_ref)} was already muted here."
+            log.info(
+                "watch muted from button",
+                extra={"user": user, "channel": channel, "watch": watch_ref},
+            )
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    async def _on_open(self, ack: Any) -> None:
+        # The URL button opens the article in the browser; Slack still sends the click.
+        await ack()
+
+    def _track_current(self) -> None:
+        """Remember the running listener so ``stop`` can let its reply finish."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+
+def _prefix(action: str) -> re.Pattern[str]:
+    """Matches ``action`` and ``action:<id>`` (action ids must be unique per message)."""
+    return re.compile(rf"^{re.escape(action)}(?::.*)?$")

@@ -1,0 +1,341 @@
+"""Delivering alerts to Slack: ``slack:CHANNEL`` via chat.postMessage, ``slack-webhook:URL``
+via incoming webhooks.
+
+Both implement ``bot.core.ports.Notifier``. They pace themselves to about one message per
+second per channel (Slack's posting limit), honour one short ``Retry-After`` in place and
+otherwise report back to the delivery engine with the error tree:
+
+* ``RetryableDeliveryError`` — 429, 5xx, network trouble: the outbox tries again later;
+* ``PermanentDeliveryError`` — the channel is gone, the bot is not in it, the token is
+  revoked: the destination is marked failing with the reason in plain words.
+
+Resends are idempotent for ``slack:`` destinations: every message carries metadata with
+the alert id, and a resend after an unconfirmed attempt first looks for it in the
+channel's recent history. Incoming webhooks cannot be read back, so they are
+at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.adapters.slack.render import (
+    EVENT_TYPE,
+    SlackMessage,
+    alert_metadata,
+    clip,
+    escape_text,
+    render_alerts,
+)
+from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.models import Alert
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Slack error codes that will not go away by retrying, in words an operator can act on.
+PERMANENT_ERRORS: dict[str, str] = {
+    "channel_not_found": "the channel does not exist, or it is private and Wirewatch was not invited",
+    "not_in_channel": "Wirewatch is not a member of this channel: type /invite @Wirewatch in it",
+    "is_archived": "the channel is archived",
+    "invalid_auth": "Slack rejected the bot token (invalid_auth): check SLACK_BOT_TOKEN",
+    "not_authed": "no Slack bot token was sent: set SLACK_BOT_TOKEN",
+    "account_inactive": "the Slack app's token belongs to a deactivated or uninstalled app",
+    "token_revoked": "the Slack bot token was revoked: reinstall the app and update SLACK_BOT_TOKEN",
+    "token_expired": "the Slack bot token expired: reinstall the app and update SLACK_BOT_TOKEN",
+    "missing_scope": "the Slack app lacks a permission it needs: reinstall it from bot/slack/manifest.yaml",
+    "restricted_action": "this workspace does not let apps post in this channel",
+    "restricted_action_read_only_channel": "the channel is read-only for apps",
+    "restricted_action_thread_only_channel": "the channel only allows replies in threads",
+    "restricted_action_non_threadable_channel": "the channel does not allow apps to post",
+    "team_access_not_granted": "the app is not allowed in this workspace or channel",
+    "ekm_access_denied": "the workspace's encryption keys deny access",
+    "no_permission": "the workspace does not let Wirewatch post there",
+}
+# Block Kit errors are ours, not the channel's: resend as plain text instead of failing.
+_BLOCK_ERRORS = {
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "msg_too_long",
+    "invalid_metadata_format",
+    "invalid_metadata_schema",
+    "metadata_too_large",
+}
+
+_WEBHOOK_PERMANENT: dict[str, str] = {
+    "channel_not_found": "the webhook's channel no longer exists",
+    "channel_is_archived": "the webhook's channel is archived",
+    "no_service": "the incoming webhook was removed or its app uninstalled",
+    "no_service_id": "the webhook URL is incomplete",
+    "no_team": "the webhook URL is incomplete",
+    "team_disabled": "the workspace behind the webhook is disabled",
+    "action_prohibited": "the workspace does not allow this webhook to post",
+    "posting_to_general_channel_denied": "only admins may post to that channel",
+    "invalid_token": "the webhook URL is not valid",
+}
+
+
+class _Pacer:
+    """At most one message per ``interval`` seconds per key, in call order."""
+
+    def __init__(self, interval: float, monotonic: Callable[[], float], sleep: Sleep) -> None:
+        self._interval = interval
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._next_at: dict[str, float] = {}
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._locks[key]
+
+    async def wait_turn(self, key: str) -> None:
+        wait = self._next_at.get(key, 0.0) - self._monotonic()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def sent(self, key: str, *, extra_wait: float = 0.0) -> None:
+        self._next_at[key] = self._monotonic() + max(self._interval, extra_wait)
+
+
+def _slack_error(e: SlackApiError) -> tuple[int | None, str, float | None]:
+    """(HTTP status, Slack error code, Retry-After seconds) from a SlackApiError."""
+    response = e.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    data = getattr(response, "data", None)
+    code = data.get("error", "") if isinstance(data, dict) else ""
+    headers = getattr(response, "headers", None) or {}
+    retry_after: float | None = None
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    if raw is not None:
+        try:
+            retry_after = float(raw)
+        except ValueError:
+            retry_after = None
+    return status, code, retry_after
+
+
+class SlackNotifier:
+    """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token."""
+
+    kinds = frozenset({"slack"})
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        pace_seconds: float = 1.0,
+        max_inline_wait: float = 5.0,
+        history_limit: int = 50,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._client = client
+        self._pacer = _Pacer(pace_seconds, monotonic, sleep)
+        self._max_inline_wait = max_inline_wait
+        self._history_limit = history_limit
+        self._sleep = sleep
+
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Post ``alerts`` as one message and return its ``ts`` (see ``Notifier.send``)."""
+        channel = _channel(destination)
+        async with self._pacer.lock(channel):
+            if maybe_sent:
+                existing = await self._find_existing(channel, alerts[0].id)
+                if existing is not None:
+                    log.info(
+                        "resend found earlier message",
+                        extra={"channel": channel, "alert": alerts[0].id, "ts": existing},
+                    )
+                    return existing
+            message = render_alerts(alerts)
+            return await self._post(channel, message, metadata=alert_metadata(alerts))
+
+    async def send_notice(self, destination: str, text: str) -> None:
+        """Post an operational notice as plain text (escaped: it may quote feed errors)."""
+        channel = _channel(destination)
+        async with self._pacer.lock(channel):
+            await self._post(
+                channel, SlackMessage(text=clip(escape_text(text), 3000)), metadata=None
+            )
+
+    async def _post(
+        self, channel: str, message: SlackMessage, *, metadata: dict[str, Any] | None
+    ) -> str:
+        waited = False
+        blocks: list[dict[str, Any]] | None = message.blocks or None
+        while True:
+            await self._pacer.wait_turn(channel)
+            try:
+                response = await self._client.chat_postMessage(
+                    channel=channel,
+                    text=message.text,
+                    blocks=blocks,
+                    metadata=metadata,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
+            except SlackApiError as e:
+                status, code, retry_after = _slack_error(e)
+                if status == 429 or code == "ratelimited":
+                    wait = retry_after if retry_after is not None else 1.0
+                    self._pacer.sent(channel, extra_wait=wait)
+                    if not waited and wait <= self._max_inline_wait:
+                        # One short Retry-After is cheaper to honour here than a trip through the outbox.
+                        waited = True
+                        log.info(
+                            "slack rate limited, waiting",
+                            extra={"channel": channel, "retry_after": wait},
+                        )
+                        continue
+                    raise RetryableDeliveryError(
+                        "Slack is rate limiting this channel", retry_after=wait
+                    ) from e
+                if code in PERMANENT_ERRORS:
+                    raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
+                if code in _BLOCK_ERRORS and blocks is not None:
+                    log.error(
+                        "slack refused our blocks; resending as text",
+                        extra={"channel": channel, "error": code},
+                    )
+                    blocks = None
+                    continue
+                if status is not None and status >= 500:
+                    raise RetryableDeliveryError(f"Slack answered HTTP {status}") from e
+                raise RetryableDeliveryError(f"Slack refused the message ({code or status})") from e
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+            self._pacer.sent(channel)
+            return str(response["ts"])
+
+    async def _find_existing(self, channel: str, alert_id: int) -> str | None:
+        """The ts of a recent message in ``channel`` carrying ``alert_id`` in its metadata."""
+        try:
+            response = await self._client.conversations_history(
+                channel=channel, limit=self._history_limit
+            )
+        except SlackApiError as e:
+            _, code, _ = _slack_error(e)
+            if code in PERMANENT_ERRORS:
+                raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
+            # Cannot check (no history scope, Slack trouble): posting again is the lesser evil.
+            log.warning(
+                "could not read channel history to deduplicate",
+                extra={"channel": channel, "error": code},
+            )
+            return None
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+        for message in response.get("messages") or []:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == EVENT_TYPE and payload.get("alert_id") == alert_id:
+                return str(message["ts"])
+        return None
+
+
+class SlackWebhookNotifier:
+    """Posts to ``slack-webhook:URL`` incoming webhooks: no bot app needed, at-least-once."""
+
+    kinds = frozenset({"slack-webhook"})
+
+    def __init__(
+        self,
+        *,
+        pace_seconds: float = 1.0,
+        max_inline_wait: float = 5.0,
+        timeout: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._pacer = _Pacer(pace_seconds, monotonic, sleep)
+        self._max_inline_wait = max_inline_wait
+        self._timeout = timeout
+
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Post ``alerts`` as one message. Webhooks return no message id: ``webhook:<alert id>``."""
+        url = _webhook_url(destination)
+        async with self._pacer.lock(url):
+            await self._post(url, render_alerts(alerts))
+        return f"webhook:{alerts[0].id}"
+
+    async def send_notice(self, destination: str, text: str) -> None:
+        url = _webhook_url(destination)
+        async with self._pacer.lock(url):
+            await self._post(url, SlackMessage(text=clip(escape_text(text), 3000)))
+
+    async def _post(self, url: str, message: SlackMessage) -> None:
+        client = AsyncWebhookClient(url, timeout=int(self._timeout))
+        blocks: list[dict[str, Any]] | None = message.blocks or None
+        waited = False
+        while True:
+            await self._pacer.wait_turn(url)
+            try:
+                response = await client.send(
+                    text=message.text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise RetryableDeliveryError(
+                    f"could not reach the Slack webhook ({type(e).__name__})"
+                ) from e
+            status, body = response.status_code, (response.body or "").strip()
+            if status == 200:
+                self._pacer.sent(url)
+                return
+            if status == 429:
+                raw = response.headers.get("Retry-After") or response.headers.get("retry-after")
+                wait = float(raw) if raw and raw.replace(".", "", 1).isdigit() else 1.0
+                self._pacer.sent(url, extra_wait=wait)
+                if not waited and wait <= self._max_inline_wait:
+                    waited = True
+                    continue
+                raise RetryableDeliveryError(
+                    "Slack is rate limiting this webhook", retry_after=wait
+                )
+            if status >= 500:
+                raise RetryableDeliveryError(f"the Slack webhook answered HTTP {status}")
+            if body in _WEBHOOK_PERMANENT:
+                raise PermanentDeliveryError(_WEBHOOK_PERMANENT[body])
+            if status == 400 and blocks is not None:
+                log.error(
+                    "slack webhook refused our blocks; resending as text", extra={"error": body}
+                )
+                blocks = None
+                continue
+            if status in (403, 404, 410):
+                raise PermanentDeliveryError(
+                    f"the Slack webhook refused the message ({body or status})"
+                )
+            raise RetryableDeliveryError(
+                f"the Slack webhook refused the message ({body or status})"
+            )
+
+
+def _channel(destination: str) -> str:
+    kind, _, channel = destination.partition(":")
+    if kind != "slack" or not channel:
+        raise PermanentDeliveryError(f"not a Slack channel destination: {destination!r}")
+    return channel
+
+
+def _webhook_url(destination: str) -> str:
+    kind, _, url = destination.partition(":")
+    if kind != "slack-webhook" or not url.startswith(("https://", "http://")):
+        raise PermanentDeliveryError(
+            "not a Slack webhook destination (expected slack-webhook:https://…)"
+        )
+    return url

@@ -1,0 +1,542 @@
+"""Block Kit for Slack: alerts, listings and command replies, built inside Slack's limits.
+
+Every builder here fits Slack's documented limits by construction, so a message is never
+refused for its size: 50 blocks per message, 3000 characters per section text, 75 per
+button label, 10 elements per context block, 3000 characters per URL. Feed text is
+untrusted: ``&``, ``<`` and ``>`` are escaped (so nothing from a feed can become
+``<!channel>``, ``<@U…>``, ``<#C…>`` or a link), and bare ``@channel`` / ``@here`` /
+``@everyone`` get a zero-width joiner after the ``@``. The only mention an alert carries
+is the user group its watch was configured with (``Alert.mention``).
+
+All functions are pure: data in, ``SlackMessage`` out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from bot.core.models import (
+    Alert,
+    ArticleView,
+    FeedHealth,
+    FeedInfo,
+    StatusReport,
+    WatchInfo,
+    WhyReport,
+)
+
+log = logging.getLogger(__name__)
+
+Block = dict[str, Any]
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_BUTTON_TEXT = 75
+MAX_URL = 3000
+MAX_ACTION_ELEMENTS = 25
+# Slack accepts 40k characters of `text`, but it is the notification line: keep it short.
+MAX_FALLBACK_TEXT = 3000
+
+# Raw (unescaped) lengths we aim for before escaping; escaping can grow text up to 5x
+# (`&` -> `&amp;`), so the hard limits above are enforced again after escaping.
+TITLE_CHARS = 300
+SUMMARY_CHARS = 500
+LISTING_SUMMARY_CHARS = 200
+
+ACTION_OPEN = "wirewatch_open"
+ACTION_MUTE = "wirewatch_mute"
+EVENT_TYPE = "wirewatch_alert"
+
+_ZWJ = "\u200d"
+_BROADCAST = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_GROUP_MENTION = re.compile(r"^(?:<!subteam\^)?(S[A-Z0-9]{2,})(?:\|[^>]*)?>?$")
+
+
+@dataclass(frozen=True, slots=True)
+class SlackMessage:
+    """What a Slack message needs: notification text plus Block Kit blocks."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+class ArticleLike(Protocol):
+    """What both ``Alert`` and ``ArticleView`` offer for rendering."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def matched(self) -> tuple[str, ...]: ...
+
+
+# --- escaping -------------------------------------------------------------------------
+
+
+def escape_text(text: str) -> str:
+    """Make untrusted text inert in mrkdwn: escape control characters, defuse broadcasts."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BROADCAST.sub("@" + _ZWJ, text)
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten already-escaped mrkdwn to ``limit`` characters without breaking an entity."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def shorten(text: str, limit: int) -> str:
+    """Shorten raw text to ``limit`` characters at a word boundary when one is near."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit * 0.8:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL fit for a link or button, or None when it must not be linked."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    # Characters that would end or split a <url|label> link are percent-encoded.
+    url = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    return url if len(url) <= MAX_URL else None
+
+
+def link(url: str, label: str) -> str:
+    """``<url|label>`` with the label escaped; just the label when the URL is unusable."""
+    target = safe_url(url)
+    text = escape_text(label).replace("|", "∣")
+    if target is None:
+        return text
+    return f"<{target.replace('&', '&amp;')}|{text}>"
+
+
+def mention_markup(mention: str | None) -> str | None:
+    """``<!subteam^ID>`` for a configured user-group id; None for anything else."""
+    if not mention:
+        return None
+    found = _GROUP_MENTION.match(mention.strip())
+    if found is None:
+        log.warning(
+            "ignoring mention that is not a Slack user-group id", extra={"mention": mention}
+        )
+        return None
+    return f"<!subteam^{found.group(1)}>"
+
+
+def slack_date(value: datetime, style: str = "{date_short_pretty} at {time}") -> str:
+    """Slack date formatting: each reader sees their own local time; fallback in UTC."""
+    fallback = value.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(value.timestamp())}^{style}|{fallback}>"
+
+
+def ago(value: datetime | None) -> str:
+    return "never" if value is None else slack_date(value, "{ago}")
+
+
+def _term_pattern(term: str) -> str | None:
+    term = term.strip().strip("\"'")
+    if not term:
+        return None
+    if term.endswith("*"):
+        stem = term.rstrip("*")
+        return rf"\b{re.escape(stem)}\w*" if stem else None
+    words = [re.escape(w) for w in term.split()]
+    return r"\b" + r"\s+".join(words) + r"\b"
+
+
+def highlight(text: str, terms: Iterable[str]) -> str:
+    """Escape ``text`` and put the matched terms in bold."""
+    patterns = [p for p in (_term_pattern(t) for t in terms) if p]
+    if not patterns:
+        return escape_text(text)
+    # Longest first so "rare earth" wins over "rare".
+    patterns.sort(key=len, reverse=True)
+    regex = re.compile("|".join(patterns), re.IGNORECASE)
+    out: list[str] = []
+    pos = 0
+    for found in regex.finditer(text):
+        out.append(escape_text(text[pos : found.start()]))
+        out.append(f"*{escape_text(found.group(0))}*")
+        pos = found.end()
+    out.append(escape_text(text[pos:]))
+    return "".join(out)
+
+
+# --- block builders -------------------------------------------------------------------
+
+
+def section(text: str, **extra: Any) -> Block:
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_TEXT)},
+        **extra,
+    }
+
+
+def context(*texts: str) -> Block:
+    elements = [{"type": "mrkdwn", "text": clip(t, MAX_SECTION_TEXT)} for t in texts if t]
+    return {"type": "context", "elements": elements[:MAX_CONTEXT_ELEMENTS]}
+
+
+def button(label: str, action_id: str, **extra: Any) -> Block:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": shorten(label, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+        **extra,
+    }
+
+
+def sections_from_lines(lines: Sequence[str], *, max_blocks: int) -> list[Block]:
+    """Pack escaped lines into as few sections as fit; say how many were left out."""
+    blocks: list[Block] = []
+    current: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        line = clip(line, MAX_SECTION_TEXT - 100)
+        if current and size + len(line) + 1 > MAX_SECTION_TEXT - 100:
+            if len(blocks) == max_blocks - 1:
+                rest = len(lines) - index
+                current.append(f"_…and {rest} more_")
+                blocks.append(section("\n".join(current)))
+                return blocks
+            blocks.append(section("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        blocks.append(section("\n".join(current)))
+    return blocks
+
+
+def fit_blocks(blocks: list[Block]) -> list[Block]:
+    """Last line of defence: never more than 50 blocks."""
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    dropped = len(blocks) - (MAX_BLOCKS - 1)
+    return [*blocks[: MAX_BLOCKS - 1], context(f"_…{dropped} more blocks left out_")]
+
+
+def _fallback(text: str) -> str:
+    return clip(text, MAX_FALLBACK_TEXT)
+
+
+# --- alerts ---------------------------------------------------------------------------
+
+
+def _watch_label(watch_id: int | None, name: str | None) -> str:
+    if watch_id is None:
+        return ""
+    label = f"watch #{watch_id}"
+    return f"{label} ({escape_text(name)})" if name else label
+
+
+def _matched_label(matched: Sequence[str]) -> str:
+    return ", ".join(escape_text(t) for t in matched)
+
+
+def _also_reported(names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    shown = [escape_text(shorten(n, 60)) for n in names[:5]]
+    more = len(names) - len(shown)
+    return "also reported by " + ", ".join(shown) + (f" and {more} more" if more else "")
+
+
+def _source_line(item: ArticleLike) -> str:
+    parts = [f"*{escape_text(shorten(item.source, 100))}*"] if item.source else []
+    if item.published is not None:
+        parts.append(slack_date(item.published))
+    return " · ".join(parts)
+
+
+def _mute_button(watch_id: int, action_id: str, label: str = "Mute this watch here") -> Block:
+    return button(
+        label,
+        action_id,
+        value=str(watch_id),
+        confirm={
+            "title": {"type": "plain_text", "text": "Mute this watch here?"},
+            "text": {
+                "type": "mrkdwn",
+                "text": f"Stop alerts from watch #{watch_id} in this channel. "
+                f"`subscribe {watch_id}` brings them back.",
+            },
+            "confirm": {"type": "plain_text", "text": "Mute"},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        },
+    )
+
+
+def render_alert(alert: Alert) -> SlackMessage:
+    """One alert: linked headline, source and time, snippet, match context, buttons."""
+    title = shorten(alert.title, TITLE_CHARS) or alert.url
+    mention = mention_markup(alert.mention)
+    headline = f"*{link(alert.url, title)}*"
+    if mention:
+        headline = f"{mention} {headline}"
+    head: Block = section(headline)
+    image = safe_url(alert.image_url) if alert.image_url else None
+    if image:
+        head["accessory"] = {
+            "type": "image",
+            "image_url": image,
+            "alt_text": shorten(alert.source or "image", 100),
+        }
+    blocks: list[Block] = [head]
+    source_line = _source_line(alert)
+    if source_line:
+        blocks.append(context(source_line))
+    if alert.summary.strip():
+        blocks.append(section(highlight(shorten(alert.summary, SUMMARY_CHARS), alert.matched)))
+    matched = f"matched: {_matched_label(alert.matched)}" if alert.matched else ""
+    watch = _watch_label(alert.watch_id, alert.watch_name)
+    blocks.append(
+        context(
+            " · ".join(p for p in (matched, watch) if p), _also_reported(alert.also_reported_by)
+        )
+    )
+    buttons: list[Block] = []
+    target = safe_url(alert.url)
+    if target:
+        buttons.append(button("Open article", f"{ACTION_OPEN}:{alert.id}", url=target))
+    buttons.append(_mute_button(alert.watch_id, f"{ACTION_MUTE}:{alert.watch_id}"))
+    blocks.append({"type": "actions", "elements": buttons})
+    text = f"{escape_text(title)} — {escape_text(alert.source)}"
+    if mention:
+        text = f"{mention} {text}"
+    return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
+
+
+def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
+    """Several alerts for one channel condensed into one listing message."""
+    if len(alerts) == 1:
+        return render_alert(alerts[0])
+    mentions = sorted({m for m in (mention_markup(a.mention) for a in alerts) if m})
+    watch_ids = list(dict.fromkeys(a.watch_id for a in alerts))
+    heading = f"*{len(alerts)} new alerts*"
+    if len(watch_ids) == 1:
+        heading += f" for {_watch_label(alerts[0].watch_id, alerts[0].watch_name)}"
+    if mentions:
+        heading = " ".join(mentions) + " " + heading
+    mute_ids = watch_ids[:5]
+    # heading + one section per alert + (maybe) "more" context + actions.
+    room = MAX_BLOCKS - 1 - 1 - 1
+    blocks: list[Block] = [section(heading)]
+    for alert in alerts[:room]:
+        title = shorten(alert.title, TITLE_CHARS) or alert.url
+        facts = [_source_line(alert)]
+        if alert.matched:
+            facts.append(f"matched: {_matched_label(alert.matched)}")
+        if len(watch_ids) > 1:
+            facts.append(_watch_label(alert.watch_id, alert.watch_name))
+        if alert.also_reported_by:
+            facts.append(_also_reported(alert.also_reported_by))
+        lines = [f"*{link(alert.url, title)}*", " · ".join(f for f in facts if f)]
+        blocks.append(section("\n".join(lines)))
+    if len(alerts) > room:
+        blocks.append(context(f"_…and {len(alerts) - room} more_"))
+    blocks.append(
+        {
+            "type": "actions",
+            "elements": [
+                _mute_button(w, f"{ACTION_MUTE}:{w}", f"Mute watch #{w} here") for w in mute_ids
+            ],
+        }
+    )
+    titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
+    text = f"{len(alerts)} new alerts: {titles}"
+    if mentions:
+        text = " ".join(mentions) + " " + text
+    return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
+
+
+def render_alerts(alerts: Sequence[Alert]) -> SlackMessage:
+    """The message for one delivery batch (one alert, or a condensed listing)."""
+    if not alerts:
+        raise ValueError("render_alerts needs at least one alert")
+    return render_alert(alerts[0]) if len(alerts) == 1 else render_alert_batch(alerts)
+
+
+def alert_metadata(alerts: Sequence[Alert]) -> dict[str, Any]:
+    """Message metadata that lets a resend find the message an earlier attempt posted."""
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"alert_id": alerts[0].id, "alert_ids": [a.id for a in alerts]},
+    }
+
+
+# --- command replies ------------------------------------------------------------------
+
+
+def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessage:
+    """``latest`` and ``watch test``: articles formatted like a condensed alert listing.
+
+    ``heading`` is mrkdwn the caller already escaped.
+    """
+    blocks: list[Block] = [section(heading)]
+    room = MAX_BLOCKS - 2
+    for article in articles[:room]:
+        title = shorten(article.title, TITLE_CHARS) or article.url
+        lines = [f"*{link(article.url, title)}*"]
+        facts = [_source_line(article)]
+        if article.matched:
+            facts.append(f"matched: {_matched_label(article.matched)}")
+        if article.watch_id is not None:
+            facts.append(_watch_label(article.watch_id, None))
+        lines.append(" · ".join(f for f in facts if f))
+        if article.summary.strip():
+            lines.append(
+                highlight(shorten(article.summary, LISTING_SUMMARY_CHARS), article.matched)
+            )
+        blocks.append(section("\n".join(lines)))
+    if len(articles) > room:
+        blocks.append(context(f"_…and {len(articles) - room} more_"))
+    titles = "; ".join(escape_text(shorten(a.title, 80)) for a in articles[:10])
+    return SlackMessage(
+        text=_fallback(f"{heading}: {titles}" if titles else heading), blocks=fit_blocks(blocks)
+    )
+
+
+def watch_line(watch: WatchInfo) -> str:
+    name = f" ({escape_text(watch.name)})" if watch.name else ""
+    query = escape_text(shorten(watch.query, 300)).replace("`", "'")
+    last = f", last {ago(watch.last_hit_at)}" if watch.last_hit_at else ""
+    hits = "1 hit" if watch.hits == 1 else f"{watch.hits} hits"
+    return f"*#{watch.id}*{name} `{query}` — {hits}{last}"
+
+
+def render_watch_list(watches: Sequence[WatchInfo], *, where: str) -> SlackMessage:
+    if not watches:
+        text = (
+            f"No watches deliver to {where} yet. Start with `subscribe` (the default watches) "
+            "or `watch add QUERY`."
+        )
+        return SlackMessage(text=text, blocks=[section(text)])
+    heading = f"*Watches for {where}* ({len(watches)})"
+    blocks = [
+        section(heading),
+        *sections_from_lines([watch_line(w) for w in watches], max_blocks=MAX_BLOCKS - 1),
+    ]
+    return SlackMessage(text=f"{len(watches)} watches for {where}", blocks=fit_blocks(blocks))
+
+
+def feed_line(feed: FeedInfo) -> str:
+    label = escape_text(shorten(feed.name, 80)) if feed.name else ""
+    url = link(feed.url, shorten(feed.url, 200))
+    head = f"*#{feed.id}* {label + ' ' if label else ''}{url}"
+    minutes = max(1, round(feed.interval_seconds / 60))
+    if feed.health is FeedHealth.FAILING:
+        since = f" since {slack_date(feed.error_since)}" if feed.error_since else ""
+        reason = escape_text(shorten(feed.last_error or "unknown error", 200))
+        return f"{head} — :warning: failing{since}: {reason}"
+    state = (
+        "new, not polled yet"
+        if feed.health is FeedHealth.NEW
+        else f"ok, last fetched {ago(feed.last_success_at)}"
+    )
+    return f"{head} — {state}, every {minutes} min"
+
+
+def render_feed_list(feeds: Sequence[FeedInfo]) -> SlackMessage:
+    if not feeds:
+        text = "No feeds yet. Add one with `feeds add URL`."
+        return SlackMessage(text=text, blocks=[section(text)])
+    failing = sum(1 for f in feeds if f.health is FeedHealth.FAILING)
+    heading = f"*Feeds* ({len(feeds)}, {failing} failing)"
+    blocks = [
+        section(heading),
+        *sections_from_lines([feed_line(f) for f in feeds], max_blocks=MAX_BLOCKS - 1),
+    ]
+    return SlackMessage(text=f"{len(feeds)} feeds, {failing} failing", blocks=fit_blocks(blocks))
+
+
+def render_status(report: StatusReport, *, where: str) -> SlackMessage:
+    """Health at a glance: failing feeds and channels, outbox, dead letters, last poll."""
+    failing = report.failing_feeds
+    feeds_line = f"*Feeds:* {len(report.feeds)} watched, " + (
+        f":warning: {len(failing)} failing" if failing else "all healthy"
+    )
+    last_poll = f"*Last poll:* {ago(report.last_poll_at)}"
+    outbox = f"*Outbox:* {report.outbox_depth} waiting"
+    if report.oldest_pending_at is not None and report.outbox_depth:
+        outbox += f" (oldest from {ago(report.oldest_pending_at)})"
+    dead = f"*Dead letters:* {report.dead_letters}" + (
+        " — alerts that could not be delivered in time" if report.dead_letters else ""
+    )
+    blocks: list[Block] = [
+        section("*Wirewatch status*\n" + "\n".join([feeds_line, last_poll, outbox, dead]))
+    ]
+    if failing:
+        lines = ["*Failing feeds*"] + [feed_line(f) for f in failing]
+        blocks += sections_from_lines(lines, max_blocks=12)
+    bad_destinations = [d for d in report.destinations if d.last_error or d.state.value != "ok"]
+    if bad_destinations:
+        lines = ["*Failing destinations*"]
+        for d in bad_destinations:
+            since = f" since {slack_date(d.failing_since)}" if d.failing_since else ""
+            reason = escape_text(shorten(d.last_error or "unknown error", 200))
+            lines.append(
+                f"`{escape_text(_public_destination(d.destination))}` — failing{since}: {reason} ({d.pending} waiting)"
+            )
+        blocks += sections_from_lines(lines, max_blocks=12)
+    if report.subscriptions:
+        lines = [f"*Watches for {where}*"] + [watch_line(w) for w in report.subscriptions]
+        blocks += sections_from_lines(lines, max_blocks=MAX_BLOCKS - len(blocks))
+    else:
+        blocks.append(
+            section(f"No watches deliver to {where}. `subscribe` starts the default ones.")
+        )
+    text = f"Wirewatch status: {len(failing)} failing feeds, {report.outbox_depth} waiting, {report.dead_letters} dead letters"
+    return SlackMessage(text=text, blocks=fit_blocks(blocks))
+
+
+def _public_destination(destination: str) -> str:
+    """Webhook URLs are secrets: show only their kind and a short tail."""
+    kind, _, address = destination.partition(":")
+    if kind.endswith("webhook") and address:
+        return f"{kind}:…{address[-6:]}"
+    return destination
+
+
+def render_why(report: WhyReport) -> SlackMessage:
+    head = f"*What happened to* {link(report.url, shorten(report.url, 200))}"
+    if not report.found:
+        lines = [head, "I have never seen this article in any feed."]
+    else:
+        lines = [head]
+    lines += [f"• {escape_text(line)}" for line in report.lines]
+    blocks = sections_from_lines(lines, max_blocks=MAX_BLOCKS)
+    return SlackMessage(text=_fallback("\n".join(lines)), blocks=blocks)
