@@ -247,7 +247,8 @@ class GuardedResolver(AbstractResolver):
                 refused.append((ip, reason))
         if refused:
             log.warning(
-                "refused addresses for host",
+                "refused non-public addresses for %s",
+                host,
                 extra={"host": host, "refused": [str(ip) for ip, _ in refused]},
             )
         if not kept:
