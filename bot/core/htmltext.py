@@ -116,7 +116,8 @@ def _tag_end(value: str, pos: int) -> int:
         return gt
     quote = ""
     i = pos
-    n = len(value)
+    # Bounded look-ahead: an unbalanced quote must not make every tag scan to the end.
+    n = min(len(value), gt + 2048)
     while i < n:
         c = value[i]
         if quote:

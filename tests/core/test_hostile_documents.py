@@ -1,0 +1,182 @@
+"""Hostile or non-feed bodies are refused (or defused) quickly, without expanding anything."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from bot.core.articles import clean_text
+from bot.core.errors import ParseError
+from bot.core.models import ParsedFeed
+from bot.core.parsing import MAX_BODY_BYTES, parse_feed
+
+URL = "https://feeds.example.org/feed.xml"
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+<!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+<!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+<!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+<!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+<!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+<!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><title>t</title>
+<item><title>&lol9;</title><link>https://example.org/a</link><description>&lol9;</description></item>
+</channel></rss>"""
+
+
+@contextmanager
+def finishes_within(seconds: float) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    elapsed = time.perf_counter() - started
+    assert elapsed < seconds, f"took {elapsed:.2f}s"
+
+
+def _all_text(feed: ParsedFeed) -> str:
+    parts = [feed.title or ""]
+    for e in feed.entries:
+        parts += [e.title, e.summary, e.content, e.link or "", e.guid or "", e.author or ""]
+    return "\n".join(parts)
+
+
+def test_billion_laughs_is_not_expanded() -> None:
+    """Entity declarations are dropped: the reference stays literal, nothing grows."""
+    with finishes_within(0.5):
+        feed = parse_feed(LAUGHS, url=URL)
+    assert len(feed.entries) == 1
+    assert "lollol" not in _all_text(feed)
+    assert len(_all_text(feed)) < 1000
+    assert feed.warning is not None and "DTD" in feed.warning
+
+
+def test_billion_laughs_outside_a_feed_is_refused() -> None:
+    """The classic <lolz> document is not a feed: refused by its root, not expanded."""
+    doc = LAUGHS.replace(b"DOCTYPE rss", b"DOCTYPE lolz").split(b"<rss")[0] + b"<lolz>&lol9;</lolz>"
+    with finishes_within(0.5), pytest.raises(ParseError, match="not a feed"):
+        parse_feed(doc, url=URL)
+
+
+@pytest.mark.parametrize(
+    "dtd",
+    [
+        b'<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+        b'<!DOCTYPE rss [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p; <!ENTITY xxe "&#37;p;">]>',
+        b'<!DOCTYPE rss SYSTEM "file:///etc/passwd" [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    ],
+    ids=["general-entity", "parameter-entity", "external-dtd"],
+)
+@pytest.mark.parametrize("broken", [False, True], ids=["fast-path", "fallback-path"])
+def test_external_entities_never_read_local_files(dtd: bytes, broken: bool) -> None:
+    """An XXE reference to file:///etc/passwd stays a literal; the file never appears,
+    also when the document is broken enough to go through the tolerant fallback."""
+    tail = b"</channel></rss>" if not broken else b""  # truncated: forces the fallback
+    doc = (
+        b'<?xml version="1.0"?>\n'
+        + dtd
+        + b'\n<rss version="2.0"><channel><title>t &xxe;</title>'
+        + b"<item><title>x &xxe; y</title><link>https://example.org/a</link>"
+        + b"<description>&xxe;</description></item>"
+        + b"<item><title>second</title><link>https://example.org/b</link></item>"
+        + tail
+    )
+    with finishes_within(0.5):
+        feed = parse_feed(doc, url=URL)
+    text = _all_text(feed)
+    passwd = Path("/etc/passwd")
+    if passwd.exists():
+        first_line = passwd.read_text(errors="replace").splitlines()[0]
+        assert first_line not in text
+    assert "root:" not in text
+    assert feed.entries[0].title.startswith("x ")
+
+
+def test_deeply_nested_elements_refused_quickly() -> None:
+    """100k nested elements inside an item are refused without a slow fallback."""
+    doc = (
+        b'<rss version="2.0"><channel><item><title>a</title>'
+        + b"<x>" * 100_000
+        + b"</x>" * 100_000
+        + b"</item></channel></rss>"
+    )
+    with finishes_within(0.5), pytest.raises(ParseError, match="nested too deeply"):
+        parse_feed(doc, url=URL)
+
+
+def test_deeply_nested_html_in_description_is_cheap() -> None:
+    """100k nested <div>s as item markup parse fast; cleaning the text is linear."""
+    doc = (
+        b'<rss version="2.0"><channel><item><title>a</title><description>'
+        + b"<div>" * 100_000
+        + b"deep"
+        + b"</div>" * 100_000
+        + b"</description></item></channel></rss>"
+    )
+    with finishes_within(1.0):
+        feed = parse_feed(doc, url=URL)
+        assert [clean_text(e.summary) for e in feed.entries] in ([], ["deep"], [""])
+
+
+def test_many_cdata_sections_and_ampersands_stay_linear() -> None:
+    """A document with 200k CDATA sections each holding '&' does not go quadratic, and
+    200k items are capped at the first 10,000 instead of falling back to the slow parser."""
+    items = b"<item><title><![CDATA[a & b]]></title></item>" * 200_000
+    doc = b'<rss version="2.0"><channel>' + items + b"</channel></rss>"
+    with finishes_within(3.0):
+        feed = parse_feed(doc, url=URL)
+    assert len(feed.entries) == 10_000
+    assert feed.parser == "fast"
+    assert "item limit" in (feed.warning or "")
+
+
+def test_unbalanced_quotes_in_html_do_not_go_quadratic() -> None:
+    """clean_text on 1 MB of tags with stray quotes finishes fast."""
+    with finishes_within(1.0):
+        assert clean_text("<a title='x>word " * 60_000).startswith("word")
+
+
+def test_body_over_20_mb_is_refused_before_parsing() -> None:
+    """The size guard is independent of the fetcher's cap."""
+    with finishes_within(0.5), pytest.raises(ParseError, match="too large"):
+        parse_feed(b" " * (MAX_BODY_BYTES + 1), url=URL)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty body"),
+        (b"  \n\t ", "empty body"),
+        (b"<!DOCTYPE html><html><head><title>Hi</title></head><body></body></html>", "HTML page"),
+        (b"\n<html lang='en'><body><p>Not found</p></body></html>", "HTML page"),
+        (b"<?xml version='1.0'?><!-- c --><HTML><body/></HTML>", "HTML page"),
+        (b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>", "root element <svg>"),
+        (b'{"results": [], "count": 0}', "not a JSON Feed"),
+        (b"[1, 2, 3]", "not an object"),
+        (b'{"version": "https://jsonfeed.org/version/1", "ti', "truncated JSON"),
+        (b"{nope}", "invalid JSON"),
+        (b"https://example.org/feed.xml", "neither XML nor JSON"),
+        (b"Service Unavailable", "neither XML nor JSON"),
+        (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>', "truncated XML"),
+        (b"<?xml version='1.0'?>", "no XML root element"),
+    ],
+)
+def test_non_feed_bodies_get_a_clear_reason(body: bytes, reason: str) -> None:
+    """Each non-feed body raises ParseError whose reason says what it is."""
+    with finishes_within(0.5), pytest.raises(ParseError) as caught:
+        parse_feed(body, url=URL)
+    assert reason in caught.value.reason
+
+
+def test_str_bodies_are_rejected_so_nothing_is_fetched() -> None:
+    """A str that looks like a URL is never handed to a parser that would fetch it."""
+    with pytest.raises(TypeError):
+        parse_feed("https://example.org/feed.xml", url=URL)  # type: ignore[arg-type]
