@@ -1,0 +1,333 @@
+"""Delivery to Discord: bot messages to ``discord:CHANNEL_ID`` and webhook posts to
+``discord-webhook:URL``.
+
+Both speak through discord.py, so its rate-limit handling (buckets, ``retry_after``, the
+global limit) applies; on top, a per-channel pace keeps a burst under Discord's ~5 messages
+per 5 seconds per channel before a 429 is ever needed. Errors are sorted for the outbox:
+no access, missing permissions, unknown channel or webhook -> ``PermanentDeliveryError``
+with the reason in words a server admin can act on; 5xx, network, long rate limits ->
+``RetryableDeliveryError``.
+
+Bot messages carry ``nonce = "ww<first alert id>"`` with ``enforce_nonce``: when a send
+whose answer was lost is retried, Discord returns the message it already created instead
+of posting a second one (Discord remembers nonces for a few minutes). Webhook posts have
+no such check: webhook delivery is at-least-once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import discord
+
+from bot.adapters.discord import render
+from bot.adapters.discord.client import configure_endpoints
+from bot.core.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from bot.core.models import Alert
+from bot.settings import DiscordSettings
+
+log = logging.getLogger(__name__)
+
+# Discord error codes worth a sentence of their own.
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_WEBHOOK = 10015
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+INVALID_WEBHOOK_TOKEN = 50027
+
+_REASONS = {
+    MISSING_ACCESS: (
+        "Missing Access: the bot cannot see this channel. Add the bot to the channel or give "
+        "its role View Channel there."
+    ),
+    MISSING_PERMISSIONS: (
+        "Missing Permissions: the bot may not post here. Give its role Send Messages and "
+        "Embed Links in this channel."
+    ),
+    UNKNOWN_CHANNEL: (
+        "Unknown Channel: the channel was deleted or the bot was removed from the server."
+    ),
+    UNKNOWN_WEBHOOK: (
+        "Unknown Webhook: the webhook was deleted. Create a new one and update the URL."
+    ),
+    INVALID_WEBHOOK_TOKEN: "Invalid Webhook Token: the webhook URL is wrong or was reset.",
+}
+
+
+class ChannelPacer:
+    """At most ``limit`` sends per ``per`` seconds for each key; a full window waits.
+
+    Discord allows about 5 messages per 5 s in one channel; staying under it avoids 429s
+    (and the shared bucket penalties they bring) when a burst of alerts lands at once.
+    ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
+    """
+
+    def __init__(
+        self,
+        limit: int = 5,
+        per: float = 5.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self.per = per
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def wait_turn(self, key: str) -> None:
+        """Return when one more send to ``key`` stays within the pace; counts that send."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            sent = self._sent.setdefault(key, deque())
+            while True:
+                now = self._clock()
+                while sent and sent[0] <= now - self.per:
+                    sent.popleft()
+                if len(sent) < self.limit:
+                    sent.append(now)
+                    return
+                await self._sleep(sent[0] + self.per - now)
+
+
+def delivery_error(exc: BaseException, *, what: str = "Discord") -> DeliveryError | OSError:
+    """Sort a discord.py / network failure for the outbox.
+
+    ``PermanentDeliveryError``: stop for this destination (no access, deleted channel).
+    ``RetryableDeliveryError``: Discord did not take the message; try again later.
+    ``ConnectionError``: the connection broke after the request may have arrived, so the
+    outcome is unknown; the outbox keeps the batch "maybe sent" (the nonce then makes
+    the resend safe).
+    """
+    if isinstance(exc, discord.RateLimited):
+        return RetryableDeliveryError(
+            f"{what} rate limit: retry in {exc.retry_after:.0f} s", retry_after=exc.retry_after
+        )
+    if isinstance(exc, discord.HTTPException):
+        reason = _REASONS.get(exc.code)
+        if exc.status == 429:
+            retry_after = _retry_after(exc)
+            return RetryableDeliveryError(f"{what} rate limit (HTTP 429)", retry_after=retry_after)
+        if exc.status >= 500:
+            return RetryableDeliveryError(f"{what} server error (HTTP {exc.status})")
+        if reason is not None:
+            return PermanentDeliveryError(reason)
+        if exc.status == 401:
+            return PermanentDeliveryError(
+                f"{what} rejected the credentials (HTTP 401): check the token"
+            )
+        if exc.status in (403, 404):
+            return PermanentDeliveryError(
+                f"{what} refused (HTTP {exc.status}): {exc.text or 'no reason'}"
+            )
+        # Any other 4xx means Discord will refuse this exact message however often we try.
+        return PermanentDeliveryError(
+            f"{what} rejected the message (HTTP {exc.status}): {exc.text}"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return RetryableDeliveryError(f"cannot connect to {what}: {exc}")
+    if isinstance(exc, aiohttp.ClientError | OSError | TimeoutError):
+        return ConnectionError(f"connection to {what} lost mid-send, outcome unknown: {exc!r}")
+    return RetryableDeliveryError(f"unexpected error talking to {what}: {exc!r}")
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    try:
+        return float(exc.response.headers.get("Retry-After", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def channel_id_of(destination: str) -> int:
+    """``discord:1234`` -> 1234; anything else is a destination this notifier cannot serve."""
+    kind, _, address = destination.partition(":")
+    if kind != "discord" or not address.isdigit():
+        raise PermanentDeliveryError(f"not a Discord channel destination: {destination!r}")
+    return int(address)
+
+
+class DiscordNotifier:
+    """Sends alerts as bot messages (embeds) to ``discord:CHANNEL_ID`` through REST.
+
+    The channel need not be in the gateway cache: messages go through a
+    ``PartialMessageable``, so REST alone is enough (an instance without the gateway
+    connection can deliver too).
+    """
+
+    kinds: frozenset[str] = frozenset({"discord"})
+
+    def __init__(self, client: discord.Client, *, pacer: ChannelPacer | None = None) -> None:
+        self._client = client
+        self._pacer = pacer or ChannelPacer()
+
+    def _channel(self, destination: str) -> discord.PartialMessageable:
+        channel_id = channel_id_of(destination)
+        if self._client.is_closed() or self._client.http.token is None:
+            raise RetryableDeliveryError("the Discord bot is not logged in")
+        return self._client.get_partial_messageable(channel_id)
+
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Post ``alerts`` as one message (up to ten embeds); return the Discord message id.
+
+        The nonce makes a retry of an unconfirmed send return the existing message, so
+        ``maybe_sent`` needs nothing more here (within Discord's nonce window).
+        """
+        if not alerts:
+            raise ValueError("send() needs at least one alert")
+        channel = self._channel(destination)
+        message = render.alert_message(alerts)
+        await self._pacer.wait_turn(destination)
+        try:
+            sent = await channel.send(
+                content=message.content,
+                embeds=message.embeds,
+                allowed_mentions=message.allowed_mentions,
+                nonce=f"ww{alerts[0].id}",  # discord.py adds enforce_nonce=True with a nonce
+            )
+        except Exception as e:
+            error = delivery_error(e)
+            log.warning(
+                "discord delivery failed",
+                extra={
+                    "destination": destination,
+                    "alert": alerts[0].id,
+                    "reason": str(error),
+                    "maybe_sent": maybe_sent,
+                },
+            )
+            raise error from e
+        return str(sent.id)
+
+    async def send_notice(self, destination: str, text: str) -> None:
+        """Post a plain-text operational notice; nothing in it can ping anyone."""
+        channel = self._channel(destination)
+        await self._pacer.wait_turn(destination)
+        try:
+            await channel.send(
+                content=render.notice_text(text), allowed_mentions=discord.AllowedMentions.none()
+            )
+        except Exception as e:
+            raise delivery_error(e) from e
+
+
+class DiscordWebhookNotifier:
+    """Sends alerts to ``discord-webhook:https://discord.com/api/webhooks/ID/TOKEN``.
+
+    No bot token needed: a channel webhook URL is the whole setup. Messages carry a custom
+    name and avatar. A ``?thread_id=`` on the URL posts into that thread. Discord cannot
+    deduplicate webhook posts, so this path is at-least-once.
+    """
+
+    kinds: frozenset[str] = frozenset({"discord-webhook"})
+
+    def __init__(
+        self,
+        *,
+        username: str = "Wirewatch",
+        avatar_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
+        self.username = username
+        self.avatar_url = avatar_url
+        self._session = session
+        self._own_session = session is None
+        self._pacer = pacer or ChannelPacer()
+
+    @classmethod
+    def from_settings(cls, settings: DiscordSettings, **kwargs: Any) -> DiscordWebhookNotifier:
+        """A webhook notifier honouring the configured API base URL (no token needed)."""
+        configure_endpoints(settings)
+        return cls(**kwargs)
+
+    def _session_for_send(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._own_session = True
+        return self._session
+
+    def _webhook(self, destination: str) -> tuple[discord.Webhook, discord.abc.Snowflake | None]:
+        kind, _, url = destination.partition(":")
+        if kind != "discord-webhook":
+            raise PermanentDeliveryError(f"not a Discord webhook destination: {destination!r}")
+        try:
+            webhook = discord.Webhook.from_url(url, session=self._session_for_send())
+        except ValueError as e:
+            raise PermanentDeliveryError(
+                "not a Discord webhook URL (expected https://discord.com/api/webhooks/ID/TOKEN)"
+            ) from e
+        thread_ids = parse_qs(urlsplit(url).query).get("thread_id", [])
+        thread = (
+            discord.Object(id=int(thread_ids[0]))
+            if thread_ids and thread_ids[0].isdigit()
+            else None
+        )
+        return webhook, thread
+
+    async def _post(
+        self,
+        destination: str,
+        webhook: discord.Webhook,
+        thread: discord.abc.Snowflake | None,
+        **fields: Any,
+    ) -> discord.WebhookMessage:
+        await self._pacer.wait_turn(f"webhook:{webhook.id}")
+        kwargs: dict[str, Any] = {"username": self.username, "wait": True, **fields}
+        if self.avatar_url:
+            kwargs["avatar_url"] = self.avatar_url
+        if thread is not None:
+            kwargs["thread"] = thread
+        try:
+            return await webhook.send(**kwargs)
+        except Exception as e:
+            error = delivery_error(e, what="Discord webhook")
+            log.warning(
+                "discord webhook delivery failed",
+                extra={"destination": f"discord-webhook:{webhook.id}", "reason": str(error)},
+            )
+            raise error from e
+
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Post ``alerts`` as one webhook message; return its id. ``maybe_sent`` cannot be
+        checked for webhooks (at-least-once)."""
+        if not alerts:
+            raise ValueError("send() needs at least one alert")
+        webhook, thread = self._webhook(destination)
+        message = render.alert_message(alerts)
+        sent = await self._post(
+            destination,
+            webhook,
+            thread,
+            content=message.content or discord.utils.MISSING,
+            embeds=message.embeds,
+            allowed_mentions=message.allowed_mentions,
+        )
+        return str(sent.id)
+
+    async def send_notice(self, destination: str, text: str) -> None:
+        webhook, thread = self._webhook(destination)
+        await self._post(
+            destination,
+            webhook,
+            thread,
+            content=render.notice_text(text),
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP session this notifier opened (not one it was given)."""
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()

@@ -1,0 +1,371 @@
+"""Alerts and articles as Discord embeds, inside Discord's limits, with feed text defused.
+
+Feed text is untrusted: it may carry markdown that would restyle the alert, or
+``@everyone`` / ``<@&role>`` that would ping a server. Every piece of it goes through
+``clean`` (markdown escaped, mentions broken with a zero-width space) before it reaches an
+embed, and messages are sent with ``allowed_mentions`` none; the single exception is the role
+a watch was configured to ping (``Alert.mention``), which goes in the message content.
+
+Limits (Discord counts UTF-16 code units, so we do too, which is never more lenient):
+title 256, description 4096, field value 1024, footer 2048, author 256, content 2000,
+10 embeds per message and 6000 characters across a message's embeds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+
+from bot.core.models import Alert, ArticleView
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+EMBED_TOTAL_LIMIT = 6000
+URL_LIMIT = 2048
+# A summary longer than this reads as a wall of text in a channel; the link has the rest.
+DEFAULT_SUMMARY_CHARS = 600
+
+ELLIPSIS = "…"
+_ZWSP = "\u200b"
+# Broader than discord.utils.escape_mentions (which wants 17-20 digit ids): any @digits,
+# @everyone and @here are broken, whatever the length.
+_MENTION = re.compile(r"@(everyone|here|[!&]?\d+)", re.IGNORECASE)
+_ROLE_MENTION = re.compile(r"^(?:<@&(\d{1,20})>|role:(\d{1,20})|(\d{1,20}))$")
+_WS = re.compile(r"\s+")
+
+
+def utf16_len(text: str) -> int:
+    """Length as Discord counts it (astral characters such as emoji count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-16 units, ending in an ellipsis when cut."""
+    if utf16_len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    out: list[str] = []
+    used = 0
+    for ch in text:
+        size = 2 if ord(ch) > 0xFFFF else 1
+        if used + size > limit - 1:
+            break
+        out.append(ch)
+        used += size
+    return _trim_dangling_escape("".join(out).rstrip()) + ELLIPSIS
+
+
+def _trim_dangling_escape(text: str) -> str:
+    # A cut right after a markdown-escaping backslash would escape the ellipsis instead.
+    stripped = text.rstrip("\\")
+    if (len(text) - len(stripped)) % 2:
+        return text[:-1]
+    return text
+
+
+def neutralise_mentions(text: str) -> str:
+    """Break @everyone, @here, <@user>, <@!user> and <@&role> so none of them can ping."""
+    return _MENTION.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
+
+
+def clean(text: str) -> str:
+    """Feed text made safe for places Discord renders markdown: escaped and defused."""
+    return neutralise_mentions(discord.utils.escape_markdown(_WS.sub(" ", text).strip()))
+
+
+def plain(text: str) -> str:
+    """Feed text for places without markdown (author, footer): only defused."""
+    return neutralise_mentions(_WS.sub(" ", text).strip())
+
+
+def role_id(mention: str | None) -> int | None:
+    """The role id a watch pings: accepts ``123``, ``<@&123>`` or ``role:123``."""
+    if not mention:
+        return None
+    m = _ROLE_MENTION.match(mention.strip())
+    if m is None:
+        return None
+    return int(next(g for g in m.groups() if g))
+
+
+def watch_colour(watch_id: int) -> discord.Colour:
+    """A colour per watch, stable across restarts: hues spread by the golden ratio."""
+    hue = (watch_id * 0.618033988749895) % 1.0
+    return discord.Colour.from_hsv(hue, 0.62, 0.88)
+
+
+def _term_pattern(term: str) -> str | None:
+    """A regex finding ``term`` (as the query wrote it) in raw feed text, for bolding.
+
+    Approximates the core's folding where it matters to readers: case, any punctuation or
+    space between a phrase's words, an English plural, a ``/regex/`` as written. A term it
+    cannot find simply stays unbolded.
+    """
+    word = term.strip().strip("\"'“”").strip()
+    if len(word) > 2 and word.startswith("/") and word.endswith("/"):
+        try:
+            re.compile(word[1:-1])
+        except re.error:
+            return None
+        return word[1:-1]
+    if not word:
+        return None
+    parts = [re.escape(p) for p in re.split(r"[\W_]+", word) if p]
+    if not parts:
+        return None
+    body = r"[\W_]+".join(parts)
+    if any(_is_unspaced_script(ch) for ch in word):
+        return body  # scripts without spaces match inside words
+    return rf"(?<!\w){body}(?:e?s)?(?!\w)"
+
+
+def _is_unspaced_script(ch: str) -> bool:
+    code = ord(ch)
+    return (
+        0x3040 <= code <= 0x30FF  # kana
+        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
+        or 0xAC00 <= code <= 0xD7AF  # hangul
+        or 0x0E00 <= code <= 0x0E7F  # thai
+    )
+
+
+def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the matched terms occur in ``text``: sorted, merged (start, end) spans."""
+    patterns = [p for p in (_term_pattern(t) for t in terms) if p]
+    if not patterns:
+        return []
+    found: list[tuple[int, int]] = []
+    for pattern in patterns:
+        try:
+            found += [
+                (m.start(), m.end())
+                for m in re.finditer(pattern, text, re.IGNORECASE)
+                if m.end() > m.start()
+            ]
+        except re.error:  # an RE2-only construct: leave that term unbolded
+            continue
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlighted(text: str, terms: Iterable[str], limit: int) -> str:
+    """``text`` cleaned, matched terms in **bold**, cut to ``limit`` without breaking markup."""
+    text = _WS.sub(" ", text).strip()
+    if limit <= 0 or not text:
+        return ""
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in highlight_spans(text, terms):
+        if start > pos:
+            pieces.append((text[pos:start], False))
+        pieces.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        pieces.append((text[pos:], False))
+
+    out: list[str] = []
+    used = 0
+    for i, (raw, bold) in enumerate(pieces):
+        rendered = clean(raw) if not bold else f"**{clean(raw)}**"
+        if raw[:1].isspace():
+            rendered = " " + rendered
+        if raw[-1:].isspace():
+            rendered += " "
+        last = i == len(pieces) - 1
+        room = limit - used - (0 if last else 1)  # keep one unit for the ellipsis
+        if utf16_len(rendered) <= room:
+            out.append(rendered)
+            used += utf16_len(rendered)
+            continue
+        # This piece does not fit: cut it (bold pieces are dropped whole, never half-bolded).
+        if not bold:
+            out.append(fit(rendered, max(limit - used, 0)))
+        else:
+            out.append(ELLIPSIS)
+        break
+    return "".join(out).strip()
+
+
+def _http_url(url: str | None) -> str | None:
+    if url and url.startswith(("http://", "https://")) and len(url) <= URL_LIMIT:
+        return url
+    return None
+
+
+def footer_text(alert: Alert) -> str:
+    """``matched: rare earth · watch #3`` (plus the watch's name when it has one)."""
+    matched = ", ".join(alert.matched) or alert.watch_query
+    text = f"matched: {matched} · watch #{alert.watch_id}"
+    if alert.watch_name:
+        text += f" ({alert.watch_name})"
+    return plain(text)
+
+
+def render_alert(
+    alert: Alert, *, summary_limit: int = DEFAULT_SUMMARY_CHARS, compact: bool = False
+) -> discord.Embed:
+    """One alert as an embed. ``compact`` trims everything so ten fit in one message."""
+    title_limit, small_limit = (100, 100) if compact else (TITLE_LIMIT, FOOTER_LIMIT)
+    summary_limit = min(summary_limit, DESCRIPTION_LIMIT)
+    embed = discord.Embed(
+        title=fit(clean(alert.title) or alert.url, title_limit),
+        url=_http_url(alert.url),
+        description=highlighted(alert.summary, alert.matched, summary_limit) or None,
+        colour=watch_colour(alert.watch_id),
+        timestamp=_aware(alert.published),
+    )
+    if alert.source:
+        embed.set_author(name=fit(plain(alert.source), 64 if compact else AUTHOR_LIMIT))
+    embed.set_footer(text=fit(footer_text(alert), small_limit))
+    image = _http_url(alert.image_url)
+    if image:
+        embed.set_thumbnail(url=image)
+    if alert.also_reported_by and not compact:
+        others = ", ".join(clean(s) for s in alert.also_reported_by)
+        embed.add_field(name="Also reported by", value=fit(others, FIELD_VALUE_LIMIT), inline=False)
+    return embed
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # discord.py reads a naive datetime as local time; ours are UTC.
+    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """The characters Discord counts towards a message's 6000 (UTF-16 units)."""
+    total = utf16_len(embed.title or "") + utf16_len(embed.description or "")
+    for f in embed.fields:
+        total += utf16_len(f.name or "") + utf16_len(f.value or "")
+    total += utf16_len(embed.footer.text or "") + utf16_len(embed.author.name or "")
+    return total
+
+
+def _overflow_embed(alerts: Sequence[Alert]) -> discord.Embed:
+    lines = [
+        f"• [{fit(clean(a.title) or a.url, 120)}]({a.url}) — {fit(clean(a.source), 40)}"
+        if _http_url(a.url)
+        else f"• {fit(clean(a.title), 120)} — {fit(clean(a.source), 40)}"
+        for a in alerts
+    ]
+    description = ""
+    for i, line in enumerate(lines):
+        more = f"\n…and {len(lines) - i} more" if i else f"…and {len(lines)} more"
+        candidate = f"{description}\n{line}" if description else line
+        if utf16_len(candidate) + utf16_len(more) > 1500:
+            description = f"{description}{more}" if description else more
+            break
+        description = candidate
+    return discord.Embed(title=f"{len(alerts)} more alerts", description=description)
+
+
+def render_alerts(alerts: Sequence[Alert]) -> list[discord.Embed]:
+    """Up to ten embeds for one message, together within Discord's 6000 characters.
+
+    More than ten alerts: nine embeds and a tenth listing the rest as links. When the
+    full embeds are too big together, summaries share what is left, and failing that
+    every embed goes compact (short title, no summary, no extra field).
+    """
+    if not alerts:
+        return []
+    head = list(alerts[: EMBEDS_PER_MESSAGE - 1] if len(alerts) > EMBEDS_PER_MESSAGE else alerts)
+    rest = list(alerts[len(head) :])
+    extra = [_overflow_embed(rest)] if rest else []
+
+    def build(
+        summary_limit: int = DEFAULT_SUMMARY_CHARS, compact: bool = False
+    ) -> list[discord.Embed]:
+        return [render_alert(a, summary_limit=summary_limit, compact=compact) for a in head] + extra
+
+    embeds = build()
+    if sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_LIMIT:
+        return embeds
+    fixed = sum(embed_size(e) - utf16_len(e.description or "") for e in embeds)
+    share = (EMBED_TOTAL_LIMIT - fixed) // len(head)
+    if share >= 80:
+        embeds = build(summary_limit=share)
+        if sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_LIMIT:
+            return embeds
+    compact = build(summary_limit=0, compact=True)
+    fixed = sum(embed_size(e) for e in compact)
+    share = (EMBED_TOTAL_LIMIT - fixed) // len(head)
+    return build(summary_limit=max(share, 0), compact=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """Everything one Discord message for a batch of alerts needs."""
+
+    content: str | None
+    embeds: list[discord.Embed]
+    allowed_mentions: discord.AllowedMentions
+
+
+def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
+    """The message for a batch: embeds, and the watch's role ping as the only mention."""
+    roles: list[int] = []
+    for alert in alerts:
+        rid = role_id(alert.mention)
+        if rid is not None and rid not in roles:
+            roles.append(rid)
+    content = " ".join(f"<@&{rid}>" for rid in roles) or None
+    allowed = discord.AllowedMentions(
+        everyone=False,
+        users=False,
+        replied_user=False,
+        roles=[discord.Object(id=rid) for rid in roles] if roles else False,
+    )
+    return AlertMessage(content, render_alerts(alerts), allowed)
+
+
+def notice_text(text: str) -> str:
+    """An operational notice as plain message content: defused and within 2000."""
+    return fit(neutralise_mentions(text), CONTENT_LIMIT)
+
+
+def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord.Embed:
+    """A stored article for ``/latest`` and ``/watch test``."""
+    embed = discord.Embed(
+        title=fit(clean(article.title) or article.url, TITLE_LIMIT),
+        url=_http_url(article.url),
+        description=highlighted(article.summary, article.matched, summary_limit) or None,
+        colour=watch_colour(article.watch_id) if article.watch_id else discord.Colour.light_grey(),
+        timestamp=_aware(article.published),
+    )
+    if article.source:
+        embed.set_author(name=fit(plain(article.source), AUTHOR_LIMIT))
+    if article.matched:
+        embed.set_footer(text=fit(plain(f"matched: {', '.join(article.matched)}"), FOOTER_LIMIT))
+    image = _http_url(article.image_url)
+    if image:
+        embed.set_thumbnail(url=image)
+    return embed
+
+
+def render_articles(articles: Sequence[ArticleView]) -> list[discord.Embed]:
+    """Up to ten article embeds within 6000 characters, shrinking summaries as needed."""
+    head = list(articles[:EMBEDS_PER_MESSAGE])
+    for limit in (300, 120, 0):
+        embeds = [render_article(a, summary_limit=limit) for a in head]
+        if sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_LIMIT:
+            return embeds
+    # Titles alone (10 x 256 + authors/footers) can still exceed: drop to eight, then fewer.
+    while embeds and sum(embed_size(e) for e in embeds) > EMBED_TOTAL_LIMIT:
+        embeds.pop()
+    return embeds
