@@ -177,6 +177,7 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     body = bytes(body)
     if len(body) > MAX_BODY_BYTES:
         raise ParseError(f"feed too large: {len(body) // (1024 * 1024)} MB (limit 20 MB)")
+    body = _utf16_to_utf8(body)
     start = _first_significant_byte(body)
     if start is None:
         raise ParseError("empty body")
@@ -191,15 +192,25 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
 # XML: preparation (encoding, prolog, repairs), fast parse, verification, fallback
 
 
+def _utf16_to_utf8(body: bytes) -> bytes:
+    """UTF-16 (with BOM, or '<'/'{' as a 16-bit unit) becomes UTF-8 before anything else."""
+    head = body[:2]
+    if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        codec = "utf-16"
+    elif head in (b"<\x00", b"{\x00"):
+        codec = "utf-16-le"
+    elif head in (b"\x00<", b"\x00{"):
+        codec = "utf-16-be"
+    else:
+        return body
+    text = body.decode(codec, errors="replace").lstrip("\ufeff")
+    return _drop_declaration(text.encode("utf-8"))
+
+
 def _first_significant_byte(body: bytes) -> int | None:
-    for bom in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        if body.startswith(bom):
-            return len(bom) if bom == codecs.BOM_UTF8 else 0
-    stripped = body.lstrip()
+    stripped = body.removeprefix(codecs.BOM_UTF8).lstrip()
     if not stripped:
         return None
-    if stripped[:2] in (b"<\x00", b"\x00<"):  # UTF-16 without BOM: '<' is the first unit
-        return 0
     return len(body) - len(stripped)
 
 
@@ -290,17 +301,6 @@ def _to_utf8(body: bytes, content_type: str | None, notes: list[str]) -> bytes:
     """Return ``body`` as UTF-8 bytes without an encoding declaration that could mislead."""
     if body.startswith(codecs.BOM_UTF8):
         body = body[len(codecs.BOM_UTF8) :]
-    elif body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or body[:2] in (
-        b"<\x00",
-        b"\x00<",
-    ):
-        wide = (
-            "utf-16"
-            if body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-            else ("utf-16-le" if body[:1] == b"<" else "utf-16-be")
-        )
-        decoded = body.decode(wide, errors="replace")
-        return _drop_declaration(decoded.lstrip("\ufeff").encode("utf-8"))
     if body.isascii():
         return body
     declared = _declared_encoding(body)
