@@ -63,6 +63,7 @@ class SlackAdapter:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         stop_grace_seconds: float = 10.0,
+        ack_budget_seconds: float = ACK_BUDGET_SECONDS,
     ) -> None:
         if settings.bot_token is None:
             raise ConfigError("the Slack adapter needs SLACK_BOT_TOKEN")
@@ -77,6 +78,7 @@ class SlackAdapter:
         self._clock = clock or SystemClock()
         self._http_host = http_host
         self._stop_grace = stop_grace_seconds
+        self._ack_budget = ack_budget_seconds
         self.client = AsyncWebClient(
             token=settings.bot_token.get_secret_value(), base_url=settings.api_url
         )
@@ -201,7 +203,7 @@ class SlackAdapter:
             reply = await task
             await self._respond(respond, reply)
         else:
-            done, _ = await asyncio.wait({task}, timeout=ACK_BUDGET_SECONDS)
+            done, _ = await asyncio.wait({task}, timeout=self._ack_budget)
             if done:
                 reply = task.result()
                 await ack(

@@ -532,11 +532,10 @@ def _public_destination(destination: str) -> str:
 
 
 def render_why(report: WhyReport) -> SlackMessage:
+    """``why URL``: the core's account of one article, line by line."""
     head = f"*What happened to* {link(report.url, shorten(report.url, 200))}"
-    if not report.found:
-        lines = [head, "I have never seen this article in any feed."]
-    else:
-        lines = [head]
-    lines += [f"• {escape_text(line)}" for line in report.lines]
+    lines = [head] + [f"• {escape_text(line)}" for line in report.lines]
+    if not report.lines:
+        lines.append("Wirewatch has not seen this article in any feed." if not report.found else "No details.")
     blocks = sections_from_lines(lines, max_blocks=MAX_BLOCKS)
     return SlackMessage(text=_fallback("\n".join(lines)), blocks=blocks)

@@ -50,8 +50,12 @@ async def start_adapter(fake_slack: FakeSlack) -> AsyncIterator[StartAdapter]:
     """Start a SlackAdapter against the fake (socket mode unless told otherwise)."""
     started: list[SlackAdapter] = []
 
-    async def start(core: CoreAPI, **overrides: Any) -> SlackAdapter:
-        adapter = SlackAdapter(core=core, settings=slack_settings(fake_slack, **overrides), pace_seconds=0.0)
+    async def start(
+        core: CoreAPI, adapter_kwargs: dict[str, Any] | None = None, **overrides: Any
+    ) -> SlackAdapter:
+        kwargs: dict[str, Any] = {"pace_seconds": 0.0, "http_host": "127.0.0.1"}
+        kwargs.update(adapter_kwargs or {})
+        adapter = SlackAdapter(core=core, settings=slack_settings(fake_slack, **overrides), **kwargs)
         await adapter.start()
         started.append(adapter)
         return adapter

@@ -1,0 +1,246 @@
+"""Block Kit rendering: escaping of feed text, mentions, Slack limits, listings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.adapters.slack.render import (
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_SECTION_TEXT,
+    alert_metadata,
+    escape_text,
+    highlight,
+    link,
+    mention_markup,
+    render_alert,
+    render_alerts,
+    render_articles,
+    render_feed_list,
+    render_status,
+    render_watch_list,
+)
+from bot.core.models import (
+    Alert,
+    ArticleView,
+    DestinationState,
+    DestinationStatus,
+    FeedHealth,
+    FeedInfo,
+    StatusReport,
+    WatchInfo,
+)
+
+PUBLISHED = datetime(2025, 3, 1, 14, 3, tzinfo=UTC)
+
+
+def make_alert(**overrides: Any) -> Alert:
+    data: dict[str, Any] = {
+        "id": 11,
+        "destination": "slack:C1",
+        "watch_id": 3,
+        "watch_query": '"rare earth"',
+        "watch_name": None,
+        "title": "China curbs rare earth exports",
+        "url": "https://reuters.test/rare-earth?a=1&b=2",
+        "source": "Reuters",
+        "summary": "Beijing tightened rare earth export rules on Tuesday.",
+        "published": PUBLISHED,
+        "matched": ("rare earth",),
+        "story_key": "s1",
+        "feed_url": "https://reuters.test/rss",
+        "created_at": PUBLISHED,
+    }
+    data.update(overrides)
+    return Alert(**data)
+
+
+def all_text(blocks: list[dict[str, Any]]) -> str:
+    """Every string anywhere in the blocks, for "does X appear" checks."""
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
+    assert len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= MAX_SECTION_TEXT
+        if block["type"] == "context":
+            assert 1 <= len(block["elements"]) <= 10
+            for element in block["elements"]:
+                assert len(element["text"]) <= MAX_SECTION_TEXT
+        if block["type"] == "actions":
+            assert len(block["elements"]) <= 25
+            for element in block["elements"]:
+                assert len(element["text"]["text"]) <= MAX_BUTTON_TEXT
+                assert len(element.get("url", "")) <= 3000
+
+
+def test_alert_has_linked_headline_source_date_snippet_context_and_buttons() -> None:
+    """One alert renders as the issue describes: link, source + Slack date, bold terms, buttons."""
+    message = render_alert(make_alert())
+    head, source, snippet, ctx, actions = message.blocks
+    assert head["text"]["text"] == "*<https://reuters.test/rare-earth?a=1&amp;b=2|China curbs rare earth exports>*"
+    assert source["elements"][0]["text"] == (
+        "*Reuters* · <!date^1740837780^{date_short_pretty} at {time}|2025-03-01 14:03 UTC>"
+    )
+    assert "tightened *rare earth* export" in snippet["text"]["text"]
+    assert ctx["elements"][0]["text"] == "matched: rare earth · watch #3"
+    open_button, mute_button = actions["elements"]
+    assert open_button["url"] == "https://reuters.test/rare-earth?a=1&b=2"
+    assert mute_button["action_id"] == "wirewatch_mute:3" and mute_button["value"] == "3"
+    assert message.text == "China curbs rare earth exports — Reuters"
+
+
+def test_also_reported_by_appears_in_the_context_line() -> None:
+    """Other outlets with the same story are named once, in the context block."""
+    message = render_alert(make_alert(also_reported_by=("AP", "BBC")))
+    assert "also reported by AP, BBC" in all_text(message.blocks)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<!channel> markets crash",
+        "<!here|here> wake up",
+        "<!everyone>",
+        "ping <@U123ABC> now",
+        "see <#C999|general>",
+        "<https://evil.test|click me>",
+        "<!subteam^S123>",
+    ],
+)
+def test_feed_text_cannot_produce_mentions_or_links(hostile: str) -> None:
+    """Angle brackets in headlines and summaries are escaped, so no mention or link survives."""
+    message = render_alert(make_alert(title=hostile, summary=hostile, source=hostile))
+    rendered = all_text(message.blocks) + message.text
+    for dangerous in ("<!channel", "<!here", "<!everyone", "<@U123", "<#C999", "<https://evil", "<!subteam"):
+        assert dangerous not in rendered
+
+
+@pytest.mark.parametrize("word", ["@channel", "@here", "@everyone", "@Channel"])
+def test_bare_broadcast_words_get_a_zero_width_joiner(word: str) -> None:
+    """Plain "@channel" text from a feed is defused too (a ZWJ after the @)."""
+    escaped = escape_text(f"attention {word} please")
+    assert word not in escaped
+    assert "@\u200d" + word[1:] in escaped
+
+
+def test_only_the_configured_user_group_is_mentioned() -> None:
+    """Alert.mention becomes <!subteam^ID> in blocks and text; junk mentions are dropped."""
+    message = render_alert(make_alert(mention="S0ANALYSTS"))
+    assert message.blocks[0]["text"]["text"].startswith("<!subteam^S0ANALYSTS> ")
+    assert message.text.startswith("<!subteam^S0ANALYSTS> ")
+    assert mention_markup("<!subteam^S0X|@ops>") == "<!subteam^S0X>"
+    assert mention_markup("channel") is None
+    assert mention_markup("<!channel>") is None
+    assert "<!channel>" not in all_text(render_alert(make_alert(mention="<!channel>")).blocks)
+
+
+def test_escaping_keeps_ampersands_and_pipes_from_breaking_links() -> None:
+    """Titles with & and | and URLs with spaces still make one well-formed link."""
+    assert link("https://x.test/a b|c", "Q&A | live") == "<https://x.test/a%20b%7Cc|Q&amp;A ∣ live>"
+    assert link("javascript:alert(1)", "x") == "x"
+
+
+def test_highlight_handles_phrases_prefixes_and_case() -> None:
+    """Matched terms are bolded as written in the text, phrase and prefix terms included."""
+    text = "Rare  Earth and lithium-ion batteries; lithiumite"
+    out = highlight(text, ['"rare earth"', "lithium*"])
+    assert out == "*Rare  Earth* and *lithium*-ion batteries; *lithiumite*"
+
+
+def test_huge_title_and_summary_fit_slack_limits() -> None:
+    """A 20k-character title and summary full of & still fit every limit."""
+    huge = "&<>" * 7000
+    message = render_alert(make_alert(title=huge, summary=huge, source=huge, also_reported_by=(huge,) * 50))
+    assert_within_limits(message.blocks)
+    assert len(message.text) <= 3000
+    assert "&am…" not in all_text(message.blocks)
+
+
+def test_batch_of_ten_is_one_condensed_listing() -> None:
+    """A burst batch becomes one listing: a heading, one section per alert, mute buttons."""
+    alerts = [make_alert(id=i, title=f"Story {i}", watch_id=3 + i % 2) for i in range(10)]
+    message = render_alerts(alerts)
+    assert_within_limits(message.blocks)
+    assert message.blocks[0]["text"]["text"] == "*10 new alerts*"
+    assert sum(1 for b in message.blocks if b["type"] == "section") == 11
+    mute_ids = [e["action_id"] for e in message.blocks[-1]["elements"]]
+    assert mute_ids == ["wirewatch_mute:3", "wirewatch_mute:4"]
+    assert message.text.startswith("10 new alerts: Story 0; Story 1")
+
+
+def test_a_batch_larger_than_fifty_blocks_is_cut_with_a_count() -> None:
+    """Even 200 alerts in one batch stay within 50 blocks and say how many were left out."""
+    alerts = [make_alert(id=i, title="T" * 900, watch_id=i) for i in range(200)]
+    message = render_alerts(alerts)
+    assert_within_limits(message.blocks)
+    assert "more_" in all_text(message.blocks)
+
+
+def test_metadata_carries_the_first_alert_id() -> None:
+    """chat.postMessage metadata lets a resend find the message by alert id."""
+    meta = alert_metadata([make_alert(id=5), make_alert(id=6)])
+    assert meta == {"event_type": "wirewatch_alert", "event_payload": {"alert_id": 5, "alert_ids": [5, 6]}}
+
+
+def test_long_watch_and_feed_lists_are_packed_within_limits() -> None:
+    """Hundreds of watches or feeds pack into sections of <= 3000 chars and <= 50 blocks."""
+    watches = [WatchInfo(i, "x" * 400, f"name {i}", i, PUBLISHED, ("slack:C1",)) for i in range(500)]
+    assert_within_limits(render_watch_list(watches, where="this channel").blocks)
+    feeds = [
+        FeedInfo(i, f"https://f{i}.test/" + "p" * 300, None, 300, FeedHealth.FAILING, None, "boom " * 100,
+                 PUBLISHED, 3, None, "user")
+        for i in range(500)
+    ]  # fmt: skip
+    blocks = render_feed_list(feeds).blocks
+    assert_within_limits(blocks)
+    assert "more_" in all_text(blocks)
+
+
+def test_status_names_failing_feeds_with_reason_and_since_and_hides_webhook_urls() -> None:
+    """Status shows failing feeds (reason, since), queue, dead letters, last poll, watches."""
+    feed = FeedInfo(1, "https://broken.test/rss", "Broken", 300, FeedHealth.FAILING, None, "HTTP 503",
+                    PUBLISHED, 4, None, "config")  # fmt: skip
+    report = StatusReport(
+        feeds=(feed,),
+        destinations=(
+            DestinationStatus("slack-webhook:https://hooks.slack.com/services/T/B/secretsecret",
+                              DestinationState.FAILING, "the webhook was removed", PUBLISHED, 2),
+        ),  # fmt: skip
+        outbox_depth=2,
+        oldest_pending_at=PUBLISHED,
+        dead_letters=1,
+        last_poll_at=PUBLISHED,
+        subscriptions=(WatchInfo(3, "lithium", None, 7, PUBLISHED, ("slack:C1",)),),
+    )
+    text = all_text(render_status(report, where="this channel").blocks)
+    assert "1 failing" in text and "HTTP 503" in text and "since <!date^1740837780" in text
+    assert "*Outbox:* 2 waiting" in text and "*Dead letters:* 1" in text
+    assert "*Last poll:* <!date^1740837780^{ago}" in text
+    assert "*#3* `lithium` — 7 hits" in text
+    assert "secretsecret" not in text and "…secret" in text
+
+
+def test_article_listing_is_escaped_and_bolds_matches() -> None:
+    """`latest` output escapes feed text and bolds matched terms like alerts do."""
+    article = ArticleView(1, "https://x.test/1", "<!here> lithium news", "cheap lithium", "X", PUBLISHED,
+                          "https://x.test/rss", "s", ("lithium",))  # fmt: skip
+    blocks = render_articles([article], "*Latest*").blocks
+    text = all_text(blocks)
+    assert "<!here>" not in text and "|&lt;!here&gt; lithium news>" in text
+    assert "cheap *lithium*" in text
+
+
+def test_alert_without_url_scheme_or_date_still_renders() -> None:
+    """A non-http link and a missing date degrade gracefully (no link, no date, no button)."""
+    message = render_alert(replace(make_alert(), url="ftp://x.test/a", published=None, summary=""))
+    assert_within_limits(message.blocks)
+    actions = message.blocks[-1]["elements"]
+    assert [a["action_id"] for a in actions] == ["wirewatch_mute:3"]
