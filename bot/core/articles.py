@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from bot.core.htmltext import html_to_text
 from bot.core.models import Article, FeedEntry
@@ -24,6 +24,7 @@ __all__ = [
     "article_from_entry",
     "canonical_url",
     "clean_text",
+    "entry_identity_keys",
     "identity_keys",
     "split_publisher_suffix",
 ]
@@ -56,6 +57,7 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("out.reddit.com", "/", ("url",)),
     ("t.umblr.com", "/redirect", ("z",)),
 )
+_REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ")
 
@@ -96,18 +98,19 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     url = url.strip()
     if "&amp;" in url:
         url = url.replace("&amp;", "&")
-    if base:
+    if base and not url.startswith(("http://", "https://")):
         try:
             url = urljoin(base, url)
         except ValueError:
             return url
-    for _ in range(3):  # a wrapper may wrap a wrapper; never loop on a hostile chain
-        target = _unwrap_redirect(url)
-        if target is None:
-            break
-        url = target
     try:
         parts = urlsplit(url)
+        for _ in range(3):  # a wrapper may wrap a wrapper; never loop on a hostile chain
+            target = _unwrap_redirect(parts)
+            if target is None:
+                break
+            url = target
+            parts = urlsplit(url)
     except ValueError:
         return url
     scheme = parts.scheme.lower()
@@ -145,15 +148,11 @@ def _is_tracking(key: str) -> bool:
     return key.startswith("utm_") or key in _TRACKING_PARAMS
 
 
-def _unwrap_redirect(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+def _unwrap_redirect(parts: SplitResult) -> str | None:
+    path, query = parts.path, parts.query
+    if not query or path not in _REDIRECT_PATHS:
         return None
     host = (parts.hostname or "").lower()
-    path, query = parts.path, parts.query
-    if not host or not query:
-        return None
     for suffix, wrapper_path, params in _REDIRECTORS:
         if path != wrapper_path:
             continue
@@ -255,28 +254,14 @@ def article_from_entry(
     News title, else the feed title, else the feed's host. A missing date, or one more than a
     day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
     """
-    link = entry.link or (
-        entry.guid if entry.guid and entry.guid.startswith(("http://", "https://")) else None
-    )
-    title = clean_text(entry.title)
-    if not title and not link:
+    head = _identity_head(entry, feed_url)
+    if head is None:
         return None
-    canonical = None
-    if link:
-        # Feeds that address items by anchor (guid = page#item) need the fragment to tell
-        # items apart; everywhere else a fragment is noise.
-        keep_fragment = "#" in link and entry.guid is not None and entry.guid.strip() == link
-        canonical = canonical_url(link, base=feed_url, keep_fragment=keep_fragment)
-    is_google_news = _host(feed_url).endswith("news.google.com")
-    title, suffix = split_publisher_suffix(title, entry.source_name, assume_suffix=is_google_news)
-    summary = clean_text(entry.summary, max_chars=SUMMARY_MAX_CHARS)
+    link, canonical, title, suffix, is_google_news = head
+    summary = _summary_text(entry)
     content = clean_text(entry.content, max_chars=CONTENT_MAX_CHARS) if entry.content else ""
-    if not summary and content:
-        summary = clean_text(entry.content, max_chars=SUMMARY_MAX_CHARS)
     if not title:
-        title = _truncate(summary, TITLE_FALLBACK_CHARS) if summary else (canonical or "")
-        if len(title) > TITLE_FALLBACK_CHARS:
-            title = _truncate(title, TITLE_FALLBACK_CHARS)
+        title = _fallback_title(summary, canonical)
     source = (
         clean_text(entry.source_name or "")
         or (suffix if is_google_news else None)
@@ -287,7 +272,7 @@ def article_from_entry(
     published = entry.published
     known = published is not None and published <= seen_at + _FUTURE_SLACK
     image = entry.image_url
-    if image and link:
+    if image and link and not image.startswith(("http://", "https://")):
         image = urljoin(canonical or link, image)
     return Article(
         url=canonical or "",
@@ -307,6 +292,61 @@ def article_from_entry(
         image_url=image,
         guid=entry.guid,
     )
+
+
+def entry_identity_keys(entry: FeedEntry, *, feed_url: str) -> tuple[str, ...]:
+    """The identity keys :func:`article_from_entry` would give this entry, cheaply.
+
+    Only the title and link are cleaned (the summary only for a title-less item), so a
+    poller can drop already-seen entries before paying for full text cleaning. Empty when
+    the entry would not become an article.
+    """
+    head = _identity_head(entry, feed_url)
+    if head is None:
+        return ()
+    _, canonical, title, _, _ = head
+    if not title:
+        title = _fallback_title(_summary_text(entry), canonical)
+    return identity_keys(
+        feed_url=feed_url,
+        guid=entry.guid,
+        canonical=canonical,
+        title=title,
+        published=entry.published,
+    )
+
+
+def _identity_head(
+    entry: FeedEntry, feed_url: str
+) -> tuple[str | None, str | None, str, str | None, bool] | None:
+    """(link, canonical URL, title without publisher suffix, suffix, is Google News)."""
+    link = entry.link or (
+        entry.guid if entry.guid and entry.guid.startswith(("http://", "https://")) else None
+    )
+    title = clean_text(entry.title)
+    if not title and not link:
+        return None
+    canonical = None
+    if link:
+        # Feeds that address items by anchor (guid = page#item) need the fragment to tell
+        # items apart; everywhere else a fragment is noise.
+        keep_fragment = "#" in link and entry.guid is not None and entry.guid.strip() == link
+        canonical = canonical_url(link, base=feed_url, keep_fragment=keep_fragment)
+    is_google_news = _host(feed_url).endswith("news.google.com")
+    title, suffix = split_publisher_suffix(title, entry.source_name, assume_suffix=is_google_news)
+    return link, canonical, title, suffix, is_google_news
+
+
+def _summary_text(entry: FeedEntry) -> str:
+    summary = clean_text(entry.summary, max_chars=SUMMARY_MAX_CHARS)
+    if not summary and entry.content:
+        summary = clean_text(entry.content, max_chars=SUMMARY_MAX_CHARS)
+    return summary
+
+
+def _fallback_title(summary: str, canonical: str | None) -> str:
+    title = summary or canonical or ""
+    return _truncate(title, TITLE_FALLBACK_CHARS) if len(title) > TITLE_FALLBACK_CHARS else title
 
 
 def _host(url: str) -> str:

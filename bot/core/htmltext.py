@@ -2,15 +2,18 @@
 
 Feed text arrives as HTML fragments of every quality: escaped markup, markup cut off in the
 middle of a tag, entities escaped twice by a careless CMS (``Trump&amp;apos;s``), NBSP and
-zero-width characters. This is a small tokenizer built on ``str.find`` rather than a
-parser: it costs one pass over the text, never builds a tree, and cannot backtrack (no
-regex), so a hostile summary cannot make it slow. Block-level tags become spaces so words
-on both sides of ``<br>`` or ``</p>`` do not run together; inline tags vanish.
+zero-width characters. No parser and no tree: ordinary markup goes through one linear
+regex (``[^<>]*`` cannot run past the next '<', so there is no backtracking); comments,
+script/style blocks, a quoted '>' and cut-off tags go through a small ``str.find``
+tokenizer. Either way a hostile summary cannot make it slow. Block-level tags become
+spaces so words on both sides of ``<br>`` or ``</p>`` do not run together; inline tags
+vanish.
 """
 
 from __future__ import annotations
 
 import html
+import re
 
 __all__ = ["html_to_text"]
 
@@ -26,6 +29,10 @@ _BLOCK = frozenset(
         "picture", "option", "caption", "center", "font",
     }
 )  # fmt: skip
+# Both patterns are linear: '[^<>]*' cannot run past the next '<', so no backtracking.
+_SIMPLE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
+_LEFTOVER_TAG = re.compile(r"<[A-Za-z/]")
+_SKIP_START = re.compile(r"<(?:script|style|noscript|template|head|title|svg)\b", re.IGNORECASE)
 _ESCAPED_MARKERS = ("&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#", "&nbsp;")
 # Zero-width and control characters that carry no text; mapped to nothing or a space.
 _DROP = {c: None for c in (*range(0, 9), 11, 12, *range(14, 32), 0x7F, 0x200B, 0x200C, 0xFEFF)}
@@ -54,6 +61,24 @@ def html_to_text(value: str) -> str:
 
 
 def _strip_tags(value: str) -> str:
+    """Regex fast path for ordinary markup; the tokenizer for anything unusual."""
+    if "<!" in value or "<?" in value or _SKIP_START.search(value):
+        return _tokenize(value)
+    odd: list[bool] = []
+
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        if ('"' in tag or "'" in tag) and (tag.count('"') % 2 or tag.count("'") % 2):
+            odd.append(True)  # a '>' inside a quoted attribute: let the tokenizer decide
+        return " " if match.group(1).lower() in _BLOCK else ""
+
+    text = _SIMPLE_TAG.sub(replace, value)
+    if odd or _LEFTOVER_TAG.search(text):
+        return _tokenize(value)
+    return text
+
+
+def _tokenize(value: str) -> str:
     out: list[str] = []
     lower: str | None = None
     pos = 0

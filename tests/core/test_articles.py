@@ -12,6 +12,7 @@ from bot.core.articles import (
     article_from_entry,
     canonical_url,
     clean_text,
+    entry_identity_keys,
     identity_keys,
     split_publisher_suffix,
 )
@@ -325,3 +326,23 @@ def test_same_item_across_polls_has_same_keys() -> None:
     )
     assert a1 is not None and a2 is not None
     assert set(a1.identity_keys) & set(a2.identity_keys)
+
+
+def test_entry_identity_keys_match_the_article_keys() -> None:
+    """The cheap pre-dedup keys equal the keys of the full article, titled or not."""
+    entries = [
+        FeedEntry(
+            guid="g",
+            link="https://e.org/a?utm_source=x",
+            title="<b>T</b> - Reuters",
+            source_name="Reuters",
+            published=WHEN,
+        ),
+        FeedEntry(guid=None, link=None, title="Only a title"),
+        FeedEntry(guid="1", link="https://e.org/p", title="", summary="<p>micro post</p>"),
+        FeedEntry(guid="x", link=None, title=""),
+    ]
+    for entry in entries:
+        article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
+        expected = article.identity_keys if article is not None else ()
+        assert entry_identity_keys(entry, feed_url=FEED) == expected
