@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
+import re2
 
-from bot.core.query import And, Node, Not, Or, Query, Term, compile_regex
+from bot.core.query import And, Node, Not, Or, Query, Term, regex_options
 from bot.core.textfold import is_spaceless_char, surface_fold, surface_variants
 
 __all__ = ["Match", "MatchDocument", "Matcher", "explain", "match_one"]
@@ -44,6 +47,9 @@ _FIELD_CODES: dict[str | None, int] = {
     "source": _SOURCE,
 }
 _EMPTY: frozenset[int] = frozenset()
+_SECOND = itemgetter(1)
+# RE2::Set fails (finds nothing) when its DFA outgrows this; 64 MiB fits thousands of regexes.
+_REGEX_SET_MAX_MEM = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,43 +72,42 @@ class Match:
 
 
 class _Article:
-    """Per-article state: which term ids each field holds, regex results computed lazily."""
+    """Per-article state: which term ids each field holds; regexes run once, on demand."""
 
-    __slots__ = ("any", "body", "regex_cache", "regexes", "source", "texts", "title")
+    __slots__ = ("any", "body", "regex_hits", "regex_set", "source", "texts", "title")
 
     def __init__(
         self,
-        title: frozenset[int] | set[int],
-        body: frozenset[int] | set[int],
-        source: frozenset[int] | set[int],
+        title: AbstractSet[int],
+        body: AbstractSet[int],
+        source: AbstractSet[int],
         texts: tuple[str, str, str, str],
-        regexes: list[Any],
+        regex_set: Any,
     ) -> None:
         self.title = title
         self.body = body
         self.any = title | body
         self.source = source
         self.texts = texts  # surface-folded title, summary, content, source
-        self.regexes = regexes
-        self.regex_cache: dict[int, bool] = {}
+        self.regex_set = regex_set
+        self.regex_hits: tuple[AbstractSet[int], ...] | None = None
 
     def regex(self, regex_id: int, field_code: int) -> bool:
-        key = regex_id * 4 + field_code
-        found = self.regex_cache.get(key)
-        if found is None:
-            pattern = self.regexes[regex_id]
-            title, summary, content, source = self.texts
-            if field_code == _ANY:
-                haystacks: tuple[str, ...] = (title, summary, content)
-            elif field_code == _TITLE:
-                haystacks = (title,)
-            elif field_code == _SUMMARY:
-                haystacks = (summary, content)
-            else:
-                haystacks = (source,)
-            found = any(pattern.search(text) is not None for text in haystacks if text)
-            self.regex_cache[key] = found
-        return found
+        hits = self.regex_hits
+        if hits is None:
+            # One RE2::Set pass per field answers every regex of every watch at once.
+            hits = self.regex_hits = tuple(
+                frozenset(self.regex_set.Match(text.encode()) or ()) if text else _EMPTY
+                for text in self.texts
+            )
+        title, summary, content, source = hits
+        if field_code == _ANY:
+            return regex_id in title or regex_id in summary or regex_id in content
+        if field_code == _TITLE:
+            return regex_id in title
+        if field_code == _SUMMARY:
+            return regex_id in summary or regex_id in content
+        return regex_id in source
 
 
 _Check = Callable[[_Article], bool]
@@ -111,12 +116,19 @@ _Check = Callable[[_Article], bool]
 @dataclass(frozen=True, slots=True)
 class _CompiledWatch:
     watch_id: int
-    check: _Check
+    # None when being a candidate already proves the match: a one-term watch is a
+    # candidate exactly when its term is present (the anchor index put it there).
+    check: _Check | None
     # Positive terms, deduplicated by text, in query order, each with its presence test.
     positives: tuple[tuple[str, _Check], ...]
+    # For the common all-unfielded-plain-terms watch: (text, term id) to test with a set.
+    plain_positives: tuple[tuple[str, int], ...] | None
 
     def matched_terms(self, article: _Article) -> tuple[str, ...]:
-        return tuple(text for text, present in self.positives if present(article))
+        if self.plain_positives is not None:
+            present = article.any
+            return tuple([text for text, term_id in self.plain_positives if term_id in present])
+        return tuple([text for text, check in self.positives if check(article)])
 
 
 # An anchor is (is_regex, id, field code).
@@ -129,7 +141,7 @@ class Matcher:
     def __init__(
         self,
         automaton: Any,
-        regexes: list[Any],
+        regex_set: Any,
         watches: dict[int, _CompiledWatch],
         anchors_title: dict[int, tuple[int, ...]],
         anchors_body: dict[int, tuple[int, ...]],
@@ -138,7 +150,7 @@ class Matcher:
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
         self._automaton = automaton
-        self._regexes = regexes
+        self._regex_set = regex_set
         self._watches = watches
         self._anchors_title = anchors_title
         self._anchors_body = anchors_body
@@ -175,7 +187,7 @@ class Matcher:
         )
         return cls(
             automaton=compiler.automaton(),
-            regexes=compiler.regexes,
+            regex_set=compiler.regex_set(),
             watches=compiled,
             anchors_title={k: tuple(v) for k, v in anchors_title.items()},
             anchors_body={k: tuple(v) for k, v in anchors_body.items()},
@@ -199,9 +211,11 @@ class Matcher:
                 for term_id in anchors.keys() & present:
                     candidates.update(anchors[term_id])
         matches = []
+        watches = self._watches
         for watch_id in sorted(candidates):
-            watch = self._watches[watch_id]
-            if watch.check(article):
+            watch = watches[watch_id]
+            check = watch.check
+            if check is None or check(article):
                 matches.append(Match(watch_id, watch.matched_terms(article)))
         return matches
 
@@ -222,13 +236,20 @@ class Matcher:
             surface_fold(doc.content),
             surface_fold(doc.source),
         )
-        title, summary, content, source = (self._hits(text) for text in texts)
-        return _Article(title, summary | content, source, texts, self._regexes)
+        hits = self._hits
+        title, summary, content, source = (
+            hits(texts[0]),
+            hits(texts[1]),
+            hits(texts[2]),
+            hits(texts[3]),
+        )
+        body = summary | content if content else summary
+        return _Article(title, body, source, texts, self._regex_set)
 
-    def _hits(self, text: str) -> frozenset[int] | set[int]:
+    def _hits(self, text: str) -> AbstractSet[int]:
         if not text or self._automaton is None:
             return _EMPTY
-        return {term_id for _, term_id in self._automaton.iter(f" {text} ")}
+        return set(map(_SECOND, self._automaton.iter(f" {text} ")))
 
 
 def match_one(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
@@ -247,12 +268,24 @@ class _Compiler:
 
     def __init__(self) -> None:
         self._term_ids: dict[str, int] = {}  # folded term -> id
-        self._regex_ids: dict[str, int] = {}  # pattern -> id
-        self.regexes: list[Any] = []
+        self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
+        self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
 
     @property
     def term_count(self) -> int:
         return len(self._term_ids)
+
+    def regex_set(self) -> Any:
+        if not self._regex_ids:
+            return None
+        options = regex_options()
+        options.max_mem = _REGEX_SET_MAX_MEM
+        regex_set = re2.Set.SearchSet(options)
+        for pattern, regex_id in self._regex_ids.items():
+            added = regex_set.Add(pattern)
+            assert added == regex_id, (added, regex_id)
+        regex_set.Compile()
+        return regex_set
 
     def automaton(self) -> Any:
         if not self._term_ids:
@@ -272,12 +305,10 @@ class _Compiler:
 
     def _term_id(self, term: Term) -> int:
         if term.is_regex:
-            regex_id = self._regex_ids.get(term.folded)
-            if regex_id is None:
-                regex_id = self._regex_ids[term.folded] = len(self.regexes)
-                self.regexes.append(compile_regex(term.folded))
-            return regex_id
-        return self._term_ids.setdefault(term.folded, len(self._term_ids))
+            return self._regex_ids.setdefault(term.folded, len(self._regex_ids))
+        term_id = self._term_ids.setdefault(term.folded, len(self._term_ids))
+        self._anchor_weight[term_id] = 100 * term.folded.count(" ") + len(term.folded)
+        return term_id
 
     def anchors(self, node: Node) -> frozenset[_Anchor] | None:
         """Positive terms of which at least one must be present for ``node`` to hold, or None
@@ -294,15 +325,33 @@ class _Compiler:
         usable = [anchors for anchors in child_anchors if anchors is not None]
         if not usable:
             return None
-        # Any one child's anchors will do for AND: prefer no regex, then the fewest terms.
-        return min(usable, key=lambda a: (any(r for r, _, _ in a), len(a)))
+        # Any one child's anchors will do for AND: prefer no regex, then the fewest terms,
+        # then the most specific ones (more words, longer): they occur in fewer articles.
+        return min(usable, key=lambda a: (any(r for r, _, _ in a), len(a), -self._specificity(a)))
+
+    def _specificity(self, anchors: frozenset[_Anchor]) -> int:
+        return min(self._anchor_weight.get(anchor[1], 0) for anchor in anchors)
 
     def compile_watch(self, watch_id: int, query: Query) -> _CompiledWatch:
         positives: dict[str, _Check] = {}
+        plain: dict[str, int | None] = {}
         for term in query.positive_terms:
             if term.text not in positives:
                 positives[term.text] = self._term_check(term)
-        return _CompiledWatch(watch_id, self._check(query.root), tuple(positives.items()))
+                plain[term.text] = self._plain_any(term)
+        single_term = isinstance(query.root, Term) and not query.root.is_regex
+        return _CompiledWatch(
+            watch_id,
+            check=None if single_term else self._check(query.root),
+            positives=tuple(positives.items()),
+            plain_positives=(
+                None
+                if any(term_id is None for term_id in plain.values())
+                else tuple(
+                    (text, term_id) for text, term_id in plain.items() if term_id is not None
+                )
+            ),
+        )
 
     def _term_check(self, term: Term) -> _Check:
         term_id = self._term_id(term)
@@ -370,6 +419,13 @@ class _Compiler:
             (costly if _has_regex(child) else cheap).append(self._check(child))
         frozen_required, frozen_forbidden = frozenset(required), frozenset(forbidden)
         rest = tuple(cheap + costly)
+        # Specialised shapes: most watches are a few plain terms, some negated.
+        if not rest and not frozen_forbidden:
+            return lambda article: frozen_required <= article.any
+        if not rest:
+            return lambda article: (
+                frozen_required <= article.any and article.any.isdisjoint(frozen_forbidden)
+            )
 
         def check(article: _Article) -> bool:
             present = article.any

@@ -77,6 +77,7 @@ __all__ = [
     "compile_regex",
     "evaluate",
     "parse_query",
+    "regex_options",
 ]
 
 FIELDS = ("title", "summary", "source")
@@ -147,13 +148,18 @@ def evaluate(query: Query | Node, present: Callable[[Term], bool]) -> bool:
     return any(evaluate(child, present) for child in node.children)
 
 
-def compile_regex(pattern: str) -> Any:
-    """Compile a ``/regex/`` term's pattern with RE2, case-insensitive. Raises ``re2.error``."""
+def regex_options() -> Any:
+    """RE2 options for ``/regex/`` terms: case-insensitive, no capture groups, quiet."""
     options = re2.Options()
     options.case_sensitive = False
     options.log_errors = False  # the error reaches the user as a QuerySyntaxError instead
     options.never_capture = True
-    return re2.compile(pattern, options)
+    return options
+
+
+def compile_regex(pattern: str) -> Any:
+    """Compile a ``/regex/`` term's pattern with RE2. Raises ``re2.error``."""
+    return re2.compile(pattern, regex_options())
 
 
 def parse_query(text: str) -> Query:

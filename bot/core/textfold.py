@@ -4,20 +4,19 @@ Folding makes matching case-, accent- and width-insensitive and blind to punctua
 
 1. NFKC (full-width ``ＣＨＩＮＡ`` -> ``CHINA``, ligatures, NBSP -> space); invisible format
    characters (soft hyphen, zero-width space/joiners, word joiner, BOM) are deleted.
-2. Upper-case acronym plurals lose their ``s`` before case is dropped: ``EVs`` -> ``EV``.
-3. casefold, then combining accents are stripped (``Béssent`` -> ``bessent``,
+2. casefold, then combining accents are stripped (``Béssent`` -> ``bessent``,
    ``ß`` -> ``ss``). Japanese voicing marks and Hangul are kept (NFC recomposes them).
-4. Apostrophes: a trailing ``'s`` goes (``China's`` -> ``china``), other apostrophes join
+3. Apostrophes: a trailing ``'s`` goes (``China's`` -> ``china``), other apostrophes join
    (``don't`` -> ``dont``). Dots inside single-letter acronyms go: ``U.S.`` -> ``us``,
    ``D.C.`` -> ``dc``.
-5. Every run of characters that is not a letter, digit or combining mark (spaces, NBSP,
+4. Every run of characters that is not a letter, digit or combining mark (spaces, NBSP,
    hyphens, dashes, punctuation, underscores) becomes ONE space, so ``rare-earth``,
    ``rare  earth`` and ``rare, earth`` all read ``rare earth``. Scripts written without
    spaces (Han, kana, Hangul, Thai, Lao, Khmer, Myanmar) are split from adjacent Latin
    words (``稀土exports`` -> ``稀土 exports``) but never split inside.
-6. :func:`fold` and :func:`fold_term` then fold English plurals per token (:func:`plural_stem`).
+5. :func:`fold` and :func:`fold_term` then fold English plurals per token (:func:`plural_stem`).
 
-Steps 1-5 are :func:`surface_fold`. The matcher runs its Aho-Corasick pass over the
+Steps 1-4 are :func:`surface_fold`. The matcher runs its Aho-Corasick pass over the
 surface form and puts every plural spelling of a term into its automaton instead
 (:func:`surface_variants`), which gives exactly the same answers as comparing
 :func:`fold` outputs while costing no per-token work on the article side.
@@ -62,44 +61,60 @@ _SPACELESS_RANGES = (
 _SPACELESS = re.compile(f"[{_SPACELESS_RANGES}]")
 
 
-def _mark_ranges() -> str:
-    """Character-class ranges of every combining mark (Mn, Mc, Me) below U+20000.
+def _word_char_ranges() -> str:
+    """Character-class ranges of every letter, digit and combining mark below U+40000.
 
     Marks are word characters here: Indic vowel signs and viramas sit inside words, and
-    treating them as separators would cut ``हिन्दी`` into pieces.
+    treating them as separators would cut ``हिन्दी`` into pieces. Spelling the class out as
+    plain ranges (rather than ``\\w`` plus marks) lets ``re`` test it with a bitmap.
     """
     ranges: list[str] = []
     start = prev = -2
-    for cp in range(0x20000):
-        if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me"):
+    for cp in range(0x40000):
+        char = chr(cp)
+        if char.isalnum() or unicodedata.category(char)[0] == "M":
             if cp != prev + 1:
                 if start >= 0:
                     ranges.append(_range(start, prev))
                 start = cp
             prev = cp
-    if start >= 0:
-        ranges.append(_range(start, prev))
+    ranges.append(_range(start, prev))
     return "".join(ranges)
 
 
 def _range(first: int, last: int) -> str:
-    return (
-        re.escape(chr(first))
-        if first == last
-        else f"{re.escape(chr(first))}-{re.escape(chr(last))}"
-    )
+    if first == last:
+        return re.escape(chr(first))
+    return f"{re.escape(chr(first))}-{re.escape(chr(last))}"
 
 
-_NON_WORD_ASCII = re.compile(r"[^a-z0-9]+")
-_NON_WORD = re.compile(rf"(?:_|[^\w{_mark_ranges()}])+")
+# Folding of the ASCII fast path: A-Z lower-cased, letters and digits kept, rest a space.
+_ASCII_TABLE = bytes(
+    c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256)
+)
+# The non-ASCII characters common in English news text, mapped to what the full Unicode
+# path would make of them, so such text still takes the ASCII fast path.
+_COMMON_NON_ASCII = (
+    ("\u2019", "'"),  # right single quote, the usual apostrophe
+    ("\u2018", "'"),
+    ("\u201c", " "),
+    ("\u201d", " "),
+    ("\u2014", " "),
+    ("\u2013", " "),
+    ("\u00a0", " "),
+    ("\u2026", " "),
+    ("\u00ad", ""),  # soft hyphen
+    ("\u200b", ""),
+)
+_NON_WORD = re.compile(f"[^{_word_char_ranges()}]+")
+_POSSESSIVE = re.compile(r"['\u02bc][sS]\b")
+_APOSTROPHES = re.compile("['\u02bc]")
 # Deleted outright: they are invisible and sit inside words (soft hyphen, ZWSP, ZWJ...).
 _FORMAT_CHARS = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 # Accents over Latin, Greek and Cyrillic letters; other scripts' marks carry meaning.
 _ACCENTS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # Only text holding one of these can have an accent to strip; the rest skips NFD/NFC.
 _ACCENTABLE = re.compile("[\u00c0-\u04ff\u1e00-\u1fff\u0300-\u036f]")
-_ACRONYM_PLURAL = re.compile(r"s(?<=[A-Z][A-Z]s)\b")
-_APOSTROPHE = re.compile(r"['\u2019\u02bc](?<=\w.)(?:s\b)?")
 # A dot between single letters (u.s, u.s.a) or closing such a run (u.s.) is deleted.
 _ACRONYM_DOT = re.compile(r"\.(?:(?<=(?<!\w)[^\W\d_]\.)(?=[^\W\d_](?!\w))|(?<=\.[^\W\d_]\.)(?!\w))")
 _SPACELESS_EDGE = re.compile(
@@ -139,28 +154,44 @@ def is_spaceless_char(char: str) -> bool:
 
 
 def surface_fold(text: str) -> str:
-    """Fold ``text`` for matching without touching plurals (steps 1-5 of the module doc).
+    """Fold ``text`` for matching without touching plurals (steps 1-4 of the module doc).
 
     The result is lower-case words separated by single spaces, no leading/trailing space.
     """
     if not text:
         return ""
-    if text.isascii():
-        folded = _ACRONYM_PLURAL.sub("", text).lower()
-        if "'" in folded:
-            folded = _APOSTROPHE.sub("", folded)
-        if "." in folded:
-            folded = _ACRONYM_DOT.sub("", folded)
-        return _NON_WORD_ASCII.sub(" ", folded).strip()
+    if not text.isascii():
+        for char, replacement in _COMMON_NON_ASCII:
+            if char in text:
+                text = text.replace(char, replacement)
+        if not text.isascii():
+            return _fold_unicode(text)
+    return _fold_ascii(text)
+
+
+def _fold_ascii(text: str) -> str:
+    # bytes.translate does case, punctuation and apostrophes in one C pass: ~10x faster
+    # than a regex substitution over the same 600 characters.
+    if "'" in text:
+        text = _POSSESSIVE.sub("", text)
+    if "." in text:
+        text = _ACRONYM_DOT.sub("", text)
+    folded = text.encode("ascii").translate(_ASCII_TABLE, b"'")
+    while b"  " in folded:
+        folded = folded.replace(b"  ", b" ")
+    return folded.strip().decode("ascii")
+
+
+def _fold_unicode(text: str) -> str:
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
-    folded = _FORMAT_CHARS.sub("", text)
-    folded = _ACRONYM_PLURAL.sub("", folded).casefold()
+    folded = _FORMAT_CHARS.sub("", text).casefold()
     if _ACCENTABLE.search(folded) is not None:
         folded = unicodedata.normalize(
             "NFC", _ACCENTS.sub("", unicodedata.normalize("NFD", folded))
         )
-    folded = _APOSTROPHE.sub("", folded)
+    if "'" in folded or "\u02bc" in folded:
+        folded = _APOSTROPHES.sub("", _POSSESSIVE.sub("", folded))
     if "." in folded:
         folded = _ACRONYM_DOT.sub("", folded)
     if _SPACELESS.search(folded) is not None:

@@ -1,0 +1,198 @@
+"""P2: matching many watches must cost about the same as matching one.
+
+Builds ``--watches`` watch queries in the full query language (words, phrases, AND/OR/NOT,
+``-``, fields, a few RE2 regexes) and ``--articles`` synthetic articles of ~670 characters
+(title + summary + publisher) from a Zipf-weighted vocabulary that includes real trade
+terms, all from a fixed seed. Then it reports:
+
+* articles/s through :class:`bot.core.matcher.Matcher` (one Aho-Corasick pass per field);
+* articles/s of the naive baseline, one compiled ``re`` regex per watch (``\\b(?:t1|t2)\\b``
+  over its positive terms, case-insensitive), measured on ``--baseline-sample`` articles
+  and extrapolated: the naive loop is far too slow to run over all of them;
+* matches per article and the Matcher/baseline speed ratio.
+
+Usage: ``python bench/p2_matching.py [--watches 10000] [--articles 100000]``
+(the defaults are the P2 target size and finish in well under three minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import string
+import sys
+import time
+from itertools import accumulate
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.core.matcher import Matcher, MatchDocument  # noqa: E402 - after the path tweak
+from bot.core.query import Query, parse_query  # noqa: E402
+
+TRADE_TERMS = (
+    "tariff tariffs trade talks China U.S. Beijing Washington Bessent Greer Lifeng export "
+    "exports ban controls rare earth earths magnet magnets chip chips semiconductor "
+    "semiconductors Nvidia soybean soybeans steel aluminium aluminum duties customs "
+    "sanctions Malaysia Kuala Lumpur Geneva London truce deal summit minister treasury "
+    "commerce ministry yuan dollar markets stocks shares investors inflation economy "
+    "factory factories supply chain shipping port ports lithium gallium germanium"
+).split()
+STOPWORDS = "the a of to in and for on with as at by from that is was will has said its".split()
+N_WORDS = 100
+PUBLISHERS = [
+    f"{name} {kind}"
+    for name in (
+        "Reuters",
+        "Bloomberg",
+        "Nikkei",
+        "Caixin",
+        "Guardian",
+        "Times",
+        "Post",
+        "Herald",
+        "Daily",
+        "Global",
+    )
+    for kind in ("News", "Asia", "Wire", "Online", "Business")
+]
+
+
+def make_vocabulary(rng: random.Random, size: int) -> list[str]:
+    words = set(TRADE_TERMS)
+    while len(words) < size:
+        length = rng.choice((4, 5, 6, 7, 8, 9, 10))
+        words.add("".join(rng.choice(string.ascii_lowercase) for _ in range(length)))
+    vocabulary = sorted(words)
+    rng.shuffle(vocabulary)
+    return vocabulary
+
+
+def make_articles(rng: random.Random, vocabulary: list[str], count: int) -> list[MatchDocument]:
+    weights = list(accumulate(1.0 / (rank + 10) for rank in range(len(vocabulary))))
+    trade = [word for word in TRADE_TERMS]
+    articles = []
+    for _ in range(count):
+        words = rng.choices(vocabulary, cum_weights=weights, k=N_WORDS)
+        for i in range(0, N_WORDS, 3):
+            words[i] = rng.choice(STOPWORDS)
+        if rng.random() < 0.3:  # about a third of the articles are about trade
+            for i in rng.sample(range(N_WORDS), rng.randint(1, 4)):
+                words[i] = rng.choice(trade)
+        if rng.random() < 0.3:
+            words[rng.randrange(100)] += "-" + rng.choice(vocabulary)
+        if rng.random() < 0.2:
+            words[rng.randrange(100)] = "“" + rng.choice(vocabulary) + "’s”"
+        title = " ".join(words[:10]).capitalize()
+        summary = (
+            ". ".join(" ".join(words[i : i + 15]).capitalize() for i in range(10, N_WORDS, 15))
+            + "."
+        )
+        articles.append(
+            MatchDocument(title=title, summary=summary, content="", source=rng.choice(PUBLISHERS))
+        )
+    return articles
+
+
+def make_queries(rng: random.Random, vocabulary: list[str], count: int) -> list[str]:
+    # Watches name specific things: mid- and low-frequency words, plus the trade terms.
+    pool = vocabulary[500:] + TRADE_TERMS * 5
+
+    def word() -> str:
+        return rng.choice(pool)
+
+    def phrase() -> str:
+        return f'"{word()} {word()}"'
+
+    shapes = [
+        (30, lambda: word()),
+        (15, lambda: phrase()),
+        (15, lambda: f"{word()} AND {word()}"),
+        (8, lambda: f"{word()} {word()}"),
+        (10, lambda: f"({word()} OR {word()} OR {word()}) AND {phrase()}"),
+        (6, lambda: f'{word()} -"{word()} {word()}"'),
+        (5, lambda: f"{word()} NOT {word()}"),
+        (4, lambda: f"title:{word()} OR summary:{phrase()}"),
+        (3, lambda: f"{word()} source:{rng.choice(PUBLISHERS).split()[0].lower()}"),
+        (2, lambda: f"{word()} /{word()[:4]}\\w* (on|in) \\w+/"),
+        (2, lambda: f"({word()} OR {word()}) -{word()}"),
+    ]
+    cum = list(accumulate(weight for weight, _ in shapes))
+    queries = [rng.choices(shapes, cum_weights=cum)[0][1]() for _ in range(count - 5)]
+    # A handful of regex-only watches: these are evaluated for every article by design.
+    queries += [f"/{word()[:5]}\\w*s (to|from) \\w+/" for _ in range(5)]
+    return queries
+
+
+def baseline_regexes(queries: list[Query]) -> list[re.Pattern[str]]:
+    regexes = []
+    for query in queries:
+        alternatives = (
+            "|".join(re.escape(term.text) for term in query.positive_terms if not term.is_regex)
+            or "(?!)"
+        )
+        regexes.append(re.compile(rf"\b(?:{alternatives})\b", re.IGNORECASE))
+    return regexes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--watches", type=int, default=10_000)
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument(
+        "--vocabulary", type=int, default=50_000, help="distinct words articles are drawn from"
+    )
+    parser.add_argument("--baseline-sample", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=20_260_723)
+    args = parser.parse_args()
+
+    rng = random.Random(args.seed)
+    vocabulary = make_vocabulary(rng, args.vocabulary)
+    started = time.perf_counter()
+    articles = make_articles(rng, vocabulary, args.articles)
+    query_texts = make_queries(rng, vocabulary, args.watches)
+    queries = [parse_query(text) for text in query_texts]
+    mean_chars = sum(len(a.title) + len(a.summary) + len(a.source) for a in articles) / len(
+        articles
+    )
+    print(
+        f"setup: {len(queries):,} watches, {len(articles):,} articles of {mean_chars:.0f} chars "
+        f"(generated and parsed in {time.perf_counter() - started:.1f} s)"
+    )
+
+    started = time.perf_counter()
+    matcher = Matcher.build(enumerate(queries))
+    print(f"Matcher.build: {time.perf_counter() - started:.2f} s")
+
+    started = time.perf_counter()
+    total_matches = 0
+    for article in articles:
+        total_matches += len(matcher.match(article))
+    elapsed = time.perf_counter() - started
+    matcher_rate = len(articles) / elapsed
+    print(
+        f"Matcher: {matcher_rate:,.0f} articles/s ({elapsed:.2f} s for {len(articles):,}; "
+        f"{total_matches / len(articles):.2f} matches per article)"
+    )
+
+    sample = articles[: args.baseline_sample]
+    regexes = baseline_regexes(queries)
+    started = time.perf_counter()
+    baseline_hits = 0
+    for article in sample:
+        text = f"{article.title}\n{article.summary}"
+        for regex in regexes:
+            if regex.search(text) is not None:
+                baseline_hits += 1
+    elapsed = time.perf_counter() - started
+    baseline_rate = len(sample) / elapsed
+    print(
+        f"baseline (one re regex per watch, measured on {len(sample)} articles and "
+        f"extrapolated): {baseline_rate:,.1f} articles/s"
+    )
+    print(f"speed-up: {matcher_rate / baseline_rate:,.0f}x")
+
+
+if __name__ == "__main__":
+    main()
