@@ -374,12 +374,15 @@ class FakeDiscord:
         return self.calls("POST", f"/channels/{channel_id}/messages")
 
     async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
-        """Wait until ``predicate()`` holds; re-checked after every recorded request."""
+        """Wait until ``predicate()`` holds; re-checked after every request and heartbeat."""
         async with asyncio.timeout(within), self._changed:
             await self._changed.wait_for(predicate)
 
     async def _record(self, rec: RecordedRequest) -> None:
         self.requests.append(rec)
+        await self._notify()
+
+    async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
 
@@ -609,6 +612,7 @@ class FakeDiscord:
         op = payload.get("op")
         if op == _OP_HEARTBEAT:
             self.heartbeats += 1
+            await self._notify()
             await conn.send({"op": _OP_HEARTBEAT_ACK, "d": None, "s": None, "t": None})
         elif op == _OP_IDENTIFY:
             d = payload["d"]

@@ -93,18 +93,21 @@ class WirewatchClient(discord.Client):
         self.tree: app_commands.CommandTree[WirewatchClient] = app_commands.CommandTree(self)
         self.ready_event = asyncio.Event()
         self.synced: list[app_commands.AppCommand] = []
+        # Only the instance holding the gateway answers commands, so only it syncs them.
+        self.sync_commands = True
 
     async def setup_hook(self) -> None:
-        guild = discord.Object(id=self.settings.guild_id) if self.settings.guild_id else None
-        if guild is not None:
-            # Guild commands appear at once: the way to iterate on one test server.
-            self.tree.copy_global_to(guild=guild)
-        self.synced = await self.tree.sync(guild=guild)
         assert self.application_id is not None
-        log.info(
-            "discord commands synced",
-            extra={"count": len(self.synced), "guild": self.settings.guild_id or "global"},
-        )
+        if self.sync_commands:
+            guild = discord.Object(id=self.settings.guild_id) if self.settings.guild_id else None
+            if guild is not None:
+                # Guild commands appear at once: the way to iterate on one test server.
+                self.tree.copy_global_to(guild=guild)
+            self.synced = await self.tree.sync(guild=guild)
+            log.info(
+                "discord commands synced",
+                extra={"count": len(self.synced), "guild": self.settings.guild_id or "global"},
+            )
         log.info(
             "invite the Discord bot with: %s",
             invite_url(self.application_id, webhook_delivery=self.settings.webhook_delivery),
@@ -155,6 +158,7 @@ class DiscordAdapter:
             guild_ready_timeout=guild_ready_timeout,
             max_ratelimit_timeout=max_ratelimit_timeout,
         )
+        self.client.sync_commands = gateway
         install_commands(self.client.tree, core)
         self._notifier = DiscordNotifier(self.client)
         self._task: asyncio.Task[None] | None = None

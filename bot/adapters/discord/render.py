@@ -53,6 +53,11 @@ def fit(text: str, limit: int) -> str:
     """``text`` cut to ``limit`` UTF-16 units, ending in an ellipsis when cut."""
     if utf16_len(text) <= limit:
         return text
+    return cut(text, limit)
+
+
+def cut(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` that, with an ellipsis added, fits ``limit``."""
     if limit <= 0:
         return ""
     out: list[str] = []
@@ -183,11 +188,15 @@ def highlighted(text: str, terms: Iterable[str], limit: int) -> str:
     out: list[str] = []
     used = 0
     for i, (raw, bold) in enumerate(pieces):
-        rendered = clean(raw) if not bold else f"**{clean(raw)}**"
-        if raw[:1].isspace():
-            rendered = " " + rendered
-        if raw[-1:].isspace():
-            rendered += " "
+        core = clean(raw)
+        if bold:
+            rendered = f"**{core}**"
+        elif not core:
+            rendered = " "  # only whitespace between two matched terms
+        else:
+            lead = " " if raw[:1].isspace() else ""
+            trail = " " if raw[-1:].isspace() else ""
+            rendered = f"{lead}{core}{trail}"
         last = i == len(pieces) - 1
         room = limit - used - (0 if last else 1)  # keep one unit for the ellipsis
         if utf16_len(rendered) <= room:
@@ -195,10 +204,7 @@ def highlighted(text: str, terms: Iterable[str], limit: int) -> str:
             used += utf16_len(rendered)
             continue
         # This piece does not fit: cut it (bold pieces are dropped whole, never half-bolded).
-        if not bold:
-            out.append(fit(rendered, max(limit - used, 0)))
-        else:
-            out.append(ELLIPSIS)
+        out.append(ELLIPSIS if bold else cut(rendered, limit - used))
         break
     return "".join(out).strip()
 
