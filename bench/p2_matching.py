@@ -28,18 +28,96 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.core.matcher import Matcher, MatchDocument  # noqa: E402 - after the path tweak
-from bot.core.query import Query, parse_query  # noqa: E402
+from bot.core.matcher import MatchDocument, Matcher
+from bot.core.query import Query, parse_query
 
-TRADE_TERMS = (
-    "tariff tariffs trade talks China U.S. Beijing Washington Bessent Greer Lifeng export "
-    "exports ban controls rare earth earths magnet magnets chip chips semiconductor "
-    "semiconductors Nvidia soybean soybeans steel aluminium aluminum duties customs "
-    "sanctions Malaysia Kuala Lumpur Geneva London truce deal summit minister treasury "
-    "commerce ministry yuan dollar markets stocks shares investors inflation economy "
-    "factory factories supply chain shipping port ports lithium gallium germanium"
-).split()
-STOPWORDS = "the a of to in and for on with as at by from that is was will has said its".split()
+TRADE_TERMS = [
+    "tariff",
+    "tariffs",
+    "trade",
+    "talks",
+    "China",
+    "U.S.",
+    "Beijing",
+    "Washington",
+    "Bessent",
+    "Greer",
+    "Lifeng",
+    "export",
+    "exports",
+    "ban",
+    "controls",
+    "rare",
+    "earth",
+    "earths",
+    "magnet",
+    "magnets",
+    "chip",
+    "chips",
+    "semiconductor",
+    "semiconductors",
+    "Nvidia",
+    "soybean",
+    "soybeans",
+    "steel",
+    "aluminium",
+    "aluminum",
+    "duties",
+    "customs",
+    "sanctions",
+    "Malaysia",
+    "Kuala",
+    "Lumpur",
+    "Geneva",
+    "London",
+    "truce",
+    "deal",
+    "summit",
+    "minister",
+    "treasury",
+    "commerce",
+    "ministry",
+    "yuan",
+    "dollar",
+    "markets",
+    "stocks",
+    "shares",
+    "investors",
+    "inflation",
+    "economy",
+    "factory",
+    "factories",
+    "supply",
+    "chain",
+    "shipping",
+    "port",
+    "ports",
+    "lithium",
+    "gallium",
+    "germanium",
+]
+STOPWORDS = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "in",
+    "and",
+    "for",
+    "on",
+    "with",
+    "as",
+    "at",
+    "by",
+    "from",
+    "that",
+    "is",
+    "was",
+    "will",
+    "has",
+    "said",
+    "its",
+]
 N_WORDS = 100
 PUBLISHERS = [
     f"{name} {kind}"
