@@ -293,9 +293,9 @@ class FakeSlack:
             )
         return web.Response(text="ok", content_type="text/plain")
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 3.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 3.0) -> None:
         """Wait until ``predicate()`` holds (checked whenever something is posted)."""
-        async with asyncio.timeout(timeout), self._posted:
+        async with asyncio.timeout(within), self._posted:
             await self._posted.wait_for(predicate)
 
     def new_response_url(self) -> str:
@@ -327,10 +327,10 @@ class FakeSlack:
         return ws
 
     async def send_envelope(
-        self, kind: str, payload: dict[str, Any], *, timeout: float = 3.0
+        self, kind: str, payload: dict[str, Any], *, within: float = 3.0
     ) -> dict[str, Any]:
         """Push one Socket Mode envelope; return the ack's payload ({} for a bare ack)."""
-        await asyncio.wait_for(self.socket_connected.wait(), timeout)
+        await asyncio.wait_for(self.socket_connected.wait(), within)
         envelope_id = str(uuid.uuid4())
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending_acks[envelope_id] = future
@@ -341,7 +341,7 @@ class FakeSlack:
             "accepts_response_payload": True,
         }
         await self._sockets[-1].send_str(json.dumps(envelope))
-        return await asyncio.wait_for(future, timeout)
+        return await asyncio.wait_for(future, within)
 
     def slash_command_payload(
         self, text: str, *, user_id: str = "U1", channel_id: str = "C1", command: str = "/wirewatch"

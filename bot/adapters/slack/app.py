@@ -90,8 +90,15 @@ class SlackAdapter:
         )
         self._bot_name = "Wirewatch"
         self.router = CommandRouter(core, self.permissions, command=settings.command)
+        # Delivery gets its own client without slack_sdk's connection-error retry, which
+        # would resend a post blindly; the notifier checks history instead.
+        delivery_client = AsyncWebClient(
+            token=settings.bot_token.get_secret_value(),
+            base_url=settings.api_url,
+            retry_handlers=[],
+        )
         self._notifier = SlackNotifier(
-            self.client, pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
+            delivery_client, pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
         )
         self._webhook_notifier = SlackWebhookNotifier(
             pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
@@ -131,7 +138,7 @@ class SlackAdapter:
             self._handler = AsyncSocketModeHandler(self.app, app_token, web_client=self.client)
             # Reuse the URL we just obtained: the handler would otherwise ask for another.
             self._handler.client.wss_uri = opened["url"]
-            await self._handler.connect_async()
+            await self._handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("slack socket mode connected")
         else:
             self._runner = web.AppRunner(
@@ -148,7 +155,7 @@ class SlackAdapter:
         if self._in_flight:
             await asyncio.wait(set(self._in_flight), timeout=self._stop_grace)
         if self._handler is not None:
-            await self._handler.close_async()
+            await self._handler.close_async()  # type: ignore[no-untyped-call]
             self._handler = None
         if self._runner is not None:
             await self._runner.cleanup()
@@ -170,7 +177,10 @@ class SlackAdapter:
         if self._site is None or self._site._server is None:
             return None
         sockets = getattr(self._site._server, "sockets", None) or []
-        return tuple(sockets[0].getsockname()[:2]) if sockets else None  # type: ignore[return-value]
+        if not sockets:
+            return None
+        host, port = sockets[0].getsockname()[:2]
+        return str(host), int(port)
 
     def notifiers(self) -> list[Notifier]:
         return [self._notifier, self._webhook_notifier]

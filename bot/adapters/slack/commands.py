@@ -264,7 +264,8 @@ class CommandRouter:
             return _text_reply(f":warning: I could not add that feed: {escape_text(e.reason)}")
         except NotFoundError as e:
             return _text_reply(
-                f"{escape_text(str(e))}. `{self._command} {parsed.name.split()[0]} list` shows the ids."
+                f"{escape_text(str(e))}. "
+                f"`{self._command} {parsed.name.split()[0]} list` shows the ids."
             )
         except PermissionDeniedError as e:
             return self._refusal(str(e))
@@ -381,7 +382,7 @@ class CommandRouter:
         watch = await self._core.remove_watch(invocation.destination, ref)
         return _text_reply(
             f"Watch {_watch_ref(watch)} removed from this channel.",
-            announce=f"<@{invocation.user_id}> removed watch {_watch_ref(watch)} from this channel.",
+            announce=f"<@{invocation.user_id}> removed watch {_watch_ref(watch)} from here.",
         )
 
     async def _watch_test(self, invocation: Invocation, args: str) -> Reply:
@@ -391,7 +392,8 @@ class CommandRouter:
         query = f"`{_code(shorten(args, 200))}`"
         if not articles:
             return _text_reply(f"No stored recent article matches {query}.")
-        heading = f"{query} would have matched {len(articles)} recent article{'s' if len(articles) != 1 else ''}:"
+        count = f"{len(articles)} recent article{'s' if len(articles) != 1 else ''}"
+        heading = f"{query} would have matched {count}:"
         return Reply(render_articles(articles, heading))
 
     async def _latest(self, invocation: Invocation, args: str) -> Reply:
@@ -413,7 +415,8 @@ class CommandRouter:
         name = f" ({escape_text(feed.name)})" if feed.name else ""
         minutes = max(1, round(feed.interval_seconds / 60))
         return _text_reply(
-            f":white_check_mark: Feed #{feed.id}{name} added: {link(feed.url, feed.url)} — polled about every {minutes} min."
+            f":white_check_mark: Feed #{feed.id}{name} added: {link(feed.url, feed.url)} "
+            f"— polled about every {minutes} min."
         )
 
     async def _feeds_list(self, invocation: Invocation, args: str) -> Reply:

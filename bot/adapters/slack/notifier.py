@@ -11,8 +11,12 @@ otherwise report back to the delivery engine with the error tree:
 
 Resends are idempotent for ``slack:`` destinations: every message carries metadata with
 the alert id, and a resend after an unconfirmed attempt first looks for it in the
-channel's recent history. Incoming webhooks cannot be read back, so they are
-at-least-once.
+channel's recent history. An attempt is unconfirmed when the core says so
+(``maybe_sent``, e.g. after a crash) or when this notifier saw an ambiguous failure itself
+(a 5xx or a dropped connection after the request went out), since the delivery engine
+treats ``RetryableDeliveryError`` as "not sent". Give the notifier a client without
+slack_sdk's connection-error retry handler (``retry_handlers=[]``): that handler resends a
+post blindly. Incoming webhooks cannot be read back, so they are at-least-once.
 """
 
 from __future__ import annotations
@@ -46,15 +50,17 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # Slack error codes that will not go away by retrying, in words an operator can act on.
 PERMANENT_ERRORS: dict[str, str] = {
-    "channel_not_found": "the channel does not exist, or it is private and Wirewatch was not invited",
+    "channel_not_found": (
+        "the channel does not exist, or it is private and Wirewatch was not invited"
+    ),
     "not_in_channel": "Wirewatch is not a member of this channel: type /invite @Wirewatch in it",
     "is_archived": "the channel is archived",
     "invalid_auth": "Slack rejected the bot token (invalid_auth): check SLACK_BOT_TOKEN",
     "not_authed": "no Slack bot token was sent: set SLACK_BOT_TOKEN",
     "account_inactive": "the Slack app's token belongs to a deactivated or uninstalled app",
-    "token_revoked": "the Slack bot token was revoked: reinstall the app and update SLACK_BOT_TOKEN",
+    "token_revoked": "the Slack bot token was revoked: reinstall, then update SLACK_BOT_TOKEN",
     "token_expired": "the Slack bot token expired: reinstall the app and update SLACK_BOT_TOKEN",
-    "missing_scope": "the Slack app lacks a permission it needs: reinstall it from bot/slack/manifest.yaml",
+    "missing_scope": "the Slack app lacks a permission: reinstall it from bot/slack/manifest.yaml",
     "restricted_action": "this workspace does not let apps post in this channel",
     "restricted_action_read_only_channel": "the channel is read-only for apps",
     "restricted_action_thread_only_channel": "the channel only allows replies in threads",
@@ -125,6 +131,14 @@ def _slack_error(e: SlackApiError) -> tuple[int | None, str, float | None]:
     return status, code, retry_after
 
 
+class _Ambiguous(Exception):
+    """The post may or may not have reached Slack (5xx, dropped connection, timeout)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class SlackNotifier:
     """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token."""
 
@@ -145,31 +159,43 @@ class SlackNotifier:
         self._max_inline_wait = max_inline_wait
         self._history_limit = history_limit
         self._sleep = sleep
+        # First alert ids whose last post may have reached Slack without us hearing back.
+        self._uncertain: set[int] = set()
 
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
     ) -> str:
         """Post ``alerts`` as one message and return its ``ts`` (see ``Notifier.send``)."""
         channel = _channel(destination)
+        alert_id = alerts[0].id
         async with self._pacer.lock(channel):
-            if maybe_sent:
-                existing = await self._find_existing(channel, alerts[0].id)
+            if maybe_sent or alert_id in self._uncertain:
+                existing = await self._find_existing(channel, alert_id)
                 if existing is not None:
                     log.info(
                         "resend found earlier message",
-                        extra={"channel": channel, "alert": alerts[0].id, "ts": existing},
+                        extra={"channel": channel, "alert": alert_id, "ts": existing},
                     )
+                    self._uncertain.discard(alert_id)
                     return existing
             message = render_alerts(alerts)
-            return await self._post(channel, message, metadata=alert_metadata(alerts))
+            try:
+                ts = await self._post(channel, message, metadata=alert_metadata(alerts))
+            except _Ambiguous as e:
+                self._uncertain.add(alert_id)
+                raise RetryableDeliveryError(e.reason) from e.__cause__
+            self._uncertain.discard(alert_id)
+            return ts
 
     async def send_notice(self, destination: str, text: str) -> None:
         """Post an operational notice as plain text (escaped: it may quote feed errors)."""
         channel = _channel(destination)
+        message = SlackMessage(text=clip(escape_text(text), 3000))
         async with self._pacer.lock(channel):
-            await self._post(
-                channel, SlackMessage(text=clip(escape_text(text), 3000)), metadata=None
-            )
+            try:
+                await self._post(channel, message, metadata=None)
+            except _Ambiguous as e:
+                raise RetryableDeliveryError(e.reason) from e.__cause__
 
     async def _post(
         self, channel: str, message: SlackMessage, *, metadata: dict[str, Any] | None
@@ -193,7 +219,7 @@ class SlackNotifier:
                     wait = retry_after if retry_after is not None else 1.0
                     self._pacer.sent(channel, extra_wait=wait)
                     if not waited and wait <= self._max_inline_wait:
-                        # One short Retry-After is cheaper to honour here than a trip through the outbox.
+                        # A short Retry-After is cheaper to honour here than via the outbox.
                         waited = True
                         log.info(
                             "slack rate limited, waiting",
@@ -213,10 +239,13 @@ class SlackNotifier:
                     blocks = None
                     continue
                 if status is not None and status >= 500:
-                    raise RetryableDeliveryError(f"Slack answered HTTP {status}") from e
+                    raise _Ambiguous(f"Slack answered HTTP {status}") from e
                 raise RetryableDeliveryError(f"Slack refused the message ({code or status})") from e
-            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            except aiohttp.ClientConnectorError as e:
+                # The connection never opened: certainly not posted.
                 raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise _Ambiguous(f"no answer from Slack ({type(e).__name__})") from e
             self._pacer.sent(channel)
             return str(response["ts"])
 

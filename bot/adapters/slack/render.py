@@ -509,7 +509,8 @@ def render_status(report: StatusReport, *, where: str) -> SlackMessage:
             since = f" since {slack_date(d.failing_since)}" if d.failing_since else ""
             reason = escape_text(shorten(d.last_error or "unknown error", 200))
             lines.append(
-                f"`{escape_text(_public_destination(d.destination))}` — failing{since}: {reason} ({d.pending} waiting)"
+                f"`{escape_text(_public_destination(d.destination))}` — failing{since}: "
+                f"{reason} ({d.pending} waiting)"
             )
         blocks += sections_from_lines(lines, max_blocks=12)
     if report.subscriptions:
@@ -519,7 +520,10 @@ def render_status(report: StatusReport, *, where: str) -> SlackMessage:
         blocks.append(
             section(f"No watches deliver to {where}. `subscribe` starts the default ones.")
         )
-    text = f"Wirewatch status: {len(failing)} failing feeds, {report.outbox_depth} waiting, {report.dead_letters} dead letters"
+    text = (
+        f"Wirewatch status: {len(failing)} failing feeds, {report.outbox_depth} waiting, "
+        f"{report.dead_letters} dead letters"
+    )
     return SlackMessage(text=text, blocks=fit_blocks(blocks))
 
 
@@ -536,6 +540,10 @@ def render_why(report: WhyReport) -> SlackMessage:
     head = f"*What happened to* {link(report.url, shorten(report.url, 200))}"
     lines = [head] + [f"• {escape_text(line)}" for line in report.lines]
     if not report.lines:
-        lines.append("Wirewatch has not seen this article in any feed." if not report.found else "No details.")
+        lines.append(
+            "Wirewatch has not seen this article in any feed."
+            if not report.found
+            else "No details."
+        )
     blocks = sections_from_lines(lines, max_blocks=MAX_BLOCKS)
     return SlackMessage(text=_fallback("\n".join(lines)), blocks=blocks)

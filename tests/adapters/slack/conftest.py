@@ -55,7 +55,9 @@ async def start_adapter(fake_slack: FakeSlack) -> AsyncIterator[StartAdapter]:
     ) -> SlackAdapter:
         kwargs: dict[str, Any] = {"pace_seconds": 0.0, "http_host": "127.0.0.1"}
         kwargs.update(adapter_kwargs or {})
-        adapter = SlackAdapter(core=core, settings=slack_settings(fake_slack, **overrides), **kwargs)
+        adapter = SlackAdapter(
+            core=core, settings=slack_settings(fake_slack, **overrides), **kwargs
+        )
         await adapter.start()
         started.append(adapter)
         return adapter

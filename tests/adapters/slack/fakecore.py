@@ -30,31 +30,78 @@ class FakeCore:
         }
         self.defaults = (1, 2)
         self.feeds: dict[int, FeedInfo] = {
-            1: FeedInfo(1, "https://news.example/rss", "Example News", 300, FeedHealth.OK, NOW, None, None, 0, None, "config"),
-            2: FeedInfo(
-                2, "https://broken.example/feed", None, 600, FeedHealth.FAILING, None,
-                "HTTP 503 from server", NOW, 5, None, "config",
+            1: FeedInfo(
+                1,
+                "https://news.example/rss",
+                "Example News",
+                300,
+                FeedHealth.OK,
+                NOW,
+                None,
+                None,
+                0,
+                None,
+                "config",
             ),
-        }  # fmt: skip
+            2: FeedInfo(
+                2,
+                "https://broken.example/feed",
+                None,
+                600,
+                FeedHealth.FAILING,
+                None,
+                "HTTP 503 from server",
+                NOW,
+                5,
+                None,
+                "config",
+            ),
+        }
         self.articles = [
-            ArticleView(1, "https://news.example/a1", "Rare earth prices soar", "Rare earth miners gain.", "Reuters",
-                        NOW, "https://news.example/rss", "s1", ("rare earth",), '"rare earth"', 1),
-            ArticleView(2, "https://news.example/a2", "Lithium glut", "Lithium falls.", "FT", NOW,
-                        "https://news.example/rss", "s2", ("lithium",), "lithium", 2),
-        ]  # fmt: skip
+            ArticleView(
+                1,
+                "https://news.example/a1",
+                "Rare earth prices soar",
+                "Rare earth miners gain.",
+                "Reuters",
+                NOW,
+                "https://news.example/rss",
+                "s1",
+                ("rare earth",),
+                '"rare earth"',
+                1,
+            ),
+            ArticleView(
+                2,
+                "https://news.example/a2",
+                "Lithium glut",
+                "Lithium falls.",
+                "FT",
+                NOW,
+                "https://news.example/rss",
+                "s2",
+                ("lithium",),
+                "lithium",
+                2,
+            ),
+        ]
         self.calls: list[tuple[str, tuple[object, ...]]] = []
 
     def _resolve(self, ref: str) -> WatchInfo | None:
         ref = ref.lstrip("#")
         if ref.isdigit():
             return self.watches.get(int(ref))
-        return next((w for w in self.watches.values() if (w.name or "").lower() == ref.lower()), None)
+        return next(
+            (w for w in self.watches.values() if (w.name or "").lower() == ref.lower()), None
+        )
 
     async def subscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
         self.calls.append(("subscribe", (destination, tuple(watch_refs))))
         return self._set(destination, watch_refs, on=True)
 
-    async def unsubscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+    async def unsubscribe(
+        self, destination: str, watch_refs: Sequence[str] = ()
+    ) -> SubscribeResult:
         self.calls.append(("unsubscribe", (destination, tuple(watch_refs))))
         return self._set(destination, watch_refs, on=False)
 
@@ -64,31 +111,48 @@ class FakeCore:
             targets = [w for _, w in found if w is not None]
             unknown = tuple(r for r, w in found if w is None)
         else:
-            targets = [self.watches[i] for i in self.defaults] if on else [
-                w for w in self.watches.values() if destination in w.destinations
-            ]
+            targets = (
+                [self.watches[i] for i in self.defaults]
+                if on
+                else [w for w in self.watches.values() if destination in w.destinations]
+            )
             unknown = ()
         changed, unchanged = [], []
         for w in targets:
             if (destination in w.destinations) == on:
                 unchanged.append(w)
                 continue
-            dests = (*w.destinations, destination) if on else tuple(d for d in w.destinations if d != destination)
+            dests = (
+                (*w.destinations, destination)
+                if on
+                else tuple(d for d in w.destinations if d != destination)
+            )
             self.watches[w.id] = replace(w, destinations=dests)
             changed.append(self.watches[w.id])
         return SubscribeResult(destination, tuple(changed), tuple(unchanged), unknown)
 
-    async def add_watch(self, destination: str, query: str, *, name: str | None = None,
-                        created_by: str | None = None, mention: str | None = None) -> WatchInfo:  # fmt: skip
+    async def add_watch(
+        self,
+        destination: str,
+        query: str,
+        *,
+        name: str | None = None,
+        created_by: str | None = None,
+        mention: str | None = None,
+    ) -> WatchInfo:
         self.calls.append(("add_watch", (destination, query, created_by)))
         if query.count('"') % 2:
             raise QuerySyntaxError("unclosed quote", query, query.index('"'))
-        watch = WatchInfo(max(self.watches) + 1, query, name, 0, None, (destination,), owner=destination)
+        watch = WatchInfo(
+            max(self.watches) + 1, query, name, 0, None, (destination,), owner=destination
+        )
         self.watches[watch.id] = watch
         return watch
 
     async def list_watches(self, destination: str | None = None) -> list[WatchInfo]:
-        return [w for w in self.watches.values() if destination is None or destination in w.destinations]
+        return [
+            w for w in self.watches.values() if destination is None or destination in w.destinations
+        ]
 
     async def remove_watch(self, destination: str, watch_ref: str) -> WatchInfo:
         self.calls.append(("remove_watch", (destination, watch_ref)))
@@ -106,13 +170,19 @@ class FakeCore:
 
     async def latest(self, query: str | None = None, *, limit: int = 5) -> list[ArticleView]:
         self.calls.append(("latest", (query, limit)))
-        return [a for a in self.articles if query is None or query.lower() in a.title.lower()][:limit]
+        return [a for a in self.articles if query is None or query.lower() in a.title.lower()][
+            :limit
+        ]
 
-    async def add_feed(self, url: str, *, name: str | None = None, added_by: str | None = None) -> FeedInfo:
+    async def add_feed(
+        self, url: str, *, name: str | None = None, added_by: str | None = None
+    ) -> FeedInfo:
         self.calls.append(("add_feed", (url, added_by)))
         if "notafeed" in url:
             raise ParseError("the page is HTML, not a feed")
-        feed = FeedInfo(max(self.feeds) + 1, url, name, 300, FeedHealth.NEW, None, None, None, 0, None, "user")
+        feed = FeedInfo(
+            max(self.feeds) + 1, url, name, 300, FeedHealth.NEW, None, None, None, 0, None, "user"
+        )
         self.feeds[feed.id] = feed
         return feed
 
@@ -129,7 +199,11 @@ class FakeCore:
     async def status(self, destination: str | None = None) -> StatusReport:
         return StatusReport(
             feeds=tuple(self.feeds.values()),
-            destinations=(DestinationStatus("slack:C9", DestinationState.FAILING, "channel is archived", NOW, 3),),
+            destinations=(
+                DestinationStatus(
+                    "slack:C9", DestinationState.FAILING, "channel is archived", NOW, 3
+                ),
+            ),
             outbox_depth=3,
             oldest_pending_at=NOW,
             dead_letters=1,
@@ -140,5 +214,7 @@ class FakeCore:
     async def why(self, url: str) -> WhyReport:
         self.calls.append(("why", (url,)))
         if url.endswith("a1"):
-            return WhyReport(url, True, ("fetched from Example News", "matched watch #1 (rare earth)"))
+            return WhyReport(
+                url, True, ("fetched from Example News", "matched watch #1 (rare earth)")
+            )
         return WhyReport(url, False, ())

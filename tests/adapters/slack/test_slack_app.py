@@ -20,7 +20,9 @@ from tests.adapters.slack.fakecore import FakeCore
 from tests.fakes.slack import SIGNING_SECRET, FakeSlack, signed_form
 
 
-async def test_socket_mode_connects_and_stops_cleanly(fake_slack: FakeSlack, start_adapter: StartAdapter) -> None:
+async def test_socket_mode_connects_and_stops_cleanly(
+    fake_slack: FakeSlack, start_adapter: StartAdapter
+) -> None:
     """start() checks the bot token, opens Socket Mode and returns; stop() disconnects."""
     adapter = await start_adapter(FakeCore())
     assert adapter.ready
@@ -32,7 +34,9 @@ async def test_socket_mode_connects_and_stops_cleanly(fake_slack: FakeSlack, sta
     assert not fake_slack.socket_connected.is_set()
 
 
-async def test_rejected_bot_or_app_token_fails_start_with_a_clear_config_error(fake_slack: FakeSlack) -> None:
+async def test_rejected_bot_or_app_token_fails_start_with_a_clear_config_error(
+    fake_slack: FakeSlack,
+) -> None:
     """A wrong token stops start() with a ConfigError naming the variable, not a retry loop."""
     bad_bot = slack_settings(fake_slack, bot_token=SecretStr("xoxb-wrong"))
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
@@ -47,7 +51,9 @@ def test_missing_tokens_are_refused_at_construction() -> None:
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
         SlackAdapter(core=FakeCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1")))
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        SlackAdapter(core=FakeCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1"), mode="http"))
+        SlackAdapter(
+            core=FakeCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1"), mode="http")
+        )
 
 
 def test_notifiers_cover_channels_and_webhooks(fake_slack: FakeSlack) -> None:
@@ -75,7 +81,9 @@ async def test_quick_command_that_runs_late_acks_in_time_and_answers_via_respons
     assert "Wirewatch status" in fake_slack.responses[0].body["blocks"][0]["text"]["text"]
 
 
-async def test_stop_lets_an_in_flight_reply_finish(fake_slack: FakeSlack, start_adapter: StartAdapter) -> None:
+async def test_stop_lets_an_in_flight_reply_finish(
+    fake_slack: FakeSlack, start_adapter: StartAdapter
+) -> None:
     """stop() during a slow command still delivers that command's answer."""
     adapter = await start_adapter(SlowCore(), adapter_kwargs={"ack_budget_seconds": 0.01})
     await fake_slack.send_slash_command("status")
@@ -89,9 +97,10 @@ async def test_stop_lets_an_in_flight_reply_finish(fake_slack: FakeSlack, start_
 async def _post(adapter: SlackAdapter, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
     assert adapter.http_address is not None
     host, port = adapter.http_address
-    async with aiohttp.ClientSession() as session, session.post(
-        f"http://{host}:{port}/slack/events", data=body, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"http://{host}:{port}/slack/events", data=body, headers=headers) as response,
+    ):
         return response.status, await response.text()
 
 
@@ -99,7 +108,9 @@ async def http_adapter(start_adapter: StartAdapter, core: FakeCore) -> SlackAdap
     return await start_adapter(core, mode="http", http_port=0, app_token=None)
 
 
-async def test_http_mode_accepts_a_signed_slash_command(fake_slack: FakeSlack, start_adapter: StartAdapter) -> None:
+async def test_http_mode_accepts_a_signed_slash_command(
+    fake_slack: FakeSlack, start_adapter: StartAdapter
+) -> None:
     """A correctly signed request is dispatched and answered in the HTTP response (the ack)."""
     core = FakeCore()
     adapter = await http_adapter(start_adapter, core)

@@ -49,8 +49,10 @@ class World:
 
 
 def text_of(message: dict[str, Any]) -> str:
-    return message.get("text", "") + "\n" + "\n".join(
-        b["text"]["text"] for b in message.get("blocks") or [] if b.get("text")
+    return (
+        message.get("text", "")
+        + "\n"
+        + "\n".join(b["text"]["text"] for b in message.get("blocks") or [] if b.get("text"))
     )
 
 
@@ -65,7 +67,9 @@ def item(slug: str, title: str, clock: FakeClock, minutes: int = 30) -> dict[str
 
 
 @pytest.fixture
-async def world(tmp_path: Path, fake_slack: FakeSlack, start_adapter: StartAdapter) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, fake_slack: FakeSlack, start_adapter: StartAdapter
+) -> AsyncIterator[World]:
     clock = FakeClock()
     fake_slack.users[ADMIN] = {"is_admin": True}
     async with FeedServer() as feeds:
@@ -80,7 +84,9 @@ async def world(tmp_path: Path, fake_slack: FakeSlack, start_adapter: StartAdapt
             ),
         )
         feeds.set_feed("/other.rss", rss([item("x", "Other news", clock)], title="Other feed"))
-        feeds.set_feed("/page.html", "<html><body>not a feed</body></html>", content_type="text/html")
+        feeds.set_feed(
+            "/page.html", "<html><body>not a feed</body></html>", content_type="text/html"
+        )
         settings = make_settings(tmp_path, feeds=[feeds.url("/news.rss")], watches=WATCHES)
         async with core_for(settings, clock=clock) as core:
             await core.poll(due_only=False)
@@ -116,14 +122,28 @@ async def test_help_lists_every_subcommand_with_examples(world: World) -> None:
     """`help` (and an empty command) answer in the ack with every subcommand."""
     ack = await world.command("help")
     body = text_of(ack)
-    for word in ("subscribe", "unsubscribe", "watch add", "watch list", "watch remove", "watch test",
-                 "latest", "feeds add", "feeds list", "feeds remove", "status", "why"):  # fmt: skip
+    for word in (
+        "subscribe",
+        "unsubscribe",
+        "watch add",
+        "watch list",
+        "watch remove",
+        "watch test",
+        "latest",
+        "feeds add",
+        "feeds list",
+        "feeds remove",
+        "status",
+        "why",
+    ):
         assert f"`{word}" in body
     assert ack["response_type"] == "ephemeral"
     assert text_of(await world.command("")) == body
 
 
-async def test_admin_subscribes_channel_to_default_watches_and_it_is_announced(world: World) -> None:
+async def test_admin_subscribes_channel_to_default_watches_and_it_is_announced(
+    world: World,
+) -> None:
     """`subscribe` by an admin subscribes the default watches, says so, and posts in channel."""
     ack = await world.command("subscribe")
     assert "Alerts on here for #1 (rare earth)" in text_of(ack)
@@ -143,7 +163,13 @@ async def test_member_without_rights_is_refused_and_told_who_can(world: World) -
     assert "Everyone can use `latest`" in body
     assert await world.watches_here() == []
     assert world.slack.posts() == []
-    for text in ("unsubscribe", "watch add lithium", "watch remove 1", "feeds add https://x.test/", "feeds remove 1"):
+    for text in (
+        "unsubscribe",
+        "watch add lithium",
+        "watch remove 1",
+        "feeds add https://x.test/",
+        "feeds remove 1",
+    ):
         assert ":no_entry:" in text_of(await world.command(text, user=MEMBER))
 
 
@@ -155,7 +181,9 @@ async def test_allow_list_and_user_group_members_may_change_the_channel(world: W
     assert world.slack.calls_to("usergroups.users.list")
 
 
-async def test_subscribe_where_the_bot_is_not_a_member_explains_how_to_invite_it(world: World) -> None:
+async def test_subscribe_where_the_bot_is_not_a_member_explains_how_to_invite_it(
+    world: World,
+) -> None:
     """When chat.postMessage says not_in_channel the caller learns about /invite; the
     subscription is kept, so nothing is lost."""
     world.slack.fail("chat.postMessage", "not_in_channel", channel="CPRIV")
@@ -198,7 +226,7 @@ async def test_watch_list_shows_ids_hits_and_names(world: World) -> None:
     assert "No watches deliver to this channel yet" in text_of(await world.command("watch list"))
     await world.command("subscribe")
     body = text_of(await world.command("watch list", user=MEMBER))
-    assert "*#1* (rare earth) `\"rare earth\"`" in body and "*#2* (lithium) `lithium`" in body
+    assert '*#1* (rare earth) `"rare earth"`' in body and "*#2* (lithium) `lithium`" in body
 
 
 async def test_watch_remove_and_unknown_id(world: World) -> None:
@@ -272,7 +300,9 @@ async def test_why_explains_an_article(world: World) -> None:
     """`why URL` answers through response_url with the core's account."""
     await world.command("why https://reuters.test/re", user=MEMBER)
     (response,) = await world.responded()
-    assert "What happened to" in text_of(response) and "China curbs rare earth exports" in text_of(response)
+    assert "What happened to" in text_of(response) and "China curbs rare earth exports" in text_of(
+        response
+    )
 
 
 async def test_unknown_subcommand_and_missing_arguments_get_usage(world: World) -> None:

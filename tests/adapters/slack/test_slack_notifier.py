@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -47,20 +48,27 @@ def make_notifier(fake: FakeSlack, fake_time: FakeTime, **kwargs: float) -> Slac
     return SlackNotifier(client, monotonic=fake_time.monotonic, sleep=fake_time.sleep, **kwargs)  # type: ignore[arg-type]
 
 
-async def test_alert_is_posted_with_blocks_text_and_alert_id_metadata(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_alert_is_posted_with_blocks_text_and_alert_id_metadata(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """send() posts one chat.postMessage carrying blocks, fallback text and the alert id."""
     notifier = make_notifier(timed_slack, fake_time)
     ts = await notifier.send("slack:C1", [make_alert(id=42)])
     (call,) = timed_slack.posts("C1")
     assert call.params["channel"] == "C1"
-    assert call.params["metadata"] == {"event_type": "wirewatch_alert", "event_payload": {"alert_id": 42, "alert_ids": [42]}}
+    assert call.params["metadata"] == {
+        "event_type": "wirewatch_alert",
+        "event_payload": {"alert_id": 42, "alert_ids": [42]},
+    }
     assert call.params["blocks"][0]["text"]["text"].startswith("*<https://reuters.test/")
     assert call.params["text"] == "China curbs rare earth exports — Reuters"
     assert call.params["unfurl_links"] is False
     assert ts == timed_slack.messages["C1"][0]["ts"]
 
 
-async def test_twenty_alert_burst_is_paced_one_per_second_per_channel(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_twenty_alert_burst_is_paced_one_per_second_per_channel(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """20 sends to one channel, fired at once, reach Slack in order at least 1 s apart;
     another channel is not held up by the first."""
     notifier = make_notifier(timed_slack, fake_time)
@@ -69,14 +77,16 @@ async def test_twenty_alert_burst_is_paced_one_per_second_per_channel(timed_slac
     await asyncio.gather(*sends, other)
     c1 = timed_slack.posts("C1")
     assert [c.params["metadata"]["event_payload"]["alert_id"] for c in c1] == list(range(20))
-    gaps = [b.at - a.at for a, b in zip(c1, c1[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(c1)]
     assert all(gap >= 1.0 for gap in gaps), gaps
     assert c1[-1].at - c1[0].at == pytest.approx(19.0)
     (c2,) = timed_slack.posts("C2")
     assert c2.at - c1[0].at < 1.0
 
 
-async def test_429_with_retry_after_is_honoured_then_the_send_succeeds(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_429_with_retry_after_is_honoured_then_the_send_succeeds(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """A 429 with Retry-After: 2 makes the notifier wait 2 s (fake) and post again, once."""
     timed_slack.rate_limit("chat.postMessage", retry_after=2, times=1)
     notifier = make_notifier(timed_slack, fake_time)
@@ -87,7 +97,9 @@ async def test_429_with_retry_after_is_honoured_then_the_send_succeeds(timed_sla
     assert fake_time.sleeps == [pytest.approx(2.0)]
 
 
-async def test_long_or_repeated_429_goes_back_to_the_outbox_with_retry_after(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_long_or_repeated_429_goes_back_to_the_outbox_with_retry_after(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """A Retry-After longer than the inline budget raises RetryableDeliveryError(retry_after)."""
     timed_slack.rate_limit("chat.postMessage", retry_after=30, times=1)
     notifier = make_notifier(timed_slack, fake_time)
@@ -141,8 +153,10 @@ async def test_broken_channel_is_a_permanent_error_in_plain_words(
     assert await notifier.send("slack:C1", [make_alert()])
 
 
-async def test_maybe_sent_resend_finds_the_earlier_message_instead_of_posting(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
-    """After an unconfirmed attempt, a resend looks up the alert id in history and returns its ts."""
+async def test_maybe_sent_resend_finds_the_earlier_message_instead_of_posting(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    """After an unconfirmed attempt, a resend finds the alert id in history and returns its ts."""
     notifier = make_notifier(timed_slack, fake_time)
     first = await notifier.send("slack:C1", [make_alert(id=7)])
     await notifier.send("slack:C1", [make_alert(id=8)])
@@ -153,14 +167,18 @@ async def test_maybe_sent_resend_finds_the_earlier_message_instead_of_posting(ti
     assert history.params["channel"] == "C1" and int(history.params["limit"]) == 50
 
 
-async def test_maybe_sent_posts_when_the_earlier_attempt_never_arrived(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_maybe_sent_posts_when_the_earlier_attempt_never_arrived(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """If history has no message with the alert id, the alert is posted (once)."""
     notifier = make_notifier(timed_slack, fake_time)
     ts = await notifier.send("slack:C1", [make_alert(id=9)], maybe_sent=True)
     assert [m["ts"] for m in timed_slack.messages["C1"]] == [ts]
 
 
-async def test_refused_blocks_fall_back_to_plain_text(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_refused_blocks_fall_back_to_plain_text(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """If Slack ever refuses our blocks (invalid_blocks), the alert still goes out as text."""
     timed_slack.fail("chat.postMessage", "invalid_blocks", times=1)
     notifier = make_notifier(timed_slack, fake_time)
@@ -170,7 +188,9 @@ async def test_refused_blocks_fall_back_to_plain_text(timed_slack: FakeSlack, fa
     assert second.params["text"] == "China curbs rare earth exports — Reuters"
 
 
-async def test_batch_of_ten_is_one_message_within_limits(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_batch_of_ten_is_one_message_within_limits(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """A burst batch is one chat.postMessage whose blocks fit Slack's limits."""
     notifier = make_notifier(timed_slack, fake_time)
     await notifier.send("slack:C1", [make_alert(id=i, title="x" * 5000) for i in range(10)])
@@ -188,11 +208,15 @@ async def test_notice_is_plain_escaped_text(timed_slack: FakeSlack, fake_time: F
     assert not call.params.get("blocks")
 
 
-async def test_webhook_notifier_posts_blocks_and_retries_once_after_429(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_webhook_notifier_posts_blocks_and_retries_once_after_429(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """slack-webhook: destinations get the same blocks; a short 429 is waited out once."""
     notifier = SlackWebhookNotifier(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
     timed_slack.webhook_fail(429, "rate_limited", retry_after=1)
-    message_id = await notifier.send(f"slack-webhook:{timed_slack.webhook_url()}", [make_alert(id=5)])
+    message_id = await notifier.send(
+        f"slack-webhook:{timed_slack.webhook_url()}", [make_alert(id=5)]
+    )
     assert message_id == "webhook:5"
     assert len(timed_slack.webhook_posts) == 2
     assert timed_slack.webhook_posts[-1].body["blocks"][0]["type"] == "section"
@@ -220,8 +244,31 @@ async def test_webhook_errors_map_onto_the_error_tree(
     assert "secret" not in str(caught.value)
 
 
-async def test_destination_of_the_wrong_kind_is_refused(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
+async def test_destination_of_the_wrong_kind_is_refused(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
     """A malformed destination is a permanent error, not a crash."""
     notifier = make_notifier(timed_slack, fake_time)
     with pytest.raises(PermanentDeliveryError):
         await notifier.send("slack:", [make_alert()])
+
+
+async def test_after_a_5xx_the_retry_checks_history_before_posting_again(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    """A 5xx may hide a post that went through: the next attempt of the same alert looks
+    for it in history first, even when the core does not flag it as maybe sent."""
+    notifier = make_notifier(timed_slack, fake_time)
+    timed_slack.server_error("chat.postMessage", 502)
+    with pytest.raises(RetryableDeliveryError):
+        await notifier.send("slack:C1", [make_alert(id=21)])
+    # Pretend Slack had stored it despite the 502.
+    timed_slack.messages["C1"].append(
+        {
+            "type": "message",
+            "ts": "1.5",
+            "metadata": {"event_type": "wirewatch_alert", "event_payload": {"alert_id": 21}},
+        }
+    )
+    assert await notifier.send("slack:C1", [make_alert(id=21)]) == "1.5"
+    assert len(timed_slack.posts("C1")) == 1

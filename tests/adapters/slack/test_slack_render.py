@@ -85,7 +85,10 @@ def test_alert_has_linked_headline_source_date_snippet_context_and_buttons() -> 
     """One alert renders as the issue describes: link, source + Slack date, bold terms, buttons."""
     message = render_alert(make_alert())
     head, source, snippet, ctx, actions = message.blocks
-    assert head["text"]["text"] == "*<https://reuters.test/rare-earth?a=1&amp;b=2|China curbs rare earth exports>*"
+    assert (
+        head["text"]["text"]
+        == "*<https://reuters.test/rare-earth?a=1&amp;b=2|China curbs rare earth exports>*"
+    )
     assert source["elements"][0]["text"] == (
         "*Reuters* · <!date^1740837780^{date_short_pretty} at {time}|2025-03-01 14:03 UTC>"
     )
@@ -119,7 +122,15 @@ def test_feed_text_cannot_produce_mentions_or_links(hostile: str) -> None:
     """Angle brackets in headlines and summaries are escaped, so no mention or link survives."""
     message = render_alert(make_alert(title=hostile, summary=hostile, source=hostile))
     rendered = all_text(message.blocks) + message.text
-    for dangerous in ("<!channel", "<!here", "<!everyone", "<@U123", "<#C999", "<https://evil", "<!subteam"):
+    for dangerous in (
+        "<!channel",
+        "<!here",
+        "<!everyone",
+        "<@U123",
+        "<#C999",
+        "<https://evil",
+        "<!subteam",
+    ):
         assert dangerous not in rendered
 
 
@@ -158,7 +169,9 @@ def test_highlight_handles_phrases_prefixes_and_case() -> None:
 def test_huge_title_and_summary_fit_slack_limits() -> None:
     """A 20k-character title and summary full of & still fit every limit."""
     huge = "&<>" * 7000
-    message = render_alert(make_alert(title=huge, summary=huge, source=huge, also_reported_by=(huge,) * 50))
+    message = render_alert(
+        make_alert(title=huge, summary=huge, source=huge, also_reported_by=(huge,) * 50)
+    )
     assert_within_limits(message.blocks)
     assert len(message.text) <= 3000
     assert "&am…" not in all_text(message.blocks)
@@ -187,18 +200,34 @@ def test_a_batch_larger_than_fifty_blocks_is_cut_with_a_count() -> None:
 def test_metadata_carries_the_first_alert_id() -> None:
     """chat.postMessage metadata lets a resend find the message by alert id."""
     meta = alert_metadata([make_alert(id=5), make_alert(id=6)])
-    assert meta == {"event_type": "wirewatch_alert", "event_payload": {"alert_id": 5, "alert_ids": [5, 6]}}
+    assert meta == {
+        "event_type": "wirewatch_alert",
+        "event_payload": {"alert_id": 5, "alert_ids": [5, 6]},
+    }
 
 
 def test_long_watch_and_feed_lists_are_packed_within_limits() -> None:
     """Hundreds of watches or feeds pack into sections of <= 3000 chars and <= 50 blocks."""
-    watches = [WatchInfo(i, "x" * 400, f"name {i}", i, PUBLISHED, ("slack:C1",)) for i in range(500)]
+    watches = [
+        WatchInfo(i, "x" * 400, f"name {i}", i, PUBLISHED, ("slack:C1",)) for i in range(500)
+    ]
     assert_within_limits(render_watch_list(watches, where="this channel").blocks)
     feeds = [
-        FeedInfo(i, f"https://f{i}.test/" + "p" * 300, None, 300, FeedHealth.FAILING, None, "boom " * 100,
-                 PUBLISHED, 3, None, "user")
+        FeedInfo(
+            i,
+            f"https://f{i}.test/" + "p" * 300,
+            None,
+            300,
+            FeedHealth.FAILING,
+            None,
+            "boom " * 100,
+            PUBLISHED,
+            3,
+            None,
+            "user",
+        )
         for i in range(500)
-    ]  # fmt: skip
+    ]
     blocks = render_feed_list(feeds).blocks
     assert_within_limits(blocks)
     assert "more_" in all_text(blocks)
@@ -206,14 +235,30 @@ def test_long_watch_and_feed_lists_are_packed_within_limits() -> None:
 
 def test_status_names_failing_feeds_with_reason_and_since_and_hides_webhook_urls() -> None:
     """Status shows failing feeds (reason, since), queue, dead letters, last poll, watches."""
-    feed = FeedInfo(1, "https://broken.test/rss", "Broken", 300, FeedHealth.FAILING, None, "HTTP 503",
-                    PUBLISHED, 4, None, "config")  # fmt: skip
+    feed = FeedInfo(
+        1,
+        "https://broken.test/rss",
+        "Broken",
+        300,
+        FeedHealth.FAILING,
+        None,
+        "HTTP 503",
+        PUBLISHED,
+        4,
+        None,
+        "config",
+    )
     report = StatusReport(
         feeds=(feed,),
         destinations=(
-            DestinationStatus("slack-webhook:https://hooks.slack.com/services/T/B/secretsecret",
-                              DestinationState.FAILING, "the webhook was removed", PUBLISHED, 2),
-        ),  # fmt: skip
+            DestinationStatus(
+                "slack-webhook:https://hooks.slack.com/services/T/B/secretsecret",
+                DestinationState.FAILING,
+                "the webhook was removed",
+                PUBLISHED,
+                2,
+            ),
+        ),
         outbox_depth=2,
         oldest_pending_at=PUBLISHED,
         dead_letters=1,
@@ -230,8 +275,17 @@ def test_status_names_failing_feeds_with_reason_and_since_and_hides_webhook_urls
 
 def test_article_listing_is_escaped_and_bolds_matches() -> None:
     """`latest` output escapes feed text and bolds matched terms like alerts do."""
-    article = ArticleView(1, "https://x.test/1", "<!here> lithium news", "cheap lithium", "X", PUBLISHED,
-                          "https://x.test/rss", "s", ("lithium",))  # fmt: skip
+    article = ArticleView(
+        1,
+        "https://x.test/1",
+        "<!here> lithium news",
+        "cheap lithium",
+        "X",
+        PUBLISHED,
+        "https://x.test/rss",
+        "s",
+        ("lithium",),
+    )
     blocks = render_articles([article], "*Latest*").blocks
     text = all_text(blocks)
     assert "<!here>" not in text and "|&lt;!here&gt; lithium news>" in text
