@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from bot.adapters.discord.client import DiscordAdapter
 from tests.adapters.discord.memcore import MemoryCore
 from tests.fakes.discord import FakeDiscord
+from tests.feedserver import FeedServer, rss
 
 if TYPE_CHECKING:
     from bot.app import Core
@@ -40,12 +43,46 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def news_item(
+    slug: str, title: str, clock: FakeClock, *, age_minutes: int = 30, **extra: Any
+) -> dict[str, Any]:
+    """One RSS item published ``age_minutes`` before the test clock's now."""
+    item = {
+        "title": title,
+        "link": f"https://reuters.test/{slug}",
+        "guid": f"reuters-{slug}",
+        "description": extra.pop("description", f"{title}. More to follow."),
+        "pubDate": clock.now() - timedelta(minutes=age_minutes),
+    }
+    item.update(extra)
+    return item
+
+
+FIRST_ITEMS = [
+    ("seed-1", "China tightens rare earth export rules"),
+    ("seed-2", "Lithium prices slide on oversupply"),
+    ("seed-3", "Markets open higher"),
+]
+
+
 @pytest.fixture
-async def core(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Core]:
-    """A real core (store, poller, API) on a temp SQLite file."""
+async def feeds(clock: FakeClock) -> AsyncIterator[FeedServer]:
+    """A local feed server with one feed (/news.rss) of three recent items."""
+    async with FeedServer() as server:
+        items = [
+            news_item(slug, title, clock, age_minutes=60 - i)
+            for i, (slug, title) in enumerate(FIRST_ITEMS)
+        ]
+        server.set_feed("/news.rss", rss(items, title="Reuters test"))
+        yield server
+
+
+@pytest.fixture
+async def core(tmp_path: Path, clock: FakeClock, feeds: FeedServer) -> AsyncIterator[Core]:
+    """A real core (store, poller, API) on a temp SQLite file, polling ``feeds``."""
     from tests.support import core_for, make_settings
 
-    settings = make_settings(tmp_path, watches=WATCHES)
+    settings = make_settings(tmp_path, feeds=[feeds.url("/news.rss")], watches=WATCHES)
     async with core_for(settings, clock=clock) as opened:
         yield opened
 
