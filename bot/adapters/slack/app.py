@@ -41,6 +41,20 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
+# The bot scopes the adapter uses (bot/slack/manifest.yaml asks for exactly these):
+# commands (/wirewatch), chat:write (alerts), users:read + usergroups:read (permissions),
+# channels:history + groups:history (finding an already-posted alert before a resend).
+BOT_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "users:read",
+        "usergroups:read",
+        "channels:history",
+        "groups:history",
+    }
+)
+
 # Answer in the ack when the work finishes within this; otherwise ack and respond later.
 ACK_BUDGET_SECONDS = 2.0
 _NOT_A_MEMBER = {"not_in_channel", "channel_not_found"}
@@ -209,7 +223,8 @@ class SlackAdapter:
         self._track_current()
         task = asyncio.ensure_future(self.router.run(invocation))
         if self.router.is_slow(invocation.text):
-            await ack()
+            working = self.router.working_text(invocation.text)
+            await ack(text=working, response_type="ephemeral") if working else await ack()
             reply = await task
             await self._respond(respond, reply)
         else:

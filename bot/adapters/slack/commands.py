@@ -240,6 +240,14 @@ class CommandRouter:
     def is_slow(text: str) -> bool:
         return parse_command(text).name in SLOW
 
+    @staticmethod
+    def working_text(text: str) -> str | None:
+        """What the ack of a slow command says while the work runs (None: a silent ack)."""
+        parsed = parse_command(text)
+        if parsed.name == "feeds add" and parsed.args:
+            return f"Checking {escape_text(parsed.args.split()[0])} — fetching it once…"
+        return None
+
     async def run(self, invocation: Invocation) -> Reply:
         """Parse, check permission, call the core, render. Never raises."""
         parsed = parse_command(invocation.text)
