@@ -283,7 +283,7 @@ _STOPWORDS = frozenset(
         "might must should shall not no yes so if than then there here what how why who whom "
         "when where which while just also still more most less very up down out off all any "
         "some each other such only own same too now new says said say told tells report "
-        "reports reported according amp"
+        "reports reported according amp again"
     ).split(" ")
 )
 
