@@ -112,6 +112,7 @@ class Poller:
         self.instance_id = instance_id or uuid.uuid4().hex[:12]
         self.lease = lease
         self.batch_size = batch_size
+        self.story_window = story_window
         self.stories = StoryIndex(window=story_window)
         self._stories_loaded = False
         self._watches: dict[int, CompiledWatch] = {}
@@ -141,7 +142,7 @@ class Poller:
         if self._stories_loaded:
             return
         now = self.clock.now()
-        rows = await self.store.recent_articles(since=now - self.stories.window, limit=50_000)
+        rows = await self.store.recent_articles(since=now - self.story_window, limit=50_000)
         for r in reversed(rows):
             self.stories.add(r.story_key, headline_tokens(r.title), r.first_seen_at)
         self._stories_loaded = True
@@ -266,7 +267,9 @@ class Poller:
             try:
                 await self._commit_batch(batch, report)
             except Exception:
-                log.exception("could not record a batch of %d feeds; leases will expire", len(batch))
+                log.exception(
+                    "could not record a batch of %d feeds; leases will expire", len(batch)
+                )
                 await self.store.release_feeds(self.instance_id, [o.feed.id for o in batch])
 
     async def _commit_batch(self, batch: list[FeedOutcome], report: CycleReport) -> None:
@@ -301,8 +304,7 @@ class Poller:
                         ),
                         "lease_owner": None,
                         "lease_until": None,
-                        "failing_notified": feed.failing_notified
-                        or failures >= self.failing_after,
+                        "failing_notified": feed.failing_notified or failures >= self.failing_after,
                     }
                     if failures >= self.failing_after and not feed.failing_notified:
                         report.notices.append(
