@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -314,7 +315,7 @@ def status_embed(report: StatusReport, destination: str) -> discord.Embed:
 
 def build_commands(
     core: CoreAPI,
-) -> list[app_commands.Command[None, ..., None] | app_commands.Group]:
+) -> list[app_commands.Command[Any, ..., None] | app_commands.Group]:
     """Every Wirewatch slash command, bound to ``core``."""
 
     async def channel_watch_choices(

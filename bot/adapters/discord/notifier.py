@@ -289,7 +289,8 @@ class DiscordWebhookNotifier:
         if thread is not None:
             kwargs["thread"] = thread
         try:
-            return await webhook.send(**kwargs)
+            sent: discord.WebhookMessage = await webhook.send(**kwargs)
+            return sent
         except Exception as e:
             error = delivery_error(e, what="Discord webhook")
             log.warning(
