@@ -621,28 +621,32 @@ def _entries(items: Iterable[Any], *, url: str, feed: Any) -> tuple[FeedEntry, .
 
 
 def _entry(item: Any, base: str) -> FeedEntry | None:
-    guid = _text(_get(item, "id")) or None
-    link = _text(_get(item, "link"))
+    # Top-level fields by attribute: both feedparser-rs entries and feedparser's
+    # FeedParserDict answer getattr, and a builtin getattr is the cheapest lookup there is
+    # (this loop runs for every item of every changed feed).
+    guid = _s(getattr(item, "id", None)) or None
+    link = _s(getattr(item, "link", None))
     if not link:
-        for candidate in _get(item, "links") or ():
-            if _text(_get(candidate, "rel")) in ("", "alternate"):
-                link = _text(_get(candidate, "href"))
+        for candidate in getattr(item, "links", None) or ():
+            if _s(_get(candidate, "rel")) in ("", "alternate"):
+                link = _s(_get(candidate, "href"))
                 if link:
                     break
-    title = _text(_get(item, "title"))
-    summary = _text(_get(item, "summary"))
+    title = _s(getattr(item, "title", None))
+    summary = _s(getattr(item, "summary", None))
     content = ""
-    for block in _get(item, "content") or ():
-        value = _text(_get(block, "value"))
-        if value:
-            content = value
+    for block in getattr(item, "content", None) or ():
+        content = _s(_get(block, "value"))
+        if content:
             break
     if not (title or link or guid or summary or content):
         return None  # an empty <item/> (illegally nested or a template leftover)
     resolved = _resolve(link, base)
-    source = _get(item, "source")
-    source_name = _text(_get(source, "title")) or None if source is not None else None
-    source_url = _text(_get(source, "href")) or None if source is not None else None
+    source = getattr(item, "source", None)
+    source_name = source_url = None
+    if source is not None:
+        source_name = _s(_get(source, "title")) or None
+        source_url = _s(_get(source, "href")) or None
     return FeedEntry(
         guid=guid,
         link=resolved,
@@ -655,6 +659,10 @@ def _entry(item: Any, base: str) -> FeedEntry | None:
         image_url=_resolve(_image(item), resolved or base),
         author=_author(item),
     )
+
+
+def _s(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _resolve(link: str | None, base: str) -> str | None:
@@ -681,13 +689,20 @@ _DATE_FIELDS = (
 
 def _entry_date(item: Any) -> datetime | None:
     for parsed_name, raw_name in _DATE_FIELDS:
-        parsed = _get(item, parsed_name)
+        parsed = getattr(item, parsed_name, None)
         if parsed:
+            # Both parsers hand back UTC struct_times; building the datetime directly is
+            # 3x cheaper than timegm + fromtimestamp. A leap second (tm_sec 60) takes the
+            # arithmetic route.
             try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-            except (OverflowError, ValueError, TypeError, OSError):
-                pass
-        raw = _get(item, raw_name)
+                year, month, day, hour, minute, second = parsed[:6]
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+            except (ValueError, TypeError):
+                try:
+                    return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+                except (OverflowError, ValueError, TypeError, OSError):
+                    pass
+        raw = getattr(item, raw_name, None)
         if raw:
             when = parse_date(str(raw))
             if when is not None:
