@@ -107,11 +107,12 @@ def _print_article(a: ArticleView) -> None:
 async def cmd_poll(core: Core, as_json: bool) -> int:
     report = await core.poll(due_only=False, progress=_progress())
     alerts = await core.store.alerts_by_ids(report.alert_ids)
-    for alert in alerts:
-        if as_json:
+    if as_json:
+        for alert in alerts:
             print(json.dumps(alert.as_json(), ensure_ascii=False))
-        else:
-            print(format_alert_line(alert))
+    else:
+        for group in group_by_story(alerts):
+            print(format_story(group) + "\n")
     console_ids = [a.id for a in alerts if a.destination == "console"]
     if console_ids:
         await core.store.mark_sent(console_ids, message_id="stdout", now=core.clock.now())

@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from bot.adapters.console import format_alert_line
+from bot.adapters.console import format_story, group_by_story
 from bot.app import open_core
 from bot.settings import DEFAULT_CONFIG, FeedConfig, Settings, load_settings
 
@@ -133,9 +133,9 @@ async def run_demo(out: object = None) -> int:
                 state["morning"] = True
                 second = await core.poll(due_only=False)
                 alerts = await core.store.alerts_by_ids(second.alert_ids)
-                say(f"2. Next poll: {second.new_articles} new items, {len(alerts)} alerts:\n")
-                for alert in alerts:
-                    say(format_alert_line(alert))
+                say(f"2. Next poll: {second.new_articles} new items, {len(alerts)} alerts (grouped per story):\n")
+                for group in group_by_story(alerts):
+                    say(format_story(group))
                     say()
                 await core.store.mark_sent([a.id for a in alerts], message_id="demo", now=core.clock.now())
                 third = await core.poll(due_only=False)

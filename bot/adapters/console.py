@@ -11,14 +11,30 @@ from bot.core.models import Alert, iso_utc
 
 
 def format_alert_line(alert: Alert) -> str:
-    when = iso_utc(alert.published) or "undated"
-    terms = ", ".join(alert.matched)
-    also = f"  (also: {', '.join(alert.also_reported_by)})" if alert.also_reported_by else ""
-    return (
-        f"[{when}] {alert.source}: {alert.title}\n"
-        f"    {alert.url}\n"
-        f"    matched: {terms} · watch #{alert.watch_id} “{alert.watch_name or alert.watch_query}”{also}"
-    )
+    return format_story([alert])
+
+
+def format_story(alerts: Sequence[Alert]) -> str:
+    """One story (possibly matched by several watches) as a few readable lines."""
+    first = alerts[0]
+    when = iso_utc(first.published) or "undated"
+    lines = [f"[{when}] {first.source}: {first.title}", f"    {first.url}"]
+    for alert in alerts:
+        terms = ", ".join(alert.matched)
+        lines.append(
+            f"    matched: {terms} · watch #{alert.watch_id} “{alert.watch_name or alert.watch_query}”"
+        )
+    if first.also_reported_by:
+        lines.append(f"    also reported by: {', '.join(first.also_reported_by)}")
+    return "\n".join(lines)
+
+
+def group_by_story(alerts: Sequence[Alert]) -> list[list[Alert]]:
+    """Alerts grouped per (destination, story), in first-seen order."""
+    groups: dict[tuple[str, str], list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault((alert.destination, alert.story_key), []).append(alert)
+    return list(groups.values())
 
 
 class ConsoleNotifier:
@@ -31,11 +47,12 @@ class ConsoleNotifier:
         self.json_lines = json_lines
 
     async def send(self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False) -> str:
-        for alert in alerts:
-            if self.json_lines:
+        if self.json_lines:
+            for alert in alerts:
                 self.out.write(json.dumps(alert.as_json(), ensure_ascii=False) + "\n")
-            else:
-                self.out.write(format_alert_line(alert) + "\n")
+        else:
+            for group in group_by_story(alerts):
+                self.out.write(format_story(group) + "\n\n")
         self.out.flush()
         return f"console-{alerts[0].id}"
 

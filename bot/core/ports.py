@@ -30,8 +30,10 @@ class Notifier(Protocol):
     ) -> str:
         """Deliver ``alerts`` (same destination, oldest first) as ONE message; return its id.
 
-        The core batches: usually one alert; during a burst up to 10, which the notifier
-        condenses into one message (a listing for Slack, up to 10 embeds for Discord).
+        The core batches: usually one story (several alerts when several watches matched
+        the same story: render them as ONE item listing every watch and its terms); during
+        a burst up to 10 stories, which the notifier condenses into one message (a listing
+        for Slack, up to 10 embeds for Discord). Group by ``Alert.story_key``.
         ``maybe_sent`` is True when an earlier attempt of this same batch ended without a
         confirmation (crash, timeout): the notifier must make the resend idempotent
         (Discord: nonce = f"ww{alerts[0].id}" with enforce_nonce; Slack: look for

@@ -576,6 +576,19 @@ class Store:
                 ids.append(r.id)
             if not ids:
                 return [], False
+            # Other watches' alerts for the same story ride along: one message per story.
+            stories = select(alerts.c.story_key).where(alerts.c.id.in_(ids)).scalar_subquery()
+            siblings = await conn.execute(
+                select(alerts.c.id).where(
+                    alerts.c.destination == destination,
+                    alerts.c.state == "pending",
+                    alerts.c.story_key.in_(stories),
+                    alerts.c.id.not_in(ids),
+                    alerts.c.next_attempt_at <= now,
+                    or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
+                )
+            )
+            ids.extend(r[0] for r in siblings)
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(ids))

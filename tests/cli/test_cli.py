@@ -1,0 +1,146 @@
+"""The `wirewatch` command line as scripts use it: real subprocesses, a real feed server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tests.feedserver import FeedServer, rss
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wirewatch(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    argv = [sys.executable, "-m", "bot"]
+    if config is not None:
+        argv += ["--config", str(config)]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write_config(tmp_path: Path, feeds: list[str], *, extra: str = "") -> Path:
+    cfg = tmp_path / "wirewatch.toml"
+    feed_lines = "".join(f'[[feeds]]\nurl = "{u}"\n' for u in feeds)
+    cfg.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "ww.db"}"\n'
+        "[fetch]\nallow_private_addresses = true\n"
+        "[health]\nenabled = false\n"
+        "[[watches]]\nname = \"rare earth\"\nquery = '\"rare earth\"'\n"
+        "[[watches]]\nname = \"Greer\"\nquery = 'Greer -\"Germaine Greer\"'\n"
+        + feed_lines
+        + extra
+    )
+    return cfg
+
+
+def news(slug: str, title: str, minutes_ago: int) -> dict[str, object]:
+    return {
+        "title": title,
+        "link": f"https://news.test/{slug}?utm_source=rss",
+        "guid": f"news-{slug}",
+        "description": f"<p>{title}</p>",
+        "pubDate": datetime.now(UTC) - timedelta(minutes=minutes_ago),
+    }
+
+
+async def test_poll_once_json_prints_one_object_per_alert(tmp_path: Path) -> None:
+    """`poll --once --json`: silent first poll, then exactly the new alerts as JSON lines
+    with the documented keys; logs stay on stderr; a failing feed is reported, not fatal."""
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("old", "Rare earth quotas unchanged", 300)]))
+        server.set_feed("/broken.rss", "no", status=503, headers={"Retry-After": "120"})
+        cfg = write_config(tmp_path, [server.url("/a.rss"), server.url("/broken.rss")])
+
+        code, out, err = await wirewatch("poll", "--once", "--json", config=cfg)
+        assert (code, out) == (0, "")
+        assert "503" in err
+
+        server.set_feed(
+            "/a.rss",
+            rss([news("new", "Greer and rare earth talks resume", 1), news("old", "Rare earth quotas unchanged", 300)]),
+        )
+        code, out, err = await wirewatch("poll", "--once", "--json", config=cfg)
+        assert code == 0
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert sorted(r["watch"] for r in rows) == ['"rare earth"', 'Greer -"Germaine Greer"']
+        for r in rows:
+            assert {"watch", "watch_id", "feed", "source", "title", "url", "published", "matched", "story"} <= set(r)
+            assert r["url"] == "https://news.test/new"  # tracking parameters removed
+            assert r["feed"] == server.url("/a.rss")
+            assert r["published"].endswith("Z")
+        assert {tuple(r["matched"]) for r in rows} == {("rare earth",), ("Greer",)}
+        assert len({r["story"] for r in rows}) == 1
+
+        code, out, _ = await wirewatch("poll", "--once", "--json", config=cfg)
+        assert (code, out) == (0, "")
+
+
+async def test_watch_feed_latest_status_and_why_commands(tmp_path: Path) -> None:
+    """The management commands work against the same store and say clearly what failed."""
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("x", "Rare earth magnets shortage", 5)]))
+        cfg = write_config(tmp_path, [])
+
+        code, out, _ = await wirewatch("feed", "add", server.url("/a.rss"), config=cfg)
+        assert code == 0 and "added feed #1" in out
+        code, _, err = await wirewatch("watch", "add", "(tariff OR", config=cfg)
+        assert code == 1 and "bad query" in err and "^" in err
+        code, out, _ = await wirewatch("watch", "add", "magnets", "--name", "magnets", config=cfg)
+        assert code == 0 and "added watch #3" in out
+
+        await wirewatch("poll", "--once", config=cfg)
+        code, out, _ = await wirewatch("latest", "--json", config=cfg)
+        [row] = [json.loads(line) for line in out.splitlines()]
+        assert row["title"] == "Rare earth magnets shortage"
+        code, out, _ = await wirewatch("watch", "test", "magnet", config=cfg)
+        assert "Rare earth magnets shortage" in out and "matched: magnet" in out
+        code, out, _ = await wirewatch("status", config=cfg)
+        assert code == 0 and "last success" in out and "1 ok" in out
+        code, out, _ = await wirewatch("why", "https://news.test/x", config=cfg)
+        assert code == 0 and "first poll of the feed" in out
+        code, out, _ = await wirewatch("watch", "remove", "magnets", config=cfg)
+        assert code == 0 and "removed watch #3" in out
+        code, _, err = await wirewatch("watch", "remove", "99", config=cfg)
+        assert code == 1 and "no watch" in err
+
+
+async def test_bad_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:
+    """A broken config or a secret in the file stops the run before it starts."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[watches]]\nquery = '(rare'\n")
+    code, _, err = await wirewatch("poll", "--once", config=bad)
+    assert code == 2 and "watch" in err and "position" in err
+    secret = tmp_path / "secret.toml"
+    secret.write_text('[discord]\ntoken = "abc"\n')
+    code, _, err = await wirewatch("status", config=secret)
+    assert code == 2 and "DISCORD_TOKEN" in err and "abc" not in err
+
+
+async def test_user_added_feed_cannot_reach_private_addresses(tmp_path: Path) -> None:
+    """Without allow_private_addresses, `feed add` of a loopback URL is refused with why."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "c.db"}"\n[health]\nenabled=false\n')
+    code, _, err = await wirewatch("feed", "add", "http://127.0.0.1:9/feed", config=cfg)
+    assert code == 1 and "loopback" in err
+
+
+async def test_demo_shows_alerts_offline() -> None:
+    """`wirewatch demo` serves sample feeds locally and shows the grouped alerts."""
+    code, out, _ = await wirewatch("demo")
+    assert code == 0
+    assert "0 alerts (a new feed's first poll is silent" in out
+    assert out.count("China, U.S. set for key trade talks in Malaysia") == 1
+    assert "Germaine Greer" not in out.split("3. Poll again")[0].split("2. Next poll")[1]
+    assert "matched: rare earth" in out
