@@ -119,16 +119,24 @@ class _CompiledWatch:
     # None when being a candidate already proves the match: a one-term watch is a
     # candidate exactly when its term is present (the anchor index put it there).
     check: _Check | None
-    # Positive terms, deduplicated by text, in query order, each with its presence test.
+    # Positive terms in query order, each with its presence test. The same text may come
+    # twice (``title:x OR x``); it is reported once, where it is first present.
     positives: tuple[tuple[str, _Check], ...]
     # For the common all-unfielded-plain-terms watch: (text, term id) to test with a set.
     plain_positives: tuple[tuple[str, int], ...] | None
 
     def matched_terms(self, article: _Article) -> tuple[str, ...]:
+        matched: list[str] = []
         if self.plain_positives is not None:
             present = article.any
-            return tuple([text for text, term_id in self.plain_positives if term_id in present])
-        return tuple([text for text, check in self.positives if check(article)])
+            for text, term_id in self.plain_positives:
+                if term_id in present and text not in matched:
+                    matched.append(text)
+        else:
+            for text, check in self.positives:
+                if text not in matched and check(article):
+                    matched.append(text)
+        return tuple(matched)
 
 
 # An anchor is (is_regex, id, field code).
@@ -333,23 +341,17 @@ class _Compiler:
         return min(self._anchor_weight.get(anchor[1], 0) for anchor in anchors)
 
     def compile_watch(self, watch_id: int, query: Query) -> _CompiledWatch:
-        positives: dict[str, _Check] = {}
-        plain: dict[str, int | None] = {}
-        for term in query.positive_terms:
-            if term.text not in positives:
-                positives[term.text] = self._term_check(term)
-                plain[term.text] = self._plain_any(term)
+        positives = [(term.text, self._term_check(term)) for term in query.positive_terms]
+        plain = [(term.text, self._plain_any(term)) for term in query.positive_terms]
         single_term = isinstance(query.root, Term) and not query.root.is_regex
         return _CompiledWatch(
             watch_id,
             check=None if single_term else self._check(query.root),
-            positives=tuple(positives.items()),
+            positives=tuple(positives),
             plain_positives=(
                 None
-                if any(term_id is None for term_id in plain.values())
-                else tuple(
-                    (text, term_id) for text, term_id in plain.items() if term_id is not None
-                )
+                if any(term_id is None for _, term_id in plain)
+                else tuple((text, term_id) for text, term_id in plain if term_id is not None)
             ),
         )
 
