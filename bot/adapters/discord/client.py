@@ -201,6 +201,7 @@ class DiscordAdapter:
                 ) from e
             return
         self._task = asyncio.create_task(self._run(token), name="discord-client")
+        self._task.add_done_callback(self._client_ended)
         ready = asyncio.create_task(self.client.ready_event.wait())
         try:
             done, _ = await asyncio.wait(
@@ -215,6 +216,15 @@ class DiscordAdapter:
         if not done:
             await self.stop()
             raise ConfigError(f"Discord did not become ready within {self.start_timeout:.0f} s")
+
+    def _client_ended(self, task: asyncio.Task[None]) -> None:
+        # discord.py reconnects by itself; the task ends only on a fatal error or stop().
+        if (
+            not task.cancelled()
+            and task.exception() is not None
+            and self.client.ready_event.is_set()
+        ):
+            log.error("discord client stopped: %r", task.exception(), exc_info=task.exception())
 
     async def _run(self, token: str) -> None:
         async with self.client:

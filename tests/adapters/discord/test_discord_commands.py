@@ -256,9 +256,9 @@ async def test_feeds_list_and_remove_with_autocomplete(
     assert feeds.url("/news.rss") in embed["description"]
 
     choices = await fake.autocomplete(
-        "feeds", {"feed": "reut"}, focused="feed", subcommand="remove"
+        "feeds", {"feed": "news.rss"}, focused="feed", subcommand="remove"
     )
-    assert choices == [{"name": "#1 Reuters test", "value": "1"}]
+    assert choices == [{"name": f"#1 {feeds.url('/news.rss')}", "value": "1"}]
     removed = await fake.slash("feeds", {"feed": "1"}, subcommand="remove")
     assert "Removed feed `#1`" in removed.text
     assert await core.api.list_feeds() == []

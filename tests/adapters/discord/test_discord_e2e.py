@@ -15,6 +15,14 @@ from tests.support import FakeClock
 DEST = f"discord:{CHANNEL_ID}"
 
 
+def wire(core: Core, bot: DiscordAdapter) -> None:
+    """What ``wirewatch run`` does: a chat adapter is on (so no console default), and its
+    notifiers serve their destinations."""
+    core.chat_enabled = True
+    for notifier in bot.notifiers():
+        core.add_notifier(notifier)
+
+
 def publish(feeds: FeedServer, clock: FakeClock, *new: tuple[str, str, str]) -> None:
     """Put new items (slug, title, description) on top of the feed's first items."""
     items = [
@@ -30,8 +38,7 @@ async def test_a_matching_item_arrives_in_the_channel_as_an_embed(
     """/subscribe in the channel, a first (silent) poll, a new rare-earth item, a poll and
     a delivery pass: the channel gets one message with the expected embed, sent with the
     alert's nonce and no pings."""
-    for notifier in bot.notifiers():
-        core.add_notifier(notifier)
+    wire(core, bot)
     await fake.slash("subscribe")
     await core.poll(due_only=False)
     assert (await core.deliverer.deliver_once()).sent == 0
@@ -68,8 +75,7 @@ async def test_lost_access_marks_the_channel_failing_and_delivery_resumes_when_b
 ) -> None:
     """403 Missing Access: the destination is failing with the reason (seen in /status),
     other work goes on; once access is back the held alert is delivered, once."""
-    for notifier in bot.notifiers():
-        core.add_notifier(notifier)
+    wire(core, bot)
     await fake.slash("subscribe")
     await core.poll(due_only=False)
     clock.advance(minutes=10)
