@@ -105,6 +105,8 @@ _SY_FREQ = re.compile(rb"<sy:updateFrequency>\s*([0-9]{1,6})\s*</sy:updateFreque
 _NAME = re.compile(rb"[A-Za-z_][\w.:-]*")
 
 _FEED_ROOTS = frozenset({"rss", "rdf", "feed", "channel"})
+# Error pages and soft-404s often start without <html>.
+_HTML_ROOTS = frozenset({"html", "head", "body", "meta", "title", "div", "p", "script", "link"})
 _SY_PERIOD_SECONDS = {
     "hourly": 3600,
     "daily": 86400,
@@ -225,7 +227,7 @@ def _parse_xml(raw: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
     if root is None:
         raise ParseError("not a feed: no XML root element")
     root_local = root.split(":")[-1].lower()
-    if root_local == "html":
+    if root_local in _HTML_ROOTS:
         raise ParseError("not a feed: looks like an HTML page")
     if root_local not in _FEED_ROOTS:
         raise ParseError(f"not a feed: XML root element <{root}> is not RSS, RDF or Atom")

@@ -158,6 +158,7 @@ def test_body_over_20_mb_is_refused_before_parsing() -> None:
         (b"<!DOCTYPE html><html><head><title>Hi</title></head><body></body></html>", "HTML page"),
         (b"\n<html lang='en'><body><p>Not found</p></body></html>", "HTML page"),
         (b"<?xml version='1.0'?><!-- c --><HTML><body/></HTML>", "HTML page"),
+        (b"<head><meta charset='utf-8'><title>Moved</title></head>", "HTML page"),
         (b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>", "root element <svg>"),
         (b'{"results": [], "count": 0}', "not a JSON Feed"),
         (b"[1, 2, 3]", "not an object"),
