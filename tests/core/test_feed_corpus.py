@@ -135,7 +135,7 @@ def test_corpus_file_yields_its_items_or_fails_with_reason(name: str) -> None:
         assert expected.removeprefix("fails: ") in caught.value.reason
         return
     feed = _parse(name)
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 3.0  # the largest file takes ~0.1 s
     assert len(feed.entries) == expected
     for entry in feed.entries:
         assert entry.published is None or entry.published.tzinfo is not None
@@ -156,7 +156,7 @@ def test_whole_corpus_parses_in_a_few_seconds() -> None:
     for name in EXPECTED:
         with contextlib.suppress(ParseError):
             _parse(name)
-    assert time.perf_counter() - started < 5.0
+    assert time.perf_counter() - started < 8.0  # ~0.4 s on an idle core
 
 
 # --- encodings ---------------------------------------------------------------------
