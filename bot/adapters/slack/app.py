@@ -223,8 +223,18 @@ class SlackAdapter:
         self._track_current()
         task = asyncio.ensure_future(self.router.run(invocation))
         if self.router.is_slow(invocation.text):
+            try:
+                early = await asyncio.wait_for(self.router.precheck(invocation), self._ack_budget)
+            except TimeoutError:
+                early = None  # run() checks again; the ack must not wait any longer
+            if early is not None:
+                await ack(text=early.message.text, blocks=early.message.blocks or None)
+                return
             working = self.router.working_text(invocation.text)
-            await ack(text=working, response_type="ephemeral") if working else await ack()
+            if working:
+                await ack(text=working, response_type="ephemeral")
+            else:
+                await ack()
             reply = await task
             await self._respond(respond, reply)
         else:

@@ -48,6 +48,16 @@ MUTATING = frozenset(
     {"subscribe", "unsubscribe", "watch add", "watch remove", "feeds add", "feeds remove"}
 )
 
+# Subcommands that cannot run without arguments: (usage, example).
+_NEEDS_ARGS: dict[str, tuple[str, str]] = {
+    "watch add": ("watch add QUERY", 'watch add "rare earth" AND lithium'),
+    "watch remove": ("watch remove ID", "watch remove 7"),
+    "watch test": ("watch test QUERY", "watch test lithium NOT battery"),
+    "feeds add": ("feeds add URL", "feeds add https://example.com/rss"),
+    "feeds remove": ("feeds remove ID", "feeds remove 4"),
+    "why": ("why URL", "why https://example.com/article"),
+}
+
 _LINK = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|[^>]*)?>")
 
 
@@ -248,6 +258,27 @@ class CommandRouter:
             return f"Checking {escape_text(parsed.args.split()[0])} — fetching it once…"
         return None
 
+    async def precheck(self, invocation: Invocation) -> Reply | None:
+        """The quick answers that need no core work: unknown command, refusal, usage.
+
+        Slow commands run this before acking, so a refusal is the ack itself rather
+        than a "working on it" followed by a refusal.
+        """
+        parsed = parse_command(invocation.text)
+        if not parsed.name:
+            return self._unknown(parsed.word)
+        if parsed.name in _NEEDS_ARGS and not parsed.args:
+            return self._usage(*_NEEDS_ARGS[parsed.name])
+        if parsed.name in MUTATING:
+            decision = await self._permissions.can_manage(invocation.user_id)
+            if not decision.allowed:
+                log.info(
+                    "command refused",
+                    extra={"user": invocation.user_id, "command": parsed.name},
+                )
+                return self._refusal(decision.reason)
+        return None
+
     async def run(self, invocation: Invocation) -> Reply:
         """Parse, check permission, call the core, render. Never raises."""
         parsed = parse_command(invocation.text)
@@ -257,13 +288,9 @@ class CommandRouter:
             "command": parsed.name,
         }
         try:
-            if not parsed.name:
-                return self._unknown(parsed.word)
-            if parsed.name in MUTATING:
-                decision = await self._permissions.can_manage(invocation.user_id)
-                if not decision.allowed:
-                    log.info("command refused", extra=extra)
-                    return self._refusal(decision.reason)
+            early = await self.precheck(invocation)
+            if early is not None:
+                return early
             log.info("command", extra=extra)
             return await self._handlers[parsed.name](invocation, parsed.args)
         except QuerySyntaxError as e:
@@ -271,10 +298,8 @@ class CommandRouter:
         except FeedError as e:
             return _text_reply(f":warning: I could not add that feed: {escape_text(e.reason)}")
         except NotFoundError as e:
-            return _text_reply(
-                f"{escape_text(str(e))}. "
-                f"`{self._command} {parsed.name.split()[0]} list` shows the ids."
-            )
+            hint = f" `{self._command} {parsed.name.split()[0]} list` shows the ids."
+            return _text_reply(escape_text(str(e)) + ("" if "list" in str(e) else hint))
         except PermissionDeniedError as e:
             return self._refusal(str(e))
         except WirewatchError as e:
