@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import Core
 from tests.adapters.slack.conftest import StartAdapter
+from tests.adapters.slack.test_slack_render import assert_within_limits
 from tests.fakes.slack import FakeSlack
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -155,3 +156,35 @@ async def test_bot_not_in_channel_marks_it_failing_then_delivers_after_invite(
     assert (await pipeline.core.deliverer.deliver_once()).sent == 1
     delivered = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
     assert len(delivered) == 2 and len(pipeline.slack.messages["C1"]) == 1
+
+
+async def test_a_burst_arrives_condensed_and_within_limits(pipeline: Pipeline) -> None:
+    """Seven matching items at once (over the burst threshold of 5) reach the channel as
+    condensed listings, never seven separate posts, each within Slack's limits."""
+    await pipeline.publish(
+        *[
+            item(f"b{i}", f"Rare earth update number {i}", pipeline.clock, minutes=i + 1)
+            for i in range(7)
+        ]
+    )
+    report = await pipeline.core.deliverer.deliver_once()
+    assert report.sent == 7
+    posts = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
+    assert len(posts) < 7
+    listing = posts[0].params["blocks"]
+    assert listing[0]["text"]["text"].endswith("new alerts* for watch #1 (rare earth)")
+    assert_within_limits(listing)
+    ids = [i for p in posts for i in p.params["metadata"]["event_payload"]["alert_ids"]]
+    assert len(ids) == len(set(ids)) == 7
+
+
+async def test_failing_feed_notice_reaches_the_channel_once(pipeline: Pipeline) -> None:
+    """When the feed starts failing, the subscribed channel gets one plain-text notice,
+    not one per failed poll."""
+    pipeline.feeds.set_feed("/r.rss", "gone", status=503, content_type="text/plain")
+    for _ in range(5):
+        pipeline.clock.advance(minutes=10)
+        await pipeline.core.poll(due_only=False)
+    notices = [p for p in pipeline.slack.posts("C1") if "metadata" not in p.params]
+    assert len(notices) == 1
+    assert "failing" in notices[0].params["text"] and not notices[0].params.get("blocks")
