@@ -1,0 +1,248 @@
+"""P1: one full poll cycle of the real pipeline over 10,000 feeds, against its raw ceiling.
+
+Set-up: a feed farm (``bench/feedfarm.py``, its own process) serves ``--feeds`` realistic
+news feeds on 127.0.0.1; a fresh SQLite file in a temp dir; the launch pack's 8 watches
+from ``config/default.toml`` (without their Google News feeds: no internet here) plus
+``--watches`` synthetic ones; the feeds inserted in one executemany.
+
+1. Cycle 1 seeds: every feed answers 200 and its first poll records items silently.
+2. ``--changed`` of the feeds get 1–3 new items; cycle 2 is the measured one:
+   ``core.poll(due_only=False)`` — claim, conditional GET, parse, articles, dedup, stories,
+   match, alerts into the outbox, fetch state, all as ``wirewatch poll --once`` does it.
+3. Another ``--changed`` of the feeds get new items; the raw ceiling is the same fetches
+   (conditional GET with the stored validators, through the same ``Fetcher`` with the same
+   concurrency) plus ``parse_feed`` of the changed bodies, and nothing else.
+
+Prints the machine (cores, Python), each cycle's time and counts, feeds/s, and the
+pipeline/ceiling ratio, against the targets (>= 1,500 feeds/s, >= 70 % of the ceiling).
+Figures only: nothing here asserts a time.
+
+Usage: ``.venv/bin/python bench/p1_poll_cycle.py [--feeds 10000] [--changed 0.1]
+[--watches 1000] [--profile]``. ``--profile`` runs cycle 2 under cProfile and prints the
+top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import os
+import platform
+import pstats
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from feedfarm import FeedFarm, synthetic_watches  # noqa: E402 - after the path tweak
+from sqlalchemy import insert, select  # noqa: E402
+
+from bot.app import Core, open_core  # noqa: E402
+from bot.core.errors import FeedError  # noqa: E402
+from bot.core.fetch import FetchRequest  # noqa: E402
+from bot.core.parsing import parse_feed  # noqa: E402
+from bot.settings import Settings, WatchConfig  # noqa: E402
+from bot.store.schema import feeds as feeds_table  # noqa: E402
+
+TARGET_FEEDS_PER_S = 1500
+TARGET_RATIO = 0.70
+
+
+def launch_pack_watches() -> list[WatchConfig]:
+    """The 8 watches of config/default.toml, without their Google News feeds."""
+    data = tomllib.loads((ROOT / "config" / "default.toml").read_text(encoding="utf-8"))
+    return [WatchConfig(**{**w, "google_news": False}) for w in data.get("watches", [])]
+
+
+def build_settings(db: Path, watches: int) -> Settings:
+    pack = launch_pack_watches()
+    extra = [WatchConfig(query=q) for q in synthetic_watches(watches)]
+    return Settings(
+        database={"url": f"sqlite+aiosqlite:///{db}"},
+        fetch={"allow_private_addresses": True},
+        health={"enabled": False},
+        log_level="WARNING",
+        watches=[*pack, *extra],
+        feeds=[],
+    )
+
+
+async def insert_feeds(core: Core, urls: list[str], interval: int) -> None:
+    """All feeds in one executemany (sync_config's one-transaction-per-feed is for configs)."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "url": url,
+            "name": None,
+            "interval": interval,
+            "source": "user",
+            "added_by": "bench",
+            "active": True,
+            "seeded": False,
+            "consecutive_failures": 0,
+            "failing_notified": False,
+            "items_seen": 0,
+            "created_at": now,
+            "next_poll_at": now,
+        }
+        for url in urls
+    ]
+    async with core.store.transaction() as conn:
+        await conn.execute(insert(feeds_table), rows)
+
+
+def describe(report: Any) -> str:
+    return (
+        f"{report.fetched} changed, {report.not_modified} not modified, {report.failed} failed, "
+        f"{report.new_articles} new articles, {len(report.alert_ids)} alerts"
+    )
+
+
+async def raw_ceiling(core: Core) -> dict[str, float]:
+    """The same conditional GETs and parses as a cycle, nothing else."""
+    async with core.store.transaction() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    feeds_table.c.url,
+                    feeds_table.c.etag,
+                    feeds_table.c.last_modified,
+                    feeds_table.c.body_hash,
+                ).where(feeds_table.c.active.is_(True))
+            )
+        ).all()
+    counts = {"changed": 0, "not_modified": 0, "failed": 0, "entries": 0}
+    fetcher = core.fetcher
+
+    async def one(url: str, etag: str | None, lm: str | None, body_hash: str | None) -> None:
+        try:
+            result = await fetcher.fetch(
+                FetchRequest(url=url, etag=etag, last_modified=lm, previous_body_hash=body_hash)
+            )
+            if result.not_modified or result.body is None:
+                counts["not_modified"] += 1
+                return
+            parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+            counts["changed"] += 1
+            counts["entries"] += len(parsed.entries)
+        except FeedError:
+            counts["failed"] += 1
+
+    gc.collect()
+    started = time.perf_counter()
+    await asyncio.gather(*(one(*r) for r in rows))
+    elapsed = time.perf_counter() - started
+    return {**counts, "elapsed": elapsed, "feeds": len(rows)}
+
+
+async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
+    settings = build_settings(db, args.watches)
+    t0 = time.perf_counter()
+    async with open_core(settings) as core:
+        t_sync = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        await insert_feeds(core, farm.urls(), settings.poll.default_interval)
+        t_insert = time.perf_counter() - t0
+        print(
+            f"setup: {len(settings.watches)} watches synced in {t_sync:.1f} s, "
+            f"{farm.feeds} feeds inserted in {t_insert:.2f} s"
+        )
+
+        gc.collect()
+        t0 = time.perf_counter()
+        seed = await core.poll(due_only=False)
+        t_seed = time.perf_counter() - t0
+        print(
+            f"cycle 1 (seeding, all 200, silent): {t_seed:.2f} s, "
+            f"{seed.feeds / t_seed:,.0f} feeds/s; {describe(seed)}"
+        )
+
+        bumped = await asyncio.to_thread(farm.bump, args.changed, seed=1)
+        print(f"bumped {bumped['bumped']} feeds with {bumped['new_items']} new items")
+
+        gc.collect()
+        profiler = cProfile.Profile() if args.profile else None
+        t0 = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        report = await core.poll(due_only=False)
+        if profiler:
+            profiler.disable()
+        t_cycle = time.perf_counter() - t0
+        pipeline_rate = report.feeds / t_cycle
+        print(
+            f"cycle 2 (measured pipeline): {t_cycle:.2f} s for {report.feeds} feeds = "
+            f"{pipeline_rate:,.0f} feeds/s; {describe(report)}"
+        )
+
+        bumped = await asyncio.to_thread(farm.bump, args.changed, seed=2)
+        ceiling = await raw_ceiling(core)
+        ceiling_rate = ceiling["feeds"] / ceiling["elapsed"]
+        print(
+            f"raw ceiling (fetch + parse only): {ceiling['elapsed']:.2f} s for "
+            f"{ceiling['feeds']:.0f} feeds = {ceiling_rate:,.0f} feeds/s; "
+            f"{ceiling['changed']:.0f} changed, {ceiling['not_modified']:.0f} not modified, "
+            f"{ceiling['failed']:.0f} failed"
+        )
+        ratio = pipeline_rate / ceiling_rate
+        print(
+            f"RESULT feeds_per_s={pipeline_rate:.0f} cycle_s={t_cycle:.2f} "
+            f"ceiling_feeds_per_s={ceiling_rate:.0f} ratio={ratio:.2f}"
+        )
+        print(
+            f"targets: >= {TARGET_FEEDS_PER_S:,} feeds/s "
+            f"({'met' if pipeline_rate >= TARGET_FEEDS_PER_S else 'MISSED'}), "
+            f">= {TARGET_RATIO:.0%} of the ceiling "
+            f"({'met' if ratio >= TARGET_RATIO else 'MISSED'}: {ratio:.0%})"
+        )
+        if profiler:
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out)
+            stats.sort_stats("tottime").print_stats(args.profile_top)
+            stats.sort_stats("cumulative").print_stats(args.profile_top)
+            print(out.getvalue())
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="P1: poll-cycle throughput against its ceiling")
+    p.add_argument("--feeds", type=int, default=10_000)
+    p.add_argument("--changed", type=float, default=0.1, help="fraction with new items")
+    p.add_argument("--watches", type=int, default=1000, help="synthetic watches (plus 8)")
+    p.add_argument("--ports", type=int, default=8, help="farm ports (stand-in hosts)")
+    p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
+    p.add_argument("--profile-top", type=int, default=30)
+    args = p.parse_args(argv)
+
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}"
+    )
+    print(
+        f"P1 poll cycle: {args.feeds} feeds, {args.changed:.0%} changed, {args.watches} + 8 watches"
+    )
+    t0 = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory(prefix="wirewatch-p1-") as tmp,
+        FeedFarm(args.feeds, ports=args.ports) as farm,
+    ):
+        print(
+            f"feed farm: {args.feeds} feeds on {len(farm.ports)} ports, ready in "
+            f"{time.perf_counter() - t0:.1f} s (pid {farm.pid})"
+        )
+        asyncio.run(bench(args, farm, Path(tmp) / "p1.db"))
+        stats = farm.stats()
+        print(f"farm served: {stats['200']} x 200, {stats['304']} x 304, {stats['404']} x 404")
+
+
+if __name__ == "__main__":
+    main()
