@@ -112,6 +112,40 @@ def test_deeply_nested_elements_refused_quickly() -> None:
         parse_feed(doc, url=URL)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<rss version="2.0"><channel><item><title>a</title>' + b"<x>" * 100_000,
+        b'<rss version="2.0"><channel><item><title>a</title><description>' + b"<d>" * 100_000,
+    ],
+    ids=["unclosed-elements", "unclosed-markup-in-description"],
+)
+def test_truncated_deep_nesting_never_reaches_the_slow_parser(body: bytes) -> None:
+    """100k unclosed tags in a truncated body: refused or answered by the fast parser,
+    never handed to feedparser (which needs seconds for this)."""
+    with finishes_within(0.5):
+        try:
+            feed = parse_feed(body, url=URL)
+        except ParseError as exc:
+            assert "refused" in exc.reason or "truncated" in exc.reason
+        else:
+            assert feed.parser == "fast" and "not retried" in (feed.warning or "")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [' + b"[" * 100_000,
+    ],
+    ids=["nested-arrays", "truncated-nested-items"],
+)
+def test_deeply_nested_json_refused_quickly(body: bytes) -> None:
+    """100k nested JSON arrays raise ParseError, not RecursionError."""
+    with finishes_within(0.5), pytest.raises(ParseError):
+        parse_feed(body, url=URL)
+
+
 def test_deeply_nested_html_in_description_is_cheap() -> None:
     """100k nested <div>s as item markup parse fast; cleaning the text is linear."""
     doc = (
