@@ -271,7 +271,7 @@ async def open_core(
         await store.close()
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None, poll_every: float = 15.0) -> None:
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -296,7 +296,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, poll_eve
                 for n in adapter.notifiers():
                     core.add_notifier(n)
                 log.info("adapter started", extra={"adapter": adapter.name})
-            for n in build_webhook_notifiers():
+            webhooks = build_webhook_notifiers(settings)
+            for n in webhooks:
                 core.add_notifier(n)
             health = await start_health(core, adapters)
 
@@ -327,7 +328,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, poll_eve
                     seen_before=now - timedelta(days=max(30, settings.database.retention_days * 2)),
                 )
 
-            scheduler.add_job(poll_job, "interval", seconds=poll_every, next_run_time=_now_naive(),
+            scheduler.add_job(poll_job, "interval", seconds=settings.poll.tick_seconds, next_run_time=_now_naive(),
                               max_instances=1, coalesce=True, id="poll")
             scheduler.add_job(prune_job, "interval", hours=1, id="prune", max_instances=1, coalesce=True)
             scheduler.start()
@@ -343,6 +344,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, poll_eve
                 await sender
                 if health is not None:
                     await health.cleanup()
+                for n in webhooks:
+                    if hasattr(n, "aclose"):
+                        await n.aclose()
                 for adapter in reversed(adapters):
                     with contextlib.suppress(Exception):
                         await adapter.stop()
@@ -372,18 +376,12 @@ def build_adapters(core: Core) -> list[Any]:
     return adapters
 
 
-def build_webhook_notifiers() -> list[Notifier]:
+def build_webhook_notifiers(settings: Settings) -> list[Any]:
     """Webhook destinations need no bot app: always available."""
-    out: list[Notifier] = []
-    with contextlib.suppress(ImportError):
-        from bot.adapters.slack.notifier import SlackWebhookNotifier
+    from bot.adapters.discord.notifier import DiscordWebhookNotifier
+    from bot.adapters.slack.notifier import SlackWebhookNotifier
 
-        out.append(SlackWebhookNotifier())
-    with contextlib.suppress(ImportError):
-        from bot.adapters.discord.notifier import DiscordWebhookNotifier
-
-        out.append(DiscordWebhookNotifier())
-    return out
+    return [SlackWebhookNotifier(), DiscordWebhookNotifier.from_settings(settings.discord)]
 
 
 async def start_health(core: Core, adapters: list[Any]) -> Any:

@@ -61,6 +61,8 @@ class PollSettings(BaseModel):
     # On a feed's first poll, alert on this many newest items (0 = record silently).
     backfill: int = Field(default=0, ge=0)
     failing_after: int = Field(default=3, ge=1)
+    # How often the scheduler looks for due feeds (each feed keeps its own interval).
+    tick_seconds: float = Field(default=15, gt=0)
 
 
 class DeliverySettings(BaseModel):

@@ -1,0 +1,84 @@
+"""Typed settings: TOML plus environment overrides; secrets only from the environment and
+never printed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from bot.core.errors import ConfigError
+from bot.logs import SecretMaskingFilter, mask_secrets
+from bot.settings import DEFAULT_CONFIG, load_settings
+
+SLACK_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUv"
+DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def test_default_config_ships_the_trade_pack() -> None:
+    """config/default.toml loads and carries the launch watches and outlet feeds."""
+    s = load_settings(DEFAULT_CONFIG)
+    names = {w.name for w in s.watches}
+    assert {"rare earth", "Bessent", "Greer", "He Lifeng", "China tariffs", "export controls",
+            "chip export bans", "Trump–Xi summit"} <= names
+    assert len(s.feeds) >= 10 and all(w.google_news for w in s.watches)
+    assert s.database.url.startswith("sqlite+aiosqlite:///data/")
+    assert s.fetch.allow_private_addresses is False
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """WIREWATCH_* variables (nested with __, and the documented short names) beat the TOML."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[poll]\nbackfill = 1\n[database]\nurl = "sqlite+aiosqlite:///a.db"\n')
+    monkeypatch.setenv("WIREWATCH_POLL__BACKFILL", "4")
+    monkeypatch.setenv("WIREWATCH_SLACK_API_URL", "http://127.0.0.1:9/api/")
+    monkeypatch.setenv("WIREWATCH_DATABASE_URL", "postgresql+asyncpg://x@127.0.0.1/db")
+    s = load_settings(cfg)
+    assert s.poll.backfill == 4
+    assert s.slack.api_url == "http://127.0.0.1:9/api/"
+    assert s.database.url == "postgresql+asyncpg://x@127.0.0.1/db"
+
+
+def test_secrets_come_from_the_environment_and_never_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tokens load from SLACK_*/DISCORD_TOKEN, enable the adapters, and are masked in repr."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TOKEN)
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-A0-123-abcdef")
+    monkeypatch.setenv("DISCORD_TOKEN", DISCORD_TOKEN)
+    s = load_settings(cfg)
+    assert s.slack.enabled and s.discord.enabled
+    assert s.slack.bot_token is not None and s.slack.bot_token.get_secret_value() == SLACK_TOKEN
+    printed = repr(s) + str(s) + s.model_dump_json()
+    assert SLACK_TOKEN not in printed and DISCORD_TOKEN not in printed
+
+
+def test_a_secret_in_the_file_is_refused(tmp_path: Path) -> None:
+    """A token written into the TOML stops the start and names the variable to use."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[slack]\nbot_token = "{SLACK_TOKEN}"\n')
+    with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN") as err:
+        load_settings(cfg)
+    assert SLACK_TOKEN not in str(err.value)
+
+
+def test_bad_values_fail_fast_with_the_key(tmp_path: Path) -> None:
+    """An unknown destination or a too-short interval names the key and the rule."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[watches]]\nquery = "x"\nchannels = ["teams:abc"]\n')
+    with pytest.raises(ConfigError, match="unknown destination"):
+        load_settings(cfg)
+    cfg.write_text("[poll]\ndefault_interval = 5\n")
+    with pytest.raises(ConfigError, match="poll.default_interval"):
+        load_settings(cfg)
+
+
+def test_tokens_are_masked_in_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """A token inside a log message or exception text never reaches the log output."""
+    log = logging.getLogger("test.secrets")
+    log.addFilter(SecretMaskingFilter())
+    with caplog.at_level(logging.INFO):
+        log.info("connecting with %s and Bot %s", SLACK_TOKEN, DISCORD_TOKEN)
+    assert SLACK_TOKEN not in caplog.text and DISCORD_TOKEN not in caplog.text
+    assert mask_secrets(f"Authorization: Bot {DISCORD_TOKEN}").count("***") == 1
