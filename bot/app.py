@@ -289,6 +289,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     adapters: list[Any] = []
     try:
         async with open_core(settings) as core:
+            if lock is not None:
+                await core.store.release_all_leases()
             adapters = build_adapters(core)
             core.chat_enabled = bool(adapters)
             for adapter in adapters:

@@ -293,6 +293,17 @@ class Store:
             rows = await conn.execute(select(feeds).where(feeds.c.id.in_(ids)))
             return [_feed_row(r) for r in rows]
 
+    async def release_all_leases(self) -> None:
+        """Drop every lease: only for a database one instance owns (SQLite with its lock),
+        so a restart after a crash resumes at once instead of waiting for expiry."""
+        async with self.transaction() as conn:
+            await conn.execute(update(feeds).values(lease_owner=None, lease_until=None))
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.lease_owner.is_not(None))
+                .values(lease_owner=None, lease_until=None)
+            )
+
     async def release_feeds(self, owner: str, ids: Sequence[int]) -> None:
         async with self.transaction() as conn:
             await conn.execute(
