@@ -478,5 +478,6 @@ def invite_hint(bot_name: str) -> str:
     return (
         f":warning: Saved — but I'm not a member of this channel, so alerts cannot arrive yet. "
         f"Type `/invite @{bot_name}` here (in a private channel: click the channel name → "
-        "Integrations → Add apps). Alerts wait in the queue until then; nothing is lost."
+        "Integrations → Add apps). Alerts wait in the queue until then (up to the dead-letter "
+        "limit, 6 hours by default; `status` shows any that gave up)."
     )

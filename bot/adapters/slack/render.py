@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from bot.core.models import (
     Alert,
     ArticleView,
+    DestinationState,
     FeedHealth,
     FeedInfo,
     StatusReport,
@@ -502,7 +503,7 @@ def render_status(report: StatusReport, *, where: str) -> SlackMessage:
     if failing:
         lines = ["*Failing feeds*"] + [feed_line(f) for f in failing]
         blocks += sections_from_lines(lines, max_blocks=12)
-    bad_destinations = [d for d in report.destinations if d.last_error or d.state.value != "ok"]
+    bad_destinations = [d for d in report.destinations if d.state is DestinationState.FAILING]
     if bad_destinations:
         lines = ["*Failing destinations*"]
         for d in bad_destinations:
