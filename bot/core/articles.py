@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
-from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from bot.core.htmltext import html_to_text
 from bot.core.models import Article, FeedEntry
@@ -132,18 +132,22 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     path = parts.path or "/"
     query = ""
     if parts.query:
-        pairs = [
-            (key, value)
-            for key, value in parse_qsl(parts.query, keep_blank_values=True)
-            if not _is_tracking(key)
+        # Parameters are kept exactly as written (no decode/re-encode round trip): cheaper,
+        # and idempotent by construction; only their order and the tracking ones change.
+        kept = [
+            pair
+            for pair in parts.query.split("&")
+            if pair and not _is_tracking(pair.partition("=")[0])
         ]
-        pairs.sort()
-        query = urlencode(pairs)
+        kept.sort()
+        query = "&".join(kept)
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit((scheme, netloc, path, query, fragment))
 
 
 def _is_tracking(key: str) -> bool:
+    if "%" in key or "+" in key:
+        key = unquote_plus(key)
     key = key.lower()
     return key.startswith("utm_") or key in _TRACKING_PARAMS
 
