@@ -277,6 +277,8 @@ def _parse_xml(raw: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
     title = _text(_get(chosen_feed, "title")) if chosen_feed is not None else None
     if not chosen_entries and truncated:
         raise ParseError("truncated XML: no items recovered")
+    if not chosen_entries and problem is not None and expected:
+        raise ParseError(f"malformed XML: none of its {expected} items could be read")
     if truncated:
         notes.append(f"truncated XML: recovered {len(chosen_entries)} items")
     if parser == "feedparser":

@@ -202,6 +202,10 @@ def test_body_over_20_mb_is_refused_before_parsing() -> None:
         (b"Service Unavailable", "neither XML nor JSON"),
         (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>', "truncated XML"),
         (b"<?xml version='1.0'?>", "no XML root element"),
+        (
+            b'<rss version="2.0"><channel><item><title>a</ti<<<tle></item></channel></rss>',
+            "malformed",
+        ),
     ],
 )
 def test_non_feed_bodies_get_a_clear_reason(body: bytes, reason: str) -> None:
