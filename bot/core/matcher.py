@@ -72,42 +72,57 @@ class Match:
 
 
 class _Article:
-    """Per-article state: which term ids each field holds; regexes run once, on demand."""
+    """Per-article state: which term ids each field holds; the publisher name and regexes
+    are only looked at when some watch asks."""
 
-    __slots__ = ("any", "body", "regex_hits", "regex_set", "source", "texts", "title")
+    __slots__ = ("_matcher", "_regex_hits", "_source", "any", "body", "texts", "title")
 
     def __init__(
         self,
+        matcher: Matcher,
         title: AbstractSet[int],
         body: AbstractSet[int],
-        source: AbstractSet[int],
         texts: tuple[str, str, str, str],
-        regex_set: Any,
     ) -> None:
         self.title = title
-        self.body = body
-        self.any = title | body
-        self.source = source
+        self.body = body  # summary + content
+        self.any = title | body if title and body else title or body
         self.texts = texts  # surface-folded title, summary, content, source
-        self.regex_set = regex_set
-        self.regex_hits: tuple[AbstractSet[int], ...] | None = None
+        self._matcher = matcher
+        self._source: AbstractSet[int] | None = None
+        self._regex_hits: list[AbstractSet[int] | None] | None = None
+
+    @property
+    def source(self) -> AbstractSet[int]:
+        if self._source is None:
+            self._source = self._matcher._terms_in(self.texts[3])
+        return self._source
 
     def regex(self, regex_id: int, field_code: int) -> bool:
-        hits = self.regex_hits
-        if hits is None:
-            # One RE2::Set pass per field answers every regex of every watch at once.
-            hits = self.regex_hits = tuple(
-                frozenset(self.regex_set.Match(text.encode()) or ()) if text else _EMPTY
-                for text in self.texts
-            )
-        title, summary, content, source = hits
         if field_code == _ANY:
-            return regex_id in title or regex_id in summary or regex_id in content
+            return (
+                regex_id in self._regexes_in(0)
+                or regex_id in self._regexes_in(1)
+                or regex_id in self._regexes_in(2)
+            )
         if field_code == _TITLE:
-            return regex_id in title
+            return regex_id in self._regexes_in(0)
         if field_code == _SUMMARY:
-            return regex_id in summary or regex_id in content
-        return regex_id in source
+            return regex_id in self._regexes_in(1) or regex_id in self._regexes_in(2)
+        return regex_id in self._regexes_in(3)
+
+    def _regexes_in(self, field_index: int) -> AbstractSet[int]:
+        """Ids of the regexes found in one field: one RE2::Set pass answers all of them."""
+        hits = self._regex_hits
+        if hits is None:
+            hits = self._regex_hits = [None, None, None, None]
+        found = hits[field_index]
+        if found is None:
+            text = self.texts[field_index]
+            found = hits[field_index] = (
+                frozenset(self._matcher._regex_set.Match(text.encode()) or ()) if text else _EMPTY
+            )
+        return found
 
 
 _Check = Callable[[_Article], bool]
@@ -151,44 +166,40 @@ class Matcher:
         automaton: Any,
         regex_set: Any,
         watches: dict[int, _CompiledWatch],
-        anchors_title: dict[int, tuple[int, ...]],
-        anchors_body: dict[int, tuple[int, ...]],
-        anchors_source: dict[int, tuple[int, ...]],
+        anchors: tuple[dict[int, tuple[int, ...]], ...],
         always: tuple[int, ...],
+        fields_used: frozenset[int],
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
         self._automaton = automaton
         self._regex_set = regex_set
         self._watches = watches
-        self._anchors_title = anchors_title
-        self._anchors_body = anchors_body
-        self._anchors_source = anchors_source
+        # Anchor index per field code: term id -> watches that term can make candidates.
+        self._anchors_any, self._anchors_title, self._anchors_summary, self._anchors_source = (
+            anchors
+        )
         self._always = always
+        self._fields_used = fields_used  # field codes some term or regex is restricted to
 
     @classmethod
     def build(cls, watches: Iterable[tuple[int, Query]]) -> Matcher:
         """Compile ``(watch_id, query)`` pairs. Watch ids must be unique."""
         compiler = _Compiler()
         compiled: dict[int, _CompiledWatch] = {}
-        anchors_title: dict[int, list[int]] = {}
-        anchors_body: dict[int, list[int]] = {}
-        anchors_source: dict[int, list[int]] = {}
+        anchors: tuple[dict[int, list[int]], ...] = ({}, {}, {}, {})
         always: list[int] = []
+        fields_used: set[int] = set()
         for watch_id, query in watches:
             if watch_id in compiled:
                 raise ValueError(f"duplicate watch id {watch_id}")
             compiled[watch_id] = compiler.compile_watch(watch_id, query)
-            anchors = compiler.anchors(query.root)
-            if anchors is None or any(is_regex for is_regex, _, _ in anchors):
+            fields_used.update(_FIELD_CODES[term.field] for term in query.terms)
+            watch_anchors = compiler.anchors(query.root)
+            if watch_anchors is None or any(is_regex for is_regex, _, _ in watch_anchors):
                 always.append(watch_id)
                 continue
-            for _, term_id, field_code in anchors:
-                if field_code in (_ANY, _TITLE):
-                    anchors_title.setdefault(term_id, []).append(watch_id)
-                if field_code in (_ANY, _SUMMARY):
-                    anchors_body.setdefault(term_id, []).append(watch_id)
-                if field_code == _SOURCE:
-                    anchors_source.setdefault(term_id, []).append(watch_id)
+            for _, term_id, field_code in watch_anchors:
+                anchors[field_code].setdefault(term_id, []).append(watch_id)
         log.debug(
             "matcher built",
             extra={"watches": len(compiled), "terms": compiler.term_count, "always": len(always)},
@@ -197,10 +208,9 @@ class Matcher:
             automaton=compiler.automaton(),
             regex_set=compiler.regex_set(),
             watches=compiled,
-            anchors_title={k: tuple(v) for k, v in anchors_title.items()},
-            anchors_body={k: tuple(v) for k, v in anchors_body.items()},
-            anchors_source={k: tuple(v) for k, v in anchors_source.items()},
+            anchors=tuple({k: tuple(v) for k, v in index.items()} for index in anchors),
             always=tuple(always),
+            fields_used=frozenset(fields_used),
         )
 
     def __len__(self) -> int:
@@ -209,14 +219,21 @@ class Matcher:
     def match(self, doc: MatchDocument) -> list[Match]:
         """Every watch the document matches, sorted by watch id."""
         article = self._article(doc)
+        present = article.any
         candidates = set(self._always)
-        for anchors, present in (
-            (self._anchors_title, article.title),
-            (self._anchors_body, article.body),
-            (self._anchors_source, article.source),
-        ):
-            if present:
-                for term_id in anchors.keys() & present:
+        anchors = self._anchors_any
+        for term_id in anchors.keys() & present:
+            candidates.update(anchors[term_id])
+        if self._fields_used:
+            for anchors, in_field in (
+                (self._anchors_title, article.title),
+                (self._anchors_summary, article.body),
+            ):
+                for term_id in anchors.keys() & in_field:
+                    candidates.update(anchors[term_id])
+            anchors = self._anchors_source
+            if anchors:
+                for term_id in anchors.keys() & article.source:
                     candidates.update(anchors[term_id])
         matches = []
         watches = self._watches
@@ -238,23 +255,18 @@ class Matcher:
         return present, missing
 
     def _article(self, doc: MatchDocument) -> _Article:
-        texts = (
-            surface_fold(doc.title),
-            surface_fold(doc.summary),
-            surface_fold(doc.content),
-            surface_fold(doc.source),
+        title = surface_fold(doc.title)
+        summary = surface_fold(doc.summary)
+        content = surface_fold(doc.content)
+        source = surface_fold(doc.source) if _SOURCE in self._fields_used else ""
+        # Summary and content share one pass: the " \n " joint holds no key (keys are words
+        # and spaces), so no hit spans the two.
+        body = f"{summary} \n {content}" if content else summary
+        return _Article(
+            self, self._terms_in(title), self._terms_in(body), (title, summary, content, source)
         )
-        hits = self._hits
-        title, summary, content, source = (
-            hits(texts[0]),
-            hits(texts[1]),
-            hits(texts[2]),
-            hits(texts[3]),
-        )
-        body = summary | content if content else summary
-        return _Article(title, body, source, texts, self._regex_set)
 
-    def _hits(self, text: str) -> AbstractSet[int]:
+    def _terms_in(self, text: str) -> AbstractSet[int]:
         if not text or self._automaton is None:
             return _EMPTY
         return set(map(_SECOND, self._automaton.iter(f" {text} ")))
