@@ -108,6 +108,7 @@ _TTL = re.compile(rb"<ttl>\s*([0-9]{1,7})\s*</ttl>")
 _SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*([a-zA-Z]+)\s*</sy:updatePeriod>")
 _SY_FREQ = re.compile(rb"<sy:updateFrequency>\s*([0-9]{1,6})\s*</sy:updateFrequency>")
 _NAME = re.compile(rb"[A-Za-z_][\w.:-]*")
+_JUNK_THEN_XML = re.compile(rb"<\?xml\s|<rss[\s>]|<feed[\s>]|<rdf:RDF[\s>]")
 
 _FEED_ROOTS = frozenset({"rss", "rdf", "feed", "channel"})
 # Error pages and soft-404s often start without <html>.
@@ -194,7 +195,17 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     if body[start : start + 1] in (b"{", b"["):
         return _parse_json(body, url=url)
     if body[start : start + 1] != b"<":
-        raise ParseError("not a feed: body is neither XML nor JSON")
+        # A PHP notice or stray text printed before the document (WordPress plugins do
+        # this) does not make the feed unreadable.
+        match = _JUNK_THEN_XML.search(body, start, start + 4096)
+        if match is None:
+            raise ParseError("not a feed: body is neither XML nor JSON")
+        return _parse_xml(
+            body[match.start() :],
+            url=url,
+            content_type=content_type,
+            notes=["removed text before the XML document"],
+        )
     return _parse_xml(body, url=url, content_type=content_type)
 
 
@@ -224,14 +235,24 @@ def _first_significant_byte(body: bytes) -> int | None:
     return len(body) - len(stripped)
 
 
-def _parse_xml(raw: bytes, *, url: str, content_type: str | None) -> ParsedFeed:
-    notes: list[str] = []
+def _parse_xml(
+    raw: bytes, *, url: str, content_type: str | None, notes: list[str] | None = None
+) -> ParsedFeed:
+    notes = [] if notes is None else notes
     body = _to_utf8(raw, content_type, notes)
     body = _strip_prolog_junk(body, notes)
     root = _root_element(body)
     if root is None:
         raise ParseError("not a feed: no XML root element")
     root_local = root.split(":")[-1].lower()
+    if root_local not in _FEED_ROOTS and root_local != "html":
+        # Markup-ish junk before the document ("<br /><b>Warning</b>: ...").
+        match = _JUNK_THEN_XML.search(body, 1, 4096)
+        if match is not None:
+            body = _strip_prolog_junk(body[match.start() :], notes)
+            root = _root_element(body) or root
+            root_local = root.split(":")[-1].lower()
+            notes.append("removed text before the XML document")
     if root_local in _HTML_ROOTS:
         raise ParseError("not a feed: looks like an HTML page")
     if root_local not in _FEED_ROOTS:

@@ -294,3 +294,12 @@ def test_json_body_that_is_an_rss_in_json_without_channel_is_refused() -> None:
     """RSS-in-JSON without a channel is not a feed."""
     with pytest.raises(ParseError, match="without a channel"):
         parse_feed(b'{"rss": {"version": "2.0"}}', url=URL)
+
+
+def test_text_printed_before_the_document_is_skipped() -> None:
+    """A PHP notice before <?xml ...?> costs nothing but a warning."""
+    notice = b"<br />\n<b>Warning</b>: Undefined index in feed.php on line 3<br />\n"
+    for junk in (b"PHP " + notice, notice):
+        feed = parse_feed(junk + rss(item(1)), url=URL)
+        assert [e.title for e in feed.entries] == ["Story 1"]
+        assert "removed text before the XML document" in (feed.warning or "")
