@@ -54,7 +54,6 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("google.com", "/url", ("url", "q")),
     ("l.facebook.com", "/l.php", ("u",)),
     ("lm.facebook.com", "/l.php", ("u",)),
-    ("out.reddit.com", "/", ("url",)),
     ("t.umblr.com", "/redirect", ("z",)),
 )
 _REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
