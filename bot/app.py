@@ -89,7 +89,11 @@ class InstanceLock:
 
 def sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -121,7 +125,9 @@ class Core:
             self.notifiers[kind] = notifier
         self.deliverer.notifiers = dict(self.notifiers)
 
-    async def poll(self, *, due_only: bool = True, progress: Callable[[int, int], None] | None = None) -> CycleReport:
+    async def poll(
+        self, *, due_only: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> CycleReport:
         report = await self.poller.run_cycle(due_only=due_only, progress=progress)
         self.metrics.observe_cycle(report)
         if report.notices:
@@ -132,7 +138,7 @@ class Core:
 
     async def notices_for(self, notices: list[FeedNotice]) -> list[Notice]:
         dests = [d for d in await self.store.subscribers_of_feed_notices() if d != "console"]
-        out = []
+        out: list[Notice] = []
         for n in notices:
             name = n.feed_name or n.feed_url
             if n.failing:
@@ -168,11 +174,13 @@ async def sync_config(core: Core) -> None:
         try:
             parse_query(w.query)
         except QuerySyntaxError as e:
-            raise ConfigError(f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}") from e
+            raise ConfigError(
+                f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}"
+            ) from e
         key = (w.query, w.name)
         wanted.add(key)
         if key in existing:
-            watch_id, active = existing[key]
+            watch_id, _active = existing[key]
             await core.store.update_watch(
                 watch_id, active=True, mention=w.mention, use_defaults=w.channels is None
             )
@@ -330,9 +338,18 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                     seen_before=now - timedelta(days=max(30, settings.database.retention_days * 2)),
                 )
 
-            scheduler.add_job(poll_job, "interval", seconds=settings.poll.tick_seconds, next_run_time=_now_naive(),
-                              max_instances=1, coalesce=True, id="poll")
-            scheduler.add_job(prune_job, "interval", hours=1, id="prune", max_instances=1, coalesce=True)
+            scheduler.add_job(
+                poll_job,
+                "interval",
+                seconds=settings.poll.tick_seconds,
+                next_run_time=_now_naive(),
+                max_instances=1,
+                coalesce=True,
+                id="poll",
+            )
+            scheduler.add_job(
+                prune_job, "interval", hours=1, id="prune", max_instances=1, coalesce=True
+            )
             scheduler.start()
             sender = asyncio.create_task(core.deliverer.run(stop))
             log.info("Wirewatch is running (Ctrl-C to stop)")

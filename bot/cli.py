@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.console import ConsoleNotifier, format_alert_line
+from bot.adapters.console import ConsoleNotifier, format_story, group_by_story
 from bot.app import Core, open_core, run
 from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
@@ -29,7 +29,8 @@ log = logging.getLogger("wirewatch")
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="wirewatch", description="Watch news feeds for topics; alert Slack, Discord or the console."
+        prog="wirewatch",
+        description="Watch news feeds for topics; alert Slack, Discord or the console.",
     )
     p.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -139,7 +140,9 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
             health = f.health.value
             if f.health is FeedHealth.FAILING:
                 health += f" since {iso_utc(f.error_since)}: {f.last_error}"
-            print(f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s")
+            print(
+                f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s"
+            )
     elif args.action == "remove":
         info = await core.api.remove_feed(args.url)
         print(f"removed feed #{info.id}: {info.url}")
@@ -154,7 +157,8 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
         result = await core.fetcher.fetch(FetchRequest(url=args.url))
         assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-        print(f"OK: {parsed.title or '(untitled)'} — {len(parsed.entries)} items ({parsed.parser} parser)")
+        title = parsed.title or "(untitled)"
+        print(f"OK: {title} — {len(parsed.entries)} items ({parsed.parser} parser)")
         if parsed.warning:
             print(f"note: {parsed.warning}")
         now = core.clock.now()
@@ -177,7 +181,9 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
             last = iso_utc(w.last_hit_at) or "never"
             name = f" ({w.name})" if w.name else ""
             dests = ", ".join(w.destinations) or "default destinations"
-            print(f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}")
+            print(
+                f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}"
+            )
     elif args.action == "remove":
         info = await core.api.remove_watch("console", args.query)
         print(f"removed watch #{info.id}: {info.query}")
@@ -276,7 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wirewatch: {e}", file=sys.stderr)
         return 2
     except QuerySyntaxError as e:
-        print(f"wirewatch: bad query: {e.message}\n  {e.pointer().replace(chr(10), chr(10) + '  ')}", file=sys.stderr)
+        print(
+            f"wirewatch: bad query: {e.message}\n  {e.pointer().replace(chr(10), chr(10) + '  ')}",
+            file=sys.stderr,
+        )
         return 1
     except (FeedError, NotFoundError) as e:
         print(f"wirewatch: {e}", file=sys.stderr)

@@ -8,7 +8,6 @@ outlets under two headlines and alerts once per watch.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -20,7 +19,14 @@ from aiohttp import web
 
 from bot.adapters.console import format_story, group_by_story
 from bot.app import open_core
-from bot.settings import DEFAULT_CONFIG, FeedConfig, Settings, load_settings
+from bot.settings import (
+    DEFAULT_CONFIG,
+    DatabaseSettings,
+    FeedConfig,
+    FetchSettings,
+    Settings,
+    load_settings,
+)
 
 OUTLETS = {
     "reuters": "Reuters World (sample)",
@@ -43,40 +49,85 @@ def sample_items(now: datetime, *, morning: bool) -> dict[str, list[str]]:
     h = timedelta(hours=1)
     items: dict[str, list[str]] = {
         "reuters": [
-            _item("reuters", "fed-holds", "Fed holds rates steady, signals patience",
-                  "The Federal Reserve kept its benchmark rate unchanged.", 20 * h, now),
+            _item(
+                "reuters",
+                "fed-holds",
+                "Fed holds rates steady, signals patience",
+                "The Federal Reserve kept its benchmark rate unchanged.",
+                20 * h,
+                now,
+            ),
         ],
         "scmp": [
-            _item("scmp", "hk-markets", "Hong Kong stocks edge higher in thin trade",
-                  "The Hang Seng index rose 0.4 per cent.", 18 * h, now),
+            _item(
+                "scmp",
+                "hk-markets",
+                "Hong Kong stocks edge higher in thin trade",
+                "The Hang Seng index rose 0.4 per cent.",
+                18 * h,
+                now,
+            ),
         ],
         "apnews": [
-            _item("apnews", "oil", "Oil prices slip as supply worries ease",
-                  "Brent crude fell below $80 a barrel.", 16 * h, now),
+            _item(
+                "apnews",
+                "oil",
+                "Oil prices slip as supply worries ease",
+                "Brent crude fell below $80 a barrel.",
+                16 * h,
+                now,
+            ),
         ],
     }
     if morning:
         items["reuters"] += [
-            _item("reuters", "kl-talks",
-                  "China, U.S. set for key trade talks in Malaysia this week",
-                  "Treasury Secretary Scott Bessent and Vice Premier He Lifeng will meet in "
-                  "Kuala Lumpur to ease tensions over tariffs and <b>rare earth</b> export controls.",
-                  2 * h, now),
-            _item("reuters", "greer-chips", "USTR Greer says chip export ban stays on the table",
-                  "U.S. Trade Representative Jamieson Greer said semiconductor export controls "
-                  "remain part of the talks.", 1 * h, now),
+            _item(
+                "reuters",
+                "kl-talks",
+                "China, U.S. set for key trade talks in Malaysia this week",
+                "Treasury Secretary Scott Bessent and Vice Premier He Lifeng will meet in "
+                "Kuala Lumpur to ease tensions over tariffs and <b>rare earth</b> export controls.",
+                2 * h,
+                now,
+            ),
+            _item(
+                "reuters",
+                "greer-chips",
+                "USTR Greer says chip export ban stays on the table",
+                "U.S. Trade Representative Jamieson Greer said semiconductor export controls "
+                "remain part of the talks.",
+                1 * h,
+                now,
+            ),
         ]
         items["scmp"] += [
-            _item("scmp", "kl-talks-2", "China, U.S. set for key trade talks in Malaysia",
-                  "Vice Premier He Lifeng leads Beijing's team in Kuala Lumpur as both sides "
-                  "weigh tariff relief.", 90 * timedelta(minutes=1), now),
+            _item(
+                "scmp",
+                "kl-talks-2",
+                "China, U.S. set for key trade talks in Malaysia",
+                "Vice Premier He Lifeng leads Beijing's team in Kuala Lumpur as both sides "
+                "weigh tariff relief.",
+                90 * timedelta(minutes=1),
+                now,
+            ),
         ]
         items["apnews"] += [
-            _item("apnews", "rare-earths", "China widens rare-earth export controls ahead of Trump-Xi summit",
-                  "New licensing rules cover more Rare Earths used in magnets and chips.",
-                  30 * timedelta(minutes=1), now),
-            _item("apnews", "germaine", "Germaine Greer to publish a new essay collection",
-                  "The Australian writer's first book in a decade.", 45 * timedelta(minutes=1), now),
+            _item(
+                "apnews",
+                "rare-earths",
+                "China widens rare-earth export controls ahead of Trump-Xi summit",
+                "New licensing rules cover more Rare Earths used in magnets and chips.",
+                30 * timedelta(minutes=1),
+                now,
+            ),
+            _item(
+                "apnews",
+                "germaine",
+                "Germaine Greer to publish a new essay collection",
+                "The Australian writer's first book in a decade.",
+                45 * timedelta(minutes=1),
+                now,
+            ),
         ]
     return items
 
@@ -115,35 +166,51 @@ async def run_demo(out: object = None) -> int:
         with tempfile.TemporaryDirectory(prefix="wirewatch-demo-") as tmp:
             base = load_settings(DEFAULT_CONFIG)
             settings = Settings(
-                database={"url": f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"},
-                fetch={"allow_private_addresses": True},
+                database=DatabaseSettings(url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"),
+                fetch=FetchSettings(allow_private_addresses=True),
                 feeds=[
                     FeedConfig(url=f"http://127.0.0.1:{port}/{o}.rss", name=name)
                     for o, name in OUTLETS.items()
                 ],
-                watches=[w.model_copy(update={"google_news": False, "channels": None}) for w in base.watches],
+                watches=[
+                    w.model_copy(update={"google_news": False, "channels": None})
+                    for w in base.watches
+                ],
             )
             async with open_core(settings) as core:
-                say("Wirewatch demo — three sample outlets served on 127.0.0.1, "
-                    f"{len(settings.watches)} watches from the US–China trade pack.\n")
+                say(
+                    "Wirewatch demo — three sample outlets served on 127.0.0.1, "
+                    f"{len(settings.watches)} watches from the US–China trade pack.\n"
+                )
                 first = await core.poll(due_only=False)
-                say(f"1. First poll: {first.new_articles} items recorded, "
+                say(
+                    f"1. First poll: {first.new_articles} items recorded, "
                     f"{len(first.alert_ids)} alerts (a new feed's first poll is silent: "
-                    "no flood of old news).")
+                    "no flood of old news)."
+                )
                 state["morning"] = True
                 second = await core.poll(due_only=False)
                 alerts = await core.store.alerts_by_ids(second.alert_ids)
-                say(f"2. Next poll: {second.new_articles} new items, {len(alerts)} alerts (grouped per story):\n")
+                say(
+                    f"2. Next poll: {second.new_articles} new items, "
+                    f"{len(alerts)} alerts (grouped per story):\n"
+                )
                 for group in group_by_story(alerts):
                     say(format_story(group))
                     say()
-                await core.store.mark_sent([a.id for a in alerts], message_id="demo", now=core.clock.now())
+                await core.store.mark_sent(
+                    [a.id for a in alerts], message_id="demo", now=core.clock.now()
+                )
                 third = await core.poll(due_only=False)
-                say(f"3. Poll again: {third.not_modified} feeds unchanged, "
-                    f"{len(third.alert_ids)} alerts (nothing is ever sent twice).")
-                say("\nNote: the Malaysia trade-talks story came from two outlets under two "
+                say(
+                    f"3. Poll again: {third.not_modified} feeds unchanged, "
+                    f"{len(third.alert_ids)} alerts (nothing is ever sent twice)."
+                )
+                say(
+                    "\nNote: the Malaysia trade-talks story came from two outlets under two "
                     "headlines but alerted once per watch; “Germaine Greer” did not trip the "
-                    "Greer watch.")
+                    "Greer watch."
+                )
                 say("Next: `wirewatch poll --once` with config/default.toml, or see README.md.")
     finally:
         await runner.cleanup()

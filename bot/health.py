@@ -64,7 +64,8 @@ class Metrics:
             "wirewatch_failing_destinations", "Destinations marked failing", registry=r
         )
         self.lease_takeovers = Counter(
-            "wirewatch_lease_takeovers", "Work taken over from an instance whose lease expired",
+            "wirewatch_lease_takeovers",
+            "Work taken over from an instance whose lease expired",
             registry=r,
         )
 
@@ -115,7 +116,11 @@ async def start_health_server(
         await asyncio.sleep(0)
         lag = time.perf_counter() - t0
         return web.json_response(
-            {"status": "ok", "uptime_seconds": round(time.monotonic() - started, 1), "loop_lag_seconds": round(lag, 4)}
+            {
+                "status": "ok",
+                "uptime_seconds": round(time.monotonic() - started, 1),
+                "loop_lag_seconds": round(lag, 4),
+            }
         )
 
     async def readyz(_request: web.Request) -> web.Response:
@@ -148,10 +153,13 @@ async def start_health_server(
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(
-        runner, host or core.settings.health.host, port if port is not None else core.settings.health.port
+        runner,
+        host or core.settings.health.host,
+        port if port is not None else core.settings.health.port,
     )
     await site.start()
-    bound = site._server.sockets[0].getsockname() if site._server else None  # type: ignore[union-attr]
+    server: Any = site._server
+    bound = server.sockets[0].getsockname() if server is not None else None
     core.health_address = bound
     log.info("health endpoints on http://%s:%s", *(bound or ("?", "?"))[:2])
     return runner

@@ -114,7 +114,9 @@ class SlackSettings(BaseModel):
     def enabled(self) -> bool:
         if self.bot_token is None:
             return False
-        return self.app_token is not None if self.mode == "socket" else self.signing_secret is not None
+        return (
+            self.app_token is not None if self.mode == "socket" else self.signing_secret is not None
+        )
 
 
 class DiscordSettings(BaseModel):

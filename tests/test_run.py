@@ -39,7 +39,12 @@ def config(tmp_path: Path, feed_url: str, port: int) -> Path:
 
 async def start(cfg: Path) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(cfg), "run",
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(cfg),
+        "run",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -52,8 +57,8 @@ async def get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
-async def wait_for(url: str, predicate, timeout: float = 20) -> str:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(url: str, predicate, within: float = 20) -> str:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + within
     last = ""
     while asyncio.get_running_loop().time() < deadline:
         try:
@@ -74,17 +79,29 @@ async def test_run_serves_health_alerts_on_console_and_stops_on_sigterm(tmp_path
     async with FeedServer() as server:
         server.set_feed(
             "/r.rss",
-            rss([
-                {"title": "Markets open", "link": "https://n.test/a", "pubDate": now - timedelta(hours=1)},
-                {"title": "Rare earth exports halted", "link": "https://n.test/b", "pubDate": now},
-            ]),
+            rss(
+                [
+                    {
+                        "title": "Markets open",
+                        "link": "https://n.test/a",
+                        "pubDate": now - timedelta(hours=1),
+                    },
+                    {
+                        "title": "Rare earth exports halted",
+                        "link": "https://n.test/b",
+                        "pubDate": now,
+                    },
+                ]
+            ),
         )
         port = free_port()
         cfg = config(tmp_path, server.url("/r.rss"), port)
         proc = await start(cfg)
         try:
             base = f"http://127.0.0.1:{port}"
-            await wait_for(f"{base}/metrics", lambda b: 'wirewatch_polls_total{outcome="200"} 1.0' in b)
+            await wait_for(
+                f"{base}/metrics", lambda b: 'wirewatch_polls_total{outcome="200"} 1.0' in b
+            )
             status, body = await get(f"{base}/healthz")
             assert status == 200 and '"ok"' in body
             status, body = await get(f"{base}/readyz")

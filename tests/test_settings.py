@@ -20,8 +20,16 @@ def test_default_config_ships_the_trade_pack() -> None:
     """config/default.toml loads and carries the launch watches and outlet feeds."""
     s = load_settings(DEFAULT_CONFIG)
     names = {w.name for w in s.watches}
-    assert {"rare earth", "Bessent", "Greer", "He Lifeng", "China tariffs", "export controls",
-            "chip export bans", "Trump–Xi summit"} <= names
+    assert {
+        "rare earth",
+        "Bessent",
+        "Greer",
+        "He Lifeng",
+        "China tariffs",
+        "export controls",
+        "chip export bans",
+        "Trump–Xi summit",
+    } <= names
     assert len(s.feeds) >= 10 and all(w.google_news for w in s.watches)
     assert s.database.url.startswith("sqlite+aiosqlite:///data/")
     assert s.fetch.allow_private_addresses is False
@@ -40,7 +48,9 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.database.url == "postgresql+asyncpg://x@127.0.0.1/db"
 
 
-def test_secrets_come_from_the_environment_and_never_print(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_come_from_the_environment_and_never_print(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tokens load from SLACK_*/DISCORD_TOKEN, enable the adapters, and are masked in repr."""
     cfg = tmp_path / "c.toml"
     cfg.write_text("")
@@ -70,7 +80,7 @@ def test_bad_values_fail_fast_with_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown destination"):
         load_settings(cfg)
     cfg.write_text("[poll]\ndefault_interval = 5\n")
-    with pytest.raises(ConfigError, match="poll.default_interval"):
+    with pytest.raises(ConfigError, match=r"poll\.default_interval"):
         load_settings(cfg)
 
 

@@ -21,9 +21,8 @@ def format_story(alerts: Sequence[Alert]) -> str:
     lines = [f"[{when}] {first.source}: {first.title}", f"    {first.url}"]
     for alert in alerts:
         terms = ", ".join(alert.matched)
-        lines.append(
-            f"    matched: {terms} · watch #{alert.watch_id} “{alert.watch_name or alert.watch_query}”"
-        )
+        label = alert.watch_name or alert.watch_query
+        lines.append(f"    matched: {terms} · watch #{alert.watch_id} “{label}”")
     if first.also_reported_by:
         lines.append(f"    also reported by: {', '.join(first.also_reported_by)}")
     return "\n".join(lines)
@@ -46,7 +45,9 @@ class ConsoleNotifier:
         self.out = out or sys.stdout
         self.json_lines = json_lines
 
-    async def send(self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False) -> str:
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
         if self.json_lines:
             for alert in alerts:
                 self.out.write(json.dumps(alert.as_json(), ensure_ascii=False) + "\n")

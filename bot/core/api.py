@@ -71,15 +71,16 @@ class CoreAPI(Protocol):
         """Newest stored articles (matching ``query`` when given), newest first."""
         ...
 
-    async def add_feed(self, url: str, *, name: str | None = None, added_by: str | None = None) -> FeedInfo:
+    async def add_feed(
+        self, url: str, *, name: str | None = None, added_by: str | None = None
+    ) -> FeedInfo:
         """Validate (private-address guard, fetched once, must parse) and add a feed.
 
         Raises ``BlockedAddressError`` / ``FetchError`` / ``ParseError`` with a reason.
         """
         ...
 
-    async def list_feeds(self) -> list[FeedInfo]:
-        ...
+    async def list_feeds(self) -> list[FeedInfo]: ...
 
     async def remove_feed(self, feed_ref: str) -> FeedInfo:
         """Remove a feed by id or URL. Raises ``NotFoundError``."""

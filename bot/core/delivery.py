@@ -132,7 +132,9 @@ class Deliverer:
                 return
             except RetryableDeliveryError as e:
                 report.retried += len(ids)
-                await self._failed(destination, ids, e.reason, e.retry_after, permanent=False, sure=True)
+                await self._failed(
+                    destination, ids, e.reason, e.retry_after, permanent=False, sure=True
+                )
                 return
             except (TimeoutError, OSError) as e:
                 # Outcome unknown: keep "maybe sent" so the resend is checked first.

@@ -1,17 +1,17 @@
 """Wirewatch's one error tree; causes are chained with ``raise ... from``.
 
-    WirewatchError
-    ├── ConfigError              bad settings or config file: the run cannot start
-    ├── QuerySyntaxError         a watch query that does not parse (says where and why)
-    ├── FeedError                one feed could not be used this time (recorded on the feed)
-    │   ├── FetchError           network, HTTP status, timeout, size cap
-    │   │   └── BlockedAddressError  URL resolves to a private/loopback/metadata address
-    │   └── ParseError           the body is not a feed we can read
-    ├── DeliveryError            one destination could not take an alert (recorded on it)
-    │   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
-    │   └── PermanentDeliveryError   stop for this destination until it recovers
-    ├── NotFoundError            a command named a watch/feed/article that does not exist
-    └── PermissionDeniedError    a chat user may not change this channel
+WirewatchError
+├── ConfigError              bad settings or config file: the run cannot start
+├── QuerySyntaxError         a watch query that does not parse (says where and why)
+├── FeedError                one feed could not be used this time (recorded on the feed)
+│   ├── FetchError           network, HTTP status, timeout, size cap
+│   │   └── BlockedAddressError  URL resolves to a private/loopback/metadata address
+│   └── ParseError           the body is not a feed we can read
+├── DeliveryError            one destination could not take an alert (recorded on it)
+│   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
+│   └── PermanentDeliveryError   stop for this destination until it recovers
+├── NotFoundError            a command named a watch/feed/article that does not exist
+└── PermissionDeniedError    a chat user may not change this channel
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class FeedError(WirewatchError):
 
 
 class FetchError(FeedError):
-    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after

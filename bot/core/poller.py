@@ -67,6 +67,7 @@ class FeedNotice:
 @dataclass(slots=True)
 class CycleReport:
     feeds: int = 0
+    done: int = 0
     fetched: int = 0
     not_modified: int = 0
     failed: int = 0
@@ -183,17 +184,7 @@ class Poller:
                 report.lease_takeovers += self.store.take_lease_takeovers()
                 total_claimed += len(batch)
                 report.feeds += len(batch)
-                done = 0
-
-                async def one(feed: FeedRow) -> None:
-                    nonlocal done
-                    outcome = await self._fetch_and_parse(feed)
-                    await queue.put(outcome)
-                    done += 1
-                    if progress:
-                        progress(report.feeds - len(batch) + done, report.feeds)
-
-                await asyncio.gather(*(one(f) for f in batch))
+                await asyncio.gather(*(self._fetch_into(f, queue, report, progress) for f in batch))
                 if len(batch) < self.batch_size:
                     break
         finally:
@@ -203,6 +194,18 @@ class Poller:
         self.last_cycle = report
         await self.store.set_meta("last_poll_at", self.clock.now().isoformat())
         return report
+
+    async def _fetch_into(
+        self,
+        feed: FeedRow,
+        queue: asyncio.Queue[FeedOutcome | None],
+        report: CycleReport,
+        progress: Callable[[int, int], None] | None,
+    ) -> None:
+        await queue.put(await self._fetch_and_parse(feed))
+        report.done += 1
+        if progress:
+            progress(report.done, report.feeds)
 
     async def _make_all_due(self) -> None:
         from sqlalchemy import update

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 RECENT_WINDOW = timedelta(days=14)
 
 
-def _article_view(row: Any, *, matched: Sequence[str] = (), query: Query | None = None) -> ArticleView:
+def _article_view(
+    row: Any, *, matched: Sequence[str] = (), query: Query | None = None
+) -> ArticleView:
     return ArticleView(
         id=row.id,
         url=row.url,
@@ -46,7 +48,9 @@ def _article_view(row: Any, *, matched: Sequence[str] = (), query: Query | None 
 
 
 def _doc(row: Any) -> MatchDocument:
-    return MatchDocument(title=row.title, summary=row.summary, content=row.content, source=row.source)
+    return MatchDocument(
+        title=row.title, summary=row.summary, content=row.content, source=row.source
+    )
 
 
 class Wirewatch:
@@ -108,7 +112,9 @@ class Wirewatch:
         await self.poller.refresh_watches()
         return SubscribeResult(destination, tuple(changed), tuple(unchanged), tuple(unknown))
 
-    async def unsubscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+    async def unsubscribe(
+        self, destination: str, watch_refs: Sequence[str] = ()
+    ) -> SubscribeResult:
         mine = await self.store.watch_infos(destination)
         if watch_refs:
             targets, unknown = await self._resolve_watches(watch_refs, mine)
@@ -176,9 +182,7 @@ class Wirewatch:
 
     async def test_query(self, query: str, *, limit: int = 10) -> list[ArticleView]:
         parsed = parse_query(query)
-        rows = await self.store.recent_articles(
-            since=self.clock.now() - RECENT_WINDOW, limit=5000
-        )
+        rows = await self.store.recent_articles(since=self.clock.now() - RECENT_WINDOW, limit=5000)
         out = []
         for r in rows:
             matched = match_one(parsed, _doc(r))
@@ -191,9 +195,7 @@ class Wirewatch:
     async def latest(self, query: str | None = None, *, limit: int = 5) -> list[ArticleView]:
         if query:
             return await self.test_query(query, limit=limit)
-        rows = await self.store.recent_articles(
-            since=self.clock.now() - RECENT_WINDOW, limit=limit
-        )
+        rows = await self.store.recent_articles(since=self.clock.now() - RECENT_WINDOW, limit=limit)
         return [_article_view(r) for r in rows]
 
     # ---- feeds --------------------------------------------------------------------------
@@ -296,7 +298,11 @@ class Wirewatch:
             elif present:
                 lines.append(
                     f"Watch #{w.id} “{w.query}” did not match: found {', '.join(present)}"
-                    + (f" but not {', '.join(missing)}." if missing else " but an excluded term too.")
+                    + (
+                        f" but not {', '.join(missing)}."
+                        if missing
+                        else " but an excluded term too."
+                    )
                 )
         for a in await self.store.alerts_for_story(row.story_key):
             if a.state == "sent":

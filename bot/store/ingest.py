@@ -33,7 +33,9 @@ async def seen_keys(conn: AsyncConnection, feed_id: int, keys: Sequence[str]) ->
     for i in range(0, len(keys), _CHUNK):
         chunk = list(keys[i : i + _CHUNK])
         rows = await conn.execute(
-            select(seen_items.c.key).where(seen_items.c.feed_id == feed_id, seen_items.c.key.in_(chunk))
+            select(seen_items.c.key).where(
+                seen_items.c.feed_id == feed_id, seen_items.c.key.in_(chunk)
+            )
         )
         found.update(r[0] for r in rows)
     return found
@@ -59,9 +61,9 @@ async def articles_by_url(conn: AsyncConnection, urls: Sequence[str]) -> dict[st
     out: dict[str, StoredArticle] = {}
     for i in range(0, len(urls), _CHUNK):
         rows = await conn.execute(
-            select(articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason).where(
-                articles.c.url.in_(list(urls[i : i + _CHUNK]))
-            )
+            select(
+                articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason
+            ).where(articles.c.url.in_(list(urls[i : i + _CHUNK])))
         )
         for r in rows:
             out[r.url] = StoredArticle(r.id, r.story_key, r.held_reason)

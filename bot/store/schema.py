@@ -28,7 +28,6 @@ from sqlalchemy.types import TypeDecorator
 metadata = MetaData()
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in, timezone-aware UTC out (SQLite stores naive text)."""
 

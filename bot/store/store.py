@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from bot.core.models import (
     Alert,
-    ArticleView,
     DestinationState,
     DestinationStatus,
     FeedHealth,

@@ -14,12 +14,15 @@ from tests.feedserver import FeedServer, rss
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def wirewatch(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+async def wirewatch(
+    *args: str, config: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     argv = [sys.executable, "-m", "bot"]
     if config is not None:
         argv += ["--config", str(config)]
     proc = await asyncio.create_subprocess_exec(
-        *argv, *args,
+        *argv,
+        *args,
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -37,10 +40,8 @@ def write_config(tmp_path: Path, feeds: list[str], *, extra: str = "") -> Path:
         f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "ww.db"}"\n'
         "[fetch]\nallow_private_addresses = true\n"
         "[health]\nenabled = false\n"
-        "[[watches]]\nname = \"rare earth\"\nquery = '\"rare earth\"'\n"
-        "[[watches]]\nname = \"Greer\"\nquery = 'Greer -\"Germaine Greer\"'\n"
-        + feed_lines
-        + extra
+        '[[watches]]\nname = "rare earth"\nquery = \'"rare earth"\'\n'
+        '[[watches]]\nname = "Greer"\nquery = \'Greer -"Germaine Greer"\'\n' + feed_lines + extra
     )
     return cfg
 
@@ -69,14 +70,29 @@ async def test_poll_once_json_prints_one_object_per_alert(tmp_path: Path) -> Non
 
         server.set_feed(
             "/a.rss",
-            rss([news("new", "Greer and rare earth talks resume", 1), news("old", "Rare earth quotas unchanged", 300)]),
+            rss(
+                [
+                    news("new", "Greer and rare earth talks resume", 1),
+                    news("old", "Rare earth quotas unchanged", 300),
+                ]
+            ),
         )
         code, out, err = await wirewatch("poll", "--once", "--json", config=cfg)
         assert code == 0
         rows = [json.loads(line) for line in out.splitlines()]
         assert sorted(r["watch"] for r in rows) == ['"rare earth"', 'Greer -"Germaine Greer"']
         for r in rows:
-            assert {"watch", "watch_id", "feed", "source", "title", "url", "published", "matched", "story"} <= set(r)
+            assert {
+                "watch",
+                "watch_id",
+                "feed",
+                "source",
+                "title",
+                "url",
+                "published",
+                "matched",
+                "story",
+            } <= set(r)
             assert r["url"] == "https://news.test/new"  # tracking parameters removed
             assert r["feed"] == server.url("/a.rss")
             assert r["published"].endswith("Z")
@@ -131,7 +147,9 @@ async def test_bad_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:
 async def test_user_added_feed_cannot_reach_private_addresses(tmp_path: Path) -> None:
     """Without allow_private_addresses, `feed add` of a loopback URL is refused with why."""
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "c.db"}"\n[health]\nenabled=false\n')
+    cfg.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "c.db"}"\n[health]\nenabled=false\n'
+    )
     code, _, err = await wirewatch("feed", "add", "http://127.0.0.1:9/feed", config=cfg)
     assert code == 1 and "loopback" in err
 

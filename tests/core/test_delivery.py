@@ -25,7 +25,9 @@ class ScriptedNotifier:
         self.attempts: list[tuple[str, tuple[int, ...], bool]] = []
         self.notices: list[tuple[str, str]] = []
 
-    async def send(self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False) -> str:
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
         ids = tuple(a.id for a in alerts)
         self.attempts.append((destination, ids, maybe_sent))
         queue = self.script.get(destination, [])
@@ -40,11 +42,7 @@ class ScriptedNotifier:
 
 
 # Distinct headline words so no two items look like the same story.
-WORDS = (
-    "magnets ports lithium yuan soybeans tariffs Boeing Nvidia Huawei shipping steel "
-    "aluminium copper drones pharma textiles wheat canola cobalt gallium germanium "
-    "antimony graphite tungsten nickel"
-).split()
+WORDS = ["magnets", "ports", "lithium", "yuan", "soybeans", "tariffs", "Boeing", "Nvidia", "Huawei", "shipping", "steel", "aluminium", "copper", "drones", "pharma", "textiles", "wheat", "canola", "cobalt", "gallium", "germanium", "antimony", "graphite"]
 
 
 def _items(clock: FakeClock, n: int, prefix: str = "rare earth") -> list[dict[str, object]]:
@@ -59,7 +57,9 @@ def _items(clock: FakeClock, n: int, prefix: str = "rare earth") -> list[dict[st
     ]
 
 
-async def _setup(tmp_path: Path, server: FeedServer, clock: FakeClock, n: int, dests: list[str], **kw: object):  # type: ignore[no-untyped-def]
+async def _setup(
+    tmp_path: Path, server: FeedServer, clock: FakeClock, n: int, dests: list[str], **kw: object
+):  # type: ignore[no-untyped-def]
     settings = make_settings(
         tmp_path,
         feeds=[server.url("/r.rss")],
@@ -121,7 +121,9 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
         settings = await _setup(tmp_path, server, clock, 2, ["slack:BROKEN", "discord:42"])
         async with core_for(settings, clock=clock) as core:
             notifier = ScriptedNotifier()
-            notifier.script["slack:BROKEN"] = [PermanentDeliveryError("the bot is not in this channel")]
+            notifier.script["slack:BROKEN"] = [
+                PermanentDeliveryError("the bot is not in this channel")
+            ]
             core.add_notifier(notifier)
             await _queue(core, server, clock, 2)
             await core.deliverer.deliver_once()
@@ -171,7 +173,10 @@ async def test_an_attempt_with_unknown_outcome_is_resent_as_maybe_sent(tmp_path:
             await core.deliverer.deliver_once()
             clock.advance(minutes=10)
             await core.deliverer.deliver_once()
-            assert notifier.attempts == [("discord:42", (alert_id,), False), ("discord:42", (alert_id,), True)]
+            assert notifier.attempts == [
+                ("discord:42", (alert_id,), False),
+                ("discord:42", (alert_id,), True),
+            ]
 
 
 async def test_a_burst_is_condensed_into_few_messages(tmp_path: Path) -> None:

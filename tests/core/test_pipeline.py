@@ -22,7 +22,15 @@ WATCHES = [
 ]
 
 
-def item(slug: str, title: str, clock: FakeClock, *, age_minutes: int = 30, host: str = "reuters.test", **extra: Any) -> dict[str, Any]:
+def item(
+    slug: str,
+    title: str,
+    clock: FakeClock,
+    *,
+    age_minutes: int = 30,
+    host: str = "reuters.test",
+    **extra: Any,
+) -> dict[str, Any]:
     data = {
         "title": title,
         "link": f"https://{host}/{slug}",
@@ -131,10 +139,12 @@ async def test_backfill_alerts_the_newest_items_of_a_new_feed(tmp_path: Path) ->
         )
         server.set_feed(
             "/r.rss",
-            rss([
-                item("old", "Rare earth miners rally", clock, age_minutes=90),
-                item("new", "Rare earth magnets in short supply", clock, age_minutes=5),
-            ]),
+            rss(
+                [
+                    item("old", "Rare earth miners rally", clock, age_minutes=90),
+                    item("new", "Rare earth magnets in short supply", clock, age_minutes=5),
+                ]
+            ),
         )
         alerts = await poll(settings, clock)
         assert [a.title for a in alerts] == ["Rare earth magnets in short supply"]
@@ -151,7 +161,9 @@ async def test_a_broken_feed_is_marked_failing_and_never_stops_the_others(tmp_pa
         server.set_feed("/html", "<html><body>Not a feed</body></html>", content_type="text/html")
         await poll(settings, clock)
         clock.advance(minutes=10)
-        server.set_feed("/good.rss", rss([item("n", "Rare earth deal signed", clock, age_minutes=1)]))
+        server.set_feed(
+            "/good.rss", rss([item("n", "Rare earth deal signed", clock, age_minutes=1)])
+        )
         async with core_for(settings, clock=clock) as core:
             report = await core.poll(due_only=False)
             assert len(report.alert_ids) == 1

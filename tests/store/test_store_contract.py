@@ -42,11 +42,21 @@ async def _queue_alert(store: Store, watch_id: int, dest: str, story: str, url: 
             art_id = existing[url].id
         else:
             art_id = await ingest.insert_article(
-                conn, _article(url), feed_id=None, story_key=story, now=NOW, held_reason=None  # type: ignore[arg-type]
+                conn,
+                _article(url),
+                feed_id=None,
+                story_key=story,
+                now=NOW,
+                held_reason=None,  # type: ignore[arg-type]
             )
         return await ingest.insert_alert(
-            conn, watch_id=watch_id, destination=dest, story_key=story, article_id=art_id,
-            matched=["rare earth"], now=NOW,
+            conn,
+            watch_id=watch_id,
+            destination=dest,
+            story_key=story,
+            article_id=art_id,
+            matched=["rare earth"],
+            now=NOW,
         )
 
 
@@ -63,7 +73,9 @@ async def test_migrations_are_idempotent_on_reopen(store_url: str) -> None:
 async def test_feed_claim_takes_due_feeds_once_until_the_lease_expires(store: Store) -> None:
     """Two claimers never get the same feed while a lease lives; an expired lease is taken over."""
     for i in range(5):
-        await store.upsert_feed(f"https://f{i}.test/", name=None, interval=300, source="config", now=NOW)
+        await store.upsert_feed(
+            f"https://f{i}.test/", name=None, interval=300, source="config", now=NOW
+        )
     a = await store.claim_feeds(owner="A", now=NOW, lease=timedelta(minutes=5), limit=3)
     b = await store.claim_feeds(owner="B", now=NOW, lease=timedelta(minutes=5), limit=10)
     assert len(a) == 3 and len(b) == 2
@@ -85,21 +97,39 @@ async def test_alert_is_unique_per_watch_destination_and_story(store: Store) -> 
 async def test_outbox_claims_in_order_and_condenses_a_burst(store: Store) -> None:
     """One alert at a time normally; a backlog over the threshold is claimed as one batch."""
     watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
-    ids = [await _queue_alert(store, watch, "slack:C1", f"s-{i}", f"https://a.test/{i}") for i in range(3)]
+    ids = [
+        await _queue_alert(store, watch, "slack:C1", f"s-{i}", f"https://a.test/{i}")
+        for i in range(3)
+    ]
     got, maybe = await store.claim_outbox(
-        destination="slack:C1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+        destination="slack:C1",
+        owner="A",
+        now=NOW,
+        lease=timedelta(minutes=1),
+        batch=10,
+        burst_threshold=5,
     )
     assert [a.id for a in got] == ids[:1] and maybe is False
     # The oldest is leased by A: nobody may send the second before the first (order).
     none, _ = await store.claim_outbox(
-        destination="slack:C1", owner="B", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+        destination="slack:C1",
+        owner="B",
+        now=NOW,
+        lease=timedelta(minutes=1),
+        batch=10,
+        burst_threshold=5,
     )
     assert none == []
     await store.mark_sent([ids[0]], message_id="m1", now=NOW)
     for i in range(3, 10):
         await _queue_alert(store, watch, "slack:C1", f"s-{i}", f"https://a.test/{i}")
     burst, _ = await store.claim_outbox(
-        destination="slack:C1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+        destination="slack:C1",
+        owner="A",
+        now=NOW,
+        lease=timedelta(minutes=1),
+        batch=10,
+        burst_threshold=5,
     )
     assert len(burst) == 9 and [a.id for a in burst] == sorted(a.id for a in burst)
 
@@ -110,13 +140,23 @@ async def test_unknown_outcome_is_reported_as_maybe_sent(store: Store) -> None:
     alert_id = await _queue_alert(store, watch, "discord:1", "s-1", "https://a.test/1")
     assert alert_id is not None
     got, _ = await store.claim_outbox(
-        destination="discord:1", owner="A", now=NOW, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+        destination="discord:1",
+        owner="A",
+        now=NOW,
+        lease=timedelta(minutes=1),
+        batch=10,
+        burst_threshold=5,
     )
     await store.mark_attempt([alert_id], "A")
     # A crashes here. After the lease, B claims and must check the platform first.
     later = NOW + timedelta(minutes=2)
     got, maybe = await store.claim_outbox(
-        destination="discord:1", owner="B", now=later, lease=timedelta(minutes=1), batch=10, burst_threshold=5
+        destination="discord:1",
+        owner="B",
+        now=later,
+        lease=timedelta(minutes=1),
+        batch=10,
+        burst_threshold=5,
     )
     assert [a.id for a in got] == [alert_id] and maybe is True
 
@@ -132,7 +172,9 @@ async def test_expired_alerts_become_dead_letters(store: Store) -> None:
 
 async def test_destination_failure_and_recovery(store: Store) -> None:
     """A permanent error marks the destination failing at once; success clears it."""
-    count, newly = await store.destination_failed("slack:C1", reason="channel not found", now=NOW, permanent=True)
+    count, newly = await store.destination_failed(
+        "slack:C1", reason="channel not found", now=NOW, permanent=True
+    )
     assert (count, newly) == (1, True)
     [status] = await store.destination_statuses()
     assert status.state.value == "failing" and status.last_error == "channel not found"
