@@ -42,7 +42,31 @@ class ScriptedNotifier:
 
 
 # Distinct headline words so no two items look like the same story.
-WORDS = ["magnets", "ports", "lithium", "yuan", "soybeans", "tariffs", "Boeing", "Nvidia", "Huawei", "shipping", "steel", "aluminium", "copper", "drones", "pharma", "textiles", "wheat", "canola", "cobalt", "gallium", "germanium", "antimony", "graphite"]
+WORDS = [
+    "magnets",
+    "ports",
+    "lithium",
+    "yuan",
+    "soybeans",
+    "tariffs",
+    "Boeing",
+    "Nvidia",
+    "Huawei",
+    "shipping",
+    "steel",
+    "aluminium",
+    "copper",
+    "drones",
+    "pharma",
+    "textiles",
+    "wheat",
+    "canola",
+    "cobalt",
+    "gallium",
+    "germanium",
+    "antimony",
+    "graphite",
+]
 
 
 def _items(clock: FakeClock, n: int, prefix: str = "rare earth") -> list[dict[str, object]]:
