@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
+from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from bot.core.htmltext import html_to_text
@@ -113,21 +114,11 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     except ValueError:
         return url
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if scheme not in _DEFAULT_PORTS or not parts.netloc:
         return url
-    host = parts.hostname.rstrip(".")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = host
-    if parts.username is not None:
-        userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
-        netloc = f"{userinfo}@{host}"
-    if ":" in host and not host.startswith("["):
-        netloc = netloc.replace(host, f"[{host}]")
-    if port is not None and port != _DEFAULT_PORTS[scheme]:
-        netloc = f"{netloc}:{port}"
+    netloc = _canonical_netloc(parts, scheme)
+    if not netloc:
+        return url
     path = parts.path or "/"
     query = ""
     if parts.query:
@@ -142,6 +133,26 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
         query = "&".join(kept)
     fragment = parts.fragment if keep_fragment else ""
     return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+def _canonical_netloc(parts: SplitResult, scheme: str) -> str:
+    netloc = parts.netloc
+    if "@" not in netloc and ":" not in netloc and "[" not in netloc:
+        return netloc.lower().rstrip(".")  # the common case, without re-parsing netloc
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.username is not None:
+        userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
+        netloc = f"{userinfo}@{netloc}"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    return netloc
 
 
 def _is_tracking(key: str) -> bool:
@@ -352,6 +363,7 @@ def _fallback_title(summary: str, canonical: str | None) -> str:
     return _truncate(title, TITLE_FALLBACK_CHARS) if len(title) > TITLE_FALLBACK_CHARS else title
 
 
+@lru_cache(maxsize=4096)  # called with the same few feed URLs for every entry
 def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()

@@ -104,6 +104,9 @@ def test_clean_text_caps_length_at_a_word_boundary() -> None:
         ("mailto:someone@example.com", "mailto:someone@example.com"),
         ("  https://example.com/x  ", "https://example.com/x"),
         ("https://example.com/a?x=1&amp;y=2", "https://example.com/a?x=1&y=2"),
+        ("https://User:pw@Example.COM:443/p", "https://User:pw@example.com/p"),
+        ("http://[2001:DB8::1]:8080/p", "http://[2001:db8::1]:8080/p"),
+        ("https://example.com./p", "https://example.com/p"),
     ],
 )
 def test_canonical_url_normalises(url: str, expected: str) -> None:
