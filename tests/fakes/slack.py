@@ -107,7 +107,8 @@ class FakeSlack:
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{n}", self._response_url)
         app.router.add_post("/services/{path:.*}", self._webhook)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        # A short shutdown: a client caught mid-reconnect must not hold a test for a minute.
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -343,6 +344,11 @@ class FakeSlack:
         await self._sockets[-1].send_str(json.dumps(envelope))
         return await asyncio.wait_for(future, within)
 
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection from the server side (Slack does this on deploys)."""
+        for ws in list(self._sockets):
+            await ws.close()
+
     def slash_command_payload(
         self, text: str, *, user_id: str = "U1", channel_id: str = "C1", command: str = "/wirewatch"
     ) -> dict[str, Any]:
@@ -363,12 +369,18 @@ class FakeSlack:
         }
 
     async def send_slash_command(
-        self, text: str, *, user_id: str = "U1", channel_id: str = "C1", command: str = "/wirewatch"
+        self,
+        text: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C1",
+        command: str = "/wirewatch",
+        within: float = 3.0,
     ) -> dict[str, Any]:
         payload = self.slash_command_payload(
             text, user_id=user_id, channel_id=channel_id, command=command
         )
-        return await self.send_envelope("slash_commands", payload)
+        return await self.send_envelope("slash_commands", payload, within=within)
 
     async def send_block_action(
         self,

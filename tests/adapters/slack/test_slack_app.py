@@ -149,3 +149,15 @@ async def test_http_mode_rejects_forged_stale_and_unsigned_requests(
     assert core.calls == []
     assert len(fake_slack.calls) == calls_before
     assert fake_slack.responses == []
+
+
+async def test_socket_mode_reconnects_after_slack_drops_the_connection(
+    fake_slack: FakeSlack, start_adapter: StartAdapter
+) -> None:
+    """Slack closes Socket Mode connections now and then: the adapter opens a new one and
+    commands keep working."""
+    await start_adapter(FakeCore())
+    await fake_slack.drop_sockets()
+    ack = await fake_slack.send_slash_command("watch list", within=5.0)
+    assert "No watches" in ack["text"]
+    assert len(fake_slack.calls_to("apps.connections.open")) == 2
