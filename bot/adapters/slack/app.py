@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -221,7 +222,6 @@ class SlackAdapter:
             text=command.get("text", ""),
         )
         self._track_current()
-        task = asyncio.ensure_future(self.router.run(invocation))
         if self.router.is_slow(invocation.text):
             try:
                 early = await asyncio.wait_for(self.router.precheck(invocation), self._ack_budget)
@@ -235,9 +235,10 @@ class SlackAdapter:
                 await ack(text=working, response_type="ephemeral")
             else:
                 await ack()
-            reply = await task
+            reply = await self.router.run(invocation)
             await self._respond(respond, reply)
         else:
+            task = asyncio.ensure_future(self.router.run(invocation))
             done, _ = await asyncio.wait({task}, timeout=self._ack_budget)
             if done:
                 reply = task.result()
@@ -284,6 +285,12 @@ class SlackAdapter:
                 log.warning(
                     "could not announce in channel", extra={"channel": channel, "error": error}
                 )
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            # The command itself succeeded; a lost announcement is not worth failing it.
+            log.warning(
+                "could not announce in channel",
+                extra={"channel": channel, "error": type(e).__name__},
+            )
 
     async def _on_mute(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
