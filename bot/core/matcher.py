@@ -8,15 +8,17 @@ How it stays cheap with thousands of watches:
    Han/kana/Hangul/Thai edge. The article's fields are surface-folded (single spaces,
    no punctuation) and padded too, so every hit the automaton reports is already a
    whole-word hit: no boundary checks in Python.
-2. One automaton pass per field (title, summary, content, source) gives the set of term
-   ids present in each.
+2. One automaton pass over the title and one over summary + content (joined by a newline,
+   which no key contains) give the term ids present in each; the publisher name gets a
+   pass only when some watch has a ``source:`` term.
 3. Each watch is indexed under its *anchor* terms: a set of positive terms at least one
    of which must be present for the watch to match (for ``a AND b`` just one of them, for
    ``a OR b`` both). Only watches with a present anchor are evaluated. Watches whose
    anchors include a regex are evaluated for every article (regex-only watches).
 4. Evaluation is a precompiled closure per watch: set membership tests, with regex terms
-   moved last inside AND so RE2 runs only when the cheaper terms already hold; regex
-   results are cached per article.
+   moved last inside AND so RE2 runs only when the cheaper terms already hold. All regexes
+   sit in one RE2::Set, so the first regex asked about in a field answers every regex of
+   every watch for that field in one pass.
 """
 
 from __future__ import annotations
