@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -276,13 +277,19 @@ class Matcher:
 
 def match_one(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
     """The matched terms if ``query`` matches ``doc``, else None (for ``watch test``)."""
-    matches = Matcher.build([(0, query)]).match(doc)
+    matches = _single_watch_matcher(query).match(doc)
     return matches[0].matched if matches else None
 
 
 def explain(query: Query, doc: MatchDocument) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(present positive terms, missing positive terms), each in query order, for ``why``."""
-    return Matcher.build([(0, query)]).explain_watch(0, doc)
+    return _single_watch_matcher(query).explain_watch(0, doc)
+
+
+@lru_cache(maxsize=256)
+def _single_watch_matcher(query: Query) -> Matcher:
+    # `watch test` runs one query over hundreds of stored articles: compile it once.
+    return Matcher.build([(0, query)])
 
 
 class _Compiler:
