@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,21 +19,25 @@ class ItemDecision:
     held_reason: str | None
 
 
-def new_articles(articles: Sequence[Article], seen_keys: set[str]) -> list[Article]:
-    """Articles none of whose identity keys were seen before (nor earlier in this document).
+def fresh_indexes(key_lists: Sequence[Sequence[str]], seen_keys: set[str]) -> list[int]:
+    """Indexes of items none of whose identity keys were seen before (nor earlier in this
+    document).
 
     Any shared key makes two items the same item: that is how a re-dated item, a changed
     guid with the same URL, or a duplicate entry inside one feed stays one item.
     """
     seen = set(seen_keys)
-    fresh: list[Article] = []
-    for article in articles:
-        if any(k in seen for k in article.identity_keys):
-            seen.update(article.identity_keys)
-            continue
-        seen.update(article.identity_keys)
-        fresh.append(article)
+    fresh: list[int] = []
+    for i, keys in enumerate(key_lists):
+        if not any(k in seen for k in keys):
+            fresh.append(i)
+        seen.update(keys)
     return fresh
+
+
+def new_articles(articles: Sequence[Article], seen_keys: set[str]) -> list[Article]:
+    """The articles among ``articles`` that are new (see :func:`fresh_indexes`)."""
+    return [articles[i] for i in fresh_indexes([a.identity_keys for a in articles], seen_keys)]
 
 
 def decide_items(
@@ -59,10 +63,3 @@ def decide_items(
         else:
             out.append(ItemDecision(article, True, None))
     return out
-
-
-def all_keys(articles: Iterable[Article]) -> list[str]:
-    keys: list[str] = []
-    for a in articles:
-        keys.extend(a.identity_keys)
-    return list(dict.fromkeys(keys))

@@ -13,16 +13,16 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core import decide
-from bot.core.articles import article_from_entry
+from bot.core.articles import article_from_entry, entry_identity_keys
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.matcher import MatchDocument, Matcher
-from bot.core.models import Article
+from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
@@ -47,7 +47,10 @@ class FeedOutcome:
     feed: FeedRow
     fetched_at: datetime
     result: FetchResult | None = None
-    articles: list[Article] = field(default_factory=list)
+    # Entries with their identity keys; turned into articles only once known unseen,
+    # because cleaning full text costs several times the parse.
+    entries: list[tuple[FeedEntry, tuple[str, ...]]] = field(default_factory=list)
+    feed_title: str | None = None
     ttl_seconds: int | None = None
     error: FeedError | None = None
     parse_warning: str | None = None
@@ -235,12 +238,11 @@ class Poller:
             parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
             outcome.ttl_seconds = parsed.ttl_seconds
             outcome.parse_warning = parsed.warning
+            outcome.feed_title = feed.name or parsed.title
             for entry in parsed.entries:
-                article = article_from_entry(
-                    entry, feed_url=feed.url, feed_title=feed.name or parsed.title, seen_at=now
-                )
-                if article is not None:
-                    outcome.articles.append(article)
+                keys = entry_identity_keys(entry, feed_url=feed.url)
+                if keys:
+                    outcome.entries.append((entry, keys))
         except FeedError as e:
             outcome.error = e
         except Exception as e:  # one broken feed never stops the others
@@ -367,11 +369,29 @@ class Poller:
         self, conn: Any, outcome: FeedOutcome, now: datetime, report: CycleReport
     ) -> list[int]:
         feed = outcome.feed
-        keys = decide.all_keys(outcome.articles)
+        keys = list(dict.fromkeys(k for _, item_keys in outcome.entries for k in item_keys))
         seen = await ingest.seen_keys(conn, feed.id, keys)
-        fresh = decide.new_articles(outcome.articles, seen)
+        fresh_entries = decide.fresh_indexes([k for _, k in outcome.entries], seen)
         # Record every key not seen yet, also for known items (a changed guid's new key).
         await ingest.add_seen_keys(conn, feed.id, [k for k in keys if k not in seen], now)
+        fresh = [
+            a
+            for a in (
+                article_from_entry(
+                    outcome.entries[i][0],
+                    feed_url=feed.url,
+                    feed_title=outcome.feed_title,
+                    seen_at=outcome.fetched_at,
+                )
+                for i in fresh_entries
+            )
+            if a is not None
+        ]
+        # A link-less item still needs a unique address to be stored and shown.
+        fresh = [
+            a if a.url else replace(a, url=f"urn:wirewatch:item:{a.identity_keys[0]}")
+            for a in fresh
+        ]
         if not fresh:
             return []
         report.new_articles += len(fresh)
@@ -383,26 +403,24 @@ class Poller:
             now=now,
         )
         stored = await ingest.articles_by_url(conn, [a.url for a in fresh])
+        # Phase 1 (pure): a story for every article not stored yet, then one bulk insert.
+        to_insert: list[tuple[Article, str, str | None]] = []
+        for d in decisions:
+            article = d.article
+            if article.url in stored or any(a.url == article.url for a, _, _ in to_insert):
+                # The same canonical URL through another feed: same article, same story.
+                continue
+            tokens = headline_tokens(article.title)
+            story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
+            self.stories.add(story_key, tokens, now)
+            to_insert.append((article, story_key, d.held_reason))
+        stored.update(await ingest.insert_articles(conn, to_insert, feed_id=feed.id, now=now))
+        # Phase 2: match what may alert and queue one alert per watch, destination, story.
         created: list[int] = []
         for d in decisions:
             article = d.article
-            existing = stored.get(article.url)
-            if existing is not None:
-                # The same canonical URL through another feed: same article, same story.
-                article_id, story_key = existing.id, existing.story_key
-            else:
-                tokens = headline_tokens(article.title)
-                story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
-                self.stories.add(story_key, tokens, now)
-                article_id = await ingest.insert_article(
-                    conn,
-                    article,
-                    feed_id=feed.id,
-                    story_key=story_key,
-                    now=now,
-                    held_reason=d.held_reason,
-                )
-                stored[article.url] = ingest.StoredArticle(article_id, story_key, d.held_reason)
+            existing = stored[article.url]
+            article_id, story_key = existing.id, existing.story_key
             if not d.alert:
                 continue
             doc = MatchDocument(

@@ -101,6 +101,47 @@ async def insert_article(
     return int(result.scalar_one())
 
 
+async def insert_articles(
+    conn: AsyncConnection,
+    rows: Sequence[tuple[Article, str, str | None]],
+    *,
+    feed_id: int,
+    now: datetime,
+) -> dict[str, StoredArticle]:
+    """Insert (article, story key, held reason) rows in one statement; map url -> stored."""
+    if not rows:
+        return {}
+    values = [
+        {
+            "url": a.url,
+            "feed_id": feed_id,
+            "title": a.title,
+            "summary": a.summary,
+            "content": a.content,
+            "source": a.source,
+            "published": a.published,
+            "published_known": a.published_known,
+            "first_seen_at": now,
+            "story_key": story,
+            "image_url": a.image_url,
+            "guid": a.guid,
+            "held_reason": held,
+        }
+        for a, story, held in rows
+    ]
+    result = await conn.execute(
+        insert(articles).returning(
+            articles.c.id,
+            articles.c.url,
+            articles.c.story_key,
+            articles.c.held_reason,
+            sort_by_parameter_order=True,
+        ),
+        values,
+    )
+    return {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
+
+
 async def insert_alert(
     conn: AsyncConnection,
     *,
