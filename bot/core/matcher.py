@@ -142,6 +142,7 @@ class _CompiledWatch:
     positives: tuple[tuple[str, _Check], ...]
     # For the common all-unfielded-plain-terms watch: (text, term id) to test with a set.
     plain_positives: tuple[tuple[str, int], ...] | None
+    positives_text: tuple[str, ...]  # what a one-term watch reports
 
     def matched_terms(self, article: _Article) -> tuple[str, ...]:
         matched: list[str] = []
@@ -243,7 +244,9 @@ class Matcher:
         for watch_id in sorted(candidates):
             watch = watches[watch_id]
             check = watch.check
-            if check is None or check(article):
+            if check is None:  # a one-term watch: being a candidate is the match
+                matches.append(Match(watch_id, watch.positives_text))
+            elif check(article):
                 matches.append(Match(watch_id, watch.matched_terms(article)))
         return matches
 
@@ -374,6 +377,7 @@ class _Compiler:
                 if any(term_id is None for _, term_id in plain)
                 else tuple((text, term_id) for text, term_id in plain if term_id is not None)
             ),
+            positives_text=tuple(dict.fromkeys(text for text, _ in positives)),
         )
 
     def _term_check(self, term: Term) -> _Check:
