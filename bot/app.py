@@ -33,6 +33,7 @@ from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.query import parse_query
 from bot.core.service import Wirewatch
 from bot.health import Metrics, start_health_server
+from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
 from bot.settings import Settings
 from bot.store.store import Store
 
@@ -273,7 +274,9 @@ async def open_core(
     try:
         async with fetcher:
             if sync:
-                await sync_config(core)
+                # Replicas start together: one syncs the config at a time (no duplicate rows).
+                async with session_lock(store.engine, CONFIG_SYNC_KEY):
+                    await sync_config(core)
             yield core
     finally:
         await store.close()
@@ -306,7 +309,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                 for n in adapter.notifiers():
                     core.add_notifier(n)
                 log.info("adapter started", extra={"adapter": adapter.name})
-            webhooks = build_webhook_notifiers(settings)
+            webhooks = [
+                n for n in build_webhook_notifiers(settings) if not n.kinds & set(core.notifiers)
+            ]
             for n in webhooks:
                 core.add_notifier(n)
             health = await start_health(core, adapters)
@@ -391,7 +396,18 @@ def build_adapters(core: Core) -> list[Any]:
     if s.discord.enabled:
         from bot.adapters.discord.client import DiscordAdapter
 
-        adapters.append(DiscordAdapter(core=core.api, settings=s.discord))
+        def discord_adapter(gateway: bool) -> DiscordAdapter:
+            return DiscordAdapter(core=core.api, settings=s.discord, gateway=gateway)
+
+        # One gateway per shard across instances (a PostgreSQL advisory-lock leader).
+        adapters.append(
+            with_gateway_leadership(
+                discord_adapter,
+                core.store.engine,
+                key=gateway_lock_key(s.discord.shard_id),
+                instance=core.poller.instance_id,
+            )
+        )
     return adapters
 
 

@@ -133,7 +133,12 @@ class Deliverer:
             except RetryableDeliveryError as e:
                 report.retried += len(ids)
                 await self._failed(
-                    destination, ids, e.reason, e.retry_after, permanent=False, sure=True
+                    destination,
+                    ids,
+                    e.reason,
+                    e.retry_after,
+                    permanent=False,
+                    sure=not e.maybe_sent,
                 )
                 return
             except (TimeoutError, OSError) as e:

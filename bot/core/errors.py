@@ -71,9 +71,15 @@ class DeliveryError(WirewatchError):
 
 
 class RetryableDeliveryError(DeliveryError):
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+    """Try later. ``maybe_sent``: the platform may have taken the message (a 5xx or a lost
+    connection after the request left), so the resend must be checked first."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, maybe_sent: bool = False
+    ) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -183,7 +183,7 @@ class SlackNotifier:
                 ts = await self._post(channel, message, metadata=alert_metadata(alerts))
             except _Ambiguous as e:
                 self._uncertain.add(alert_id)
-                raise RetryableDeliveryError(e.reason) from e.__cause__
+                raise RetryableDeliveryError(e.reason, maybe_sent=True) from e.__cause__
             self._uncertain.discard(alert_id)
             return ts
 
