@@ -51,6 +51,7 @@ import time
 import urllib.request
 from email.utils import formatdate
 from html import escape as html_escape
+from itertools import accumulate
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -312,6 +313,32 @@ def company_names(count: int = 3000) -> list[str]:
 COMPANIES = company_names()
 
 
+def general_words(count: int = 20_000) -> list[str]:
+    """A fixed vocabulary of made-up words for general-news headlines and text.
+
+    Real headlines mix a few common words with many rare ones (names, places, numbers);
+    drawing them Zipf-like from a large vocabulary keeps word frequencies realistic, which
+    matters to anything indexed by word (story clustering, the matcher).
+    """
+    rng = random.Random(20250102)
+    words: dict[str, None] = {}
+    while len(words) < count:
+        words[
+            "".join(rng.choice(_ONSETS) + rng.choice(_NUCLEI) for _ in range(rng.randint(1, 3)))
+            + rng.choice(_CODAS)
+        ] = None
+    return list(words)
+
+
+GENERAL = general_words()
+# Zipf-like weights with a flattened head (the commonest word is in ~1 % of draws).
+GENERAL_CUM = list(accumulate(1.0 / (rank + 60) for rank in range(len(GENERAL))))
+
+
+def _general(rng: random.Random, k: int) -> str:
+    return " ".join(rng.choices(GENERAL, cum_weights=GENERAL_CUM, k=k))
+
+
 WATCH_WORDS = [
     "tariff",
     "tariffs",
@@ -415,8 +442,18 @@ def _item_xml(i: int, k: int, start: float) -> str:
     other = rng.choice(COMPANIES)
     actor, verb, topic = rng.choice(ACTORS), rng.choice(VERBS), rng.choice(TOPICS)
     place = rng.choice(PLACES)
-    title = f"{actor} {verb} {topic} {rng.choice(CONTEXTS)}"
-    if rng.random() < 0.35:
+    form = rng.random()
+    if form < 0.4:  # a trade story (what the launch pack watches for)
+        title = f"{actor} {verb} {topic}"
+        if rng.random() < 0.6:
+            title += f" {_general(rng, 2)}"
+        if rng.random() < 0.3:
+            title += f" {rng.choice(CONTEXTS)}"
+    else:  # general business news
+        title = f"{rng.choice(COMPANIES)} {_general(rng, rng.randint(3, 6))}"
+        if rng.random() < 0.3:
+            title += f" in {place}"
+    if rng.random() < 0.2:
         title = f"{place}: {title}"
     section = SECTIONS[(i + k) % len(SECTIONS)]
     slug = "-".join(title.lower().replace(":", "").replace("'", "").split()[:9])
