@@ -281,6 +281,7 @@ class Poller:
         now = self.clock.now()
         simple_updates: list[dict[str, Any]] = []
         alert_ids: list[int] = []
+        hits: dict[int, int] = {}  # watch id -> alerts created in this batch
         async with self.store.transaction() as conn:
             for outcome in batch:
                 feed = outcome.feed
@@ -350,7 +351,7 @@ class Poller:
                     simple_updates.append(base)
                     continue
                 report.fetched += 1
-                created = await self._ingest_articles(conn, outcome, now, report)
+                created = await self._ingest_articles(conn, outcome, now, report, hits)
                 alert_ids.extend(created)
                 values = dict(base)
                 values.update(
@@ -363,10 +364,19 @@ class Poller:
                 )
                 await ingest.update_feed_state(conn, feed.id, _unbind(values))
             await ingest.update_feed_states(conn, simple_updates)
+            # Hit counters are the rows instances share: update them last and in id order,
+            # so two instances' batches never lock them in opposite orders (a deadlock).
+            for watch_id in sorted(hits):
+                await ingest.count_hit(conn, watch_id, now, by=hits[watch_id])
         report.alert_ids.extend(alert_ids)
 
     async def _ingest_articles(
-        self, conn: Any, outcome: FeedOutcome, now: datetime, report: CycleReport
+        self,
+        conn: Any,
+        outcome: FeedOutcome,
+        now: datetime,
+        report: CycleReport,
+        hits: dict[int, int],
     ) -> list[int]:
         feed = outcome.feed
         keys = list(dict.fromkeys(k for _, item_keys in outcome.entries for k in item_keys))
@@ -448,7 +458,7 @@ class Poller:
                         created.append(alert_id)
                         hit = True
                 if hit:
-                    await ingest.count_hit(conn, watch.row.id, now)
+                    hits[watch.row.id] = hits.get(watch.row.id, 0) + 1
         return created
 
 

@@ -173,11 +173,11 @@ async def insert_alert(
     return (await conn.execute(stmt)).scalar_one_or_none()
 
 
-async def count_hit(conn: AsyncConnection, watch_id: int, now: datetime) -> None:
+async def count_hit(conn: AsyncConnection, watch_id: int, now: datetime, *, by: int = 1) -> None:
     await conn.execute(
         update(watches)
         .where(watches.c.id == watch_id)
-        .values(hits=watches.c.hits + 1, last_hit_at=now)
+        .values(hits=watches.c.hits + by, last_hit_at=now)
     )
 
 
