@@ -560,8 +560,35 @@ class Store:
         (the notifier condenses them into one message). Only a prefix in id order is
         claimed, so per-channel order holds; if the oldest row is leased elsewhere or not
         yet due, nothing is claimed. Returns (alerts, maybe_sent).
+
+        While an attempt's outcome is unknown ("maybe sent"), exactly that batch is claimed
+        again, never regrouped: the platform's duplicate check (Discord nonce, Slack
+        metadata) is keyed on the batch's first alert, so a resend that found the earlier
+        message must stand for the same alerts, or those added since would be marked sent
+        unposted.
         """
         async with self.transaction() as conn:
+            unsure = select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until).where(
+                alerts.c.destination == destination,
+                alerts.c.state == "pending",
+                alerts.c.maybe_sent.is_(True),
+            )
+            if self.dialect == "postgresql":
+                unsure = unsure.with_for_update()
+            earlier = (await conn.execute(unsure.order_by(alerts.c.id))).all()
+            if earlier:
+                if any(
+                    r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now)
+                    for r in earlier
+                ):
+                    return [], False
+                same = [r.id for r in earlier]
+                await conn.execute(
+                    update(alerts)
+                    .where(alerts.c.id.in_(same))
+                    .values(lease_owner=owner, lease_until=now + lease)
+                )
+                return (await self._alerts_by_ids(conn, same))[0], True
             queued = (
                 await conn.execute(
                     select(func.count())
