@@ -362,9 +362,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                 await stop.wait()
             finally:
                 log.info("shutting down: finishing in-flight sends")
-                scheduler.shutdown(wait=False)
+                # Pause first: shutdown() cancels a running job (AsyncIOExecutor), which would
+                # abandon a poll cycle half-way and log it as an error on every SIGTERM.
+                scheduler.pause()
                 async with cycle_lock:
                     pass
+                scheduler.shutdown(wait=False)
                 await sender
                 if health is not None:
                     await health.cleanup()
