@@ -15,7 +15,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
 from bot.core.ports import Clock, Notifier
@@ -35,6 +35,15 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, 6 * 3600)
+
+
+def recovery_notice(since: datetime | None, reason: str | None) -> str:
+    when = since.strftime("%Y-%m-%d %H:%M UTC") if since else "a while"
+    return (
+        f"✅ Wirewatch can post here again. Delivery had been failing since {when}"
+        + (f" ({reason})" if reason else "")
+        + "; alerts held meanwhile are being delivered now, in order."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +163,11 @@ class Deliverer:
             if self.on_sent:
                 for a in claimed:
                     self.on_sent(a.id, (done - a.created_at).total_seconds())
-            if await self.store.destination_ok(destination, now=done):
+            recovered = await self.store.destination_ok(destination, now=done)
+            if recovered is not None:
                 log.info("destination recovered", extra={"destination": destination})
+                # The channel could not be told while broken; tell it now, once.
+                await self.send_notices([Notice(destination, recovery_notice(*recovered))])
 
     async def _failed(
         self,

@@ -838,18 +838,24 @@ class Store:
             )
             return count, newly
 
-    async def destination_ok(self, destination: str, *, now: datetime) -> bool:
-        """Clear failures; return True when the destination was failing (it recovered)."""
+    async def destination_ok(
+        self, destination: str, *, now: datetime
+    ) -> tuple[datetime | None, str | None] | None:
+        """Clear failures. When the destination had been marked failing, return that
+        failure's (since, reason): it has just recovered."""
         async with self.transaction() as conn:
             row = (
                 await conn.execute(
-                    select(destinations.c.state, destinations.c.consecutive_failures).where(
-                        destinations.c.destination == destination
-                    )
+                    select(
+                        destinations.c.state,
+                        destinations.c.consecutive_failures,
+                        destinations.c.failing_since,
+                        destinations.c.last_error,
+                    ).where(destinations.c.destination == destination)
                 )
             ).first()
             if row is None or (row.state == "ok" and row.consecutive_failures == 0):
-                return False
+                return None
             await conn.execute(
                 update(destinations)
                 .where(destinations.c.destination == destination)
@@ -861,7 +867,7 @@ class Store:
                     updated_at=now,
                 )
             )
-            return bool(row.state == "failing")
+            return (row.failing_since, row.last_error) if row.state == "failing" else None
 
     async def destination_statuses(self) -> list[DestinationStatus]:
         pending = await self.pending_by_destination()

@@ -163,6 +163,9 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
             assert sum(1 for s in notifier.sent if s[0] == "slack:BROKEN") == 2
             status = {d.destination: d for d in (await core.api.status()).destinations}
             assert status["slack:BROKEN"].state.value == "ok"
+            told = [t for d, t in notifier.notices if d == "slack:BROKEN"]
+            assert len(told) == 1 and "can post here again" in told[0]
+            assert "the bot is not in this channel" in told[0]
 
 
 async def test_undeliverable_alerts_become_dead_letters_not_silence(tmp_path: Path) -> None:

@@ -178,7 +178,7 @@ async def test_destination_failure_and_recovery(store: Store) -> None:
     assert (count, newly) == (1, True)
     [status] = await store.destination_statuses()
     assert status.state.value == "failing" and status.last_error == "channel not found"
-    assert await store.destination_ok("slack:C1", now=NOW) is True
+    assert await store.destination_ok("slack:C1", now=NOW) == (NOW, "channel not found")
     [status] = await store.destination_statuses()
     assert status.state.value == "ok"
 

@@ -93,9 +93,9 @@ async def test_lost_access_marks_the_channel_failing_and_delivery_resumes_when_b
     fake.clear_failures(CHANNEL_ID)
     clock.advance(minutes=10)  # past the probe delay for a permanently failing destination
     assert (await core.deliverer.deliver_once()).sent == 1
-    assert [m["embeds"][0]["title"] for m in fake.messages[CHANNEL_ID]] == [
-        "Lithium miners cut output"
-    ]
+    alert, notice = fake.messages[CHANNEL_ID]
+    assert alert["embeds"][0]["title"] == "Lithium miners cut output"
+    assert "can post here again" in notice["content"]  # told once, when access returned
     status = await fake.slash("status")
     names = [f["name"] for f in status.final["embeds"][0]["fields"]]
     assert "This channel" not in names

@@ -155,7 +155,9 @@ async def test_bot_not_in_channel_marks_it_failing_then_delivers_after_invite(
     pipeline.clock.advance(minutes=30)
     assert (await pipeline.core.deliverer.deliver_once()).sent == 1
     delivered = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
-    assert len(delivered) == 2 and len(pipeline.slack.messages["C1"]) == 1
+    alert, notice = pipeline.slack.messages["C1"]
+    assert len(delivered) == 2 and "metadata" in alert
+    assert "can post here again" in notice["text"]  # told once, after the invite
 
 
 async def test_a_burst_arrives_condensed_and_within_limits(pipeline: Pipeline) -> None:
