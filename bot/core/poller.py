@@ -148,7 +148,8 @@ class Poller:
         now = self.clock.now()
         rows = await self.store.recent_articles(since=now - self.story_window, limit=50_000)
         for r in reversed(rows):
-            self.stories.add(r.story_key, headline_tokens(r.title), r.first_seen_at)
+            if r.held_reason is None:
+                self.stories.add(r.story_key, headline_tokens(r.title), r.first_seen_at)
         self._stories_loaded = True
 
     # ---- the cycle ------------------------------------------------------------------------
@@ -163,6 +164,7 @@ class Poller:
         started = time.perf_counter()
         report = CycleReport()
         await self._load_stories()
+        self.stories.prune(self.clock.now())
         if not self._watches:
             await self.refresh_watches()
         queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=2000)
@@ -422,7 +424,10 @@ class Poller:
                 continue
             tokens = headline_tokens(article.title)
             story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
-            self.stories.add(story_key, tokens, now)
+            if d.alert:
+                # Held items (a new feed's backlog, old news) are not indexed: the index
+                # is for stories that can still alert, and a seeding poll brings thousands.
+                self.stories.add(story_key, tokens, now)
             to_insert.append((article, story_key, d.held_reason))
         stored.update(await ingest.insert_articles(conn, to_insert, feed_id=feed.id, now=now))
         # Phase 2: match what may alert and queue one alert per watch, destination, story.

@@ -119,8 +119,12 @@ class StoryIndex:
     are held once). Pure in-memory state: no clock reads, callers pass ``now``.
     """
 
-    def __init__(self, window: timedelta = timedelta(hours=48)) -> None:
+    def __init__(
+        self, window: timedelta = timedelta(hours=48), *, max_headlines: int = 100_000
+    ) -> None:
         self._window = window
+        # Memory bound: past it the oldest headlines go first (about 1 KB each).
+        self._max_headlines = max_headlines
         self._headlines: dict[int, _Headline] = {}
         self._by_content: dict[tuple[str, frozenset[str]], int] = {}
         self._postings: dict[str, set[int]] = {}
@@ -148,6 +152,24 @@ class StoryIndex:
         for token in tokens:
             self._postings.setdefault(token, set()).add(headline_id)
         heapq.heappush(self._expiry, (seen_at, headline_id))
+        while len(self._headlines) > self._max_headlines:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        seen_at, headline_id = heapq.heappop(self._expiry)
+        headline = self._headlines.get(headline_id)
+        if headline is None or headline.seen_at != seen_at:
+            return
+        self._forget(headline_id, headline)
+
+    def _forget(self, headline_id: int, headline: _Headline) -> None:
+        del self._headlines[headline_id]
+        del self._by_content[(headline.story_key, headline.tokens)]
+        for token in headline.tokens:
+            posting = self._postings[token]
+            posting.discard(headline_id)
+            if not posting:
+                del self._postings[token]
 
     def find(self, tokens: frozenset[str], now: datetime) -> str | None:
         """The story key of the best-matching headline seen within the window, if any."""
@@ -185,10 +207,4 @@ class StoryIndex:
             headline = self._headlines.get(headline_id)
             if headline is None or headline.seen_at != seen_at:
                 continue  # already gone, or refreshed later (a newer heap row exists)
-            del self._headlines[headline_id]
-            del self._by_content[(headline.story_key, headline.tokens)]
-            for token in headline.tokens:
-                posting = self._postings[token]
-                posting.discard(headline_id)
-                if not posting:
-                    del self._postings[token]
+            self._forget(headline_id, headline)

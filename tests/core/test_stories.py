@@ -172,3 +172,20 @@ def test_google_news_bears_ears_feed_collapses_into_far_fewer_stories() -> None:
     fire = "Babylon Fire explodes in size, prompts forest closure in San Juan County"
     shrink = "Trump shrinks Bears Ears, Grand Staircase-Escalante national monuments again"
     assert len({*story_of[court], *story_of[fire], *story_of[shrink], *story_of[timeline]}) == 4
+
+
+def test_index_keeps_at_most_max_headlines_dropping_the_oldest() -> None:
+    """A memory bound: past max_headlines the oldest headlines are forgotten first."""
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.stories import StoryIndex
+
+    start = datetime(2026, 11, 25, tzinfo=UTC)
+    index = StoryIndex(max_headlines=3)
+    heads = [frozenset({f"w{i}", f"x{i}", f"y{i}", f"z{i}"}) for i in range(5)]
+    for i, tokens in enumerate(heads):
+        index.add(f"s{i}", tokens, start + timedelta(minutes=i))
+    now = start + timedelta(minutes=10)
+    assert len(index) == 3
+    assert index.find(heads[0], now) is None and index.find(heads[1], now) is None
+    assert index.find(heads[4], now) == "s4"
