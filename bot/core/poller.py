@@ -167,7 +167,7 @@ class Poller:
         self.stories.prune(self.clock.now())
         if not self._watches:
             await self.refresh_watches()
-        queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=2000)
+        queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=200)
         writer = asyncio.create_task(self._write_outcomes(queue, report))
         total_claimed = 0
         try:
@@ -238,6 +238,8 @@ class Poller:
             if result.not_modified or result.body is None:
                 return outcome
             parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+            # Only the parsed entries travel on: holding bodies in the queue costs memory.
+            outcome.result = replace(result, body=None)
             outcome.ttl_seconds = parsed.ttl_seconds
             outcome.parse_warning = parsed.warning
             outcome.feed_title = feed.name or parsed.title
