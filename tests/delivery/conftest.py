@@ -70,6 +70,8 @@ class FaultySlack(LatentSlack):
     def __init__(self, **kw: Any) -> None:
         super().__init__(post_delay=(0.0, 0.0), **kw)
         self.post_faults: list[str | Stall] = []  # "drop" or Stall, for the next posts
+        self.post_times: list[float] = []  # clock() of each message actually posted
+        self.on_post = lambda _platform: self.post_times.append(self.clock())
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         response = await super()._api(request)
