@@ -9,7 +9,10 @@ COPY bot ./bot
 RUN /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check --no-deps .
 
 FROM python:3.11-slim
-RUN useradd --create-home --uid 10001 wirewatch
+# The SQLite default (one instance, no compose) writes under /app/data: the user owns it.
+RUN useradd --create-home --uid 10001 wirewatch \
+ && mkdir -p /app/data \
+ && chown wirewatch /app/data
 COPY --from=build /opt/venv /opt/venv
 COPY config /app/config
 WORKDIR /app
