@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 # Advisory lock keys (one 64-bit namespace per database): migrations use 4242001.
 CONFIG_SYNC_KEY = 4242002
 _GATEWAY_KEY_BASE = 4243000
+KEEPALIVE = {"tcp_keepalives_idle": 15, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
 
 
 def gateway_lock_key(shard_id: int | None) -> int:
@@ -91,6 +92,10 @@ class AdvisoryLease:
             return True
         conn = await self.engine.connect()
         try:
+            # A leader whose host vanishes (no FIN) would keep the lock until the kernel's
+            # keepalive gives up, two hours by default; make PostgreSQL notice in ~30 s.
+            for setting, value in KEEPALIVE.items():
+                await conn.execute(text(f"SET {setting} = {value}"))
             got = (
                 await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key})
             ).scalar_one()
@@ -128,6 +133,10 @@ class AdvisoryLease:
         with contextlib.suppress(Exception):
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
             await conn.commit()
+        # Never hand the session back to the pool: should the unlock have failed, a pooled
+        # connection would hold the lock for the life of the process.
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
         await _close_quietly(conn)
 
 

@@ -59,7 +59,7 @@ NEW_PER_CYCLE = 48
 TOPICS = ("zephyr", "quokka", "marzipan", "obsidian", "tundra", "walrus", "saffron", "gondola")
 DISCORD_CHANNEL_BASE = 1300000000000000100
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = pytest.mark.postgres
 
 
 def slack_channel(topic: str) -> str:
@@ -381,6 +381,7 @@ def gateway_leaders(instances: list[Instance]) -> list[Instance]:
 # ---- the tests ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_three_instances_alert_every_item_once_through_a_kill(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -547,6 +548,7 @@ async def _async_true(value: bool) -> bool:
     return value
 
 
+@pytest.mark.slow
 async def test_one_gateway_across_instances_and_a_follower_takes_over_from_a_dead_leader(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -609,3 +611,130 @@ async def test_one_gateway_across_instances_and_a_follower_takes_over_from_a_dea
         finally:
             await stop_instances(instances)
         assert follower.proc.returncode == 0, follower.log_text()[-3000:]
+
+
+# ---- the leader election, in-process (fast) ----------------------------------------------
+
+
+class RecordingAdapter:
+    """A chat adapter that records how it was built and whether it runs (gateway or not)."""
+
+    name = "discord"
+
+    def __init__(self, gateway: bool, log: list[str]) -> None:
+        self.gateway = gateway
+        self.log = log
+        self.running = False
+        self.sent: list[str] = []
+        outer = self
+
+        class Notifier:
+            kinds = frozenset({"discord"})
+
+            async def send(self, destination: str, alerts: Any, *, maybe_sent: bool = False) -> str:
+                outer.sent.append(destination)
+                return "m1"
+
+            async def send_notice(self, destination: str, text: str) -> None:
+                outer.sent.append(destination)
+
+        self._notifier = Notifier()
+
+    @property
+    def ready(self) -> bool:
+        return self.running
+
+    def notifiers(self) -> list[Any]:
+        return [self._notifier]
+
+    async def start(self) -> None:
+        self.running = True
+        self.log.append("gateway" if self.gateway else "rest")
+
+    async def stop(self) -> None:
+        if self.running:
+            self.log.append("stop " + ("gateway" if self.gateway else "rest"))
+        self.running = False
+
+
+async def test_advisory_lease_is_exclusive_and_freed_when_its_session_dies(
+    postgres_url: str,
+) -> None:
+    """Two engines (two instances) on one database: only one holds the lease; when the
+    holder's PostgreSQL session is terminated, the holder sees it lost and the other wins."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.leader import AdvisoryLease
+
+    one, two = create_async_engine(postgres_url), create_async_engine(postgres_url)
+    a, b = AdvisoryLease(one, 77), AdvisoryLease(two, 77)
+    try:
+        assert await a.try_acquire()
+        assert not await b.try_acquire()
+        assert await a.still_held()
+        db = await asyncpg.connect(pg_dsn(postgres_url))
+        try:
+            killed = await db.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND objid = 77"
+            )
+        finally:
+            await db.close()
+        assert killed == 1
+        assert not await a.still_held()
+        assert await b.try_acquire()
+        await b.release()
+        assert await a.try_acquire()
+    finally:
+        await a.release()
+        await b.release()
+        await one.dispose()
+        await two.dispose()
+
+
+async def test_leader_elected_adapter_swaps_to_the_gateway_when_the_leader_leaves(
+    postgres_url: str,
+) -> None:
+    """The first adapter starts with the gateway, the second REST-only; both deliver
+    through their stable notifier. When the leader stops, the follower starts a gateway
+    client on its next beat and then stops its REST-only one."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from bot.leader import AdvisoryLease, LeaderElectedAdapter
+
+    engines = [create_async_engine(postgres_url) for _ in range(2)]
+    logs: list[list[str]] = [[], []]
+    adapters = [
+        LeaderElectedAdapter(
+            make=partial(RecordingAdapter, log=logs[n]),
+            lease=AdvisoryLease(engines[n], 78),
+            retry_seconds=0.05,
+        )
+        for n in range(2)
+    ]
+    try:
+        for adapter in adapters:
+            await adapter.start()
+        leader, follower = adapters
+        assert (leader.leader, follower.leader) == (True, False)
+        assert logs == [["gateway"], ["rest"]]
+        assert leader.ready and follower.ready
+        for adapter in adapters:
+            (notifier,) = adapter.notifiers()
+            assert await notifier.send("discord:1", []) == "m1"
+
+        await leader.stop()
+
+        async def follower_leads() -> bool:
+            return follower.leader
+
+        await wait_until(follower_leads, within=5, what="the follower taking over")
+        assert logs[1] == ["rest", "gateway", "stop rest"]
+        (notifier,) = follower.notifiers()
+        await notifier.send("discord:2", [])
+        assert follower.current.sent == ["discord:2"]  # type: ignore[attr-defined]
+    finally:
+        for adapter in adapters:
+            await adapter.stop()
+        for engine in engines:
+            await engine.dispose()
