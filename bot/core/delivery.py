@@ -87,6 +87,9 @@ class Deliverer:
         self.on_sent = on_sent
         self.on_pass = on_pass
         self._wake = asyncio.Event()
+        # Set by run()'s stop: a pass in progress sends no further batch (SIGTERM must not
+        # wait for a whole backlog at the platforms' pace).
+        self._stopping: asyncio.Event | None = None
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -119,7 +122,7 @@ class Deliverer:
                 destination, reason=reason, now=self.clock.now(), permanent=True
             )
             return
-        while True:
+        while self._stopping is None or not self._stopping.is_set():
             now = self.clock.now()
             claimed, maybe_sent = await self.store.claim_outbox(
                 destination=destination,
@@ -214,17 +217,22 @@ class Deliverer:
                 log.warning("could not post a notice to %s: %s", n.destination, e)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
-        """Deliver until ``stop`` is set; woken early when the poller queued alerts."""
-        while not stop.is_set():
-            try:
-                await self.deliver_once()
-            except Exception:
-                log.exception("delivery pass failed; retrying")
-            self._wake.clear()
-            waiters: list[Awaitable[object]] = [self._wake.wait(), stop.wait()]
-            tasks = [asyncio.ensure_future(w) for w in waiters]
-            _done, pending = await asyncio.wait(
-                tasks, timeout=idle, return_when=asyncio.FIRST_COMPLETED
-            )
-            for t in pending:
-                t.cancel()
+        """Deliver until ``stop`` is set; woken early when the poller queued alerts. On
+        ``stop`` the batch being sent finishes; the rest stays in the outbox."""
+        self._stopping = stop
+        try:
+            while not stop.is_set():
+                try:
+                    await self.deliver_once()
+                except Exception:
+                    log.exception("delivery pass failed; retrying")
+                self._wake.clear()
+                waiters: list[Awaitable[object]] = [self._wake.wait(), stop.wait()]
+                tasks = [asyncio.ensure_future(w) for w in waiters]
+                _done, pending = await asyncio.wait(
+                    tasks, timeout=idle, return_when=asyncio.FIRST_COMPLETED
+                )
+                for t in pending:
+                    t.cancel()
+        finally:
+            self._stopping = None
