@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import json
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,7 +109,10 @@ async def _misbehave(request: web.Request, fault: str | Stall) -> None:
         request.transport.close()
 
 
-_WORDS = (f"{a}{b}{c}" for a, b, c in itertools.product("bdfgklmnprstvz", "aeiou", "xyzqw"))
+def _words() -> Iterator[str]:
+    """Made-up headline words, each used once: no two items look like the same story."""
+    for a, b, c in itertools.product("bdfgklmnprstvz", "aeiou", "bdfgklmnprstvz"):
+        yield f"{a}{b}{c}x"
 
 
 @dataclass
@@ -122,6 +125,7 @@ class Rig:
     feeds: FeedServer
     discord_client: discord.Client
     items: list[dict[str, Any]] = field(default_factory=list)
+    words: Iterator[str] = field(default_factory=_words)
 
     @property
     def feed_url(self) -> str:
@@ -132,7 +136,7 @@ class Rig:
         urls = []
         for _ in range(n):
             k = len(self.items) + 1
-            words = " ".join(next(_WORDS) for _ in range(4))
+            words = " ".join(next(self.words) for _ in range(4))
             url = f"https://crash.test/f1/{k}"
             self.items.append(
                 {

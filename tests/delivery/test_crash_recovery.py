@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,24 @@ async def test_crash_after_a_condensed_burst_was_accepted_resends_nothing(
     urls = rig.publish(12)
     await rig.poll()
     await rig.crash_mid_send(destination)
+    await rig.restart()
+    await rig.deliver_all()
+    await rig.assert_exactly_once_in_order(urls)
+
+
+async def test_stop_finishes_the_send_in_flight_and_leaves_the_rest_queued(rig: Rig) -> None:
+    """SIGTERM (the sender's stop) while a backlog is going out: the batch being sent is
+    finished and recorded, nothing more is claimed, the rest waits in the outbox; the next
+    start sends it, each alert once."""
+    urls = rig.publish(4)
+    await rig.poll()
+    stop = asyncio.Event()
+    rig.slack.on_post = lambda _platform: stop.set()
+    await asyncio.wait_for(rig.core.deliverer.run(stop, idle=0.01), timeout=10)
+    assert len(rig.posted(SLACK)) == 1
+    assert len(rig.posted(DISCORD)) <= 2
+    depth, _, _ = await rig.core.store.outbox_stats()
+    assert depth == 8 - 1 - len(rig.posted(DISCORD))
     await rig.restart()
     await rig.deliver_all()
     await rig.assert_exactly_once_in_order(urls)
