@@ -75,8 +75,12 @@ class FakeSlack:
         clock: Callable[[], float] = time.monotonic,
         bot_token: str = BOT_TOKEN,
         app_token: str = APP_TOKEN,
+        history_metadata_opt_in: bool = False,
     ) -> None:
         self.clock = clock
+        # Real Slack: conversations.history returns message metadata only when asked with
+        # include_all_metadata=true. Off by default until the notifier asks for it.
+        self.history_metadata_opt_in = history_metadata_opt_in
         self.bot_token = bot_token
         self.app_token = app_token
         self.calls: list[ApiCall] = []
@@ -253,6 +257,9 @@ class FakeSlack:
     async def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit", 100))
         newest_first = list(reversed(self.messages.get(params["channel"], [])))
+        asked = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        if self.history_metadata_opt_in and not asked:
+            newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
         return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
 
     async def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
