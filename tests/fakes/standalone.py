@@ -81,6 +81,7 @@ class LatentDiscord(FakeDiscord):
         self.post_delay = post_delay
         self.on_post: PostHook | None = None
         self._rng = random.Random(seed)
+        self.nonce_replays = 0  # creates answered with the message an earlier one made
 
     def message_count(self) -> int:
         return sum(len(m) for m in self.messages.values())
@@ -92,6 +93,13 @@ class LatentDiscord(FakeDiscord):
             if self.on_post is not None:
                 self.on_post("discord")
             await _sleep_between(self._rng, self.post_delay)
+        elif (
+            request.method == "POST"
+            and request.path.endswith("/messages")
+            and response.status == 200
+            and "/channels/" in request.path
+        ):
+            self.nonce_replays += 1
         return response
 
 
@@ -177,8 +185,9 @@ _SYLLABLES = ("ba", "ko", "ri", "ze", "tu", "ma", "ni", "vo", "la", "pe", "su", 
 
 def _words() -> Iterator[str]:
     """Made-up words, each used once: no two headlines look like the same story."""
-    for a, b, c in itertools.product(_SYLLABLES, repeat=3):
-        yield a + b + c
+    for length in itertools.count(3):  # never runs out, however long the run
+        for parts in itertools.product(_SYLLABLES, repeat=length):
+            yield "".join(parts)
 
 
 class NewsWire:
@@ -247,6 +256,7 @@ class CrashResult:
     unexpected: int  # URLs the fakes received that no feed published
     messages: dict[str, int]  # alert messages per destination
     outbox: dict[str, int]  # alert states in the database at the end
+    resend_checks: dict[str, int] = field(default_factory=dict)
     kill_modes: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     problems: list[str] = field(default_factory=list)
@@ -266,6 +276,7 @@ class CrashResult:
             f"unexpected: {self.unexpected}",
             "messages: " + ", ".join(f"{d} {n}" for d, n in self.messages.items()),
             "outbox at the end: " + ", ".join(f"{s} {n}" for s, n in sorted(self.outbox.items())),
+            "resend checks: " + ", ".join(f"{k} {v}" for k, v in self.resend_checks.items()),
             f"elapsed: {self.elapsed:.1f} s",
         ]
         lines += [f"problem: {p}" for p in self.problems]
@@ -506,6 +517,10 @@ class CrashTest:
             unexpected=unexpected,
             messages=messages,
             outbox=outbox_states(self.db),
+            resend_checks={
+                "slack history lookups": len(platforms.slack.calls_to("conversations.history")),
+                "discord nonce replays": platforms.discord.nonce_replays,
+            },
             kill_modes=self.kill_modes,
             elapsed=elapsed,
             problems=problems,
