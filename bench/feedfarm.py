@@ -298,7 +298,7 @@ _SUFFIXES = [
 ]
 
 
-def company_names(count: int = 3000) -> list[str]:
+def company_names(count: int = 30_000) -> list[str]:
     """A fixed pool of made-up company names (watches in P1/P4 use them as rare terms)."""
     rng = random.Random(20250101)
     names: dict[str, None] = {}
@@ -376,9 +376,11 @@ WATCH_WORDS = [
 def synthetic_watches(count: int, *, seed: int = 7) -> list[str]:
     """``count`` watch queries in the full language, most of them rare (as real watches are).
 
-    About half name one made-up company (a phrase or its first word), the rest combine
-    trade words and places with AND, OR, NOT, ``-`` and field prefixes. Duplicates are
-    avoided so the matcher sees ``count`` distinct queries.
+    Most name made-up companies (each article mentions about three of 30,000), the rest
+    need three terms at once (trade words, places, fields), so a watch matches a small
+    share of articles, as real watches do (10,000 of them give about one match per
+    article). Uses AND, OR, NOT, ``-``, phrases and field prefixes. Duplicates are avoided
+    so the matcher sees ``count`` distinct queries.
     """
     rng = random.Random(seed)
     out: dict[str, None] = {}
@@ -386,21 +388,20 @@ def synthetic_watches(count: int, *, seed: int = 7) -> list[str]:
         company, other = rng.choice(COMPANIES), rng.choice(COMPANIES)
         word, word2 = rng.choice(WATCH_WORDS), rng.choice(WATCH_WORDS)
         place, topic = rng.choice(PLACES), rng.choice(TOPICS)
+        stem = company.split()[0]
         form = rng.random()
-        if form < 0.30:
+        if form < 0.40:
             q = f'"{company}"'
-        elif form < 0.45:
-            q = f'"{company}" OR "{other}"'
         elif form < 0.55:
-            q = f'"{company}" AND {word}'
+            q = f'"{company}" OR "{other}"'
         elif form < 0.65:
-            q = f'{word} AND "{place}" AND "{company.split()[0]}"'
+            q = f'"{company}" AND {word}'
         elif form < 0.75:
-            q = f'title:"{" ".join(topic.split()[-2:])}" AND "{place}"'
+            q = f'{word} AND "{place}" AND {stem}'
         elif form < 0.85:
-            q = f'({word} OR {word2}) AND "{place}" -"{company}"'
+            q = f'title:"{" ".join(topic.split()[-2:])}" AND "{place}" AND {word}'
         elif form < 0.95:
-            q = f'"{" ".join(topic.split()[-2:])}" AND {word} NOT "{place}"'
+            q = f'({word} OR {word2}) AND "{company}" -"{place}"'
         else:
             q = f'"{company}" AND (summary:{word} OR title:{word2})'
         out[q] = None

@@ -5,14 +5,19 @@ Set-up, all in a temp dir: a feed farm (``bench/feedfarm.py``, its own process) 
 generated queries (words, phrases, AND/OR/NOT, ``-``, fields), ``[poll] default_interval =
 60``, ``[delivery] default_destinations = []`` (console; stdout goes to /dev/null) and a
 free health port. ``wirewatch migrate`` creates the SQLite file; then the feeds' rows and
-``--seen`` seen-item keys (history from items long gone, 18-character keys like the
-real ones) are written with stdlib sqlite3 in one transaction.
+``--seen`` history seen-item keys (items long gone, 18-character keys like the real ones)
+are written with stdlib sqlite3 in one transaction.
+
+``--seed direct`` (the default above 1,000 feeds) then writes what every feed's first poll
+records (validators, seen keys, articles) so ``run`` starts as a running install does;
+``--seed run`` leaves the first poll to ``run`` (a fresh install; at 10k feeds that first
+cycle takes far longer than the benchmark, see bench/README.md).
 
 Then ``wirewatch run`` starts as a subprocess and RSS (``psutil``) is sampled every
-``--sample`` seconds. Progress comes from ``/metrics`` (``wirewatch_polls_total``): the
-first cycle seeds every feed (a fresh install's worst case: all 200, all parsed); when it
-is done ``--changed`` of the feeds get new items; the run lasts until every feed has been
-polled ``--cycles`` times. Then SIGTERM, and the exit code says whether it stopped cleanly.
+``--sample`` seconds. Progress comes from ``/metrics`` (``wirewatch_polls_total``). After
+the first cycle ``--changed`` of the feeds get new items (with ``--seed direct`` also
+before the start); the run lasts until every feed has been polled ``--cycles`` times. Then
+SIGTERM, and the exit code says whether it stopped cleanly.
 
 Prints peak RSS (MB = 10^6 bytes, and MiB) overall and per phase, the target (<= 200 MB),
 the time each phase took, and the exit code. Figures only: nothing here asserts.
@@ -116,6 +121,8 @@ def prepopulate(db: Path, urls: list[str], seen: int, interval: int) -> float:
                 ((url, interval, now, now) for url in urls),
             )
             ids = [r[0] for r in conn.execute("SELECT id FROM feeds ORDER BY id")]
+            if not seen:
+                return time.perf_counter() - started
             rng = random.Random(4)
             prefixes = ("g:", "u:", "t:")
 
@@ -131,6 +138,37 @@ def prepopulate(db: Path, urls: list[str], seen: int, interval: int) -> float:
     finally:
         conn.close()
     return time.perf_counter() - started
+
+
+def seed_directly(db: Path) -> dict[str, int]:
+    """Record every feed's current items as a first poll would (see p1_poll_cycle)."""
+    import asyncio
+
+    from p1_poll_cycle import seed_directly as seed
+
+    from bot.core.fetch import Fetcher, FetchLimits
+    from bot.store.store import Store
+
+    async def go() -> dict[str, int]:
+        store = await Store.open(f"sqlite+aiosqlite:///{db}", migrate=False)
+        try:
+            async with Fetcher(
+                user_agent="wirewatch-bench", allow_private=True, limits=FetchLimits()
+            ) as fetcher:
+                return await seed(store, fetcher)
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def count_rows(db: Path, table: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        n: int = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return n
+    finally:
+        conn.close()
 
 
 def polls_total(port: int) -> int | None:
@@ -212,8 +250,21 @@ def run(args: argparse.Namespace) -> int:
         )
         took = prepopulate(db, farm.urls(), args.seen, 60)
         print(
-            f"database: migrated; {args.feeds} feeds and {args.seen:,} seen keys "
+            f"database: migrated; {args.feeds} feeds and {args.seen:,} history seen keys "
             f"written in {took:.1f} s"
+        )
+        if args.seed == "direct":
+            t0 = time.perf_counter()
+            seeded = seed_directly(db)
+            print(
+                f"seeded directly (first poll's records of every feed): {seeded['articles']:,} "
+                f"articles, {seeded['keys']:,} seen keys in {time.perf_counter() - t0:.1f} s"
+            )
+            result = farm.bump(args.changed, seed=101)
+            print(f"bumped {result['bumped']} feeds before the start")
+        print(
+            f"database: {count_rows(db, 'seen_items'):,} seen keys, "
+            f"{count_rows(db, 'articles'):,} articles, {db.stat().st_size / 1e6:.0f} MB"
         )
 
         with open(log_path, "wb") as log_file:
@@ -229,6 +280,9 @@ def run(args: argparse.Namespace) -> int:
             sampler.start()
             phases: list[tuple[str, float]] = []
             outcome = "ok"
+            first_cycle = (
+                "cycle 1 (seeding every feed)" if args.seed == "run" else "cycle 1 (every feed due)"
+            )
             try:
                 target = args.feeds * args.cycles
                 bumped = False
@@ -245,9 +299,9 @@ def run(args: argparse.Namespace) -> int:
                         continue
                     if sampler.phase == "startup":
                         phases.append(("startup (config sync, matcher build)", time.perf_counter()))
-                        sampler.phase = "cycle 1 (seeding)"
+                        sampler.phase = first_cycle
                     if not bumped and polls >= args.feeds:
-                        phases.append(("cycle 1 (seeding every feed)", time.perf_counter()))
+                        phases.append((first_cycle, time.perf_counter()))
                         result = farm.bump(args.changed, seed=1)
                         print(
                             f"cycle 1 done; bumped {result['bumped']} feeds "
@@ -308,9 +362,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--changed", type=float, default=0.1, help="fraction bumped after cycle 1")
     p.add_argument("--cycles", type=int, default=2, help="polls per feed before stopping")
     p.add_argument("--ports", type=int, default=8, help="farm ports (stand-in hosts)")
+    p.add_argument(
+        "--seed",
+        choices=("run", "direct", "auto"),
+        default="auto",
+        help="first poll of every feed by `run` itself (a fresh install), or its records "
+        "written beforehand (a running install); auto = run up to 1,000 feeds, direct above",
+    )
     p.add_argument("--sample", type=float, default=0.2, help="RSS sampling period, s")
     p.add_argument("--timeout", type=float, default=3600, help="give up after this many s")
     args = p.parse_args(argv)
+    if args.seed == "auto":
+        args.seed = "run" if args.feeds <= 1000 else "direct"
     sys.exit(run(args))
 
 
