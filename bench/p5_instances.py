@@ -218,9 +218,10 @@ async def run_instances(
     try:
         deadline = time.monotonic() + 120
         while not all(ready(port) for _, port in procs):
-            for proc, _ in procs:
+            for n, (proc, _) in enumerate(procs):
                 if proc.returncode is not None:
-                    raise SystemExit(f"an instance exited; see {workdir}")
+                    log_tail = (workdir / f"p5-{k}-{n}.log").read_text(errors="replace")[-3000:]
+                    raise SystemExit(f"instance {n} of {k} exited {proc.returncode}:\n{log_tail}")
             if time.monotonic() > deadline:
                 raise SystemExit("instances did not become ready")
             await asyncio.sleep(0.2)
