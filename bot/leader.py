@@ -7,10 +7,12 @@ so a leader that dies, even by SIGKILL, loses it as soon as PostgreSQL sees the
 connection close; followers retry every few seconds and the first to win connects.
 Followers keep a REST-only client, so every instance delivers alerts.
 
-A leader checks its lock connection on the same beat: if the connection is gone, so is the
-lock (another instance may already hold it), and the leader steps down to REST-only
-before trying again. Losing the connection means up to one beat with two gateways, which
-Discord tolerates by closing the older session.
+A leader checks its lock connection on the same beat (a 5 s ping): if the connection is
+gone, so is the lock, and the leader steps down to REST-only before trying again. Its
+server side session lingers until TCP keepalives give up (~30 s, set on the connection),
+so the old leader has stepped down before anyone else can win: no two gateways at once.
+During a database outage no instance holds the gateway (commands need the database
+anyway); it comes back with the database.
 
 The same session lock serialises start-up work that must not race between instances
 (``session_lock``: the config sync).
