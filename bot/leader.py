@@ -10,7 +10,9 @@ Followers keep a REST-only client, so every instance delivers alerts.
 A leader checks its lock connection on the same beat (a 5 s ping): if the connection is
 gone, so is the lock, and the leader steps down to REST-only before trying again. Its
 server side session lingers until TCP keepalives give up (~30 s, set on the connection),
-so the old leader has stepped down before anyone else can win: no two gateways at once.
+so after a network failure the old leader has stepped down before anyone else can win.
+A database restart ends every session at once: then, for up to one beat, a new leader may
+connect before the old one noticed (an interaction answered twice fails harmlessly).
 During a database outage no instance holds the gateway (commands need the database
 anyway); it comes back with the database.
 
