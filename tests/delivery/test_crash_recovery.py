@@ -127,14 +127,6 @@ async def test_stop_finishes_the_send_in_flight_and_leaves_the_rest_queued(rig: 
     await rig.assert_exactly_once_in_order(urls)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SlackNotifier._find_existing calls conversations.history without "
-        "include_all_metadata=True; real Slack then returns no metadata, so the resend check "
-        "never finds the earlier message and the alert is posted twice"
-    ),
-)
 async def test_slack_resend_check_works_when_history_hides_metadata_by_default(
     rig: Rig,
 ) -> None:

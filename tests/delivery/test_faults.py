@@ -109,13 +109,6 @@ async def test_connection_dropped_after_the_platform_accepted_posts_nothing_twic
     assert_discord_pace(rig.discord.post_times)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SlackNotifier paces only answered posts (_Pacer.sent after success): a post whose "
-        "answer was lost is not counted, so the next one follows at once"
-    ),
-)
 async def test_a_post_whose_answer_was_lost_still_counts_toward_slack_pace(rig: Rig) -> None:
     """Slack took a post and the connection dropped: that message is in the channel, so
     the next post still waits its second."""

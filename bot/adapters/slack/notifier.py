@@ -239,12 +239,15 @@ class SlackNotifier:
                     blocks = None
                     continue
                 if status is not None and status >= 500:
+                    # It may be in the channel: it counts toward the channel's pace.
+                    self._pacer.sent(channel)
                     raise _Ambiguous(f"Slack answered HTTP {status}") from e
                 raise RetryableDeliveryError(f"Slack refused the message ({code or status})") from e
             except aiohttp.ClientConnectorError as e:
                 # The connection never opened: certainly not posted.
                 raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                self._pacer.sent(channel)
                 raise _Ambiguous(f"no answer from Slack ({type(e).__name__})") from e
             self._pacer.sent(channel)
             return str(response["ts"])
@@ -252,8 +255,9 @@ class SlackNotifier:
     async def _find_existing(self, channel: str, alert_id: int) -> str | None:
         """The ts of a recent message in ``channel`` carrying ``alert_id`` in its metadata."""
         try:
+            # Slack leaves message metadata out of history unless asked for it.
             response = await self._client.conversations_history(
-                channel=channel, limit=self._history_limit
+                channel=channel, limit=self._history_limit, include_all_metadata=True
             )
         except SlackApiError as e:
             _, code, _ = _slack_error(e)
