@@ -327,6 +327,7 @@ class CrashTest:
         self._killed = asyncio.Event()
         self._trigger: Callable[[str], bool] | None = None
         self.kill_modes: Counter[str] = Counter()
+        self.problems: list[str] = []
         self._lives = itertools.count(1)
         self._logs: dict[int, Path] = {}  # pid -> log of the latest process with that pid
         self._log_paths: list[Path] = []  # every life's log, in order
@@ -393,12 +394,18 @@ class CrashTest:
         self._proc = await self._start(platforms)
         low, high = self.life_seconds
         timer = self.rng.uniform(low, high) if mode == "timer" else high + 0.5
-        try:
-            await asyncio.wait_for(self._killed.wait(), timeout=timer)
-        except TimeoutError:
+        ended = asyncio.ensure_future(self._proc.wait())
+        killed = asyncio.ensure_future(self._killed.wait())
+        await asyncio.wait({ended, killed}, timeout=timer, return_when=asyncio.FIRST_COMPLETED)
+        killed.cancel()
+        if not self._killed.is_set():
             self._trigger = None
-            self._kill_now("timer" if mode == "timer" else f"timer ({mode} never came)")
-        await self._proc.wait()
+            if self._proc.returncode is not None:
+                code, log = self._proc.returncode, self._log_paths[-1].name
+                self.problems.append(f"the process exited by itself ({code}), see {log}")
+            else:
+                self._kill_now("timer" if mode == "timer" else f"timer ({mode} never came)")
+        await ended
         self._proc = None
 
     # -- the run --------------------------------------------------------------------
@@ -429,7 +436,7 @@ class CrashTest:
                     mode = self.rng.choice(self.MODES)
                     await self._one_life(platforms, mode)
                     self.log(f"kill {i + 1}/{self.kills}: {mode}; {len(wire.expected())} items")
-                problems = await self._finish(platforms, wire)
+                problems = self.problems + await self._finish(platforms, wire)
             finally:
                 publisher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -477,11 +484,15 @@ class CrashTest:
         # ...and a last run delivers what is left.
         proc = self._proc = await self._start(platforms)
         expected = wire.expected()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        progress, last_change = -1, time.monotonic()
+        # The backlog goes out at the platforms' pace; give up only when nothing moves.
+        while time.monotonic() - last_change < 20:
             got = platforms.delivered()
             if all(expected <= set(c) for c in got.values()):
                 break
+            done = sum(len(c) for c in got.values())
+            if done != progress:
+                progress, last_change = done, time.monotonic()
             await asyncio.sleep(0.2)
         await asyncio.sleep(1.0)  # time enough for a duplicate to show up
         proc.send_signal(signal.SIGTERM)
