@@ -75,11 +75,11 @@ class FakeSlack:
         clock: Callable[[], float] = time.monotonic,
         bot_token: str = BOT_TOKEN,
         app_token: str = APP_TOKEN,
-        history_metadata_opt_in: bool = False,
+        history_metadata_opt_in: bool = True,
     ) -> None:
         self.clock = clock
         # Real Slack: conversations.history returns message metadata only when asked with
-        # include_all_metadata=true. Off by default until the notifier asks for it.
+        # include_all_metadata=true (False: always include it, the lenient old behaviour).
         self.history_metadata_opt_in = history_metadata_opt_in
         self.bot_token = bot_token
         self.app_token = app_token
