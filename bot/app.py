@@ -24,11 +24,10 @@ from urllib.parse import quote_plus
 from sqlalchemy.engine import make_url
 
 from bot.adapters.console import ConsoleNotifier
-from bot.core.delivery import Deliverer, Notice
+from bot.core.delivery import Deliverer
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
-from bot.core.models import iso_utc
-from bot.core.poller import CycleReport, FeedNotice, Poller
+from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.query import parse_query
 from bot.core.service import Wirewatch
@@ -131,28 +130,11 @@ class Core:
     ) -> CycleReport:
         report = await self.poller.run_cycle(due_only=due_only, progress=progress)
         self.metrics.observe_cycle(report)
-        if report.notices:
-            await self.deliverer.send_notices(await self.notices_for(report.notices))
-        if report.alert_ids:
+        for notice in report.notices:
+            log.warning(notice.text, extra={"feed": notice.feed_url})
+        if report.alert_ids or report.notices:
             self.deliverer.wake()
         return report
-
-    async def notices_for(self, notices: list[FeedNotice]) -> list[Notice]:
-        dests = [d for d in await self.store.subscribers_of_feed_notices() if d != "console"]
-        out: list[Notice] = []
-        for n in notices:
-            name = n.feed_name or n.feed_url
-            if n.failing:
-                text = (
-                    f"⚠️ Feed “{name}” is failing since {iso_utc(n.since)}: {n.reason}. "
-                    "Alerts from it are paused; Wirewatch keeps retrying and will say when it "
-                    f"recovers. Check the URL ({n.feed_url}) or remove it with `feeds remove`."
-                )
-            else:
-                text = f"✅ Feed “{name}” works again; alerts from it resume."
-            log.warning(text)
-            out.extend(Notice(d, text) for d in dests)
-        return out
 
 
 async def sync_config(core: Core) -> None:

@@ -15,9 +15,10 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from bot.core.notices import channel_recovered_text
 from bot.core.ports import Clock, Notifier
 from bot.store.store import Store
 
@@ -35,21 +36,6 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     if retry_after is not None:
         delay = max(delay, retry_after)
     return min(delay, 6 * 3600)
-
-
-def recovery_notice(since: datetime | None, reason: str | None) -> str:
-    when = since.strftime("%Y-%m-%d %H:%M UTC") if since else "a while"
-    return (
-        f"✅ Wirewatch can post here again. Delivery had been failing since {when}"
-        + (f" ({reason})" if reason else "")
-        + "; alerts held meanwhile are being delivered now, in order."
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    destination: str
-    text: str
 
 
 @dataclass(slots=True)
@@ -106,8 +92,11 @@ class Deliverer:
         )
         if report.dead_lettered:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
+        await self.deliver_notices()
         dests = await self.store.pending_destinations(now)
         await asyncio.gather(*(self._drain(d, report) for d in dests))
+        # A channel that just recovered has its notice queued: post it in this pass.
+        await self.deliver_notices()
         if self.on_pass:
             self.on_pass(report)
         return report
@@ -170,7 +159,9 @@ class Deliverer:
             if recovered is not None:
                 log.info("destination recovered", extra={"destination": destination})
                 # The channel could not be told while broken; tell it now, once.
-                await self.send_notices([Notice(destination, recovery_notice(*recovered))])
+                await self.store.queue_notices(
+                    [(destination, channel_recovered_text(*recovered))], done
+                )
 
     async def _failed(
         self,
@@ -205,16 +196,38 @@ class Deliverer:
         if newly:
             log.error("destination is failing: %s", reason, extra={"destination": destination})
 
-    async def send_notices(self, notices: list[Notice]) -> None:
-        """Best-effort operational notices; a broken channel only logs."""
-        for n in notices:
-            notifier = self.notifier_for(n.destination)
+    async def deliver_notices(self) -> int:
+        """Post pending operational notices; one that fails is retried, never dropped
+        silently (after the dead-letter age it is given up, and logged)."""
+        now = self.clock.now()
+        sent = 0
+        claimed = await self.store.claim_notices(owner=self.instance_id, now=now, lease=self.lease)
+        for row in claimed:
+            notifier = self.notifier_for(row.destination)
             if notifier is None:
+                retry = now + timedelta(minutes=5)
+                await self.store.notice_done(
+                    row.id, sent=False, error="no adapter for this destination", retry_at=retry
+                )
                 continue
             try:
-                await notifier.send_notice(n.destination, n.text)
-            except Exception as e:  # a notice must never break delivery
-                log.warning("could not post a notice to %s: %s", n.destination, e)
+                await notifier.send_notice(row.destination, row.text)
+            except (DeliveryError, TimeoutError, OSError) as e:
+                retry_after = getattr(e, "retry_after", None)
+                delay = retry_delay(row.attempts, retry_after, self.rng)
+                if isinstance(e, PermanentDeliveryError):
+                    delay = max(delay, 60.0)
+                reason = getattr(e, "reason", type(e).__name__)
+                log.warning(
+                    "notice not posted yet: %s", reason, extra={"destination": row.destination}
+                )
+                await self.store.notice_done(
+                    row.id, sent=False, error=reason, retry_at=now + timedelta(seconds=delay)
+                )
+            else:
+                await self.store.notice_done(row.id, sent=True)
+                sent += 1
+        return sent
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Deliver until ``stop`` is set; woken early when the poller queued alerts. On

@@ -23,6 +23,7 @@ from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article, FeedEntry
+from bot.core.notices import feed_failing_text, feed_recovered_text
 from bot.core.parsing import parse_feed
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
@@ -65,6 +66,13 @@ class FeedNotice:
     failing: bool
     reason: str | None
     since: datetime | None
+
+    @property
+    def text(self) -> str:
+        name = self.feed_name or self.feed_url
+        if self.failing:
+            return feed_failing_text(name, self.feed_url, self.since, self.reason)
+        return feed_recovered_text(name)
 
 
 @dataclass(slots=True)
@@ -283,6 +291,7 @@ class Poller:
 
     async def _commit_batch(self, batch: list[FeedOutcome], report: CycleReport) -> None:
         now = self.clock.now()
+        first_notice = len(report.notices)
         simple_updates: list[dict[str, Any]] = []
         alert_ids: list[int] = []
         hits: dict[int, int] = {}  # watch id -> alerts created in this batch
@@ -372,6 +381,12 @@ class Poller:
             # so two instances' batches never lock them in opposite orders (a deadlock).
             for watch_id in sorted(hits):
                 await ingest.count_hit(conn, watch_id, now, by=hits[watch_id])
+            # Notices are queued with the state change that caused them: told exactly once.
+            fresh_notices = report.notices[first_notice:]
+            if fresh_notices:
+                dests = await ingest.notice_destinations(conn)
+                rows = [(d, n.text) for n in fresh_notices for d in dests]
+                await ingest.insert_notices(conn, rows, now)
         report.alert_ids.extend(alert_ids)
 
     async def _ingest_articles(

@@ -18,7 +18,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.core.models import Article
-from bot.store.schema import alerts, articles, feeds, seen_items, watches
+from bot.store.schema import (
+    alerts,
+    articles,
+    feeds,
+    notices,
+    seen_items,
+    subscriptions,
+    watches,
+)
 
 # SQLite caps bound parameters per statement; stay well under it.
 _CHUNK = 400
@@ -197,3 +205,33 @@ async def update_feed_states(conn: AsyncConnection, rows: Sequence[dict[str, Any
         .values({k: bindparam(k) for k in rows[0] if k != "b_id"})
     )
     await conn.execute(stmt, list(rows))
+
+
+async def notice_destinations(conn: AsyncConnection) -> list[str]:
+    """Channels that hear about feed trouble: every active subscription's, console aside."""
+    rows = await conn.execute(
+        select(subscriptions.c.destination).where(subscriptions.c.active.is_(True)).distinct()
+    )
+    return sorted(r[0] for r in rows if r[0] != "console")
+
+
+async def insert_notices(
+    conn: AsyncConnection, rows: Sequence[tuple[str, str]], now: datetime
+) -> None:
+    """Queue (destination, text) notices in the caller's transaction."""
+    if not rows:
+        return
+    await conn.execute(
+        insert(notices),
+        [
+            {
+                "destination": dest,
+                "text": text,
+                "created_at": now,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for dest, text in rows
+        ],
+    )

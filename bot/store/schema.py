@@ -178,6 +178,24 @@ alerts = Table(
 Index("ix_alerts_outbox", alerts.c.state, alerts.c.destination, alerts.c.id)
 Index("ix_alerts_article", alerts.c.article_id)
 
+# Operational notices (a feed failing / recovered, a channel that works again) go through
+# their own small outbox, so one that meets a 5xx or a crash is still posted later.
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("destination", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False, default="pending"),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime()),
+)
+Index("ix_notices_pending", notices.c.state, notices.c.next_attempt_at)
+
 meta = Table(
     "meta",
     metadata,

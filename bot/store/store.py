@@ -37,6 +37,7 @@ from bot.store.schema import (
     destinations,
     feeds,
     meta,
+    notices,
     seen_items,
     subscriptions,
     watches,
@@ -752,6 +753,11 @@ class Store:
 
     async def dead_letter_expired(self, *, created_before: datetime) -> int:
         async with self.transaction() as conn:
+            await conn.execute(
+                update(notices)
+                .where(notices.c.state == "pending", notices.c.created_at < created_before)
+                .values(state="dead", lease_owner=None, lease_until=None)
+            )
             result = await conn.execute(
                 update(alerts)
                 .where(alerts.c.state == "pending", alerts.c.created_at < created_before)
@@ -896,6 +902,63 @@ class Store:
                 )
             ).scalar_one_or_none()
             return state or "ok"
+
+    # ---- notices ------------------------------------------------------------------------
+
+    async def queue_notices(self, rows: Sequence[tuple[str, str]], now: datetime) -> None:
+        from bot.store.ingest import insert_notices
+
+        async with self.transaction() as conn:
+            await insert_notices(conn, rows, now)
+
+    async def claim_notices(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[Any]:
+        """Lease due pending notices, oldest first."""
+        pick = (
+            select(notices.c.id)
+            .where(
+                notices.c.state == "pending",
+                notices.c.next_attempt_at <= now,
+                or_(notices.c.lease_until.is_(None), notices.c.lease_until < now),
+            )
+            .order_by(notices.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        async with self.transaction() as conn:
+            ids = [r[0] for r in await conn.execute(pick)]
+            if not ids:
+                return []
+            await conn.execute(
+                update(notices)
+                .where(notices.c.id.in_(ids))
+                .values(lease_owner=owner, lease_until=now + lease, attempts=notices.c.attempts + 1)
+            )
+            return list(
+                await conn.execute(
+                    select(notices).where(notices.c.id.in_(ids)).order_by(notices.c.id)
+                )
+            )
+
+    async def notice_done(
+        self,
+        notice_id: int,
+        *,
+        sent: bool,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+        if sent:
+            values["state"] = "sent"
+        elif retry_at is None:
+            values["state"] = "dead"
+        else:
+            values["next_attempt_at"] = retry_at
+        async with self.transaction() as conn:
+            await conn.execute(update(notices).where(notices.c.id == notice_id).values(**values))
 
     async def subscribers_of_feed_notices(self) -> list[str]:
         """Destinations that get operational notices: every active subscription's channel."""

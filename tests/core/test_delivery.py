@@ -236,11 +236,12 @@ async def test_failing_feed_notice_is_posted_once_and_recovery_once(tmp_path: Pa
             for _ in range(5):
                 clock.advance(hours=7)
                 await core.poll(due_only=False)
+                await core.deliverer.deliver_once()
             server.set_feed("/r.rss", rss([]))
-            clock.advance(hours=7)
-            await core.poll(due_only=False)
-            clock.advance(hours=7)
-            await core.poll(due_only=False)
+            for _ in range(2):
+                clock.advance(hours=7)
+                await core.poll(due_only=False)
+                await core.deliverer.deliver_once()
             texts = [t for d, t in notifier.notices if d == "slack:C1"]
             assert len(texts) == 2
             assert "failing" in texts[0] and "HTTP 500" in texts[0]

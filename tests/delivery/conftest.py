@@ -152,6 +152,8 @@ class Rig:
 
     async def poll(self) -> list[int]:
         report = await self.core.poll(due_only=False)
+        # In `run` the sender posts queued notices as soon as the poll wakes it.
+        await self.core.deliverer.deliver_notices()
         return report.alert_ids
 
     def new_notifiers(self) -> None:

@@ -266,14 +266,6 @@ async def test_a_channel_that_lost_access_is_told_once_when_it_recovers(
     assert rig.notices(other) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "feed notices are best-effort: Core.poll hands them to Deliverer.send_notices, "
-        "which logs and drops a failed post, while failing_notified was already committed "
-        "with the poll; a notice that meets a 5xx (or a crash) is never posted"
-    ),
-)
 async def test_a_failing_feed_notice_that_meets_a_5xx_is_posted_later(rig: Rig) -> None:
     """The channel answers 503 just when the "feed failing" notice goes out: the notice
     still reaches the channel once the channel works again."""

@@ -200,3 +200,19 @@ async def test_times_come_back_as_utc(store: Store) -> None:
     async with store.engine.connect() as conn:
         created = (await conn.execute(select(alerts.c.created_at))).scalar_one()
     assert created == NOW and created.tzinfo is not None
+
+
+async def test_notices_are_claimed_once_retried_and_marked_sent(store: Store) -> None:
+    """Queued notices are leased by one sender at a time, retried when asked, then done."""
+    await store.queue_notices([("slack:C1", "feed failing"), ("discord:9", "feed failing")], NOW)
+    first = await store.claim_notices(owner="A", now=NOW, lease=timedelta(minutes=1))
+    again = await store.claim_notices(owner="B", now=NOW, lease=timedelta(minutes=1))
+    assert [n.destination for n in first] == ["slack:C1", "discord:9"] and again == []
+    await store.notice_done(first[0].id, sent=True)
+    await store.notice_done(
+        first[1].id, sent=False, error="503", retry_at=NOW + timedelta(seconds=30)
+    )
+    later = await store.claim_notices(
+        owner="B", now=NOW + timedelta(seconds=31), lease=timedelta(minutes=1)
+    )
+    assert [(n.destination, n.attempts) for n in later] == [("discord:9", 2)]

@@ -187,6 +187,7 @@ async def test_failing_feed_notice_reaches_the_channel_once(pipeline: Pipeline) 
     for _ in range(5):
         pipeline.clock.advance(minutes=10)
         await pipeline.core.poll(due_only=False)
+        await pipeline.core.deliverer.deliver_once()
     notices = [p for p in pipeline.slack.posts("C1") if "metadata" not in p.params]
     assert len(notices) == 1
     assert "failing" in notices[0].params["text"] and not notices[0].params.get("blocks")
