@@ -243,7 +243,7 @@ async def run_instances(
             if not r:
                 print(f"  k={k} warm-up (all 304): {elapsed:.2f} s", flush=True)
                 continue
-            print(f"  k={k} round {r}: {elapsed:.2f} s", flush=True)
+            print(f"  k={k} round {r}: {elapsed:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
             best = min(best, elapsed)
         polls = [scrape_polls(port) - b for (_, port), b in zip(procs, before, strict=True)]
         return best, polls
@@ -270,7 +270,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"PostgreSQL {server_version}; {args.feeds} feeds, {args.changed:.0%} changed per "
-        f"round, {len(queries)} watches, instances {counts}",
+        f"round, {len(queries)} watches, instances {counts}; "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     created = [template]
@@ -318,6 +319,7 @@ async def main_async(args: argparse.Namespace) -> None:
             f"x{rate / base:.2f} vs one instance; polls per instance: {share}"
         )
         pairs += [f"feeds_per_s_{k}={rate:.1f}", f"ratio_{k}={rate / base:.3f}"]
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (other work on the machine skews it)")
     print(f"RESULT cores={os.cpu_count()} " + " ".join(pairs))
 
 
