@@ -755,3 +755,94 @@ async def test_leader_elected_adapter_swaps_to_the_gateway_when_the_leader_leave
             await adapter.stop()
         for engine in engines:
             await engine.dispose()
+
+
+# ---- a crash between posting and recording, then a bigger batch -----------------------------
+
+
+async def test_resend_after_a_crash_never_marks_unposted_alerts_sent(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Instance X leases one alert, posts it to Slack and dies before recording it; nine
+    more alerts for the channel arrive (a burst, condensed). The survivor resends exactly
+    X's batch (found in the channel's history, not posted again), then the nine: every
+    alert is in exactly one Slack message."""
+    from slack_sdk.web.async_client import AsyncWebClient
+    from sqlalchemy import text
+
+    from bot.adapters.slack.notifier import SlackNotifier
+    from bot.app import open_core
+    from bot.settings import Settings, WatchConfig
+    from tests.feedserver import FeedServer, rss
+
+    channel = "C0ZEPHYR"
+    now = datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+
+    def add_items(n: int) -> None:
+        rng = random.Random(len(items))
+        for _ in range(n):
+            k = len(items)
+            words = " ".join(_nonsense(rng) for _ in range(4))
+            items.insert(
+                0,
+                {
+                    "title": f"Zephyr {words}",
+                    "link": f"https://news.test/item-{k}-0.html",
+                    "pubDate": now,
+                },
+            )
+
+    async with FeedServer() as server, FakeSlack() as slack:
+        settings = Settings(
+            database={"url": postgres_url},
+            fetch={"allow_private_addresses": True},
+            poll={"backfill": 0},
+            health={"enabled": False},
+            delivery={"burst_threshold": 5},
+            watches=[WatchConfig(query="zephyr", channels=[f"slack:{channel}"])],
+            feeds=[{"url": server.url("/z.rss")}],
+        )
+        server.set_feed(
+            "/z.rss", rss([{"title": "Seed", "link": "https://news.test/s", "pubDate": now}])
+        )
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url, retry_handlers=[])
+        notifier = SlackNotifier(client, pace_seconds=0)
+        async with open_core(settings) as core:
+            core.add_notifier(notifier)
+            await core.poll(due_only=False)  # seeds silently
+            add_items(1)
+            server.set_feed("/z.rss", rss(items))
+            first = await core.poll(due_only=False)
+            assert len(first.alert_ids) == 1
+
+            # Instance X: lease, mark the attempt, post... and die before mark_sent.
+            claimed, _ = await core.store.claim_outbox(
+                destination=f"slack:{channel}",
+                owner="x-host-1-dead",
+                now=datetime.now(UTC),
+                lease=timedelta(minutes=2),
+                batch=10,
+                burst_threshold=5,
+            )
+            assert [a.id for a in claimed] == first.alert_ids
+            await core.store.mark_attempt([a.id for a in claimed], "x-host-1-dead")
+            await notifier.send(f"slack:{channel}", claimed)
+
+            add_items(9)
+            server.set_feed("/z.rss", rss(items))
+            burst = await core.poll(due_only=False)
+            assert len(burst.alert_ids) == 9
+            async with core.store.transaction() as conn:
+                await conn.execute(
+                    text(
+                        "UPDATE alerts SET lease_until = now() - interval '1 second'"
+                        " WHERE lease_owner = 'x-host-1-dead'"
+                    )
+                )
+            await core.deliverer.deliver_once()
+            depth, _, _ = await core.store.outbox_stats()
+
+    assert depth == 0
+    posted = alerted_paths(iter(slack.messages[channel]))
+    assert posted == {f"/item-{k}-0.html": 1 for k in range(10)}, posted
