@@ -380,12 +380,18 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             f">= {TARGET_RATIO:.0%} of the ceiling "
             f"({'met' if ratio >= TARGET_RATIO else 'MISSED'}: {ratio:.0%})"
         )
+        print(f"load average at the end: {load_average()}")
         if profiler:
             out = io.StringIO()
             stats = pstats.Stats(profiler, stream=out)
             stats.sort_stats("tottime").print_stats(args.profile_top)
             stats.sort_stats("cumulative").print_stats(args.profile_top)
             print(out.getvalue())
+
+
+def load_average() -> str:
+    """The 1-minute load average: on a shared box, what the figures were measured under."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -410,7 +416,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}"
+        f"{platform.system()} {platform.machine()}, load average {load_average()}"
     )
     print(
         f"P1 poll cycle: {args.feeds} feeds, {args.changed:.0%} changed, {args.watches} + 8 watches"

@@ -223,7 +223,7 @@ def mb(n: int) -> str:
 def run(args: argparse.Namespace) -> int:
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}"
+        f"{platform.system()} {platform.machine()}, load average {load_average()}"
     )
     print(f"P4 memory: {args.feeds} feeds, {args.watches} watches, {args.seen:,} seen keys")
     t0 = time.perf_counter()
@@ -351,7 +351,13 @@ def run(args: argparse.Namespace) -> int:
             f"target_mb={TARGET_MB} exit_code={code}"
         )
         print(f"target: <= {TARGET_MB} MB ({'met' if peak / 1e6 <= TARGET_MB else 'MISSED'})")
+        print(f"load average at the end: {load_average()}")
         return 0 if outcome == "ok" and code == 0 else 1
+
+
+def load_average() -> str:
+    """The 1-minute load average: on a shared box, what the figures were measured under."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def main(argv: list[str] | None = None) -> None:
