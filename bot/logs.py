@@ -76,5 +76,7 @@ def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Library chatter stays out of operators' way unless debugging.
-    for noisy in ("apscheduler", "discord", "slack_bolt", "slack_sdk", "aiohttp.access", "alembic"):
+    for noisy in ("discord", "slack_bolt", "slack_sdk", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # APScheduler warns on every tick skipped while a long cycle runs: expected, not news.
+    logging.getLogger("apscheduler").setLevel(max(logging.ERROR, root.level))

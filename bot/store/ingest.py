@@ -137,17 +137,19 @@ async def insert_articles(
         }
         for a, story, held in rows
     ]
+    # Another instance may store the same URL (from another feed) at the same moment:
+    # skip those rows and read back the winner's, rather than fail the whole batch.
     result = await conn.execute(
-        insert(articles).returning(
-            articles.c.id,
-            articles.c.url,
-            articles.c.story_key,
-            articles.c.held_reason,
-            sort_by_parameter_order=True,
-        ),
+        _ins(conn, articles)
+        .on_conflict_do_nothing(index_elements=[articles.c.url])
+        .returning(articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason),
         values,
     )
-    return {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
+    stored = {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
+    missing = [v["url"] for v in values if v["url"] not in stored]
+    if missing:
+        stored.update(await articles_by_url(conn, missing))
+    return stored
 
 
 async def insert_alert(

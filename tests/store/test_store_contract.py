@@ -216,3 +216,26 @@ async def test_notices_are_claimed_once_retried_and_marked_sent(store: Store) ->
         owner="B", now=NOW + timedelta(seconds=31), lease=timedelta(minutes=1)
     )
     assert [(n.destination, n.attempts) for n in later] == [("discord:9", 2)]
+
+
+async def test_inserting_an_article_another_feed_already_stored_reuses_it(store: Store) -> None:
+    """Two feeds carrying the same URL at once: the second insert keeps the first row."""
+    async with store.transaction() as conn:
+        first = await ingest.insert_articles(
+            conn,
+            [(_article("https://a.test/same"), "s-1", None)],
+            feed_id=None,
+            now=NOW,  # type: ignore[arg-type]
+        )
+    async with store.transaction() as conn:
+        second = await ingest.insert_articles(
+            conn,
+            [
+                (_article("https://a.test/same"), "s-2", None),
+                (_article("https://a.test/new"), "s-3", None),
+            ],
+            feed_id=None,  # type: ignore[arg-type]
+            now=NOW,
+        )
+    assert second["https://a.test/same"] == first["https://a.test/same"]
+    assert second["https://a.test/new"].story_key == "s-3"
