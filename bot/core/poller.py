@@ -290,93 +290,63 @@ class Poller:
                 await self.store.release_feeds(self.instance_id, [o.feed.id for o in batch])
 
     async def _commit_batch(self, batch: list[FeedOutcome], report: CycleReport) -> None:
+        """Record a batch of finished feeds in ONE transaction, with a handful of statements
+        for the whole batch rather than several per feed (each costs a round trip)."""
         now = self.clock.now()
         first_notice = len(report.notices)
-        simple_updates: list[dict[str, Any]] = []
-        alert_ids: list[int] = []
+        failed_rows: list[dict[str, Any]] = []
+        unchanged_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        changed: list[FeedOutcome] = []
+        for outcome in batch:
+            feed = outcome.feed
+            if outcome.result is not None:
+                report.fetch_seconds.append(outcome.result.elapsed)
+            if outcome.error is not None:
+                failed_rows.append(self._failure_row(outcome, now, report))
+                continue
+            result = outcome.result
+            assert result is not None
+            if feed.failing_notified:
+                report.notices.append(FeedNotice(feed.url, feed.name, False, None, None))
+            interval = effective_interval(
+                feed.interval, ttl_seconds=outcome.ttl_seconds, max_age=result.max_age
+            )
+            row = {
+                "b_id": feed.id,
+                "last_fetch_at": outcome.fetched_at,
+                "last_success_at": outcome.fetched_at,
+                "last_status": result.status,
+                "last_error": None,
+                "error_since": None,
+                "consecutive_failures": 0,
+                "failing_notified": False,
+                "next_poll_at": next_poll_at(
+                    now=now, url=feed.url, interval=interval, consecutive_failures=0
+                ),
+                "lease_owner": None,
+                "lease_until": None,
+            }
+            if result.not_modified:
+                report.not_modified += 1
+                unchanged_rows.append(row)
+                continue
+            report.fetched += 1
+            row.update(
+                etag=result.etag,
+                last_modified=result.last_modified,
+                body_hash=result.body_hash,
+                ttl_seconds=outcome.ttl_seconds,
+                max_age=result.max_age,
+                seeded=True,
+            )
+            changed_rows.append(row)
+            changed.append(outcome)
         hits: dict[int, int] = {}  # watch id -> alerts created in this batch
         async with self.store.transaction() as conn:
-            for outcome in batch:
-                feed = outcome.feed
-                if outcome.result is not None:
-                    report.fetch_seconds.append(outcome.result.elapsed)
-                if outcome.error is not None:
-                    report.failed += 1
-                    if isinstance(outcome.error, ParseError):
-                        report.parse_failures += 1
-                    report.errors[feed.url] = outcome.error.reason
-                    failures = feed.consecutive_failures + 1
-                    retry_after = getattr(outcome.error, "retry_after", None)
-                    values = {
-                        "b_id": feed.id,
-                        "last_fetch_at": outcome.fetched_at,
-                        "last_error": outcome.error.reason,
-                        "error_since": feed.error_since or outcome.fetched_at,
-                        "consecutive_failures": failures,
-                        "last_status": getattr(outcome.error, "status", None),
-                        "next_poll_at": next_poll_at(
-                            now=now,
-                            url=feed.url,
-                            interval=feed.interval,
-                            consecutive_failures=failures,
-                            retry_after=retry_after,
-                        ),
-                        "lease_owner": None,
-                        "lease_until": None,
-                        "failing_notified": feed.failing_notified or failures >= self.failing_after,
-                    }
-                    if failures >= self.failing_after and not feed.failing_notified:
-                        report.notices.append(
-                            FeedNotice(
-                                feed.url,
-                                feed.name,
-                                True,
-                                outcome.error.reason,
-                                feed.error_since or outcome.fetched_at,
-                            )
-                        )
-                    await ingest.update_feed_state(conn, feed.id, _unbind(values))
-                    continue
-                result = outcome.result
-                assert result is not None
-                if feed.failing_notified:
-                    report.notices.append(FeedNotice(feed.url, feed.name, False, None, None))
-                interval = effective_interval(
-                    feed.interval, ttl_seconds=outcome.ttl_seconds, max_age=result.max_age
-                )
-                base = {
-                    "b_id": feed.id,
-                    "last_fetch_at": outcome.fetched_at,
-                    "last_success_at": outcome.fetched_at,
-                    "last_status": result.status,
-                    "last_error": None,
-                    "error_since": None,
-                    "consecutive_failures": 0,
-                    "failing_notified": False,
-                    "next_poll_at": next_poll_at(
-                        now=now, url=feed.url, interval=interval, consecutive_failures=0
-                    ),
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
-                if result.not_modified:
-                    report.not_modified += 1
-                    simple_updates.append(base)
-                    continue
-                report.fetched += 1
-                created = await self._ingest_articles(conn, outcome, now, report, hits)
-                alert_ids.extend(created)
-                values = dict(base)
-                values.update(
-                    etag=result.etag,
-                    last_modified=result.last_modified,
-                    body_hash=result.body_hash,
-                    ttl_seconds=outcome.ttl_seconds,
-                    max_age=result.max_age,
-                    seeded=True,
-                )
-                await ingest.update_feed_state(conn, feed.id, _unbind(values))
-            await ingest.update_feed_states(conn, simple_updates)
+            alert_ids = await self._ingest_changed(conn, changed, now, report, hits)
+            for rows in (failed_rows, changed_rows, unchanged_rows):
+                await ingest.update_feed_states(conn, rows)
             # Hit counters are the rows instances share: update them last and in id order,
             # so two instances' batches never lock them in opposite orders (a deadlock).
             for watch_id in sorted(hits):
@@ -385,76 +355,111 @@ class Poller:
             fresh_notices = report.notices[first_notice:]
             if fresh_notices:
                 dests = await ingest.notice_destinations(conn)
-                rows = [(d, n.text) for n in fresh_notices for d in dests]
-                await ingest.insert_notices(conn, rows, now)
+                notice_rows = [(d, n.text) for n in fresh_notices for d in dests]
+                await ingest.insert_notices(conn, notice_rows, now)
         report.alert_ids.extend(alert_ids)
 
-    async def _ingest_articles(
+    def _failure_row(
+        self, outcome: FeedOutcome, now: datetime, report: CycleReport
+    ) -> dict[str, Any]:
+        feed, error = outcome.feed, outcome.error
+        assert error is not None
+        report.failed += 1
+        if isinstance(error, ParseError):
+            report.parse_failures += 1
+        report.errors[feed.url] = error.reason
+        failures = feed.consecutive_failures + 1
+        since = feed.error_since or outcome.fetched_at
+        if failures >= self.failing_after and not feed.failing_notified:
+            report.notices.append(FeedNotice(feed.url, feed.name, True, error.reason, since))
+        return {
+            "b_id": feed.id,
+            "last_fetch_at": outcome.fetched_at,
+            "last_error": error.reason,
+            "error_since": since,
+            "consecutive_failures": failures,
+            "last_status": getattr(error, "status", None),
+            "next_poll_at": next_poll_at(
+                now=now,
+                url=feed.url,
+                interval=feed.interval,
+                consecutive_failures=failures,
+                retry_after=getattr(error, "retry_after", None),
+            ),
+            "lease_owner": None,
+            "lease_until": None,
+            "failing_notified": feed.failing_notified or failures >= self.failing_after,
+        }
+
+    async def _ingest_changed(
         self,
         conn: Any,
-        outcome: FeedOutcome,
+        outcomes: list[FeedOutcome],
         now: datetime,
         report: CycleReport,
         hits: dict[int, int],
     ) -> list[int]:
-        feed = outcome.feed
-        keys = list(dict.fromkeys(k for _, item_keys in outcome.entries for k in item_keys))
-        seen = await ingest.seen_keys(conn, feed.id, keys)
-        fresh_entries = decide.fresh_indexes([k for _, k in outcome.entries], seen)
-        # Record every key not seen yet, also for known items (a changed guid's new key).
-        await ingest.add_seen_keys(conn, feed.id, [k for k in keys if k not in seen], now)
-        fresh = [
-            a
-            for a in (
-                article_from_entry(
-                    outcome.entries[i][0],
-                    feed_url=feed.url,
-                    feed_title=outcome.feed_title,
-                    seen_at=outcome.fetched_at,
-                )
-                for i in fresh_entries
-            )
-            if a is not None
-        ]
-        # A link-less item still needs a unique address to be stored and shown.
-        fresh = [
-            a if a.url else replace(a, url=f"urn:wirewatch:item:{a.identity_keys[0]}")
-            for a in fresh
-        ]
-        if not fresh:
+        """New items of every changed feed in the batch -> articles, stories, alerts."""
+        if not outcomes:
             return []
-        report.new_articles += len(fresh)
-        decisions = decide.decide_items(
-            fresh,
-            first_poll=not feed.seeded,
-            backfill=self.backfill,
-            max_age=self.max_age,
-            now=now,
+        keys_by_feed = {
+            o.feed.id: list(dict.fromkeys(k for _, item_keys in o.entries for k in item_keys))
+            for o in outcomes
+        }
+        seen = await ingest.seen_keys_many(conn, keys_by_feed)
+        # Record every key not seen yet, also for known items (a changed guid's new key).
+        await ingest.add_seen_pairs(
+            conn,
+            [(fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen],
+            now,
         )
-        stored = await ingest.articles_by_url(conn, [a.url for a in fresh])
-        # Phase 1 (pure): a story for every article not stored yet, then one bulk insert.
-        to_insert: list[tuple[Article, str, str | None]] = []
-        for d in decisions:
-            article = d.article
-            if article.url in stored or any(a.url == article.url for a, _, _ in to_insert):
-                # The same canonical URL through another feed: same article, same story.
+        per_feed: list[tuple[FeedOutcome, list[decide.ItemDecision]]] = []
+        for o in outcomes:
+            feed_seen = {k for k in keys_by_feed[o.feed.id] if (o.feed.id, k) in seen}
+            fresh = self._fresh_articles(o, feed_seen)
+            if not fresh:
                 continue
-            tokens = headline_tokens(article.title)
-            story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
-            if d.alert:
-                # Held items (a new feed's backlog, old news) are not indexed: the index
-                # is for stories that can still alert, and a seeding poll brings thousands.
-                self.stories.add(story_key, tokens, now)
-            to_insert.append((article, story_key, d.held_reason))
-        stored.update(await ingest.insert_articles(conn, to_insert, feed_id=feed.id, now=now))
-        # Phase 2: match what may alert and queue one alert per watch, destination, story.
+            report.new_articles += len(fresh)
+            decisions = decide.decide_items(
+                fresh,
+                first_poll=not o.feed.seeded,
+                backfill=self.backfill,
+                max_age=self.max_age,
+                now=now,
+            )
+            per_feed.append((o, decisions))
+        if not per_feed:
+            return []
+        stored = await ingest.articles_by_url(
+            conn, list({d.article.url: None for _, ds in per_feed for d in ds})
+        )
+        # A story for every article not stored yet (pure, in memory), then one insert.
+        to_insert: list[tuple[Article, str, str | None, int]] = []
+        pending: set[str] = set()
+        for o, decisions in per_feed:
+            for d in decisions:
+                article = d.article
+                if article.url in stored or article.url in pending:
+                    # The same canonical URL through another feed: same article and story.
+                    continue
+                tokens = headline_tokens(article.title)
+                story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
+                if d.alert:
+                    # Held items (a new feed's backlog, old news) are not indexed: the index
+                    # is for stories that can still alert, and a seeding poll brings thousands.
+                    self.stories.add(story_key, tokens, now)
+                to_insert.append((article, story_key, d.held_reason, o.feed.id))
+                pending.add(article.url)
+        stored.update(await ingest.insert_articles(conn, to_insert, now=now))
+        # Match what may alert, oldest first so a channel reads the news in order, and queue
+        # one alert per watch, destination and story.
+        alertable = sorted(
+            (d.article for _, ds in per_feed for d in ds if d.alert),
+            key=lambda a: a.published,
+        )
         created: list[int] = []
-        for d in decisions:
-            article = d.article
+        for article in alertable:
             existing = stored[article.url]
-            article_id, story_key = existing.id, existing.story_key
-            if not d.alert:
-                continue
             doc = MatchDocument(
                 title=article.title,
                 summary=article.summary,
@@ -471,17 +476,36 @@ class Poller:
                         conn,
                         watch_id=watch.row.id,
                         destination=dest,
-                        story_key=story_key,
-                        article_id=article_id,
+                        story_key=existing.story_key,
+                        article_id=existing.id,
                         matched=match.matched,
                         now=now,
                     )
                     if alert_id is not None:
                         created.append(alert_id)
                         hit = True
-                if hit:
+                if hit:  # hits count stories a watch alerted on, not messages
                     hits[watch.row.id] = hits.get(watch.row.id, 0) + 1
         return created
+
+    def _fresh_articles(self, outcome: FeedOutcome, seen: set[str]) -> list[Article]:
+        """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
+        fresh_entries = decide.fresh_indexes([k for _, k in outcome.entries], seen)
+        fresh = []
+        for i in fresh_entries:
+            article = article_from_entry(
+                outcome.entries[i][0],
+                feed_url=outcome.feed.url,
+                feed_title=outcome.feed_title,
+                seen_at=outcome.fetched_at,
+            )
+            if article is None:
+                continue
+            if not article.url:
+                # A link-less item still needs a unique address to be stored and shown.
+                article = replace(article, url=f"urn:wirewatch:item:{article.identity_keys[0]}")
+            fresh.append(article)
+        return fresh
 
 
 def _unbind(values: dict[str, Any]) -> dict[str, Any]:

@@ -28,34 +28,40 @@ from bot.store.schema import (
     watches,
 )
 
-# SQLite caps bound parameters per statement; stay well under it.
-_CHUNK = 400
+# Bound parameters per statement: SQLite (3.32+) and PostgreSQL allow 32,766; stay under.
+_CHUNK = 5000
 
 
 def _ins(conn: AsyncConnection, table: Any) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-async def seen_keys(conn: AsyncConnection, feed_id: int, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for i in range(0, len(keys), _CHUNK):
-        chunk = list(keys[i : i + _CHUNK])
+async def seen_keys_many(
+    conn: AsyncConnection, keys_by_feed: dict[int, list[str]]
+) -> set[tuple[int, str]]:
+    """(feed id, key) pairs already seen, for many feeds at once (few statements)."""
+    feed_ids = list(keys_by_feed)
+    all_keys = list(dict.fromkeys(k for keys in keys_by_feed.values() for k in keys))
+    found: set[tuple[int, str]] = set()
+    step = _CHUNK - len(feed_ids)
+    for i in range(0, len(all_keys), max(step, 100)):
         rows = await conn.execute(
-            select(seen_items.c.key).where(
-                seen_items.c.feed_id == feed_id, seen_items.c.key.in_(chunk)
+            select(seen_items.c.feed_id, seen_items.c.key).where(
+                seen_items.c.feed_id.in_(feed_ids),
+                seen_items.c.key.in_(all_keys[i : i + max(step, 100)]),
             )
         )
-        found.update(r[0] for r in rows)
+        found.update((r[0], r[1]) for r in rows)
     return found
 
 
-async def add_seen_keys(
-    conn: AsyncConnection, feed_id: int, keys: Sequence[str], now: datetime
+async def add_seen_pairs(
+    conn: AsyncConnection, pairs: Sequence[tuple[int, str]], now: datetime
 ) -> None:
-    if not keys:
+    if not pairs:
         return
     stmt = _ins(conn, seen_items).on_conflict_do_nothing()
-    await conn.execute(stmt, [{"feed_id": feed_id, "key": k, "seen_at": now} for k in keys])
+    await conn.execute(stmt, [{"feed_id": f, "key": k, "seen_at": now} for f, k in pairs])
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,45 +84,14 @@ async def articles_by_url(conn: AsyncConnection, urls: Sequence[str]) -> dict[st
     return out
 
 
-async def insert_article(
-    conn: AsyncConnection,
-    article: Article,
-    *,
-    feed_id: int,
-    story_key: str,
-    now: datetime,
-    held_reason: str | None,
-) -> int:
-    result = await conn.execute(
-        insert(articles)
-        .values(
-            url=article.url,
-            feed_id=feed_id,
-            title=article.title,
-            summary=article.summary,
-            content=article.content,
-            source=article.source,
-            published=article.published,
-            published_known=article.published_known,
-            first_seen_at=now,
-            story_key=story_key,
-            image_url=article.image_url,
-            guid=article.guid,
-            held_reason=held_reason,
-        )
-        .returning(articles.c.id)
-    )
-    return int(result.scalar_one())
-
-
 async def insert_articles(
     conn: AsyncConnection,
-    rows: Sequence[tuple[Article, str, str | None]],
+    rows: Sequence[tuple[Article, str, str | None, int | None]],
     *,
-    feed_id: int,
     now: datetime,
 ) -> dict[str, StoredArticle]:
-    """Insert (article, story key, held reason) rows in one statement; map url -> stored."""
+    """Insert (article, story key, held reason, feed id) rows in one statement; map url ->
+    stored row."""
     if not rows:
         return {}
     values = [
@@ -135,7 +110,7 @@ async def insert_articles(
             "guid": a.guid,
             "held_reason": held,
         }
-        for a, story, held in rows
+        for a, story, held, feed_id in rows
     ]
     # Another instance may store the same URL (from another feed) at the same moment:
     # skip those rows and read back the winner's, rather than fail the whole batch.
@@ -146,7 +121,7 @@ async def insert_articles(
         values,
     )
     stored = {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
-    missing = [v["url"] for v in values if v["url"] not in stored]
+    missing = [a.url for a, _, _, _ in rows if a.url not in stored]
     if missing:
         stored.update(await articles_by_url(conn, missing))
     return stored
@@ -189,10 +164,6 @@ async def count_hit(conn: AsyncConnection, watch_id: int, now: datetime, *, by: 
         .where(watches.c.id == watch_id)
         .values(hits=watches.c.hits + by, last_hit_at=now)
     )
-
-
-async def update_feed_state(conn: AsyncConnection, feed_id: int, values: dict[str, Any]) -> None:
-    await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
 
 
 async def update_feed_states(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:

@@ -41,14 +41,10 @@ async def _queue_alert(store: Store, watch_id: int, dest: str, story: str, url: 
         if url in existing:
             art_id = existing[url].id
         else:
-            art_id = await ingest.insert_article(
-                conn,
-                _article(url),
-                feed_id=None,
-                story_key=story,
-                now=NOW,
-                held_reason=None,  # type: ignore[arg-type]
+            stored = await ingest.insert_articles(
+                conn, [(_article(url), story, None, None)], now=NOW
             )
+            art_id = stored[url].id
         return await ingest.insert_alert(
             conn,
             watch_id=watch_id,
@@ -220,22 +216,12 @@ async def test_notices_are_claimed_once_retried_and_marked_sent(store: Store) ->
 
 async def test_inserting_an_article_another_feed_already_stored_reuses_it(store: Store) -> None:
     """Two feeds carrying the same URL at once: the second insert keeps the first row."""
+    same, new = _article("https://a.test/same"), _article("https://a.test/new")
     async with store.transaction() as conn:
-        first = await ingest.insert_articles(
-            conn,
-            [(_article("https://a.test/same"), "s-1", None)],
-            feed_id=None,
-            now=NOW,  # type: ignore[arg-type]
-        )
+        first = await ingest.insert_articles(conn, [(same, "s-1", None, None)], now=NOW)
     async with store.transaction() as conn:
         second = await ingest.insert_articles(
-            conn,
-            [
-                (_article("https://a.test/same"), "s-2", None),
-                (_article("https://a.test/new"), "s-3", None),
-            ],
-            feed_id=None,  # type: ignore[arg-type]
-            now=NOW,
+            conn, [(same, "s-2", None, None), (new, "s-3", None, None)], now=NOW
         )
     assert second["https://a.test/same"] == first["https://a.test/same"]
     assert second["https://a.test/new"].story_key == "s-3"
