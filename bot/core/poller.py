@@ -36,6 +36,10 @@ from bot.store.store import FeedRow, Store, WatchRow
 log = logging.getLogger(__name__)
 
 
+BATCH_MAX = 200  # feeds per write transaction
+BATCH_WAIT = 0.05  # seconds the writer gathers finished feeds before committing
+
+
 class FeedFetcher:
     """What the poller needs of ``bot.core.fetch.Fetcher`` (a seam for tests and benches)."""
 
@@ -271,11 +275,17 @@ class Poller:
             if item is None:
                 break
             batch = [item]
-            # Drain what is already waiting: one transaction for many feeds.
-            while len(batch) < 200:
+            # Gather for a moment: one transaction for many feeds costs about what one
+            # feed's costs, and fetches finish a few at a time.
+            deadline = asyncio.get_running_loop().time() + BATCH_WAIT
+            while len(batch) < BATCH_MAX:
+                remaining = deadline - asyncio.get_running_loop().time()
                 try:
-                    nxt = queue.get_nowait()
-                except asyncio.QueueEmpty:
+                    if remaining <= 0:
+                        nxt = queue.get_nowait()
+                    else:
+                        nxt = await asyncio.wait_for(queue.get(), remaining)
+                except (asyncio.QueueEmpty, TimeoutError):
                     break
                 if nxt is None:
                     finished = True
@@ -457,7 +467,8 @@ class Poller:
             (d.article for _, ds in per_feed for d in ds if d.alert),
             key=lambda a: a.published,
         )
-        created: list[int] = []
+        rows: list[ingest.AlertRow] = []
+        queued: set[tuple[int, str, str]] = set()
         for article in alertable:
             existing = stored[article.url]
             doc = MatchDocument(
@@ -470,23 +481,21 @@ class Poller:
                 watch = self._watches.get(match.watch_id)
                 if watch is None:
                     continue
-                hit = False
                 for dest in self.destinations_for(watch.row):
-                    alert_id = await ingest.insert_alert(
-                        conn,
-                        watch_id=watch.row.id,
-                        destination=dest,
-                        story_key=existing.story_key,
-                        article_id=existing.id,
-                        matched=match.matched,
-                        now=now,
+                    key = (watch.row.id, dest, existing.story_key)
+                    if key in queued:
+                        continue  # two outlets' copies of one story in the same batch
+                    queued.add(key)
+                    rows.append(
+                        ingest.AlertRow(
+                            watch.row.id, dest, existing.story_key, existing.id, match.matched
+                        )
                     )
-                    if alert_id is not None:
-                        created.append(alert_id)
-                        hit = True
-                if hit:  # hits count stories a watch alerted on, not messages
-                    hits[watch.row.id] = hits.get(watch.row.id, 0) + 1
-        return created
+        created = await ingest.insert_alerts(conn, rows, now)
+        # Hits count stories a watch alerted on, not messages.
+        for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
+            hits[watch_id] = hits.get(watch_id, 0) + 1
+        return [alert_id for alert_id, _ in created]
 
     def _fresh_articles(self, outcome: FeedOutcome, seen: set[str]) -> list[Article]:
         """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""

@@ -127,35 +127,50 @@ async def insert_articles(
     return stored
 
 
-async def insert_alert(
-    conn: AsyncConnection,
-    *,
-    watch_id: int,
-    destination: str,
-    story_key: str,
-    article_id: int,
-    matched: Sequence[str],
-    now: datetime,
-) -> int | None:
-    """Queue an alert; None when this story already alerted this watch in this destination."""
-    stmt = (
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    watch_id: int
+    destination: str
+    story_key: str
+    article_id: int
+    matched: tuple[str, ...]
+
+
+async def insert_alerts(
+    conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
+) -> list[tuple[int, AlertRow]]:
+    """Queue alerts in one statement; returns (id, row) for those created. A row whose
+    story already alerted this watch in this destination is skipped (the unique key)."""
+    if not rows:
+        return []
+    result = await conn.execute(
         _ins(conn, alerts)
-        .values(
-            watch_id=watch_id,
-            destination=destination,
-            story_key=story_key,
-            article_id=article_id,
-            matched=json.dumps(list(matched)),
-            created_at=now,
-            state="pending",
-            attempts=0,
-            maybe_sent=False,
-            next_attempt_at=now,
-        )
         .on_conflict_do_nothing()
-        .returning(alerts.c.id)
+        .returning(
+            alerts.c.id,
+            alerts.c.watch_id,
+            alerts.c.destination,
+            alerts.c.story_key,
+            sort_by_parameter_order=True,
+        ),
+        [
+            {
+                "watch_id": r.watch_id,
+                "destination": r.destination,
+                "story_key": r.story_key,
+                "article_id": r.article_id,
+                "matched": json.dumps(list(r.matched)),
+                "created_at": now,
+                "state": "pending",
+                "attempts": 0,
+                "maybe_sent": False,
+                "next_attempt_at": now,
+            }
+            for r in rows
+        ],
     )
-    return (await conn.execute(stmt)).scalar_one_or_none()
+    by_key = {(r.watch_id, r.destination, r.story_key): r for r in rows}
+    return [(x.id, by_key[(x.watch_id, x.destination, x.story_key)]) for x in result]
 
 
 async def count_hit(conn: AsyncConnection, watch_id: int, now: datetime, *, by: int = 1) -> None:

@@ -45,15 +45,10 @@ async def _queue_alert(store: Store, watch_id: int, dest: str, story: str, url: 
                 conn, [(_article(url), story, None, None)], now=NOW
             )
             art_id = stored[url].id
-        return await ingest.insert_alert(
-            conn,
-            watch_id=watch_id,
-            destination=dest,
-            story_key=story,
-            article_id=art_id,
-            matched=["rare earth"],
-            now=NOW,
+        created = await ingest.insert_alerts(
+            conn, [ingest.AlertRow(watch_id, dest, story, art_id, ("rare earth",))], NOW
         )
+        return created[0][0] if created else None
 
 
 async def test_migrations_are_idempotent_on_reopen(store_url: str) -> None:
