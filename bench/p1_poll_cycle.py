@@ -116,8 +116,8 @@ async def seed_directly(
     Same fetch, parse and article cleaning as the poller; then the feeds' validators and
     ``seeded``, every item's identity keys and the articles (each its own story, held as
     "first poll") go in with bulk inserts. The real first poll inserts articles one by one
-    and clusters each headline, which makes seeding 10,000 feeds take far longer than the
-    cycle being measured (see bench/README.md); this gets the store to the same state fast.
+    and clusters each headline; this writes the same state with bulk inserts, for a
+    store in a known state without the first cycle's costs (``--seed direct``).
     """
     now = datetime.now(UTC)
     next_poll_at = next_poll_at or now
@@ -402,17 +402,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ports", type=int, default=8, help="farm ports (stand-in hosts)")
     p.add_argument(
         "--seed",
-        choices=("pipeline", "direct", "auto"),
-        default="auto",
-        help="cycle 1 through the real poll cycle, or written directly (bulk inserts); "
-        "auto = pipeline up to 1,000 feeds, direct above",
+        choices=("pipeline", "direct"),
+        default="pipeline",
+        help="cycle 1 through the real poll cycle (default), or its records written "
+        "directly with bulk inserts",
     )
     p.add_argument("--rounds", type=int, default=1, help="bump/cycle/bump/ceiling rounds")
     p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
     p.add_argument("--profile-top", type=int, default=30)
     args = p.parse_args(argv)
-    if args.seed == "auto":
-        args.seed = "pipeline" if args.feeds <= 1000 else "direct"
 
     print(
         f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, "

@@ -8,10 +8,10 @@ free health port. ``wirewatch migrate`` creates the SQLite file; then the feeds'
 ``--seen`` history seen-item keys (items long gone, 18-character keys like the real ones)
 are written with stdlib sqlite3 in one transaction.
 
-``--seed direct`` (the default above 1,000 feeds) then writes what every feed's first poll
-records (validators, seen keys, articles) so ``run`` starts as a running install does;
-``--seed run`` leaves the first poll to ``run`` (a fresh install; at 10k feeds that first
-cycle takes far longer than the benchmark, see bench/README.md).
+By default (``--seed run``) ``run`` itself makes every feed's first poll (a fresh install:
+every feed 200, all parsed, the story index filling up). ``--seed direct`` writes what
+those first polls record (validators, seen keys, articles) beforehand, so ``run`` starts
+as an install that has been running does.
 
 Then ``wirewatch run`` starts as a subprocess and RSS (``psutil``) is sampled every
 ``--sample`` seconds. Progress comes from ``/metrics`` (``wirewatch_polls_total``). After
@@ -370,16 +370,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ports", type=int, default=8, help="farm ports (stand-in hosts)")
     p.add_argument(
         "--seed",
-        choices=("run", "direct", "auto"),
-        default="auto",
-        help="first poll of every feed by `run` itself (a fresh install), or its records "
-        "written beforehand (a running install); auto = run up to 1,000 feeds, direct above",
+        choices=("run", "direct"),
+        default="run",
+        help="first poll of every feed by `run` itself (a fresh install, default), or its "
+        "records written beforehand (an install that has been running)",
     )
     p.add_argument("--sample", type=float, default=0.2, help="RSS sampling period, s")
     p.add_argument("--timeout", type=float, default=3600, help="give up after this many s")
     args = p.parse_args(argv)
-    if args.seed == "auto":
-        args.seed = "run" if args.feeds <= 1000 else "direct"
     sys.exit(run(args))
 
 
