@@ -230,6 +230,7 @@ async def open_core(
         backfill=settings.poll.backfill,
         failing_after=settings.poll.failing_after,
         default_destinations=lambda: core_ref[0].default_destinations(),
+        in_flight=settings.fetch.concurrency,
         instance_id=instance_id,
     )
     deliverer = Deliverer(

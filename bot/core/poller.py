@@ -116,6 +116,7 @@ class Poller:
         instance_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         batch_size: int = 500,
+        in_flight: int = 200,
         story_window: timedelta = timedelta(hours=48),
     ) -> None:
         self.store = store
@@ -128,6 +129,7 @@ class Poller:
         self.instance_id = instance_id or uuid.uuid4().hex[:12]
         self.lease = lease
         self.batch_size = batch_size
+        self.in_flight = in_flight
         self.story_window = story_window
         self.stories = StoryIndex(window=story_window)
         self._stories_loaded = False
@@ -179,9 +181,14 @@ class Poller:
         self.stories.prune(self.clock.now())
         if not self._watches:
             await self.refresh_watches()
+        if not due_only:
+            await self._make_all_due()
         queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=200)
         writer = asyncio.create_task(self._write_outcomes(queue, report))
-        total_claimed = 0
+        # Keep fetch slots busy across claims: the next batch is claimed while the last
+        # feeds of the previous one are still in flight (no stall on the slowest feed).
+        slots = asyncio.Semaphore(self.in_flight)
+        tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
                 batch = await self.store.claim_feeds(
@@ -191,20 +198,23 @@ class Poller:
                     limit=self.batch_size,
                     due_only=True,
                 )
-                if not batch and not due_only and total_claimed == 0:
-                    # Force mode: make every active feed due now, then claim them.
-                    await self._make_all_due()
-                    due_only = True
-                    continue
                 if not batch:
                     break
                 report.lease_takeovers += self.store.take_lease_takeovers()
-                total_claimed += len(batch)
                 report.feeds += len(batch)
-                await asyncio.gather(*(self._fetch_into(f, queue, report, progress) for f in batch))
+                for feed in batch:
+                    await slots.acquire()
+                    task = asyncio.create_task(self._fetch_into(feed, queue, report, progress))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    task.add_done_callback(lambda _t: slots.release())
                 if len(batch) < self.batch_size:
                     break
+            if tasks:
+                await asyncio.gather(*tasks)
         finally:
+            for task in tasks:
+                task.cancel()
             await queue.put(None)
             await writer
         report.elapsed = time.perf_counter() - started
