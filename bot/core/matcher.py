@@ -8,17 +8,26 @@ How it stays cheap with thousands of watches:
    Han/kana/Hangul/Thai edge. The article's fields are surface-folded (single spaces,
    no punctuation) and padded too, so every hit the automaton reports is already a
    whole-word hit: no boundary checks in Python.
-2. One automaton pass over the title and one over summary + content (joined by a newline,
-   which no key contains) give the term ids present in each; the publisher name gets a
-   pass only when some watch has a ``source:`` term.
+2. ONE automaton pass covers title, summary and content, joined by ``" \\n "``: no key holds
+   a newline, so no hit spans two fields, and a hit's end offset tells which field it is
+   in. The per-field sets (for ``title:`` and ``summary:`` terms) are only split out when
+   a watch asks. The publisher name gets its own short pass, only when needed.
 3. Each watch is indexed under its *anchor* terms: a set of positive terms at least one
    of which must be present for the watch to match (for ``a AND b`` just one of them, for
-   ``a OR b`` both). Only watches with a present anchor are evaluated. Watches whose
-   anchors include a regex are evaluated for every article (regex-only watches).
-4. Evaluation is a precompiled closure per watch: set membership tests, with regex terms
-   moved last inside AND so RE2 runs only when the cheaper terms already hold. All regexes
-   sit in one RE2::Set, so the first regex asked about in a field answers every regex of
-   every watch for that field in one pass.
+   ``a OR b`` both). Anchors are chosen to be rare: never a ``source:`` term (every article
+   has a publisher) or a regex when a plain term will do. Only watches with a present
+   anchor are looked at, and most never run any code: a one-term watch's match is built
+   once at compile time and handed out as is, an OR of plain terms matches as soon as it
+   is a candidate. The rest run a precompiled closure of set tests.
+4. All regexes sit in one RE2::Set, run only when a candidate watch asks about a regex.
+   When no pattern is anchored (``^``, ``$``), one pass over all fields joined by
+   newlines tells which regexes can be present at all (usually none); only those are
+   then checked field by field. Regex-only watches are anchored on their regexes: a
+   second, small RE2::Set of just those regexes runs over every article (one pass, the
+   fields joined) and makes those watches candidates only when one of them is found.
+
+What is left per article is the folding, the automaton pass and a few set operations;
+see bench/p2_matching.py for the figures.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import ahocorasick
@@ -49,10 +58,18 @@ _FIELD_CODES: dict[str | None, int] = {
     "summary": _SUMMARY,
     "source": _SOURCE,
 }
+# Anchor kinds, cheapest to index first: a term looked up in title + summary + content,
+# a source: term (looked up in the publisher name), a regex (needs an RE2 pass).
+_IN_TEXT, _IN_SOURCE, _IN_REGEX = 0, 1, 2
 _EMPTY: frozenset[int] = frozenset()
 _SECOND = itemgetter(1)
+_WATCH_ID = attrgetter("watch_id")
 # RE2::Set fails (finds nothing) when its DFA outgrows this; 64 MiB fits thousands of regexes.
 _REGEX_SET_MAX_MEM = 64 << 20
+# Regex syntax whose answer depends on where the text starts or ends: a pattern holding one
+# of these may match a field alone but not the fields joined, so it disables the joined
+# prefilter (a conservative test: ``[^a]`` disables it too).
+_POSITION_SENSITIVE = ("^", "$", "\\A", "\\z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,33 +92,120 @@ class Match:
 
 
 class _Article:
-    """Per-article state: which term ids each field holds; the publisher name and regexes
-    are only looked at when some watch asks."""
+    """Per-article state: the term ids present in title + summary + content; everything
+    else (per-field sets, the publisher name, regexes) is worked out only when asked.
 
-    __slots__ = ("_matcher", "_regex_hits", "_source", "any", "body", "texts", "title")
+    The lazily computed slots start unset: reading one raises AttributeError once, which
+    costs nothing on the common path where nobody asks.
+    """
+
+    __slots__ = (
+        "_body",
+        "_hits",
+        "_matcher",
+        "_possible_regexes",
+        "_raw_source",
+        "_regex_hits",
+        "_source",
+        "_title",
+        "_title_end",
+        "any",
+        "texts",
+    )
 
     def __init__(
         self,
         matcher: Matcher,
-        title: AbstractSet[int],
-        body: AbstractSet[int],
-        texts: tuple[str, str, str, str],
+        hits: list[tuple[int, int]],
+        title_end: int,
+        texts: list[str | None],
+        raw_source: str,
     ) -> None:
-        self.title = title
-        self.body = body  # summary + content
-        self.any = title | body if title and body else title or body
-        self.texts = texts  # surface-folded title, summary, content, source
         self._matcher = matcher
-        self._source: AbstractSet[int] | None = None
-        self._regex_hits: list[AbstractSet[int] | None] | None = None
+        self._hits = hits  # (end offset, id) over " title \n summary \n content "
+        self._title_end = title_end  # hits ending at or before this offset are in the title
+        # Term ids found anywhere but the publisher name.
+        self.any: AbstractSet[int] = set(map(_SECOND, hits))
+        self.texts = texts  # surface-folded title, summary, content, source (None: not yet)
+        self._raw_source = raw_source
+
+    @property
+    def title(self) -> AbstractSet[int]:
+        try:
+            return self._title
+        except AttributeError:
+            end = self._title_end
+            self._title: AbstractSet[int] = {term_id for at, term_id in self._hits if at <= end}
+            return self._title
+
+    @property
+    def body(self) -> AbstractSet[int]:
+        """Term ids in the summary or the content."""
+        try:
+            return self._body
+        except AttributeError:
+            end = self._title_end
+            self._body: AbstractSet[int] = {term_id for at, term_id in self._hits if at > end}
+            return self._body
 
     @property
     def source(self) -> AbstractSet[int]:
-        if self._source is None:
-            self._source = self._matcher._terms_in(self.texts[3])
-        return self._source
+        try:
+            return self._source
+        except AttributeError:
+            self._source: AbstractSet[int] = self._matcher._terms_in(self.source_text)
+            return self._source
+
+    @property
+    def source_text(self) -> str:
+        text = self.texts[3]
+        if text is None:
+            text = self.texts[3] = surface_fold(self._raw_source)
+        return text
+
+    def anchor_regexes(self) -> AbstractSet[int]:
+        """Ids of the regexes that watches are anchored on and that may be present (a
+        superset): one pass of the small RE2::Set of just those, the fields joined."""
+        matcher = self._matcher
+        if not matcher._anchor_regex_joinable:
+            return self.possible_regexes() & matcher._by_regex.keys()
+        found = matcher._anchor_regex_set.Match(self._joined_for_regexes())
+        if not found:
+            return _EMPTY
+        ids = matcher._anchor_regex_ids
+        return {ids[index] for index in found}
+
+    def possible_regexes(self) -> AbstractSet[int]:
+        """Ids of the regexes that may be present in some field: a superset, usually empty.
+
+        One RE2 pass over all fields joined, when that is exact enough (see
+        :meth:`_Compiler.regexes_joinable`); else the union of the per-field passes.
+        """
+        try:
+            return self._possible_regexes
+        except AttributeError:
+            pass
+        matcher = self._matcher
+        possible: AbstractSet[int]
+        if matcher._regex_joinable:
+            found = matcher._regex_set.Match(self._joined_for_regexes())
+            possible = frozenset(found) if found else _EMPTY
+        else:
+            possible = self._regexes_in(0) | self._regexes_in(1) | self._regexes_in(2)
+            if matcher._regex_in_source:
+                possible = possible | self._regexes_in(3)
+        self._possible_regexes: AbstractSet[int] = possible
+        return possible
+
+    def _joined_for_regexes(self) -> bytes:
+        parts = [text for text in self.texts[:3] if text]
+        if self._matcher._regex_in_source and self.source_text:
+            parts.append(self.source_text)
+        return "\n".join(parts).encode()
 
     def regex(self, regex_id: int, field_code: int) -> bool:
+        if regex_id not in self.possible_regexes():
+            return False
         if field_code == _ANY:
             return (
                 regex_id in self._regexes_in(0)
@@ -116,12 +220,13 @@ class _Article:
 
     def _regexes_in(self, field_index: int) -> AbstractSet[int]:
         """Ids of the regexes found in one field: one RE2::Set pass answers all of them."""
-        hits = self._regex_hits
-        if hits is None:
+        try:
+            hits = self._regex_hits
+        except AttributeError:
             hits = self._regex_hits = [None, None, None, None]
         found = hits[field_index]
         if found is None:
-            text = self.texts[field_index]
+            text = self.source_text if field_index == 3 else self.texts[field_index]
             found = hits[field_index] = (
                 frozenset(self._matcher._regex_set.Match(text.encode()) or ()) if text else _EMPTY
             )
@@ -131,35 +236,53 @@ class _Article:
 _Check = Callable[[_Article], bool]
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledWatch:
-    watch_id: int
-    # None when being a candidate already proves the match: a one-term watch is a
-    # candidate exactly when its term is present (the anchor index put it there).
-    check: _Check | None
-    # Positive terms in query order, each with its presence test. The same text may come
-    # twice (``title:x OR x``); it is reported once, where it is first present.
-    positives: tuple[tuple[str, _Check], ...]
-    # For the common all-unfielded-plain-terms watch: (text, term id) to test with a set.
-    plain_positives: tuple[tuple[str, int], ...] | None
-    positives_text: tuple[str, ...]  # what a one-term watch reports
+class _Watch:
+    """A compiled watch that has to be looked at when it is a candidate.
+
+    It matches when ``required <= present``, ``present`` is disjoint from ``forbidden``
+    (the unfielded plain terms of a top-level AND and its ``-x`` parts, tested inline with
+    set operations) and ``check`` holds for the rest. Identity-hashed (no ``__eq__``), so a
+    candidate set of them costs one pointer hash each.
+    """
+
+    __slots__ = ("check", "forbidden", "plain_positives", "positives", "required", "watch_id")
+
+    def __init__(
+        self,
+        watch_id: int,
+        required: frozenset[int],
+        forbidden: frozenset[int],
+        check: _Check | None,
+        positives: tuple[tuple[str, _Check], ...],
+        plain_positives: tuple[tuple[str, int], ...] | None,
+    ) -> None:
+        self.watch_id = watch_id
+        self.required = required
+        self.forbidden = forbidden
+        # None when nothing is left to test: ``a AND b`` is all in ``required``, and an OR
+        # of plain terms is a candidate exactly when one of them is present (all of them
+        # are anchors), which proves the match.
+        self.check = check
+        # Positive terms in query order, each with its presence test. The same text may
+        # come twice (``title:x OR x``); it is reported once, where it is first present.
+        self.positives = positives
+        # For a watch of unfielded plain terms only: (text, term id), texts deduplicated.
+        self.plain_positives = plain_positives
 
     def matched_terms(self, article: _Article) -> tuple[str, ...]:
-        matched: list[str] = []
-        if self.plain_positives is not None:
+        plain = self.plain_positives
+        if plain is not None:
             present = article.any
-            for text, term_id in self.plain_positives:
-                if term_id in present and text not in matched:
-                    matched.append(text)
-        else:
-            for text, check in self.positives:
-                if text not in matched and check(article):
-                    matched.append(text)
+            return tuple([text for text, term_id in plain if term_id in present])
+        matched: list[str] = []
+        for text, check in self.positives:
+            if text not in matched and check(article):
+                matched.append(text)
         return tuple(matched)
 
 
-# An anchor is (is_regex, id, field code).
-_Anchor = tuple[bool, int, int]
+# An anchor is (kind, id): kind _IN_TEXT / _IN_SOURCE take a term id, _IN_REGEX a regex id.
+_Anchor = tuple[int, int]
 
 
 class Matcher:
@@ -167,54 +290,73 @@ class Matcher:
 
     def __init__(
         self,
-        automaton: Any,
-        regex_set: Any,
-        watches: dict[int, _CompiledWatch],
-        anchors: tuple[dict[int, tuple[int, ...]], ...],
-        always: tuple[int, ...],
-        fields_used: frozenset[int],
+        compiler: _Compiler,
+        watches: dict[int, _Watch],
+        direct: dict[int, tuple[Match, ...]],
+        indexes: tuple[dict[int, tuple[_Watch, ...]], ...],
+        always: tuple[_Watch, ...],
+        regex_in_source: bool,
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
-        self._automaton = automaton
-        self._regex_set = regex_set
-        self._watches = watches
-        # Anchor index per field code: term id -> watches that term can make candidates.
-        self._anchors_any, self._anchors_title, self._anchors_summary, self._anchors_source = (
-            anchors
-        )
-        self._always = always
-        self._fields_used = fields_used  # field codes some term or regex is restricted to
+        self._automaton = compiler.automaton()
+        self._regex_set = compiler.regex_set()
+        self._regex_joinable = compiler.regexes_joinable()
+        # Regex-only watches make their regexes worth looking for in every article: a
+        # small RE2::Set of just those (usually a few) keeps that pass cheap.
+        anchor_regexes = compiler.anchor_regexes
+        self._anchor_regex_set = compiler.regex_set(anchor_regexes)
+        self._anchor_regex_ids = sorted(anchor_regexes)
+        self._anchor_regex_joinable = compiler.regexes_joinable(anchor_regexes)
+        self._regex_in_source = regex_in_source
+        self._watches = watches  # every watch, for explain()
+        # Term id -> the prebuilt matches of one-term watches that the term alone proves.
+        self._direct = direct
+        self._direct_keys = direct.keys()
+        # Anchor indexes: term id (in text / in source) or regex id -> watches to look at.
+        self._by_term, self._by_source, self._by_regex = indexes
+        self._by_term_keys = self._by_term.keys()
+        self._always = always  # watches without anchors (only ``NOT NOT x`` shapes)
 
     @classmethod
     def build(cls, watches: Iterable[tuple[int, Query]]) -> Matcher:
         """Compile ``(watch_id, query)`` pairs. Watch ids must be unique."""
         compiler = _Compiler()
-        compiled: dict[int, _CompiledWatch] = {}
-        anchors: tuple[dict[int, list[int]], ...] = ({}, {}, {}, {})
-        always: list[int] = []
-        fields_used: set[int] = set()
+        compiled: dict[int, _Watch] = {}
+        direct: dict[int, list[Match]] = {}
+        indexes: tuple[dict[int, list[_Watch]], ...] = ({}, {}, {})
+        always: list[_Watch] = []
+        regex_in_source = False
         for watch_id, query in watches:
             if watch_id in compiled:
                 raise ValueError(f"duplicate watch id {watch_id}")
-            compiled[watch_id] = compiler.compile_watch(watch_id, query)
-            fields_used.update(_FIELD_CODES[term.field] for term in query.terms)
-            watch_anchors = compiler.anchors(query.root)
-            if watch_anchors is None or any(is_regex for is_regex, _, _ in watch_anchors):
-                always.append(watch_id)
+            watch = compiled[watch_id] = compiler.compile_watch(watch_id, query)
+            regex_in_source = regex_in_source or any(
+                term.is_regex and term.field == "source" for term in query.terms
+            )
+            root = query.root
+            if isinstance(root, Term) and not root.is_regex and root.field is None:
+                # Present term == match: hand out one prebuilt Match, never look at it again.
+                direct.setdefault(compiler.term_id(root), []).append(Match(watch_id, (root.text,)))
                 continue
-            for _, term_id, field_code in watch_anchors:
-                anchors[field_code].setdefault(term_id, []).append(watch_id)
+            watch_anchors = compiler.anchors(root)
+            if watch_anchors is None:
+                always.append(watch)
+                continue
+            for kind, anchor_id in watch_anchors:
+                indexes[kind].setdefault(anchor_id, []).append(watch)
+                if kind == _IN_REGEX:
+                    compiler.anchor_regexes.add(anchor_id)
         log.debug(
             "matcher built",
             extra={"watches": len(compiled), "terms": compiler.term_count, "always": len(always)},
         )
         return cls(
-            automaton=compiler.automaton(),
-            regex_set=compiler.regex_set(),
-            watches=compiled,
-            anchors=tuple({k: tuple(v) for k, v in index.items()} for index in anchors),
-            always=tuple(always),
-            fields_used=frozenset(fields_used),
+            compiler,
+            compiled,
+            {term_id: tuple(matches) for term_id, matches in direct.items()},
+            tuple({key: tuple(value) for key, value in index.items()} for index in indexes),
+            tuple(always),
+            regex_in_source,
         )
 
     def __len__(self) -> int:
@@ -224,30 +366,29 @@ class Matcher:
         """Every watch the document matches, sorted by watch id."""
         article = self._article(doc)
         present = article.any
-        candidates = set(self._always)
-        anchors = self._anchors_any
-        for term_id in anchors.keys() & present:
-            candidates.update(anchors[term_id])
-        if self._fields_used:
-            for anchors, in_field in (
-                (self._anchors_title, article.title),
-                (self._anchors_summary, article.body),
-            ):
-                for term_id in anchors.keys() & in_field:
-                    candidates.update(anchors[term_id])
-            anchors = self._anchors_source
-            if anchors:
-                for term_id in anchors.keys() & article.source:
-                    candidates.update(anchors[term_id])
-        matches = []
-        watches = self._watches
-        for watch_id in sorted(candidates):
-            watch = watches[watch_id]
-            check = watch.check
-            if check is None:  # a one-term watch: being a candidate is the match
-                matches.append(Match(watch_id, watch.positives_text))
-            elif check(article):
-                matches.append(Match(watch_id, watch.matched_terms(article)))
+        matches: list[Match] = []
+        direct = self._direct
+        for term_id in present & self._direct_keys:
+            matches += direct[term_id]
+        candidates: set[_Watch] = set(self._always)
+        by_term = self._by_term
+        for term_id in present & self._by_term_keys:
+            candidates.update(by_term[term_id])
+        if self._by_source:
+            by_source = self._by_source
+            for term_id in article.source & by_source.keys():
+                candidates.update(by_source[term_id])
+        if self._by_regex:
+            by_regex = self._by_regex
+            for regex_id in article.anchor_regexes():
+                candidates.update(by_regex[regex_id])
+        for watch in candidates:
+            if watch.required <= present and present.isdisjoint(watch.forbidden):
+                check = watch.check
+                if check is None or check(article):
+                    matches.append(Match(watch.watch_id, watch.matched_terms(article)))
+        if len(matches) > 1:
+            matches.sort(key=_WATCH_ID)
         return matches
 
     def explain_watch(
@@ -263,14 +404,18 @@ class Matcher:
     def _article(self, doc: MatchDocument) -> _Article:
         title = surface_fold(doc.title)
         summary = surface_fold(doc.summary)
-        content = surface_fold(doc.content)
-        source = surface_fold(doc.source) if _SOURCE in self._fields_used else ""
-        # Summary and content share one pass: the " \n " joint holds no key (keys are words
-        # and spaces), so no hit spans the two.
-        body = f"{summary} \n {content}" if content else summary
-        return _Article(
-            self, self._terms_in(title), self._terms_in(body), (title, summary, content, source)
-        )
+        # The " \n " joints hold no key (keys are words and single spaces), so no hit spans
+        # two fields, and the spaces pad the words either side of them.
+        content = doc.content
+        if content:
+            content = surface_fold(content)
+            text = f" {title} \n {summary} \n {content} "
+        else:
+            text = f" {title} \n {summary} "
+        automaton = self._automaton
+        hits = list(automaton.iter(text)) if automaton is not None else []
+        # The source is folded only if some watch looks at it (see _Article.source_text).
+        return _Article(self, hits, len(title) + 1, [title, summary, content, None], doc.source)
 
     def _terms_in(self, text: str) -> AbstractSet[int]:
         if not text or self._automaton is None:
@@ -302,40 +447,61 @@ class _Compiler:
         self._term_ids: dict[str, int] = {}  # folded term -> id
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
+        self.anchor_regexes: set[int] = set()  # regexes some watch is anchored on
 
     @property
     def term_count(self) -> int:
         return len(self._term_ids)
 
-    def regex_set(self) -> Any:
-        if not self._regex_ids:
+    def regex_set(self, only: AbstractSet[int] | None = None) -> Any:
+        """One RE2::Set of all regexes (set index == regex id), or of those in ``only``
+        (set index == position in sorted(only))."""
+        patterns = [
+            pattern
+            for pattern, regex_id in self._regex_ids.items()
+            if only is None or regex_id in only
+        ]
+        if not patterns:
             return None
         options = regex_options()
         options.max_mem = _REGEX_SET_MAX_MEM
         regex_set = re2.Set.SearchSet(options)
-        for pattern, regex_id in self._regex_ids.items():
-            added = regex_set.Add(pattern)
-            assert added == regex_id, (added, regex_id)
+        for pattern in patterns:
+            regex_set.Add(pattern)
         regex_set.Compile()
         return regex_set
+
+    def regexes_joinable(self, only: AbstractSet[int] | None = None) -> bool:
+        """Whether one pass over the fields joined by newlines finds every regex (of
+        ``only``) that some field alone holds. Inside a field, \\b and \\B see the same
+        neighbours either way (a newline is not a word character, like the start or end of
+        the text); only start/end-of-text assertions differ."""
+        return not any(
+            marker in pattern
+            for pattern, regex_id in self._regex_ids.items()
+            if only is None or regex_id in only
+            for marker in _POSITION_SENSITIVE
+        )
 
     def automaton(self) -> Any:
         if not self._term_ids:
             return None
-        automaton = ahocorasick.Automaton()
+        keys: dict[str, int] = {}
         for folded, term_id in self._term_ids.items():
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
                 key = f"{left}{spelling}{right}"
                 # A surface spelling folds to exactly one term, so keys never collide.
-                existing = automaton.get(key, None)
-                assert existing is None or existing == term_id, key
-                automaton.add_word(key, term_id)
+                assert keys.setdefault(key, term_id) == term_id, key
+        automaton = ahocorasick.Automaton()
+        # Sorted insertion lays sibling trie nodes out near each other: a little faster.
+        for key in sorted(keys):
+            automaton.add_word(key, keys[key])
         automaton.make_automaton()
         return automaton
 
-    def _term_id(self, term: Term) -> int:
+    def term_id(self, term: Term) -> int:
         if term.is_regex:
             return self._regex_ids.setdefault(term.folded, len(self._regex_ids))
         term_id = self._term_ids.setdefault(term.folded, len(self._term_ids))
@@ -346,9 +512,14 @@ class _Compiler:
         """Positive terms of which at least one must be present for ``node`` to hold, or None
         when no such set can be derived (a NOT with nothing positive beside it)."""
         if isinstance(node, Term):
-            return frozenset({(node.is_regex, self._term_id(node), _FIELD_CODES[node.field])})
+            if node.is_regex:
+                kind = _IN_REGEX
+            else:
+                kind = _IN_SOURCE if node.field == "source" else _IN_TEXT
+            return frozenset({(kind, self.term_id(node))})
         if isinstance(node, Not):
-            return None
+            # NOT NOT x holds exactly when x does.
+            return self.anchors(node.child.child) if isinstance(node.child, Not) else None
         child_anchors = [self.anchors(child) for child in node.children]
         if isinstance(node, Or):
             if any(anchors is None for anchors in child_anchors):
@@ -357,31 +528,47 @@ class _Compiler:
         usable = [anchors for anchors in child_anchors if anchors is not None]
         if not usable:
             return None
-        # Any one child's anchors will do for AND: prefer no regex, then the fewest terms,
-        # then the most specific ones (more words, longer): they occur in fewer articles.
-        return min(usable, key=lambda a: (any(r for r, _, _ in a), len(a), -self._specificity(a)))
-
-    def _specificity(self, anchors: frozenset[_Anchor]) -> int:
-        return min(self._anchor_weight.get(anchor[1], 0) for anchor in anchors)
-
-    def compile_watch(self, watch_id: int, query: Query) -> _CompiledWatch:
-        positives = [(term.text, self._term_check(term)) for term in query.positive_terms]
-        plain = [(term.text, self._plain_any(term)) for term in query.positive_terms]
-        single_term = isinstance(query.root, Term) and not query.root.is_regex
-        return _CompiledWatch(
-            watch_id,
-            check=None if single_term else self._check(query.root),
-            positives=tuple(positives),
-            plain_positives=(
-                None
-                if any(term_id is None for _, term_id in plain)
-                else tuple((text, term_id) for text, term_id in plain if term_id is not None)
-            ),
-            positives_text=tuple(dict.fromkeys(text for text, _ in positives)),
+        # Any one child's anchors will do for AND. Prefer plain terms over source: terms
+        # (every article has a publisher, so those pick out a slice of all articles) over
+        # regexes; then the fewest terms, then the most specific ones (more words, longer):
+        # they occur in fewer articles.
+        return min(
+            usable,
+            key=lambda a: (max(kind for kind, _ in a), len(a), -self._specificity(a)),
         )
 
+    def _specificity(self, anchors: frozenset[_Anchor]) -> int:
+        return min(
+            self._anchor_weight.get(anchor_id, 0) if kind != _IN_REGEX else 0
+            for kind, anchor_id in anchors
+        )
+
+    def compile_watch(self, watch_id: int, query: Query) -> _Watch:
+        positives = tuple((term.text, self._term_check(term)) for term in query.positive_terms)
+        plain_positives: tuple[tuple[str, int], ...] | None = None
+        if all(self._plain_any(term) is not None for term in query.terms):
+            by_text: dict[str, int] = {}
+            for term in query.positive_terms:
+                by_text.setdefault(term.text, self.term_id(term))
+            plain_positives = tuple(by_text.items())
+        root = query.root
+        required: frozenset[int] = _EMPTY
+        forbidden: frozenset[int] = _EMPTY
+        check: _Check | None
+        if isinstance(root, And):
+            required, forbidden, rest = self._split_and(root)
+            check = _all_of(rest) if rest else None
+        elif isinstance(root, Or) and all(
+            self._plain_any(child) is not None for child in root.children
+        ):
+            # Indexed under every one of its terms: a candidate is a match.
+            check = None
+        else:
+            check = self._check(root)
+        return _Watch(watch_id, required, forbidden, check, positives, plain_positives)
+
     def _term_check(self, term: Term) -> _Check:
-        term_id = self._term_id(term)
+        term_id = self.term_id(term)
         field_code = _FIELD_CODES[term.field]
         if term.is_regex:
             return lambda article: article.regex(term_id, field_code)
@@ -406,7 +593,7 @@ class _Compiler:
     def _plain_any(self, node: Node) -> int | None:
         """The id of an unfielded, non-regex term: the common case, tested with set algebra."""
         if isinstance(node, Term) and not node.is_regex and node.field is None:
-            return self._term_id(node)
+            return self.term_id(node)
         return None
 
     def _or_check(self, node: Or) -> _Check:
@@ -428,11 +615,13 @@ class _Compiler:
             (not article.any.isdisjoint(frozen_plain)) or any(check(article) for check in rest)
         )
 
-    def _and_check(self, node: And) -> _Check:
+    def _split_and(self, node: And) -> tuple[frozenset[int], frozenset[int], tuple[_Check, ...]]:
+        """(plain terms required, plain terms forbidden, checks of the other children); the
+        checks holding a regex come last, so RE2 runs only when the cheaper ones hold."""
         required: set[int] = set()
         forbidden: set[int] = set()
         cheap: list[_Check] = []
-        costly: list[_Check] = []  # anything holding a regex runs last
+        costly: list[_Check] = []
         for child in node.children:
             term_id = self._plain_any(child)
             if term_id is not None:
@@ -444,27 +633,35 @@ class _Compiler:
                     forbidden.add(negated_id)
                     continue
             (costly if _has_regex(child) else cheap).append(self._check(child))
-        frozen_required, frozen_forbidden = frozenset(required), frozenset(forbidden)
-        rest = tuple(cheap + costly)
-        # Specialised shapes: most watches are a few plain terms, some negated.
-        if not rest and not frozen_forbidden:
-            return lambda article: frozen_required <= article.any
+        return frozenset(required), frozenset(forbidden), tuple(cheap + costly)
+
+    def _and_check(self, node: And) -> _Check:
+        required, forbidden, rest = self._split_and(node)
+        if not rest and not forbidden:
+            return lambda article: required <= article.any
         if not rest:
-            return lambda article: (
-                frozen_required <= article.any and article.any.isdisjoint(frozen_forbidden)
-            )
+            return lambda article: required <= article.any and article.any.isdisjoint(forbidden)
+        rest_check = _all_of(rest)
 
         def check(article: _Article) -> bool:
             present = article.any
-            if not frozen_required <= present or not present.isdisjoint(frozen_forbidden):
-                return False
-            # A plain loop: all() over a generator costs ~0.3 µs more per watch evaluated.
-            for child_check in rest:  # noqa: SIM110
-                if not child_check(article):
-                    return False
-            return True
+            return required <= present and present.isdisjoint(forbidden) and rest_check(article)
 
         return check
+
+
+def _all_of(checks: tuple[_Check, ...]) -> _Check:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(article: _Article) -> bool:
+        # A plain loop: all() over a generator costs ~0.3 µs more per watch evaluated.
+        for child_check in checks:  # noqa: SIM110
+            if not child_check(article):
+                return False
+        return True
+
+    return check
 
 
 def _has_regex(node: Node) -> bool:

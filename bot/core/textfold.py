@@ -161,10 +161,13 @@ def surface_fold(text: str) -> str:
     if not text:
         return ""
     if not text.isascii():
+        # isascii() is a flag test, so stopping as soon as the text is ASCII is free.
         for char, replacement in _COMMON_NON_ASCII:
             if char in text:
                 text = text.replace(char, replacement)
-        if not text.isascii():
+                if text.isascii():
+                    break
+        else:
             return _fold_unicode(text)
     return _fold_ascii(text)
 
@@ -177,6 +180,9 @@ def _fold_ascii(text: str) -> str:
     if "." in text:
         text = _ACRONYM_DOT.sub("", text)
     folded = text.encode("ascii").translate(_ASCII_TABLE, b"'")
+    # Nearly every text has a double space (". " folds to two): replace without looking
+    # first (replace returns the same object when there is none), then look for longer runs.
+    folded = folded.replace(b"  ", b" ")
     while b"  " in folded:
         folded = folded.replace(b"  ", b" ")
     return folded.strip().decode("ascii")

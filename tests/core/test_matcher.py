@@ -454,3 +454,135 @@ def test_many_watches_give_the_same_answers_as_one_by_one_reference() -> None:
         assert matcher.match(doc) == expected, doc
         total += len(expected)
     assert total > 500  # the random data exercises matches, not just misses
+
+
+# ----------------------------------------------------------------------------- fast paths
+
+
+def test_one_term_watches_share_a_prebuilt_match_and_still_sort_with_others() -> None:
+    """A one-term watch's Match is built once; it still comes out in watch-id order."""
+    matcher = Matcher.build(
+        [
+            (3, parse_query("china")),
+            (1, parse_query("china OR canada")),
+            (2, parse_query("china AND trade")),
+            (0, parse_query("title:china")),
+        ]
+    )
+    doc = MatchDocument("China trade talks")
+    first, second = matcher.match(doc), matcher.match(doc)
+    assert (
+        first
+        == second
+        == [
+            Match(0, ("china",)),
+            Match(1, ("china",)),
+            Match(2, ("china", "trade")),
+            Match(3, ("china",)),
+        ]
+    )
+    assert first[3] is second[3]  # the same immutable object, not rebuilt per article
+
+
+def test_source_terms_are_not_used_as_anchors_when_a_text_term_exists() -> None:
+    """`tariff source:reuters` is looked at only for articles holding "tariff"."""
+    matcher = Matcher.build([(1, parse_query("tariff source:reuters"))])
+    assert not matcher._by_source and matcher._by_term
+    assert matcher.match(MatchDocument("Tariffs rise", source="Reuters")) == [
+        Match(1, ("tariff", "reuters"))
+    ]
+    assert matcher.match(MatchDocument("Football", source="Reuters")) == []
+
+
+def test_a_source_only_watch_is_still_found() -> None:
+    """A watch of only a source: term has nothing else to anchor on, and still matches."""
+    matcher = Matcher.build([(1, parse_query("source:reuters")), (2, parse_query("source:ap"))])
+    assert matcher.match(MatchDocument("Anything", source="Reuters")) == [Match(1, ("reuters",))]
+
+
+def test_fields_are_told_apart_in_the_single_pass() -> None:
+    """One automaton pass covers all fields; title: and summary: still see only theirs."""
+    matcher = Matcher.build(
+        [
+            (1, parse_query("title:gallium")),
+            (2, parse_query("summary:gallium")),
+            (3, parse_query('title:"export ban"')),
+            (4, parse_query('summary:"ban gallium"')),
+        ]
+    )
+    # The title's last word and the summary's first are adjacent in the joined text.
+    doc = MatchDocument("China export ban", summary="Gallium prices", content="ban gallium")
+    assert [m.watch_id for m in matcher.match(doc)] == [2, 3, 4]
+    assert [m.watch_id for m in matcher.match(MatchDocument("", summary="gallium"))] == [2]
+    assert [m.watch_id for m in matcher.match(MatchDocument("gallium"))] == [1]
+
+
+def test_double_negation_is_anchored_on_the_inner_term() -> None:
+    """`NOT -x AND y` holds like `x AND y` and is only looked at when x or y is present."""
+    matcher = Matcher.build([(1, parse_query("NOT -tariff AND china"))])
+    assert not matcher._always
+    assert matcher.match(MatchDocument("China tariffs")) == [Match(1, ("tariff", "china"))]
+    assert matcher.match(MatchDocument("China trade")) == []
+
+
+REGEXES = [
+    r"/tariffs? on/",
+    r"/\bchips?\b/",
+    r"/rare \w+/",
+    r"/news/",
+    r"/^china/",
+    r"/earths?$/",
+    r"/\w+ ban/",
+    r"/(export|tax)e?s?/",
+    r"/c.ty/",
+]
+
+
+def random_regex_query(rng: random.Random) -> str:
+    regex = rng.choice(REGEXES)
+    if rng.random() < 0.25:
+        regex = rng.choice(["title:", "summary:", "source:"]) + regex
+    roll = rng.random()
+    if roll < 0.3:
+        return regex
+    if roll < 0.6:
+        return f"{random_term(rng)} {regex}"
+    if roll < 0.8:
+        return f"({regex} OR {random_term(rng)}) -{random_term(rng)}"
+    return f"{random_query(rng)} OR {regex}"
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_regex_heavy_watches_give_the_same_answers_as_the_reference(anchored: bool) -> None:
+    """Regex-only, fielded and combined regex watches equal the reference, both with the
+    joined-fields RE2 prefilter (no ^/$ anywhere) and without it."""
+    rng = random.Random(23 + anchored)
+    queries: list[Query] = []
+    while len(queries) < 200:
+        text = random_regex_query(rng)
+        if not anchored and ("^" in text or "$" in text):
+            continue
+        try:
+            queries.append(parse_query(text))
+        except Exception:  # random queries of only negations are refused; skip those
+            continue
+    matcher = Matcher.build(enumerate(queries))
+    assert matcher._regex_joinable is not anchored
+    assert matcher._by_regex  # some watches are anchored on their regex
+    sources = ["Reuters", "News Online", "China Daily", "Rare earth news", ""]
+    total = 0
+    for _ in range(150):
+        doc = MatchDocument(
+            title=random_text(rng, rng.randint(0, 8)),
+            summary=random_text(rng, rng.randint(0, 20)),
+            content=random_text(rng, rng.randint(0, 10)) if rng.random() < 0.3 else "",
+            source=rng.choice(sources),
+        )
+        expected = []
+        for watch_id, query in enumerate(queries):
+            matched = reference_match(query, doc)
+            if matched is not None:
+                expected.append(Match(watch_id, matched))
+        assert matcher.match(doc) == expected, doc
+        total += len(expected)
+    assert total > 300
