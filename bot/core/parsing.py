@@ -65,7 +65,6 @@ from html.entities import html5 as _HTML5_ENTITIES
 from typing import Any
 from urllib.parse import urljoin
 
-import feedparser
 import feedparser_rs
 
 from bot.core.errors import ParseError
@@ -344,6 +343,9 @@ def _parse_tolerant(body: bytes) -> Any:
     with warnings.catch_warnings():
         # feedparser warns about its own internals (and we run tests with warnings=error).
         warnings.simplefilter("ignore")
+        # Imported on first use: the fallback is rare and feedparser costs memory at start.
+        import feedparser
+
         return feedparser.parse(
             body,
             sanitize_html=False,

@@ -160,10 +160,11 @@ class Poller:
         if self._stories_loaded:
             return
         now = self.clock.now()
-        rows = await self.store.recent_articles(since=now - self.story_window, limit=50_000)
-        for r in reversed(rows):
-            if r.held_reason is None:
-                self.stories.add(r.story_key, headline_tokens(r.title), r.first_seen_at)
+        rows = await self.store.recent_headlines(
+            since=now - self.story_window, limit=self.stories.max_headlines
+        )
+        for story_key, title, first_seen_at in reversed(rows):
+            self.stories.add(story_key, headline_tokens(title), first_seen_at)
         self._stories_loaded = True
 
     # ---- the cycle ------------------------------------------------------------------------
@@ -188,12 +189,15 @@ class Poller:
         # Keep fetch slots busy across claims: the next batch is claimed while the last
         # feeds of the previous one are still in flight (no stall on the slowest feed).
         slots = asyncio.Semaphore(self.in_flight)
+        # Only feeds due when the cycle began: one that comes due again during a long
+        # cycle waits for the next, instead of being polled twice in one.
+        cycle_start = self.clock.now()
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
                 batch = await self.store.claim_feeds(
                     owner=self.instance_id,
-                    now=self.clock.now(),
+                    now=cycle_start,
                     lease=self.lease,
                     limit=self.batch_size,
                     due_only=True,

@@ -120,11 +120,12 @@ class StoryIndex:
     """
 
     def __init__(
-        self, window: timedelta = timedelta(hours=48), *, max_headlines: int = 100_000
+        self, window: timedelta = timedelta(hours=48), *, max_headlines: int = 20_000
     ) -> None:
         self._window = window
-        # Memory bound: past it the oldest headlines go first (about 1 KB each).
-        self._max_headlines = max_headlines
+        # Memory bound: past it the oldest headlines go first (about 2.3 KB each, so the
+        # default holds ~45 MB — two days of every new headline from a few thousand feeds).
+        self.max_headlines = max_headlines
         self._headlines: dict[int, _Headline] = {}
         self._by_content: dict[tuple[str, frozenset[str]], int] = {}
         self._postings: dict[str, set[int]] = {}
@@ -152,7 +153,7 @@ class StoryIndex:
         for token in tokens:
             self._postings.setdefault(token, set()).add(headline_id)
         heapq.heappush(self._expiry, (seen_at, headline_id))
-        while len(self._headlines) > self._max_headlines:
+        while len(self._headlines) > self.max_headlines:
             self._drop_oldest()
 
     def _drop_oldest(self) -> None:
