@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from bot.core import decide
 from bot.core.articles import article_from_entry, entry_identity_keys
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
@@ -366,22 +368,30 @@ class Poller:
             )
             changed_rows.append(row)
             changed.append(outcome)
-        hits: dict[int, int] = {}  # watch id -> alerts created in this batch
-        async with self.store.transaction() as conn:
-            alert_ids = await self._ingest_changed(conn, changed, now, report, hits)
+        fresh_notices = report.notices[first_notice:]
+
+        def write(conn: Connection) -> list[int]:
+            hits: dict[int, int] = {}  # watch id -> stories alerted in this batch
+            alert_ids = self._ingest_changed(conn, changed, now, report, hits)
             for rows in (failed_rows, changed_rows, unchanged_rows):
-                await ingest.update_feed_states(conn, rows)
+                ingest.update_feed_states(conn, rows)
             # Hit counters are the rows instances share: update them last and in id order,
             # so two instances' batches never lock them in opposite orders (a deadlock).
             for watch_id in sorted(hits):
-                await ingest.count_hit(conn, watch_id, now, by=hits[watch_id])
+                ingest.count_hit(conn, watch_id, now, by=hits[watch_id])
             # Notices are queued with the state change that caused them: told exactly once.
-            fresh_notices = report.notices[first_notice:]
             if fresh_notices:
-                dests = await ingest.notice_destinations(conn)
+                dests = ingest.notice_destinations(conn)
                 notice_rows = [(d, n.text) for n in fresh_notices for d in dests]
-                await ingest.insert_notices(conn, notice_rows, now)
-        report.alert_ids.extend(alert_ids)
+                ingest.insert_notices(conn, notice_rows, now)
+            return alert_ids
+
+        new_articles_before = report.new_articles
+        try:
+            report.alert_ids.extend(await self.store.run_write(write))
+        except BaseException:
+            report.new_articles = new_articles_before  # rolled back: nothing was recorded
+            raise
 
     def _failure_row(
         self, outcome: FeedOutcome, now: datetime, report: CycleReport
@@ -415,9 +425,9 @@ class Poller:
             "failing_notified": feed.failing_notified or failures >= self.failing_after,
         }
 
-    async def _ingest_changed(
+    def _ingest_changed(
         self,
-        conn: Any,
+        conn: Connection,
         outcomes: list[FeedOutcome],
         now: datetime,
         report: CycleReport,
@@ -430,9 +440,9 @@ class Poller:
             o.feed.id: list(dict.fromkeys(k for _, item_keys in o.entries for k in item_keys))
             for o in outcomes
         }
-        seen = await ingest.seen_keys_many(conn, keys_by_feed)
+        seen = ingest.seen_keys_many(conn, keys_by_feed)
         # Record every key not seen yet, also for known items (a changed guid's new key).
-        await ingest.add_seen_pairs(
+        ingest.add_seen_pairs(
             conn,
             [(fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen],
             now,
@@ -454,7 +464,7 @@ class Poller:
             per_feed.append((o, decisions))
         if not per_feed:
             return []
-        stored = await ingest.articles_by_url(
+        stored = ingest.articles_by_url(
             conn, list({d.article.url: None for _, ds in per_feed for d in ds})
         )
         # A story for every article not stored yet (pure, in memory), then one insert.
@@ -474,7 +484,7 @@ class Poller:
                     self.stories.add(story_key, tokens, now)
                 to_insert.append((article, story_key, d.held_reason, o.feed.id))
                 pending.add(article.url)
-        stored.update(await ingest.insert_articles(conn, to_insert, now=now))
+        stored.update(ingest.insert_articles(conn, to_insert, now=now))
         # Match what may alert, oldest first so a channel reads the news in order, and queue
         # one alert per watch, destination and story.
         alertable = sorted(
@@ -505,7 +515,7 @@ class Poller:
                             watch.row.id, dest, existing.story_key, existing.id, match.matched
                         )
                     )
-        created = await ingest.insert_alerts(conn, rows, now)
+        created = ingest.insert_alerts(conn, rows, now)
         # Hits count stories a watch alerted on, not messages.
         for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
             hits[watch_id] = hits.get(watch_id, 0) + 1

@@ -1,5 +1,9 @@
 """Statements the poller runs inside ONE transaction per batch of fetched feeds.
 
+They are plain synchronous SQLAlchemy calls, run through ``Store.run_write``: on SQLite the
+whole batch runs in one worker thread with the stdlib driver (one thread hop per batch,
+not per statement); on PostgreSQL inside the async engine via ``run_sync``.
+
 Seen keys, new articles, alerts (the outbox) and the feed's fetch state are written
 together, so a crash anywhere leaves either all of a feed's results or none of them.
 """
@@ -15,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from bot.core.models import Article
 from bot.store.schema import (
@@ -32,20 +36,18 @@ from bot.store.schema import (
 _CHUNK = 5000
 
 
-def _ins(conn: AsyncConnection, table: Any) -> Any:
+def _ins(conn: Connection, table: Any) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-async def seen_keys_many(
-    conn: AsyncConnection, keys_by_feed: dict[int, list[str]]
-) -> set[tuple[int, str]]:
+def seen_keys_many(conn: Connection, keys_by_feed: dict[int, list[str]]) -> set[tuple[int, str]]:
     """(feed id, key) pairs already seen, for many feeds at once (few statements)."""
     feed_ids = list(keys_by_feed)
     all_keys = list(dict.fromkeys(k for keys in keys_by_feed.values() for k in keys))
     found: set[tuple[int, str]] = set()
     step = _CHUNK - len(feed_ids)
     for i in range(0, len(all_keys), max(step, 100)):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(seen_items.c.feed_id, seen_items.c.key).where(
                 seen_items.c.feed_id.in_(feed_ids),
                 seen_items.c.key.in_(all_keys[i : i + max(step, 100)]),
@@ -55,13 +57,11 @@ async def seen_keys_many(
     return found
 
 
-async def add_seen_pairs(
-    conn: AsyncConnection, pairs: Sequence[tuple[int, str]], now: datetime
-) -> None:
+def add_seen_pairs(conn: Connection, pairs: Sequence[tuple[int, str]], now: datetime) -> None:
     if not pairs:
         return
     stmt = _ins(conn, seen_items).on_conflict_do_nothing()
-    await conn.execute(stmt, [{"feed_id": f, "key": k, "seen_at": now} for f, k in pairs])
+    conn.execute(stmt, [{"feed_id": f, "key": k, "seen_at": now} for f, k in pairs])
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +71,10 @@ class StoredArticle:
     held_reason: str | None
 
 
-async def articles_by_url(conn: AsyncConnection, urls: Sequence[str]) -> dict[str, StoredArticle]:
+def articles_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, StoredArticle]:
     out: dict[str, StoredArticle] = {}
     for i in range(0, len(urls), _CHUNK):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(
                 articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason
             ).where(articles.c.url.in_(list(urls[i : i + _CHUNK])))
@@ -84,8 +84,8 @@ async def articles_by_url(conn: AsyncConnection, urls: Sequence[str]) -> dict[st
     return out
 
 
-async def insert_articles(
-    conn: AsyncConnection,
+def insert_articles(
+    conn: Connection,
     rows: Sequence[tuple[Article, str, str | None, int | None]],
     *,
     now: datetime,
@@ -114,7 +114,7 @@ async def insert_articles(
     ]
     # Another instance may store the same URL (from another feed) at the same moment:
     # skip those rows and read back the winner's, rather than fail the whole batch.
-    result = await conn.execute(
+    result = conn.execute(
         _ins(conn, articles)
         .on_conflict_do_nothing(index_elements=[articles.c.url])
         .returning(articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason),
@@ -123,7 +123,7 @@ async def insert_articles(
     stored = {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
     missing = [a.url for a, _, _, _ in rows if a.url not in stored]
     if missing:
-        stored.update(await articles_by_url(conn, missing))
+        stored.update(articles_by_url(conn, missing))
     return stored
 
 
@@ -136,14 +136,14 @@ class AlertRow:
     matched: tuple[str, ...]
 
 
-async def insert_alerts(
-    conn: AsyncConnection, rows: Sequence[AlertRow], now: datetime
+def insert_alerts(
+    conn: Connection, rows: Sequence[AlertRow], now: datetime
 ) -> list[tuple[int, AlertRow]]:
     """Queue alerts in one statement; returns (id, row) for those created. A row whose
     story already alerted this watch in this destination is skipped (the unique key)."""
     if not rows:
         return []
-    result = await conn.execute(
+    result = conn.execute(
         _ins(conn, alerts)
         .on_conflict_do_nothing()
         .returning(
@@ -173,15 +173,15 @@ async def insert_alerts(
     return [(x.id, by_key[(x.watch_id, x.destination, x.story_key)]) for x in result]
 
 
-async def count_hit(conn: AsyncConnection, watch_id: int, now: datetime, *, by: int = 1) -> None:
-    await conn.execute(
+def count_hit(conn: Connection, watch_id: int, now: datetime, *, by: int = 1) -> None:
+    conn.execute(
         update(watches)
         .where(watches.c.id == watch_id)
         .values(hits=watches.c.hits + by, last_hit_at=now)
     )
 
 
-async def update_feed_states(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+def update_feed_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk update for the common case (304s): one executemany instead of N statements."""
     if not rows:
         return
@@ -192,24 +192,22 @@ async def update_feed_states(conn: AsyncConnection, rows: Sequence[dict[str, Any
         .where(feeds.c.id == bindparam("b_id"))
         .values({k: bindparam(k) for k in rows[0] if k != "b_id"})
     )
-    await conn.execute(stmt, list(rows))
+    conn.execute(stmt, list(rows))
 
 
-async def notice_destinations(conn: AsyncConnection) -> list[str]:
+def notice_destinations(conn: Connection) -> list[str]:
     """Channels that hear about feed trouble: every active subscription's, console aside."""
-    rows = await conn.execute(
+    rows = conn.execute(
         select(subscriptions.c.destination).where(subscriptions.c.active.is_(True)).distinct()
     )
     return sorted(r[0] for r in rows if r[0] != "console")
 
 
-async def insert_notices(
-    conn: AsyncConnection, rows: Sequence[tuple[str, str]], now: datetime
-) -> None:
+def insert_notices(conn: Connection, rows: Sequence[tuple[str, str]], now: datetime) -> None:
     """Queue (destination, text) notices in the caller's transaction."""
     if not rows:
         return
-    await conn.execute(
+    conn.execute(
         insert(notices),
         [
             {

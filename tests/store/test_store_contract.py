@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from bot.core.models import Article
 from bot.store import ingest
@@ -36,19 +37,19 @@ def _article(url: str, title: str = "Rare earth talks") -> Article:
 
 
 async def _queue_alert(store: Store, watch_id: int, dest: str, story: str, url: str) -> int | None:
-    async with store.transaction() as conn:
-        existing = await ingest.articles_by_url(conn, [url])
+    def write(conn: Connection) -> int | None:
+        existing = ingest.articles_by_url(conn, [url])
         if url in existing:
             art_id = existing[url].id
         else:
-            stored = await ingest.insert_articles(
-                conn, [(_article(url), story, None, None)], now=NOW
-            )
-            art_id = stored[url].id
-        created = await ingest.insert_alerts(
-            conn, [ingest.AlertRow(watch_id, dest, story, art_id, ("rare earth",))], NOW
-        )
+            art_id = ingest.insert_articles(conn, [(_article(url), story, None, None)], now=NOW)[
+                url
+            ].id
+        row = ingest.AlertRow(watch_id, dest, story, art_id, ("rare earth",))
+        created = ingest.insert_alerts(conn, [row], NOW)
         return created[0][0] if created else None
+
+    return await store.run_write(write)
 
 
 async def test_migrations_are_idempotent_on_reopen(store_url: str) -> None:
@@ -212,11 +213,13 @@ async def test_notices_are_claimed_once_retried_and_marked_sent(store: Store) ->
 async def test_inserting_an_article_another_feed_already_stored_reuses_it(store: Store) -> None:
     """Two feeds carrying the same URL at once: the second insert keeps the first row."""
     same, new = _article("https://a.test/same"), _article("https://a.test/new")
-    async with store.transaction() as conn:
-        first = await ingest.insert_articles(conn, [(same, "s-1", None, None)], now=NOW)
-    async with store.transaction() as conn:
-        second = await ingest.insert_articles(
-            conn, [(same, "s-2", None, None), (new, "s-3", None, None)], now=NOW
+    first = await store.run_write(
+        lambda c: ingest.insert_articles(c, [(same, "s-1", None, None)], now=NOW)
+    )
+    second = await store.run_write(
+        lambda c: ingest.insert_articles(
+            c, [(same, "s-2", None, None), (new, "s-3", None, None)], now=NOW
         )
+    )
     assert second["https://a.test/same"] == first["https://a.test/same"]
     assert second["https://a.test/new"].story_key == "s-3"
