@@ -33,6 +33,8 @@ see bench/p2_matching.py for the figures.
 from __future__ import annotations
 
 import logging
+import sys
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -70,6 +72,7 @@ _REGEX_SET_MAX_MEM = 64 << 20
 # of these may match a field alone but not the fields joined, so it disables the joined
 # prefilter (a conservative test: ``[^a]`` disables it too).
 _POSITION_SENSITIVE = ("^", "$", "\\A", "\\z")
+_SOURCE_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +105,13 @@ class _Article:
     __slots__ = (
         "_body",
         "_hits",
+        "_joined",
         "_matcher",
         "_possible_regexes",
         "_raw_source",
         "_regex_hits",
         "_source",
+        "_text",
         "_title",
         "_title_end",
         "any",
@@ -116,12 +121,14 @@ class _Article:
     def __init__(
         self,
         matcher: Matcher,
+        text: str,
         hits: list[tuple[int, int]],
         title_end: int,
         texts: list[str | None],
         raw_source: str,
     ) -> None:
         self._matcher = matcher
+        self._text = text  # " title \n summary \n content ": what the automaton read
         self._hits = hits  # (end offset, id) over " title \n summary \n content "
         self._title_end = title_end  # hits ending at or before this offset are in the title
         # Term ids found anywhere but the publisher name.
@@ -134,8 +141,7 @@ class _Article:
         try:
             return self._title
         except AttributeError:
-            end = self._title_end
-            self._title: AbstractSet[int] = {term_id for at, term_id in self._hits if at <= end}
+            self._split_fields()
             return self._title
 
     @property
@@ -144,16 +150,22 @@ class _Article:
         try:
             return self._body
         except AttributeError:
-            end = self._title_end
-            self._body: AbstractSet[int] = {term_id for at, term_id in self._hits if at > end}
+            self._split_fields()
             return self._body
+
+    def _split_fields(self) -> None:
+        # Hits come in order of end offset, so the title's are a prefix of the list.
+        hits = self._hits
+        split = bisect_right(hits, (self._title_end, sys.maxsize))
+        self._title: AbstractSet[int] = set(map(_SECOND, hits[:split]))
+        self._body: AbstractSet[int] = set(map(_SECOND, hits[split:]))
 
     @property
     def source(self) -> AbstractSet[int]:
         try:
             return self._source
         except AttributeError:
-            self._source: AbstractSet[int] = self._matcher._terms_in(self.source_text)
+            self._source: AbstractSet[int] = self._matcher._source_terms(self._raw_source)
             return self._source
 
     @property
@@ -198,10 +210,17 @@ class _Article:
         return possible
 
     def _joined_for_regexes(self) -> bytes:
-        parts = [text for text in self.texts[:3] if text]
-        if self._matcher._regex_in_source and self.source_text:
-            parts.append(self.source_text)
-        return "\n".join(parts).encode()
+        """All fields in one text for an RE2 prefilter pass: the automaton's text (fields
+        joined by " \\n ", which regexes see as they see the start or end of a field),
+        plus the publisher name when some regex looks there."""
+        try:
+            return self._joined
+        except AttributeError:
+            joined = self._text
+            if self._matcher._regex_in_source:
+                joined = f"{joined}\n {self.source_text} "
+            self._joined = joined.encode()
+            return self._joined
 
     def regex(self, regex_id: int, field_code: int) -> bool:
         if regex_id not in self.possible_regexes():
@@ -281,6 +300,13 @@ class _Watch:
         return tuple(matched)
 
 
+# The set of term ids an article holds in each field code's field.
+_FIELD_SETS: dict[int, Callable[[_Article], AbstractSet[int]]] = {
+    _ANY: attrgetter("any"),
+    _TITLE: attrgetter("title"),
+    _SUMMARY: attrgetter("body"),
+    _SOURCE: attrgetter("source"),
+}
 # An anchor is (kind, id): kind _IN_TEXT / _IN_SOURCE take a term id, _IN_REGEX a regex id.
 _Anchor = tuple[int, int]
 
@@ -316,6 +342,7 @@ class Matcher:
         self._by_term, self._by_source, self._by_regex = indexes
         self._by_term_keys = self._by_term.keys()
         self._always = always  # watches without anchors (only ``NOT NOT x`` shapes)
+        self._source_memo: dict[str, AbstractSet[int]] = {}
 
     @classmethod
     def build(cls, watches: Iterable[tuple[int, Query]]) -> Matcher:
@@ -415,12 +442,24 @@ class Matcher:
         automaton = self._automaton
         hits = list(automaton.iter(text)) if automaton is not None else []
         # The source is folded only if some watch looks at it (see _Article.source_text).
-        return _Article(self, hits, len(title) + 1, [title, summary, content, None], doc.source)
+        return _Article(
+            self, text, hits, len(title) + 1, [title, summary, content, None], doc.source
+        )
 
-    def _terms_in(self, text: str) -> AbstractSet[int]:
-        if not text or self._automaton is None:
-            return _EMPTY
-        return set(map(_SECOND, self._automaton.iter(f" {text} ")))
+    def _source_terms(self, source: str) -> AbstractSet[int]:
+        """Term ids in a publisher name. A feed's articles all carry the same few names, so
+        each is folded and searched once (the memo is dropped whole if it grows large)."""
+        found = self._source_memo.get(source)
+        if found is None:
+            text = surface_fold(source)
+            if not text or self._automaton is None:
+                found = _EMPTY
+            else:
+                found = frozenset(map(_SECOND, self._automaton.iter(f" {text} ")))
+            if len(self._source_memo) >= _SOURCE_MEMO_SIZE:
+                self._source_memo.clear()
+            self._source_memo[source] = found
+        return found
 
 
 def match_one(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
@@ -597,23 +636,34 @@ class _Compiler:
         return None
 
     def _or_check(self, node: Or) -> _Check:
-        plain: set[int] = set()
+        # Plain terms are grouped by field and tested with one set operation per field.
+        by_field: dict[int, set[int]] = {}
         others: list[_Check] = []
         for child in node.children:
-            term_id = self._plain_any(child)
-            if term_id is not None:
-                plain.add(term_id)
+            if isinstance(child, Term) and not child.is_regex:
+                by_field.setdefault(_FIELD_CODES[child.field], set()).add(self.term_id(child))
             else:
                 others.append(self._check(child))
-        frozen_plain = frozenset(plain)
-        if not others:
-            return lambda article: not article.any.isdisjoint(frozen_plain)
-        rest = tuple(others)
-        if not frozen_plain:
-            return lambda article: any(check(article) for check in rest)
-        return lambda article: (
-            (not article.any.isdisjoint(frozen_plain)) or any(check(article) for check in rest)
+        plain = frozenset(by_field.pop(_ANY, ()))
+        if not others and not by_field:
+            return lambda article: not article.any.isdisjoint(plain)
+        fielded = tuple(
+            (_FIELD_SETS[field_code], frozenset(ids)) for field_code, ids in by_field.items()
         )
+        rest = tuple(others)
+
+        def check(article: _Article) -> bool:
+            if plain and not article.any.isdisjoint(plain):
+                return True
+            for field_set, ids in fielded:
+                if not field_set(article).isdisjoint(ids):
+                    return True
+            for child_check in rest:  # noqa: SIM110 - a plain loop is cheaper than any()
+                if child_check(article):
+                    return True
+            return False
+
+        return check
 
     def _split_and(self, node: And) -> tuple[frozenset[int], frozenset[int], tuple[_Check, ...]]:
         """(plain terms required, plain terms forbidden, checks of the other children); the
