@@ -222,6 +222,19 @@ def _digest(*parts: str) -> str:
     return urlsafe_b64encode(raw).decode("ascii")
 
 
+def raw_entry_key(entry: FeedEntry, *, feed_url: str) -> str:
+    """A cheap key of an entry's raw guid and link (no cleaning, no URL parsing).
+
+    Seeing it again means the same raw guid/link came from this feed before, so the entry
+    shares an identity key with a seen item: the poller skips it without computing its
+    full keys. Most entries of a changed feed are old ones, so this saves most of the work.
+    """
+    if entry.guid or entry.link:
+        return "r:" + _digest(feed_url, entry.guid or "", entry.link or "")
+    when = entry.published.isoformat() if entry.published else ""
+    return "r:" + _digest(feed_url, "", "", entry.title, when)
+
+
 def identity_keys(
     *,
     feed_url: str,

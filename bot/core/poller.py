@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from bot.core import decide
-from bot.core.articles import article_from_entry, entry_identity_keys
+from bot.core.articles import article_from_entry, entry_identity_keys, raw_entry_key
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.matcher import MatchDocument, Matcher
@@ -54,9 +54,9 @@ class FeedOutcome:
     feed: FeedRow
     fetched_at: datetime
     result: FetchResult | None = None
-    # Entries with their identity keys; turned into articles only once known unseen,
-    # because cleaning full text costs several times the parse.
-    entries: list[tuple[FeedEntry, tuple[str, ...]]] = field(default_factory=list)
+    # Entries with their cheap raw key; full identity keys and articles are computed
+    # only for entries whose raw key is unseen (cleaning costs several times the parse).
+    entries: list[tuple[FeedEntry, str]] = field(default_factory=list)
     feed_title: str | None = None
     ttl_seconds: int | None = None
     error: FeedError | None = None
@@ -271,10 +271,9 @@ class Poller:
             outcome.ttl_seconds = parsed.ttl_seconds
             outcome.parse_warning = parsed.warning
             outcome.feed_title = feed.name or parsed.title
-            for entry in parsed.entries:
-                keys = entry_identity_keys(entry, feed_url=feed.url)
-                if keys:
-                    outcome.entries.append((entry, keys))
+            outcome.entries = [
+                (entry, raw_entry_key(entry, feed_url=feed.url)) for entry in parsed.entries
+            ]
         except FeedError as e:
             outcome.error = e
         except Exception as e:  # one broken feed never stops the others
@@ -436,21 +435,38 @@ class Poller:
         """New items of every changed feed in the batch -> articles, stories, alerts."""
         if not outcomes:
             return []
+        # 1. Raw keys: entries whose raw guid/link this feed sent before are old news.
+        raw_by_feed = {o.feed.id: list(dict.fromkeys(r for _, r in o.entries)) for o in outcomes}
+        seen_raw = ingest.seen_keys_many(conn, raw_by_feed)
+        # 2. Full identity keys only for the rest (usually a few entries per feed).
+        candidates: dict[int, list[tuple[FeedEntry, tuple[str, ...]]]] = {}
+        for o in outcomes:
+            fid, listed = o.feed.id, set()
+            candidates[fid] = []
+            for entry, raw in o.entries:
+                if (fid, raw) in seen_raw or raw in listed:
+                    continue
+                listed.add(raw)
+                keys = entry_identity_keys(entry, feed_url=o.feed.url)
+                if keys:
+                    candidates[fid].append((entry, keys))
         keys_by_feed = {
-            o.feed.id: list(dict.fromkeys(k for _, item_keys in o.entries for k in item_keys))
-            for o in outcomes
+            fid: list(dict.fromkeys(k for _, keys in items for k in keys))
+            for fid, items in candidates.items()
         }
         seen = ingest.seen_keys_many(conn, keys_by_feed)
         # Record every key not seen yet, also for known items (a changed guid's new key).
-        ingest.add_seen_pairs(
-            conn,
-            [(fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen],
-            now,
-        )
+        new_pairs = [
+            (fid, k) for fid, keys in raw_by_feed.items() for k in keys if (fid, k) not in seen_raw
+        ]
+        new_pairs += [
+            (fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen
+        ]
+        ingest.add_seen_pairs(conn, new_pairs, now)
         per_feed: list[tuple[FeedOutcome, list[decide.ItemDecision]]] = []
         for o in outcomes:
             feed_seen = {k for k in keys_by_feed[o.feed.id] if (o.feed.id, k) in seen}
-            fresh = self._fresh_articles(o, feed_seen)
+            fresh = self._fresh_articles(o, candidates[o.feed.id], feed_seen)
             if not fresh:
                 continue
             report.new_articles += len(fresh)
@@ -521,13 +537,18 @@ class Poller:
             hits[watch_id] = hits.get(watch_id, 0) + 1
         return [alert_id for alert_id, _ in created]
 
-    def _fresh_articles(self, outcome: FeedOutcome, seen: set[str]) -> list[Article]:
+    def _fresh_articles(
+        self,
+        outcome: FeedOutcome,
+        entries: list[tuple[FeedEntry, tuple[str, ...]]],
+        seen: set[str],
+    ) -> list[Article]:
         """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
-        fresh_entries = decide.fresh_indexes([k for _, k in outcome.entries], seen)
+        fresh_entries = decide.fresh_indexes([k for _, k in entries], seen)
         fresh = []
         for i in fresh_entries:
             article = article_from_entry(
-                outcome.entries[i][0],
+                entries[i][0],
                 feed_url=outcome.feed.url,
                 feed_title=outcome.feed_title,
                 seen_at=outcome.fetched_at,

@@ -349,3 +349,22 @@ def test_entry_identity_keys_match_the_article_keys() -> None:
         article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
         expected = article.identity_keys if article is not None else ()
         assert entry_identity_keys(entry, feed_url=FEED) == expected
+
+
+def test_raw_entry_key_follows_the_raw_guid_and_link_only() -> None:
+    """The cheap pre-key: same raw guid/link (any title) -> same key; a link-less,
+    guid-less entry is keyed by title and date; other feeds get other keys."""
+    from datetime import UTC, datetime
+
+    from bot.core.articles import raw_entry_key
+    from bot.core.models import FeedEntry
+
+    a = FeedEntry(guid="g1", link="https://x.test/1", title="Old headline")
+    b = FeedEntry(guid="g1", link="https://x.test/1", title="New headline")
+    assert raw_entry_key(a, feed_url="f") == raw_entry_key(b, feed_url="f")
+    assert raw_entry_key(a, feed_url="f") != raw_entry_key(a, feed_url="other")
+    day = datetime(2026, 11, 25, tzinfo=UTC)
+    bare1 = FeedEntry(guid=None, link=None, title="Quota set", published=day)
+    bare2 = FeedEntry(guid=None, link=None, title="Quota cut", published=day)
+    assert raw_entry_key(bare1, feed_url="f") != raw_entry_key(bare2, feed_url="f")
+    assert len(raw_entry_key(a, feed_url="f")) <= 24  # fits seen_items.key
