@@ -586,3 +586,16 @@ def test_regex_heavy_watches_give_the_same_answers_as_the_reference(anchored: bo
         assert matcher.match(doc) == expected, doc
         total += len(expected)
     assert total > 300
+
+
+def test_many_regex_questions_about_one_article_switch_to_set_passes_with_same_answers() -> None:
+    """The first regexes are searched one by one, later ones through RE2::Set passes;
+    both give the same answers, per field."""
+    patterns = [r"tariffs? on", r"\bchips?\b", r"rare \w+", "news", "export", r"c.ty", "zzz"]
+    watches = [(i, parse_query(f"/{p}/")) for i, p in enumerate(patterns)]
+    watches += [(10 + i, parse_query(f"title:/{p}/")) for i, p in enumerate(patterns)]
+    matcher = Matcher.build(watches)
+    doc = MatchDocument("Tariffs on chips", summary="Rare earth export news from the city")
+    assert [m.watch_id for m in matcher.match(doc)] == [0, 1, 2, 3, 4, 5, 10, 11]
+    alone = [Matcher.build([watch]).match(doc) for watch in watches]
+    assert matcher.match(doc) == [match for result in alone for match in result]
