@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from bot.core.matcher import Match, MatchDocument, Matcher, explain, match_one
+from bot.core.matcher import (
+    Match,
+    MatchDocument,
+    Matcher,
+    explain,
+    match_one,
+    required_literal,
+)
 from bot.core.query import Query, Term, compile_regex, evaluate, parse_query
 from bot.core.textfold import (
     fold,
@@ -523,6 +530,73 @@ def test_double_negation_is_anchored_on_the_inner_term() -> None:
     assert not matcher._always
     assert matcher.match(MatchDocument("China tariffs")) == [Match(1, ("tariff", "china"))]
     assert matcher.match(MatchDocument("China trade")) == []
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        (r"tariffs? on", "tariff"),
+        (r"\bchips?\b", "chip"),
+        (r"Rare \w+", "rare"),
+        (r"abcd\w* (on|in) \w+", "abcd"),
+        (r"(?i)Export Ban", "export ban"),
+        (r"foo(bar)?baz", "foo"),
+        (r"xyz+abc", "xyz"),
+        (r"abcd*", "abc"),
+        (r"cab(?i)?", None),  # the "?" after a flag group applies to the "b"
+        (r"x[[:alpha:]abc]yyy", "yyy"),
+        (r"\pLabc", "abc"),
+        (r"\x41bcd", "bcd"),
+        (r"\QABC\Ezzz", "zzz"),
+        (r"abc{,3}", "abc"),  # RE2 reads "{,3}" as plain text
+        (r"a|bcdef", None),
+        (r"ab{2}cd", None),
+        (r"\w+", None),
+        (r"(abc)", None),
+    ],
+)
+def test_required_literal_of_a_regex(pattern: str, literal: str | None) -> None:
+    """The literal every match contains, lower-cased, or None when none is certain."""
+    assert required_literal(pattern) == literal
+
+
+def test_required_literal_is_in_every_match_of_random_regexes() -> None:
+    """Property: whenever RE2 finds a random regex in a folded text, its literal is there."""
+    rng = random.Random(11)
+    atoms = ["a", "b", "c", "ab", "abc", "ab c", "Bca", " ", ".", r"\w", r"\d", r"\b", "[a-c]"]
+    atoms += ["[^b]", "abc abc", "cab", "(?i)", "(?-i)", "^", "$", r"\x61", r"\x{62}", r"\pL"]
+    atoms += ["[[:alpha:]]", "[]a]", "{", "}", r"\Qab\E", r"\ ", r"\.", r"\141", "(?P<n>a)", "()"]
+    suffixes = ["", "", "", "?", "*", "+", "{0,2}", "{2}", "{,2}", "??", "+?", "{1,}"]
+
+    def pattern(depth: int = 0) -> str:
+        parts = []
+        for _ in range(rng.randint(1, 5)):
+            if depth < 2 and rng.random() < 0.2:
+                inner = "|".join(pattern(depth + 1) for _ in range(rng.randint(1, 2)))
+                parts.append(rng.choice(["(", "(?:", "(?i:"]) + inner + ")" + rng.choice(suffixes))
+            else:
+                parts.append(rng.choice(atoms) + rng.choice(suffixes))
+        if rng.random() < 0.1:
+            parts.append("|" + rng.choice(atoms))
+        return "".join(parts)
+
+    words = ["a", "ab", "abc", "bca", "cab", "c", "1", "abcabc", "b1c"]
+    texts = [" ".join(rng.choices(words, k=rng.randint(0, 8))) for _ in range(60)]
+    checked = 0
+    for _ in range(1500):
+        text_pattern = pattern()
+        try:
+            regex = compile_regex(text_pattern)
+        except Exception:  # the grammar makes some invalid patterns; RE2 refuses them
+            continue
+        literal = required_literal(text_pattern)
+        if literal is None:
+            continue
+        for text in texts:
+            if regex.search(text) is not None:
+                assert literal in text, (text_pattern, literal, text)
+                checked += 1
+    assert checked > 200, checked
 
 
 REGEXES = [
