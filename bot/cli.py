@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.console import ConsoleNotifier, format_story, group_by_story
-from bot.app import Core, open_core, run
+from bot.app import Core, InstanceLock, open_core, run, sqlite_path
 from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
@@ -247,9 +247,22 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         log.info("database is at the newest schema")
         return 0
     console = ConsoleNotifier(json_lines=getattr(args, "json", False))
+    if args.command == "poll":
+        # A poll writes like `run` does: on SQLite it takes the same one-instance lock, and
+        # holding it means leases left by a crashed run can be dropped at once.
+        path = sqlite_path(settings.database.url)
+        lock = InstanceLock(path) if path is not None else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            async with open_core(settings, console=console) as core:
+                if lock is not None:
+                    await core.store.release_all_leases()
+                return await cmd_poll(core, args.json)
+        finally:
+            if lock is not None:
+                lock.release()
     async with open_core(settings, console=console) as core:
-        if args.command == "poll":
-            return await cmd_poll(core, args.json)
         if args.command == "feed":
             return await cmd_feed(core, args)
         if args.command == "watch":

@@ -74,7 +74,8 @@ async def wait_for(url: str, predicate, within: float = 20) -> str:  # type: ign
 
 async def test_run_serves_health_alerts_on_console_and_stops_on_sigterm(tmp_path: Path) -> None:
     """The long-running process polls, prints the alert on the console, answers /healthz /readyz
-    /metrics, refuses a second instance on the same SQLite file, and exits 0 on SIGTERM."""
+    /metrics, refuses a second instance (and a `poll --once`) on the same SQLite file, and
+    exits 0 on SIGTERM."""
     now = datetime.now(UTC)
     async with FeedServer() as server:
         server.set_feed(
@@ -111,6 +112,21 @@ async def test_run_serves_health_alerts_on_console_and_stops_on_sigterm(tmp_path
             _, err = await asyncio.wait_for(second.communicate(), timeout=30)
             assert second.returncode == 2
             assert b"another Wirewatch instance is already running" in err
+            poll = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "--config",
+                str(cfg),
+                "poll",
+                "--once",
+                cwd=ROOT,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            _, err = await asyncio.wait_for(poll.communicate(), timeout=30)
+            assert poll.returncode == 2 and b"already running" in err
 
             # backfill = 1: the newest item of the new feed alerts and is delivered.
             metrics = await wait_for(
