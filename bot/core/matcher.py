@@ -402,12 +402,16 @@ class Matcher:
         self._anchor_literals = compiler.literals_of(anchor_regexes)
         self._regex_in_source = regex_in_source
         self._watches = watches  # every watch, for explain()
-        # Term id -> the prebuilt matches of one-term watches that the term alone proves.
-        self._direct = direct
-        self._direct_keys = direct.keys()
-        # Anchor indexes: term id (in text / in source) or regex id -> watches to look at.
-        self._by_term, self._by_source, self._by_regex = indexes
-        self._by_term_keys = self._by_term.keys()
+        # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
+        # candidates); one dict, so a present term costs one lookup.
+        by_term, self._by_source, self._by_regex = indexes
+        self._by_term = {
+            term_id: (direct.get(term_id, ()), by_term.get(term_id, ()))
+            for term_id in direct.keys() | by_term.keys()
+        }
+        self._by_term_get = self._by_term.get
+        # self._by_source / self._by_regex: term id in the publisher name / regex id ->
+        # the watches anchored there.
         self._always = always  # watches without anchors (only ``NOT NOT x`` shapes)
         self._source_memo: dict[str, AbstractSet[int]] = {}
 
@@ -461,13 +465,14 @@ class Matcher:
         article = self._article(doc)
         present = article.any
         matches: list[Match] = []
-        direct = self._direct
-        for term_id in present & self._direct_keys:
-            matches += direct[term_id]
         candidates: set[_Watch] = set(self._always)
-        by_term = self._by_term
-        for term_id in present & self._by_term_keys:
-            candidates.update(by_term[term_id])
+        for entry in map(self._by_term_get, present):
+            if entry is not None:
+                fixed, watches = entry
+                if fixed:
+                    matches += fixed
+                if watches:
+                    candidates.update(watches)
         if self._by_source:
             by_source = self._by_source
             for term_id in article.source & by_source.keys():
