@@ -124,6 +124,14 @@ class _Article:
         "any",
         "texts",
     )
+    # The lazily computed slots (unset until first asked for).
+    _body: AbstractSet[int]
+    _joined: bytes
+    _possible_regexes: AbstractSet[int]
+    _regex_answers: dict[tuple[int, int], bool]
+    _regex_hits: list[AbstractSet[int] | None]
+    _source: AbstractSet[int]
+    _title: AbstractSet[int]
 
     def __init__(
         self,
@@ -164,15 +172,15 @@ class _Article:
         # Hits come in order of end offset, so the title's are a prefix of the list.
         hits = self._hits
         split = bisect_right(hits, (self._title_end, sys.maxsize))
-        self._title: AbstractSet[int] = set(map(_SECOND, hits[:split]))
-        self._body: AbstractSet[int] = set(map(_SECOND, hits[split:]))
+        self._title = set(map(_SECOND, hits[:split]))
+        self._body = set(map(_SECOND, hits[split:]))
 
     @property
     def source(self) -> AbstractSet[int]:
         try:
             return self._source
         except AttributeError:
-            self._source: AbstractSet[int] = self._matcher._source_terms(self._raw_source)
+            self._source = self._matcher._source_terms(self._raw_source)
             return self._source
 
     @property
@@ -223,7 +231,7 @@ class _Article:
             possible = self._regexes_in(0) | self._regexes_in(1) | self._regexes_in(2)
             if matcher._regex_in_source:
                 possible = possible | self._regexes_in(3)
-        self._possible_regexes: AbstractSet[int] = possible
+        self._possible_regexes = possible
         return possible
 
     def _joined_for_regexes(self) -> bytes:
