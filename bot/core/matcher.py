@@ -11,20 +11,25 @@ How it stays cheap with thousands of watches:
 2. ONE automaton pass covers title, summary and content, joined by ``" \\n "``: no key holds
    a newline, so no hit spans two fields, and a hit's end offset tells which field it is
    in. The per-field sets (for ``title:`` and ``summary:`` terms) are only split out when
-   a watch asks. The publisher name gets its own short pass, only when needed.
+   a watch asks. A publisher name is folded and searched once per distinct name (memo).
 3. Each watch is indexed under its *anchor* terms: a set of positive terms at least one
    of which must be present for the watch to match (for ``a AND b`` just one of them, for
    ``a OR b`` both). Anchors are chosen to be rare: never a ``source:`` term (every article
    has a publisher) or a regex when a plain term will do. Only watches with a present
    anchor are looked at, and most never run any code: a one-term watch's match is built
    once at compile time and handed out as is, an OR of plain terms matches as soon as it
-   is a candidate. The rest run a precompiled closure of set tests.
-4. All regexes sit in one RE2::Set, run only when a candidate watch asks about a regex.
-   When no pattern is anchored (``^``, ``$``), one pass over all fields joined by
-   newlines tells which regexes can be present at all (usually none); only those are
-   then checked field by field. Regex-only watches are anchored on their regexes: a
-   second, small RE2::Set of just those regexes runs over every article (one pass, the
-   fields joined) and makes those watches candidates only when one of them is found.
+   is a candidate. The rest test the plain terms of a top-level AND (``required`` and
+   ``forbidden`` sets) inline, then a precompiled closure for what is left; when every
+   positive term is required (``a b``, ``a -b``), the Match is prebuilt too.
+4. Regexes run only when a candidate watch asks about one: each is searched for on its
+   own in the fields asked (~1 µs a field); an article that asks about more than a few
+   gets RE2::Set passes instead, which answer every regex at once (when no pattern holds
+   ``^``/``$``, one pass over the fields joined first tells which can be present at all).
+   Regex-only watches are anchored on their regexes: each regex's required literal
+   (:func:`required_literal`, e.g. ``tariff`` for ``/tariffs? on/``) is looked for with a
+   substring test, and only an article holding it makes the watch a candidate. Regexes
+   without a literal, or too many of them, go through one pass of a small RE2::Set of
+   just those regexes instead.
 
 What is left per article is the folding, the automaton pass and a few set operations;
 see bench/p2_matching.py for the figures.
