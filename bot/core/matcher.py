@@ -406,13 +406,15 @@ class Matcher:
         self._regex_set = compiler.regex_set()
         self._regexes = compiler.compiled_regexes()  # regex id -> its own compiled RE2
         self._regex_joinable = compiler.regexes_joinable()
-        # Regex-only watches make their regexes worth looking for in every article: a
-        # small RE2::Set of just those (usually a few) keeps that pass cheap.
+        # Regex-only watches make their regexes worth looking for in every article: by
+        # their required literals, else with a small RE2::Set of just those regexes.
         anchor_regexes = compiler.anchor_regexes
-        self._anchor_regex_set = compiler.regex_set(anchor_regexes)
+        self._anchor_literals = compiler.literals_of(anchor_regexes)
+        self._anchor_regex_set: Any = (
+            compiler.regex_set(anchor_regexes) if self._anchor_literals is None else None
+        )
         self._anchor_regex_ids = sorted(anchor_regexes)
         self._anchor_regex_joinable = compiler.regexes_joinable(anchor_regexes)
-        self._anchor_literals = compiler.literals_of(anchor_regexes)
         self._regex_in_source = regex_in_source
         self._watches = watches  # every watch, for explain()
         # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
