@@ -24,7 +24,7 @@ def art(n: int, *, age_hours: float = 1, known: bool = True) -> Article:
 
 
 def test_any_shared_key_makes_the_same_item() -> None:
-    """An item whose guid changed but URL did not is not new; duplicates in one document count once."""
+    """A changed guid with the same URL is not new; duplicates in one document count once."""
     keys = [("g:new", "u:1"), ("g:2", "u:2"), ("g:2", "u:2-copy"), ("g:3", "u:3")]
     assert fresh_indexes(keys, {"u:1"}) == [1, 3]
 
