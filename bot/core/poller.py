@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 200  # feeds per write transaction
 BATCH_WAIT = 0.05  # seconds the writer gathers finished feeds before committing
+BATCH_MAX_ENTRIES = 2_000  # feed entries per write transaction (memory bound)
 
 
 class FeedFetcher:
@@ -186,7 +187,7 @@ class Poller:
             await self.refresh_watches()
         if not due_only:
             await self._make_all_due()
-        queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=200)
+        queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=100)
         writer = asyncio.create_task(self._write_outcomes(queue, report))
         # Keep fetch slots busy across claims: the next batch is claimed while the last
         # feeds of the previous one are still in flight (no stall on the slowest feed).
@@ -290,10 +291,12 @@ class Poller:
             if item is None:
                 break
             batch = [item]
+            entries = len(item.entries)
             # Gather for a moment: one transaction for many feeds costs about what one
-            # feed's costs, and fetches finish a few at a time.
+            # feed's costs, and fetches finish a few at a time. Entries are capped too: a
+            # first poll of many feeds would otherwise build one huge write in memory.
             deadline = asyncio.get_running_loop().time() + BATCH_WAIT
-            while len(batch) < BATCH_MAX:
+            while len(batch) < BATCH_MAX and entries < BATCH_MAX_ENTRIES:
                 remaining = deadline - asyncio.get_running_loop().time()
                 try:
                     if remaining <= 0:
@@ -306,6 +309,7 @@ class Poller:
                     finished = True
                     break
                 batch.append(nxt)
+                entries += len(nxt.entries)
             try:
                 await self._commit_batch(batch, report)
             except Exception:
