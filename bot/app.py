@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -330,7 +330,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                 poll_job,
                 "interval",
                 seconds=settings.poll.tick_seconds,
-                next_run_time=_now_naive(),
+                next_run_time=datetime.now(),  # APScheduler 3 takes local naive time
                 max_instances=1,
                 coalesce=True,
                 id="poll",
@@ -363,12 +363,6 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     finally:
         if lock is not None:
             lock.release()
-
-
-def _now_naive() -> Any:
-    from datetime import datetime
-
-    return datetime.now()
 
 
 def build_adapters(core: Core) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.api import SubscribeResult
@@ -75,8 +75,9 @@ class Wirewatch:
 
     # ---- subscriptions ----------------------------------------------------------------------
 
-    async def _resolve_watches(
-        self, refs: Sequence[str], candidates: list[WatchInfo]
+    @staticmethod
+    def _resolve_watches(
+        refs: Sequence[str], candidates: list[WatchInfo]
     ) -> tuple[list[WatchInfo], list[str]]:
         found: list[WatchInfo] = []
         unknown: list[str] = []
@@ -98,7 +99,7 @@ class Wirewatch:
     async def subscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
         everything = await self.store.watch_infos()
         if watch_refs:
-            targets, unknown = await self._resolve_watches(watch_refs, everything)
+            targets, unknown = self._resolve_watches(watch_refs, everything)
         else:
             targets = [w for w in everything if w.owner is None]
             unknown = []
@@ -117,7 +118,7 @@ class Wirewatch:
     ) -> SubscribeResult:
         mine = await self.store.watch_infos(destination)
         if watch_refs:
-            targets, unknown = await self._resolve_watches(watch_refs, mine)
+            targets, unknown = self._resolve_watches(watch_refs, mine)
         else:
             targets, unknown = mine, []
         now = self.clock.now()
@@ -167,7 +168,7 @@ class Wirewatch:
 
     async def remove_watch(self, destination: str, watch_ref: str) -> WatchInfo:
         mine = await self.store.watch_infos(None if destination == "console" else destination)
-        found, _ = await self._resolve_watches([watch_ref], mine)
+        found, _ = self._resolve_watches([watch_ref], mine)
         if not found:
             raise NotFoundError(
                 f"no watch {watch_ref!r} here; `watch list` shows this channel's watches and ids"
@@ -237,8 +238,6 @@ class Wirewatch:
         feeds = await self.store.list_feeds()
         depth, oldest, dead = await self.store.outbox_stats()
         last = await self.store.get_meta("last_poll_at")
-        from datetime import datetime
-
         subs: tuple[WatchInfo, ...] = ()
         if destination is not None:
             subs = tuple(await self.store.watch_infos(destination))
