@@ -140,19 +140,8 @@ class Core:
 async def sync_config(core: Core) -> None:
     """Make the store's config feeds and watches match the settings (chat ones untouched)."""
     s = core.settings
-    now = core.clock.now()
-    urls: list[str] = []
-    for f in s.feeds:
-        await core.store.upsert_feed(
-            f.url,
-            name=f.name,
-            interval=f.interval or s.poll.default_interval,
-            source="config",
-            now=now,
-        )
-        urls.append(f.url)
-    existing = {(q, n): (i, active) for i, q, n, active in await core.store.config_watches()}
-    wanted: set[tuple[str, str | None]] = set()
+    feeds = [(f.url, f.name, f.interval or s.poll.default_interval) for f in s.feeds]
+    watches: list[tuple[str, str | None, str | None, bool, list[str]]] = []
     for w in s.watches:
         try:
             parse_query(w.query)
@@ -160,38 +149,18 @@ async def sync_config(core: Core) -> None:
             raise ConfigError(
                 f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}"
             ) from e
-        key = (w.query, w.name)
-        wanted.add(key)
-        if key in existing:
-            watch_id, _active = existing[key]
-            await core.store.update_watch(
-                watch_id, active=True, mention=w.mention, use_defaults=w.channels is None
-            )
-        else:
-            watch_id = await core.store.add_watch(
-                query=w.query,
-                name=w.name,
-                origin="config",
-                now=now,
-                mention=w.mention,
-                use_defaults=w.channels is None,
-            )
-        for dest in w.channels or ():
-            await core.store.ensure_subscription(watch_id, dest, now)
+        watches.append((w.query, w.name, w.mention, w.channels is None, list(w.channels or ())))
         if w.google_news:
-            url = google_news_url(w.query)
-            await core.store.upsert_feed(
-                url,
-                name=f"Google News: {w.name or w.query}",
-                interval=s.poll.default_interval,
-                source="config",
-                now=now,
+            feeds.append(
+                (
+                    google_news_url(w.query),
+                    f"Google News: {w.name or w.query}",
+                    s.poll.default_interval,
+                )
             )
-            urls.append(url)
-    for key, (watch_id, _active) in existing.items():
-        if key not in wanted:
-            await core.store.update_watch(watch_id, active=False)
-    await core.store.deactivate_config_feeds_except(urls)
+    # The same feed listed twice (or a watch's search feed configured by hand) is one feed.
+    unique = list({url: (url, name, interval) for url, name, interval in feeds}.values())
+    await core.store.sync_config(feeds_=unique, watches_=watches, now=core.clock.now())
     await core.poller.refresh_watches()
 
 

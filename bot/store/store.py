@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
@@ -257,14 +257,117 @@ class Store:
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).one()
             return _feed_info(row, self.failing_after)
 
-    async def deactivate_config_feeds_except(self, urls: Iterable[str]) -> None:
-        keep = list(urls)
-        async with self.transaction() as conn:
-            await conn.execute(
+    async def sync_config(
+        self,
+        *,
+        feeds_: Sequence[tuple[str, str | None, int]],
+        watches_: Sequence[tuple[str, str | None, str | None, bool, Sequence[str]]],
+        now: datetime,
+    ) -> None:
+        """Make config feeds (url, name, interval) and config watches (query, name, mention,
+        use_defaults, channels) match, in one transaction with a few statements: a config
+        of thousands of feeds and watches starts in seconds. Chat-made items are untouched;
+        an unsubscribe made in chat survives (existing subscription rows are kept)."""
+
+        def write(conn: Connection) -> None:
+            ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            urls = [u for u, _, _ in feeds_]
+            if feeds_:
+                stmt = ins(feeds)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[feeds.c.url],
+                        set_={
+                            "active": True,
+                            "interval": stmt.excluded.interval,
+                            "name": func.coalesce(stmt.excluded.name, feeds.c.name),
+                        },
+                    ),
+                    [
+                        {
+                            "url": u,
+                            "name": n,
+                            "interval": i,
+                            "source": "config",
+                            "active": True,
+                            "seeded": False,
+                            "consecutive_failures": 0,
+                            "failing_notified": False,
+                            "items_seen": 0,
+                            "created_at": now,
+                            "next_poll_at": now,
+                        }
+                        for u, n, i in feeds_
+                    ],
+                )
+            conn.execute(
                 update(feeds)
-                .where(feeds.c.source == "config", feeds.c.url.not_in(keep))
+                .where(feeds.c.source == "config", feeds.c.url.not_in(urls))
                 .values(active=False)
             )
+            existing = {
+                (r.query, r.name): r.id
+                for r in conn.execute(
+                    select(watches.c.id, watches.c.query, watches.c.name).where(
+                        watches.c.origin == "config"
+                    )
+                )
+            }
+            wanted = {(q, n) for q, n, _, _, _ in watches_}
+            stale = [i for key, i in existing.items() if key not in wanted]
+            if stale:
+                conn.execute(update(watches).where(watches.c.id.in_(stale)).values(active=False))
+            known = [w for w in watches_ if (w[0], w[1]) in existing]
+            if known:
+                conn.execute(
+                    update(watches)
+                    .where(watches.c.id == bindparam("b_id"))
+                    .values(
+                        active=True,
+                        mention=bindparam("b_mention"),
+                        use_defaults=bindparam("b_defaults"),
+                    ),
+                    [
+                        {"b_id": existing[(q, n)], "b_mention": m, "b_defaults": d}
+                        for q, n, m, d, _ in known
+                    ],
+                )
+            new = [w for w in watches_ if (w[0], w[1]) not in existing]
+            if new:
+                rows = conn.execute(
+                    insert(watches).returning(
+                        watches.c.id, watches.c.query, watches.c.name, sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "query": q,
+                            "name": n,
+                            "origin": "config",
+                            "mention": m,
+                            "use_defaults": d,
+                            "active": True,
+                            "hits": 0,
+                            "created_at": now,
+                        }
+                        for q, n, m, d, _ in new
+                    ],
+                )
+                for r in rows:
+                    existing[(r.query, r.name)] = r.id
+            subs = [
+                {
+                    "watch_id": existing[(q, n)],
+                    "destination": dest,
+                    "active": True,
+                    "created_at": now,
+                }
+                for q, n, _, _, channels in watches_
+                for dest in channels
+            ]
+            if subs:
+                conn.execute(ins(subscriptions).on_conflict_do_nothing(), subs)
+
+        await self.run_write(write)
 
     async def list_feeds(self) -> list[FeedInfo]:
         async with self.engine.connect() as conn:
@@ -388,26 +491,9 @@ class Store:
                 )
             return watch_id
 
-    async def config_watches(self) -> list[tuple[int, str, str | None, bool]]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(watches.c.id, watches.c.query, watches.c.name, watches.c.active).where(
-                    watches.c.origin == "config"
-                )
-            )
-            return [(r.id, r.query, r.name, r.active) for r in rows]
-
     async def update_watch(self, watch_id: int, **values: Any) -> None:
         async with self.transaction() as conn:
             await conn.execute(update(watches).where(watches.c.id == watch_id).values(**values))
-
-    async def ensure_subscription(self, watch_id: int, destination: str, now: datetime) -> None:
-        """Subscribe unless the row exists (an inactive row is a deliberate unsubscribe)."""
-        async with self.transaction() as conn:
-            stmt = self._insert(subscriptions).values(
-                watch_id=watch_id, destination=destination, active=True, created_at=now
-            )
-            await conn.execute(stmt.on_conflict_do_nothing())
 
     async def set_subscription(
         self, watch_id: int, destination: str, active: bool, now: datetime

@@ -176,13 +176,17 @@ async def test_destination_failure_and_recovery(store: Store) -> None:
 
 
 async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
-    """ensure_subscription does not undo a deliberate unsubscribe."""
-    watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
-    assert await store.set_subscription(watch, "slack:C1", True, NOW) is True
-    assert await store.set_subscription(watch, "slack:C1", False, NOW) is True
-    await store.ensure_subscription(watch, "slack:C1", NOW)
+    """A config resync subscribes its channels once, never undoing a later unsubscribe,
+    and retires config feeds and watches that left the file."""
+    config = {"watches_": [("q", None, None, False, ["slack:C1"])], "now": NOW}
+    await store.sync_config(feeds_=[("https://a.test/rss", "A", 300)], **config)
+    [row] = await store.watch_rows()
+    assert row.destinations == ("slack:C1",)
+    assert await store.set_subscription(row.id, "slack:C1", False, NOW) is True
+    await store.sync_config(feeds_=[("https://b.test/rss", None, 300)], **config)
     [row] = await store.watch_rows()
     assert row.destinations == ()
+    assert [f.url for f in await store.list_feeds()] == ["https://b.test/rss"]
 
 
 async def test_times_come_back_as_utc(store: Store) -> None:
