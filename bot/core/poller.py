@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -43,11 +43,12 @@ BATCH_WAIT = 0.05  # seconds the writer gathers finished feeds before committing
 BATCH_MAX_ENTRIES = 2_000  # feed entries per write transaction (memory bound)
 
 
-class FeedFetcher:
+class FeedFetcher(Protocol):
     """What the poller needs of ``bot.core.fetch.Fetcher`` (a seam for tests and benches)."""
 
-    async def fetch(self, req: FetchRequest) -> FetchResult:  # pragma: no cover - protocol
-        raise NotImplementedError
+    async def fetch(self, req: FetchRequest) -> FetchResult:
+        """Fetch one feed (conditional GET); raise ``FetchError`` when it cannot."""
+        ...
 
 
 @dataclass(slots=True)
@@ -110,7 +111,7 @@ class Poller:
         self,
         *,
         store: Store,
-        fetcher: Any,
+        fetcher: FeedFetcher,
         clock: Clock,
         max_age: timedelta,
         backfill: int = 0,

@@ -19,7 +19,7 @@ from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport, iso_utc
 from bot.core.netguard import check_url_syntax
 from bot.core.parsing import parse_feed
-from bot.core.poller import Poller
+from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
 from bot.store.store import Store
@@ -61,7 +61,7 @@ class Wirewatch:
         *,
         store: Store,
         poller: Poller,
-        fetcher: Any,
+        fetcher: FeedFetcher,
         clock: Clock,
         default_interval: int = 300,
         allow_private: bool = False,

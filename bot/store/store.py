@@ -138,6 +138,32 @@ def create_engine_for(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def new_feed_row(
+    url: str,
+    *,
+    name: str | None,
+    interval: int,
+    source: str,
+    now: datetime,
+    added_by: str | None = None,
+) -> dict[str, Any]:
+    """Column values of a feed seen for the first time: due at once, not yet seeded."""
+    return {
+        "url": url,
+        "name": name,
+        "interval": interval,
+        "source": source,
+        "added_by": added_by,
+        "active": True,
+        "seeded": False,
+        "consecutive_failures": 0,
+        "failing_notified": False,
+        "items_seen": 0,
+        "created_at": now,
+        "next_poll_at": now,
+    }
+
+
 def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
     """A stdlib-sqlite3 engine on the same file, for batch writes in one worker thread."""
     url = engine.url
@@ -235,18 +261,14 @@ class Store:
             if row is None:
                 await conn.execute(
                     insert(feeds).values(
-                        url=url,
-                        name=name,
-                        interval=interval,
-                        source=source,
-                        added_by=added_by,
-                        active=True,
-                        seeded=False,
-                        consecutive_failures=0,
-                        failing_notified=False,
-                        items_seen=0,
-                        created_at=now,
-                        next_poll_at=now,
+                        new_feed_row(
+                            url,
+                            name=name,
+                            interval=interval,
+                            source=source,
+                            now=now,
+                            added_by=added_by,
+                        )
                     )
                 )
             else:
@@ -284,19 +306,7 @@ class Store:
                         },
                     ),
                     [
-                        {
-                            "url": u,
-                            "name": n,
-                            "interval": i,
-                            "source": "config",
-                            "active": True,
-                            "seeded": False,
-                            "consecutive_failures": 0,
-                            "failing_notified": False,
-                            "items_seen": 0,
-                            "created_at": now,
-                            "next_poll_at": now,
-                        }
+                        new_feed_row(u, name=n, interval=i, source="config", now=now)
                         for u, n, i in feeds_
                     ],
                 )
@@ -387,10 +397,6 @@ class Store:
     async def deactivate_feed(self, feed_id: int) -> None:
         async with self.transaction() as conn:
             await conn.execute(update(feeds).where(feeds.c.id == feed_id).values(active=False))
-
-    async def feed_urls_by_id(self) -> dict[int, str]:
-        async with self.engine.connect() as conn:
-            return {r.id: r.url for r in await conn.execute(select(feeds.c.id, feeds.c.url))}
 
     async def claim_feeds(
         self,
@@ -586,20 +592,6 @@ class Store:
                 )
             )
         return out
-
-    async def watch_owner(self, watch_id: int) -> tuple[bool, str | None, str] | None:
-        """(active, owner, origin) of a watch, or None."""
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(watches.c.active, watches.c.owner, watches.c.origin).where(
-                        watches.c.id == watch_id
-                    )
-                )
-            ).first()
-            return None if row is None else (bool(row.active), row.owner, row.origin)
-
-    # ---- articles -------------------------------------------------------------------------
 
     async def recent_articles(self, *, since: datetime, limit: int) -> list[Any]:
         async with self.engine.connect() as conn:
@@ -1030,17 +1022,6 @@ class Store:
             )
         return out
 
-    async def destination_state(self, destination: str) -> str:
-        async with self.engine.connect() as conn:
-            state = (
-                await conn.execute(
-                    select(destinations.c.state).where(destinations.c.destination == destination)
-                )
-            ).scalar_one_or_none()
-            return state or "ok"
-
-    # ---- notices ------------------------------------------------------------------------
-
     async def queue_notices(self, rows: Sequence[tuple[str, str]], now: datetime) -> None:
         from bot.store.ingest import insert_notices
 
@@ -1094,13 +1075,3 @@ class Store:
             values["next_attempt_at"] = retry_at
         async with self.transaction() as conn:
             await conn.execute(update(notices).where(notices.c.id == notice_id).values(**values))
-
-    async def subscribers_of_feed_notices(self) -> list[str]:
-        """Destinations that get operational notices: every active subscription's channel."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(subscriptions.c.destination)
-                .where(subscriptions.c.active.is_(True))
-                .distinct()
-            )
-            return [r[0] for r in rows]
