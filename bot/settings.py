@@ -134,6 +134,14 @@ class DiscordSettings(BaseModel):
         return self.token is not None
 
 
+class LimitsSettings(BaseModel):
+    """What one chat channel or workspace may create (the operator's config is exempt)."""
+
+    watches_per_channel: int = Field(default=50, ge=1)
+    terms_per_watch: int = Field(default=40, ge=1)
+    feeds_per_workspace: int = Field(default=50, ge=0)
+
+
 class HealthSettings(BaseModel):
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -152,6 +160,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
     health: HealthSettings = HealthSettings()
+    limits: LimitsSettings = LimitsSettings()
     feeds: list[FeedConfig] = Field(default_factory=list)
     watches: list[WatchConfig] = Field(default_factory=list)
     log_level: str = "INFO"

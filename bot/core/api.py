@@ -1,9 +1,22 @@
-"""The core API chat adapters call: every slash command maps onto one method here.
+"""The core API every surface calls: the CLI, and every chat command through
+:mod:`bot.core.commands`.
 
-Adapters only translate chat commands into these calls and render the results; they
-decide *who* may call the mutating methods (channel managers), the core decides *what*
-happens. Destinations are strings: ``slack:C0123ABCD``, ``discord:1122...``,
-``slack-webhook:https://...``, ``discord-webhook:https://...``, ``console``.
+Every call names its :class:`Caller`: where it comes from (the destination), which
+workspace or server (the tenant) and whether the adapter found the user to manage that
+channel. The core decides what the caller may see and change:
+
+* a channel sees the operator's watches (from the config file) and its own, never another
+  channel's; a person's direct-message watches are theirs alone;
+* a workspace/server sees the operator's feeds and the feeds it added; items of a feed a
+  workspace added reach only that workspace's channels; the operator's feeds can only be
+  changed in the config file;
+* changing what a channel receives needs ``can_manage`` (decided by the adapter:
+  Slack admins/owners or the allow-list, Discord members with Manage Channels);
+* the CLI is the operator (``tenant=None``) and sees everything.
+
+Destinations are strings: ``slack:C0123ABCD``, ``discord:1122...``, ``slack-dm:U0123``,
+``discord-dm:4242``, ``slack-webhook:https://...``, ``discord-webhook:https://...``,
+``console``.
 """
 
 from __future__ import annotations
@@ -16,83 +29,125 @@ from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyR
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asks, from where. Adapters fill it in; the core decides what follows from it."""
+
+    destination: str  # where the command was typed, and where its channel's alerts go
+    tenant: str | None  # "slack:T0123" / "discord:g:4567"; None for the operator (CLI)
+    user: str | None = None  # "slack:U0123" / "discord:4242"
+    can_manage: bool = False  # may change what this channel receives
+    dm: str | None = None  # this person's direct-message destination, if the platform has one
+    managers: str = "channel managers"  # who may manage here, in the platform's words
+
+    @property
+    def operator(self) -> bool:
+        return self.tenant is None
+
+    @classmethod
+    def console(cls) -> Caller:
+        """The operator at the command line."""
+        return cls(destination="console", tenant=None, user="cli", can_manage=True)
+
+
+@dataclass(frozen=True, slots=True)
 class SubscribeResult:
     destination: str
     changed: tuple[WatchInfo, ...]  # watches newly (un)subscribed by this call
     unchanged: tuple[WatchInfo, ...]  # already in the requested state
-    unknown: tuple[str, ...]  # references that named no watch
+    unknown: tuple[str, ...]  # references that named no watch this caller may use
 
 
 class CoreAPI(Protocol):
-    async def subscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
-        """Start alerts for ``destination``: all default (config) watches, or the named ones.
+    async def subscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+        """Start alerts in the caller's channel: every operator watch, or the named ones.
 
-        A reference is a watch id ("3", "#3") or a watch name (case-insensitive).
+        A reference is a watch id ("3", "#3") or name (case-insensitive) among the watches
+        the caller may see. Raises ``PermissionDeniedError`` without ``can_manage``.
         """
         ...
 
     async def unsubscribe(
-        self, destination: str, watch_refs: Sequence[str] = ()
+        self, caller: Caller, watch_refs: Sequence[str] = ()
     ) -> SubscribeResult:
-        """Stop alerts for ``destination``: all its watches, or the named ones (also "mute")."""
+        """Stop alerts in the caller's channel: all its watches, or the named ones."""
         ...
 
     async def add_watch(
         self,
-        destination: str,
+        caller: Caller,
         query: str,
         *,
         name: str | None = None,
-        created_by: str | None = None,
         mention: str | None = None,
+        personal: bool = False,
     ) -> WatchInfo:
-        """Create a watch owned by ``destination`` and subscribe it there.
+        """Create a watch owned by the caller's channel (or, ``personal``, their DM) and
+        subscribe it there. Raises ``QuerySyntaxError`` (with position) for a malformed
+        query and ``QuotaError`` past the channel's limits."""
+        ...
 
-        Raises ``QuerySyntaxError`` (with position) for a malformed query.
+    async def edit_watch(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        query: str | None = None,
+        name: str | None = None,
+        mention: str | None = None,
+        personal: bool = False,
+    ) -> WatchInfo:
+        """Change a watch this channel (or DM) owns. ``mention=""`` removes the ping."""
+        ...
+
+    async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
+        """Watches delivering to the caller's channel (or DM), with hit counts. The
+        operator with destination ``console`` gets every watch."""
+        ...
+
+    async def available_watches(self, caller: Caller) -> list[WatchInfo]:
+        """Watches the caller may subscribe to: the operator's and the channel's own."""
+        ...
+
+    async def remove_watch(
+        self, caller: Caller, watch_ref: str, *, personal: bool = False
+    ) -> WatchInfo:
+        """Remove a watch this channel owns, or unsubscribe it from an operator watch.
+
+        Raises ``NotFoundError`` when the reference names no watch of this channel.
         """
         ...
 
-    async def list_watches(self, destination: str | None = None) -> list[WatchInfo]:
-        """Watches delivering to ``destination`` (all watches when None), with hit counts."""
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
+        """Recent stored articles (from feeds the caller may see) ``query`` would match,
+        newest first, with matched terms."""
         ...
 
-    async def remove_watch(self, destination: str, watch_ref: str) -> WatchInfo:
-        """Remove a watch this destination owns, or unsubscribe it from a shared one.
-
-        Raises ``NotFoundError`` when the reference names no watch of this destination.
-        """
+    async def latest(
+        self, caller: Caller, query: str | None = None, *, limit: int = 5
+    ) -> list[ArticleView]:
+        """Newest stored articles the caller may see (matching ``query`` when given)."""
         ...
 
-    async def test_query(self, query: str, *, limit: int = 10) -> list[ArticleView]:
-        """Stored recent articles ``query`` would match, newest first, with matched terms."""
+    async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
+        """Validate (private-address guard, fetched once, must parse) and add a feed for the
+        caller's workspace. Raises ``BlockedAddressError`` / ``FetchError`` / ``ParseError``
+        with a reason, ``DuplicateError`` when the workspace already has it."""
         ...
 
-    async def latest(self, query: str | None = None, *, limit: int = 5) -> list[ArticleView]:
-        """Newest stored articles (matching ``query`` when given), newest first."""
+    async def list_feeds(self, caller: Caller) -> list[FeedInfo]:
+        """The operator's feeds and the caller's workspace's."""
         ...
 
-    async def add_feed(
-        self, url: str, *, name: str | None = None, added_by: str | None = None
-    ) -> FeedInfo:
-        """Validate (private-address guard, fetched once, must parse) and add a feed.
-
-        Raises ``BlockedAddressError`` / ``FetchError`` / ``ParseError`` with a reason.
-        """
+    async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
+        """Remove one of the workspace's feeds by id or URL. Raises ``NotFoundError``, or
+        ``PermissionDeniedError`` for an operator feed."""
         ...
 
-    async def list_feeds(self) -> list[FeedInfo]: ...
-
-    async def remove_feed(self, feed_ref: str) -> FeedInfo:
-        """Remove a feed by id or URL. Raises ``NotFoundError``."""
+    async def status(self, caller: Caller) -> StatusReport:
+        """Feed and delivery health the caller may see; ``subscriptions`` lists the
+        caller's channel's watches."""
         ...
 
-    async def status(self, destination: str | None = None) -> StatusReport:
-        """Feed and destination health, outbox depth, dead letters, last poll.
-
-        With a destination, ``subscriptions`` lists that destination's watches.
-        """
-        ...
-
-    async def why(self, url: str) -> WhyReport:
-        """What happened to one article URL: fetched, matched or not (and why), delivered."""
+    async def why(self, caller: Caller, url: str) -> WhyReport:
+        """What happened to one article URL, told only as far as the caller may see."""
         ...

@@ -11,7 +11,9 @@ WirewatchError
 │   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
 │   └── PermanentDeliveryError   stop for this destination until it recovers
 ├── NotFoundError            a command named a watch/feed/article that does not exist
-└── PermissionDeniedError    a chat user may not change this channel
+├── DuplicateError           a command would add what is already there
+├── QuotaError               a channel or workspace reached one of its limits
+└── PermissionDeniedError    a chat user may not change this channel (or an operator feed)
 """
 
 from __future__ import annotations
@@ -92,3 +94,11 @@ class NotFoundError(WirewatchError):
 
 class PermissionDeniedError(WirewatchError):
     pass
+
+
+class DuplicateError(WirewatchError):
+    pass
+
+
+class QuotaError(WirewatchError):
+    """A per-channel or per-workspace limit (``[limits]`` in the settings) was reached."""

@@ -78,7 +78,7 @@ class FeedInfo:
     error_since: datetime | None
     consecutive_failures: int
     next_poll_at: datetime | None
-    source: str  # "config" | "user"
+    source: str  # "config" (file) | "operator" (CLI) | "user" (chat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,7 @@ class WatchInfo:
     destinations: tuple[str, ...]
     owner: str | None = None  # destination that created it in chat, None for config watches
     mention: str | None = None  # the only mention an alert for this watch may carry
+    tenant: str | None = None  # workspace/server of the owner (None: the operator's)
 
 
 class DestinationState(StrEnum):

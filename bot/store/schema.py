@@ -89,6 +89,7 @@ watches = Table(
     Column("name", Text),
     Column("origin", String(16), nullable=False),  # config | chat | cli
     Column("owner", Text),  # destination that created it in chat
+    Column("tenant", Text),  # workspace/server of that destination (None: operator's)
     Column("created_by", Text),
     Column("mention", Text),
     # Config watches without explicit channels follow the default destinations.
@@ -107,8 +108,23 @@ subscriptions = Table(
     # An unsubscribe keeps the row inactive, so a config re-sync does not undo it.
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Workspace/server of the destination, recorded by the chat command that subscribed it
+    # (None for the operator's channels): items of a workspace's own feeds reach only it.
+    Column("tenant", Text),
 )
 Index("ix_subscriptions_destination", subscriptions.c.destination)
+
+# Which workspaces/servers added a feed in chat. A feed with owners and source "user" is
+# read for them only; the operator's feeds (source "config") are read for everyone.
+feed_owners = Table(
+    "feed_owners",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("tenant", Text, primary_key=True),
+    Column("added_by", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+Index("ix_feed_owners_tenant", feed_owners.c.tenant)
 
 destinations = Table(
     "destinations",

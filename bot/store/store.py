@@ -37,6 +37,7 @@ from bot.store.schema import (
     alerts,
     articles,
     destinations,
+    feed_owners,
     feeds,
     meta,
     notices,
@@ -66,6 +67,17 @@ class FeedRow:
     error_since: datetime | None
     last_error: str | None
     failing_notified: bool
+    # Workspaces/servers whose channels may receive this feed's items; None: everyone's
+    # (the operator's feeds, and chat feeds from before tenancy).
+    reach: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A destination a watch delivers to, with the workspace/server it belongs to."""
+
+    destination: str
+    tenant: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +87,16 @@ class WatchRow:
     name: str | None
     mention: str | None
     use_defaults: bool
-    destinations: tuple[str, ...]
+    targets: tuple[Target, ...]
+    owner: str | None = None
+    tenant: str | None = None
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        return tuple(t.destination for t in self.targets)
 
 
-def _feed_row(r: Any) -> FeedRow:
+def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
     return FeedRow(
         id=r.id,
         url=r.url,
@@ -92,7 +110,11 @@ def _feed_row(r: Any) -> FeedRow:
         error_since=r.error_since,
         last_error=r.last_error,
         failing_notified=r.failing_notified,
+        reach=reach,
     )
+
+
+GLOBAL_SOURCES = ("config", "operator")
 
 
 def _feed_info(r: Any, failing_after: int) -> FeedInfo:
@@ -255,7 +277,9 @@ class Store:
         source: str,
         now: datetime,
         added_by: str | None = None,
+        tenant: str | None = None,
     ) -> FeedInfo:
+        """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner."""
         async with self.transaction() as conn:
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
             if row is None:
@@ -272,12 +296,79 @@ class Store:
                     )
                 )
             else:
-                values: dict[str, Any] = {"active": True, "interval": interval}
+                values: dict[str, Any] = {"active": True}
+                if not row.active:
+                    # A feed brought back takes its new adder's terms.
+                    values.update(interval=interval, source=source, added_by=added_by)
+                    if row.source == "user" and source == "user":
+                        await conn.execute(delete(feed_owners).where(feed_owners.c.feed_id == row.id))
+                elif source in GLOBAL_SOURCES and row.source == "user":
+                    values["source"] = source  # the operator takes it over for everyone
                 if name:
                     values["name"] = name
                 await conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).one()
+            if tenant is not None:
+                await conn.execute(
+                    self._insert(feed_owners)
+                    .values(feed_id=row.id, tenant=tenant, added_by=added_by, created_at=now)
+                    .on_conflict_do_nothing()
+                )
             return _feed_info(row, self.failing_after)
+
+    async def feed_tenants(self, feed_id: int) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(feed_owners.c.tenant).where(feed_owners.c.feed_id == feed_id)
+            )
+            return sorted(r[0] for r in rows)
+
+    async def remove_feed_owner(self, feed_id: int, tenant: str) -> bool:
+        """Drop a workspace's claim on a feed; a chat feed nobody owns any more stops being
+        read. Returns whether the feed was deactivated."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                delete(feed_owners).where(
+                    feed_owners.c.feed_id == feed_id, feed_owners.c.tenant == tenant
+                )
+            )
+            left = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(feed_owners)
+                    .where(feed_owners.c.feed_id == feed_id)
+                )
+            ).scalar_one()
+            if left:
+                return False
+            result = await conn.execute(
+                update(feeds)
+                .where(feeds.c.id == feed_id, feeds.c.source == "user")
+                .values(active=False)
+            )
+            return bool(result.rowcount)
+
+    async def count_tenant_feeds(self, tenant: str) -> int:
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(feed_owners.join(feeds, feeds.c.id == feed_owners.c.feed_id))
+                        .where(feed_owners.c.tenant == tenant, feeds.c.active.is_(True))
+                    )
+                ).scalar_one()
+            )
+
+    def _visible_feeds(self, tenant: str) -> Any:
+        """A WHERE clause for feeds whose items ``tenant`` may see."""
+        owned = select(feed_owners.c.feed_id).where(feed_owners.c.tenant == tenant)
+        anyone_owns = select(feed_owners.c.feed_id)
+        return or_(
+            feeds.c.source.in_(GLOBAL_SOURCES),
+            feeds.c.id.in_(owned),
+            ~feeds.c.id.in_(anyone_owns),
+        )
 
     async def sync_config(
         self,
@@ -379,19 +470,24 @@ class Store:
 
         await self.run_write(write)
 
-    async def list_feeds(self) -> list[FeedInfo]:
+    async def list_feeds(self, *, visible_to: str | None = None) -> list[FeedInfo]:
+        """Active feeds; with ``visible_to``, only those that workspace may see."""
+        conds = [feeds.c.active.is_(True)]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(feeds).where(feeds.c.active.is_(True)).order_by(feeds.c.id)
-            )
+            rows = await conn.execute(select(feeds).where(*conds).order_by(feeds.c.id))
             return [_feed_info(r, self.failing_after) for r in rows]
 
-    async def find_feed(self, ref: str) -> FeedInfo | None:
+    async def find_feed(self, ref: str, *, visible_to: str | None = None) -> FeedInfo | None:
         cond = feeds.c.url == ref
         if ref.lstrip("#").isdigit():
             cond = or_(cond, feeds.c.id == int(ref.lstrip("#")))
+        conds = [cond, feeds.c.active.is_(True)]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(feeds).where(cond, feeds.c.active.is_(True)))).first()
+            row = (await conn.execute(select(feeds).where(*conds))).first()
             return None if row is None else _feed_info(row, self.failing_after)
 
     async def deactivate_feed(self, feed_id: int) -> None:
@@ -436,8 +532,23 @@ class Store:
                 .where(feeds.c.id.in_(ids))
                 .values(lease_owner=owner, lease_until=now + lease)
             )
-            rows = await conn.execute(select(feeds).where(feeds.c.id.in_(ids)))
-            return [_feed_row(r) for r in rows]
+            rows = (await conn.execute(select(feeds).where(feeds.c.id.in_(ids)))).all()
+            owners: dict[int, list[str]] = {}
+            for o in await conn.execute(
+                select(feed_owners.c.feed_id, feed_owners.c.tenant).where(
+                    feed_owners.c.feed_id.in_(ids)
+                )
+            ):
+                owners.setdefault(o.feed_id, []).append(o.tenant)
+            return [
+                _feed_row(
+                    r,
+                    None
+                    if r.source in GLOBAL_SOURCES or r.id not in owners
+                    else tuple(sorted(owners[r.id])),
+                )
+                for r in rows
+            ]
 
     async def release_all_leases(self) -> None:
         """Drop every lease: only for a database one instance owns (SQLite with its lock),
@@ -468,6 +579,7 @@ class Store:
         origin: str,
         now: datetime,
         owner: str | None = None,
+        tenant: str | None = None,
         created_by: str | None = None,
         mention: str | None = None,
         use_defaults: bool = False,
@@ -480,6 +592,7 @@ class Store:
                     name=name,
                     origin=origin,
                     owner=owner,
+                    tenant=tenant,
                     created_by=created_by,
                     mention=mention,
                     use_defaults=use_defaults,
@@ -492,7 +605,11 @@ class Store:
             for dest in destinations_:
                 await conn.execute(
                     insert(subscriptions).values(
-                        watch_id=watch_id, destination=dest, active=True, created_at=now
+                        watch_id=watch_id,
+                        destination=dest,
+                        active=True,
+                        created_at=now,
+                        tenant=tenant,
                     )
                 )
             return watch_id
@@ -501,14 +618,33 @@ class Store:
         async with self.transaction() as conn:
             await conn.execute(update(watches).where(watches.c.id == watch_id).values(**values))
 
+    async def count_owned_watches(self, owner: str) -> int:
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(watches)
+                        .where(watches.c.owner == owner, watches.c.active.is_(True))
+                    )
+                ).scalar_one()
+            )
+
     async def set_subscription(
-        self, watch_id: int, destination: str, active: bool, now: datetime
+        self,
+        watch_id: int,
+        destination: str,
+        active: bool,
+        now: datetime,
+        *,
+        tenant: str | None = None,
     ) -> bool:
-        """Set a subscription's state; return True when it changed."""
+        """Set a subscription's state; return True when it changed. ``tenant`` records the
+        destination's workspace/server (so its own feeds' items may reach it)."""
         async with self.transaction() as conn:
             row = (
                 await conn.execute(
-                    select(subscriptions.c.active).where(
+                    select(subscriptions.c.active, subscriptions.c.tenant).where(
                         subscriptions.c.watch_id == watch_id,
                         subscriptions.c.destination == destination,
                     )
@@ -519,21 +655,30 @@ class Store:
                     return False
                 await conn.execute(
                     insert(subscriptions).values(
-                        watch_id=watch_id, destination=destination, active=True, created_at=now
+                        watch_id=watch_id,
+                        destination=destination,
+                        active=True,
+                        created_at=now,
+                        tenant=tenant,
                     )
                 )
                 return True
-            if bool(row.active) == active:
-                return False
-            await conn.execute(
-                update(subscriptions)
-                .where(
-                    subscriptions.c.watch_id == watch_id,
-                    subscriptions.c.destination == destination,
+            values: dict[str, Any] = {}
+            if tenant is not None and row.tenant != tenant:
+                values["tenant"] = tenant
+            changed = bool(row.active) != active
+            if changed:
+                values["active"] = active
+            if values:
+                await conn.execute(
+                    update(subscriptions)
+                    .where(
+                        subscriptions.c.watch_id == watch_id,
+                        subscriptions.c.destination == destination,
+                    )
+                    .values(**values)
                 )
-                .values(active=active)
-            )
-            return True
+            return changed
 
     async def watch_rows(self) -> list[WatchRow]:
         """Active watches with their active destinations (for matching and delivery)."""
@@ -544,13 +689,13 @@ class Store:
                 )
             ).all()
             subs = await conn.execute(
-                select(subscriptions.c.watch_id, subscriptions.c.destination).where(
-                    subscriptions.c.active.is_(True)
-                )
+                select(
+                    subscriptions.c.watch_id, subscriptions.c.destination, subscriptions.c.tenant
+                ).where(subscriptions.c.active.is_(True))
             )
-            by_watch: dict[int, list[str]] = {}
+            by_watch: dict[int, list[Target]] = {}
             for s in subs:
-                by_watch.setdefault(s.watch_id, []).append(s.destination)
+                by_watch.setdefault(s.watch_id, []).append(Target(s.destination, s.tenant))
             return [
                 WatchRow(
                     id=w.id,
@@ -558,20 +703,21 @@ class Store:
                     name=w.name,
                     mention=w.mention,
                     use_defaults=w.use_defaults,
-                    destinations=tuple(sorted(by_watch.get(w.id, ()))),
+                    targets=tuple(sorted(by_watch.get(w.id, ()), key=lambda t: t.destination)),
+                    owner=w.owner,
+                    tenant=w.tenant,
                 )
                 for w in ws
             ]
 
-    async def watch_infos(
-        self, destination: str | None = None, *, include_inactive_subs: bool = False
-    ) -> list[WatchInfo]:
+    async def watch_infos(self, destination: str | None = None) -> list[WatchInfo]:
+        """Active watches (delivering to ``destination`` when given), with hit counts."""
         rows = await self.watch_rows()
         async with self.engine.connect() as conn:
             stats = {
                 r.id: r
                 for r in await conn.execute(
-                    select(watches.c.id, watches.c.hits, watches.c.last_hit_at, watches.c.owner)
+                    select(watches.c.id, watches.c.hits, watches.c.last_hit_at)
                 )
             }
         out = []
@@ -587,22 +733,39 @@ class Store:
                     hits=st.hits,
                     last_hit_at=st.last_hit_at,
                     destinations=w.destinations,
-                    owner=st.owner,
+                    owner=w.owner,
                     mention=w.mention,
+                    tenant=w.tenant,
                 )
             )
         return out
 
-    async def recent_articles(self, *, since: datetime, limit: int) -> list[Any]:
+    async def recent_articles(
+        self, *, since: datetime, limit: int, visible_to: str | None = None
+    ) -> list[Any]:
+        """Recently seen articles, newest first; with ``visible_to``, only from feeds that
+        workspace may see."""
+        conds = [articles.c.first_seen_at >= since]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(articles, feeds.c.url.label("feed_url"))
                 .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                .where(articles.c.first_seen_at >= since)
+                .where(*conds)
                 .order_by(articles.c.published.desc(), articles.c.id.desc())
                 .limit(limit)
             )
             return list(rows)
+
+    async def article_visible(self, article_id: int, tenant: str) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                select(articles.c.id)
+                .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
+                .where(articles.c.id == article_id, self._visible_feeds(tenant))
+            )
+            return found.first() is not None
 
     async def recent_headlines(
         self, *, since: datetime, limit: int

@@ -1,0 +1,233 @@
+"""Every chat command once: name, parameters, help, example, and how it may run.
+
+The catalogue is data. Slack's text parser (:mod:`bot.core.commands.textargs`) and
+Discord's app_commands builder read it; ``help`` is generated from it; the contract
+tests walk it. A command named ``"watch add"`` is the subcommand ``add`` of the group
+``watch`` (``/wirewatch watch add …`` on Slack, ``/watch add`` on Discord).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    WORD = "word"  # one word
+    TEXT = "text"  # the rest of the text as typed (a query keeps its quotes)
+    INT = "int"
+    FLAG = "flag"  # on/off: a bare keyword on Slack (``share``), a boolean on Discord
+    WATCH = "watch"  # one watch: id ("7", "#7") or name
+    WATCHES = "watches"  # zero or more watches
+    FEED = "feed"  # one feed: id or URL
+    URL = "url"
+    MENTION = "mention"  # who an alert pings: a Slack user group, a Discord role
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    kind: Kind
+    help: str
+    required: bool = False
+    # Slack: an option is typed ``--name VALUE`` anywhere in the text; the others are
+    # positional in the order given. Discord: every parameter is a named option.
+    option: bool = False
+    choices: tuple[str, ...] = ()
+    min_value: int | None = None
+    max_value: int | None = None
+    max_length: int | None = None
+    default: int | str | bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    summary: str
+    usage: str  # the arguments as typed on Slack, after the command name
+    example: str  # arguments of a working example
+    params: tuple[Param, ...] = ()
+    # Changes what a channel receives: only its managers (``Caller.can_manage``).
+    mutating: bool = False
+    # May take longer than a platform's acknowledgement window (3 s): answer later.
+    slow: bool = False
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def group(self) -> str | None:
+        head, _, tail = self.name.partition(" ")
+        return head if tail else None
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rpartition(" ")[2]
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+QUERY_MAX = 1000
+NAME_MAX = 80
+URL_MAX = 2000
+LATEST_MAX = 10
+LATEST_DEFAULT = 5
+TEST_LIMIT = 10
+
+_QUERY = Param(
+    "query",
+    Kind.TEXT,
+    'What to watch for, e.g. "rare earth" AND (export OR ban)',
+    required=True,
+    max_length=QUERY_MAX,
+)
+_NAME = Param("name", Kind.WORD, "A short name for the watch", option=True, max_length=NAME_MAX)
+_PING = Param("ping", Kind.MENTION, "Who every alert of this watch pings", option=True)
+
+
+CATALOGUE: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "help",
+        "what Wirewatch does and every command",
+        "",
+        "",
+    ),
+    CommandSpec(
+        "subscribe",
+        "start alerts in this channel: the default watches, or the ones named",
+        "[WATCH…]",
+        "3",
+        (Param("watches", Kind.WATCHES, "Watches to turn on (empty: every default watch)"),),
+        mutating=True,
+    ),
+    CommandSpec(
+        "unsubscribe",
+        "stop alerts in this channel: all of them, or the ones named",
+        "[WATCH…]",
+        "3",
+        (Param("watches", Kind.WATCHES, "Watches to turn off (empty: all of them)"),),
+        mutating=True,
+        aliases=("mute",),
+    ),
+    CommandSpec(
+        "watch add",
+        "a new watch whose matching news is posted in this channel",
+        "QUERY [--name NAME] [--ping GROUP]",
+        '"rare earth" AND (lithium OR cobalt) --name minerals',
+        (_QUERY, _NAME, _PING),
+        mutating=True,
+        aliases=("watch new",),
+    ),
+    CommandSpec(
+        "watch list",
+        "this channel's watches with ids, hits and last hit",
+        "",
+        "",
+        aliases=("watch ls", "watch", "watches"),
+    ),
+    CommandSpec(
+        "watch remove",
+        "stop a watch posting in this channel",
+        "WATCH",
+        "7",
+        (Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),),
+        mutating=True,
+        aliases=("watch rm", "watch delete", "watch del"),
+    ),
+    CommandSpec(
+        "watch test",
+        "what a query would have matched among recent articles",
+        "QUERY",
+        "lithium NOT battery",
+        (Param("query", Kind.TEXT, "The query to try", required=True, max_length=QUERY_MAX),),
+        slow=True,
+    ),
+    CommandSpec(
+        "latest",
+        "the newest stored articles (only you see them unless `share`)",
+        "[QUERY] [N] [share]",
+        "lithium 10",
+        (
+            Param("query", Kind.TEXT, "Only articles matching this query", max_length=QUERY_MAX),
+            Param(
+                "count",
+                Kind.INT,
+                f"How many (1-{LATEST_MAX}, default {LATEST_DEFAULT})",
+                min_value=1,
+                max_value=LATEST_MAX,
+                default=LATEST_DEFAULT,
+            ),
+            Param("share", Kind.FLAG, "Post the answer in the channel", default=False),
+        ),
+        slow=True,
+    ),
+    CommandSpec(
+        "feeds add",
+        "add a feed for this workspace (it is fetched once to check it)",
+        "URL [--name NAME]",
+        "https://example.com/rss",
+        (
+            Param("url", Kind.URL, "The feed's address (http or https)", required=True,
+                  max_length=URL_MAX),
+            Param("name", Kind.WORD, "A display name", option=True, max_length=NAME_MAX),
+        ),
+        mutating=True,
+        slow=True,
+        aliases=("feed add",),
+    ),
+    CommandSpec(
+        "feeds list",
+        "the feeds read for this workspace, with their health",
+        "",
+        "",
+        aliases=("feeds", "feed list", "feeds ls", "feed"),
+    ),
+    CommandSpec(
+        "feeds remove",
+        "stop reading a feed this workspace added",
+        "FEED",
+        "4",
+        (Param("feed", Kind.FEED, "The feed (its #id or URL)", required=True),),
+        mutating=True,
+        aliases=("feed remove", "feeds rm", "feed rm", "feeds delete"),
+    ),
+    CommandSpec(
+        "status",
+        "failing feeds, queue, dead letters, last poll, this channel's watches",
+        "",
+        "",
+    ),
+    CommandSpec(
+        "why",
+        "what happened to one article: fetched, matched, delivered",
+        "URL",
+        "https://example.com/article",
+        (Param("url", Kind.URL, "The article's address", required=True, max_length=URL_MAX),),
+        slow=True,
+    ),
+)
+
+COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in CATALOGUE}
+
+
+def lookup(name: str) -> CommandSpec | None:
+    """The command called ``name`` (or one of its aliases)."""
+    spec = COMMANDS.get(name)
+    if spec is not None:
+        return spec
+    for spec in CATALOGUE:
+        if name in spec.aliases:
+            return spec
+    return None
+
+
+def groups() -> dict[str, list[CommandSpec]]:
+    """Grouped commands by group name (``watch`` -> add, list, remove, test)."""
+    out: dict[str, list[CommandSpec]] = {}
+    for spec in CATALOGUE:
+        if spec.group:
+            out.setdefault(spec.group, []).append(spec)
+    return out
