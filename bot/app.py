@@ -30,7 +30,7 @@ from bot.core.fetch import Fetcher, FetchLimits
 from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.query import parse_query
-from bot.core.service import Wirewatch
+from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
 from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
 from bot.settings import Settings
@@ -217,6 +217,11 @@ async def open_core(
         clock=clock,
         default_interval=settings.poll.default_interval,
         allow_private=settings.fetch.allow_private_addresses,
+        quotas=Quotas(
+            watches_per_channel=settings.limits.watches_per_channel,
+            terms_per_watch=settings.limits.terms_per_watch,
+            feeds_per_workspace=settings.limits.feeds_per_workspace,
+        ),
     )
     core = Core(settings, store, fetcher, poller, deliverer, api, clock)
     deliverer.on_sent = core.metrics.observe_sent

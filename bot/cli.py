@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.adapters.console import ConsoleNotifier, format_story, group_by_story
 from bot.app import Core, InstanceLock, open_core, run, sqlite_path
+from bot.core.api import Caller
 from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
@@ -131,12 +132,20 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     return 0
 
 
+OPERATOR = Caller.console()
+
+
+def _at(destination: str) -> Caller:
+    """The operator acting for one destination (``watch add --channel``)."""
+    return Caller(destination=destination, tenant=None, user="cli", can_manage=True)
+
+
 async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
-        info = await core.api.add_feed(args.url, name=args.name, added_by="cli")
+        info = await core.api.add_feed(OPERATOR, args.url, name=args.name)
         print(f"added feed #{info.id}: {info.name or ''} {info.url}")
     elif args.action == "list":
-        for f in await core.api.list_feeds():
+        for f in await core.api.list_feeds(OPERATOR):
             health = f.health.value
             if f.health is FeedHealth.FAILING:
                 health += f" since {iso_utc(f.error_since)}: {f.last_error}"
@@ -144,7 +153,7 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
                 f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s"
             )
     elif args.action == "remove":
-        info = await core.api.remove_feed(args.url)
+        info = await core.api.remove_feed(OPERATOR, args.url)
         print(f"removed feed #{info.id}: {info.url}")
     elif args.action == "check":
         from bot.core.articles import article_from_entry
@@ -172,12 +181,12 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
 async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
         dests = args.channel or ["console"]
-        info = await core.api.add_watch(dests[0], args.query, name=args.name, created_by="cli")
+        info = await core.api.add_watch(_at(dests[0]), args.query, name=args.name)
         for extra in dests[1:]:
-            await core.api.subscribe(extra, [str(info.id)])
+            await core.api.subscribe(_at(extra), [str(info.id)])
         print(f"added watch #{info.id}: {info.query} -> {', '.join(dests)}")
     elif args.action == "list":
-        for w in await core.api.list_watches():
+        for w in await core.api.list_watches(OPERATOR):
             last = iso_utc(w.last_hit_at) or "never"
             name = f" ({w.name})" if w.name else ""
             dests = ", ".join(w.destinations) or "default destinations"
@@ -185,10 +194,10 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
                 f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}"
             )
     elif args.action == "remove":
-        info = await core.api.remove_watch("console", args.query)
+        info = await core.api.remove_watch(OPERATOR, args.query)
         print(f"removed watch #{info.id}: {info.query}")
     elif args.action == "test":
-        found = await core.api.test_query(args.query, limit=args.limit)
+        found = await core.api.test_query(OPERATOR, args.query, limit=args.limit)
         if not found:
             print("no stored recent article matches that query")
         for a in found:
@@ -197,7 +206,7 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
 
 
 async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
-    for a in await core.api.latest(args.query, limit=args.limit):
+    for a in await core.api.latest(OPERATOR, args.query, limit=args.limit):
         if args.json:
             print(json.dumps(a.as_json(), ensure_ascii=False))
         else:
@@ -206,7 +215,7 @@ async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
 
 
 async def cmd_status(core: Core) -> int:
-    st = await core.api.status()
+    st = await core.api.status(OPERATOR)
     print(f"last poll: {iso_utc(st.last_poll_at) or 'never'}")
     print(
         f"outbox: {st.outbox_depth} pending"
@@ -231,7 +240,7 @@ async def cmd_status(core: Core) -> int:
 
 
 async def cmd_why(core: Core, url: str) -> int:
-    report = await core.api.why(url)
+    report = await core.api.why(OPERATOR, url)
     for line in report.lines:
         print(line)
     return 0 if report.found else 1

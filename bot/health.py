@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from bot.core.api import Caller
+
 if TYPE_CHECKING:
     from bot.app import Core
     from bot.core.delivery import DeliveryReport
@@ -96,7 +98,7 @@ class Metrics:
         self.outbox_oldest.set(
             (core.clock.now() - oldest).total_seconds() if oldest is not None else 0
         )
-        status = await core.api.status()
+        status = await core.api.status(Caller.console())
         self.failing_feeds.set(len(status.failing_feeds))
         self.failing_destinations.set(
             sum(1 for d in status.destinations if d.state.value == "failing")

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from bot.app import google_news_url, open_core
+from bot.core.api import Caller
 from tests.support import make_settings
 
 
@@ -31,9 +32,9 @@ async def test_config_sync_adds_updates_and_retires_config_items(tmp_path: Path)
         ],
     )
     async with open_core(first) as core:
-        await core.api.add_watch("discord:9", "magnets", name="mine")
-        await core.api.unsubscribe("slack:C1", ["Bessent"])
-        feeds = {f.url for f in await core.api.list_feeds()}
+        await core.api.add_watch(Caller("discord:9", None, can_manage=True), "magnets", name="mine")
+        await core.api.unsubscribe(Caller("slack:C1", None, can_manage=True), ["Bessent"])
+        feeds = {f.url for f in await core.api.list_feeds(Caller.console())}
         assert "https://a.test/rss" in feeds
         assert any(u.startswith("https://news.google.com/rss/search") for u in feeds)
 
@@ -43,11 +44,11 @@ async def test_config_sync_adds_updates_and_retires_config_items(tmp_path: Path)
         watches=[{"query": "Bessent", "channels": ["slack:C1"]}],
     )
     async with open_core(second) as core:
-        watches = {w.query: w for w in await core.api.list_watches()}
+        watches = {w.query: w for w in await core.api.list_watches(Caller.console())}
         assert set(watches) == {"Bessent", "magnets"}
         assert watches["Bessent"].destinations == ()  # the unsubscribe stuck
         assert watches["magnets"].destinations == ("discord:9",)
-        assert {f.url for f in await core.api.list_feeds()} == {"https://a.test/rss"}
+        assert {f.url for f in await core.api.list_feeds(Caller.console())} == {"https://a.test/rss"}
 
 
 async def test_watches_without_channels_go_to_the_console_only_without_chat(tmp_path: Path) -> None:

@@ -66,9 +66,7 @@ class CoreAPI(Protocol):
         """
         ...
 
-    async def unsubscribe(
-        self, caller: Caller, watch_refs: Sequence[str] = ()
-    ) -> SubscribeResult:
+    async def unsubscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
         """Stop alerts in the caller's channel: all its watches, or the named ones."""
         ...
 

@@ -74,6 +74,8 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     previous_body_hash: str | None = None
+    # None: the operator's setting; False: never private addresses (feeds added in chat).
+    allow_private: bool | None = None
 
 
 @dataclass(frozen=True)

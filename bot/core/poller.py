@@ -33,7 +33,7 @@ from bot.core.schedule import effective_interval, next_poll_at
 from bot.core.stories import StoryIndex, story_key_for_url
 from bot.core.textfold import headline_tokens
 from bot.store import ingest
-from bot.store.store import FeedRow, Store, WatchRow
+from bot.store.store import GLOBAL_SOURCES, FeedRow, Store, WatchRow
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,13 @@ class Poller:
         self._watches = compiled
         self._matcher = Matcher.build((w.row.id, w.query) for w in compiled.values())
 
-    def destinations_for(self, watch: WatchRow) -> tuple[str, ...]:
+    def destinations_for(
+        self, watch: WatchRow, reach: tuple[str, ...] | None = None
+    ) -> tuple[str, ...]:
+        """Where an alert of ``watch`` goes, for an item of a feed that ``reach`` workspaces
+        may receive (None: everyone; a workspace's own feed reaches only its channels)."""
+        if reach is not None:
+            return tuple(t.destination for t in watch.targets if t.tenant in reach)
         dests = list(watch.destinations)
         if watch.use_defaults:
             dests.extend(d for d in self.default_destinations() if d not in dests)
@@ -262,6 +268,8 @@ class Poller:
                     etag=feed.etag,
                     last_modified=feed.last_modified,
                     previous_body_hash=feed.body_hash,
+                    # The operator's private-address switch never covers chat-added feeds.
+                    allow_private=None if feed.source in GLOBAL_SOURCES else False,
                 )
             )
             outcome.result = result
@@ -506,6 +514,11 @@ class Poller:
                 to_insert.append((article, story_key, d.held_reason, o.feed.id))
                 pending.add(article.url)
         stored.update(ingest.insert_articles(conn, to_insert, now=now))
+        # Which workspaces each article may reach: its feeds' (None: everyone).
+        reach: dict[str, tuple[str, ...] | None] = {}
+        for o, decisions in per_feed:
+            for d in decisions:
+                reach[d.article.url] = _wider(reach.get(d.article.url, ()), o.feed.reach)
         # Match what may alert, oldest first so a channel reads the news in order, and queue
         # one alert per watch, destination and story.
         alertable = sorted(
@@ -526,7 +539,7 @@ class Poller:
                 watch = self._watches.get(match.watch_id)
                 if watch is None:
                     continue
-                for dest in self.destinations_for(watch.row):
+                for dest in self.destinations_for(watch.row, reach[article.url]):
                     key = (watch.row.id, dest, existing.story_key)
                     if key in queued:
                         continue  # two outlets' copies of one story in the same batch
@@ -565,6 +578,13 @@ class Poller:
                 article = replace(article, url=f"urn:wirewatch:item:{article.identity_keys[0]}")
             fresh.append(article)
         return fresh
+
+
+def _wider(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """The union of two reaches; None (everyone) absorbs any other."""
+    if a is None or b is None:
+        return None
+    return tuple(sorted({*a, *b}))
 
 
 def _unbind(values: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.api import SubscribeResult
+from bot.core.api import Caller, SubscribeResult
 from bot.core.articles import canonical_url
-from bot.core.errors import NotFoundError, ParseError
+from bot.core.errors import (
+    DuplicateError,
+    NotFoundError,
+    ParseError,
+    PermissionDeniedError,
+    QuotaError,
+)
 from bot.core.fetch import FetchRequest
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport, iso_utc
@@ -53,6 +60,20 @@ def _doc(row: Any) -> MatchDocument:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Quotas:
+    """What one chat channel or workspace may create; the operator is exempt."""
+
+    watches_per_channel: int = 50
+    terms_per_watch: int = 40
+    feeds_per_workspace: int = 50
+
+
+def _operator_watch(w: WatchInfo) -> bool:
+    # Config watches have no owner; watches added at the CLI belong to the console.
+    return w.owner is None or w.owner == "console"
+
+
 class Wirewatch:
     """The core API (see ``bot.core.api.CoreAPI``)."""
 
@@ -65,6 +86,7 @@ class Wirewatch:
         clock: Clock,
         default_interval: int = 300,
         allow_private: bool = False,
+        quotas: Quotas = Quotas(),
     ) -> None:
         self.store = store
         self.poller = poller
@@ -72,8 +94,25 @@ class Wirewatch:
         self.clock = clock
         self.default_interval = default_interval
         self.allow_private = allow_private
+        self.quotas = quotas
 
-    # ---- subscriptions ----------------------------------------------------------------------
+    # ---- who sees what ------------------------------------------------------------------
+
+    @staticmethod
+    def _home(caller: Caller, personal: bool) -> str:
+        """The destination a command acts on: the channel, or the caller's DM."""
+        if not personal:
+            return caller.destination
+        if caller.dm is None:
+            raise PermissionDeniedError("personal watches need a direct-message channel")
+        return caller.dm
+
+    async def _visible_watches(self, caller: Caller) -> list[WatchInfo]:
+        everything = await self.store.watch_infos()
+        if caller.operator:
+            return everything
+        own = {caller.destination, caller.dm}
+        return [w for w in everything if _operator_watch(w) or w.owner in own]
 
     @staticmethod
     def _resolve_watches(
@@ -96,63 +135,87 @@ class Wirewatch:
                 unknown.append(ref)
         return found, unknown
 
-    async def subscribe(self, destination: str, watch_refs: Sequence[str] = ()) -> SubscribeResult:
-        everything = await self.store.watch_infos()
-        if watch_refs:
-            targets, unknown = self._resolve_watches(watch_refs, everything)
-        else:
-            targets = [w for w in everything if w.owner is None]
-            unknown = []
+    # ---- subscriptions ----------------------------------------------------------------------
+
+    def _require_manager(self, caller: Caller) -> None:
+        if not caller.can_manage:
+            raise PermissionDeniedError(f"only {caller.managers} can change this channel's alerts")
+
+    async def _set_subscriptions(
+        self, caller: Caller, targets: Sequence[WatchInfo], active: bool, unknown: Sequence[str]
+    ) -> SubscribeResult:
         now = self.clock.now()
         changed, unchanged = [], []
         for w in targets:
-            if await self.store.set_subscription(w.id, destination, True, now):
+            if await self.store.set_subscription(
+                w.id, caller.destination, active, now, tenant=caller.tenant
+            ):
                 changed.append(w)
             else:
                 unchanged.append(w)
         await self.poller.refresh_watches()
-        return SubscribeResult(destination, tuple(changed), tuple(unchanged), tuple(unknown))
+        return SubscribeResult(caller.destination, tuple(changed), tuple(unchanged), tuple(unknown))
 
-    async def unsubscribe(
-        self, destination: str, watch_refs: Sequence[str] = ()
-    ) -> SubscribeResult:
-        mine = await self.store.watch_infos(destination)
+    async def subscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+        self._require_manager(caller)
+        visible = await self._visible_watches(caller)
+        if watch_refs:
+            targets, unknown = self._resolve_watches(watch_refs, visible)
+        else:
+            targets, unknown = [w for w in visible if w.owner is None], []
+        return await self._set_subscriptions(caller, targets, True, unknown)
+
+    async def unsubscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+        self._require_manager(caller)
+        mine = await self.store.watch_infos(caller.destination)
         if watch_refs:
             targets, unknown = self._resolve_watches(watch_refs, mine)
         else:
             targets, unknown = mine, []
-        now = self.clock.now()
-        changed, unchanged = [], []
-        for w in targets:
-            if await self.store.set_subscription(w.id, destination, False, now):
-                changed.append(w)
-            else:
-                unchanged.append(w)
-        await self.poller.refresh_watches()
-        return SubscribeResult(destination, tuple(changed), tuple(unchanged), tuple(unknown))
+        return await self._set_subscriptions(caller, targets, False, unknown)
 
     # ---- watches ------------------------------------------------------------------------
 
+    def _check_terms(self, caller: Caller, parsed: Query) -> None:
+        if not caller.operator and len(parsed.terms) > self.quotas.terms_per_watch:
+            raise QuotaError(
+                f"that query has {len(parsed.terms)} terms; a watch may have at most "
+                f"{self.quotas.terms_per_watch}"
+            )
+
     async def add_watch(
         self,
-        destination: str,
+        caller: Caller,
         query: str,
         *,
         name: str | None = None,
-        created_by: str | None = None,
         mention: str | None = None,
+        personal: bool = False,
     ) -> WatchInfo:
+        if not personal:
+            self._require_manager(caller)
+        home = self._home(caller, personal)
         parsed = parse_query(query)  # raises QuerySyntaxError with the position
-        origin = "cli" if destination == "console" else "chat"
+        self._check_terms(caller, parsed)
+        owned = [w for w in await self.store.watch_infos() if w.owner == home]
+        for w in owned:
+            if w.query.casefold() == parsed.text.casefold():
+                raise DuplicateError(f"watch #{w.id} already has that query here")
+            if name and w.name and w.name.casefold() == name.casefold():
+                raise DuplicateError(f"watch #{w.id} is already called {name!r} here")
+        if not caller.operator and len(owned) >= self.quotas.watches_per_channel:
+            where = "your direct messages have" if personal else "this channel has"
+            raise QuotaError(f"{where} {len(owned)} watches, the most allowed; remove one first")
         watch_id = await self.store.add_watch(
             query=parsed.text,
             name=name,
-            origin=origin,
-            owner=destination,
-            created_by=created_by,
+            origin="cli" if caller.operator else "chat",
+            owner=home,
+            tenant=caller.tenant,
+            created_by=caller.user,
             mention=mention,
             now=self.clock.now(),
-            destinations_=[destination],
+            destinations_=[home],
         )
         await self.poller.refresh_watches()
         return await self._watch(watch_id)
@@ -163,27 +226,83 @@ class Wirewatch:
                 return w
         raise NotFoundError(f"no watch #{watch_id}")
 
-    async def list_watches(self, destination: str | None = None) -> list[WatchInfo]:
-        return await self.store.watch_infos(destination)
-
-    async def remove_watch(self, destination: str, watch_ref: str) -> WatchInfo:
-        mine = await self.store.watch_infos(None if destination == "console" else destination)
-        found, _ = self._resolve_watches([watch_ref], mine)
+    async def _owned_watch(self, caller: Caller, watch_ref: str, home: str) -> WatchInfo:
+        candidates = await self.store.watch_infos()
+        if not caller.operator:
+            candidates = [w for w in candidates if w.owner == home]
+        found, _ = self._resolve_watches([watch_ref], candidates)
         if not found:
-            raise NotFoundError(
-                f"no watch {watch_ref!r} here; `watch list` shows this channel's watches and ids"
-            )
+            raise NotFoundError(f"no watch {watch_ref!r} of this channel")
+        return found[0]
+
+    async def edit_watch(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        query: str | None = None,
+        name: str | None = None,
+        mention: str | None = None,
+        personal: bool = False,
+    ) -> WatchInfo:
+        if not personal:
+            self._require_manager(caller)
+        home = self._home(caller, personal)
+        watch = await self._owned_watch(caller, watch_ref, home)
+        values: dict[str, Any] = {}
+        if query is not None:
+            parsed = parse_query(query)
+            self._check_terms(caller, parsed)
+            values["query"] = parsed.text
+        if name is not None:
+            values["name"] = name or None
+        if mention is not None:
+            values["mention"] = mention or None
+        if values:
+            await self.store.update_watch(watch.id, **values)
+            await self.poller.refresh_watches()
+        return await self._watch(watch.id)
+
+    async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
+        home = self._home(caller, personal)
+        if caller.operator and home == "console":
+            return await self.store.watch_infos()
+        return await self.store.watch_infos(home)
+
+    async def available_watches(self, caller: Caller) -> list[WatchInfo]:
+        return await self._visible_watches(caller)
+
+    async def remove_watch(
+        self, caller: Caller, watch_ref: str, *, personal: bool = False
+    ) -> WatchInfo:
+        if not personal:
+            self._require_manager(caller)
+        home = self._home(caller, personal)
+        if caller.operator and home == "console":
+            candidates = await self.store.watch_infos()
+        else:
+            candidates = [
+                w
+                for w in await self._visible_watches(caller)
+                if w.owner == home or home in w.destinations
+            ]
+        found, _ = self._resolve_watches([watch_ref], candidates)
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} here")
         w = found[0]
-        if w.owner == destination or destination == "console":
+        if w.owner == home or (caller.operator and home == "console"):
             await self.store.update_watch(w.id, active=False)
         else:
-            await self.store.set_subscription(w.id, destination, False, self.clock.now())
+            # An operator watch: this channel just stops receiving it.
+            await self.store.set_subscription(w.id, home, False, self.clock.now())
         await self.poller.refresh_watches()
         return w
 
-    async def test_query(self, query: str, *, limit: int = 10) -> list[ArticleView]:
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
         parsed = parse_query(query)
-        rows = await self.store.recent_articles(since=self.clock.now() - RECENT_WINDOW, limit=5000)
+        rows = await self.store.recent_articles(
+            since=self.clock.now() - RECENT_WINDOW, limit=5000, visible_to=caller.tenant
+        )
         out = []
         for r in rows:
             matched = match_one(parsed, _doc(r))
@@ -193,21 +312,38 @@ class Wirewatch:
                     break
         return out
 
-    async def latest(self, query: str | None = None, *, limit: int = 5) -> list[ArticleView]:
+    async def latest(
+        self, caller: Caller, query: str | None = None, *, limit: int = 5
+    ) -> list[ArticleView]:
         if query:
-            return await self.test_query(query, limit=limit)
-        rows = await self.store.recent_articles(since=self.clock.now() - RECENT_WINDOW, limit=limit)
+            return await self.test_query(caller, query, limit=limit)
+        rows = await self.store.recent_articles(
+            since=self.clock.now() - RECENT_WINDOW, limit=limit, visible_to=caller.tenant
+        )
         return [_article_view(r) for r in rows]
 
     # ---- feeds --------------------------------------------------------------------------
 
-    async def add_feed(
-        self, url: str, *, name: str | None = None, added_by: str | None = None
-    ) -> FeedInfo:
+    async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
+        self._require_manager(caller)
         url = url.strip().strip("<>")
-        if not self.allow_private:
+        # The operator's private-address switch covers the operator's own feeds only.
+        private_ok = caller.operator and self.allow_private
+        if not private_ok:
             check_url_syntax(url)
-        result = await self.fetcher.fetch(FetchRequest(url=url))
+        existing = await self.store.find_feed(url, visible_to=caller.tenant)
+        if existing is not None:
+            raise DuplicateError(f"feed #{existing.id} already reads {url}")
+        if not caller.operator:
+            assert caller.tenant is not None
+            count = await self.store.count_tenant_feeds(caller.tenant)
+            if count >= self.quotas.feeds_per_workspace:
+                raise QuotaError(
+                    f"this workspace has {count} feeds, the most allowed; remove one first"
+                )
+        result = await self.fetcher.fetch(
+            FetchRequest(url=url, allow_private=None if caller.operator else False)
+        )
         if result.body is None:
             raise ParseError("the server sent no content")
         parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
@@ -217,33 +353,49 @@ class Wirewatch:
             url,
             name=name or parsed.title,
             interval=self.default_interval,
-            source="user",
+            source="operator" if caller.operator else "user",
             now=self.clock.now(),
-            added_by=added_by,
+            added_by=caller.user,
+            tenant=caller.tenant,
         )
 
-    async def list_feeds(self) -> list[FeedInfo]:
-        return await self.store.list_feeds()
+    async def list_feeds(self, caller: Caller) -> list[FeedInfo]:
+        return await self.store.list_feeds(visible_to=caller.tenant)
 
-    async def remove_feed(self, feed_ref: str) -> FeedInfo:
-        feed = await self.store.find_feed(feed_ref.strip().strip("<>"))
+    async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
+        self._require_manager(caller)
+        feed = await self.store.find_feed(feed_ref.strip().strip("<>"), visible_to=caller.tenant)
         if feed is None:
-            raise NotFoundError(f"no feed {feed_ref!r}; `feeds list` shows ids")
-        await self.store.deactivate_feed(feed.id)
+            raise NotFoundError(f"no feed {feed_ref!r}")
+        if caller.operator:
+            await self.store.deactivate_feed(feed.id)
+            return feed
+        if caller.tenant not in await self.store.feed_tenants(feed.id):
+            raise PermissionDeniedError(
+                f"feed #{feed.id} is the operator's; only the operator's config can remove it"
+            )
+        await self.store.remove_feed_owner(feed.id, caller.tenant or "")
         return feed
 
     # ---- status and why -------------------------------------------------------------------
 
-    async def status(self, destination: str | None = None) -> StatusReport:
-        feeds = await self.store.list_feeds()
-        depth, oldest, dead = await self.store.outbox_stats()
+    def _own_destinations(self, caller: Caller) -> tuple[str, ...]:
+        return tuple(d for d in (caller.destination, caller.dm) if d is not None)
+
+    async def status(self, caller: Caller) -> StatusReport:
+        scope = None if caller.operator else self._own_destinations(caller)
+        feeds = await self.store.list_feeds(visible_to=caller.tenant)
+        depth, oldest, dead = await self.store.outbox_stats(scope)
         last = await self.store.get_meta("last_poll_at")
         subs: tuple[WatchInfo, ...] = ()
-        if destination is not None:
-            subs = tuple(await self.store.watch_infos(destination))
+        if caller.destination != "console":
+            subs = tuple(await self.store.watch_infos(caller.destination))
+        dests = await self.store.destination_statuses()
+        if scope is not None:
+            dests = [d for d in dests if d.destination in scope]
         return StatusReport(
             feeds=tuple(feeds),
-            destinations=tuple(await self.store.destination_statuses()),
+            destinations=tuple(dests),
             outbox_depth=depth,
             oldest_pending_at=oldest,
             dead_letters=dead,
@@ -251,10 +403,16 @@ class Wirewatch:
             subscriptions=subs,
         )
 
-    async def why(self, url: str) -> WhyReport:
+    async def why(self, caller: Caller, url: str) -> WhyReport:
         raw = url.strip().strip("<>")
         canonical = canonical_url(raw)
         row = await self.store.article_by_url(canonical) or await self.store.article_by_url(raw)
+        if (
+            row is not None
+            and caller.tenant is not None
+            and not await self.store.article_visible(row.id, caller.tenant)
+        ):
+            row = None  # another workspace's feed: not ours to tell
         if row is None:
             return WhyReport(
                 url=canonical,
@@ -262,8 +420,8 @@ class Wirewatch:
                 lines=(
                     "Wirewatch has not seen this article in any feed it polls "
                     f"(looked for {canonical}).",
-                    "If it is recent, its feed may not carry it yet, or no configured feed "
-                    "covers this site: `feeds list` shows what is polled.",
+                    "If it is recent, its feed may not carry it yet, or no feed Wirewatch "
+                    "reads covers this site.",
                 ),
             )
         lines = [
@@ -286,7 +444,7 @@ class Wirewatch:
             others = sorted({s.source for s in story if s.id != row.id})
             lines.append(f"Also carried by: {', '.join(others)} (story {row.story_key}).")
         doc = _doc(row)
-        for w in await self.store.watch_infos():
+        for w in await self._visible_watches(caller):
             try:
                 q = parse_query(w.query)
             except Exception:
@@ -303,7 +461,10 @@ class Wirewatch:
                         else " but an excluded term too."
                     )
                 )
+        own = self._own_destinations(caller)
         for a in await self.store.alerts_for_story(row.story_key):
+            if not caller.operator and a.destination not in own:
+                continue
             if a.state == "sent":
                 lines.append(
                     f"Delivered to {a.destination} at {iso_utc(a.sent_at)} (alert #{a.id}, "

@@ -67,6 +67,7 @@ class FeedRow:
     error_since: datetime | None
     last_error: str | None
     failing_notified: bool
+    source: str = "config"  # "config", "operator" (CLI) or "user" (chat)
     # Workspaces/servers whose channels may receive this feed's items; None: everyone's
     # (the operator's feeds, and chat feeds from before tenancy).
     reach: tuple[str, ...] | None = None
@@ -110,6 +111,7 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
         error_since=r.error_since,
         last_error=r.last_error,
         failing_notified=r.failing_notified,
+        source=r.source,
         reach=reach,
     )
 
@@ -301,7 +303,9 @@ class Store:
                     # A feed brought back takes its new adder's terms.
                     values.update(interval=interval, source=source, added_by=added_by)
                     if row.source == "user" and source == "user":
-                        await conn.execute(delete(feed_owners).where(feed_owners.c.feed_id == row.id))
+                        await conn.execute(
+                            delete(feed_owners).where(feed_owners.c.feed_id == row.id)
+                        )
                 elif source in GLOBAL_SOURCES and row.source == "user":
                     values["source"] = source  # the operator takes it over for everyone
                 if name:
@@ -1056,18 +1060,22 @@ class Store:
             )
             return int(result.rowcount or 0)
 
-    async def outbox_stats(self) -> tuple[int, datetime | None, int]:
+    async def outbox_stats(
+        self, destinations_: Sequence[str] | None = None
+    ) -> tuple[int, datetime | None, int]:
+        """(pending alerts, oldest pending, dead letters), over ``destinations_`` when given."""
+        scope = [] if destinations_ is None else [alerts.c.destination.in_(list(destinations_))]
         async with self.engine.connect() as conn:
             depth, oldest = (
                 await conn.execute(
                     select(func.count(), func.min(alerts.c.created_at)).where(
-                        alerts.c.state == "pending"
+                        alerts.c.state == "pending", *scope
                     )
                 )
             ).one()
             dead = (
                 await conn.execute(
-                    select(func.count()).select_from(alerts).where(alerts.c.state == "dead")
+                    select(func.count()).select_from(alerts).where(alerts.c.state == "dead", *scope)
                 )
             ).scalar_one()
             return int(depth), oldest, int(dead)

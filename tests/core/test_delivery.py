@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from bot.core.api import Caller
 from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
 from bot.core.models import Alert
 from tests.feedserver import FeedServer, rss
@@ -153,7 +154,7 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
             await core.deliverer.deliver_once()
             await core.deliverer.deliver_once()
             assert {s[0] for s in notifier.sent} == {"discord:42"}
-            status = {d.destination: d for d in (await core.api.status()).destinations}
+            status = {d.destination: d for d in (await core.api.status(Caller.console())).destinations}
             assert status["slack:BROKEN"].state.value == "failing"
             assert status["slack:BROKEN"].last_error == "the bot is not in this channel"
             assert status["slack:BROKEN"].pending == 2
@@ -161,7 +162,7 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
             await core.deliverer.deliver_once()
             await core.deliverer.deliver_once()
             assert sum(1 for s in notifier.sent if s[0] == "slack:BROKEN") == 2
-            status = {d.destination: d for d in (await core.api.status()).destinations}
+            status = {d.destination: d for d in (await core.api.status(Caller.console())).destinations}
             assert status["slack:BROKEN"].state.value == "ok"
             told = [t for d, t in notifier.notices if d == "slack:BROKEN"]
             assert len(told) == 1 and "can post here again" in told[0]
@@ -182,7 +183,7 @@ async def test_undeliverable_alerts_become_dead_letters_not_silence(tmp_path: Pa
             clock.advance(hours=7)
             report = await core.deliverer.deliver_once()
             assert report.dead_lettered == 1
-            status = await core.api.status()
+            status = await core.api.status(Caller.console())
             assert (status.outbox_depth, status.dead_letters) == (0, 1)
 
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.core.api import Caller
 from bot.core.models import Alert
 from bot.settings import Settings
 from tests.feedserver import FeedServer, rss
@@ -110,7 +111,7 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
         assert len(alerts) == 1
 
         async with core_for(settings, clock=clock) as core:
-            found = await core.api.latest(limit=10)
+            found = await core.api.latest(Caller.console(), limit=10)
         stories = {a.title: a.story_key for a in found}
         assert stories[r["title"]] == stories[s["title"]] == alerts[0].story_key
 
@@ -126,7 +127,7 @@ async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> No
         server.set_feed("/r.rss", rss([stale]))
         assert await poll(settings, clock) == []
         async with core_for(settings, clock=clock) as core:
-            why = await core.api.why("https://reuters.test/old")
+            why = await core.api.why(Caller.console(), "https://reuters.test/old")
         assert any("older than the alert age limit" in line for line in why.lines)
 
 
@@ -167,7 +168,7 @@ async def test_a_broken_feed_is_marked_failing_and_never_stops_the_others(tmp_pa
         async with core_for(settings, clock=clock) as core:
             report = await core.poll(due_only=False)
             assert len(report.alert_ids) == 1
-            status = await core.api.status()
+            status = await core.api.status(Caller.console())
         failing = {f.url: f for f in status.failing_feeds}
         assert set(failing) == {server.url("/down.rss"), server.url("/html")}
         assert "500" in (failing[server.url("/down.rss")].last_error or "")

@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.notifier import SlackNotifier
+from bot.core.api import Caller
 from bot.core.models import DestinationState
 from tests.delivery.conftest import DISCORD, SLACK, Rig, Stall
 from tests.fakes.discord import CHANNEL_ID, Failure
@@ -29,7 +30,7 @@ def assert_discord_pace(times: list[float]) -> None:
 
 
 async def status_of(rig: Rig, destination: str) -> DestinationState:
-    statuses = {d.destination: d for d in (await rig.core.api.status()).destinations}
+    statuses = {d.destination: d for d in (await rig.core.api.status(Caller.console())).destinations}
     return statuses[destination].state if destination in statuses else DestinationState.OK
 
 
@@ -184,7 +185,7 @@ async def test_alerts_older_than_the_dead_letter_age_are_listed_not_dropped(rig:
     rig.clock.advance(hours=6, minutes=1)
     report = await rig.core.deliverer.deliver_once()
     assert report.dead_lettered == 2
-    status = await rig.core.api.status()
+    status = await rig.core.api.status(Caller.console())
     assert (status.outbox_depth, status.dead_letters) == (0, 2)
     assert [u for m in rig.posted(DISCORD) for u in m] == await rig.queued_order(DISCORD)
     assert sorted(await rig.queued_order(DISCORD)) == sorted(urls)

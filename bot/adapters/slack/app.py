@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.commands import CommandRouter, Invocation, Reply, invite_hint
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.adapters.slack.permissions import SlackPermissions
-from bot.adapters.slack.render import ACTION_MUTE, ACTION_OPEN, escape_text
+from bot.adapters.slack.render import ACTION_MUTE, ACTION_OPEN
 from bot.core.api import CoreAPI
 from bot.core.errors import ConfigError
 from bot.core.ports import Clock, Notifier, SystemClock
@@ -220,6 +220,7 @@ class SlackAdapter:
             user_id=command.get("user_id", ""),
             channel_id=command.get("channel_id", ""),
             text=command.get("text", ""),
+            team_id=command.get("team_id", ""),
         )
         self._track_current()
         if self.router.is_slow(invocation.text):
@@ -301,27 +302,22 @@ class SlackAdapter:
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id", ""
         )
+        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
         watch_ref = str(action.get("value", ""))
-        decision = await self.permissions.can_manage(user)
-        if not decision.allowed:
-            text = (
-                f":no_entry: Only {self.permissions.who_can()} can mute watches in this channel "
-                f"({escape_text(decision.reason)})."
-            )
-        else:
-            result = await self._core.unsubscribe(f"slack:{channel}", [watch_ref])
-            if result.changed:
-                text = (
-                    f"Muted watch #{escape_text(watch_ref)} in this channel. "
-                    f"`{self._settings.command} subscribe {escape_text(watch_ref)}` brings it back."
-                )
-            else:
-                text = f"Watch #{escape_text(watch_ref)} was already muted here."
-            log.info(
-                "watch muted from button",
-                extra={"user": user, "channel": channel, "watch": watch_ref},
-            )
-        await respond(text=text, response_type="ephemeral", replace_original=False)
+        invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
+        reply = await self.router.run_command(invocation, "unsubscribe", {"watches": (watch_ref,)})
+        log.info(
+            "watch muted from button",
+            extra={"user": user, "channel": channel, "watch": watch_ref},
+        )
+        await respond(
+            text=reply.message.text,
+            blocks=reply.message.blocks or None,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        if reply.announce is not None:
+            await self._announce(channel, reply, respond)
 
     async def _on_open(self, ack: Any) -> None:
         # The URL button opens the article in the browser; Slack still sends the click.

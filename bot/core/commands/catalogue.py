@@ -170,8 +170,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "URL [--name NAME]",
         "https://example.com/rss",
         (
-            Param("url", Kind.URL, "The feed's address (http or https)", required=True,
-                  max_length=URL_MAX),
+            Param(
+                "url",
+                Kind.URL,
+                "The feed's address (http or https)",
+                required=True,
+                max_length=URL_MAX,
+            ),
             Param("name", Kind.WORD, "A display name", option=True, max_length=NAME_MAX),
         ),
         mutating=True,

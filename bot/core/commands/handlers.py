@@ -197,7 +197,11 @@ class Commands:
     @staticmethod
     def unknown(error: UnknownCommandError) -> Reply:
         return text_reply(
-            "I don't know ", Code(error.word), ". ", Cmd("help"), " lists every command.",
+            "I don't know ",
+            Code(error.word),
+            ". ",
+            Cmd("help"),
+            " lists every command.",
             tone=Tone.ERROR,
         )
 
@@ -225,14 +229,13 @@ class Commands:
             Paragraph(
                 (
                     Strong("Wirewatch"),
-                    " posts news alerts when items in the watched feeds match a channel's "
-                    "queries.",
+                    " posts news alerts when items in the watched feeds match a channel's queries.",
                 )
             ),
             Section(("Commands",), tuple(lines)),
             Paragraph(
                 (
-                    "Queries: words, \"quoted phrases\", AND / OR / NOT (or -word), "
+                    'Queries: words, "quoted phrases", AND / OR / NOT (or -word), '
                     "parentheses, title: summary: source: fields and /regex/. Case and "
                     "accents don't matter. Changing a channel's alerts, watches and feeds is "
                     "for ",
@@ -243,9 +246,7 @@ class Commands:
         )
         return Reply(summary="Wirewatch commands", blocks=blocks, title="Wirewatch")
 
-    def _subscription_reply(
-        self, caller: Caller, result: SubscribeResult, *, on: bool
-    ) -> Reply:
+    def _subscription_reply(self, caller: Caller, result: SubscribeResult, *, on: bool) -> Reply:
         state = "on" if on else "off"
         paragraphs: list[Line] = []
         if result.changed:
@@ -390,9 +391,7 @@ class Commands:
         )
 
     async def _feeds_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
-        feed = await self.core.add_feed(
-            caller, str(args["url"]), name=_opt_str(args.get("name"))
-        )
+        feed = await self.core.add_feed(caller, str(args["url"]), name=_opt_str(args.get("name")))
         label = f" ({feed.name})" if feed.name else ""
         minutes = max(1, round(feed.interval_seconds / 60))
         return Reply(
@@ -428,9 +427,7 @@ class Commands:
 
     async def _feeds_remove(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         feed = await self.core.remove_feed(caller, str(args["feed"]))
-        return text_reply(
-            "Feed ", Code(f"#{feed.id}"), f" removed: {feed.url}", tone=Tone.SUCCESS
-        )
+        return text_reply("Feed ", Code(f"#{feed.id}"), f" removed: {feed.url}", tone=Tone.SUCCESS)
 
     async def _status(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         return status_reply(await self.core.status(caller), caller.destination)
@@ -503,13 +500,18 @@ def query_error(error: QuerySyntaxError) -> Reply:
         summary=f"That query does not parse: {error.message}",
         blocks=(
             Paragraph(
-                (f"⚠️ That query does not parse: {error.message} "
-                 f"(at position {error.position + 1}).",)
+                (
+                    f"⚠️ That query does not parse: {error.message} "
+                    f"(at position {error.position + 1}).",
+                )
             ),
             Pre(error.pointer()),
             Paragraph(
-                ("Queries look like ", Code('"rare earth" AND (lithium OR cobalt) NOT battery'),
-                 ".")
+                (
+                    "Queries look like ",
+                    Code('"rare earth" AND (lithium OR cobalt) NOT battery'),
+                    ".",
+                )
             ),
         ),
         tone=Tone.ERROR,

@@ -136,7 +136,7 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, object]:
 
 def _first_token(text: str) -> tuple[str, str]:
     if text[:1] in ('"', "“", "'"):
-        closing = {"\"": "\"", "“": "”", "'": "'"}[text[0]]
+        closing = {'"': '"', "“": "”", "'": "'"}[text[0]]
         end = text.find(closing, 1)
         if end != -1:
             return text[1:end], text[end + 1 :]
@@ -160,10 +160,14 @@ def _take_trailing(
                         words.pop(index)
                         changed = True
                         break
-            elif param.kind is Kind.INT and param.name not in args:
-                if words and re.fullmatch(r"\d{1,6}", words[-1]):
-                    args[param.name] = _convert(spec, param, words.pop())
-                    changed = True
+            elif (
+                param.kind is Kind.INT
+                and param.name not in args
+                and words
+                and re.fullmatch(r"\d{1,6}", words[-1])
+            ):
+                args[param.name] = _convert(spec, param, words.pop())
+                changed = True
     if len(words) == len(text.split()):
         return text.strip()  # nothing taken: the query exactly as typed
     return " ".join(words)
@@ -173,8 +177,8 @@ def _convert(spec: CommandSpec, param: Param, raw: str) -> object:
     raw = raw.strip()
     if param.max_length is not None and len(raw) > param.max_length:
         raise UsageError(
-            spec, f"{param.name.upper()} is too long ({len(raw)} characters, at most "
-            f"{param.max_length})"
+            spec,
+            f"{param.name.upper()} is too long ({len(raw)} characters, at most {param.max_length})",
         )
     if param.kind is Kind.INT:
         try:
@@ -186,9 +190,7 @@ def _convert(spec: CommandSpec, param: Param, raw: str) -> object:
             raise UsageError(spec, f"{param.name.upper()} must be between {low} and {high}")
         return value
     if param.kind is Kind.CHOICE and raw.lower() not in param.choices:
-        raise UsageError(
-            spec, f"{param.name.upper()} must be one of {', '.join(param.choices)}"
-        )
+        raise UsageError(spec, f"{param.name.upper()} must be one of {', '.join(param.choices)}")
     if param.kind is Kind.CHOICE:
         return raw.lower()
     if param.kind is Kind.MENTION:

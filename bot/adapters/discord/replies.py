@@ -1,0 +1,116 @@
+"""Core command replies (:mod:`bot.core.commands.reply`) as Discord content and embeds.
+
+Plain spans are untrusted and go through ``clean`` (markdown escaped, mentions broken); a
+:class:`Cmd` becomes ``/watch list``; a :class:`When` is a Discord timestamp every reader
+sees in their own time zone; a :class:`UserRef` shows the member without pinging (every
+reply is sent with no allowed mentions).
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.adapters.discord.render import (
+    CONTENT_LIMIT,
+    DESCRIPTION_LIMIT,
+    EMBEDS_PER_MESSAGE,
+    TITLE_LIMIT,
+    clean,
+    fit,
+    render_articles,
+    utf16_len,
+)
+from bot.core.commands.reply import (
+    Articles,
+    Cmd,
+    Code,
+    Image,
+    Line,
+    Link,
+    Paragraph,
+    Pre,
+    Reply,
+    Section,
+    Strong,
+    Tone,
+    UserRef,
+    When,
+    plain_text,
+)
+
+_COLOURS = {
+    Tone.INFO: discord.Colour.blurple(),
+    Tone.SUCCESS: discord.Colour.green(),
+    Tone.WARNING: discord.Colour.orange(),
+    Tone.ERROR: discord.Colour.red(),
+}
+
+
+def _code(text: str) -> str:
+    # A backtick inside would end the code span early; the look-alike keeps it readable.
+    return "`" + " ".join(text.split()).replace("`", "ˋ") + "`"
+
+
+def markdown(spans: Line) -> str:
+    out: list[str] = []
+    for span in spans:
+        if isinstance(span, str):
+            out.append(clean(span) if span.strip() else span)
+        elif isinstance(span, Cmd):
+            out.append(_code(f"/{span.name}" + (f" {span.args}" if span.args else "")))
+        elif isinstance(span, Code):
+            out.append(_code(span.text))
+        elif isinstance(span, Strong):
+            out.append(f"**{clean(span.text)}**")
+        elif isinstance(span, Link):
+            out.append(f"[{clean(span.label)}](<{span.url}>)" if span.label else f"<{span.url}>")
+        elif isinstance(span, UserRef):
+            out.append(f"<@{span.user_id}>" if span.user_id.isdigit() else clean(span.user_id))
+        elif isinstance(span, When):
+            out.append("never" if span.at is None else f"<t:{int(span.at.timestamp())}:R>")
+    return "".join(out)
+
+
+def listing(lines: list[str], limit: int = DESCRIPTION_LIMIT) -> str:
+    """Lines joined within ``limit``; what does not fit is counted, not cut mid-line."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        left_after = len(lines) - i - 1
+        reserve = utf16_len(f"…and {left_after} more") + 1 if left_after else 0
+        size = utf16_len(line) + (1 if out else 0)
+        if used + size + reserve > limit:
+            out.append(f"…and {len(lines) - i} more")
+            break
+        out.append(line)
+        used += size
+    return "\n".join(out)
+
+
+def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
+    """(content, embeds) of one interaction response, inside Discord's limits."""
+    paragraphs: list[str] = []
+    embeds: list[discord.Embed] = []
+    colour = _COLOURS[reply.tone]
+    for block in reply.blocks:
+        if isinstance(block, Paragraph):
+            paragraphs.append(markdown(block.spans))
+        elif isinstance(block, Pre):
+            paragraphs.append("```\n" + block.text.replace("`", "ˋ") + "\n```")
+        elif isinstance(block, Section):
+            rows = [markdown(r) for r in block.lines] or (
+                [markdown(block.empty)] if block.empty else []
+            )
+            embeds.append(
+                discord.Embed(
+                    title=fit(plain_text(block.heading), TITLE_LIMIT),
+                    description=listing(rows) or None,
+                    colour=colour,
+                )
+            )
+        elif isinstance(block, Articles):
+            embeds.extend(render_articles(block.articles))
+        elif isinstance(block, Image):
+            paragraphs.append(clean(f"[{block.filename}] {block.alt}"))
+    content = fit("\n".join(paragraphs), CONTENT_LIMIT) if paragraphs else None
+    return content, embeds[:EMBEDS_PER_MESSAGE]
