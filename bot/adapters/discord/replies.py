@@ -27,6 +27,7 @@ from bot.core.commands.reply import (
     Image,
     Line,
     Link,
+    Native,
     Paragraph,
     Pre,
     Reply,
@@ -51,21 +52,34 @@ def _code(text: str) -> str:
     return "`" + " ".join(text.split()).replace("`", "ˋ") + "`"
 
 
+def _edges(text: str, inner: str) -> str:
+    # ``clean`` trims, but spans are pieces of a sentence: keep the space between them.
+    lead = " " if text[:1].isspace() else ""
+    trail = " " if text[-1:].isspace() and text.strip() else ""
+    return lead + inner + trail
+
+
+def _clean_keeping_edges(text: str) -> str:
+    return _edges(text, clean(text))
+
+
 def markdown(spans: Line) -> str:
     out: list[str] = []
     for span in spans:
         if isinstance(span, str):
-            out.append(clean(span) if span.strip() else span)
+            out.append(_clean_keeping_edges(span))
         elif isinstance(span, Cmd):
             out.append(_code(f"/{span.name}" + (f" {span.args}" if span.args else "")))
         elif isinstance(span, Code):
             out.append(_code(span.text))
         elif isinstance(span, Strong):
-            out.append(f"**{clean(span.text)}**")
+            out.append(_edges(span.text, f"**{clean(span.text)}**"))
         elif isinstance(span, Link):
             out.append(f"[{clean(span.label)}](<{span.url}>)" if span.label else f"<{span.url}>")
         elif isinstance(span, UserRef):
             out.append(f"<@{span.user_id}>" if span.user_id.isdigit() else clean(span.user_id))
+        elif isinstance(span, Native):
+            out.append(span.text)
         elif isinstance(span, When):
             out.append("never" if span.at is None else f"<t:{int(span.at.timestamp())}:R>")
     return "".join(out)

@@ -27,6 +27,7 @@ from bot.core.commands.reply import (
     Image,
     Line,
     Link,
+    Native,
     Paragraph,
     Pre,
     Reply,
@@ -58,6 +59,8 @@ def mrkdwn(spans: Line, command: str) -> str:
             out.append(link(span.url, span.label or span.url))
         elif isinstance(span, UserRef):
             out.append(f"<@{escape_text(span.user_id)}>")
+        elif isinstance(span, Native):
+            out.append(span.text)
         elif isinstance(span, When):
             out.append(ago(span.at))
     return "".join(out)

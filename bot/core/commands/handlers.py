@@ -23,6 +23,7 @@ from bot.core.commands.reply import (
     Cmd,
     Code,
     Line,
+    Native,
     Paragraph,
     Pre,
     Reply,
@@ -147,7 +148,7 @@ class Commands:
         if spec.mutating and not caller.can_manage:
             return text_reply(
                 "⛔ Only ",
-                caller.managers,
+                Native(caller.managers),
                 " can change this channel's alerts, watches and feeds. Everyone can use ",
                 Cmd("latest"),
                 ", ",
@@ -239,7 +240,7 @@ class Commands:
                     "parentheses, title: summary: source: fields and /regex/. Case and "
                     "accents don't matter. Changing a channel's alerts, watches and feeds is "
                     "for ",
-                    caller.managers,
+                    Native(caller.managers),
                     ".",
                 )
             ),

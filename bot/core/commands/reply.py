@@ -58,7 +58,15 @@ class When:
     at: datetime | None
 
 
-Span = str | Cmd | Code | Strong | Link | UserRef | When
+@dataclass(frozen=True, slots=True)
+class Native:
+    """Text already in the platform's own markup, written by the adapter itself (such as
+    who may manage a channel, with real mentions): rendered as is. Never feed or user text."""
+
+    text: str
+
+
+Span = str | Cmd | Code | Strong | Link | UserRef | When | Native
 Line = tuple[Span, ...]
 
 
@@ -159,7 +167,7 @@ def plain_text(spans: Line, *, command_prefix: str = "") -> str:
             out.append(span)
         elif isinstance(span, Cmd):
             out.append(f"{command_prefix}{span.name}" + (f" {span.args}" if span.args else ""))
-        elif isinstance(span, Code | Strong):
+        elif isinstance(span, Code | Strong | Native):
             out.append(span.text)
         elif isinstance(span, Link):
             out.append(span.label or span.url)

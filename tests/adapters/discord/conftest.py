@@ -19,7 +19,7 @@ with warnings.catch_warnings():
 from typing import TYPE_CHECKING
 
 from bot.adapters.discord.client import DiscordAdapter
-from tests.adapters.discord.memcore import MemoryCore
+from tests.coredouble import MemoryCore
 from tests.fakes.discord import FakeDiscord
 from tests.feedserver import FeedServer, rss
 

@@ -11,9 +11,9 @@ import pytest
 from discord import app_commands
 
 from bot.adapters.discord.client import DiscordAdapter, gateway_intents, invite_url
-from bot.adapters.discord.commands import build_commands
+from bot.adapters.discord.commands import DiscordCommands
 from bot.core.errors import ConfigError
-from tests.adapters.discord.memcore import MemoryCore
+from tests.coredouble import MemoryCore
 from tests.fakes.discord import APPLICATION_ID, GUILD_ID, TOKEN, FakeDiscord
 
 MANAGE_CHANNELS = 1 << 4
@@ -23,7 +23,7 @@ def defined_commands() -> list[dict[str, object]]:
     """What the code defines, as discord.py would send it."""
     client = discord.Client(intents=gateway_intents())
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
-    for command in build_commands(MemoryCore()):
+    for command in DiscordCommands(MemoryCore()).build():
         tree.add_command(command)
     return [c.to_dict(tree) for c in tree.get_commands()]
 
@@ -57,11 +57,16 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
 async def test_commands_that_change_alerts_default_to_manage_channels_in_servers_only(
     fake: FakeDiscord, membot: DiscordAdapter
 ) -> None:
-    """/watch, /feeds, /subscribe, /unsubscribe: Manage Channels by default, no DMs; the
+    """/subscribe and /unsubscribe only change things: Manage Channels by default, no DMs.
+    /watch and /feeds mix reading and changing: server-only, open to members (the core
+    refuses their changing subcommands to members without Manage Channels). The
     read-only commands are open to everyone."""
     synced = {c["name"]: c for c in fake.synced_commands[None]}
-    for name in ("watch", "feeds", "subscribe", "unsubscribe"):
+    for name in ("subscribe", "unsubscribe"):
         assert synced[name]["default_member_permissions"] == MANAGE_CHANNELS, name
+        assert synced[name]["dm_permission"] is False, name
+    for name in ("watch", "feeds"):
+        assert synced[name]["default_member_permissions"] is None, name
         assert synced[name]["dm_permission"] is False, name
     for name in ("latest", "status", "why", "help"):
         assert synced[name]["default_member_permissions"] is None, name
@@ -132,9 +137,9 @@ async def test_stop_lets_a_running_command_finish_then_disconnects(fake: FakeDis
     release = asyncio.Event()
 
     class SlowCore(MemoryCore):
-        async def status(self, destination=None):  # type: ignore[no-untyped-def]
+        async def status(self, caller):  # type: ignore[no-untyped-def]
             await release.wait()
-            return await super().status(destination)
+            return await super().status(caller)
 
     adapter = DiscordAdapter(core=SlowCore(), settings=fake.settings(), guild_ready_timeout=0.05)
     await adapter.start()

@@ -10,7 +10,7 @@ import pytest
 
 from bot.adapters.discord.client import DiscordAdapter
 from bot.app import Core
-from tests.adapters.discord.memcore import MemoryCore
+from tests.coredouble import MemoryCore
 from tests.fakes.discord import (
     BOT_PERMISSIONS,
     CHANNEL_ID,

@@ -12,11 +12,12 @@ import pytest
 from pydantic import SecretStr
 
 from bot.adapters.slack.app import SlackAdapter
+from bot.core.api import Caller
 from bot.core.errors import ConfigError
 from bot.core.models import StatusReport
 from bot.settings import SlackSettings
 from tests.adapters.slack.conftest import StartAdapter, slack_settings
-from tests.adapters.slack.fakecore import FakeCore
+from tests.coredouble import MemoryCore
 from tests.fakes.slack import SIGNING_SECRET, FakeSlack, signed_form
 
 
@@ -24,7 +25,7 @@ async def test_socket_mode_connects_and_stops_cleanly(
     fake_slack: FakeSlack, start_adapter: StartAdapter
 ) -> None:
     """start() checks the bot token, opens Socket Mode and returns; stop() disconnects."""
-    adapter = await start_adapter(FakeCore())
+    adapter = await start_adapter(MemoryCore())
     assert adapter.ready
     assert [c.method for c in fake_slack.calls] == ["auth.test", "apps.connections.open"]
     await asyncio.wait_for(fake_slack.socket_connected.wait(), 2)
@@ -40,32 +41,32 @@ async def test_rejected_bot_or_app_token_fails_start_with_a_clear_config_error(
     """A wrong token stops start() with a ConfigError naming the variable, not a retry loop."""
     bad_bot = slack_settings(fake_slack, bot_token=SecretStr("xoxb-wrong"))
     with pytest.raises(ConfigError, match="SLACK_BOT_TOKEN"):
-        await SlackAdapter(core=FakeCore(), settings=bad_bot).start()
+        await SlackAdapter(core=MemoryCore(), settings=bad_bot).start()
     bad_app = slack_settings(fake_slack, app_token=SecretStr("xapp-wrong"))
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
-        await SlackAdapter(core=FakeCore(), settings=bad_app).start()
+        await SlackAdapter(core=MemoryCore(), settings=bad_app).start()
 
 
 def test_missing_tokens_are_refused_at_construction() -> None:
     """Socket Mode without an app token, or HTTP mode without a signing secret, fail fast."""
     with pytest.raises(ConfigError, match="SLACK_APP_TOKEN"):
-        SlackAdapter(core=FakeCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1")))
+        SlackAdapter(core=MemoryCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1")))
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
         SlackAdapter(
-            core=FakeCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1"), mode="http")
+            core=MemoryCore(), settings=SlackSettings(bot_token=SecretStr("xoxb-1"), mode="http")
         )
 
 
 def test_notifiers_cover_channels_and_webhooks(fake_slack: FakeSlack) -> None:
     """notifiers() gives the delivery engine slack: and slack-webhook: senders."""
-    adapter = SlackAdapter(core=FakeCore(), settings=slack_settings(fake_slack))
+    adapter = SlackAdapter(core=MemoryCore(), settings=slack_settings(fake_slack))
     assert sorted(k for n in adapter.notifiers() for k in n.kinds) == ["slack", "slack-webhook"]
 
 
-class SlowCore(FakeCore):
-    async def status(self, destination: str | None = None) -> StatusReport:
+class SlowCore(MemoryCore):
+    async def status(self, caller: Caller) -> StatusReport:
         await asyncio.sleep(0.3)
-        return await super().status(destination)
+        return await super().status(caller)
 
 
 async def test_quick_command_that_runs_late_acks_in_time_and_answers_via_response_url(
@@ -104,7 +105,7 @@ async def _post(adapter: SlackAdapter, body: bytes, headers: dict[str, str]) -> 
         return response.status, await response.text()
 
 
-async def http_adapter(start_adapter: StartAdapter, core: FakeCore) -> SlackAdapter:
+async def http_adapter(start_adapter: StartAdapter, core: MemoryCore) -> SlackAdapter:
     return await start_adapter(core, mode="http", http_port=0, app_token=None)
 
 
@@ -112,13 +113,13 @@ async def test_http_mode_accepts_a_signed_slash_command(
     fake_slack: FakeSlack, start_adapter: StartAdapter
 ) -> None:
     """A correctly signed request is dispatched and answered in the HTTP response (the ack)."""
-    core = FakeCore()
+    core = MemoryCore()
     adapter = await http_adapter(start_adapter, core)
     assert adapter.ready
     fields = fake_slack.slash_command_payload("watch list")
     status, text = await _post(adapter, *signed_form(SIGNING_SECRET, fields))
     assert status == 200
-    assert "No watches deliver to this channel yet" in text
+    assert "No watches post here yet" in text
 
 
 @pytest.mark.parametrize(
@@ -129,7 +130,7 @@ async def test_http_mode_rejects_forged_stale_and_unsigned_requests(
     fake_slack: FakeSlack, start_adapter: StartAdapter, forgery: str
 ) -> None:
     """Forged, replayed (older than 5 min) or unsigned requests get 401 and reach nothing."""
-    core = FakeCore()
+    core = MemoryCore()
     adapter = await http_adapter(start_adapter, core)
     fields = fake_slack.slash_command_payload("subscribe")
     headers: dict[str, Any]
@@ -156,8 +157,8 @@ async def test_socket_mode_reconnects_after_slack_drops_the_connection(
 ) -> None:
     """Slack closes Socket Mode connections now and then: the adapter opens a new one and
     commands keep working."""
-    await start_adapter(FakeCore())
+    await start_adapter(MemoryCore())
     await fake_slack.drop_sockets()
     ack = await fake_slack.send_slash_command("watch list", within=5.0)
-    assert "No watches" in ack["text"]
+    assert "0 watches in this channel" in ack["text"]
     assert len(fake_slack.calls_to("apps.connections.open")) == 2

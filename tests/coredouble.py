@@ -1,0 +1,254 @@
+"""The one in-memory CoreAPI double, for adapter tests that need states a real core reaches
+only slowly (failing destinations, dead letters) or a core that answers late.
+
+``tests/core/test_core_contract.py`` runs the same suite against this double and the
+real core, so the double cannot drift from what the core does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from bot.core.api import Caller, SubscribeResult
+from bot.core.errors import (
+    BlockedAddressError,
+    DuplicateError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from bot.core.models import (
+    ArticleView,
+    DestinationStatus,
+    FeedHealth,
+    FeedInfo,
+    StatusReport,
+    WatchInfo,
+    WhyReport,
+)
+from bot.core.query import parse_query
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class MemoryCore:
+    """Operator watches #1 "rare earth" and #2 lithium, one operator feed, no articles."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, WatchInfo] = {
+            1: WatchInfo(1, '"rare earth"', "rare earth", 0, None, ()),
+            2: WatchInfo(2, "lithium", "lithium", 0, None, ()),
+        }
+        self.feeds: dict[int, FeedInfo] = {
+            1: FeedInfo(1, "https://news.example/rss", "Example News", 300, FeedHealth.OK, NOW,
+                        None, None, 0, None, "config"),
+        }  # fmt: skip
+        self.feed_tenants: dict[int, str] = {}
+        self.articles: list[ArticleView] = []
+        self.destinations: tuple[DestinationStatus, ...] = ()
+        self.dead_letters = 0
+        self.calls: list[str] = []
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _visible(self, caller: Caller) -> list[WatchInfo]:
+        return [
+            w
+            for w in self.watches.values()
+            if caller.operator or w.owner in (None, "console", caller.destination, caller.dm)
+        ]
+
+    @staticmethod
+    def _find(refs: Sequence[str], among: list[WatchInfo]) -> tuple[list[WatchInfo], list[str]]:
+        found: list[WatchInfo] = []
+        unknown: list[str] = []
+        for ref in refs:
+            key = ref.strip().lstrip("#").casefold()
+            hit = [w for w in among if str(w.id) == key or (w.name or "").casefold() == key]
+            found.extend(hit) if hit else unknown.append(ref)
+        return found, unknown
+
+    @staticmethod
+    def _manager(caller: Caller) -> None:
+        if not caller.can_manage:
+            raise PermissionDeniedError(f"only {caller.managers} can change this channel's alerts")
+
+    def _set(
+        self, caller: Caller, targets: list[WatchInfo], unknown: list[str], *, on: bool
+    ) -> SubscribeResult:
+        changed, unchanged = [], []
+        dest = caller.destination
+        for w in targets:
+            if (dest in w.destinations) == on:
+                unchanged.append(w)
+                continue
+            dests = (
+                (*w.destinations, dest) if on else tuple(d for d in w.destinations if d != dest)
+            )
+            self.watches[w.id] = replace(w, destinations=dests)
+            changed.append(self.watches[w.id])
+        return SubscribeResult(dest, tuple(changed), tuple(unchanged), tuple(unknown))
+
+    # --- the API ---------------------------------------------------------------------
+
+    async def subscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
+        self.calls.append("subscribe")
+        self._manager(caller)
+        visible = self._visible(caller)
+        if watch_refs:
+            targets, unknown = self._find(watch_refs, visible)
+        else:
+            targets, unknown = [w for w in visible if w.owner is None], []
+        return self._set(caller, targets, unknown, on=True)
+
+    async def unsubscribe(
+        self, caller: Caller, watch_refs: Sequence[str] = ()
+    ) -> SubscribeResult:
+        self.calls.append("unsubscribe")
+        self._manager(caller)
+        mine = [w for w in self.watches.values() if caller.destination in w.destinations]
+        if watch_refs:
+            targets, unknown = self._find(watch_refs, mine)
+        else:
+            targets, unknown = mine, []
+        return self._set(caller, targets, unknown, on=False)
+
+    async def add_watch(
+        self,
+        caller: Caller,
+        query: str,
+        *,
+        name: str | None = None,
+        mention: str | None = None,
+        personal: bool = False,
+    ) -> WatchInfo:
+        self.calls.append("add_watch")
+        self._manager(caller)
+        parsed = parse_query(query)
+        home = caller.destination
+        for w in self.watches.values():
+            if w.owner == home and w.query.casefold() == parsed.text.casefold():
+                raise DuplicateError(f"watch #{w.id} already has that query here")
+        new = WatchInfo(
+            max(self.watches) + 1, parsed.text, name, 0, None, (home,), home, mention,
+            caller.tenant,
+        )  # fmt: skip
+        self.watches[new.id] = new
+        return new
+
+    async def edit_watch(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        query: str | None = None,
+        name: str | None = None,
+        mention: str | None = None,
+        personal: bool = False,
+    ) -> WatchInfo:
+        self._manager(caller)
+        owned = [w for w in self.watches.values() if w.owner == caller.destination]
+        found, _ = self._find([watch_ref], owned)
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} of this channel")
+        w = found[0]
+        w = replace(
+            w,
+            query=parse_query(query).text if query is not None else w.query,
+            name=(name or None) if name is not None else w.name,
+            mention=(mention or None) if mention is not None else w.mention,
+        )
+        self.watches[w.id] = w
+        return w
+
+    async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
+        if caller.operator and caller.destination == "console":
+            return list(self.watches.values())
+        return [w for w in self.watches.values() if caller.destination in w.destinations]
+
+    async def available_watches(self, caller: Caller) -> list[WatchInfo]:
+        return self._visible(caller)
+
+    async def remove_watch(
+        self, caller: Caller, watch_ref: str, *, personal: bool = False
+    ) -> WatchInfo:
+        self._manager(caller)
+        here = [
+            w
+            for w in self._visible(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        found, _ = self._find([watch_ref], here)
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} here")
+        w = found[0]
+        if w.owner == caller.destination:
+            del self.watches[w.id]
+        else:
+            self._set(caller, [w], [], on=False)
+        return w
+
+    async def test_query(
+        self, caller: Caller, query: str, *, limit: int = 10
+    ) -> list[ArticleView]:
+        parse_query(query)
+        return self.articles[:limit]
+
+    async def latest(
+        self, caller: Caller, query: str | None = None, *, limit: int = 5
+    ) -> list[ArticleView]:
+        if query:
+            parse_query(query)
+        return self.articles[:limit]
+
+    async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
+        self._manager(caller)
+        if "127.0.0.1" in url or "localhost" in url:
+            raise BlockedAddressError(
+                "the address is private (127.0.0.1): Wirewatch only fetches public feeds"
+            )
+        if any(f.url == url for f in await self.list_feeds(caller)):
+            raise DuplicateError(f"already reading {url}")
+        feed = FeedInfo(
+            max(self.feeds) + 1, url, name, 300, FeedHealth.NEW, None, None, None, 0, None, "user"
+        )
+        self.feeds[feed.id] = feed
+        if caller.tenant is not None:
+            self.feed_tenants[feed.id] = caller.tenant
+        return feed
+
+    async def list_feeds(self, caller: Caller) -> list[FeedInfo]:
+        return [
+            f
+            for f in self.feeds.values()
+            if caller.operator or self.feed_tenants.get(f.id, caller.tenant) == caller.tenant
+        ]
+
+    async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
+        self._manager(caller)
+        ref = feed_ref.strip().lstrip("#")
+        feed = next(
+            (f for f in await self.list_feeds(caller) if str(f.id) == ref or f.url == ref), None
+        )
+        if feed is None:
+            raise NotFoundError(f"no feed {feed_ref!r}")
+        if not caller.operator and self.feed_tenants.get(feed.id) != caller.tenant:
+            raise PermissionDeniedError(f"feed #{feed.id} is the operator's")
+        del self.feeds[feed.id]
+        return feed
+
+    async def status(self, caller: Caller) -> StatusReport:
+        subs = tuple(w for w in self.watches.values() if caller.destination in w.destinations)
+        return StatusReport(
+            tuple(await self.list_feeds(caller)),
+            self.destinations,
+            3,
+            NOW,
+            self.dead_letters,
+            NOW,
+            subs,
+        )
+
+    async def why(self, caller: Caller, url: str) -> WhyReport:
+        return WhyReport(url, False, (f"Wirewatch has not seen {url} in any feed it polls.",))
