@@ -83,9 +83,7 @@ class MemoryCore:
             if (dest in w.destinations) == on:
                 unchanged.append(w)
                 continue
-            dests = (
-                (*w.destinations, dest) if on else tuple(d for d in w.destinations if d != dest)
-            )
+            dests = (*w.destinations, dest) if on else tuple(d for d in w.destinations if d != dest)
             self.watches[w.id] = replace(w, destinations=dests)
             changed.append(self.watches[w.id])
         return SubscribeResult(dest, tuple(changed), tuple(unchanged), tuple(unknown))
@@ -102,9 +100,7 @@ class MemoryCore:
             targets, unknown = [w for w in visible if w.owner is None], []
         return self._set(caller, targets, unknown, on=True)
 
-    async def unsubscribe(
-        self, caller: Caller, watch_refs: Sequence[str] = ()
-    ) -> SubscribeResult:
+    async def unsubscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
         self.calls.append("unsubscribe")
         self._manager(caller)
         mine = [w for w in self.watches.values() if caller.destination in w.destinations]
@@ -189,9 +185,7 @@ class MemoryCore:
             self._set(caller, [w], [], on=False)
         return w
 
-    async def test_query(
-        self, caller: Caller, query: str, *, limit: int = 10
-    ) -> list[ArticleView]:
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
         parse_query(query)
         return self.articles[:limit]
 

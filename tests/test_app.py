@@ -48,7 +48,9 @@ async def test_config_sync_adds_updates_and_retires_config_items(tmp_path: Path)
         assert set(watches) == {"Bessent", "magnets"}
         assert watches["Bessent"].destinations == ()  # the unsubscribe stuck
         assert watches["magnets"].destinations == ("discord:9",)
-        assert {f.url for f in await core.api.list_feeds(Caller.console())} == {"https://a.test/rss"}
+        assert {f.url for f in await core.api.list_feeds(Caller.console())} == {
+            "https://a.test/rss"
+        }
 
 
 async def test_watches_without_channels_go_to_the_console_only_without_chat(tmp_path: Path) -> None:

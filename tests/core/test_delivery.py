@@ -154,7 +154,9 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
             await core.deliverer.deliver_once()
             await core.deliverer.deliver_once()
             assert {s[0] for s in notifier.sent} == {"discord:42"}
-            status = {d.destination: d for d in (await core.api.status(Caller.console())).destinations}
+            status = {
+                d.destination: d for d in (await core.api.status(Caller.console())).destinations
+            }
             assert status["slack:BROKEN"].state.value == "failing"
             assert status["slack:BROKEN"].last_error == "the bot is not in this channel"
             assert status["slack:BROKEN"].pending == 2
@@ -162,7 +164,9 @@ async def test_a_broken_channel_never_blocks_another_and_recovers(tmp_path: Path
             await core.deliverer.deliver_once()
             await core.deliverer.deliver_once()
             assert sum(1 for s in notifier.sent if s[0] == "slack:BROKEN") == 2
-            status = {d.destination: d for d in (await core.api.status(Caller.console())).destinations}
+            status = {
+                d.destination: d for d in (await core.api.status(Caller.console())).destinations
+            }
             assert status["slack:BROKEN"].state.value == "ok"
             told = [t for d, t in notifier.notices if d == "slack:BROKEN"]
             assert len(told) == 1 and "can post here again" in told[0]

@@ -30,7 +30,9 @@ def assert_discord_pace(times: list[float]) -> None:
 
 
 async def status_of(rig: Rig, destination: str) -> DestinationState:
-    statuses = {d.destination: d for d in (await rig.core.api.status(Caller.console())).destinations}
+    statuses = {
+        d.destination: d for d in (await rig.core.api.status(Caller.console())).destinations
+    }
     return statuses[destination].state if destination in statuses else DestinationState.OK
 
 

@@ -237,6 +237,11 @@ class DiscordCommands:
     ) -> None:
         caller = caller_of(interaction) if interaction.guild_id else dm_caller(interaction)
         refused = self.commands.refusal(caller, spec)
+        if spec.mutating and interaction.guild_id is None:
+            refused = text_reply(
+                "This command works in a server channel, not in direct messages.",
+                tone=Tone.ERROR,
+            )
         if refused is None and spec.name in _POSTS_HERE:
             reason = bot_cannot_post(interaction)
             if reason is not None:

@@ -8,8 +8,8 @@ import pytest
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
 from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
-from tests.coredouble import MemoryCore
 from tests.adapters.discord.test_discord_render import make_alert
+from tests.coredouble import MemoryCore
 from tests.fakes.discord import (
     CHANNEL_ID,
     OTHER_CHANNEL_ID,

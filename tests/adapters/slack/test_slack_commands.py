@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.adapters.slack.app import SlackAdapter
-from bot.core.api import Caller
 from bot.app import Core
+from bot.core.api import Caller
 from tests.adapters.slack.conftest import StartAdapter
 from tests.fakes.slack import FakeSlack
 from tests.feedserver import FeedServer, rss
@@ -212,7 +212,9 @@ async def test_watch_remove_and_unknown_id(world: World) -> None:
     await world.command("watch add cobalt")
     here = Caller("slack:C1", "slack:T0TEST")
     (watch,) = [w for w in await world.core.api.list_watches(here) if w.query == "cobalt"]
-    assert "no longer posts in this channel" in text_of(await world.command(f"watch remove {watch.id}"))
+    assert "no longer posts in this channel" in text_of(
+        await world.command(f"watch remove {watch.id}")
+    )
     assert await world.watches_here() == []
     assert "watch list" in text_of(await world.command("watch remove 99"))
 
@@ -280,9 +282,9 @@ async def test_why_explains_an_article(world: World) -> None:
     """`why URL` answers through response_url with the core's account."""
     await world.command("why https://reuters.test/re", user=MEMBER)
     (response,) = await world.responded()
-    assert "Why: https://reuters.test/re" in text_of(response) and "China curbs rare earth exports" in text_of(
+    assert "Why: https://reuters.test/re" in text_of(
         response
-    )
+    ) and "China curbs rare earth exports" in text_of(response)
 
 
 async def test_unknown_subcommand_and_missing_arguments_get_usage(world: World) -> None:
@@ -302,7 +304,9 @@ async def test_mute_button_unsubscribes_the_watch_for_permitted_users_only(world
     assert len(await world.watches_here()) == 2
     await world.slack.send_block_action("wirewatch_mute:2", "2", user_id=ADMIN)
     muted = (await world.responded(2))[1]
-    assert "Alerts off here for #2 (lithium)" in muted["text"] and muted["replace_original"] is False
+    assert (
+        "Alerts off here for #2 (lithium)" in muted["text"] and muted["replace_original"] is False
+    )
     assert await world.watches_here() == ['"rare earth"']
 
 

@@ -1,0 +1,303 @@
+"""One command contract, two platforms: every catalogue command driven as a user would
+(a Socket Mode slash command through the real slack-bolt app; an INTERACTION_CREATE
+through the real discord.py client), against the real core on SQLite. The same table
+of expectations holds on both, because both adapters only translate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from bot.adapters.discord.client import DiscordAdapter
+from bot.adapters.slack.app import SlackAdapter
+from bot.app import Core
+from bot.core.api import Caller
+from bot.core.commands.catalogue import CATALOGUE
+from tests.adapters.slack.conftest import _PROXY_VARS, slack_settings
+from tests.fakes.discord import CHANNEL_ID, GUILD_ID, OTHER_CHANNEL_ID, FakeDiscord
+from tests.fakes.slack import TEAM_ID, FakeSlack
+from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock, core_for, make_settings
+
+WATCHES = [{"query": '"rare earth"', "name": "rare earth"}, {"query": "lithium", "name": "lithium"}]
+SLACK_ADMIN, SLACK_MEMBER = "UADMIN", "UMEMBER"
+
+
+@dataclass
+class Answer:
+    text: str
+    public: bool  # the channel saw the answer or an announcement of the change
+
+
+class Chat(Protocol):
+    core: Core
+
+    async def run(
+        self, name: str, args: dict[str, Any] | None = None, *, manager: bool = True,
+        other_channel: bool = False,
+    ) -> Answer: ...  # fmt: skip
+
+    def here(self, *, other_channel: bool = False) -> Caller: ...
+
+
+def _plain(text: str) -> str:
+    """Markup-free text, so one expectation reads the same on both platforms."""
+    text = re.sub(r"[*`\\]", "", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackChat:
+    def __init__(self, core: Core, slack: FakeSlack) -> None:
+        self.core, self.slack = core, slack
+
+    def here(self, *, other_channel: bool = False) -> Caller:
+        return Caller("slack:C2" if other_channel else "slack:C1", f"slack:{TEAM_ID}")
+
+    @staticmethod
+    def text_for(name: str, args: dict[str, Any]) -> str:
+        words = [name]
+        for key, value in args.items():
+            if key in ("name", "ping"):
+                words.append(f"--{key} {value}")
+            elif value is True:
+                words.append(key)
+            else:
+                words.append(str(value))
+        return " ".join(words)
+
+    async def run(
+        self, name: str, args: dict[str, Any] | None = None, *, manager: bool = True,
+        other_channel: bool = False,
+    ) -> Answer:  # fmt: skip
+        channel = "C2" if other_channel else "C1"
+        posts_before = len(self.slack.posts(channel))
+        responses_before = len(self.slack.responses)
+        ack = await self.slack.send_slash_command(
+            self.text_for(name, args or {}),
+            user_id=SLACK_ADMIN if manager else SLACK_MEMBER,
+            channel_id=channel,
+        )
+        message = ack
+        if not ack.get("blocks"):  # a slow command: the answer follows via response_url
+            await self.slack.wait_for(lambda: len(self.slack.responses) > responses_before)
+            message = self.slack.responses[-1].body
+        blocks = "\n".join(b["text"]["text"] for b in message.get("blocks") or [] if b.get("text"))
+        public = message.get("response_type") == "in_channel"
+        if not public:
+            try:
+                await self.slack.wait_for(
+                    lambda: len(self.slack.posts(channel)) > posts_before, within=0.3
+                )
+                public = True
+            except TimeoutError:
+                public = False
+        return Answer(_plain(blocks or message.get("text", "")), public)
+
+
+class DiscordChat:
+    def __init__(self, core: Core, fake: FakeDiscord) -> None:
+        self.core, self.fake = core, fake
+
+    def here(self, *, other_channel: bool = False) -> Caller:
+        channel = OTHER_CHANNEL_ID if other_channel else CHANNEL_ID
+        return Caller(f"discord:{channel}", f"discord:g:{GUILD_ID}")
+
+    async def run(
+        self, name: str, args: dict[str, Any] | None = None, *, manager: bool = True,
+        other_channel: bool = False,
+    ) -> Answer:  # fmt: skip
+        group, _, leaf = name.partition(" ")
+        options = {("watch" if k == "watches" else k): v for k, v in (args or {}).items()}
+        call = await self.fake.slash(
+            group,
+            options,
+            subcommand=leaf or None,
+            channel_id=OTHER_CHANNEL_ID if other_channel else CHANNEL_ID,
+            member_permissions=(1 << 53) - 1 if manager else 0,
+        )
+        if call.callback_type == 5:  # deferred: the answer is an edit
+            await call.wait_final()
+        return Answer(_plain(call.text), not call.ephemeral)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Core, FeedServer]]:
+    clock = FakeClock()
+
+    def item(slug: str, title: str, minutes: int) -> dict[str, Any]:
+        return {
+            "title": title,
+            "link": f"https://reuters.test/{slug}",
+            "guid": slug,
+            "description": f"{title}. More to follow.",
+            "pubDate": clock.now() - timedelta(minutes=minutes),
+        }
+
+    async with FeedServer() as feeds:
+        feeds.set_feed(
+            "/news.rss",
+            rss(
+                [
+                    item("re", "China curbs rare earth exports", 30),
+                    item("li", "Lithium prices slide again", 40),
+                ],
+                title="Reuters test",
+            ),
+        )
+        settings = make_settings(tmp_path, feeds=[feeds.url("/news.rss")], watches=WATCHES)
+        async with core_for(settings, clock=clock) as core:
+            await core.poll(due_only=False)
+            yield core, feeds
+
+
+@pytest.fixture(params=["slack", "discord"])
+async def chat(
+    request: pytest.FixtureRequest,
+    world: tuple[Core, FeedServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[Chat]:
+    core, _ = world
+    if request.param == "slack":
+        for var in _PROXY_VARS:  # slack_sdk ignores NO_PROXY: 127.0.0.1 must go direct
+            monkeypatch.delenv(var, raising=False)
+        async with FakeSlack() as fake_slack:
+            fake_slack.users[SLACK_ADMIN] = {"is_admin": True}
+            adapter = SlackAdapter(
+                core=core.api,
+                settings=slack_settings(fake_slack),
+                pace_seconds=0.0,
+                http_host="127.0.0.1",
+            )
+            await adapter.start()
+            try:
+                yield SlackChat(core, fake_slack)
+            finally:
+                await adapter.stop()
+        return
+    async with FakeDiscord() as fake:
+        bot = DiscordAdapter(core=core.api, settings=fake.settings(), guild_ready_timeout=0.05)
+        await bot.start()
+        try:
+            yield DiscordChat(core, fake)
+        finally:
+            await bot.stop()
+
+
+async def queries(chat: Chat, *, other_channel: bool = False) -> list[str]:
+    here = chat.here(other_channel=other_channel)
+    return sorted(w.query for w in await chat.core.api.list_watches(here))
+
+
+async def test_help_names_every_command(chat: Chat) -> None:
+    answer = await chat.run("help")
+    assert not answer.public
+    for spec in CATALOGUE:
+        if spec.name != "help":
+            assert spec.name in answer.text, spec.name
+
+
+async def test_subscribe_announces_and_is_idempotent(chat: Chat) -> None:
+    first = await chat.run("subscribe")
+    assert "Alerts on here for #1 (rare earth)" in first.text and first.public
+    assert await queries(chat) == ['"rare earth"', "lithium"]
+    assert await queries(chat, other_channel=True) == []
+    again = await chat.run("subscribe")
+    assert "Already on" in again.text and not again.public
+
+
+async def test_members_are_refused_changes_but_may_read(chat: Chat) -> None:
+    for name, args in [
+        ("subscribe", {}),
+        ("unsubscribe", {}),
+        ("watch add", {"query": "tariffs"}),
+        ("watch remove", {"watch": "1"}),
+        ("feeds add", {"url": "https://example.com/rss"}),
+        ("feeds remove", {"feed": "1"}),
+    ]:
+        answer = await chat.run(name, args, manager=False)
+        assert "⛔ Only" in answer.text and not answer.public, name
+    assert await queries(chat) == []
+    assert "Watches in this channel (0)" in (await chat.run("watch list", manager=False)).text
+    assert "Wirewatch status" in (await chat.run("status", manager=False)).text
+
+
+async def test_watch_add_list_remove(chat: Chat) -> None:
+    added = await chat.run("watch add", {"query": 'cobalt AND "supply chain"', "name": "cobalt"})
+    assert "added: new matching stories will be posted in this channel" in added.text
+    assert added.public
+    listed = await chat.run("watch list")
+    assert 'cobalt AND "supply chain"' in listed.text and "cobalt" in listed.text
+    duplicate = await chat.run("watch add", {"query": 'COBALT AND "supply chain"'})
+    assert "already has that query here" in duplicate.text
+    removed = await chat.run("watch remove", {"watch": "cobalt"})
+    assert "no longer posts in this channel" in removed.text
+    assert await queries(chat) == []
+    unknown = await chat.run("watch remove", {"watch": "99"})
+    assert "no watch '99' here" in unknown.text and "watch list" in unknown.text
+
+
+async def test_another_channels_watch_cannot_be_taken(chat: Chat) -> None:
+    await chat.run("watch add", {"query": "Bessent", "name": "bessent"}, other_channel=True)
+    (theirs,) = await chat.core.api.list_watches(chat.here(other_channel=True))
+    taken = await chat.run("subscribe", {"watches": str(theirs.id)})
+    assert f"No watch called {theirs.id} here" in taken.text
+    assert await queries(chat) == []
+
+
+async def test_a_bad_query_points_at_the_error_privately(chat: Chat) -> None:
+    answer = await chat.run("watch add", {"query": '"rare earth AND'})
+    assert "That query does not parse" in answer.text and "^" in answer.text
+    assert not answer.public
+    assert await queries(chat) == []
+
+
+async def test_unsubscribe_one_then_all(chat: Chat) -> None:
+    await chat.run("subscribe")
+    one = await chat.run("unsubscribe", {"watches": "lithium"})
+    assert "Alerts off here for #2 (lithium)" in one.text
+    assert await queries(chat) == ['"rare earth"']
+    await chat.run("unsubscribe")
+    assert await queries(chat) == []
+
+
+async def test_latest_is_private_unless_shared_and_counts(chat: Chat) -> None:
+    private = await chat.run("latest", manager=False)
+    assert not private.public
+    assert "China curbs rare earth exports" in private.text
+    assert "Lithium prices slide again" in private.text
+    shared = await chat.run("latest", {"query": "lithium", "count": 1, "share": True})
+    assert shared.public
+    assert "Lithium prices slide again" in shared.text and "China curbs" not in shared.text
+
+
+async def test_watch_test_shows_matches(chat: Chat) -> None:
+    answer = await chat.run("watch test", {"query": '"rare earth"'}, manager=False)
+    assert "would have matched 1 recent article" in answer.text
+    assert "China curbs rare earth exports" in answer.text
+
+
+async def test_feeds_chat_rules(chat: Chat) -> None:
+    listed = await chat.run("feeds list", manager=False)
+    assert "Feeds (1, 0 failing)" in listed.text and "operator's feed" in listed.text
+    private = await chat.run("feeds add", {"url": "http://169.254.169.254/latest/meta-data"})
+    assert "That feed can't be used: blocked" in private.text
+    (feed,) = await chat.core.api.list_feeds(Caller.console())
+    operator = await chat.run("feeds remove", {"feed": str(feed.id)})
+    assert "only the operator's config can remove it" in operator.text
+    assert len(await chat.core.api.list_feeds(Caller.console())) == 1
+
+
+async def test_status_and_why(chat: Chat) -> None:
+    await chat.run("subscribe", {"watches": "1"})
+    status = await chat.run("status", manager=False)
+    assert "1 ok · 0 failing · 0 new" in status.text and "0 dead letters" in status.text
+    assert '#1 rare earth "rare earth"' in status.text
+    why = await chat.run("why", {"url": "https://reuters.test/re"}, manager=False)
+    assert "China curbs rare earth exports" in why.text
+    assert "first poll of the feed" in why.text
