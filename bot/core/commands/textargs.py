@@ -64,6 +64,9 @@ def parse_text(text: str) -> ParsedText:
     for name, spec in _names():
         size = len(name.split())
         if size <= len(lowered) and " ".join(lowered[:size]) == name:
+            if size == 1 and len(lowered) > 1 and any(s.group == name for s in CATALOGUE):
+                # "watch frob": a group's name alone lists it, but this asked for more.
+                raise UnknownCommandError(f"{lowered[0]} {lowered[1]}")
             rest = text.split(None, size)[size] if len(words) > size else ""
             return ParsedText(spec, parse_args(spec, rest))
     if len(lowered) >= 2 and any(s.group == lowered[0] for s in CATALOGUE):
