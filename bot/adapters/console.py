@@ -57,6 +57,12 @@ class ConsoleNotifier:
         self.out.flush()
         return f"console-{alerts[0].id}"
 
+    async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """A terminal cannot change printed lines: the story is printed again, marked."""
+        for group in group_by_story(alerts):
+            self.out.write(f"[updated {message_id}] " + format_story(group) + "\n\n")
+        self.out.flush()
+
     async def send_notice(self, destination: str, text: str) -> None:
         self.out.write(f"[notice] {text}\n")
         self.out.flush()

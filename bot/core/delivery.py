@@ -19,7 +19,7 @@ from datetime import timedelta
 
 from bot.core.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from bot.core.notices import channel_recovered_text
-from bot.core.ports import Clock, Notifier
+from bot.core.ports import Clock, MessageEditor, Notifier
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 10  # Discord's embeds per message; Slack's condensed listing stays readable
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
+EDIT_GAP = timedelta(seconds=30)  # one edit per message per gap: platforms rate-limit edits
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -45,6 +46,7 @@ class DeliveryReport:
     failed_destinations: dict[str, str] = field(default_factory=dict)
     dead_lettered: int = 0
     messages: int = 0
+    edited: int = 0
 
 
 class Deliverer:
@@ -61,6 +63,7 @@ class Deliverer:
         rng: random.Random | None = None,
         on_sent: Callable[[int, float], None] | None = None,
         on_pass: Callable[[DeliveryReport], None] | None = None,
+        edit_gap: timedelta = EDIT_GAP,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
@@ -72,6 +75,7 @@ class Deliverer:
         self.rng = rng or random.Random()
         self.on_sent = on_sent
         self.on_pass = on_pass
+        self.edit_gap = edit_gap
         self._wake = asyncio.Event()
         # Set by run()'s stop: a pass in progress sends no further batch (SIGTERM must not
         # wait for a whole backlog at the platforms' pace).
@@ -94,6 +98,7 @@ class Deliverer:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
         await self.deliver_notices()
         dests = await self.store.pending_destinations(now)
+        dests += [d for d in await self.store.edit_destinations(now) if d not in dests]
         await asyncio.gather(*(self._drain(d, report) for d in dests))
         # A channel that just recovered has its notice queued: post it in this pass.
         await self.deliver_notices()
@@ -122,6 +127,7 @@ class Deliverer:
                 burst_threshold=self.burst_threshold,
             )
             if not claimed:
+                await self._edit_grown(destination, notifier, report)
                 return
             ids = [a.id for a in claimed]
             await self.store.mark_attempt(ids, self.instance_id)
@@ -162,6 +168,58 @@ class Deliverer:
                 await self.store.queue_notices(
                     [(destination, channel_recovered_text(*recovered))], done
                 )
+
+    async def _edit_grown(
+        self, destination: str, notifier: Notifier, report: DeliveryReport
+    ) -> None:
+        """Edit the messages whose stories grew since they were posted (new outlets, another
+        watch): after new alerts, because new stories matter more than coverage."""
+        now = self.clock.now()
+        claimed = await self.store.claim_edits(
+            destination=destination, owner=self.instance_id, now=now, lease=self.lease
+        )
+        for post_id, message_id, revision in claimed:
+            if self._stopping is not None and self._stopping.is_set():
+                return
+            now = self.clock.now()
+            if not isinstance(notifier, MessageEditor):
+                # Webhooks cannot edit: the message keeps the coverage it was sent with.
+                await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
+                continue
+            alerts = await self.store.alerts_in_message(destination, message_id)
+            try:
+                if alerts:
+                    await notifier.edit(destination, message_id, alerts)
+            except RetryableDeliveryError as e:
+                delay = retry_delay(1, e.retry_after, self.rng)
+                await self.store.edit_failed(
+                    post_id,
+                    error=e.reason,
+                    retry_at=now + timedelta(seconds=delay),
+                    give_up=False,
+                )
+                return
+            except (TimeoutError, OSError) as e:
+                await self.store.edit_failed(
+                    post_id,
+                    error=f"network error: {type(e).__name__}",
+                    retry_at=now + timedelta(seconds=BASE_BACKOFF * 4),
+                    give_up=False,
+                )
+                return
+            except DeliveryError as e:
+                # Deleted message, lost access: the alert itself went out; stop editing it.
+                log.warning(
+                    "could not update a posted message: %s",
+                    e.reason,
+                    extra={"destination": destination, "message_id": message_id},
+                )
+                await self.store.edit_failed(post_id, error=e.reason, retry_at=now, give_up=True)
+                continue
+            await self.store.edit_done(
+                post_id, revision=revision, now=now, next_edit_at=now + self.edit_gap
+            )
+            report.edited += 1
 
     async def _failed(
         self,

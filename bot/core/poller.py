@@ -499,6 +499,7 @@ class Poller:
         # A story for every article not stored yet (pure, in memory), then one insert.
         to_insert: list[tuple[Article, str, str | None, int]] = []
         pending: set[str] = set()
+        grown: set[str] = set()
         for o, decisions in per_feed:
             for d in decisions:
                 article = d.article
@@ -506,7 +507,10 @@ class Poller:
                     # The same canonical URL through another feed: same article and story.
                     continue
                 tokens = headline_tokens(article.title)
-                story_key = self.stories.find(tokens, now) or story_key_for_url(article.url)
+                found = self.stories.find(tokens, now)
+                story_key = found or story_key_for_url(article.url)
+                if found is not None:
+                    grown.add(found)  # another outlet's copy: the story's messages grow
                 if d.alert:
                     # Held items (a new feed's backlog, old news) are not indexed: the index
                     # is for stories that can still alert, and a seeding poll brings thousands.
@@ -550,10 +554,14 @@ class Poller:
                         )
                     )
         created = ingest.insert_alerts(conn, rows, now)
+        # One message per story and channel: what joins a story already posted there
+        # edits that message instead of posting again.
+        folded = set(ingest.fold_into_posts(conn, created, now))
+        ingest.touch_posts(conn, sorted(grown))
         # Hits count stories a watch alerted on, not messages.
         for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
             hits[watch_id] = hits.get(watch_id, 0) + 1
-        return [alert_id for alert_id, _ in created]
+        return [alert_id for alert_id, _ in created if alert_id not in folded]
 
     def _fresh_articles(
         self,

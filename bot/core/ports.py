@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.core.models import Alert
 
@@ -46,4 +46,15 @@ class Notifier(Protocol):
 
     async def send_notice(self, destination: str, text: str) -> None:
         """Post a plain operational notice (feed failing / recovered) to a destination."""
+        ...
+
+
+@runtime_checkable
+class MessageEditor(Protocol):
+    """A notifier that can change a message it posted (Slack chat.update, Discord message
+    edit). Webhook notifiers cannot: their messages keep the coverage they were sent with."""
+
+    async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Re-render the message ``message_id`` from ``alerts`` (the same alerts it was sent
+        with, their story's coverage now larger), as ``send`` would. Raises like ``send``."""
         ...

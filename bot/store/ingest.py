@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -27,6 +27,7 @@ from bot.store.schema import (
     articles,
     feeds,
     notices,
+    posts,
     seen_items,
     subscriptions,
     watches,
@@ -221,3 +222,73 @@ def insert_notices(conn: Connection, rows: Sequence[tuple[str, str]], now: datet
             for dest, text in rows
         ],
     )
+
+
+def touch_posts(conn: Connection, story_keys: Sequence[str]) -> int:
+    """Stories that grew (another outlet, another watch): their messages need an edit.
+    Returns how many messages were marked."""
+    if not story_keys:
+        return 0
+    pairs: set[tuple[str, str]] = set()
+    for start in range(0, len(story_keys), _CHUNK):
+        chunk = list(story_keys[start : start + _CHUNK])
+        rows = conn.execute(
+            select(alerts.c.destination, alerts.c.message_id)
+            .where(
+                alerts.c.story_key.in_(chunk),
+                alerts.c.state == "sent",
+                alerts.c.message_id.is_not(None),
+            )
+            .distinct()
+        )
+        pairs.update((r.destination, r.message_id) for r in rows)
+    if not pairs:
+        return 0
+    ordered = sorted(pairs)  # one lock order across instances
+    conn.execute(
+        update(posts)
+        .where(tuple_(posts.c.destination, posts.c.message_id).in_(ordered))
+        .values(revision=posts.c.revision + 1)
+    )
+    return len(ordered)
+
+
+def fold_into_posts(
+    conn: Connection, created: Sequence[tuple[int, AlertRow]], now: datetime
+) -> list[int]:
+    """A new alert for a story this destination already got (another watch matched it
+    later) joins that story's message rather than posting it again: it is recorded as
+    sent in that message, which is marked for an edit. Returns the alert ids folded."""
+    if not created:
+        return []
+    wanted = {(r.destination, r.story_key) for _, r in created}
+    sent: dict[tuple[str, str], str] = {}
+    keys = sorted({k for _, k in wanted})
+    for start in range(0, len(keys), _CHUNK):
+        rows = conn.execute(
+            select(alerts.c.destination, alerts.c.story_key, alerts.c.message_id).where(
+                alerts.c.story_key.in_(keys[start : start + _CHUNK]),
+                alerts.c.state == "sent",
+                alerts.c.message_id.is_not(None),
+            )
+        )
+        for r in rows:
+            if (r.destination, r.story_key) in wanted:
+                sent.setdefault((r.destination, r.story_key), r.message_id)
+    folded: list[int] = []
+    for alert_id, row in created:
+        message_id = sent.get((row.destination, row.story_key))
+        if message_id is None:
+            continue
+        conn.execute(
+            update(alerts)
+            .where(alerts.c.id == alert_id)
+            .values(state="sent", sent_at=now, message_id=message_id)
+        )
+        conn.execute(
+            update(posts)
+            .where(and_(posts.c.destination == row.destination, posts.c.message_id == message_id))
+            .values(revision=posts.c.revision + 1)
+        )
+        folded.append(alert_id)
+    return folded

@@ -193,6 +193,28 @@ alerts = Table(
 )
 Index("ix_alerts_outbox", alerts.c.state, alerts.c.destination, alerts.c.id)
 Index("ix_alerts_article", alerts.c.article_id)
+Index("ix_alerts_story", alerts.c.story_key, alerts.c.destination)
+
+# Every message a destination received, so a story that grows later edits its message
+# instead of posting again: ``revision`` counts changes, ``edited_revision`` what the
+# message shows; an edit waits for ``next_edit_at`` (one edit per message per gap).
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("destination", Text, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("edited_revision", Integer, nullable=False, default=0),
+    Column("next_edit_at", UTCDateTime(), nullable=False),
+    Column("edit_attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime()),
+    UniqueConstraint("destination", "message_id", name="uq_post_message"),
+)
+Index("ix_posts_due", posts.c.destination, posts.c.next_edit_at)
 
 # Operational notices (a feed failing / recovered, a channel that works again) go through
 # their own small outbox, so one that meets a 5xx or a crash is still posted later.

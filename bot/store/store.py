@@ -41,6 +41,7 @@ from bot.store.schema import (
     feeds,
     meta,
     notices,
+    posts,
     seen_items,
     subscriptions,
     watches,
@@ -1026,6 +1027,108 @@ class Store:
                     last_error=None,
                 )
             )
+            destination = (
+                await conn.execute(select(alerts.c.destination).where(alerts.c.id == ids[0]))
+            ).scalar_one_or_none()
+            if destination is not None and message_id:
+                await conn.execute(
+                    self._insert(posts)
+                    .values(
+                        destination=destination,
+                        message_id=message_id,
+                        created_at=now,
+                        revision=0,
+                        edited_revision=0,
+                        next_edit_at=now,
+                        edit_attempts=0,
+                    )
+                    .on_conflict_do_nothing()
+                )
+
+    # --- living messages: edits of posts whose story grew ---------------------------------
+
+    def _due_edits(self, now: datetime) -> Any:
+        return and_(
+            posts.c.revision > posts.c.edited_revision,
+            posts.c.next_edit_at <= now,
+            or_(posts.c.lease_until.is_(None), posts.c.lease_until < now),
+        )
+
+    async def edit_destinations(self, now: datetime) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(posts.c.destination).where(self._due_edits(now)).distinct()
+            )
+            return [r[0] for r in rows]
+
+    async def claim_edits(
+        self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
+    ) -> list[tuple[int, str, int]]:
+        """(post id, message id, revision) of this destination's messages due an edit."""
+        async with self.transaction() as conn:
+            pick = (
+                select(posts.c.id, posts.c.message_id, posts.c.revision)
+                .where(posts.c.destination == destination, self._due_edits(now))
+                .order_by(posts.c.id)
+                .limit(limit)
+            )
+            if self.dialect == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            rows = (await conn.execute(pick)).all()
+            if rows:
+                await conn.execute(
+                    update(posts)
+                    .where(posts.c.id.in_([r.id for r in rows]))
+                    .values(lease_owner=owner, lease_until=now + lease)
+                )
+            return [(r.id, r.message_id, r.revision) for r in rows]
+
+    async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
+        """The alerts one message carries, rebuilt with the story's current coverage."""
+        async with self.engine.connect() as conn:
+            ids = [
+                r[0]
+                for r in await conn.execute(
+                    select(alerts.c.id).where(
+                        alerts.c.destination == destination, alerts.c.message_id == message_id
+                    )
+                )
+            ]
+            return (await self._alerts_by_ids(conn, ids))[0] if ids else []
+
+    async def edit_done(
+        self, post_id: int, *, revision: int, now: datetime, next_edit_at: datetime
+    ) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(posts)
+                .where(posts.c.id == post_id)
+                .values(
+                    edited_revision=revision,
+                    next_edit_at=next_edit_at,
+                    edit_attempts=0,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+
+    async def edit_failed(
+        self, post_id: int, *, error: str, retry_at: datetime, give_up: bool
+    ) -> None:
+        """An edit that failed is retried later; one the platform refused for good is
+        dropped (the message keeps its earlier coverage)."""
+        values: dict[str, Any] = {
+            "last_error": error,
+            "next_edit_at": retry_at,
+            "edit_attempts": posts.c.edit_attempts + 1,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if give_up:
+            values["edited_revision"] = posts.c.revision
+        async with self.transaction() as conn:
+            await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
 
     async def mark_retry(
         self,
