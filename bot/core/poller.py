@@ -137,6 +137,7 @@ class Poller:
         self.story_window = story_window
         self.stories = StoryIndex(window=story_window)
         self._stories_loaded = False
+        self._stories_seen_id = 0  # the newest article id the story index has looked at
         self._watches: dict[int, CompiledWatch] = {}
         self._matcher = Matcher.build([])
         self.last_cycle: CycleReport | None = None
@@ -170,12 +171,25 @@ class Poller:
         if self._stories_loaded:
             return
         now = self.clock.now()
+        self._stories_seen_id = await self.store.run_write(ingest.max_article_id)
         rows = await self.store.recent_headlines(
             since=now - self.story_window, limit=self.stories.max_headlines
         )
         for story_key, title, first_seen_at in reversed(rows):
             self.stories.add(story_key, headline_tokens(title), first_seen_at)
         self._stories_loaded = True
+
+    def _catch_up_stories(self, conn: Connection, now: datetime) -> None:
+        """Take the story lock and index what other instances stored since we last looked,
+        so N instances group articles exactly as one would."""
+        ingest.lock_stories(conn)
+        if conn.dialect.name != "postgresql":
+            return  # one instance owns a SQLite file: its index is already complete
+        for article_id, story_key, title, first_seen_at in ingest.headlines_after(
+            conn, self._stories_seen_id, now - self.story_window
+        ):
+            self.stories.add(story_key, headline_tokens(title), first_seen_at)
+            self._stories_seen_id = max(self._stories_seen_id, article_id)
 
     # ---- the cycle ------------------------------------------------------------------------
 
@@ -496,6 +510,7 @@ class Poller:
         stored = ingest.articles_by_url(
             conn, list({d.article.url: None for _, ds in per_feed for d in ds})
         )
+        self._catch_up_stories(conn, now)
         # A story for every article not stored yet (pure, in memory), then one insert.
         to_insert: list[tuple[Article, str, str | None, int]] = []
         pending: set[str] = set()
@@ -517,7 +532,10 @@ class Poller:
                     self.stories.add(story_key, tokens, now)
                 to_insert.append((article, story_key, d.held_reason, o.feed.id))
                 pending.add(article.url)
-        stored.update(ingest.insert_articles(conn, to_insert, now=now))
+        inserted = ingest.insert_articles(conn, to_insert, now=now)
+        stored.update(inserted)
+        # Ours are indexed already; under the lock nobody else stored any since.
+        self._stories_seen_id = max([self._stories_seen_id, *(a.id for a in inserted.values())])
         # Which workspaces each article may reach: its feeds' (None: everyone).
         reach: dict[str, tuple[str, ...] | None] = {}
         for o, decisions in per_feed:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, select, tuple_, update
+from sqlalchemy import and_, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -292,3 +292,36 @@ def fold_into_posts(
         )
         folded.append(alert_id)
     return folded
+
+
+# One key for "assigning stories": instances take it in turn on PostgreSQL, so an article
+# is grouped against every article any instance stored before it.
+STORY_LOCK_KEY = 0x57575354  # "WWST"
+
+
+def lock_stories(conn: Connection) -> None:
+    """Serialise story assignment across instances until this transaction ends (SQLite has
+    one writer at a time anyway)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK_KEY})
+
+
+def headlines_after(
+    conn: Connection, after_id: int, since: datetime
+) -> list[tuple[int, str, str, datetime]]:
+    """(id, story key, title, first seen) of articles that could alert, stored after
+    ``after_id`` (by any instance), oldest first."""
+    rows = conn.execute(
+        select(articles.c.id, articles.c.story_key, articles.c.title, articles.c.first_seen_at)
+        .where(
+            articles.c.id > after_id,
+            articles.c.first_seen_at >= since,
+            articles.c.held_reason.is_(None),
+        )
+        .order_by(articles.c.id)
+    )
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def max_article_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(articles.c.id))).scalar() or 0)
