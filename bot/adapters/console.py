@@ -18,7 +18,8 @@ def format_story(alerts: Sequence[Alert]) -> str:
     """One story (possibly matched by several watches) as a few readable lines."""
     first = alerts[0]
     when = iso_utc(first.published) or "undated"
-    lines = [f"[{when}] {first.source}: {first.title}", f"    {first.url}"]
+    mark = " (headline updated)" if first.updated else ""
+    lines = [f"[{when}] {first.source}: {first.title}{mark}", f"    {first.url}"]
     for alert in alerts:
         terms = ", ".join(alert.matched)
         label = alert.watch_name or alert.watch_query

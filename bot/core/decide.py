@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.models import Article
+from bot.core.textfold import headline_tokens
 
 HELD_FIRST_POLL = "first poll of the feed: recorded without alerting"
 HELD_TOO_OLD = "older than the alert age limit"
@@ -63,3 +66,28 @@ def decide_items(
         else:
             out.append(ItemDecision(article, True, None))
     return out
+
+
+# Wire services re-file with a prefix ("UPDATE 2-", "EXCLUSIVE-"): not a new headline.
+_WIRE_PREFIX = re.compile(
+    r"^\s*(?:(?:update|updated|corrected|correction|exclusive|refile|breaking|analysis)"
+    r"(?:\s*\d+)?\s*[-:|]\s*)+",
+    re.IGNORECASE,
+)
+
+
+def headline_note(title: str) -> str:
+    """A short fingerprint of a headline, kept with the item's seen key: when the same item
+    comes back with another note, its headline may have changed (then
+    ``headline_changed_materially`` decides). Cheap: it runs for every entry polled."""
+    text = " ".join(title.split()).lower()
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def headline_changed_materially(old: str, new: str) -> bool:
+    """True when a re-titled item says something else: a content word added, dropped or
+    changed (a number, "curbs" -> "lifts curbs"). Case, punctuation, accents, stopwords
+    and wire prefixes are not a change."""
+    before = headline_tokens(_WIRE_PREFIX.sub("", old))
+    after = headline_tokens(_WIRE_PREFIX.sub("", new))
+    return before != after

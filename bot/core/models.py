@@ -120,6 +120,7 @@ class Alert:
     also_reported_by: tuple[str, ...] = ()
     image_url: str | None = None
     mention: str | None = None  # role/user-group id a watch was configured to ping
+    updated: bool = False  # the headline changed materially after it was first alerted
 
     def as_json(self) -> dict[str, object]:
         """The documented JSON shape of ``poll --once --json`` and ``latest --json``."""

@@ -467,12 +467,22 @@ class Poller:
         seen_raw = ingest.seen_keys_many(conn, raw_by_feed)
         # 2. Full identity keys only for the rest (usually a few entries per feed).
         candidates: dict[int, list[tuple[FeedEntry, tuple[str, ...]]]] = {}
+        notes: dict[tuple[int, str], str] = {}
+        retitled: list[tuple[FeedOutcome, FeedEntry, str]] = []
         for o in outcomes:
             fid, listed = o.feed.id, set()
             candidates[fid] = []
             for entry, raw in o.entries:
-                if (fid, raw) in seen_raw or raw in listed:
+                if raw in listed:
                     continue
+                note = decide.headline_note(entry.title or "")
+                if (fid, raw) in seen_raw:
+                    before = seen_raw[(fid, raw)]
+                    if before is not None and before != note:
+                        retitled.append((o, entry, raw))  # the same item, another headline
+                        notes[(fid, raw)] = note
+                    continue
+                notes[(fid, raw)] = note
                 listed.add(raw)
                 keys = entry_identity_keys(entry, feed_url=o.feed.url)
                 if keys:
@@ -489,7 +499,12 @@ class Poller:
         new_pairs += [
             (fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen
         ]
-        ingest.add_seen_pairs(conn, new_pairs, now)
+        ingest.add_seen_pairs(conn, new_pairs, now, notes)
+        if retitled:
+            self._retitle(conn, retitled, now)
+            ingest.set_seen_notes(
+                conn, {(o.feed.id, raw): notes[(o.feed.id, raw)] for o, _, raw in retitled}
+            )
         per_feed: list[tuple[FeedOutcome, list[decide.ItemDecision]]] = []
         for o in outcomes:
             feed_seen = {k for k in keys_by_feed[o.feed.id] if (o.feed.id, k) in seen}
@@ -580,6 +595,21 @@ class Poller:
         for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
             hits[watch_id] = hits.get(watch_id, 0) + 1
         return [alert_id for alert_id, _ in created if alert_id not in folded]
+
+    def _retitle(
+        self, conn: Connection, retitled: list[tuple[FeedOutcome, FeedEntry, str]], now: datetime
+    ) -> None:
+        """Known items whose headline changed: a material change is stored and the story's
+        messages are edited (marked "updated"), never posted again."""
+        changes = []
+        for o, entry, _ in retitled:
+            article = article_from_entry(
+                entry, feed_url=o.feed.url, feed_title=o.feed_title, seen_at=now
+            )
+            if article is not None and article.url:
+                changes.append((article.url, article.title, article.summary))
+        stories = ingest.retitle_articles(conn, changes, now, decide.headline_changed_materially)
+        ingest.touch_posts(conn, sorted(set(stories)))
 
     def _fresh_articles(
         self,

@@ -11,7 +11,7 @@ together, so a crash anywhere leaves either all of a feed's results or none of t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,28 +41,79 @@ def _ins(conn: Connection, table: Any) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-def seen_keys_many(conn: Connection, keys_by_feed: dict[int, list[str]]) -> set[tuple[int, str]]:
-    """(feed id, key) pairs already seen, for many feeds at once (few statements)."""
+def seen_keys_many(
+    conn: Connection, keys_by_feed: dict[int, list[str]]
+) -> dict[tuple[int, str], str | None]:
+    """(feed id, key) pairs already seen, for many feeds at once (few statements), with
+    the headline note stored with each (None for identity keys and older rows)."""
     feed_ids = list(keys_by_feed)
     all_keys = list(dict.fromkeys(k for keys in keys_by_feed.values() for k in keys))
-    found: set[tuple[int, str]] = set()
+    found: dict[tuple[int, str], str | None] = {}
     step = _CHUNK - len(feed_ids)
     for i in range(0, len(all_keys), max(step, 100)):
         rows = conn.execute(
-            select(seen_items.c.feed_id, seen_items.c.key).where(
+            select(seen_items.c.feed_id, seen_items.c.key, seen_items.c.note).where(
                 seen_items.c.feed_id.in_(feed_ids),
                 seen_items.c.key.in_(all_keys[i : i + max(step, 100)]),
             )
         )
-        found.update((r[0], r[1]) for r in rows)
+        found.update(((r[0], r[1]), r[2]) for r in rows)
     return found
 
 
-def add_seen_pairs(conn: Connection, pairs: Sequence[tuple[int, str]], now: datetime) -> None:
+def add_seen_pairs(
+    conn: Connection,
+    pairs: Sequence[tuple[int, str]],
+    now: datetime,
+    notes: dict[tuple[int, str], str] | None = None,
+) -> None:
     if not pairs:
         return
+    notes = notes or {}
     stmt = _ins(conn, seen_items).on_conflict_do_nothing()
-    conn.execute(stmt, [{"feed_id": f, "key": k, "seen_at": now} for f, k in pairs])
+    conn.execute(
+        stmt,
+        [{"feed_id": f, "key": k, "seen_at": now, "note": notes.get((f, k))} for f, k in pairs],
+    )
+
+
+def set_seen_notes(conn: Connection, notes: dict[tuple[int, str], str]) -> None:
+    for (feed_id, key), note in sorted(notes.items()):
+        conn.execute(
+            update(seen_items)
+            .where(seen_items.c.feed_id == feed_id, seen_items.c.key == key)
+            .values(note=note)
+        )
+
+
+def retitle_articles(
+    conn: Connection,
+    changes: Sequence[tuple[str, str, str]],
+    now: datetime,
+    material: Callable[[str, str], bool],
+) -> list[str]:
+    """Take the new headline (and summary) of stored articles whose headline changed
+    ``material``-ly; returns their story keys (their messages need an edit)."""
+    if not changes:
+        return []
+    by_url = {url: (title, summary) for url, title, summary in changes}
+    rows = conn.execute(
+        select(articles.c.id, articles.c.url, articles.c.title, articles.c.story_key).where(
+            articles.c.url.in_(list(by_url))
+        )
+    ).all()
+    stories: list[str] = []
+    for row in rows:
+        title, summary = by_url[row.url]
+        if not material(row.title, title):
+            continue
+        conn.execute(
+            update(articles)
+            .where(articles.c.id == row.id)
+            .values(title=title, summary=summary, updated_at=now)
+        )
+        stories.append(row.story_key)
+    return stories
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,6 +156,7 @@ articles = Table(
     Column("guid", Text),
     # Why this article did not alert although it was new (first poll, too old...).
     Column("held_reason", Text),
+    Column("updated_at", UTCDateTime()),  # when a materially changed headline was taken
 )
 Index("ix_articles_first_seen", articles.c.first_seen_at)
 Index("ix_articles_story", articles.c.story_key)
@@ -166,6 +167,8 @@ seen_items = Table(
     Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(24), primary_key=True),
     Column("seen_at", UTCDateTime(), nullable=False),
+    # For raw keys: a fingerprint of the headline last seen, to notice a re-titled item.
+    Column("note", String(16)),
 )
 
 alerts = Table(

@@ -944,6 +944,7 @@ class Store:
                 articles.c.published,
                 articles.c.published_known,
                 articles.c.image_url,
+                articles.c.updated_at.label("article_updated_at"),
                 watches.c.query,
                 watches.c.name.label("watch_name"),
                 watches.c.mention,
@@ -992,6 +993,7 @@ class Store:
                     also_reported_by=tuple(also),
                     image_url=r.image_url,
                     mention=r.mention,
+                    updated=r.article_updated_at is not None,
                 )
             )
         return out, [bool(r.maybe_sent) for r in rows]

@@ -129,3 +129,44 @@ async def test_edits_wait_for_the_gap_between_edits(tmp_path: Path) -> None:
             clock.advance(seconds=31)
             assert (await core.deliverer.deliver_once()).edited == 1
     assert out.getvalue().count("[updated ") == 2
+
+
+async def test_a_materially_changed_headline_edits_the_message_marked_updated(
+    tmp_path: Path,
+) -> None:
+    """The same item (same guid and link) re-titled: a change of wording edits the posted
+    message with the new headline, marked updated; a change of case or a wire prefix
+    does not."""
+    clock = FakeClock()
+    out = io.StringIO()
+    async with FeedServer() as server:
+        server.set_feed("/r.rss", rss([], title="REUTERS"))
+        settings = make_settings(
+            tmp_path,
+            feeds=[server.url("/r.rss")],
+            watches=[{"query": '"rare earth"', "channels": ["console"]}],
+        )
+        async with core_for(settings, clock=clock, console=ConsoleNotifier(out)) as core:
+            await core.poll(due_only=False)
+            clock.advance(minutes=10)
+            item = story("reuters", clock)
+            server.set_feed("/r.rss", rss([item], title="REUTERS"))
+            await core.poll(due_only=False)
+            assert (await core.deliverer.deliver_once()).messages == 1
+
+            item["title"] = "UPDATE 1-" + HEADLINE.upper()
+            server.set_feed("/r.rss", rss([item], title="REUTERS"))
+            await core.poll(due_only=False)
+            assert (await core.deliverer.deliver_once()).edited == 0
+
+            clock.advance(minutes=10)
+            item["title"] = "China expands rare earth export controls to seven more elements"
+            server.set_feed("/r.rss", rss([item], title="REUTERS"))
+            report = await core.poll(due_only=False)
+            assert report.new_articles == 0 and report.alert_ids == []
+            delivered = await core.deliverer.deliver_once()
+            assert (delivered.messages, delivered.edited) == (0, 1)
+    posted, edited = out.getvalue().strip().split("\n\n")
+    assert HEADLINE in posted and "updated" not in posted
+    assert edited.startswith("[updated ")
+    assert "seven more elements (headline updated)" in edited

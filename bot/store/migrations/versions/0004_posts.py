@@ -1,4 +1,5 @@
-"""posts: every message a channel received, so a story that grows edits its message
+"""posts: every message a channel received, so a story that grows edits its message;
+headline notes on seen items and an updated time on articles, so a re-titled item edits too
 
 Revision ID: 0004
 Revises: 0003
@@ -33,9 +34,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_posts_due", "posts", ["destination", "next_edit_at"])
     op.create_index("ix_alerts_story", "alerts", ["story_key", "destination"])
+    with op.batch_alter_table("seen_items") as batch:
+        batch.add_column(sa.Column("note", sa.String(16), nullable=True))
+    with op.batch_alter_table("articles") as batch:
+        batch.add_column(sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("articles") as batch:
+        batch.drop_column("updated_at")
+    with op.batch_alter_table("seen_items") as batch:
+        batch.drop_column("note")
     op.drop_index("ix_alerts_story", table_name="alerts")
     op.drop_index("ix_posts_due", table_name="posts")
     op.drop_table("posts")
