@@ -189,6 +189,7 @@ async def open_core(
         limits=limits,
         user_agent=user_agent(settings),
         allow_private=settings.fetch.allow_private_addresses,
+        chat_allowlist=settings.fetch.chat_private_allowlist,
     )
     core_ref: list[Core] = []
     poller = Poller(
