@@ -92,3 +92,13 @@ class NotFoundError(WirewatchError):
 
 class PermissionDeniedError(WirewatchError):
     pass
+
+
+class RejectedMessageError(DeliveryError):
+    """The platform refused this one message (a malformed URL, a body it will never take),
+    not the destination: resending it cannot help, and the channel is fine.
+
+    A DeliveryError beside RetryableDeliveryError and PermanentDeliveryError. The sender
+    dead-letters the alert with ``reason``; a rejected batch is resent one alert at a time,
+    so only the message at fault is dead-lettered and the channel is never held up.
+    """

@@ -322,8 +322,7 @@ class _Parser:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.error(
-                f"nested too deeply (more than {MAX_DEPTH} levels of parentheses, NOT or "
-                "fields)",
+                f"nested too deeply (more than {MAX_DEPTH} levels of parentheses, NOT or fields)",
                 token.position,
             )
 
