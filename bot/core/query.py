@@ -68,7 +68,7 @@ from typing import Any, Literal
 import re2
 
 from bot.core.errors import QuerySyntaxError
-from bot.core.textfold import MAX_TERM_VARIANTS, fold_term, is_spaceless_char, variant_count
+from bot.core.textfold import MAX_TERM_VARIANTS, fold_term, has_spaceless, variant_count
 
 __all__ = [
     "FIELDS",
@@ -232,8 +232,8 @@ class _Token:
 
 _OPEN_QUOTES = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201d", "\u00ab": "\u00bb"}
 _CLOSE_QUOTES = frozenset({'"', "\u201d", "\u201c", "\u00bb"})
-_WORD_END = frozenset('()"\u201c\u201d\u201e\u00ab\u00bb')
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
+_WORD = re.compile('[^\\s()"\u201c\u201d\u201e\u00ab\u00bb]+')
 
 
 def _tokenize(text: str) -> Iterator[_Token]:
@@ -273,8 +273,11 @@ def _tokenize(text: str) -> Iterator[_Token]:
                 i = field_match.end()
                 continue
             start = i
-            while i < n and not text[i].isspace() and text[i] not in _WORD_END:
-                i += 1
+            run = _WORD.match(text, i)
+            if run is None:
+                # Only a closing quote without its opening one stops a word at its start.
+                raise QuerySyntaxError(f"{char} closes a quote that was never opened", text, i)
+            i = run.end()
             word = text[start:i]
             if word in ("AND", "OR", "NOT"):
                 yield _Token(word, word, start)  # type: ignore[arg-type]
@@ -443,6 +446,6 @@ class _Parser:
             text=written,
             field=field_name,
             folded=folded,
-            is_cjk=any(is_spaceless_char(char) for char in folded),
+            is_cjk=has_spaceless(folded),
             position=token.position,
         )

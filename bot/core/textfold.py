@@ -34,6 +34,7 @@ __all__ = [
     "MAX_TERM_VARIANTS",
     "fold",
     "fold_term",
+    "has_spaceless",
     "headline_tokens",
     "is_spaceless_char",
     "plural_stem",
@@ -155,6 +156,11 @@ def is_spaceless_char(char: str) -> bool:
     return _SPACELESS.match(char) is not None
 
 
+def has_spaceless(text: str) -> bool:
+    """True when ``text`` holds a character of a script written without spaces."""
+    return not text.isascii() and _SPACELESS.search(text) is not None
+
+
 def surface_fold(text: str) -> str:
     """Fold ``text`` for matching without touching plurals (steps 1-4 of the module doc).
 
@@ -254,6 +260,7 @@ def fold_term(term: str) -> str:
     return fold(term)
 
 
+@lru_cache(maxsize=65536)
 def _token_spellings(stem: str) -> tuple[str, ...]:
     """Every surface token whose plural stem is ``stem`` (the stem itself when it is one)."""
     if _SPACELESS.search(stem):

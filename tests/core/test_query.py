@@ -257,3 +257,11 @@ def test_too_many_terms_and_too_long_queries_are_refused() -> None:
     assert caught.value.position == caught.value.query.index(words[-1])
     with pytest.raises(QuerySyntaxError, match="too long"):
         parse_query("a " * 1001)
+
+
+@pytest.mark.parametrize("text", ["a \u201d b", "tariff \u00bb", "x\u201d", "title:\u201d"])
+def test_a_stray_closing_quote_is_an_error_not_an_endless_loop(text: str) -> None:
+    """A closing curly quote without its opening one used to make the tokenizer spin
+    forever on the same character; it is refused with its place instead."""
+    with pytest.raises(QuerySyntaxError, match="closes a quote that was never opened"):
+        parse_query(text)
