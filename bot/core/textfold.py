@@ -255,6 +255,7 @@ def fold(text: str) -> str:
     return " ".join(map(_stem_token, surface.split(" ")))
 
 
+@lru_cache(maxsize=65536)
 def fold_term(term: str) -> str:
     """The fold of a query word or phrase; identical to :func:`fold` so both sides meet."""
     return fold(term)
@@ -271,6 +272,7 @@ def _token_spellings(stem: str) -> tuple[str, ...]:
     return tuple(c for c in candidates if plural_stem(c) == stem)
 
 
+@lru_cache(maxsize=65536)
 def variant_count(folded: str) -> int:
     """How many surface spellings :func:`surface_variants` would produce for ``folded``."""
     count = 1
