@@ -16,8 +16,13 @@ other's figures), it prints:
   words, changing one, removing one (median of ``--changes`` each), and adding
   ``--changes`` watches one at a time, against the from-scratch build each used to cost.
 
-Then the pathological/baseline ratios. Times are wall seconds on a machine other work may
-share (the load average is printed); ratios measured in one run are what to quote.
+Then the pathological/baseline ratios, and the pathological regex of issue 9:
+``/china|(\\w+\\s?)+zzz/`` highlighted in a 45-character sentence by the core highlighter
+(RE2), against Python's backtracking ``re`` (what the Discord renderer used to run) on
+ever longer prefixes of the same sentence, extrapolated to the whole sentence.
+
+Times are wall seconds on a machine other work may share (the load average is printed);
+ratios measured in one run are what to quote.
 
 Usage: ``python bench/p2b_pathological.py [--watches 10000] [--words 150] [--articles 200]``
 """
@@ -29,6 +34,7 @@ import gc
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -41,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import psutil
 from p2_matching import make_articles, make_queries, make_vocabulary
 
+from bot.core.highlight import highlight_spans
 from bot.core.matcher import Matcher
 from bot.core.query import Query, parse_query
 
@@ -126,6 +133,9 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=20, help="incremental builds measured")
     parser.add_argument("--vocabulary", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=20_260_723)
+    parser.add_argument(
+        "--regex-chars", type=int, default=28, help="longest text given to Python's re"
+    )
     parser.add_argument("--set", choices=("baseline", "pathological"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.set:
@@ -152,6 +162,16 @@ def main() -> None:
         f"per article x{bad['per_article_ms'] / base['per_article_ms']:.0f}, "
         f"adding one watch x{bad['add_ms'] / base['add_ms']:.1f}"
     )
+    regex_ms, backtracking = pathological_regex(args.regex_chars)
+    growth = (backtracking[-1][1] / backtracking[-2][1]) ** (1 / 4)
+    print(
+        f"pathological regex {CATASTROPHIC}: core highlighter (RE2) on the 45-character "
+        f"sentence {regex_ms:.3f} ms; Python re on its first "
+        + ", ".join(f"{n} chars {ms:,.0f} ms" for n, ms in backtracking)
+        + f" (x{backtracking[-1][1] / regex_ms:,.0f} at {backtracking[-1][0]} chars, "
+        f"x{growth:.1f} with each further character: 45 characters would take "
+        f"~{backtracking[-1][1] * growth ** (45 - backtracking[-1][0]) / 1000:,.0f} s)"
+    )
     print(f"load average at the end: {_load()}")
     print(
         "RESULT "
@@ -164,9 +184,30 @@ def main() -> None:
                 ("add_ms", bad["add_ms"]),
                 ("full_over_add", bad["build_s"] * 1000 / bad["add_ms"]),
                 ("baseline_build_s", base["build_s"]),
+                ("regex_highlight_ms", regex_ms),
             )
         )
     )
+
+
+CATASTROPHIC = "/china|(\\w+\\s?)+zzz/"
+SENTENCE = "China aaaaa bbbbb ccccc ddddd eeeee fffff ggg"  # 45 characters
+
+
+def pathological_regex(max_chars: int) -> tuple[float, list[tuple[int, float]]]:
+    """(ms for the core highlighter on SENTENCE, [(prefix length, ms for Python re)])."""
+    started = time.perf_counter()
+    spans = highlight_spans(SENTENCE, [CATASTROPHIC])
+    regex_ms = (time.perf_counter() - started) * 1000
+    assert spans == [(0, 5)], spans
+    pattern = re.compile(CATASTROPHIC.strip("/"), re.IGNORECASE)
+    backtracking = []
+    for chars in range(max_chars - 8, max_chars + 1, 4):
+        text = SENTENCE[6 : 6 + chars]  # the part without "China": no early match
+        started = time.perf_counter()
+        assert pattern.search(text) is None
+        backtracking.append((chars, (time.perf_counter() - started) * 1000))
+    return regex_ms, backtracking
 
 
 def _report(name: str, f: dict[str, float], changes: int) -> None:
