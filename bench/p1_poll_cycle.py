@@ -92,7 +92,7 @@ async def insert_feeds(core: Core, urls: list[str], interval: int) -> None:
             "url": url,
             "name": None,
             "interval": interval,
-            "source": "user",
+            "source": "operator",
             "added_by": "bench",
             "active": True,
             "seeded": False,

@@ -115,7 +115,7 @@ async def seed_template(template: str, urls: list[str], queries: list[str]) -> f
             await db.execute(
                 "INSERT INTO feeds (url, interval, source, added_by, active, seeded,"
                 " consecutive_failures, failing_notified, items_seen, created_at, next_poll_at)"
-                " SELECT u, 300, 'user', 'bench', true, false, 0, false, 0, now(), now()"
+                " SELECT u, 300, 'operator', 'bench', true, false, 0, false, 0, now(), now()"
                 " FROM unnest($1::text[]) u",
                 urls,
             )

@@ -189,6 +189,7 @@ async def open_core(
         limits=limits,
         user_agent=user_agent(settings),
         allow_private=settings.fetch.allow_private_addresses,
+        chat_allowlist=settings.fetch.chat_private_allowlist,
     )
     core_ref: list[Core] = []
     poller = Poller(
@@ -216,7 +217,6 @@ async def open_core(
         fetcher=fetcher,
         clock=clock,
         default_interval=settings.poll.default_interval,
-        allow_private=settings.fetch.allow_private_addresses,
         quotas=Quotas(
             watches_per_channel=settings.limits.watches_per_channel,
             terms_per_watch=settings.limits.terms_per_watch,

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validat
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.core.errors import ConfigError
+from bot.core.netguard import split_allowlist
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 DESTINATION_KINDS = ("console", "slack", "discord", "slack-webhook", "discord-webhook")
@@ -44,7 +45,12 @@ class DatabaseSettings(BaseModel):
 
 
 class FetchSettings(BaseModel):
+    # The operator's feeds (config, CLI) may reach private addresses. Never extends to
+    # feed URLs added from chat: those may reach only chat_private_allowlist.
     allow_private_addresses: bool = False
+    # IPs, CIDR networks and hostnames (with their subdomains) that feeds added from chat
+    # may reach although they are private. Cloud metadata addresses stay blocked for names.
+    chat_private_allowlist: list[str] = Field(default_factory=list)
     user_agent: str = "Wirewatch/0.1"
     contact_url: str = "https://github.com/wirewatch/wirewatch"
     concurrency: int = Field(default=200, ge=1)
@@ -52,6 +58,12 @@ class FetchSettings(BaseModel):
     timeout_seconds: float = Field(default=30, gt=0)
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
+
+    @field_validator("chat_private_allowlist")
+    @classmethod
+    def _check_allowlist(cls, v: list[str]) -> list[str]:
+        split_allowlist(v)  # raises ValueError naming the bad entry
+        return v
 
 
 class PollSettings(BaseModel):

@@ -5,6 +5,11 @@ before the platform is called), sent, and marked sent only after the platform co
 A crash between the two leaves "maybe sent" set, and the next attempt asks the notifier
 to resend idempotently (Discord nonce, Slack metadata lookup). Destinations are served
 concurrently; inside one destination alerts go strictly in order.
+
+A message the platform refuses as such (``RejectedMessageError``: a 400 about its content)
+is not the destination's fault: that alert is dead-lettered with the platform's reason and
+the channel carries on. When a condensed batch is refused, its alerts are resent one at a
+time, so only the one at fault is dead-lettered.
 """
 
 from __future__ import annotations
@@ -15,9 +20,15 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from bot.core.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from bot.core.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RejectedMessageError,
+    RetryableDeliveryError,
+)
+from bot.core.models import Alert
 from bot.core.notices import channel_recovered_text
 from bot.core.ports import Clock, MessageEditor, Notifier
 from bot.store.store import Store
@@ -77,6 +88,10 @@ class Deliverer:
         self.on_pass = on_pass
         self.edit_gap = edit_gap
         self._wake = asyncio.Event()
+        # Destination -> the last alert id of a batch the platform refused: up to it, alerts
+        # go one per message until the one at fault is found (lost on restart, when the
+        # batch is refused once more and found again).
+        self._one_by_one: dict[str, int] = {}
         # Set by run()'s stop: a pass in progress sends no further batch (SIGTERM must not
         # wait for a whole backlog at the platforms' pace).
         self._stopping: asyncio.Event | None = None
@@ -129,45 +144,98 @@ class Deliverer:
             if not claimed:
                 await self._edit_grown(destination, notifier, report)
                 return
-            ids = [a.id for a in claimed]
-            await self.store.mark_attempt(ids, self.instance_id)
-            try:
-                message_id = await notifier.send(destination, claimed, maybe_sent=maybe_sent)
-            except PermanentDeliveryError as e:
-                report.failed_destinations[destination] = e.reason
-                await self._failed(destination, ids, e.reason, None, permanent=True, sure=True)
+            claimed = await self._single_after_rejection(destination, claimed, now)
+            if not await self._send(destination, notifier, claimed, maybe_sent, report):
                 return
-            except RetryableDeliveryError as e:
-                report.retried += len(ids)
-                await self._failed(
-                    destination,
-                    ids,
+
+    async def _single_after_rejection(
+        self, destination: str, claimed: list[Alert], now: datetime
+    ) -> list[Alert]:
+        """``claimed``, or only its first alert while a refused batch is being resent one
+        alert at a time (the rest are released, due at once and certainly not sent)."""
+        until = self._one_by_one.get(destination)
+        if until is None:
+            return claimed
+        if claimed[0].id > until:
+            del self._one_by_one[destination]
+            return claimed
+        rest = [a.id for a in claimed[1:]]
+        if rest:
+            await self.store.mark_retry(
+                rest, error="resent one by one", next_attempt_at=now, definitely_not_sent=True
+            )
+        return claimed[:1]
+
+    async def _send(
+        self,
+        destination: str,
+        notifier: Notifier,
+        claimed: list[Alert],
+        maybe_sent: bool,
+        report: DeliveryReport,
+    ) -> bool:
+        """Send one claimed batch and record the outcome; False stops this destination."""
+        ids = [a.id for a in claimed]
+        await self.store.mark_attempt(ids, self.instance_id)
+        try:
+            message_id = await notifier.send(destination, claimed, maybe_sent=maybe_sent)
+        except RejectedMessageError as e:
+            if len(claimed) > 1:
+                # Which alert is at fault is unknown: each goes alone, in order, from now.
+                log.warning(
+                    "batch refused, resending one by one: %s",
                     e.reason,
-                    e.retry_after,
-                    permanent=False,
-                    sure=not e.maybe_sent,
+                    extra={"destination": destination, "alert_ids": ids},
                 )
-                return
-            except (TimeoutError, OSError) as e:
-                # Outcome unknown: keep "maybe sent" so the resend is checked first.
-                report.retried += len(ids)
-                reason = f"network error: {type(e).__name__}"
-                await self._failed(destination, ids, reason, None, permanent=False, sure=False)
-                return
-            done = self.clock.now()
-            await self.store.mark_sent(ids, message_id=message_id, now=done)
-            report.sent += len(ids)
-            report.messages += 1
-            if self.on_sent:
-                for a in claimed:
-                    self.on_sent(a.id, (done - a.created_at).total_seconds())
-            recovered = await self.store.destination_ok(destination, now=done)
-            if recovered is not None:
-                log.info("destination recovered", extra={"destination": destination})
-                # The channel could not be told while broken; tell it now, once.
-                await self.store.queue_notices(
-                    [(destination, channel_recovered_text(*recovered))], done
+                self._one_by_one[destination] = ids[-1]
+                await self.store.mark_retry(
+                    ids, error=e.reason, next_attempt_at=self.clock.now(), definitely_not_sent=True
                 )
+                return True
+            await self.store.dead_letter(ids, e.reason)
+            report.dead_lettered += 1
+            log.error(
+                "message refused, alert moved to the dead-letter list: %s",
+                e.reason,
+                extra={"destination": destination, "alert_ids": ids},
+            )
+            return True
+        except PermanentDeliveryError as e:
+            report.failed_destinations[destination] = e.reason
+            await self._failed(destination, ids, e.reason, None, permanent=True, sure=True)
+            return False
+        except RetryableDeliveryError as e:
+            report.retried += len(ids)
+            await self._failed(
+                destination,
+                ids,
+                e.reason,
+                e.retry_after,
+                permanent=False,
+                sure=not e.maybe_sent,
+            )
+            return False
+        except (TimeoutError, OSError) as e:
+            # Outcome unknown: keep "maybe sent" so the resend is checked first.
+            report.retried += len(ids)
+            reason = f"network error: {type(e).__name__}"
+            await self._failed(destination, ids, reason, None, permanent=False, sure=False)
+            return False
+        done = self.clock.now()
+        await self.store.mark_sent(ids, message_id=message_id, now=done)
+        report.sent += len(ids)
+        report.messages += 1
+        if self.on_sent:
+            for a in claimed:
+                self.on_sent(a.id, (done - a.created_at).total_seconds())
+        recovered = await self.store.destination_ok(destination, now=done)
+        if recovered is not None:
+            log.info("destination recovered", extra={"destination": destination})
+            # The channel could not be told while broken; tell it now, once.
+            await self.store.queue_notices(
+                [(destination, channel_recovered_text(*recovered))], done
+            )
+        return True
 
     async def _edit_grown(
         self, destination: str, notifier: Notifier, report: DeliveryReport
@@ -270,6 +338,9 @@ class Deliverer:
                 continue
             try:
                 await notifier.send_notice(row.destination, row.text)
+            except RejectedMessageError as e:
+                log.error("notice refused: %s", e.reason, extra={"destination": row.destination})
+                await self.store.notice_done(row.id, sent=False, error=e.reason)
             except (DeliveryError, TimeoutError, OSError) as e:
                 retry_after = getattr(e, "retry_after", None)
                 delay = retry_delay(row.attempts, retry_after, self.rng)

@@ -9,7 +9,8 @@ WirewatchError
 │   └── ParseError           the body is not a feed we can read
 ├── DeliveryError            one destination could not take an alert (recorded on it)
 │   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
-│   └── PermanentDeliveryError   stop for this destination until it recovers
+│   ├── PermanentDeliveryError   stop for this destination until it recovers
+│   └── RejectedMessageError     the platform refused this one message: dead-lettered
 ├── NotFoundError            a command named a watch/feed/article that does not exist
 ├── DuplicateError           a command would add what is already there
 ├── QuotaError               a channel or workspace reached one of its limits
@@ -102,3 +103,13 @@ class DuplicateError(WirewatchError):
 
 class QuotaError(WirewatchError):
     """A per-channel or per-workspace limit (``[limits]`` in the settings) was reached."""
+
+
+class RejectedMessageError(DeliveryError):
+    """The platform refused this one message (a malformed URL, a body it will never take),
+    not the destination: resending it cannot help, and the channel is fine.
+
+    A DeliveryError beside RetryableDeliveryError and PermanentDeliveryError. The sender
+    dead-letters the alert with ``reason``; a rejected batch is resent one alert at a time,
+    so only the message at fault is dead-lettered and the channel is never held up.
+    """

@@ -14,7 +14,12 @@ What a fetch promises:
   costs at most ``max_bytes`` of memory. One deadline covers the whole fetch, redirects
   and a server that trickles a byte a second included.
 * **Guarded.** Redirects are followed by hand so every hop's URL passes
-  ``check_url_syntax``, and every connection's addresses pass ``GuardedResolver``.
+  ``check_url_syntax``, and every connection's addresses pass ``GuardedResolver``. Each
+  request names whose URL it is (``FetchRequest.allow_private``): ``None`` for the
+  operator's feeds (``[fetch] allow_private_addresses`` applies), ``False`` for a URL from
+  chat (only ``[fetch] chat_private_allowlist`` may open private addresses). Each policy
+  has its own connection pool and DNS cache, so a connection or an address looked up for
+  an operator's intranet feed is never reused for a chat user's URL.
 * **Plain-words failures.** Everything ends as ``FetchError(reason, status=,
   retry_after=)`` (or ``BlockedAddressError``), never an aiohttp exception.
 """
@@ -41,7 +46,7 @@ from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
 from bot.core.errors import BlockedAddressError, FetchError
-from bot.core.netguard import AddressPolicy, GuardedResolver, check_url_syntax
+from bot.core.netguard import AddressPolicy, GuardedResolver, chat_policy, check_url_syntax
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +79,9 @@ class FetchRequest:
     etag: str | None = None
     last_modified: str | None = None
     previous_body_hash: str | None = None
-    # None: the operator's setting; False: never private addresses (feeds added in chat).
+    # Whose URL this is. None: the operator's (config, CLI), under the operator's
+    # allow_private_addresses. False: a chat user's, private addresses refused except the
+    # chat allow-list. True: private addresses allowed for this request alone.
     allow_private: bool | None = None
 
 
@@ -253,8 +260,10 @@ class Fetcher:
     """Fetches feeds. Use as ``async with Fetcher(user_agent=...) as fetcher``.
 
     ``resolver`` is the inner DNS resolver (aiohttp's default when None); the SSRF guard
-    always wraps it. ``allow_private`` lifts the guard (operator setting);
-    ``allowed_networks`` lets only the named networks through (intranet feed servers, and
+    always wraps it. ``allow_private`` lifts the guard for the operator's feeds (requests
+    with ``allow_private=None``); ``chat_allowlist`` (IPs, CIDRs, hostnames) is all that
+    requests with ``allow_private=False`` may reach beyond public addresses.
+    ``allowed_networks`` count as public for every request (intranet feed servers, and
     the seam tests use to call 127.0.0.1 "public" while other addresses stay private).
     """
 
@@ -266,17 +275,36 @@ class Fetcher:
         allow_private: bool = False,
         resolver: AbstractResolver | None = None,
         allowed_networks: Iterable[str] = (),
+        chat_allowlist: Iterable[str] = (),
     ) -> None:
         self.limits = limits
         self.user_agent = user_agent
-        self.policy = AddressPolicy(allow_private=allow_private, allowed_networks=allowed_networks)
+        networks = tuple(allowed_networks)
+        self.policy = AddressPolicy(allow_private=allow_private, allowed_networks=networks)
+        self._policies: dict[bool | None, AddressPolicy] = {
+            None: self.policy,
+            False: chat_policy(chat_allowlist, public_networks=networks),
+            True: AddressPolicy(allow_private=True),
+        }
         self._inner_resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
+        self._sessions: dict[bool | None, aiohttp.ClientSession] = {}
+        self._open = False
         self._slots = asyncio.Semaphore(limits.concurrency)
 
     async def __aenter__(self) -> Fetcher:
+        self._open = True
+        return self
+
+    def _session_for(self, allow_private: bool | None) -> aiohttp.ClientSession:
+        """The session of one address policy, created on first use."""
+        session = self._sessions.get(allow_private)
+        if session is not None:
+            return session
+        # An injected resolver is shared by every policy's session; its owner closes it.
         inner = self._inner_resolver or DefaultResolver()
-        guarded = GuardedResolver(inner, self.policy, owns_inner=self._inner_resolver is None)
+        guarded = GuardedResolver(
+            inner, self._policies[allow_private], owns_inner=self._inner_resolver is None
+        )
         connector = aiohttp.TCPConnector(
             limit=self.limits.concurrency,
             limit_per_host=self.limits.per_host,
@@ -284,7 +312,7 @@ class Fetcher:
             use_dns_cache=self.limits.dns_cache_seconds > 0,
             ttl_dns_cache=int(self.limits.dns_cache_seconds) or None,
         )
-        self._session = aiohttp.ClientSession(
+        session = self._sessions[allow_private] = aiohttp.ClientSession(
             connector=connector,
             # total=None: our own deadline covers all hops; a pool-wide "connect" timeout
             # would also count time spent queueing for a free connection.
@@ -304,7 +332,7 @@ class Fetcher:
             # Feeds share one session: cookies set by one publisher must not follow others.
             cookie_jar=aiohttp.DummyCookieJar(),
         )
-        return self
+        return session
 
     async def __aexit__(
         self,
@@ -312,20 +340,22 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._open = False
+        sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            await session.close()
 
     async def fetch(self, req: FetchRequest) -> FetchResult:
         """Fetch one feed. Raises ``FetchError`` / ``BlockedAddressError`` with a plain reason."""
-        if self._session is None:
+        if not self._open:
             raise RuntimeError("Fetcher used outside 'async with'")
-        session = self._session
+        session = self._session_for(req.allow_private)
+        policy = self._policies[req.allow_private]
         async with self._slots:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_deadline):
-                    result = await self._fetch_following_redirects(session, req, started)
+                    result = await self._fetch_following_redirects(session, policy, req, started)
             except TimeoutError as exc:
                 raise FetchError(f"timed out after {self.limits.total_deadline:g} s") from exc
         log.debug(
@@ -340,7 +370,11 @@ class Fetcher:
         return result
 
     async def _fetch_following_redirects(
-        self, session: aiohttp.ClientSession, req: FetchRequest, started: float
+        self,
+        session: aiohttp.ClientSession,
+        policy: AddressPolicy,
+        req: FetchRequest,
+        started: float,
     ) -> FetchResult:
         headers: dict[str, str] = {}
         if req.etag:
@@ -349,7 +383,7 @@ class Fetcher:
             headers["If-Modified-Since"] = req.last_modified
         url = req.url
         for _hop in range(self.limits.max_redirects + 1):
-            check_url_syntax(url, policy=self.policy)
+            check_url_syntax(url, policy=policy)
             try:
                 async with session.get(url, headers=headers, allow_redirects=False) as resp:
                     if resp.status in REDIRECT_STATUSES:

@@ -33,6 +33,15 @@ How it stays cheap with thousands of watches:
 
 What is left per article is the folding, the automaton pass and a few set operations;
 see bench/p2_matching.py for the figures.
+
+Builds are incremental: ``Matcher.build(watches, reuse=previous)`` keeps every watch whose
+query text is unchanged as compiled (term ids are never reassigned), updates only the index
+entries of watches added, changed or removed, and puts new terms into a small second
+automaton that each article also passes through, until they are an eighth of the big one
+(at most 16,384 terms).
+Dead terms (of removed watches) stay until they outnumber the live ones; then the next
+build starts afresh. Adding a watch to 10,000 costs about what
+compiling that one watch costs (bench/p2b_pathological.py).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -84,6 +94,9 @@ _SOURCE_MEMO_SIZE = 4096
 _MAX_LITERAL_TESTS = 12
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
+# Up to this many plain terms, a watch's matched terms are tested one by one; more are
+# intersected with the article's terms first.
+_FEW_TERMS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +165,7 @@ class _Article:
         self._hits = hits  # (end offset, id) over " title \n summary \n content "
         self._title_end = title_end  # hits ending at or before this offset are in the title
         # Term ids found anywhere but the publisher name.
-        self.any: AbstractSet[int] = set(map(_SECOND, hits))
+        self.any: set[int] = set(map(_SECOND, hits))
         self.texts = texts  # surface-folded title, summary, content, source (None: not yet)
         self._raw_source = raw_source
 
@@ -331,7 +344,9 @@ class _Watch:
         "check",
         "fixed_match",
         "forbidden",
-        "plain_positives",
+        "plain_ids",
+        "plain_texts",
+        "plain_unique",
         "positives",
         "required",
         "watch_id",
@@ -344,7 +359,7 @@ class _Watch:
         forbidden: frozenset[int],
         check: _Check | None,
         positives: tuple[tuple[str, _Check], ...],
-        plain_positives: tuple[tuple[str, int], ...] | None,
+        plain: tuple[tuple[str, ...], tuple[int, ...]] | None,
     ) -> None:
         self.watch_id = watch_id
         self.required = required
@@ -355,27 +370,45 @@ class _Watch:
         self.check = check
         # Positive terms in query order, each with its presence test. The same text may
         # come twice (``title:x OR x``); it is reported once, where it is first present.
+        # Empty for a watch of plain terms, which ``plain_*`` describe in less memory.
         self.positives = positives
-        # For a watch of unfielded plain terms only: (text, term id), texts deduplicated.
-        self.plain_positives = plain_positives
+        # For a watch of unfielded plain terms only: texts (deduplicated) and term ids.
+        self.plain_texts: tuple[str, ...] | None = plain[0] if plain is not None else None
+        self.plain_ids: tuple[int, ...] | None = plain[1] if plain is not None else None
+        # False when two texts share a term id (``tariff OR tariffs``): both are reported.
+        self.plain_unique = plain is not None and len(set(plain[1])) == len(plain[1])
         # When every positive term is in ``required``, a match always reports all of them:
         # the Match is built once here.
         self.fixed_match: Match | None = None
-        if plain_positives is not None and all(
-            term_id in required for _, term_id in plain_positives
-        ):
-            self.fixed_match = Match(watch_id, tuple(text for text, _ in plain_positives))
+        if plain is not None and required.issuperset(plain[1]):
+            self.fixed_match = Match(watch_id, plain[0])
 
     def matched_terms(self, article: _Article) -> tuple[str, ...]:
-        plain = self.plain_positives
-        if plain is not None:
+        ids = self.plain_ids
+        if ids is not None:
+            assert self.plain_texts is not None
             present = article.any
-            return tuple([text for text, term_id in plain if term_id in present])
+            if len(ids) <= _FEW_TERMS:
+                return tuple(compress(self.plain_texts, map(present.__contains__, ids)))
+            # Few of a watch's terms are in one article: intersect in C, then put the few
+            # found in query order (an OR of 150 words costs ~3 µs instead of ~15).
+            found = present.intersection(ids)
+            if self.plain_unique:
+                return tuple(map(self.plain_texts.__getitem__, sorted(map(ids.index, found))))
+            return tuple(compress(self.plain_texts, map(found.__contains__, ids)))
         matched: list[str] = []
         for text, check in self.positives:
             if text not in matched and check(article):
                 matched.append(text)
         return tuple(matched)
+
+    def present_terms(self, article: _Article) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(present positive terms, missing ones), each in query order."""
+        if self.plain_texts is not None:
+            present = self.matched_terms(article)
+            return present, tuple(t for t in self.plain_texts if t not in present)
+        found = [(text, check(article)) for text, check in self.positives]
+        return tuple(t for t, ok in found if ok), tuple(t for t, ok in found if not ok)
 
 
 # The set of term ids an article holds in each field code's field.
@@ -385,92 +418,139 @@ _FIELD_SETS: dict[int, Callable[[_Article], AbstractSet[int]]] = {
     _SUMMARY: attrgetter("body"),
     _SOURCE: attrgetter("source"),
 }
-# An anchor is (kind, id): kind _IN_TEXT / _IN_SOURCE take a term id, _IN_REGEX a regex id.
-_Anchor = tuple[int, int]
+# An anchor is ``id << 2 | kind``: kind _IN_TEXT / _IN_SOURCE take a term id, _IN_REGEX a
+# regex id (one int rather than a pair: a watch of 150 OR'ed words has 150 of them).
+_Anchor = int
+# Where an entry is filed besides the anchor kinds: a one-term watch's prebuilt Match, under
+# its term id.
+_DIRECT = 3
+# New terms go into a small second automaton, rebuilt with each build that adds terms,
+# until they outnumber an eighth of the big one (at least the floor, at most the cap: a
+# rebuild of the small one stays a few milliseconds); then one automaton of all terms.
+_DELTA_SHARE = 8
+_DELTA_FLOOR = 1024
+_DELTA_CAP = 16384
+# Terms of removed watches stay in the compiler (ids are never reused) until there are
+# more of them than live ones (and more than the floor): then the next build starts from
+# a fresh compiler. A full build costs about the live terms, so this keeps both the
+# garbage and the rebuilds' cost per removed term bounded.
+_COMPACT_FLOOR = 256
+
+_ByTerm = dict[int, tuple[tuple[Match, ...], tuple[_Watch, ...]]]
+_ByAnchor = dict[int, tuple[_Watch, ...]]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Entry:
+    """One watch compiled, with where it is filed: what a later build needs to reuse it as
+    it is, or to take it out of the indexes again."""
+
+    query_text: str
+    watch: _Watch
+    keys: tuple[_Anchor, ...]  # where it is filed: anchors, or its term id with _DIRECT
+    direct: Match | None  # the prebuilt Match of a one-term watch (filed under _DIRECT)
+    source_regex: bool  # holds a source:/regex/ (the publisher name must be searched)
+    size: int  # its terms, for the compiler's count of dead ones once it is removed
+
+    @property
+    def always(self) -> bool:
+        """Without anchors (only ``NOT NOT x`` shapes): looked at for every article."""
+        return not self.keys
 
 
 class Matcher:
-    """All active watches compiled for matching; immutable, rebuild it when watches change."""
+    """All active watches compiled for matching; immutable. :meth:`build` with ``reuse``
+    makes the next one from this one, recompiling only the watches that changed."""
 
     def __init__(
         self,
         compiler: _Compiler,
-        watches: dict[int, _Watch],
-        direct: dict[int, tuple[Match, ...]],
-        indexes: tuple[dict[int, tuple[_Watch, ...]], ...],
-        always: tuple[_Watch, ...],
-        regex_in_source: bool,
+        entries: dict[int, _Entry],
+        indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
+        automata: tuple[Any, int, Any, int],
+        regexes: _Regexes,
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
-        self._automaton = compiler.automaton()
-        self._regex_set = compiler.regex_set()
-        self._regexes = compiler.compiled_regexes()  # regex id -> its own compiled RE2
-        self._regex_joinable = compiler.regexes_joinable()
+        self._compiler = compiler
+        self._entries = entries
+        # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
+        # candidates); one dict, so a present term costs one lookup. Then term id in the
+        # publisher name / regex id -> the watches anchored there.
+        self._by_term, self._by_source, self._by_regex = indexes
+        self._by_term_get = self._by_term.get
+        # The automaton of term ids below _base_end, and one of the terms added since
+        # (up to _delta_end), None when there are none.
+        self._automaton, self._base_end, self._delta, self._delta_end = automata
+        self._regex_parts = regexes
+        self._regex_set = regexes.regex_set
+        self._regexes = regexes.compiled  # regex id -> its own compiled RE2
+        self._regex_joinable = regexes.joinable
         # Regex-only watches make their regexes worth looking for in every article: by
         # their required literals, else with a small RE2::Set of just those regexes.
-        anchor_regexes = compiler.anchor_regexes
-        self._anchor_literals = compiler.literals_of(anchor_regexes)
-        self._anchor_regex_set: Any = (
-            compiler.regex_set(anchor_regexes) if self._anchor_literals is None else None
-        )
-        self._anchor_regex_ids = sorted(anchor_regexes)
-        self._anchor_regex_joinable = compiler.regexes_joinable(anchor_regexes)
-        self._regex_in_source = regex_in_source
-        self._watches = watches  # every watch, for explain()
-        # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
-        # candidates); one dict, so a present term costs one lookup.
-        by_term, self._by_source, self._by_regex = indexes
-        self._by_term = {
-            term_id: (direct.get(term_id, ()), by_term.get(term_id, ()))
-            for term_id in direct.keys() | by_term.keys()
-        }
-        self._by_term_get = self._by_term.get
-        # self._by_source / self._by_regex: term id in the publisher name / regex id ->
-        # the watches anchored there.
-        self._always = always  # watches without anchors (only ``NOT NOT x`` shapes)
+        self._anchor_literals = regexes.anchor_literals
+        self._anchor_regex_set = regexes.anchor_set
+        self._anchor_regex_ids = regexes.anchor_ids
+        self._anchor_regex_joinable = regexes.anchor_joinable
+        self._regex_in_source = any(entry.source_regex for entry in entries.values())
+        self._watches = {watch_id: entry.watch for watch_id, entry in entries.items()}
+        self._always = tuple(entry.watch for entry in entries.values() if entry.always)
+        self._live_terms = sum(entry.size for entry in entries.values())
         self._source_memo: dict[str, AbstractSet[int]] = {}
 
     @classmethod
-    def build(cls, watches: Iterable[tuple[int, Query]]) -> Matcher:
-        """Compile ``(watch_id, query)`` pairs. Watch ids must be unique."""
-        compiler = _Compiler()
-        compiled: dict[int, _Watch] = {}
-        direct: dict[int, list[Match]] = {}
-        indexes: tuple[dict[int, list[_Watch]], ...] = ({}, {}, {})
-        always: list[_Watch] = []
-        regex_in_source = False
+    def build(
+        cls, watches: Iterable[tuple[int, Query]], *, reuse: Matcher | None = None
+    ) -> Matcher:
+        """Compile ``(watch_id, query)`` pairs. Watch ids must be unique.
+
+        With ``reuse`` (the matcher this one replaces), watches whose query text is
+        unchanged keep their compiled form, the indexes are updated rather than rebuilt,
+        and new terms go into a small second automaton: adding one watch to thousands costs
+        about what compiling that one watch costs. Every so often (when new or dead terms
+        have piled up) it compiles everything afresh instead.
+        """
+        if reuse is None or reuse._compiler.dead_terms > max(reuse._live_terms, _COMPACT_FLOOR):
+            compiler, reuse = _Compiler(), None
+        else:
+            compiler = reuse._compiler
+        previous = reuse._entries if reuse is not None else {}
+        entries: dict[int, _Entry] = {}
+        added: list[_Entry] = []
+        removed: list[_Entry] = []
         for watch_id, query in watches:
-            if watch_id in compiled:
+            if watch_id in entries:
                 raise ValueError(f"duplicate watch id {watch_id}")
-            watch = compiled[watch_id] = compiler.compile_watch(watch_id, query)
-            regex_in_source = regex_in_source or any(
-                term.is_regex and term.field == "source" for term in query.terms
-            )
-            root = query.root
-            if isinstance(root, Term) and not root.is_regex and root.field is None:
-                # Present term == match: hand out one prebuilt Match, never look at it again.
-                direct.setdefault(compiler.term_id(root), []).append(Match(watch_id, (root.text,)))
+            old = previous.get(watch_id)
+            if old is not None and old.query_text == query.text:
+                entries[watch_id] = old
                 continue
-            watch_anchors = compiler.anchors(root)
-            if watch_anchors is None:
-                always.append(watch)
-                continue
-            for kind, anchor_id in watch_anchors:
-                indexes[kind].setdefault(anchor_id, []).append(watch)
-                if kind == _IN_REGEX:
-                    compiler.anchor_regexes.add(anchor_id)
+            entry = entries[watch_id] = compiler.compile_entry(watch_id, query)
+            added.append(entry)
+            if old is not None:
+                removed.append(old)
+        removed += [entry for watch_id, entry in previous.items() if watch_id not in entries]
+        if reuse is not None and not added and not removed:
+            return reuse
+        indexes = _refiled(
+            (reuse._by_term, reuse._by_source, reuse._by_regex) if reuse else ({}, {}, {}),
+            removed,
+            added,
+        )
+        automata = compiler.automata(
+            (reuse._automaton, reuse._base_end, reuse._delta, reuse._delta_end) if reuse else None
+        )
+        regexes = compiler.regexes(indexes[2].keys(), reuse._regex_parts if reuse else None)
+        compiler.dead_terms += sum(entry.size for entry in removed)
         log.debug(
             "matcher built",
-            extra={"watches": len(compiled), "terms": compiler.term_count, "always": len(always)},
+            extra={
+                "watches": len(entries),
+                "compiled": len(added),
+                "removed": len(removed),
+                "terms": compiler.term_count,
+            },
         )
-        return cls(
-            compiler,
-            compiled,
-            {term_id: tuple(matches) for term_id, matches in direct.items()},
-            tuple({key: tuple(value) for key, value in index.items()} for index in indexes),
-            tuple(always),
-            regex_in_source,
-        )
+        return cls(compiler, entries, indexes, automata, regexes)
 
     def __len__(self) -> int:
         return len(self._watches)
@@ -511,11 +591,7 @@ class Matcher:
         self, watch_id: int, doc: MatchDocument
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """(present positive terms, missing positive terms) of one compiled watch."""
-        article = self._article(doc)
-        watch = self._watches[watch_id]
-        present = tuple(text for text, check in watch.positives if check(article))
-        missing = tuple(text for text, check in watch.positives if not check(article))
-        return present, missing
+        return self._watches[watch_id].present_terms(self._article(doc))
 
     def _article(self, doc: MatchDocument) -> _Article:
         title = surface_fold(doc.title)
@@ -530,10 +606,20 @@ class Matcher:
             text = f" {title} \n {summary} "
         automaton = self._automaton
         hits = list(automaton.iter(text)) if automaton is not None else []
+        if self._delta is not None:
+            hits = self._with_delta(hits, text)
         # The source is folded only if some watch looks at it (see _Article.source_text).
         return _Article(
             self, text, hits, len(title) + 1, [title, summary, content, None], doc.source
         )
+
+    def _with_delta(self, hits: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
+        """``hits`` plus the second automaton's, in order of end offset."""
+        more = list(self._delta.iter(text))
+        if more:
+            hits += more
+            hits.sort()
+        return hits
 
     def _source_terms(self, source: str) -> AbstractSet[int]:
         """Term ids in a publisher name. A feed's articles all carry the same few names, so
@@ -544,11 +630,77 @@ class Matcher:
             if not text or self._automaton is None:
                 found = _EMPTY
             else:
-                found = frozenset(map(_SECOND, self._automaton.iter(f" {text} ")))
+                padded = f" {text} "
+                hits = list(self._automaton.iter(padded))
+                if self._delta is not None:
+                    hits = self._with_delta(hits, padded)
+                found = frozenset(map(_SECOND, hits))
             if len(self._source_memo) >= _SOURCE_MEMO_SIZE:
                 self._source_memo.clear()
             self._source_memo[source] = found
         return found
+
+
+def _refiled(
+    indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
+    removed: Iterable[_Entry],
+    added: Iterable[_Entry],
+) -> tuple[_ByTerm, _ByAnchor, _ByAnchor]:
+    """Copies of ``indexes`` without the ``removed`` entries and with the ``added`` ones;
+    only the index keys those entries are filed under are touched."""
+    by_term, by_source, by_regex = dict(indexes[0]), dict(indexes[1]), dict(indexes[2])
+    gone: dict[_Anchor, set[int]] = {}
+    for entry in removed:
+        for key in entry.keys:
+            gone.setdefault(key, set()).add(entry.watch.watch_id)
+    new: dict[_Anchor, list[_Entry]] = {}
+    for entry in added:
+        for key in entry.keys:
+            new.setdefault(key, []).append(entry)
+    for key in gone.keys() | new.keys():
+        kind, anchor = key & 3, key >> 2
+        dropped = gone.get(key, _EMPTY)
+        fresh = new.get(key, ())
+        if kind in (_IN_TEXT, _DIRECT):
+            fixed, watches = by_term.get(anchor, ((), ()))
+            if kind == _DIRECT:
+                fixed = _without(fixed, dropped) + tuple(e.direct for e in fresh if e.direct)
+            else:
+                watches = _without(watches, dropped) + tuple(e.watch for e in fresh)
+            if fixed or watches:
+                by_term[anchor] = (fixed, watches)
+            else:
+                del by_term[anchor]
+            continue
+        index = by_source if kind == _IN_SOURCE else by_regex
+        kept = _without(index.get(anchor, ()), dropped) + tuple(e.watch for e in fresh)
+        if kept:
+            index[anchor] = kept
+        else:
+            del index[anchor]
+    return by_term, by_source, by_regex
+
+
+def _without(items: tuple[Any, ...], watch_ids: AbstractSet[int]) -> tuple[Any, ...]:
+    """``items`` (Matches or _Watches) except those of ``watch_ids``."""
+    if not watch_ids:
+        return items
+    return tuple(item for item in items if item.watch_id not in watch_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class _Regexes:
+    """The RE2 side of a matcher: every regex compiled alone and in one set, and the
+    anchor regexes' literals or set. Shared by the next matcher while nothing changed."""
+
+    count: int  # regex ids covered (they are never reused)
+    compiled: list[Any]
+    regex_set: Any
+    joinable: bool
+    anchor_ids: list[int]
+    anchor_literals: tuple[tuple[str, tuple[int, ...]], ...] | None
+    anchor_set: Any
+    anchor_joinable: bool
 
 
 def match_one(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
@@ -569,17 +721,76 @@ def _single_watch_matcher(query: Query) -> Matcher:
 
 
 class _Compiler:
-    """Assigns term ids, collects automaton keys and regexes, and turns ASTs into checks."""
+    """Assigns term ids, collects automaton keys and regexes, and turns ASTs into checks.
+
+    Append-only: ids are never reused or reassigned, so watches compiled by it stay valid
+    for every later matcher built with it (see :meth:`Matcher.build`).
+    """
 
     def __init__(self) -> None:
         self._term_ids: dict[str, int] = {}  # folded term -> id
+        self._terms: list[str] = []  # id -> folded term
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
+        self._patterns: list[str] = []  # id -> pattern
         self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
-        self.anchor_regexes: set[int] = set()  # regexes some watch is anchored on
+        self.dead_terms = 0  # terms of watches removed since this compiler was new
 
     @property
     def term_count(self) -> int:
-        return len(self._term_ids)
+        return len(self._terms)
+
+    def compile_entry(self, watch_id: int, query: Query) -> _Entry:
+        """Compile one watch and work out where the indexes file it."""
+        watch = self.compile_watch(watch_id, query)
+        source_regex = any(term.is_regex and term.field == "source" for term in query.terms)
+        root = query.root
+        if isinstance(root, Term) and not root.is_regex and root.field is None:
+            # Present term == match: hand out one prebuilt Match, never look at it again.
+            direct = Match(watch_id, (root.text,))
+            key = self.term_id(root) << 2 | _DIRECT
+            return _Entry(query.text, watch, (key,), direct, source_regex, 1)
+        anchors = self.anchors(root)
+        keys = tuple(sorted(anchors)) if anchors is not None else ()
+        return _Entry(query.text, watch, keys, None, source_regex, len(query.terms))
+
+    def automata(self, previous: tuple[Any, int, Any, int] | None) -> tuple[Any, int, Any, int]:
+        """(automaton, its end id, delta automaton, its end id) covering every term: the
+        previous big automaton kept while the terms added since are few enough for a small
+        second one, else one automaton of all terms."""
+        end = len(self._terms)
+        if previous is not None:
+            base, base_end, delta, delta_end = previous
+            if end - base_end <= min(_DELTA_CAP, max(_DELTA_FLOOR, base_end // _DELTA_SHARE)):
+                if delta_end != end:
+                    delta = self.automaton(base_end, end)
+                return base, base_end, delta, end
+        return self.automaton(0, end), end, None, end
+
+    def regexes(self, anchor_ids: Iterable[int], previous: _Regexes | None) -> _Regexes:
+        """The RE2 side for the current regexes and anchor regexes, reusing ``previous``
+        (built by this compiler) where nothing changed."""
+        anchors = sorted(anchor_ids)
+        count = len(self._patterns)
+        if previous is not None and previous.count == count:
+            if previous.anchor_ids == anchors:
+                return previous
+            compiled, regex_set, joinable = previous.compiled, previous.regex_set, previous.joinable
+        else:
+            done = previous.compiled if previous is not None else []
+            compiled = done + [compile_regex(p) for p in self._patterns[len(done) :]]
+            regex_set, joinable = self.regex_set(), self.regexes_joinable()
+        only = frozenset(anchors)
+        literals = self.literals_of(only)
+        return _Regexes(
+            count=count,
+            compiled=compiled,
+            regex_set=regex_set,
+            joinable=joinable,
+            anchor_ids=anchors,
+            anchor_literals=literals,
+            anchor_set=self.regex_set(only) if literals is None else None,
+            anchor_joinable=self.regexes_joinable(only),
+        )
 
     def regex_set(self, only: AbstractSet[int] | None = None) -> Any:
         """One RE2::Set of all regexes (set index == regex id), or of those in ``only``
@@ -615,9 +826,6 @@ class _Compiler:
             return None
         return tuple((literal, tuple(ids)) for literal, ids in by_literal.items())
 
-    def compiled_regexes(self) -> list[Any]:
-        return [compile_regex(pattern) for pattern in self._regex_ids]
-
     def regexes_joinable(self, only: AbstractSet[int] | None = None) -> bool:
         """Whether one pass over the fields joined by newlines finds every regex (of
         ``only``) that some field alone holds. Inside a field, \\b and \\B see the same
@@ -630,11 +838,12 @@ class _Compiler:
             for marker in _POSITION_SENSITIVE
         )
 
-    def automaton(self) -> Any:
-        if not self._term_ids:
+    def automaton(self, start: int, end: int) -> Any:
+        """One Aho-Corasick automaton of every surface spelling of term ids start..end-1."""
+        if start >= end:
             return None
         keys: dict[str, int] = {}
-        for folded, term_id in self._term_ids.items():
+        for term_id, folded in enumerate(self._terms[start:end], start):
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
@@ -650,9 +859,16 @@ class _Compiler:
 
     def term_id(self, term: Term) -> int:
         if term.is_regex:
-            return self._regex_ids.setdefault(term.folded, len(self._regex_ids))
-        term_id = self._term_ids.setdefault(term.folded, len(self._term_ids))
-        self._anchor_weight[term_id] = 100 * term.folded.count(" ") + len(term.folded)
+            regex_id = self._regex_ids.get(term.folded)
+            if regex_id is None:
+                regex_id = self._regex_ids[term.folded] = len(self._patterns)
+                self._patterns.append(term.folded)
+            return regex_id
+        term_id = self._term_ids.get(term.folded)
+        if term_id is None:
+            term_id = self._term_ids[term.folded] = len(self._terms)
+            self._terms.append(term.folded)
+            self._anchor_weight[term_id] = 100 * term.folded.count(" ") + len(term.folded)
         return term_id
 
     def anchors(self, node: Node) -> frozenset[_Anchor] | None:
@@ -663,7 +879,7 @@ class _Compiler:
                 kind = _IN_REGEX
             else:
                 kind = _IN_SOURCE if node.field == "source" else _IN_TEXT
-            return frozenset({(kind, self.term_id(node))})
+            return frozenset({self.term_id(node) << 2 | kind})
         if isinstance(node, Not):
             # NOT NOT x holds exactly when x does.
             return self.anchors(node.child.child) if isinstance(node.child, Not) else None
@@ -681,23 +897,25 @@ class _Compiler:
         # they occur in fewer articles.
         return min(
             usable,
-            key=lambda a: (max(kind for kind, _ in a), len(a), -self._specificity(a)),
+            key=lambda a: (max(anchor & 3 for anchor in a), len(a), -self._specificity(a)),
         )
 
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
-            self._anchor_weight.get(anchor_id, 0) if kind != _IN_REGEX else 0
-            for kind, anchor_id in anchors
+            self._anchor_weight.get(anchor >> 2, 0) if anchor & 3 != _IN_REGEX else 0
+            for anchor in anchors
         )
 
     def compile_watch(self, watch_id: int, query: Query) -> _Watch:
-        positives = tuple((term.text, self._term_check(term)) for term in query.positive_terms)
-        plain_positives: tuple[tuple[str, int], ...] | None = None
-        if all(self._plain_any(term) is not None for term in query.terms):
+        positives: tuple[tuple[str, _Check], ...] = ()
+        plain: tuple[tuple[str, ...], tuple[int, ...]] | None = None
+        if all(not term.is_regex and term.field is None for term in query.terms):
             by_text: dict[str, int] = {}
             for term in query.positive_terms:
                 by_text.setdefault(term.text, self.term_id(term))
-            plain_positives = tuple(by_text.items())
+            plain = (tuple(by_text), tuple(by_text.values()))
+        else:
+            positives = tuple((t.text, self._term_check(t)) for t in query.positive_terms)
         root = query.root
         required: frozenset[int] = _EMPTY
         forbidden: frozenset[int] = _EMPTY
@@ -712,7 +930,7 @@ class _Compiler:
             check = None
         else:
             check = self._check(root)
-        return _Watch(watch_id, required, forbidden, check, positives, plain_positives)
+        return _Watch(watch_id, required, forbidden, check, positives, plain)
 
     def _term_check(self, term: Term) -> _Check:
         term_id = self.term_id(term)

@@ -12,13 +12,17 @@ Two checks, both needed:
   "later".
 
 ``AddressPolicy`` is the seam: operators can allow private addresses altogether (a bot on a
-LAN polling intranet feeds, or tests against 127.0.0.1) or allow a few networks only.
+LAN polling intranet feeds, or tests against 127.0.0.1) or allow a few networks or hosts
+only. Feeds added from chat get their own, stricter policy (:func:`chat_policy`): the
+operator's ``allow_private_addresses`` never extends to a URL a chat user typed; only the
+explicit ``[fetch] chat_private_allowlist`` does.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import socket
 from collections.abc import Iterable
 
@@ -51,6 +55,9 @@ METADATA_HOSTNAMES = frozenset(
 )
 
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*"
+)
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -123,29 +130,79 @@ class AddressPolicy:
     ``allow_private`` lifts the guard entirely (operator setting). ``allowed_networks``
     lets named networks through while the rest stays guarded: an intranet feed server, or
     a test that treats 127.0.0.1 as "public" while 127.0.0.3 stays private.
+    ``allowed_hosts`` lets the named hosts (and their subdomains) reach the private
+    addresses they resolve to; cloud metadata addresses stay blocked for them.
     """
 
-    __slots__ = ("allow_private", "allowed_networks")
+    __slots__ = ("allow_private", "allowed_hosts", "allowed_networks")
 
     def __init__(
-        self, *, allow_private: bool = False, allowed_networks: Iterable[str] = ()
+        self,
+        *,
+        allow_private: bool = False,
+        allowed_networks: Iterable[str] = (),
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.allow_private = allow_private
         self.allowed_networks: tuple[IPNetwork, ...] = tuple(
             ipaddress.ip_network(n, strict=False) for n in allowed_networks
         )
+        self.allowed_hosts: frozenset[str] = frozenset(
+            h.strip().rstrip(".").lower() for h in allowed_hosts
+        )
 
-    def why_blocked(self, ip: IPAddress) -> str | None:
-        """Why connecting to ``ip`` is refused, or None when it is allowed."""
+    def why_blocked(self, ip: IPAddress, host: str | None = None) -> str | None:
+        """Why connecting to ``ip`` (for the name ``host``) is refused, or None if allowed."""
         if self.allow_private:
             return None
         if any(ip.version == net.version and ip in net for net in self.allowed_networks):
             return None
-        return blocked_reason(ip)
+        reason = blocked_reason(ip)
+        if reason is not None and host is not None and self.host_allowed(host):
+            return reason if ip in METADATA_ADDRESSES else None
+        return reason
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether ``host`` is one of ``allowed_hosts`` or a subdomain of one."""
+        if not self.allowed_hosts:
+            return False
+        name = host.rstrip(".").lower()
+        return any(name == h or name.endswith(f".{h}") for h in self.allowed_hosts)
 
     def __repr__(self) -> str:
         nets = [str(n) for n in self.allowed_networks]
-        return f"AddressPolicy(allow_private={self.allow_private}, allowed_networks={nets})"
+        hosts = sorted(self.allowed_hosts)
+        return (
+            f"AddressPolicy(allow_private={self.allow_private}, allowed_networks={nets}, "
+            f"allowed_hosts={hosts})"
+        )
+
+
+def split_allowlist(entries: Iterable[str]) -> tuple[list[str], list[str]]:
+    """``(networks, hosts)`` from allow-list entries: an IP or CIDR is a network, anything
+    else a hostname. Raises ValueError for an entry that is neither."""
+    networks: list[str] = []
+    hosts: list[str] = []
+    for raw in entries:
+        entry = raw.strip()
+        try:
+            networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            continue
+        except ValueError:
+            pass
+        name = entry.rstrip(".").lower()
+        if not _HOSTNAME.fullmatch(name):
+            raise ValueError(f"{raw!r} is neither an IP address, a CIDR network nor a hostname")
+        hosts.append(name)
+    return networks, hosts
+
+
+def chat_policy(allowlist: Iterable[str], *, public_networks: Iterable[str] = ()) -> AddressPolicy:
+    """The policy for feed URLs typed in chat: private addresses stay blocked whatever the
+    operator allows for configured feeds, except the explicit allow-list's networks and
+    hosts. ``public_networks`` are networks that count as public everywhere (a test seam)."""
+    networks, hosts = split_allowlist(allowlist)
+    return AddressPolicy(allowed_networks=[*public_networks, *networks], allowed_hosts=hosts)
 
 
 STRICT = AddressPolicy()
@@ -203,7 +260,7 @@ def check_url_syntax(url: str, *, policy: AddressPolicy = STRICT) -> None:
             raise BlockedAddressError(f"blocked: {_show(ip)} is {reason}")
         return
 
-    if policy.allow_private:
+    if policy.allow_private or policy.host_allowed(host):
         return
     if host == "localhost" or host.endswith(".localhost"):
         raise BlockedAddressError(f"blocked: {host} is a loopback address")
@@ -240,7 +297,7 @@ class GuardedResolver(AbstractResolver):
             except ValueError:
                 refused.append((ipaddress.IPv4Address(0), "not an IP address"))
                 continue
-            reason = self.policy.why_blocked(ip)
+            reason = self.policy.why_blocked(ip, host)
             if reason is None:
                 kept.append(result)
             else:

@@ -145,15 +145,22 @@ class Poller:
     # ---- watches ------------------------------------------------------------------------
 
     async def refresh_watches(self) -> None:
-        """Recompile the matcher from the store (after any watch change)."""
+        """Recompile the matcher from the store (after any watch change). Only watches
+        whose query changed are parsed and compiled again."""
         compiled: dict[int, CompiledWatch] = {}
         for row in await self.store.watch_rows():
+            known = self._watches.get(row.id)
+            if known is not None and known.query.text == row.query:
+                compiled[row.id] = CompiledWatch(row, known.query)
+                continue
             try:
                 compiled[row.id] = CompiledWatch(row, parse_query(row.query))
             except QuerySyntaxError as e:
                 log.warning("skipping watch %s with a bad query: %s", row.id, e)
         self._watches = compiled
-        self._matcher = Matcher.build((w.row.id, w.query) for w in compiled.values())
+        self._matcher = Matcher.build(
+            ((w.row.id, w.query) for w in compiled.values()), reuse=self._matcher
+        )
 
     def destinations_for(
         self, watch: WatchRow, reach: tuple[str, ...] | None = None

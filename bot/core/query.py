@@ -46,6 +46,10 @@ How text matches
 A query must be able to match only when at least one of its positive terms is present:
 ``-sports`` alone, or ``a OR -b``, is refused ("needs at least one positive term").
 
+Limits: at most 2,000 characters, 200 terms and 32 levels of nesting (parentheses, NOT or
+``-``, and field prefixes counted together); past them the query is refused with the
+place and the reason, like any other malformed query.
+
 Examples
     ``Greer -"Germaine Greer"``
     ``(tariff OR tariffs) AND China``
@@ -64,10 +68,13 @@ from typing import Any, Literal
 import re2
 
 from bot.core.errors import QuerySyntaxError
-from bot.core.textfold import MAX_TERM_VARIANTS, fold_term, is_spaceless_char, variant_count
+from bot.core.textfold import MAX_TERM_VARIANTS, fold_term, has_spaceless, variant_count
 
 __all__ = [
     "FIELDS",
+    "MAX_DEPTH",
+    "MAX_QUERY_LENGTH",
+    "MAX_TERMS",
     "And",
     "Node",
     "Not",
@@ -82,7 +89,12 @@ __all__ = [
 
 FIELDS = ("title", "summary", "source")
 Field = Literal["title", "summary", "source"]
+# Limits that keep one query cheap to parse, compile and match, and every recursive walk
+# over it far from Python's recursion limit: a watch is written by a person, and 32
+# levels of parentheses or 200 terms are far past what a person writes.
 MAX_QUERY_LENGTH = 2000
+MAX_DEPTH = 32  # nested parentheses, NOT / - and field prefixes, counted together
+MAX_TERMS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +188,12 @@ def parse_query(text: str) -> Query:
     parser = _Parser(text, tokens)
     root = parser.parse()
     terms = tuple(_walk_terms(root, negated=False))
+    if len(terms) > MAX_TERMS:
+        raise QuerySyntaxError(
+            f"too many terms ({len(terms)}, at most {MAX_TERMS}): split it into several watches",
+            text,
+            terms[MAX_TERMS][0].position,
+        )
     positive = tuple(term for term, negated in terms if not negated)
     if not positive or evaluate(root, lambda _term: False):
         raise QuerySyntaxError(
@@ -214,8 +232,8 @@ class _Token:
 
 _OPEN_QUOTES = {'"': '"', "\u201c": "\u201d", "\u201e": "\u201d", "\u00ab": "\u00bb"}
 _CLOSE_QUOTES = frozenset({'"', "\u201d", "\u201c", "\u00bb"})
-_WORD_END = frozenset('()"\u201c\u201d\u201e\u00ab\u00bb')
 _FIELD_PREFIX = re.compile(r"([A-Za-z]+):(?=\S)")
+_WORD = re.compile('[^\\s()"\u201c\u201d\u201e\u00ab\u00bb]+')
 
 
 def _tokenize(text: str) -> Iterator[_Token]:
@@ -255,8 +273,11 @@ def _tokenize(text: str) -> Iterator[_Token]:
                 i = field_match.end()
                 continue
             start = i
-            while i < n and not text[i].isspace() and text[i] not in _WORD_END:
-                i += 1
+            run = _WORD.match(text, i)
+            if run is None:
+                # Only a closing quote without its opening one stops a word at its start.
+                raise QuerySyntaxError(f"{char} closes a quote that was never opened", text, i)
+            i = run.end()
             word = text[start:i]
             if word in ("AND", "OR", "NOT"):
                 yield _Token(word, word, start)  # type: ignore[arg-type]
@@ -297,6 +318,16 @@ class _Parser:
         self.tokens = tokens
         self.index = 0
         self.field_stack: list[str | None] = [None]
+        self.depth = 0
+
+    def descend(self, token: _Token) -> None:
+        """Enter one level of nesting (a group, a NOT, a field), refusing past MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(
+                f"nested too deeply (more than {MAX_DEPTH} levels of parentheses, NOT or fields)",
+                token.position,
+            )
 
     def error(self, message: str, position: int) -> QuerySyntaxError:
         return QuerySyntaxError(message, self.text, position)
@@ -347,7 +378,10 @@ class _Parser:
         if token.kind in ("NOT", "-"):
             self.take()
             self.expect_operand(token)
-            return Not(self.unary())
+            self.descend(token)
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -360,22 +394,25 @@ class _Parser:
             nxt = self.peek()
             if nxt is None or nxt.kind not in ("(", "WORD", "PHRASE", "REGEX"):
                 raise self.error(f"field '{token.value}:' needs a term after it", token.position)
+            self.descend(token)
             self.field_stack.append(token.value)
-            try:
-                return self.primary()
-            finally:
-                self.field_stack.pop()
+            node = self.primary()
+            self.field_stack.pop()
+            self.depth -= 1
+            return node
         if token.kind == "(":
             nxt = self.peek()
             if nxt is None:
                 raise self.error("unclosed '('", token.position)
             if nxt.kind == ")":
                 raise self.error("empty parentheses", token.position)
+            self.descend(token)
             node = self.or_expr()
             close = self.peek()
             if close is None or close.kind != ")":
                 raise self.error("unclosed '('", token.position)
             self.take()
+            self.depth -= 1
             return node
         return self.term(token)
 
@@ -409,6 +446,6 @@ class _Parser:
             text=written,
             field=field_name,
             folded=folded,
-            is_cjk=any(is_spaceless_char(char) for char in folded),
+            is_cjk=has_spaceless(folded),
             position=token.position,
         )

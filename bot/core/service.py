@@ -24,7 +24,6 @@ from bot.core.errors import (
 from bot.core.fetch import FetchRequest
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport, iso_utc
-from bot.core.netguard import check_url_syntax
 from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
@@ -85,7 +84,6 @@ class Wirewatch:
         fetcher: FeedFetcher,
         clock: Clock,
         default_interval: int = 300,
-        allow_private: bool = False,
         quotas: Quotas = Quotas(),
     ) -> None:
         self.store = store
@@ -93,7 +91,6 @@ class Wirewatch:
         self.fetcher = fetcher
         self.clock = clock
         self.default_interval = default_interval
-        self.allow_private = allow_private
         self.quotas = quotas
 
     # ---- who sees what ------------------------------------------------------------------
@@ -327,10 +324,6 @@ class Wirewatch:
     async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
         self._require_manager(caller)
         url = url.strip().strip("<>")
-        # The operator's private-address switch covers the operator's own feeds only.
-        private_ok = caller.operator and self.allow_private
-        if not private_ok:
-            check_url_syntax(url)
         existing = await self.store.find_feed(url, visible_to=caller.tenant)
         if existing is not None:
             raise DuplicateError(f"feed #{existing.id} already reads {url}")
@@ -341,6 +334,8 @@ class Wirewatch:
                 raise QuotaError(
                     f"this workspace has {count} feeds, the most allowed; remove one first"
                 )
+        # The fetcher guards the address: the operator's private-address switch covers the
+        # operator's own feeds only; chat feeds reach the chat allow-list at most.
         result = await self.fetcher.fetch(
             FetchRequest(url=url, allow_private=None if caller.operator else False)
         )

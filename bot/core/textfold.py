@@ -34,6 +34,7 @@ __all__ = [
     "MAX_TERM_VARIANTS",
     "fold",
     "fold_term",
+    "has_spaceless",
     "headline_tokens",
     "is_spaceless_char",
     "plural_stem",
@@ -155,6 +156,11 @@ def is_spaceless_char(char: str) -> bool:
     return _SPACELESS.match(char) is not None
 
 
+def has_spaceless(text: str) -> bool:
+    """True when ``text`` holds a character of a script written without spaces."""
+    return not text.isascii() and _SPACELESS.search(text) is not None
+
+
 def surface_fold(text: str) -> str:
     """Fold ``text`` for matching without touching plurals (steps 1-4 of the module doc).
 
@@ -249,11 +255,13 @@ def fold(text: str) -> str:
     return " ".join(map(_stem_token, surface.split(" ")))
 
 
+@lru_cache(maxsize=65536)
 def fold_term(term: str) -> str:
     """The fold of a query word or phrase; identical to :func:`fold` so both sides meet."""
     return fold(term)
 
 
+@lru_cache(maxsize=65536)
 def _token_spellings(stem: str) -> tuple[str, ...]:
     """Every surface token whose plural stem is ``stem`` (the stem itself when it is one)."""
     if _SPACELESS.search(stem):
@@ -264,6 +272,7 @@ def _token_spellings(stem: str) -> tuple[str, ...]:
     return tuple(c for c in candidates if plural_stem(c) == stem)
 
 
+@lru_cache(maxsize=65536)
 def variant_count(folded: str) -> int:
     """How many surface spellings :func:`surface_variants` would produce for ``folded``."""
     count = 1

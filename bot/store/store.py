@@ -1351,3 +1351,18 @@ class Store:
             values["next_attempt_at"] = retry_at
         async with self.transaction() as conn:
             await conn.execute(update(notices).where(notices.c.id == notice_id).values(**values))
+
+    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
+        """Give up on these alerts now, recording why (the platform refused the message)."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(alerts)
+                .where(alerts.c.id.in_(list(ids)), alerts.c.state == "pending")
+                .values(
+                    state="dead",
+                    last_error=reason,
+                    maybe_sent=False,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )

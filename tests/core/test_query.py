@@ -217,3 +217,51 @@ def test_evaluate_short_circuits_left_to_right() -> None:
     asked.clear()
     assert not evaluate(parse_query("b AND a"), present)
     assert asked == ["b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 250 + "a" + ")" * 250,
+        "NOT " * 40 + "a b",
+        "b " + "-(" * 20 + "a" + ")" * 20,
+        "title:(" * 20 + "a" + ")" * 20,
+        "a AND " + "(b OR " * 33 + "c" + ")" * 33,
+    ],
+)
+def test_deep_nesting_is_a_query_error_not_a_recursion_error(text: str) -> None:
+    """Past 32 levels of parentheses / NOT / fields the query is refused with a reason."""
+    with pytest.raises(QuerySyntaxError, match="nested too deeply"):
+        parse_query(text)
+
+
+def test_nesting_up_to_the_limit_parses_and_evaluates() -> None:
+    """32 levels still parse, and the matcher can compile and run them."""
+    from bot.core.matcher import MatchDocument, match_one
+    from bot.core.query import MAX_DEPTH
+
+    query = parse_query("(" * MAX_DEPTH + "tariff" + ")" * MAX_DEPTH)
+    assert shape(query.root) == "tariff"
+    query = parse_query("NOT " * (MAX_DEPTH - 1) + "(a OR b) c")
+    assert match_one(query, MatchDocument(title="c")) is not None
+
+
+def test_too_many_terms_and_too_long_queries_are_refused() -> None:
+    """200 terms parse; 201 do not; nor do queries over 2000 characters."""
+    from bot.core.query import MAX_TERMS
+
+    words = [f"w{i}" for i in range(MAX_TERMS + 1)]
+    assert len(parse_query(" OR ".join(words[:-1])).terms) == MAX_TERMS
+    with pytest.raises(QuerySyntaxError, match="too many terms") as caught:
+        parse_query(" OR ".join(words))
+    assert caught.value.position == caught.value.query.index(words[-1])
+    with pytest.raises(QuerySyntaxError, match="too long"):
+        parse_query("a " * 1001)
+
+
+@pytest.mark.parametrize("text", ["a \u201d b", "tariff \u00bb", "x\u201d", "title:\u201d"])
+def test_a_stray_closing_quote_is_an_error_not_an_endless_loop(text: str) -> None:
+    """A closing curly quote without its opening one used to make the tokenizer spin
+    forever on the same character; it is refused with its place instead."""
+    with pytest.raises(QuerySyntaxError, match="closes a quote that was never opened"):
+        parse_query(text)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -230,6 +231,42 @@ def _role(role_id: int, name: str, mentionable: bool, *, position: int) -> dict[
         "mentionable": mentionable,
         "flags": 0,
     }
+
+
+# What Discord accepts as a URL in an embed: an absolute http(s) or attachment URL made of
+# RFC 3986 characters only. Anything else (a space, a quote, non-ASCII) is refused with
+# 400 Invalid Form Body, code 50035, "Not a well formed URL.", as Discord does.
+_WELL_FORMED_URL = re.compile(r"(?:https?|attachment)://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_EMBED_URL_FIELDS = (
+    ("url",),
+    ("thumbnail", "url"),
+    ("image", "url"),
+    ("author", "url"),
+    ("author", "icon_url"),
+    ("footer", "icon_url"),
+)
+
+
+def _form_errors(body: Mapping[str, Any]) -> web.Response | None:
+    """Discord's 400 for embeds whose URLs are not well formed, or None when all are."""
+    errors: dict[str, Any] = {}
+    for index, embed in enumerate(body.get("embeds") or []):
+        for path in _EMBED_URL_FIELDS:
+            value: Any = embed
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            if value is not None and not _WELL_FORMED_URL.fullmatch(str(value)):
+                leaf: dict[str, Any] = {
+                    "_errors": [
+                        {"code": "URL_TYPE_INVALID_URL", "message": "Not a well formed URL."}
+                    ]
+                }
+                for key in reversed(path):
+                    leaf = {key: leaf}
+                errors.setdefault("embeds", {}).setdefault(str(index), {}).update(leaf)
+    if not errors:
+        return None
+    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
 
 
 def _json(
@@ -491,6 +528,9 @@ class FakeDiscord:
         failure = self._take_failure(f"channel:{channel_id}")
         if failure is not None:
             return failure.response()
+        refused = _form_errors(body)
+        if refused is not None:
+            return refused
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             earlier = self._nonces.get((channel_id, str(nonce)))
@@ -516,10 +556,13 @@ class FakeDiscord:
             return _json(
                 {"message": "Interaction has already been acknowledged.", "code": 40060}, status=400
             )
+        data = body.get("data") or {}
+        refused = _form_errors(data)
+        if refused is not None:
+            return refused
         call.callback = body
         call._notify()
         kind = int(body.get("type", 0))
-        data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
         channel_id = int(call.payload.get("channel_id") or 0)
         message = self._message(channel_id, data, _user(BOT_USER_ID, "Wirewatch", bot=True))
@@ -542,12 +585,15 @@ class FakeDiscord:
     def _webhook(self, method: str, parts: list[str], rec: RecordedRequest) -> web.Response:
         hook_id, token = int(parts[1]), parts[2]
         body = rec.body or {}
+        refused = _form_errors(body) if method in ("POST", "PATCH") else None
         if hook_id == APPLICATION_ID:
             call = next((c for c in self.interactions.values() if c.token == token), None)
             if call is None:
                 return _json({"message": "Unknown Webhook", "code": 10015}, status=404)
             channel_id = int(call.payload.get("channel_id") or 0)
             author = _user(BOT_USER_ID, "Wirewatch", bot=True)
+            if refused is not None:
+                return refused
             if method == "PATCH" and parts[3:] == ["messages", "@original"]:
                 call.edits.append(body)
                 call._notify()
@@ -569,6 +615,8 @@ class FakeDiscord:
                 return failure.response()
             if token != WEBHOOK_TOKEN:
                 return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
+            if refused is not None:
+                return refused
             author = {
                 **_user(hook_id, body.get("username") or "Captain Hook", bot=True),
                 "avatar": body.get("avatar_url"),

@@ -248,12 +248,13 @@ async def migrate(cfg: Path, env: dict[str, str]) -> None:
 
 
 async def insert_feeds(db: asyncpg.Connection, urls: list[str]) -> None:
-    """Feeds as users add them (``source='user'``), in one statement: 2,000 ``[[feeds]]``
-    in the config would be synced one upsert at a time by every starting instance."""
+    """Feeds as the operator adds them at the CLI (``source='operator'``), in one
+    statement: 2,000 ``[[feeds]]`` in the config would be synced one upsert at a time by
+    every starting instance."""
     await db.execute(
         "INSERT INTO feeds (url, interval, source, active, seeded, consecutive_failures,"
         " failing_notified, items_seen, created_at, next_poll_at)"
-        " SELECT u, 60, 'user', true, false, 0, false, 0, now(), now() FROM unnest($1::text[]) u",
+        " SELECT u, 60, 'operator', true, false, 0, false, 0, now(), now() FROM unnest($1::text[]) u",
         urls,
     )
 

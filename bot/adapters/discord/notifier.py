@@ -6,7 +6,8 @@ global limit) applies; on top, a per-channel pace keeps a burst under Discord's 
 per 5 seconds per channel before a 429 is ever needed. Errors are sorted for the outbox:
 no access, missing permissions, unknown channel or webhook -> ``PermanentDeliveryError``
 with the reason in words a server admin can act on; 5xx, network, long rate limits ->
-``RetryableDeliveryError``.
+``RetryableDeliveryError``; a 400 about the message itself (Invalid Form Body) ->
+``RejectedMessageError``, which fails that message only.
 
 Bot messages carry ``nonce = "ww<first alert id>"`` with ``enforce_nonce``: when a send
 whose answer was lost is retried, Discord returns the message it already created instead
@@ -29,7 +30,12 @@ import discord
 
 from bot.adapters.discord import render
 from bot.adapters.discord.client import configure_endpoints
-from bot.core.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from bot.core.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RejectedMessageError,
+    RetryableDeliveryError,
+)
 from bot.core.models import Alert
 from bot.settings import DiscordSettings
 
@@ -129,9 +135,10 @@ def delivery_error(exc: BaseException, *, what: str = "Discord") -> DeliveryErro
             return PermanentDeliveryError(
                 f"{what} refused (HTTP {exc.status}): {exc.text or 'no reason'}"
             )
-        # Any other 4xx means Discord will refuse this exact message however often we try.
-        return PermanentDeliveryError(
-            f"{what} rejected the message (HTTP {exc.status}): {exc.text}"
+        # Any other 4xx (400 Invalid Form Body, 413...) is about this message, not the
+        # channel: Discord will refuse it however often we try, and take the next one.
+        return RejectedMessageError(
+            f"{what} refused this message (HTTP {exc.status}): {exc.text or 'no reason'}"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
         return RetryableDeliveryError(f"cannot connect to {what}: {exc}")

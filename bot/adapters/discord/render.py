@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.core.display import display_text, web_url
+from bot.core.highlight import highlight_spans
 from bot.core.models import Alert, ArticleView
 
 TITLE_LIMIT = 256
@@ -42,6 +44,13 @@ _ZWSP = "\u200b"
 _MENTION = re.compile(r"@(everyone|here|[!&]?\d+)", re.IGNORECASE)
 _ROLE_MENTION = re.compile(r"^(?:<@&(\d{1,20})>|role:(\d{1,20})|(\d{1,20}))$")
 _WS = re.compile(r"\s+")
+# What Discord's markdown gives a meaning to anywhere in a line: emphasis, spoilers, code,
+# masked links, mentions and timestamps (``<...>``), headings, the escape itself.
+_MARKDOWN_CHAR = re.compile(r"[\\*_~|`\[\]<>#]")
+# A list item or subtext marker opens a line: "- x", "+ x", "-# x", "1. x", "1) x".
+_LINE_START = re.compile(r"^(?:[-+]|\d+[.)](?=\s))")
+# Discord's own notion of a bare link (its autolink rule): links are left as they are.
+_BARE_URL = re.compile(r"https?://[^\s<]+[^<.,:;\"')\]\s]")
 
 
 def utf16_len(text: str) -> int:
@@ -84,14 +93,44 @@ def neutralise_mentions(text: str) -> str:
     return _MENTION.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
 
 
+def escape_markdown(text: str) -> str:
+    """Every character Discord's markdown acts on, escaped with a backslash.
+
+    discord.utils.escape_markdown escapes only the first of several masked links (its
+    pattern swallows everything from the first ``[`` to the last ``)`` and escapes that
+    once), so it is not used. Here every ``[`` and ``]`` is escaped, so no ``[text](url)``,
+    ``[text](<url>)`` or nested form can form a link; bare URLs are kept as they are (Discord
+    links them itself, an escape inside one would break it) except their brackets.
+    """
+    out: list[str] = []
+    pos = 0
+    for found in _BARE_URL.finditer(text):
+        out.append(_MARKDOWN_CHAR.sub(r"\\\g<0>", text[pos : found.start()]))
+        out.append(found.group().replace("[", "%5B").replace("]", "%5D"))
+        pos = found.end()
+    out.append(_MARKDOWN_CHAR.sub(r"\\\g<0>", text[pos:]))
+    escaped = "".join(out)
+    # List items and subtext open a line; whitespace is collapsed, so only the start can.
+    start = _LINE_START.match(escaped)
+    if start is None:
+        return escaped
+    marker = start.group()
+    return f"{marker[:-1]}\\{marker[-1]}{escaped[start.end() :]}"
+
+
 def clean(text: str) -> str:
     """Feed text made safe for places Discord renders markdown: escaped and defused."""
-    return neutralise_mentions(discord.utils.escape_markdown(_WS.sub(" ", text).strip()))
+    return neutralise_mentions(escape_markdown(plain_line(text)))
 
 
 def plain(text: str) -> str:
     """Feed text for places without markdown (author, footer): only defused."""
-    return neutralise_mentions(_WS.sub(" ", text).strip())
+    return neutralise_mentions(plain_line(text))
+
+
+def plain_line(text: str) -> str:
+    """Feed text on one line, without control or bidi characters."""
+    return _WS.sub(" ", display_text(text)).strip()
 
 
 def role_id(mention: str | None) -> int | None:
@@ -110,69 +149,9 @@ def watch_colour(watch_id: int) -> discord.Colour:
     return discord.Colour.from_hsv(hue, 0.62, 0.88)
 
 
-def _term_pattern(term: str) -> str | None:
-    """A regex finding ``term`` (as the query wrote it) in raw feed text, for bolding.
-
-    Approximates the core's folding where it matters to readers: case, any punctuation or
-    space between a phrase's words, an English plural, a ``/regex/`` as written. A term it
-    cannot find simply stays unbolded.
-    """
-    word = term.strip().strip("\"'“”").strip()
-    if len(word) > 2 and word.startswith("/") and word.endswith("/"):
-        try:
-            re.compile(word[1:-1])
-        except re.error:
-            return None
-        return word[1:-1]
-    if not word:
-        return None
-    parts = [re.escape(p) for p in re.split(r"[\W_]+", word) if p]
-    if not parts:
-        return None
-    body = r"[\W_]+".join(parts)
-    if any(_is_unspaced_script(ch) for ch in word):
-        return body  # scripts without spaces match inside words
-    return rf"(?<!\w){body}(?:e?s)?(?!\w)"
-
-
-def _is_unspaced_script(ch: str) -> bool:
-    code = ord(ch)
-    return (
-        0x3040 <= code <= 0x30FF  # kana
-        or 0x3400 <= code <= 0x9FFF  # CJK ideographs
-        or 0xAC00 <= code <= 0xD7AF  # hangul
-        or 0x0E00 <= code <= 0x0E7F  # thai
-    )
-
-
-def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Where the matched terms occur in ``text``: sorted, merged (start, end) spans."""
-    patterns = [p for p in (_term_pattern(t) for t in terms) if p]
-    if not patterns:
-        return []
-    found: list[tuple[int, int]] = []
-    for pattern in patterns:
-        try:
-            found += [
-                (m.start(), m.end())
-                for m in re.finditer(pattern, text, re.IGNORECASE)
-                if m.end() > m.start()
-            ]
-        except re.error:  # an RE2-only construct: leave that term unbolded
-            continue
-    found.sort()
-    merged: list[tuple[int, int]] = []
-    for start, end in found:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
 def highlighted(text: str, terms: Iterable[str], limit: int) -> str:
     """``text`` cleaned, matched terms in **bold**, cut to ``limit`` without breaking markup."""
-    text = _WS.sub(" ", text).strip()
+    text = plain_line(text)
     if limit <= 0 or not text:
         return ""
     pieces: list[tuple[str, bool]] = []
@@ -210,9 +189,7 @@ def highlighted(text: str, terms: Iterable[str], limit: int) -> str:
 
 
 def _http_url(url: str | None) -> str | None:
-    if url and url.startswith(("http://", "https://")) and len(url) <= URL_LIMIT:
-        return url
-    return None
+    return web_url(url, max_length=URL_LIMIT)
 
 
 def footer_text(alert: Alert) -> str:
@@ -264,12 +241,16 @@ def embed_size(embed: discord.Embed) -> int:
 
 
 def _overflow_embed(alerts: Sequence[Alert]) -> discord.Embed:
-    lines = [
-        f"• [{fit(clean(a.title) or a.url, 120)}]({a.url}) — {fit(clean(a.source), 40)}"
-        if _http_url(a.url)
-        else f"• {fit(clean(a.title), 120)} — {fit(clean(a.source), 40)}"
-        for a in alerts
-    ]
+    lines = []
+    for a in alerts:
+        title, source = fit(clean(a.title), 120), fit(clean(a.source), 40)
+        url = _http_url(a.url)
+        if url:
+            # Parentheses would end the link target early: encoded like any other.
+            target = url.replace("(", "%28").replace(")", "%29")
+            lines.append(f"• [{title or clean(url)}]({target}) — {source}")
+        else:
+            lines.append(f"• {title} — {source}")
     description = ""
     for i, line in enumerate(lines):
         more = f"\n…and {len(lines) - i} more" if i else f"…and {len(lines)} more"

@@ -7,7 +7,9 @@ otherwise report back to the delivery engine with the error tree:
 
 * ``RetryableDeliveryError`` — 429, 5xx, network trouble: the outbox tries again later;
 * ``PermanentDeliveryError`` — the channel is gone, the bot is not in it, the token is
-  revoked: the destination is marked failing with the reason in plain words.
+  revoked: the destination is marked failing with the reason in plain words;
+* ``RejectedMessageError`` — Slack refuses this message itself (also as plain text): that
+  alert is dead-lettered, the channel carries on.
 
 Resends are idempotent for ``slack:`` destinations: every message carries metadata with
 the alert id, and a resend after an unconfirmed attempt first looks for it in the
@@ -41,7 +43,7 @@ from bot.adapters.slack.render import (
     escape_text,
     render_alerts,
 )
-from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
 from bot.core.models import Alert
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,14 @@ _BLOCK_ERRORS = {
     "invalid_metadata_format",
     "invalid_metadata_schema",
     "metadata_too_large",
+}
+# Refusals of this one message (also after the plain-text resend): it fails, the channel
+# does not (RejectedMessageError: the alert is dead-lettered with the code).
+_MESSAGE_ERRORS = _BLOCK_ERRORS | {
+    "no_text",
+    "invalid_arguments",
+    "too_many_attachments",
+    "msg_blocks_too_long",
 }
 
 _WEBHOOK_PERMANENT: dict[str, str] = {
@@ -238,6 +248,8 @@ class SlackNotifier:
                     )
                     blocks = None
                     continue
+                if code in _MESSAGE_ERRORS:
+                    raise RejectedMessageError(f"Slack refused this message ({code})") from e
                 if status is not None and status >= 500:
                     # It may be in the channel: it counts toward the channel's pace.
                     self._pacer.sent(channel)
@@ -352,6 +364,11 @@ class SlackWebhookNotifier:
             if status in (403, 404, 410):
                 raise PermanentDeliveryError(
                     f"the Slack webhook refused the message ({body or status})"
+                )
+            if status == 400:
+                # Refused as plain text too: this message, not the webhook, is at fault.
+                raise RejectedMessageError(
+                    f"the Slack webhook refused this message ({body or status})"
                 )
             raise RetryableDeliveryError(
                 f"the Slack webhook refused the message ({body or status})"

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
+from bot.core.display import display_text, web_url
+from bot.core.highlight import highlight_spans
 from bot.core.models import (
     Alert,
     ArticleView,
@@ -89,7 +90,9 @@ class ArticleLike(Protocol):
 
 
 def escape_text(text: str) -> str:
-    """Make untrusted text inert in mrkdwn: escape control characters, defuse broadcasts."""
+    """Make untrusted text inert in mrkdwn: escape control characters, defuse broadcasts,
+    drop control and bidi characters (:func:`~bot.core.display.display_text`)."""
+    text = display_text(text)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _BROADCAST.sub("@" + _ZWJ, text)
 
@@ -109,8 +112,9 @@ def clip(text: str, limit: int) -> str:
 
 
 def shorten(text: str, limit: int) -> str:
-    """Shorten raw text to ``limit`` characters at a word boundary when one is near."""
-    text = " ".join(text.split())
+    """Shorten raw text to ``limit`` characters at a word boundary when one is near (on one
+    line, without control or bidi characters)."""
+    text = " ".join(display_text(text).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -121,17 +125,12 @@ def shorten(text: str, limit: int) -> str:
 
 
 def safe_url(url: str) -> str | None:
-    """An http(s) URL fit for a link or button, or None when it must not be linked."""
-    url = url.strip()
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    # Characters that would end or split a <url|label> link are percent-encoded.
-    url = url.replace(" ", "%20").replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    return url if len(url) <= MAX_URL else None
+    """An http(s) URL fit for a link or button, or None when it must not be linked.
+
+    Percent-encoded by :func:`~bot.core.display.web_url`, so nothing in it (a space, ``|``,
+    ``<``, ``>``) can end or split a ``<url|label>`` link.
+    """
+    return web_url(url, max_length=MAX_URL)
 
 
 def link(url: str, label: str) -> str:
@@ -166,31 +165,14 @@ def ago(value: datetime | None) -> str:
     return "never" if value is None else slack_date(value, "{ago}")
 
 
-def _term_pattern(term: str) -> str | None:
-    term = term.strip().strip("\"'")
-    if not term:
-        return None
-    if term.endswith("*"):
-        stem = term.rstrip("*")
-        return rf"\b{re.escape(stem)}\w*" if stem else None
-    words = [re.escape(w) for w in term.split()]
-    return r"\b" + r"\s+".join(words) + r"\b"
-
-
 def highlight(text: str, terms: Iterable[str]) -> str:
-    """Escape ``text`` and put the matched terms in bold."""
-    patterns = [p for p in (_term_pattern(t) for t in terms) if p]
-    if not patterns:
-        return escape_text(text)
-    # Longest first so "rare earth" wins over "rare".
-    patterns.sort(key=len, reverse=True)
-    regex = re.compile("|".join(patterns), re.IGNORECASE)
+    """Escape ``text`` and put the matched terms in bold (the spans the core finds)."""
     out: list[str] = []
     pos = 0
-    for found in regex.finditer(text):
-        out.append(escape_text(text[pos : found.start()]))
-        out.append(f"*{escape_text(found.group(0))}*")
-        pos = found.end()
+    for start, end in highlight_spans(text, terms):
+        out.append(escape_text(text[pos:start]))
+        out.append(f"*{escape_text(text[start:end])}*")
+        pos = end
     out.append(escape_text(text[pos:]))
     return "".join(out)
 

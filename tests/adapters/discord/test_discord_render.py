@@ -219,3 +219,66 @@ def test_non_http_links_and_images_are_left_out() -> None:
     assert embed.url is None
     assert embed.thumbnail.url is None
     assert isinstance(embed, discord.Embed)
+
+
+CATASTROPHIC = "/china|(\\w+\\s?)+zzz/"
+
+
+def test_a_catastrophic_regex_term_renders_at_once_and_bolds_what_matched() -> None:
+    """The regex that froze the bot (Python's re backtracks for minutes on this sentence)
+    is only ever run by RE2: the test just has to finish."""
+    summary = "China says aaaaa bbbbb ccccc ddddd eeeee fffff ggggg hhh and more words here"
+    embed = render.render_alert(make_alert(summary=summary, matched=(CATASTROPHIC,)))
+    assert embed.description == (
+        "**China** says aaaaa bbbbb ccccc ddddd eeeee fffff ggggg hhh and more words here"
+    )
+
+
+def test_every_masked_link_form_is_escaped_not_only_the_first() -> None:
+    """``[a](url)`` after the first, ``[a](<url>)``, nested brackets: none stays a link."""
+    hostile = (
+        "[one](https://a.test) then [two](https://evil.test) and [three](<https://evil.test>) "
+        "[[four]](https://evil.test) **bold** ||spoiler|| <t:0:R> # heading"
+    )
+    embed = render.render_alert(make_alert(title=hostile, summary=hostile, matched=()))
+    for text in (embed.title or "", embed.description or ""):
+        unescaped = [i for i, ch in enumerate(text) if ch in "[]*|<#" and text[i - 1 : i] != "\\"]
+        assert unescaped == [], text
+    assert render.clean("- list item").startswith("\\-")
+    assert render.clean("1. list item").startswith("1\\.")
+
+
+def test_bidi_overrides_and_control_characters_never_reach_an_embed() -> None:
+    """U+202E and friends, and raw control characters, are gone from every field."""
+    alert = make_alert(
+        title="Invoice \u202egpj.exe\u202c ready\x1b[31m\x00",
+        summary="a\u2066b\u2067c\u2068d\u2069e\u200ff\x07g",
+        source="Evil\u202e News\r\n",
+        also_reported_by=("X\u202eY",),
+    )
+    embed = render.render_alert(alert)
+    texts = [
+        embed.title or "",
+        embed.description or "",
+        embed.author.name or "",
+        embed.footer.text or "",
+        *(f.value or "" for f in embed.fields),
+    ]
+    bad = {chr(c) for c in (*range(0x20), 0x7F, 0x200F, *range(0x202A, 0x202F))}
+    bad |= {chr(c) for c in range(0x2066, 0x206A)}
+    for text in texts:
+        assert not bad & set(text), repr(text)
+    assert embed.title == "Invoice gpj.exe ready \\[31m"
+
+
+def test_links_and_thumbnails_are_percent_encoded() -> None:
+    """A link with spaces, brackets or non-ASCII becomes a well-formed URL Discord takes."""
+    alert = make_alert(
+        url="https://news.test/a story [live]?q=rare earth#top part",
+        image_url="https://img.test/ünïcode pic.jpg",
+    )
+    embed = render.render_alert(alert)
+    assert embed.url == "https://news.test/a%20story%20%5Blive%5D?q=rare%20earth#top%20part"
+    assert embed.thumbnail.url == "https://img.test/%C3%BCn%C3%AFcode%20pic.jpg"
+    listing = render.render_alerts([make_alert(i, url="https://n.test/a (b) c") for i in range(11)])
+    assert "(https://n.test/a%20%28b%29%20c)" in (listing[-1].description or "")

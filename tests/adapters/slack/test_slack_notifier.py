@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
-from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
 from tests.adapters.slack.test_slack_render import assert_within_limits, make_alert
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -272,3 +272,27 @@ async def test_after_a_5xx_the_retry_checks_history_before_posting_again(
     )
     assert await notifier.send("slack:C1", [make_alert(id=21)]) == "1.5"
     assert len(timed_slack.posts("C1")) == 1
+
+
+async def test_a_message_slack_refuses_also_as_text_fails_that_message_only(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    """msg_too_long for the blocks and again for the plain text: the message is refused
+    (dead-lettered by the sender), and the next message to the channel goes out."""
+    notifier = make_notifier(timed_slack, fake_time)
+    timed_slack.fail("chat.postMessage", "msg_too_long", times=2)
+    with pytest.raises(RejectedMessageError, match="msg_too_long"):
+        await notifier.send("slack:C1", [make_alert(id=1)])
+    assert timed_slack.posts("C1")[-1].params.get("blocks") is None  # text was tried too
+    await notifier.send("slack:C1", [make_alert(id=2)])
+    assert len(timed_slack.messages["C1"]) == 1
+
+
+async def test_a_webhook_400_after_the_text_resend_fails_that_message_only(
+    timed_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    """An incoming webhook answering 400 to blocks and to text refuses this message."""
+    notifier = SlackWebhookNotifier(monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+    timed_slack.webhook_fail(400, "invalid_payload", times=2)
+    with pytest.raises(RejectedMessageError, match="invalid_payload"):
+        await notifier.send(f"slack-webhook:{timed_slack.webhook_url()}", [make_alert()])

@@ -24,6 +24,7 @@ from bot.adapters.slack.render import (
     render_feed_list,
     render_status,
     render_watch_list,
+    safe_url,
 )
 from bot.core.models import (
     Alert,
@@ -159,11 +160,11 @@ def test_escaping_keeps_ampersands_and_pipes_from_breaking_links() -> None:
     assert link("javascript:alert(1)", "x") == "x"
 
 
-def test_highlight_handles_phrases_prefixes_and_case() -> None:
-    """Matched terms are bolded as written in the text, phrase and prefix terms included."""
-    text = "Rare  Earth and lithium-ion batteries; lithiumite"
-    out = highlight(text, ['"rare earth"', "lithium*"])
-    assert out == "*Rare  Earth* and *lithium*-ion batteries; *lithiumite*"
+def test_highlight_bolds_the_spellings_the_matcher_matched() -> None:
+    """Matched terms are bolded as written in the text: any case, hyphenated, plural."""
+    text = "Rare  Earth and Rare-Earths; lithium-ion batteries, not lithiumite"
+    out = highlight(text, ["rare earth", "battery", "lithium"])
+    assert out == ("*Rare  Earth* and *Rare-Earths*; *lithium*-ion *batteries*, not lithiumite")
 
 
 def test_huge_title_and_summary_fit_slack_limits() -> None:
@@ -298,3 +299,40 @@ def test_alert_without_url_scheme_or_date_still_renders() -> None:
     assert_within_limits(message.blocks)
     actions = message.blocks[-1]["elements"]
     assert [a["action_id"] for a in actions] == ["wirewatch_mute:3"]
+
+
+def test_a_catastrophic_regex_term_renders_at_once_and_bolds_what_matched() -> None:
+    """The regex that froze the Discord renderer is run only by RE2 here too."""
+    summary = "China says aaaaa bbbbb ccccc ddddd eeeee fffff ggggg hhh and more words here"
+    message = render_alert(make_alert(summary=summary, matched=("/china|(\\w+\\s?)+zzz/",)))
+    assert "*China* says aaaaa bbbbb" in all_text(message.blocks)
+
+
+def test_slack_bolds_the_same_spans_as_discord() -> None:
+    """Both renderers take their spans from the core: plurals and hyphens bold on both."""
+    from bot.adapters.discord import render as discord_render
+
+    summary = "Rare-earth magnets and rare earths; tariffs on U.S. chips"
+    matched = ("rare earth", "tariff", "US", "chip")
+    slack = highlight(summary, matched)
+    discord = discord_render.highlighted(summary, matched, 500)
+    assert slack == "*Rare-earth* magnets and *rare earths*; *tariffs* on *U.S.* *chips*"
+    assert discord.replace("**", "*").replace("\\", "") == slack
+
+
+def test_bidi_overrides_and_control_characters_are_dropped() -> None:
+    """U+202E and raw control characters never reach blocks or the notification text."""
+    message = render_alert(
+        make_alert(title="Invoice \u202egpj.exe\u202c\x1b[0m", summary="a\u2066b\x00c")
+    )
+    rendered = all_text(message.blocks) + message.text
+    assert "\u202e" not in rendered and "\u2066" not in rendered
+    assert "\x1b" not in rendered and "\x00" not in rendered
+    assert "Invoice gpj.exe" in rendered
+
+
+def test_links_are_percent_encoded() -> None:
+    """Spaces, brackets and non-ASCII in a link are encoded; the label stays readable."""
+    assert safe_url("https://news.test/a [b]/ü?q=x y") == (
+        "https://news.test/a%20%5Bb%5D/%C3%BC?q=x%20y"
+    )
