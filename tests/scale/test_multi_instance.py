@@ -254,7 +254,8 @@ async def insert_feeds(db: asyncpg.Connection, urls: list[str]) -> None:
     await db.execute(
         "INSERT INTO feeds (url, interval, source, active, seeded, consecutive_failures,"
         " failing_notified, items_seen, created_at, next_poll_at)"
-        " SELECT u, 60, 'operator', true, false, 0, false, 0, now(), now() FROM unnest($1::text[]) u",
+        " SELECT u, 60, 'operator', true, false, 0, false, 0, now(), now()"
+        " FROM unnest($1::text[]) u",
         urls,
     )
 
