@@ -150,7 +150,17 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Core, FeedServer]]:
                 title="Reuters test",
             ),
         )
-        settings = make_settings(tmp_path, feeds=[feeds.url("/news.rss")], watches=WATCHES)
+        feeds.set_feed(
+            "/desk.rss",
+            rss([item("desk", "Desk feed: chip export bans widen", 20)], title="Desk feed"),
+        )
+        settings = make_settings(
+            tmp_path,
+            feeds=[feeds.url("/news.rss")],
+            watches=WATCHES,
+            # The feed server is on 127.0.0.1: chat may reach it only through the allow-list.
+            fetch={"chat_private_allowlist": ["127.0.0.1"]},
+        )
         async with core_for(settings, clock=clock) as core:
             await core.poll(due_only=False)
             yield core, feeds
@@ -291,6 +301,23 @@ async def test_feeds_chat_rules(chat: Chat) -> None:
     operator = await chat.run("feeds remove", {"feed": str(feed.id)})
     assert "only the operator's config can remove it" in operator.text
     assert len(await chat.core.api.list_feeds(Caller.console())) == 1
+
+
+async def test_a_workspace_adds_and_removes_its_own_feed(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    _, feeds = world
+    url = feeds.url("/desk.rss")
+    added = await chat.run("feeds add", {"url": url, "name": "desk"})
+    assert "added" in added.text and "this workspace's channels only" in added.text
+    again = await chat.run("feeds add", {"url": url})
+    assert "already reads" in again.text
+    listed = await chat.run("feeds list", manager=False)
+    assert url in listed.text and "Feeds (2, 0 failing)" in listed.text
+    mine = [f for f in await chat.core.api.list_feeds(Caller.console()) if f.url == url]
+    removed = await chat.run("feeds remove", {"feed": str(mine[0].id)})
+    assert "removed" in removed.text
+    assert url not in (await chat.run("feeds list")).text
 
 
 async def test_status_and_why(chat: Chat) -> None:

@@ -1,0 +1,74 @@
+"""Tenancy end to end through the real core: a feed a workspace added in chat reaches only
+that workspace's channels, even for a watch every workspace subscribes to; the operator's
+feeds reach everyone; chat limits hold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.core.api import Caller
+from bot.core.errors import QuotaError
+from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock, core_for, make_settings
+
+A = Caller("slack:CA", "slack:TA", "slack:UA", can_manage=True)
+B = Caller("discord:77", "discord:g:9", "discord:5", can_manage=True)
+
+
+def item(slug: str, title: str, clock: FakeClock) -> dict[str, object]:
+    return {
+        "title": title,
+        "link": f"https://news.test/{slug}",
+        "guid": slug,
+        "pubDate": clock.now() - timedelta(minutes=5),
+    }
+
+
+async def test_a_workspaces_feed_reaches_only_its_channels(tmp_path: Path) -> None:
+    clock = FakeClock()
+    async with FeedServer() as server:
+        server.set_feed("/operator.rss", rss([], title="Operator"))
+        server.set_feed("/private.rss", rss([], title="A's desk"))
+        settings = make_settings(
+            tmp_path,
+            feeds=[server.url("/operator.rss")],
+            watches=[{"query": "tariffs", "name": "tariffs"}],
+            fetch={"chat_private_allowlist": ["127.0.0.1"]},
+        )
+        async with core_for(settings, clock=clock) as core:
+            await core.api.subscribe(A)
+            await core.api.subscribe(B)
+            await core.api.add_feed(A, server.url("/private.rss"))
+            assert [f.url for f in await core.api.list_feeds(B)] == [server.url("/operator.rss")]
+            await core.poll(due_only=False)  # seeds both feeds silently
+            clock.advance(minutes=10)
+            server.set_feed(
+                "/private.rss", rss([item("p1", "Desk scoop: tariffs on magnets", clock)])
+            )
+            server.set_feed(
+                "/operator.rss", rss([item("o1", "Wire: tariffs on steel doubled", clock)])
+            )
+            report = await core.poll(due_only=False)
+            rows = await core.store.alerts_by_ids(report.alert_ids)
+    got = sorted((a.destination, a.title) for a in rows if a.destination != "console")
+    assert got == [
+        ("discord:77", "Wire: tariffs on steel doubled"),
+        ("slack:CA", "Desk scoop: tariffs on magnets"),
+        ("slack:CA", "Wire: tariffs on steel doubled"),
+    ]
+
+
+async def test_chat_limits_hold_and_the_operator_is_exempt(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, limits={"watches_per_channel": 2, "terms_per_watch": 3})
+    async with core_for(settings) as core:
+        await core.api.add_watch(A, "tariffs")
+        await core.api.add_watch(A, "magnets")
+        with pytest.raises(QuotaError, match="the most allowed"):
+            await core.api.add_watch(A, "chips")
+        with pytest.raises(QuotaError, match="at most 3"):
+            await core.api.add_watch(B, "a OR b OR c OR d")
+        operator = Caller("slack:CA", None, "cli", can_manage=True)
+        await core.api.add_watch(operator, "a OR b OR c OR d OR e")
