@@ -20,10 +20,10 @@ def format_story(alerts: Sequence[Alert]) -> str:
     when = iso_utc(first.published) or "undated"
     mark = " (headline updated)" if first.updated else ""
     lines = [f"[{when}] {first.source}: {first.title}{mark}", f"    {first.url}"]
-    for alert in alerts:
-        terms = ", ".join(alert.matched)
-        label = alert.watch_name or alert.watch_query
-        lines.append(f"    matched: {terms} · watch #{alert.watch_id} “{label}”")
+    for hit in (h for alert in alerts for h in alert.hits):
+        terms = ", ".join(hit.matched)
+        label = hit.watch_name or hit.watch_query
+        lines.append(f"    matched: {terms} · watch #{hit.watch_id} “{label}”")
     if first.also_reported_by:
         lines.append(f"    also reported by: {', '.join(first.also_reported_by)}")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.alerts import one_per_story
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -178,7 +179,9 @@ class Deliverer:
         ids = [a.id for a in claimed]
         await self.store.mark_attempt(ids, self.instance_id)
         try:
-            message_id = await notifier.send(destination, claimed, maybe_sent=maybe_sent)
+            message_id = await notifier.send(
+                destination, one_per_story(claimed), maybe_sent=maybe_sent
+            )
         except RejectedMessageError as e:
             if len(claimed) > 1:
                 # Which alert is at fault is unknown: each goes alone, in order, from now.
@@ -257,7 +260,7 @@ class Deliverer:
             alerts = await self.store.alerts_in_message(destination, message_id)
             try:
                 if alerts:
-                    await notifier.edit(destination, message_id, alerts)
+                    await notifier.edit(destination, message_id, one_per_story(alerts))
             except RetryableDeliveryError as e:
                 delay = retry_delay(1, e.retry_after, self.rng)
                 await self.store.edit_failed(

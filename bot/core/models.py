@@ -100,6 +100,17 @@ class DestinationState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class WatchHit:
+    """Another watch that matched the same story in the same channel."""
+
+    watch_id: int
+    watch_name: str | None
+    watch_query: str
+    matched: tuple[str, ...]
+    mention: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """A neutral alert: each adapter renders it natively (embed, Block Kit, line of text)."""
 
@@ -121,6 +132,14 @@ class Alert:
     image_url: str | None = None
     mention: str | None = None  # role/user-group id a watch was configured to ping
     updated: bool = False  # the headline changed materially after it was first alerted
+    also_matched: tuple[WatchHit, ...] = ()  # the story's other watches in this channel
+    coverage: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the story's other articles
+
+    @property
+    def hits(self) -> tuple[WatchHit, ...]:
+        """Every watch this alert stands for, its own first."""
+        own = WatchHit(self.watch_id, self.watch_name, self.watch_query, self.matched, self.mention)
+        return (own, *self.also_matched)
 
     def as_json(self) -> dict[str, object]:
         """The documented JSON shape of ``poll --once --json`` and ``latest --json``."""

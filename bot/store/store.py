@@ -960,20 +960,22 @@ class Store:
         )
         rows = (await conn.execute(q)).all()
         stories = {r.story_key for r in rows}
-        others: dict[str, list[tuple[int, str]]] = {}
+        others: dict[str, list[tuple[int, str, str]]] = {}
         if stories:
             for s in await conn.execute(
-                select(articles.c.story_key, articles.c.id, articles.c.source).where(
-                    articles.c.story_key.in_(stories)
-                )
+                select(articles.c.story_key, articles.c.id, articles.c.source, articles.c.url)
+                .where(articles.c.story_key.in_(stories))
+                .order_by(articles.c.id)
             ):
-                others.setdefault(s.story_key, []).append((s.id, s.source))
+                others.setdefault(s.story_key, []).append((s.id, s.source, s.url))
         out: list[Alert] = []
         for r in rows:
-            also = []
-            for art_id, src in others.get(r.story_key, ()):
+            also: list[str] = []
+            coverage: list[tuple[str, str]] = []
+            for art_id, src, url in others.get(r.story_key, ()):
                 if art_id != r.article_id and src != r.source and src not in also:
                     also.append(src)
+                    coverage.append((src, url))
             out.append(
                 Alert(
                     id=r.id,
@@ -994,6 +996,7 @@ class Store:
                     image_url=r.image_url,
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
+                    coverage=tuple(coverage),
                 )
             )
         return out, [bool(r.maybe_sent) for r in rows]

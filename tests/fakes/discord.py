@@ -309,6 +309,7 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, list[dict[str, Any]]] = {}  # channel id -> created messages
+        self.edited: list[tuple[int, str]] = []  # (channel id, message id) of each PATCH
         self.webhook_messages: dict[int, list[dict[str, Any]]] = {}  # webhook id -> messages
         self.synced_commands: dict[
             int | None, list[dict[str, Any]]
@@ -495,6 +496,15 @@ class FakeDiscord:
             if not self._authorized(rec):
                 return unauthorized
             return self._create_channel_message(int(parts[1]), rec.body or {})
+        if (
+            method == "PATCH"
+            and len(parts) == 4
+            and parts[0] == "channels"
+            and parts[2] == "messages"
+        ):
+            if not self._authorized(rec):
+                return unauthorized
+            return self._edit_channel_message(int(parts[1]), parts[3], rec.body or {})
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
             return self._interaction_callback(int(parts[1]), rec.body or {})
         if parts[0] == "webhooks" and len(parts) >= 3:
@@ -523,6 +533,26 @@ class FakeDiscord:
             "flags": int(body.get("flags") or 0),
             **extra,
         }
+
+    def _edit_channel_message(
+        self, channel_id: int, message_id: str, body: dict[str, Any]
+    ) -> web.Response:
+        """PATCH a bot message as Discord does: same id, new fields, ``edited_timestamp``."""
+        failure = self._take_failure(f"channel:{channel_id}")
+        if failure is not None:
+            return failure.response()
+        refused = _form_errors(body)
+        if refused is not None:
+            return refused
+        for message in self.messages.get(channel_id, []):
+            if message["id"] == message_id:
+                for key in ("content", "embeds"):
+                    if key in body:
+                        message[key] = body[key] or ([] if key == "embeds" else "")
+                message["edited_timestamp"] = _now_iso()
+                self.edited.append((channel_id, message_id))
+                return _json(message)
+        return _json({"message": "Unknown Message", "code": 10008}, status=404)
 
     def _create_channel_message(self, channel_id: int, body: dict[str, Any]) -> web.Response:
         failure = self._take_failure(f"channel:{channel_id}")

@@ -254,6 +254,20 @@ class FakeSlack:
             self._posted.notify_all()
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
+    async def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Replace a message the bot posted, as Slack does: same ts, ``edited`` stamped."""
+        channel, ts = params["channel"], params["ts"]
+        for message in self.messages.get(channel, []):
+            if message["ts"] == ts:
+                message["text"] = params.get("text", "")
+                blocks = params.get("blocks")
+                if isinstance(blocks, str):
+                    blocks = json.loads(blocks)
+                message["blocks"] = blocks or []
+                message["edited"] = {"user": BOT_USER_ID, "ts": f"{1700000000 + next(self._ts)}"}
+                return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
+        return {"ok": False, "error": "message_not_found"}
+
     async def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit", 100))
         newest_first = list(reversed(self.messages.get(params["channel"], [])))

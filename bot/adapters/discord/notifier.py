@@ -216,6 +216,20 @@ class DiscordNotifier:
             raise error from e
         return str(sent.id)
 
+    async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Re-render a posted message now its stories have grown (an edit pings nobody)."""
+        channel = self._channel(destination)
+        message = render.alert_message(alerts)
+        await self._pacer.wait_turn(destination)
+        try:
+            await channel.get_partial_message(int(message_id)).edit(
+                content=message.content,
+                embeds=message.embeds,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except Exception as e:
+            raise delivery_error(e) from e
+
     async def send_notice(self, destination: str, text: str) -> None:
         """Post a plain-text operational notice; nothing in it can ping anyone."""
         channel = self._channel(destination)

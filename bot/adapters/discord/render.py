@@ -193,12 +193,29 @@ def _http_url(url: str | None) -> str | None:
 
 
 def footer_text(alert: Alert) -> str:
-    """``matched: rare earth · watch #3`` (plus the watch's name when it has one)."""
-    matched = ", ".join(alert.matched) or alert.watch_query
-    text = f"matched: {matched} · watch #{alert.watch_id}"
-    if alert.watch_name:
-        text += f" ({alert.watch_name})"
-    return plain(text)
+    """``matched: rare earth · watch #3 (name)``, for every watch that matched the story
+    here, and ``updated`` when its headline changed after it was first posted."""
+    parts = []
+    for hit in alert.hits:
+        matched = ", ".join(hit.matched) or hit.watch_query
+        part = f"matched: {matched} · watch #{hit.watch_id}"
+        if hit.watch_name:
+            part += f" ({hit.watch_name})"
+        parts.append(part)
+    if alert.updated:
+        parts.append("headline updated")
+    return plain("; ".join(parts))
+
+
+def also_reported_text(alert: Alert) -> str:
+    """``[Reuters](<url>), [SCMP](<url>) (+3)``: the outlets carrying the story too."""
+    links = dict(alert.coverage)
+    shown = []
+    for name in alert.also_reported_by[:3]:
+        url = _http_url(links.get(name))
+        shown.append(f"[{clean(name)}](<{url}>)" if url else clean(name))
+    more = len(alert.also_reported_by) - len(shown)
+    return ", ".join(shown) + (f" (+{more})" if more else "")
 
 
 def render_alert(
@@ -221,8 +238,11 @@ def render_alert(
     if image:
         embed.set_thumbnail(url=image)
     if alert.also_reported_by and not compact:
-        others = ", ".join(clean(s) for s in alert.also_reported_by)
-        embed.add_field(name="Also reported by", value=fit(others, FIELD_VALUE_LIMIT), inline=False)
+        embed.add_field(
+            name="Also reported by",
+            value=fit(also_reported_text(alert), FIELD_VALUE_LIMIT),
+            inline=False,
+        )
     return embed
 
 
@@ -307,8 +327,8 @@ class AlertMessage:
 def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
     """The message for a batch: embeds, and the watch's role ping as the only mention."""
     roles: list[int] = []
-    for alert in alerts:
-        rid = role_id(alert.mention)
+    for hit in (h for alert in alerts for h in alert.hits):
+        rid = role_id(hit.mention)
         if rid is not None and rid not in roles:
             roles.append(rid)
     content = " ".join(f"<@&{rid}>" for rid in roles) or None

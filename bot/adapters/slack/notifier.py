@@ -197,6 +197,34 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
+    async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Re-render a posted message (``chat.update``) now its stories have grown."""
+        channel = _channel(destination)
+        message = render_alerts(alerts)
+        async with self._pacer.lock(channel):
+            await self._pacer.wait_turn(channel)
+            try:
+                await self._client.chat_update(
+                    channel=channel, ts=message_id, text=message.text, blocks=message.blocks
+                )
+            except SlackApiError as e:
+                status, code, retry_after = _slack_error(e)
+                if status == 429 or code == "ratelimited":
+                    self._pacer.sent(channel, extra_wait=retry_after or 1.0)
+                    raise RetryableDeliveryError(
+                        "Slack is rate limiting this channel", retry_after=retry_after
+                    ) from e
+                if code in PERMANENT_ERRORS:
+                    raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
+                if status is not None and status >= 500:
+                    raise RetryableDeliveryError(f"Slack answered HTTP {status}") from e
+                # message_not_found, cant_update_message, edit_window_closed, bad blocks
+                raise RejectedMessageError(f"Slack refused the update ({code})") from e
+            except (aiohttp.ClientError, TimeoutError, OSError) as e:
+                raise RetryableDeliveryError(f"no answer from Slack ({type(e).__name__})") from e
+            finally:
+                self._pacer.sent(channel)
+
     async def send_notice(self, destination: str, text: str) -> None:
         """Post an operational notice as plain text (escaped: it may quote feed errors)."""
         channel = _channel(destination)

@@ -250,12 +250,32 @@ def _matched_label(matched: Sequence[str]) -> str:
     return ", ".join(escape_text(t) for t in matched)
 
 
-def _also_reported(names: Sequence[str]) -> str:
+def _also_reported(names: Sequence[str], coverage: Sequence[tuple[str, str]] = ()) -> str:
+    """``also reported by Reuters, SCMP (+3)``, each outlet linked to its article."""
     if not names:
         return ""
-    shown = [escape_text(shorten(n, 60)) for n in names[:5]]
+    links = dict(coverage)
+    shown = [
+        link(links[n], shorten(n, 60)) if n in links else escape_text(shorten(n, 60))
+        for n in names[:3]
+    ]
     more = len(names) - len(shown)
-    return "also reported by " + ", ".join(shown) + (f" and {more} more" if more else "")
+    return "also reported by " + ", ".join(shown) + (f" (+{more})" if more else "")
+
+
+def _hits_line(alert: Alert) -> str:
+    """Every watch that matched the story here: ``matched: x · watch #1; matched: y · …``."""
+    parts = []
+    for hit in alert.hits:
+        matched = f"matched: {_matched_label(hit.matched)}" if hit.matched else ""
+        watch = _watch_label(hit.watch_id, hit.watch_name)
+        parts.append(" · ".join(p for p in (matched, watch) if p))
+    return "; ".join(parts)
+
+
+def _mentions(alerts: Sequence[Alert]) -> list[str]:
+    marks = (mention_markup(h.mention) for a in alerts for h in a.hits)
+    return list(dict.fromkeys(m for m in marks if m))
 
 
 def _source_line(item: ArticleLike) -> str:
@@ -286,8 +306,10 @@ def _mute_button(watch_id: int, action_id: str, label: str = "Mute this watch he
 def render_alert(alert: Alert) -> SlackMessage:
     """One alert: linked headline, source and time, snippet, match context, buttons."""
     title = shorten(alert.title, TITLE_CHARS) or alert.url
-    mention = mention_markup(alert.mention)
+    mention = " ".join(_mentions([alert]))
     headline = f"*{link(alert.url, title)}*"
+    if alert.updated:
+        headline += " _(updated)_"
     if mention:
         headline = f"{mention} {headline}"
     head: Block = section(headline)
@@ -304,18 +326,22 @@ def render_alert(alert: Alert) -> SlackMessage:
         blocks.append(context(source_line))
     if alert.summary.strip():
         blocks.append(section(highlight(shorten(alert.summary, SUMMARY_CHARS), alert.matched)))
-    matched = f"matched: {_matched_label(alert.matched)}" if alert.matched else ""
-    watch = _watch_label(alert.watch_id, alert.watch_name)
     blocks.append(
-        context(
-            " · ".join(p for p in (matched, watch) if p), _also_reported(alert.also_reported_by)
-        )
+        context(_hits_line(alert), _also_reported(alert.also_reported_by, alert.coverage))
     )
     buttons: list[Block] = []
     target = safe_url(alert.url)
     if target:
         buttons.append(button("Open article", f"{ACTION_OPEN}:{alert.id}", url=target))
-    buttons.append(_mute_button(alert.watch_id, f"{ACTION_MUTE}:{alert.watch_id}"))
+    if alert.also_matched:
+        for hit in alert.hits[:4]:
+            buttons.append(
+                _mute_button(
+                    hit.watch_id, f"{ACTION_MUTE}:{hit.watch_id}", f"Mute watch #{hit.watch_id}"
+                )
+            )
+    else:
+        buttons.append(_mute_button(alert.watch_id, f"{ACTION_MUTE}:{alert.watch_id}"))
     blocks.append({"type": "actions", "elements": buttons})
     text = f"{escape_text(title)} — {escape_text(alert.source)}"
     if mention:
@@ -327,9 +353,9 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
     """Several alerts for one channel condensed into one listing message."""
     if len(alerts) == 1:
         return render_alert(alerts[0])
-    mentions = sorted({m for m in (mention_markup(a.mention) for a in alerts) if m})
-    watch_ids = list(dict.fromkeys(a.watch_id for a in alerts))
-    heading = f"*{len(alerts)} new alerts*"
+    mentions = _mentions(alerts)
+    watch_ids = list(dict.fromkeys(h.watch_id for a in alerts for h in a.hits))
+    heading = f"*{len(alerts)} new stories*"
     if len(watch_ids) == 1:
         heading += f" for {_watch_label(alerts[0].watch_id, alerts[0].watch_name)}"
     if mentions:
@@ -341,13 +367,14 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
     for alert in alerts[:room]:
         title = shorten(alert.title, TITLE_CHARS) or alert.url
         facts = [_source_line(alert)]
-        if alert.matched:
+        if len(watch_ids) > 1 or alert.also_matched:
+            facts.append(_hits_line(alert))
+        elif alert.matched:
             facts.append(f"matched: {_matched_label(alert.matched)}")
-        if len(watch_ids) > 1:
-            facts.append(_watch_label(alert.watch_id, alert.watch_name))
         if alert.also_reported_by:
-            facts.append(_also_reported(alert.also_reported_by))
-        lines = [f"*{link(alert.url, title)}*", " · ".join(f for f in facts if f)]
+            facts.append(_also_reported(alert.also_reported_by, alert.coverage))
+        updated = " _(updated)_" if alert.updated else ""
+        lines = [f"*{link(alert.url, title)}*{updated}", " · ".join(f for f in facts if f)]
         blocks.append(section("\n".join(lines)))
     if len(alerts) > room:
         blocks.append(context(f"_…and {len(alerts) - room} more_"))
@@ -360,7 +387,7 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
         }
     )
     titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
-    text = f"{len(alerts)} new alerts: {titles}"
+    text = f"{len(alerts)} new stories: {titles}"
     if mentions:
         text = " ".join(mentions) + " " + text
     return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))

@@ -174,7 +174,7 @@ async def test_a_burst_arrives_condensed_and_within_limits(pipeline: Pipeline) -
     posts = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
     assert len(posts) < 7
     listing = posts[0].params["blocks"]
-    assert listing[0]["text"]["text"].endswith("new alerts* for watch #1 (rare earth)")
+    assert listing[0]["text"]["text"].endswith("new stories* for watch #1 (rare earth)")
     assert_within_limits(listing)
     ids = [i for p in posts for i in p.params["metadata"]["event_payload"]["alert_ids"]]
     assert len(ids) == len(set(ids)) == 7

@@ -183,11 +183,11 @@ def test_batch_of_ten_is_one_condensed_listing() -> None:
     alerts = [make_alert(id=i, title=f"Story {i}", watch_id=3 + i % 2) for i in range(10)]
     message = render_alerts(alerts)
     assert_within_limits(message.blocks)
-    assert message.blocks[0]["text"]["text"] == "*10 new alerts*"
+    assert message.blocks[0]["text"]["text"] == "*10 new stories*"
     assert sum(1 for b in message.blocks if b["type"] == "section") == 11
     mute_ids = [e["action_id"] for e in message.blocks[-1]["elements"]]
     assert mute_ids == ["wirewatch_mute:3", "wirewatch_mute:4"]
-    assert message.text.startswith("10 new alerts: Story 0; Story 1")
+    assert message.text.startswith("10 new stories: Story 0; Story 1")
 
 
 def test_a_batch_larger_than_fifty_blocks_is_cut_with_a_count() -> None:
