@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import SplitResult, parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
 
-from bot.core.htmltext import html_to_text
+from bot.core.htmltext import html_to_text, title_to_text
 from bot.core.models import Article, FeedEntry
 
 __all__ = [
@@ -273,10 +273,12 @@ def _guid_is_url_of(guid: str, canonical: str | None) -> bool:
 def article_from_entry(
     entry: FeedEntry, *, feed_url: str, feed_title: str | None, seen_at: datetime
 ) -> Article | None:
-    """Clean one feed entry into an :class:`Article`; None when it has no title and no link.
+    """Clean one feed entry into an :class:`Article`; None when it has no title, no link
+    and no text.
 
     Titles, summaries and content become plain text (summary capped at
-    :data:`SUMMARY_MAX_CHARS`, content at :data:`CONTENT_MAX_CHARS`). The publisher is the
+    :data:`SUMMARY_MAX_CHARS`, content at :data:`CONTENT_MAX_CHARS`); a title keeps any '<'
+    that is not markup beyond doubt (:func:`~bot.core.htmltext.title_to_text`). The publisher is the
     entry's own source (Google News ``<source>``), else the " - Publisher" suffix of a Google
     News title, else the feed title, else the feed's host. A missing date, or one more than a
     day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
@@ -350,9 +352,13 @@ def _identity_head(
     link = entry.link or (
         entry.guid if entry.guid and entry.guid.startswith(("http://", "https://")) else None
     )
-    title = clean_text(entry.title)
+    title = title_to_text(entry.title)
     if not title and not link:
-        return None
+        # An item that is only text (an outliner's <body>, a micro-post) is still news:
+        # its text stands in for the title.
+        title = _fallback_title(_summary_text(entry), None)
+        if not title:
+            return None
     canonical = None
     if link:
         # Feeds that address items by anchor (guid = page#item) need the fragment to tell

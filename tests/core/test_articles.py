@@ -251,10 +251,20 @@ def test_article_from_entry_cleans_everything() -> None:
     assert article.guid == "tag:1"
 
 
-def test_article_without_title_and_link_is_none() -> None:
-    """An entry with neither title nor link cannot become an article."""
-    entry = FeedEntry(guid="x", link=None, title="", summary="just text")
+def test_article_without_title_link_or_text_is_none() -> None:
+    """An entry with neither title, link nor text cannot become an article."""
+    entry = FeedEntry(guid="x", link=None, title="", summary="<p> </p>")
     assert article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN) is None
+
+
+def test_text_only_item_is_titled_by_its_text() -> None:
+    """An item that is only text (an outliner's <body>, a micro-post) is still news: its
+    text stands in for the title, and the guid identifies it."""
+    entry = FeedEntry(guid="x", link=None, title="", content="<p>Port fees rise in January.</p>")
+    article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
+    assert article is not None
+    assert article.title == "Port fees rise in January."
+    assert article.identity_keys == entry_identity_keys(entry, feed_url=FEED)
 
 
 def test_article_missing_date_uses_seen_at() -> None:

@@ -29,6 +29,7 @@ EXPECTED: dict[str, int | str] = {
     "blank-lines-before-declaration.rss": 1,
     "bogus-prolog.rss": 2,
     "cdata-whitespace-no-guid.rss": 2,
+    "dcterms-dates.rss": 3,
     "default-namespace-on-rss.rss": 2,  # the same story twice: both parsed, deduped later
     "double-escaped-titles.rss": 2,
     "empty-body.xml": "fails: empty body",
@@ -48,7 +49,11 @@ EXPECTED: dict[str, int | str] = {
     "json-feed-1.0.json": 2,
     "json-feed-1.1-escaped-slashes.json": 2,
     "json-feed-truncated.json": 2,  # cut mid-string: the 2 complete items before the cut
+    "markup-as-text-in-titles.atom": 2,
+    "markup-as-text-in-titles.rss": 3,
     "php-warning-before-xml.rss": 1,
+    "prefixed-atom-entries.atom": 1,
+    "prefixed-rss-2.0-elements.rss": 2,
     "raw-ampersand.rss": 4,
     "raw-control-character.rss": 3,
     "relative-links-two-digit-year.rss": 2,
@@ -59,14 +64,19 @@ EXPECTED: dict[str, int | str] = {
     "rss2-clean.rss": 3,
     "shift-jis-undeclared.atom": 2,
     "syndication-module-hourly.rss": 1,
+    "text-only-in-body-elements.rss": 4,
     "truncated-after-two-items.rss": 2,
     "truncated-server-error.rss": "fails: truncated XML: no items recovered",
     "utf-16-bom.rss": 2,
     "utf-16be-undeclared-no-bom.rss": 2,
     "utf-8-bom.rss": 2,
     "utf-8-labelled-iso-8859-1.rss": 1,
+    "utf-8-with-stray-latin-1-byte.rss": 2,
     "windows-1251-declared.rss": 3,
     "windows-1252-smart-quotes.rss": 2,
+    "xhtml-doctype-before-rss.rss": 1,
+    "xml-base-relative-links.atom": 2,
+    "xml-base-relative-links.rss": 2,
 }
 
 
@@ -191,6 +201,18 @@ def test_utf8_bytes_under_a_latin1_label_stay_utf8() -> None:
     feed = _parse("utf-8-labelled-iso-8859-1.rss")
     assert feed.entries[0].title == "Zürich bankers wary of naïve optimism on trade"
     assert "declared iso-8859-1 but bytes are UTF-8" in (feed.warning or "")
+
+
+def test_utf8_with_a_stray_legacy_byte_stays_utf8() -> None:
+    """One Latin-1 byte pasted into UTF-8 costs that byte's reading, not every accent in
+    the document (which a wholesale legacy decode would garble)."""
+    feed = _parse("utf-8-with-stray-latin-1-byte.rss")
+    assert [e.title for e in feed.entries] == [
+        "Malmö shipyard wins Chinese ferry order",
+        "Tromsø salmon exports hit by new Chinese inspections",
+    ]
+    assert feed.entries[0].summary.endswith("the yard said. Café talk.")
+    assert "1 stray non-UTF-8 bytes read as cp1252" in (feed.warning or "")
 
 
 @pytest.mark.parametrize(
