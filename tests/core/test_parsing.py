@@ -365,13 +365,13 @@ def test_namespace_prefixed_rss_and_atom_elements_are_read() -> None:
 
 
 def test_items_no_parser_can_read_are_reported_not_silently_lost() -> None:
-    """An item in an unknown namespace costs a warning that counts it, or, when no item
-    at all could be read, a ParseError that says so."""
+    """In a prefixed dialect, an item in a namespace neither parser knows costs a warning
+    that counts it, or, when no item at all could be read, a ParseError that says so."""
     doc = (
-        b'<?xml version="1.0"?><rss version="2.0" xmlns:x="urn:example:unknown"><channel>'
-        b"<title>T</title>%s</channel></rss>"
+        b'<?xml version="1.0"?><r:rss version="2.0" xmlns:r="http://backend.userland.com/rss2"'
+        b' xmlns:x="urn:example:unknown"><r:channel><r:title>T</r:title>%s</r:channel></r:rss>'
     )
-    known = b"<item><title>A</title><link>https://e.org/a</link></item>"
+    known = b"<r:item><r:title>A</r:title><r:link>https://e.org/a</r:link></r:item>"
     unknown = b"<x:item><x:title>B</x:title><x:link>https://e.org/b</x:link></x:item>"
     feed = parse_feed(doc % (known + unknown), url=URL)
     assert [e.title for e in feed.entries] == ["A"]
