@@ -276,9 +276,11 @@ def article_from_entry(
     """Clean one feed entry into an :class:`Article`; None when it has no title, no link
     and no text.
 
-    Titles, summaries and content become plain text (summary capped at
-    :data:`SUMMARY_MAX_CHARS`, content at :data:`CONTENT_MAX_CHARS`); a title keeps any '<'
-    that is not markup beyond doubt (:func:`~bot.core.htmltext.title_to_text`). The publisher is the
+    Titles, summaries and content become plain text: the summary (for display) capped at
+    :data:`SUMMARY_MAX_CHARS`, the content (stored) at :data:`CONTENT_MAX_CHARS`, and
+    ``full_text`` (what watches match) uncut, so a long article carried whole in its
+    description matches on its last paragraph too. A title keeps any '<' that is not
+    markup beyond doubt (:func:`~bot.core.htmltext.title_to_text`). The publisher is the
     entry's own source (Google News ``<source>``), else the " - Publisher" suffix of a Google
     News title, else the feed title, else the feed's host. A missing date, or one more than a
     day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
@@ -287,8 +289,11 @@ def article_from_entry(
     if head is None:
         return None
     link, canonical, title, suffix, is_google_news = head
-    summary = _summary_text(entry)
-    content = clean_text(entry.content, max_chars=CONTENT_MAX_CHARS) if entry.content else ""
+    # Each text is cleaned once, whole; the display and stored copies are cuts of it.
+    description = clean_text(entry.summary)
+    content_text = clean_text(entry.content) if entry.content else ""
+    summary = _cap(description or content_text, SUMMARY_MAX_CHARS)
+    content = _cap(content_text, CONTENT_MAX_CHARS)
     if not title:
         title = _fallback_title(summary, canonical)
     source = (
@@ -320,7 +325,22 @@ def article_from_entry(
         ),
         image_url=image,
         guid=entry.guid,
+        full_text=_whole_text(description, content_text),
     )
+
+
+def _cap(text: str, max_chars: int) -> str:
+    return _truncate(text, max_chars) if len(text) > max_chars else text
+
+
+def _whole_text(description: str, content: str) -> str:
+    """Every word of the item once. The description is usually the content's opening
+    (then the content alone holds it all), sometimes a text of its own (then both)."""
+    if not content or content == description:
+        return description
+    if not description or description in content:
+        return content
+    return f"{description} {content}"
 
 
 def entry_identity_keys(entry: FeedEntry, *, feed_url: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.articles import article_from_entry, clean_text
+from bot.core.articles import SUMMARY_MAX_CHARS, article_from_entry, clean_text
 from bot.core.errors import ParseError
 from bot.core.models import FeedHealth, ParsedFeed
 from bot.core.parsing import parse_feed
@@ -34,6 +34,7 @@ EXPECTED: dict[str, int | str] = {
     "double-escaped-titles.rss": 2,
     "empty-body.xml": "fails: empty body",
     "empty-channel.rss": 0,
+    "full-text-in-description.rss": 1,
     "gb2312-slash-dates.rss": 2,
     "google-alerts.atom": 2,
     "google-news-legacy-2012.rss": 2,
@@ -114,6 +115,30 @@ def test_file_yields_its_items_or_fails_with_reason(name: str) -> None:
         assert article.identity_keys
         assert article.title
         assert article.published.tzinfo is not None
+
+
+async def test_an_article_carried_whole_in_its_description_matches_on_every_paragraph(
+    tmp_path: Path,
+) -> None:
+    """The trade-talks article sits whole (2,500 characters) in <description>: watches on
+    words from its first paragraph to its last all alert, while the alert's summary stays
+    a short display cut."""
+    clock = FakeClock(datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    watches = ["Bessent", '"He Lifeng"', "soybeans", "Greer", '"rare earth"', "yuan"]
+    watches += ["Rotterdam", '"joint statement"']  # the last two paragraphs
+    async with FeedServer() as server:
+        name = "full-text-in-description.rss"
+        server.set_feed(f"/{name}", feed_bytes(TEST_FEEDS / name))
+        settings = make_settings(
+            tmp_path, feeds=[server.url(f"/{name}")], watches=watches, poll={"backfill": 1}
+        )
+        async with core_for(settings, clock=clock) as core:
+            report = await core.poll(due_only=False)
+            alerts = await core.store.alerts_by_ids(report.alert_ids)
+    assert sorted(a.watch_query for a in alerts) == sorted(watches)
+    assert {a.title for a in alerts} == {"U.S. and China open trade talks in Kuala Lumpur"}
+    assert all(len(a.summary) <= SUMMARY_MAX_CHARS for a in alerts)
+    assert alerts[0].summary.startswith("KUALA LUMPUR — Senior U.S. and Chinese negotiators")
 
 
 async def test_one_poll_of_every_file_marks_the_broken_ones_and_stores_the_rest(
