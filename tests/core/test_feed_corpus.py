@@ -20,6 +20,7 @@ from tests.feedserver import FeedServer
 from tests.support import TEST_FEEDS, FakeClock, core_for, feed_bytes, make_settings
 
 SEEN_AT = datetime(2030, 1, 1, tzinfo=UTC)
+ARTICLE_URL = "https://www.harbordaily.example/world/2026/11/24/us-china-trade-talks-kuala-lumpur"
 
 # filename -> number of items, or "fails: <substring of the ParseError reason>".
 EXPECTED: dict[str, int | str] = {
@@ -139,6 +140,47 @@ async def test_an_article_carried_whole_in_its_description_matches_on_every_para
     assert {a.title for a in alerts} == {"U.S. and China open trade talks in Kuala Lumpur"}
     assert all(len(a.summary) <= SUMMARY_MAX_CHARS for a in alerts)
     assert alerts[0].summary.startswith("KUALA LUMPUR — Senior U.S. and Chinese negotiators")
+
+
+async def test_google_news_alerts_once_per_article_with_the_real_outlet_and_link(
+    tmp_path: Path,
+) -> None:
+    """A Google News search feed: an old-format link alerts with the article's own URL, the
+    outlet comes from <source>, and Capital Wire's article alerts once although Google
+    lists it twice, and again under a fresh token on the next poll."""
+    clock = FakeClock(datetime(2026, 11, 24, 10, 0, tzinfo=UTC))
+    name = "google-news-search.rss"
+    body = feed_bytes(TEST_FEEDS / name)
+    async with FeedServer() as server:
+        settings = make_settings(
+            tmp_path,
+            feeds=[server.url(f"/{name}")],
+            watches=['"trade talks"', "Greer"],
+            poll={"backfill": 10},
+        )
+        server.set_feed(f"/{name}", body)
+        async with core_for(settings, clock=clock) as core:
+            report = await core.poll(due_only=False)
+            alerts = await core.store.alerts_by_ids(report.alert_ids)
+            # Google re-encodes the Capital Wire link (new token, new guid).
+            token = parse_feed(body, url=server.url(f"/{name}")).entries[2].guid or ""
+            server.set_feed(
+                f"/{name}", body.replace(token.encode(), token[:-6].encode() + b"Zz9Yy8")
+            )
+            clock.advance(minutes=10)
+            again = await core.poll(due_only=False)
+    by_watch = {a.watch_query: a for a in alerts}
+    assert sorted(a.watch_query for a in alerts) == ['"trade talks"', "Greer"]
+    talks = by_watch['"trade talks"']
+    assert (talks.source, talks.url) == ("Harbor Daily", ARTICLE_URL)
+    assert talks.title == "Bessent and He Lifeng open trade talks in Kuala Lumpur"
+    assert "Harbor Daily" not in talks.summary
+    greer = by_watch["Greer"]
+    assert (greer.source, greer.title) == (
+        "Capital Wire",
+        "Greer says chip export rules are 'not a bargaining chip'",
+    )
+    assert again.alert_ids == []
 
 
 async def test_one_poll_of_every_file_marks_the_broken_ones_and_stores_the_rest(
