@@ -168,6 +168,8 @@ def _is_tracking(key: str) -> bool:
 def _unwrap_redirect(parts: SplitResult) -> str | None:
     path, query = parts.path, parts.query
     if "/articles/" in path:
+        if not googlenews.is_google_news_host((parts.hostname or "").lower()):
+            return None
         return googlenews.article_url(parts.geturl())
     if not query or path not in _REDIRECT_PATHS:
         return None
@@ -207,13 +209,13 @@ def split_publisher_suffix(
     title = title.strip()
     if source_name:
         wanted = " ".join(source_name.split())
-        folded = title.casefold()
         for sep in _SUFFIX_SEPARATORS:
             # The name may hold a separator itself ("The Bay Chronicle - Farm Desk").
-            if folded.endswith((sep + wanted).casefold()):
-                head = title[: -len(sep + wanted)].strip()
+            suffix = sep + wanted
+            if title[-len(suffix) :].casefold() == suffix.casefold():
+                head = title[: -len(suffix)].strip()
                 if head:
-                    return head, title[len(title) - len(wanted) :]
+                    return head, title[-len(wanted) :]
         if not assume_suffix:
             return title, None
     if assume_suffix:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 __all__ = ["html_to_text", "title_to_text"]
 
@@ -48,24 +49,7 @@ _DROP = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u00ad\u200b-\u200d\u2060\ufe
 
 def html_to_text(value: str) -> str:
     """Strip tags, decode entities (also doubly escaped ones), fold whitespace, trim."""
-    if not value:
-        return ""
-    text = _strip_tags(value) if "<" in value else value
-    # A second round undoes a CMS that escaped its HTML or entities once more.
-    for _ in range(2):
-        if "&" not in text:
-            break
-        decoded = html.unescape(text)
-        if decoded == text:
-            break
-        text = decoded
-        if "<" in text and ">" in text:
-            text = _strip_tags(text)
-        if not any(marker in text for marker in _ESCAPED_MARKERS):
-            break
-    if _DROP.search(text):
-        text = _DROP.sub("", text)
-    return " ".join(text.split())
+    return _to_text(value, _strip_tags)
 
 
 def title_to_text(value: str) -> str:
@@ -78,9 +62,14 @@ def title_to_text(value: str) -> str:
     when it is a void element a title may hold (<br>, <img>), or inside a comment or
     CDATA section. Any other '<' is text, before and after entities are decoded.
     """
+    return _to_text(value, _strip_title_tags)
+
+
+def _to_text(value: str, strip_tags: Callable[[str], str]) -> str:
     if not value:
         return ""
-    text = _strip_title_tags(value) if "<" in value else value
+    text = strip_tags(value) if "<" in value else value
+    # A second round undoes a CMS that escaped its HTML or entities once more.
     for _ in range(2):
         if "&" not in text:
             break
@@ -88,8 +77,8 @@ def title_to_text(value: str) -> str:
         if decoded == text:
             break
         text = decoded
-        if "<" in text:
-            text = _strip_title_tags(text)
+        if "<" in text and ">" in text:
+            text = strip_tags(text)
         if not any(marker in text for marker in _ESCAPED_MARKERS):
             break
     if _DROP.search(text):
