@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: a fresh PostgreSQL database per test that asks."""
+"""Fixtures shared by the whole suite: a fresh PostgreSQL database per test that asks, and
+the real-feed corpus beside the repository (skipped when absent)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from tests.support import SHARED_FEEDS
 
 POSTGRES_ADMIN = os.environ.get(
     "WIREWATCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -50,3 +53,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(scope="session")
+def shared_feeds() -> Path:
+    """../shared/feeds, the real publishers' feeds kept beside the repository; tests that
+    need it are skipped with the reason on a clone without it (tests/data/feeds holds our
+    own documents with the same oddities, and those tests always run)."""
+    if not SHARED_FEEDS.is_dir():
+        pytest.skip(f"real-feed corpus not found at {SHARED_FEEDS} (kept beside the repository)")
+    return SHARED_FEEDS

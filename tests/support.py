@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,17 @@ from bot.adapters.console import ConsoleNotifier
 from bot.app import Core, open_core
 from bot.settings import FeedConfig, Settings, WatchConfig
 
+# The project's own feed documents, one oddity each (see the README beside them).
+TEST_FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
+# Real publishers' feeds kept beside the repository, not in it: tests that read them take
+# the ``shared_feeds`` fixture, which skips them (with the reason) when it is absent.
 SHARED_FEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "feeds"
+
+
+def feed_bytes(path: Path) -> bytes:
+    """A stored feed document as the fetcher would hand it on (gzip files decompressed)."""
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if path.name.endswith(".gz") else raw
 
 
 class FakeClock:

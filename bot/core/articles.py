@@ -14,9 +14,11 @@ import hashlib
 from base64 import urlsafe_b64encode
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import SplitResult, parse_qsl, unquote_plus, urljoin, urlsplit, urlunsplit
 
-from bot.core.htmltext import html_to_text
+from bot.core import googlenews
+from bot.core.htmltext import html_to_text, title_to_text
 from bot.core.models import Article, FeedEntry
 
 __all__ = [
@@ -92,8 +94,9 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     the fragment (unless ``keep_fragment``: some feeds address items by anchor) and
     tracking parameters (``utm_*``, ``fbclid``, ...); sorts the remaining parameters;
     unwraps redirectors that carry the target in a parameter (google.com/url,
-    news.google.com/news/url, l.facebook.com). news.google.com/rss/articles/... links stay
-    as they are: resolving them needs a request. Non-HTTP URLs come back trimmed only.
+    news.google.com/news/url, l.facebook.com) and old-format news.google.com/rss/articles/
+    links, whose token holds the URL. Current Google News tokens stay as they are:
+    resolving them needs a request. Non-HTTP URLs come back trimmed only.
     """
     url = url.strip()
     if "&amp;" in url:
@@ -164,6 +167,10 @@ def _is_tracking(key: str) -> bool:
 
 def _unwrap_redirect(parts: SplitResult) -> str | None:
     path, query = parts.path, parts.query
+    if "/articles/" in path:
+        if not googlenews.is_google_news_host((parts.hostname or "").lower()):
+            return None
+        return googlenews.article_url(parts.geturl())
     if not query or path not in _REDIRECT_PATHS:
         return None
     host = (parts.hostname or "").lower()
@@ -201,11 +208,14 @@ def split_publisher_suffix(
     """
     title = title.strip()
     if source_name:
-        wanted = source_name.strip().casefold()
+        wanted = " ".join(source_name.split())
         for sep in _SUFFIX_SEPARATORS:
-            head, found, tail = title.rpartition(sep)
-            if found and head.strip() and tail.strip().casefold() == wanted:
-                return head.strip(), tail.strip()
+            # The name may hold a separator itself ("The Bay Chronicle - Farm Desk").
+            suffix = sep + wanted
+            if title[-len(suffix) :].casefold() == suffix.casefold():
+                head = title[: -len(suffix)].strip()
+                if head:
+                    return head, title[-len(wanted) :]
         if not assume_suffix:
             return title, None
     if assume_suffix:
@@ -242,6 +252,7 @@ def identity_keys(
     canonical: str | None,
     title: str,
     published: datetime | None,
+    publisher: str | None = None,
 ) -> tuple[str, ...]:
     """Keys that identify an item across polls, strongest first (each 18 characters).
 
@@ -250,6 +261,12 @@ def identity_keys(
     parameter). ``u:`` hashes the canonical URL. ``t:`` hashes (feed URL, folded title,
     publication day); without a date it is used only when nothing else identifies the item,
     because a recurring title ("Daily briefing") would otherwise swallow new items.
+
+    With ``publisher`` (an aggregator's item: Google News, see
+    :func:`~bot.core.googlenews.publisher_id`) ``p:`` hashes (publisher, folded title,
+    publication day) instead of ``t:``: one feed carries many outlets, so two outlets'
+    identical (syndicated) headlines are two articles, while one outlet's headline on one
+    day stays one article when Google re-encodes its link and guid.
     """
     keys: list[str] = []
     guid = (guid or "").strip()
@@ -258,7 +275,10 @@ def identity_keys(
     if canonical:
         keys.append("u:" + _digest(canonical))
     folded = " ".join(title.casefold().split())
-    if folded and (published is not None or not keys):
+    if folded and publisher:
+        day = published.date().isoformat() if published is not None else ""
+        keys.append("p:" + _digest(publisher, folded, day))
+    elif folded and (published is not None or not keys):
         day = published.date().isoformat() if published is not None else ""
         keys.append("t:" + _digest(feed_url.strip(), folded, day))
     return tuple(keys)
@@ -273,10 +293,14 @@ def _guid_is_url_of(guid: str, canonical: str | None) -> bool:
 def article_from_entry(
     entry: FeedEntry, *, feed_url: str, feed_title: str | None, seen_at: datetime
 ) -> Article | None:
-    """Clean one feed entry into an :class:`Article`; None when it has no title and no link.
+    """Clean one feed entry into an :class:`Article`; None when it has no title, no link
+    and no text.
 
-    Titles, summaries and content become plain text (summary capped at
-    :data:`SUMMARY_MAX_CHARS`, content at :data:`CONTENT_MAX_CHARS`). The publisher is the
+    Titles, summaries and content become plain text: the summary (for display) capped at
+    :data:`SUMMARY_MAX_CHARS`, the content (stored) at :data:`CONTENT_MAX_CHARS`, and
+    ``full_text`` (what watches match) uncut, so a long article carried whole in its
+    description matches on its last paragraph too. A title keeps any '<' that is not
+    markup beyond doubt (:func:`~bot.core.htmltext.title_to_text`). The publisher is the
     entry's own source (Google News ``<source>``), else the " - Publisher" suffix of a Google
     News title, else the feed title, else the feed's host. A missing date, or one more than a
     day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
@@ -284,18 +308,28 @@ def article_from_entry(
     head = _identity_head(entry, feed_url)
     if head is None:
         return None
-    link, canonical, title, suffix, is_google_news = head
-    summary = _summary_text(entry)
-    content = clean_text(entry.content, max_chars=CONTENT_MAX_CHARS) if entry.content else ""
+    link, canonical, title = head.link, head.canonical, head.title
+    # Each text is cleaned once, whole; the display and stored copies are cuts of it.
+    if head.google_news:
+        description = clean_text(googlenews.summary_html(entry.summary))
+        content_text = clean_text(googlenews.summary_html(entry.content))
+    else:
+        description = clean_text(entry.summary)
+        content_text = clean_text(entry.content) if entry.content else ""
     if not title:
-        title = _fallback_title(summary, canonical)
+        title = _fallback_title(description or content_text, canonical)
     source = (
         clean_text(entry.source_name or "")
-        or (suffix if is_google_news else None)
+        or (head.suffix if head.google_news else None)
         or clean_text(feed_title or "")
         or _host(feed_url)
         or feed_url
     )
+    shown = description or content_text
+    if head.google_news:
+        shown = _google_news_summary(shown, title, source)
+    summary = _cap(shown, SUMMARY_MAX_CHARS)
+    content = _cap(content_text, CONTENT_MAX_CHARS)
     published = entry.published
     known = published is not None and published <= seen_at + _FUTURE_SLACK
     image = entry.image_url
@@ -309,16 +343,38 @@ def article_from_entry(
         source=source,
         published=published if known and published is not None else seen_at,
         published_known=known,
-        identity_keys=identity_keys(
-            feed_url=feed_url,
-            guid=entry.guid,
-            canonical=canonical,
-            title=title,
-            published=entry.published,
-        ),
+        identity_keys=_keys(entry, head, title, feed_url),
         image_url=image,
         guid=entry.guid,
+        full_text=_whole_text(description, content_text),
     )
+
+
+def _google_news_summary(text: str, title: str, publisher: str) -> str:
+    """A Google News description less what the alert shows already: the headline it opens
+    with and the publisher glued before or after it (markup aside, see
+    :func:`~bot.core.googlenews.summary_html`). A summary that only repeated the title is
+    better empty."""
+    for part in (publisher, title):
+        if part and text[: len(part)].casefold() == part.casefold():
+            text = text[len(part) :].lstrip(" -–—|·")
+    if publisher and text[-len(publisher) :].casefold() == publisher.casefold():
+        text = text[: -len(publisher)]
+    return text.strip(" -–—|·")
+
+
+def _cap(text: str, max_chars: int) -> str:
+    return _truncate(text, max_chars) if len(text) > max_chars else text
+
+
+def _whole_text(description: str, content: str) -> str:
+    """Every word of the item once. The description is usually the content's opening
+    (then the content alone holds it all), sometimes a text of its own (then both)."""
+    if not content or content == description:
+        return description
+    if not description or description in content:
+        return content
+    return f"{description} {content}"
 
 
 def entry_identity_keys(entry: FeedEntry, *, feed_url: str) -> tuple[str, ...]:
@@ -331,44 +387,65 @@ def entry_identity_keys(entry: FeedEntry, *, feed_url: str) -> tuple[str, ...]:
     head = _identity_head(entry, feed_url)
     if head is None:
         return ()
-    _, canonical, title, _, _ = head
-    if not title:
-        title = _fallback_title(_summary_text(entry), canonical)
+    title = head.title or _fallback_title(_first_text(entry, head.google_news), head.canonical)
+    return _keys(entry, head, title, feed_url)
+
+
+class _Head(NamedTuple):
+    link: str | None
+    canonical: str | None
+    title: str  # plain text, without the publisher suffix
+    suffix: str | None  # the " - Publisher" taken off the title
+    google_news: bool
+
+
+def _keys(entry: FeedEntry, head: _Head, title: str, feed_url: str) -> tuple[str, ...]:
+    publisher = None
+    if head.google_news:
+        publisher = googlenews.publisher_id(entry.source_url, entry.source_name or head.suffix)
     return identity_keys(
         feed_url=feed_url,
         guid=entry.guid,
-        canonical=canonical,
+        canonical=head.canonical,
         title=title,
         published=entry.published,
+        publisher=publisher,
     )
 
 
-def _identity_head(
-    entry: FeedEntry, feed_url: str
-) -> tuple[str | None, str | None, str, str | None, bool] | None:
-    """(link, canonical URL, title without publisher suffix, suffix, is Google News)."""
+def _identity_head(entry: FeedEntry, feed_url: str) -> _Head | None:
+    """What identifies an entry, cleaned: links, the title and the publisher suffix."""
     link = entry.link or (
         entry.guid if entry.guid and entry.guid.startswith(("http://", "https://")) else None
     )
-    title = clean_text(entry.title)
+    # A Google News feed, or a Google News link carried by some other feed.
+    google_news = googlenews.is_google_news_host(_host(feed_url)) or (
+        link is not None and "//news.google.com/" in link
+    )
+    title = title_to_text(entry.title)
     if not title and not link:
-        return None
+        # An item that is only text (an outliner's <body>, a micro-post) is still news:
+        # its text stands in for the title.
+        title = _fallback_title(_first_text(entry, google_news), None)
+        if not title:
+            return None
     canonical = None
     if link:
         # Feeds that address items by anchor (guid = page#item) need the fragment to tell
         # items apart; everywhere else a fragment is noise.
         keep_fragment = "#" in link and entry.guid is not None and entry.guid.strip() == link
         canonical = canonical_url(link, base=feed_url, keep_fragment=keep_fragment)
-    is_google_news = _host(feed_url).endswith("news.google.com")
-    title, suffix = split_publisher_suffix(title, entry.source_name, assume_suffix=is_google_news)
-    return link, canonical, title, suffix, is_google_news
+    title, suffix = split_publisher_suffix(title, entry.source_name, assume_suffix=google_news)
+    return _Head(link, canonical, title, suffix, google_news)
 
 
-def _summary_text(entry: FeedEntry) -> str:
-    summary = clean_text(entry.summary, max_chars=SUMMARY_MAX_CHARS)
-    if not summary and entry.content:
-        summary = clean_text(entry.content, max_chars=SUMMARY_MAX_CHARS)
-    return summary
+def _first_text(entry: FeedEntry, google_news: bool) -> str:
+    """The item's description, else its content, as plain text (for a title-less item)."""
+    for raw in (entry.summary, entry.content):
+        summary = clean_text(googlenews.summary_html(raw) if google_news else raw)
+        if summary:
+            return summary
+    return ""
 
 
 def _fallback_title(summary: str, canonical: str | None) -> str:

@@ -47,8 +47,8 @@ class Article:
 
     url: str  # canonical article URL
     title: str  # plain text, publisher suffix removed for Google News
-    summary: str  # plain text
-    content: str  # plain text (full content when the feed carries it, else "")
+    summary: str  # plain text, short: for display
+    content: str  # plain text, capped: stored (full content when the feed carries it, else "")
     source: str  # publisher name
     published: datetime  # UTC; first-seen time when the feed gave none
     published_known: bool
@@ -58,6 +58,9 @@ class Article:
     identity_keys: tuple[str, ...]
     image_url: str | None = None
     guid: str | None = None
+    # Every word of the item's text (description and content), uncut: what watches match
+    # against. Held in memory for one batch, never stored.
+    full_text: str = ""
 
 
 class FeedHealth(StrEnum):

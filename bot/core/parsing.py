@@ -17,7 +17,8 @@ text ourselves, so sanitising is wasted work). The fast parser has known ways to
    bytes is a common lie); otherwise the declared encoding, then the HTTP charset, then a
    small sniffer (kana share for Shift_JIS, isolated high bytes for Latin-1, the document's
    ``<language>``) decide. Both fast parsers mis-decode a wrong declaration, and feedparser
-   guesses ISO-8859-2 for undeclared Shift_JIS; transcoding ourselves fixes both.
+   guesses ISO-8859-2 for undeclared Shift_JIS; transcoding ourselves fixes both. UTF-8
+   with a few stray legacy bytes pasted in stays UTF-8 (only those bytes read as cp1252).
 3. **Markup repair, only when flagged.** One regex scan (~40 µs on 50 KB) looks for a raw
    ``&`` that starts no entity, HTML named entities (``&nbsp;``) that XML does not define,
    and character references to control characters. Only if something is found *outside
@@ -25,15 +26,20 @@ text ourselves, so sanitising is wasted work). The fast parser has known ways to
    a whole item that contains a raw ``&``; after the repair it keeps it. Raw control
    characters are *not* scanned for on the fast path: feedparser-rs keeps such items
    (checked), ``clean_text`` removes the characters, and the tolerant fallback gets them
-   stripped first because expat refuses them. A DOCTYPE is always removed before parsing,
-   so entity-expansion bombs ("billion laughs") and external entities (XXE) never expand:
-   their references become literal text.
-4. **Verification.** The number of ``<item>``/``<entry>`` start tags in the bytes is compared
-   with the number of entries the fast parser returned. If the fast parser returned fewer,
-   or flagged the document as broken, feedparser parses the same (repaired) bytes and the
-   result with more usable entries wins. So the fast path is never silently worse than
-   feedparser; the slow path costs time only for the few documents that need it (one of
-   the 80 real feeds in ../shared/feeds). The slow parser is never given what would make
+   stripped first because expat refuses them. A DOCTYPE (even an XHTML one printed by a
+   CMS template before ``<rss>``) is always removed before parsing: the root element
+   decides what the document is, and entity-expansion bombs ("billion laughs") and
+   external entities (XXE) never expand: their references become literal text.
+4. **Verification.** The number of ``<item>``/``<entry>`` start tags in the bytes (also
+   prefixed ones: ``<r:item>``, ``<a:entry>``) is compared with the number of entries the
+   fast parser returned. If the fast parser returned fewer, or flagged the document as
+   broken, or skipped markup feedparser reads (item text only in ``<body>``/``<fullitem>``,
+   dates only in ``dcterms:``, relative links under ``xml:base``), feedparser parses the
+   same (repaired) bytes and the result with more usable entries wins (the fallback wins a
+   tie when the fast parser skipped markup). So the fast path is never silently worse than
+   feedparser, and items neither could read are counted in the warning; the slow path
+   costs time only for the few documents that need it (one of the 80 real feeds in
+   ../shared/feeds). The slow parser is never given what would make
    it slow: nesting beyond the fast parser's limit is refused outright, and documents over
    4 MB or with >10k unclosed tags keep the fast result with a warning saying so. More
    than 10,000 items are cut to the first 10,000 (feedparser-rs's limit), with a warning.
@@ -43,8 +49,9 @@ text ourselves, so sanitising is wasted work). The fast parser has known ways to
 
 Dates come from the parser's own parsed tuples when it has them; :func:`parse_date` covers
 the rest (RFC 822 with odd zones, no seconds or two-digit years; ISO 8601 with nanoseconds;
-``2020/1/10 14:33:00``). All datetimes are UTC-aware. Relative links are resolved against the
-feed's ``<link>`` (itself resolved against the feed URL).
+``2020/1/10 14:33:00``). All datetimes are UTC-aware. Relative links are resolved against
+``xml:base`` where the document sets one, else the feed's ``<link>`` (itself resolved against
+the feed URL).
 """
 
 from __future__ import annotations
@@ -97,9 +104,17 @@ _AMP_TOKEN = re.compile(
     rb"&(?:(amp|lt|gt|quot|apos);|#([0-9]{1,8});|#[xX]([0-9a-fA-F]{1,8});|([A-Za-z][A-Za-z0-9]{0,31});)?"
 )
 _CONTROL_BYTES = bytes(c for c in range(32) if c not in (9, 10, 13))
-_ITEM_START = re.compile(rb"<(?:item|entry)[\s>]")
+_ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>]")
 # One pass counts item/entry start tags; a group ending in "/>" is an empty <item />.
 _ITEM_TAG = re.compile(rb"<(?:item|entry)(\s*/?>|\s)")
+# The same under a namespace prefix (<r:item>, <a:entry>), counted only in documents
+# whose root is prefixed: twice the cost of the plain scan, for a rare dialect.
+_PREFIXED_ITEM_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)(\s*/?>|\s)")
+# Markup feedparser reads and feedparser-rs skips (see _skipped_by_fast_parser).
+_BODY_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?body[\s>]|<fullitem[\s>]")
+_DCTERMS_PREFIX = re.compile(
+    rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://purl\.org/dc/terms/?["']"""
+)
 _LANG_HINT = re.compile(
     rb"""<(?:language|dc:language)>\s*([A-Za-z]{2})|xml:lang\s*=\s*["']([A-Za-z]{2})"""
 )
@@ -108,6 +123,11 @@ _SY_PERIOD = re.compile(rb"<sy:updatePeriod>\s*([a-zA-Z]+)\s*</sy:updatePeriod>"
 _SY_FREQ = re.compile(rb"<sy:updateFrequency>\s*([0-9]{1,6})\s*</sy:updateFrequency>")
 _NAME = re.compile(rb"[A-Za-z_][\w.:-]*")
 _JUNK_THEN_XML = re.compile(rb"<\?xml\s|<rss[\s>]|<feed[\s>]|<rdf:RDF[\s>]")
+
+# A byte that is not UTF-8, as the surrogateescape error handler represents it; and a
+# character that came from a valid multibyte sequence.
+_STRAY_BYTE = re.compile("[\udc80-\udcff]")
+_VALID_NON_ASCII = re.compile("[\u0080-\ud7ff\ue000-\U0010ffff]")
 
 _FEED_ROOTS = frozenset({"rss", "rdf", "feed", "channel"})
 # Error pages and soft-404s often start without <html>.
@@ -257,13 +277,16 @@ def _parse_xml(
     if root_local not in _FEED_ROOTS:
         raise ParseError(f"not a feed: XML root element <{root}> is not RSS, RDF or Atom")
     body = _repair_markup(body, notes)
-    expected = sum(1 for tail in _ITEM_TAG.findall(body) if not tail.endswith(b"/>"))
+    item_tag = _PREFIXED_ITEM_TAG if ":" in root else _ITEM_TAG
+    expected = sum(1 for tail in item_tag.findall(body) if not tail.endswith(b"/>"))
     truncated = _looks_truncated(body, root)
 
     fast = _parse_fast(body)
     fast_entries: tuple[FeedEntry, ...] = ()
     fast_feed: Any = None
     problem: str | None = None
+    # When the fast parser skipped markup the fallback reads, the fallback wins a tie.
+    prefer_slow = False
     if fast is None:
         problem = "fast parser failed"
     else:
@@ -279,15 +302,24 @@ def _parse_xml(
             problem = f"fast parser: {fast.get('bozo_exception')}"
         elif len(fast.entries) < expected:
             problem = f"fast parser read {len(fast.entries)} of {expected} items"
+        else:
+            problem = _skipped_by_fast_parser(body, fast.entries, fast_entries)
+            prefer_slow = problem is not None
 
     chosen_feed, chosen_entries, parser = fast_feed, fast_entries, "fast"
+    read = len(fast.entries) if fast is not None else 0
     if problem is not None:
         refusal = _fallback_refusal(body)
         if refusal is None:
             slow = _parse_tolerant(body)
             slow_entries = _entries(slow.entries, url=url, feed=slow.feed)
-            if len(slow_entries) > len(fast_entries) or fast_feed is None:
+            if (
+                len(slow_entries) > len(fast_entries)
+                or fast_feed is None
+                or (prefer_slow and len(slow_entries) == len(fast_entries))
+            ):
                 chosen_feed, chosen_entries, parser = slow.feed, slow_entries, "feedparser"
+                read = len(slow.entries)
         elif fast_feed is None or not fast_entries:
             raise ParseError(f"refused: {refusal}")
         else:
@@ -301,6 +333,10 @@ def _parse_xml(
         raise ParseError(f"malformed XML: none of its {expected} items could be read")
     if truncated:
         notes.append(f"truncated XML: recovered {len(chosen_entries)} items")
+    elif read < expected and fast is not None and not fast.bozo:
+        # Items neither parser could see (an unknown dialect or namespace) are lost
+        # silently unless said here.
+        notes.append(f"read {read} of {expected} items")
     if parser == "feedparser":
         notes.append("parsed by the tolerant fallback")
     return ParsedFeed(
@@ -311,6 +347,36 @@ def _parse_xml(
         parser=parser,
         warning="; ".join(notes) or None,
     )
+
+
+def _skipped_by_fast_parser(
+    body: bytes, items: Sequence[Any], entries: Sequence[FeedEntry]
+) -> str | None:
+    """What of this document the fast parser skipped and feedparser reads, or None.
+
+    ``items`` are the fast parser's raw entries, ``entries`` the usable ones made of them.
+    Each check starts from a symptom in the result, so an ordinary feed pays a few
+    attribute reads and no scan of the document: an item that came back empty (its text
+    only in <body>, <xhtml:body> or <fullitem>); an item without a date (its date only in
+    dcterms:modified / issued / created); a relative link (to resolve against xml:base).
+    """
+    if len(entries) < len(items):
+        bodies = [m.start() for m in _BODY_TAG.finditer(body)]
+        if bodies:
+            spans = _cdata_spans(body)
+            if any(not _inside(pos, spans) for pos in bodies):
+                return "item text in <body> or <fullitem>, which the fast parser skips"
+    if any(e.published is None for e in entries) and b"purl.org/dc/terms" in body[:8192]:
+        for prefix in set(_DCTERMS_PREFIX.findall(body[:8192])):
+            tag = rb"<" + re.escape(prefix) + rb":(?:modified|issued|created)[\s>]"
+            if re.search(tag, body):
+                return "dates in dcterms: elements, which the fast parser skips"
+    if any(
+        link and not link.startswith(("http://", "https://"))
+        for link in (_s(getattr(item, "link", None)) for item in items)
+    ) and (b"xml:base" in body):
+        return "relative links under xml:base, which the fast parser ignores"
+    return None
 
 
 def _fallback_refusal(body: bytes) -> str | None:
@@ -383,9 +449,38 @@ def _to_utf8(body: bytes, content_type: str | None, notes: list[str]) -> bytes:
             else:
                 continue
         return _drop_declaration(text.encode("utf-8"))
+    if _codec_name(declared) in (None, "utf-8") and _codec_name(header) in (None, "utf-8"):
+        repaired = _utf8_with_stray_bytes(body)
+        if repaired is not None:
+            text, strays = repaired
+            notes.append(f"encoding: {strays} stray non-UTF-8 bytes read as cp1252")
+            return _drop_declaration(text.encode("utf-8"))
     guess = _sniff_legacy_encoding(body)
     notes.append(f"encoding: bytes are not {declared or header or 'UTF-8'}; decoded as {guess}")
     return _drop_declaration(body.decode(guess, errors="replace").encode("utf-8"))
+
+
+def _utf8_with_stray_bytes(body: bytes) -> tuple[str, int] | None:
+    """(text, number of stray bytes) when ``body`` is UTF-8 with a few bytes of a legacy
+    encoding pasted in (a CMS copy-paste), else None.
+
+    Such a document holds more valid multibyte characters than stray bytes; one written in
+    a legacy encoding holds almost none, because its accented bytes seldom form valid UTF-8
+    sequences. Decoding the whole of it as cp1252 would garble every valid character.
+    """
+    text = body.decode("utf-8", errors="surrogateescape")
+    strays = len(_STRAY_BYTE.findall(text))
+    if len(_VALID_NON_ASCII.findall(text)) <= strays:
+        return None
+    return _STRAY_BYTE.sub(_legacy_char, text), strays
+
+
+def _legacy_char(match: re.Match[str]) -> str:
+    raw = bytes([ord(match.group(0)) - 0xDC00])  # surrogateescape's mapping of one byte
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:  # five bytes cp1252 leaves undefined
+        return raw.decode("latin-1")
 
 
 def _declared_encoding(body: bytes) -> str | None:
@@ -482,10 +577,9 @@ def _strip_prolog_junk(body: bytes, notes: list[str]) -> bytes:
                 return body
             pos = end + 3
         elif body[pos : pos + 9].upper() == b"<!DOCTYPE":
+            # Even an XHTML DOCTYPE says nothing: CMS templates print one before <rss>.
+            # The root element decides whether this is a feed or an HTML page.
             end = _doctype_end(body, pos)
-            head = body[pos : pos + 64].lower()
-            if b"html" in head[9:24] and b"[" not in head:
-                raise ParseError("not a feed: looks like an HTML page")
             if b"[" in body[pos:end]:
                 notes.append("removed a DTD internal subset (entities not expanded)")
             return body[:pos] + body[end:]

@@ -575,8 +575,8 @@ class Poller:
             existing = stored[article.url]
             doc = MatchDocument(
                 title=article.title,
-                summary=article.summary,
-                content=article.content,
+                # The whole text, summary included, uncut: the summary is only its display cut.
+                content=article.full_text,
                 source=article.source,
             )
             for match in self._matcher.match(doc):

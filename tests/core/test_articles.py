@@ -251,10 +251,49 @@ def test_article_from_entry_cleans_everything() -> None:
     assert article.guid == "tag:1"
 
 
-def test_article_without_title_and_link_is_none() -> None:
-    """An entry with neither title nor link cannot become an article."""
-    entry = FeedEntry(guid="x", link=None, title="", summary="just text")
+def test_article_without_title_link_or_text_is_none() -> None:
+    """An entry with neither title, link nor text cannot become an article."""
+    entry = FeedEntry(guid="x", link=None, title="", summary="<p> </p>")
     assert article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN) is None
+
+
+def test_text_only_item_is_titled_by_its_text() -> None:
+    """An item that is only text (an outliner's <body>, a micro-post) is still news: its
+    text stands in for the title, and the guid identifies it."""
+    entry = FeedEntry(guid="x", link=None, title="", content="<p>Port fees rise in January.</p>")
+    article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
+    assert article is not None
+    assert article.title == "Port fees rise in January."
+    assert article.identity_keys == entry_identity_keys(entry, feed_url=FEED)
+
+
+def test_long_description_is_cut_for_display_but_matched_whole() -> None:
+    """A whole article in the description: the summary is a short cut of it, nothing of it
+    is stored as content, and full_text (what watches match) keeps every word."""
+    paragraphs = [f"<p>Paragraph {n} about tariffs and trade.</p>" for n in range(100)]
+    entry = FeedEntry(guid="g", link="https://e.org/a", title="T", summary="".join(paragraphs))
+    article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
+    assert article is not None
+    assert len(article.summary) <= SUMMARY_MAX_CHARS and article.summary.endswith("…")
+    assert article.content == ""
+    assert article.full_text.endswith("Paragraph 99 about tariffs and trade.")
+
+
+@pytest.mark.parametrize(
+    ("summary", "content", "full_text"),
+    [
+        ("Opening line.", "<p>Opening line.</p><p>The rest.</p>", "Opening line. The rest."),
+        ("A teaser of its own.", "<p>The article.</p>", "A teaser of its own. The article."),
+        ("", "<p>Only content.</p>", "Only content."),
+        ("Only a description.", "", "Only a description."),
+    ],
+)
+def test_full_text_holds_every_word_once(summary: str, content: str, full_text: str) -> None:
+    """A description that opens the content is not repeated; one of its own is kept."""
+    entry = FeedEntry(guid="g", link="https://e.org/a", title="T", summary=summary, content=content)
+    article = article_from_entry(entry, feed_url=FEED, feed_title=None, seen_at=SEEN)
+    assert article is not None
+    assert article.full_text == full_text
 
 
 def test_article_missing_date_uses_seen_at() -> None:

@@ -1,4 +1,6 @@
-"""parse_feed on small synthetic documents: formats, repairs, fallback and dates."""
+"""parse_feed on small synthetic documents: formats, repairs, fallback and dates; and the
+parser gaps found by running feedparser's own test corpus, each on one of our documents
+in tests/data/feeds."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.core.articles import article_from_entry, clean_text
 from bot.core.errors import ParseError
+from bot.core.models import ParsedFeed
 from bot.core.parsing import parse_date, parse_feed
+from tests.support import TEST_FEEDS
 
 URL = "https://feeds.example.org/news/rss.xml"
 
@@ -303,3 +308,117 @@ def test_text_printed_before_the_document_is_skipped() -> None:
         feed = parse_feed(junk + rss(item(1)), url=URL)
         assert [e.title for e in feed.entries] == ["Story 1"]
         assert "removed text before the XML document" in (feed.warning or "")
+
+
+# --- gaps found by feedparser's own test corpus ------------------------------------------
+
+SEEN_AT = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def parse_file(name: str, url: str = URL) -> ParsedFeed:
+    return parse_feed((TEST_FEEDS / name).read_bytes(), url=url)
+
+
+def test_items_whose_text_is_only_in_body_elements_are_kept() -> None:
+    """Text only in <body>, <xhtml:body> or <fullitem> (which the fast parser skips) is
+    read by the fallback; such an item becomes an article titled by its text."""
+    feed = parse_file("text-only-in-body-elements.rss")
+    assert feed.parser == "feedparser"
+    assert "<body> or <fullitem>" not in (feed.warning or "")  # a choice, not a loss
+    texts = [clean_text(e.content) for e in feed.entries]
+    assert texts == [
+        "Port fees at Long Beach rise in January, the harbor board said.",
+        "Customs brokers expect longer queues for rare-earth magnets.",
+        "Freight forwarders warn of a tariff surcharge in December.",
+        "The board also approved a study of shore power for container ships.",
+    ]
+    article = article_from_entry(
+        feed.entries[0], feed_url=URL, feed_title=feed.title, seen_at=SEEN_AT
+    )
+    assert article is not None
+    assert article.title == "Port fees at Long Beach rise in January, the harbor board said."
+    assert feed.entries[3].title == "Harbor board minutes"
+
+
+def test_dcterms_dates_are_read() -> None:
+    """dcterms:modified, dcterms:issued and dcterms:created give the item its date."""
+    feed = parse_file("dcterms-dates.rss")
+    assert [e.published for e in feed.entries] == [
+        datetime(2026, 11, 24, 9, 15, tzinfo=UTC),
+        datetime(2026, 11, 23, 15, 0, tzinfo=UTC),
+        datetime(2026, 11, 20, tzinfo=UTC),
+    ]
+
+
+def test_namespace_prefixed_rss_and_atom_elements_are_read() -> None:
+    """<r:rss>/<r:item> and <a:feed>/<a:entry> (every element prefixed) give their items."""
+    rss_feed = parse_file("prefixed-rss-2.0-elements.rss")
+    assert [e.title for e in rss_feed.entries] == [
+        "Dockworkers ratify new contract",
+        "Container rates slip",
+    ]
+    assert rss_feed.entries[0].published == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    atom = parse_file("prefixed-atom-entries.atom")
+    assert [(e.title, e.link) for e in atom.entries] == [
+        ("Quarterly export figures published", "https://prefixlog.example/2026/q3-exports")
+    ]
+
+
+def test_items_no_parser_can_read_are_reported_not_silently_lost() -> None:
+    """In a prefixed dialect, an item in a namespace neither parser knows costs a warning
+    that counts it, or, when no item at all could be read, a ParseError that says so."""
+    doc = (
+        b'<?xml version="1.0"?><r:rss version="2.0" xmlns:r="http://backend.userland.com/rss2"'
+        b' xmlns:x="urn:example:unknown"><r:channel><r:title>T</r:title>%s</r:channel></r:rss>'
+    )
+    known = b"<r:item><r:title>A</r:title><r:link>https://e.org/a</r:link></r:item>"
+    unknown = b"<x:item><x:title>B</x:title><x:link>https://e.org/b</x:link></x:item>"
+    feed = parse_feed(doc % (known + unknown), url=URL)
+    assert [e.title for e in feed.entries] == ["A"]
+    assert "read 1 of 2 items" in (feed.warning or "")
+    with pytest.raises(ParseError, match="none of its 1 items could be read"):
+        parse_feed(doc % unknown, url=URL)
+
+
+def test_an_xhtml_doctype_before_rss_does_not_refuse_the_feed() -> None:
+    """A CMS template's XHTML DOCTYPE before <rss> is dropped; the root decides."""
+    feed = parse_file("xhtml-doctype-before-rss.rss")
+    assert [e.title for e in feed.entries] == ["Shipping insurers raise war-risk premiums"]
+    assert clean_text(feed.entries[0].summary) == "Premiums doubled for some routes — brokers say."
+    page = b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "x.dtd"><html><body/></html>'
+    with pytest.raises(ParseError, match="HTML page"):
+        parse_feed(page, url=URL)
+
+
+def test_relative_links_resolve_against_xml_base() -> None:
+    """xml:base on the feed, an entry, <rss> or an item is the base for relative links."""
+    atom = parse_file("xml-base-relative-links.atom", "https://feeds.example.org/journal.atom")
+    assert [e.link for e in atom.entries] == [
+        "https://basejournal.example/journal/2026/11/port-hearing.html",
+        "https://basejournal.example/journal/reading-list.html",
+    ]
+    rss_feed = parse_file("xml-base-relative-links.rss", "https://feeds.example.org/journal.rss")
+    assert [e.link for e in rss_feed.entries] == [
+        "https://static.basejournal.example/posts/port-hearing.html",
+        "https://archive.basejournal.example/2025/older-note.html",
+    ]
+
+
+@pytest.mark.parametrize("name", ["markup-as-text-in-titles.atom", "markup-as-text-in-titles.rss"])
+def test_escaped_markup_in_a_plain_text_title_stays_as_words(name: str) -> None:
+    """ "&lt;dialog&gt;" in a title is the word "<dialog>", not a tag to delete; markup
+    beyond doubt (<b>..</b>, <em>..</em>) still goes."""
+    feed = parse_file(name)
+    titles = []
+    for entry in feed.entries:
+        article = article_from_entry(entry, feed_url=URL, feed_title=feed.title, seen_at=SEEN_AT)
+        assert article is not None
+        titles.append(article.title)
+    assert titles[0] == "Use the <dialog> element for modals"
+    if name.endswith(".atom"):
+        assert titles[1] == "A bold plan for <select> styling"
+    else:
+        assert titles[1:] == [
+            "Is 3 < 5? Comparing <input type=number> quirks",
+            "Breaking: popover ships everywhere",
+        ]

@@ -12,7 +12,6 @@ import pytest
 from bot.core.stories import StoryIndex, same_story, story_key_for_url
 from bot.core.textfold import headline_tokens
 
-FEEDS = Path(__file__).resolve().parents[3] / "shared" / "feeds"
 NOW = datetime(2026, 7, 20, 12, 0, tzinfo=UTC)
 
 
@@ -142,7 +141,7 @@ def google_news_headlines(path: Path) -> list[str]:
     return titles
 
 
-def test_google_news_bears_ears_feed_collapses_into_far_fewer_stories() -> None:
+def test_google_news_bears_ears_feed_collapses_into_far_fewer_stories(shared_feeds: Path) -> None:
     """92 items from many outlets collapse to a few dozen stories, without merging topics.
 
     Read by hand, the feed holds 13 copies of AP's "Trump reduces size of 2 national
@@ -150,7 +149,7 @@ def test_google_news_bears_ears_feed_collapses_into_far_fewer_stories() -> None:
     3 of one KUTV timeline, and dozens of rewrites of "Trump shrinks Bears Ears and Grand
     Staircase-Escalante", plus separate court-case and Babylon Fire stories.
     """
-    titles = google_news_headlines(FEEDS / "google-news-us-bears-ears.rss")
+    titles = google_news_headlines(shared_feeds / "google-news-us-bears-ears.rss")
     assert len(titles) == 92
     index = StoryIndex()
     story_of: dict[str, set[str]] = {}
