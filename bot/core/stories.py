@@ -41,11 +41,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -185,10 +186,16 @@ _CONFLICT_KINDS = frozenset("%$m#")
 
 _LEAD_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'/-]{1,40}(?:\([^)]{1,30}\))?\s*[-–—:]\s+")
+
+
+def _word_set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 # Abbreviations a sentence never ends with (the word before the dot, lower case).
-_ABBREVIATIONS = frozenset(
+_ABBREVIATIONS = _word_set(
     "u.s us u.k uk mr mrs ms dr st jr sr inc co corp ltd gov sen rep gen no vs jan feb mar "
-    "apr jun jul aug sep sept oct nov dec a.m p.m e.g i.e".split()
+    "apr jun jul aug sep sept oct nov dec a.m p.m e.g i.e"
 )
 _LEAD_MAX = 400
 # "China raises tariffs on US goods to 125%" and "Trump raises the levy on Chinese goods
@@ -199,7 +206,7 @@ _TARGET = re.compile(
     re.I,
 )
 # Leads say when ("on Tuesday"), which tells nothing about which story it is.
-_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+_WEEKDAYS = _word_set("monday tuesday wednesday thursday friday saturday sunday")
 
 
 def _stem(token: str) -> str:
@@ -334,6 +341,11 @@ class StoryFeatures:
 
     title: frozenset[str]
     lead: frozenset[str] = frozenset()
+    # Every term, headline and lead (derived; compared through title and lead).
+    terms: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", self.title | self.lead)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (sorted lists), for storing features with an article."""
@@ -343,11 +355,6 @@ class StoryFeatures:
     def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
         """The inverse of :meth:`to_json`."""
         return cls(frozenset(data["title"]), frozenset(data.get("lead", ())))
-
-    @property
-    def terms(self) -> frozenset[str]:
-        """Every term, headline and lead."""
-        return self.title | self.lead
 
 
 def story_features(title: str, summary: str = "") -> StoryFeatures:
@@ -369,9 +376,12 @@ def story_key_for_url(canonical_url: str) -> str:
 # set (tests/data/stories/gold.jsonl) as the lowest value keeping pairwise precision above
 # 0.98; the held-out set confirms it (bench/p6_stories.py prints both).
 THRESHOLD = 0.5
+# A headline needs this many terms to join or be joined: "China trade talks" or "Markets
+# wrap" could head any number of stories.
+MIN_TITLE_TERMS = 4
 # The headlines must share at least this many terms: a lead alone never makes a story,
-# and "Item 3" / "Item 4" share one word at most.
-MIN_SHARED_TITLE_TERMS = 2
+# and two items named after one topic ("Rare earth" plus unrelated words) are not one.
+MIN_SHARED_TITLE_TERMS = 3
 # When only one article has a lead, how much the coverage of its headline by the other
 # (which is a bare headline, so explains less) counts in the geometric mean.
 LEADLESS_SIDE = 0.4
@@ -438,18 +448,32 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
     The geometric mean of how much of each headline the other article states, words
     weighed by ``weight`` (rarity in the index; uniform by default). When only one of
     the two has a lead, the other is a bare headline that can explain less, and the
-    coverage of its own headline counts more (:data:`LEADLESS_SIDE`).
+    coverage of its own headline counts more (:data:`LEADLESS_SIDE`). Each headline must
+    have :data:`MIN_TITLE_TERMS` terms, they must share :data:`MIN_SHARED_TITLE_TERMS`,
+    and no rule may forbid the merge (:func:`conflicting`).
     """
-    if len(a.title & b.title) < MIN_SHARED_TITLE_TERMS or conflicting(a, b):
+    score = _overlap_score(a, b, weight)
+    return 0.0 if score == 0.0 or conflicting(a, b) else score
+
+
+def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
+    if (
+        len(a.title) < MIN_TITLE_TERMS
+        or len(b.title) < MIN_TITLE_TERMS
+        or len(a.title & b.title) < MIN_SHARED_TITLE_TERMS
+    ):
         return 0.0
-    a_by_b, b_by_a = _coverage(a, b, weight), _coverage(b, a, weight)
-    if not a_by_b or not b_by_a:
+    a_by_b = _coverage(a, b, weight)
+    if not a_by_b:
+        return 0.0
+    b_by_a = _coverage(b, a, weight)
+    if not b_by_a:
         return 0.0
     if bool(a.lead) == bool(b.lead):
         return math.sqrt(a_by_b * b_by_a)
     if not b.lead:
-        return a_by_b**LEADLESS_SIDE * b_by_a ** (1 - LEADLESS_SIDE)
-    return a_by_b ** (1 - LEADLESS_SIDE) * b_by_a**LEADLESS_SIDE
+        return math.pow(a_by_b, LEADLESS_SIDE) * math.pow(b_by_a, 1 - LEADLESS_SIDE)
+    return math.pow(a_by_b, 1 - LEADLESS_SIDE) * math.pow(b_by_a, LEADLESS_SIDE)
 
 
 def same_story(a: StoryFeatures, b: StoryFeatures, weight: Weight = _uniform) -> bool:
@@ -467,11 +491,16 @@ class _Entry:
     seen_at: datetime
 
 
-# Postings a lookup reads at most (rarest headline terms first): the commonest words of a
-# big window ("china", "trump") are then never read, so a lookup costs about the same at
-# 200 or 20,000 articles. A match needs two shared headline terms, and the rarer of them
-# is nearly always read before the budget runs out.
-_PROBE_BUDGET = 3_000
+# The least share of its own headline weight a new article must find in a match: with the
+# other coverage at its best (1.0), THRESHOLD = coverage ** LEADLESS_SIDE at worst.
+_MIN_COVERAGE = THRESHOLD ** (1 / LEADLESS_SIDE)
+# Of one term's posting a lookup reads the newest this many articles, and it scores the
+# this many articles that cover most of its headline. Both only matter in a window
+# crowded with one topic's words ("export", "tariff"), where they bound the cost.
+_POSTING_READ = 300
+_CANDIDATES = 24
+# A story's most recent articles a newcomer is checked against for contradictions.
+_CONTRADICTION_CHECKS = 32
 
 
 class StoryIndex:
@@ -490,9 +519,9 @@ class StoryIndex:
         self.max_headlines = max_headlines
         self._entries: dict[int, _Entry] = {}
         self._by_content: dict[tuple[str, StoryFeatures], int] = {}
-        self._title_postings: dict[str, set[int]] = {}  # headline term -> entries
-        self._df: dict[str, int] = {}  # term -> entries holding it anywhere (for rarity)
-        self._stories: dict[str, set[int]] = {}  # story key -> its entries
+        # term (headline or lead) -> entries holding it, oldest first
+        self._postings: dict[str, dict[int, None]] = {}
+        self._stories: dict[str, dict[int, None]] = {}  # story key -> entries, oldest first
         self._expiry: list[tuple[datetime, int]] = []  # heap; stale rows skipped on pop
         self._next_id = 0
 
@@ -501,7 +530,7 @@ class StoryIndex:
 
     def add(self, story_key: str, features: StoryFeatures, seen_at: datetime) -> None:
         """Remember that an article with ``features`` belongs to ``story_key``."""
-        if len(features.title) < MIN_SHARED_TITLE_TERMS:
+        if len(features.title) < MIN_TITLE_TERMS:
             return  # could never be matched
         existing = self._by_content.get((story_key, features))
         if existing is not None:
@@ -514,12 +543,10 @@ class StoryIndex:
         self._next_id += 1
         self._entries[entry_id] = _Entry(story_key, features, seen_at)
         self._by_content[(story_key, features)] = entry_id
-        self._stories.setdefault(story_key, set()).add(entry_id)
-        postings, df = self._title_postings, self._df
-        for term in features.title:
-            postings.setdefault(term, set()).add(entry_id)
+        self._stories.setdefault(story_key, {})[entry_id] = None
+        postings = self._postings
         for term in features.terms:
-            df[term] = df.get(term, 0) + 1
+            postings.setdefault(term, {})[entry_id] = None
         heapq.heappush(self._expiry, (seen_at, entry_id))
         while len(self._entries) > self.max_headlines:
             self._drop_oldest()
@@ -535,31 +562,14 @@ class StoryIndex:
         del self._entries[entry_id]
         del self._by_content[(entry.story_key, entry.features)]
         members = self._stories[entry.story_key]
-        members.discard(entry_id)
+        del members[entry_id]
         if not members:
             del self._stories[entry.story_key]
-        for term in entry.features.title:
-            posting = self._title_postings[term]
-            posting.discard(entry_id)
-            if not posting:
-                del self._title_postings[term]
-        df = self._df
         for term in entry.features.terms:
-            left = df[term] - 1
-            if left:
-                df[term] = left
-            else:
-                del df[term]
-
-    def _weight(self) -> Weight:
-        """Rarity weights (smoothed inverse document frequency) over what is held now."""
-        df = self._df
-        numerator = len(self._entries) + IDF_SMOOTHING
-
-        def weight(term: str) -> float:
-            return math.log(numerator / (df.get(term, 0) + 1))
-
-        return weight
+            posting = self._postings[term]
+            del posting[entry_id]
+            if not posting:
+                del self._postings[term]
 
     def find(self, features: StoryFeatures, now: datetime) -> str | None:
         """The story key of the best-matching article seen within the window, if any.
@@ -568,27 +578,64 @@ class StoryIndex:
         forbids merging it with any article of that story (one contradicting member is
         enough: "House rejects..." never joins a story that says "Senate passes...").
         """
-        if len(features.title) < MIN_SHARED_TITLE_TERMS:
+        title = features.title
+        if len(title) < MIN_TITLE_TERMS:
             return None
-        cutoff = now - self._window
-        entries, postings = self._entries, self._title_postings
-        candidates: set[int] = set()
-        budget = _PROBE_BUDGET
-        for term in sorted(features.title, key=lambda t: len(postings.get(t, ()))):
-            posting = postings.get(term)
-            if not posting:
-                continue
-            if len(posting) > budget and candidates:
+        postings, entries = self._postings, self._entries
+        numerator = len(entries) + IDF_SMOOTHING
+        weights: dict[str, float] = {}
+
+        def weight(term: str) -> float:
+            """Rarity: smoothed inverse document frequency over what is held now."""
+            w = weights.get(term)
+            if w is None:
+                w = weights[term] = math.log(numerator / (len(postings.get(term, ())) + 1))
+            return w
+
+        # Weighted prefix filter: read the rarest headline terms' postings first and stop
+        # once the terms not read yet weigh too little to make any unseen article a match,
+        # so the commonest words ("china", "trump") are never read. Of a long posting only
+        # the newest articles are read: a story's coverage comes in bursts.
+        ranked = sorted(title, key=weight, reverse=True)
+        total = remaining = sum(weights[term] for term in ranked)
+        floor = _MIN_COVERAGE * total
+        reached: dict[int, float] = {}
+        read = 0
+        for term in ranked:
+            if remaining < floor:
                 break
-            candidates.update(posting)
-            budget -= len(posting)
-        weight = self._weight()
+            posting = postings.get(term)
+            if posting:
+                w = weights[term]
+                newest = reversed(posting)
+                if len(posting) > _POSTING_READ:
+                    newest = itertools.islice(newest, _POSTING_READ)
+                for entry_id in newest:
+                    reached[entry_id] = reached.get(entry_id, 0.0) + w
+            remaining -= weights[term]
+            read += 1
+        unread = ranked[read:]
+        candidates = [item for item in reached.items() if item[1] + remaining >= floor]
+        if len(candidates) > _CANDIDATES:
+            candidates = heapq.nlargest(_CANDIDATES, candidates, key=lambda item: item[1])
+        cutoff = now - self._window
         best: dict[str, float] = {}
-        for entry_id in candidates:
+        for entry_id, covered in candidates:
             entry = entries[entry_id]
             if entry.seen_at < cutoff:
                 continue
-            score = story_similarity(features, entry.features, weight)
+            other = entry.features
+            # Cheap bound first: this article's coverage by the other, at best times 1.0.
+            for term in unread:
+                if term in other.terms:
+                    covered += weights[term]
+            if bool(features.lead) == bool(other.lead):
+                exponent = 0.5
+            else:
+                exponent = LEADLESS_SIDE if features.lead else 1 - LEADLESS_SIDE
+            if math.pow(covered / total, exponent) < THRESHOLD:
+                continue
+            score = _overlap_score(features, other, weight)
             if score >= THRESHOLD and score > best.get(entry.story_key, 0.0):
                 best[entry.story_key] = score
         for story_key in sorted(best, key=best.__getitem__, reverse=True):
@@ -598,9 +645,11 @@ class StoryIndex:
 
     def _contradicts(self, features: StoryFeatures, story_key: str, cutoff: datetime) -> bool:
         entries = self._entries
+        newest_first = reversed(self._stories.get(story_key, {}))
+        members = itertools.islice(newest_first, _CONTRADICTION_CHECKS)
         return any(
             conflicting(features, entries[member].features)
-            for member in self._stories.get(story_key, ())
+            for member in members
             if entries[member].seen_at >= cutoff
         )
 
