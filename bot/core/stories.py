@@ -49,6 +49,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from bot.core.textfold import content_words
@@ -499,7 +500,7 @@ _MIN_COVERAGE = THRESHOLD ** (1 / LEADLESS_SIDE)
 # Of one term's posting a lookup reads the newest this many articles, and it scores the
 # this many articles that cover most of its headline. Both only matter in a window
 # crowded with one topic's words ("export", "tariff"), where they bound the cost.
-_POSTING_READ = 300
+_POSTING_READ = 200
 _CANDIDATES = 24
 # A story's most recent articles a newcomer is checked against for contradictions.
 _CONTRADICTION_CHECKS = 32
@@ -602,6 +603,7 @@ class StoryIndex:
         total = remaining = sum(weights[term] for term in ranked)
         floor = _MIN_COVERAGE * total
         reached: dict[int, float] = {}
+        reached_get = reached.get
         read = 0
         for term in ranked:
             if remaining < floor:
@@ -613,16 +615,17 @@ class StoryIndex:
                 if len(posting) > _POSTING_READ:
                     newest = itertools.islice(newest, _POSTING_READ)
                 for entry_id in newest:
-                    reached[entry_id] = reached.get(entry_id, 0.0) + w
+                    reached[entry_id] = reached_get(entry_id, 0.0) + w
             remaining -= weights[term]
             read += 1
         unread = ranked[read:]
-        candidates = [item for item in reached.items() if item[1] + remaining >= floor]
-        if len(candidates) > _CANDIDATES:
-            candidates = heapq.nlargest(_CANDIDATES, candidates, key=lambda item: item[1])
+        least = floor - remaining
+        candidates = sorted(reached.items(), key=itemgetter(1), reverse=True)[:_CANDIDATES]
         cutoff = now - self._window
         best: dict[str, float] = {}
         for entry_id, covered in candidates:
+            if covered < least:
+                break  # sorted: the rest cover even less
             entry = entries[entry_id]
             if entry.seen_at < cutoff:
                 continue
