@@ -107,7 +107,8 @@ _SYNONYMS_RAW = (
     ("fall", "fell fallen drop slide slid slump sink sank plunge tumble"),
     ("win", "won"),
     ("lose", "lost"),
-    ("begin", "began start open launch"),
+    ("begin", "began start"),
+    ("open", "launch"),
     ("shrink", "shrank shrunk"),
 )
 # A city or demonym stands for its country ("Kuala Lumpur" / "Malaysia").
@@ -141,7 +142,7 @@ _OPPOSITES_RAW = (
     ("impose reimpose reinstate", "lift scrap remove"),
     ("approve approval accept pass", "reject rejection veto"),
     ("win", "lose"),
-    ("begin", "close shut"),
+    ("open reopen", "close shut"),
     ("expand extend", "shrink"),
     ("support back", "oppose"),
     ("begin", "end halt"),
@@ -289,7 +290,10 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
         elif match.group("cur"):
             found.append(f"${number}")
         elif match.group("dur"):
-            found.append(f"d{number}{match.group('dur').lower().rstrip('s')}")
+            unit = match.group("dur").lower().rstrip("s")
+            if unit == "month" and number.isdigit() and int(number) % 12 == 0:
+                number, unit = str(int(number) // 12), "year"  # 12 months = one year
+            found.append(f"d{number}{unit}")
         elif len(number) == 4 and number[:2] in ("19", "20"):
             found.append(f"y{number}")
         else:
