@@ -242,6 +242,7 @@ def _canonical_table() -> dict[str, str]:
 
 
 _CANONICAL = _canonical_table()
+_NOT_TARGETS = _word_set("trading trade partner ally allies")
 _COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW)})
 
 
@@ -321,9 +322,11 @@ def _targets(text: str) -> list[str]:
     """Whom a tariff hits: ``>us`` for "tariffs on US goods", ``>china`` for "levy on Chinese"."""
     found = []
     for match in _TARGET.finditer(text):
-        for token in content_words(match.group(1)):
+        tokens = content_words(match.group(1))
+        for token, after in zip(tokens, [*tokens[1:], ""], strict=True):
             term = _term(token)
-            if term in _COUNTRIES:
+            # "tariffs on nearly all US trading partners" hits everyone but the US.
+            if term in _COUNTRIES and after not in _NOT_TARGETS:
                 found.append(">" + term)
     return found
 
