@@ -7,34 +7,44 @@ the recent article (within a window, 48 hours by default) that reports the same 
 else a fresh key from its own canonical URL. Alerts then say "also reported by" instead of
 repeating.
 
-**Features** (:func:`story_features`, pure): the content words of the headline and of the
-lead sentence (the summary's first sentence), folded (:func:`textfold.content_words`),
-with a few newsroom synonyms made one (Beijing = China, levy = duty = tariff, curbs =
-restrictions = controls, slash = cut...) and light verb stemming (tightens = tightened =
-tightening); and the quantities they state, kept with their kind: ``%34`` (34 %, 34 pct),
-``$5.5b`` ($5.5 billion), ``m12m`` (12 million tons), ``d90day`` (90 days), ``@apr10``
-(April 10), ``y2025``, ``#5`` (five elements). Names need no special case: they are the
-rare words, and rarity is what weighs (below).
+**Features** (:func:`story_features`, pure, storable as JSON): the content words of the
+headline and of the lead sentence (the summary's first sentence, dateline removed),
+folded (:func:`textfold.content_words`), with newsroom synonyms made one (Beijing = China,
+levy = duty = tariff, curbs = restrictions = controls, slash = cut...), cities and
+demonyms as their country (Kuala Lumpur = Malaysia, Dutch = Netherlands) and light verb
+stemming (tightens = tightened = tightening); the quantities they state, kept with their
+kind: ``%34`` (34 %, 34 pct), ``$5.5b`` ($5.5 billion), ``m12m`` (12 million tons),
+``d90day`` (90 days; 12 months = 1 year), ``@apr10`` (April 10), ``y2025``, ``#5`` (five
+elements), an old value ("to 125% from 84%") left out; and whom a tariff hits (``>us``
+for "tariffs on US goods"). Names need no special case: they are the rare words, and
+rarity is what weighs.
 
-**Similarity** (:func:`story_similarity`): a weighted overlap. A word weighs its rarity
-among recent headlines (inverse document frequency: "china" little, "holmium" or "h200" a
-lot), full in the headline, less in the lead. Two articles report the same story when
-their shared weight covers enough of both, and the headlines themselves share enough
-distinctive weight. Two rules override the score:
+**Similarity** (:func:`story_similarity`): how much of each headline the other article
+states, words weighed by their rarity among the articles held (inverse document
+frequency: "china" little, "holmium" or "h200" a lot); the geometric mean of the two
+shares must reach :data:`THRESHOLD`. Headlines of three words or fewer never join a
+story, and two headlines must share three terms. Rules override the score
+(:func:`conflicting`), because word overlap cannot see them:
 
-* Opposites never merge: when one headline has a word the other lacks and the other has
-  its opposite (tightens/eases, raises/cuts, lifts/imposes, rise/fall, suspend/resume...:
-  a small table).
-* Different numbers do not merge: when both headlines state a quantity of the same kind
-  (a percentage, an amount, a count) and neither headline's quantity appears anywhere in
+* Opposites never merge: one headline has a word the other lacks and the other has its
+  opposite (tightens/eases, raises/cuts, lifts/imposes, rise/fall, suspend/resume, ban/
+  allow...), including the stages of one negotiation (talks begin or officials meet /
+  deal, framework, consensus) and a reaction against what it reacts to (threat / vows,
+  responds, defends).
+* Different figures do not merge: both headlines state a quantity of one kind (a
+  percentage, an amount, a count) and neither headline's quantity appears anywhere in
   the other article ("25% tariff" / "10% tariff"). A quantity the other article states
-  only in its lead still agrees: headlines pick different figures of one announcement.
+  in its lead agrees: headlines pick different figures of one announcement.
+* A market move (stocks, shares, the Dow, futures, the yuan) is the markets desk's story,
+  not the news that moved it; tariffs on different countries are different stories.
 
-:class:`StoryIndex` keeps the window's articles with an inverted index (term -> articles);
-a lookup probes the rarest terms of the new article first and stops after a budget of
-postings, so common words ("trump", "tariff") never cause a scan. Figures (pairwise
-precision/recall on a hand-labelled set, Google News's own grouping, throughput) are
-printed by ``bench/p6_stories.py``.
+:class:`StoryIndex` holds the window's articles with an inverted index (term ->
+articles). A lookup reads the postings of the new headline's rarest terms first and stops
+when the unread terms weigh too little to make a match, reads only the newest postings
+of a long list, scores the best few candidates, and joins the best story none of whose
+recent articles it contradicts. Figures (pairwise precision/recall on hand-labelled
+sets, Google News's own grouping, throughput against the old rule) are printed by
+``bench/p6_stories.py``.
 """
 
 from __future__ import annotations
@@ -504,9 +514,10 @@ class _Entry:
 # The least share of its own headline weight a new article must find in a match: with the
 # other coverage at its best (1.0), THRESHOLD = coverage ** LEADLESS_SIDE at worst.
 _MIN_COVERAGE = THRESHOLD ** (1 / LEADLESS_SIDE)
-# Of one term's posting a lookup reads the newest this many articles, and it scores the
-# this many articles that cover most of its headline. Both only matter in a window
-# crowded with one topic's words ("export", "tariff"), where they bound the cost.
+# A lookup reads at most the newest _POSTING_READ articles of one term's posting, and
+# scores at most the _CANDIDATES articles covering most of its headline. Both only bite
+# in a window crowded with one topic's words ("export", "tariff"), where they bound the
+# cost; they may then miss a match made mostly of such common words.
 _POSTING_READ = 200
 _CANDIDATES = 24
 # A story's most recent articles a newcomer is checked against for contradictions.
