@@ -30,8 +30,7 @@ from bot.core.parsing import parse_feed
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
 from bot.core.schedule import effective_interval, next_poll_at
-from bot.core.stories import StoryIndex, story_key_for_url
-from bot.core.textfold import headline_tokens
+from bot.core.stories import StoryIndex, story_features, story_key_for_url
 from bot.store import ingest
 from bot.store.store import GLOBAL_SOURCES, FeedRow, Store, WatchRow
 
@@ -182,8 +181,8 @@ class Poller:
         rows = await self.store.recent_headlines(
             since=now - self.story_window, limit=self.stories.max_headlines
         )
-        for story_key, title, first_seen_at in reversed(rows):
-            self.stories.add(story_key, headline_tokens(title), first_seen_at)
+        for story_key, title, summary, first_seen_at in reversed(rows):
+            self.stories.add(story_key, story_features(title, summary), first_seen_at)
         self._stories_loaded = True
 
     def _catch_up_stories(self, conn: Connection, now: datetime) -> None:
@@ -192,10 +191,10 @@ class Poller:
         ingest.lock_stories(conn)
         if conn.dialect.name != "postgresql":
             return  # one instance owns a SQLite file: its index is already complete
-        for article_id, story_key, title, first_seen_at in ingest.headlines_after(
+        for article_id, story_key, title, summary, first_seen_at in ingest.headlines_after(
             conn, self._stories_seen_id, now - self.story_window
         ):
-            self.stories.add(story_key, headline_tokens(title), first_seen_at)
+            self.stories.add(story_key, story_features(title, summary), first_seen_at)
             self._stories_seen_id = max(self._stories_seen_id, article_id)
 
     # ---- the cycle ------------------------------------------------------------------------
@@ -543,15 +542,15 @@ class Poller:
                 if article.url in stored or article.url in pending:
                     # The same canonical URL through another feed: same article and story.
                     continue
-                tokens = headline_tokens(article.title)
-                found = self.stories.find(tokens, now)
+                features = story_features(article.title, article.summary)
+                found = self.stories.find(features, now)
                 story_key = found or story_key_for_url(article.url)
                 if found is not None:
                     grown.add(found)  # another outlet's copy: the story's messages grow
                 if d.alert:
                     # Held items (a new feed's backlog, old news) are not indexed: the index
                     # is for stories that can still alert, and a seeding poll brings thousands.
-                    self.stories.add(story_key, tokens, now)
+                    self.stories.add(story_key, features, now)
                 to_insert.append((article, story_key, d.held_reason, o.feed.id))
                 pending.add(article.url)
         inserted = ingest.insert_articles(conn, to_insert, now=now)

@@ -32,6 +32,7 @@ from functools import lru_cache
 
 __all__ = [
     "MAX_TERM_VARIANTS",
+    "content_words",
     "fold",
     "fold_term",
     "has_spaceless",
@@ -315,3 +316,11 @@ def headline_tokens(title: str) -> frozenset[str]:
     if not folded:
         return frozenset()
     return frozenset(token for token in folded.split(" ") if token not in _STOPWORDS)
+
+
+def content_words(text: str) -> list[str]:
+    """Folded words of ``text`` in order, stopwords removed (input to story features)."""
+    folded = fold(text)
+    if not folded:
+        return []
+    return [token for token in folded.split(" ") if token not in _STOPWORDS]

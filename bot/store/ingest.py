@@ -359,11 +359,17 @@ def lock_stories(conn: Connection) -> None:
 
 def headlines_after(
     conn: Connection, after_id: int, since: datetime
-) -> list[tuple[int, str, str, datetime]]:
-    """(id, story key, title, first seen) of articles that could alert, stored after
-    ``after_id`` (by any instance), oldest first."""
+) -> list[tuple[int, str, str, str, datetime]]:
+    """(id, story key, title, summary, first seen) of articles that could alert, stored
+    after ``after_id`` (by any instance), oldest first."""
     rows = conn.execute(
-        select(articles.c.id, articles.c.story_key, articles.c.title, articles.c.first_seen_at)
+        select(
+            articles.c.id,
+            articles.c.story_key,
+            articles.c.title,
+            articles.c.summary,
+            articles.c.first_seen_at,
+        )
         .where(
             articles.c.id > after_id,
             articles.c.first_seen_at >= since,
@@ -371,7 +377,7 @@ def headlines_after(
         )
         .order_by(articles.c.id)
     )
-    return [(r[0], r[1], r[2], r[3]) for r in rows]
+    return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 def max_article_id(conn: Connection) -> int:

@@ -774,16 +774,22 @@ class Store:
 
     async def recent_headlines(
         self, *, since: datetime, limit: int
-    ) -> list[tuple[str, str, datetime]]:
-        """(story key, title, first seen) of recent articles that could alert, newest first."""
+    ) -> list[tuple[str, str, str, datetime]]:
+        """(story key, title, summary, first seen) of recent articles that could alert,
+        newest first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(articles.c.story_key, articles.c.title, articles.c.first_seen_at)
+                select(
+                    articles.c.story_key,
+                    articles.c.title,
+                    articles.c.summary,
+                    articles.c.first_seen_at,
+                )
                 .where(articles.c.first_seen_at >= since, articles.c.held_reason.is_(None))
                 .order_by(articles.c.first_seen_at.desc())
                 .limit(limit)
             )
-            return [(r[0], r[1], r[2]) for r in rows]
+            return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def article_by_url(self, url: str) -> Any:
         async with self.engine.connect() as conn:

@@ -1,0 +1,263 @@
+"""P6: story clustering quality and speed, the new rule against the old one in one run.
+
+Quality is pairwise: over every pair of articles in a labelled set, a pair is a true
+positive when both methods' story keys agree and the labels agree. Articles go through
+:class:`bot.core.stories.StoryIndex` one by one in publication order, exactly as the
+poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour window).
+
+* **gold** — ``tests/data/stories/gold.jsonl``, hand-labelled (the development split the
+  thresholds were chosen on) and ``holdout.jsonl`` (never tuned on). See
+  ``tests/data/stories/README.md``.
+* **silver** — Google News's own grouping: each item of a topic feed lists related
+  headlines in its description; headlines of one item are one story, of different items
+  different stories. ``tests/data/stories/google-news-topic.rss`` (written for the
+  project) always; real Google News feeds from ``../shared/feeds`` when present.
+
+Speed: articles/s through the index (features + ``find`` + ``add``) with a full window
+already held (``--window`` articles, 20,000 by default: two days of new headlines from a
+few thousand feeds), on the feed farm's headlines and summaries (bench/feedfarm.py: trade
+stories in the launch pack's vocabulary mixed with Zipf-distributed general news).
+Times are CPU seconds of this process.
+
+Usage: ``python bench/p6_stories.py [--window 20000] [--articles 5000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import itertools
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from feedfarm import _item_xml  # noqa: E402  (bench/ is not a package)
+from legacy_stories import LegacyStoryIndex  # noqa: E402
+
+from bot.core.articles import clean_text  # noqa: E402
+from bot.core.stories import StoryIndex, story_features, story_key_for_url  # noqa: E402
+from bot.core.textfold import headline_tokens  # noqa: E402
+
+DATA = ROOT / "tests" / "data" / "stories"
+SHARED_FEEDS = ROOT.parent / "shared" / "feeds"
+WINDOW = timedelta(hours=48)
+
+
+@dataclass(frozen=True, slots=True)
+class Labelled:
+    id: str
+    title: str
+    summary: str
+    published: datetime
+    story: str
+
+
+def load_jsonl(path: Path) -> list[Labelled]:
+    """A labelled set: one JSON object per line (id, title, summary, published, story)."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
+        items.append(Labelled(row["id"], row["title"], row["summary"], published, row["story"]))
+    return sorted(items, key=lambda item: item.published)
+
+
+_LI = re.compile(r"<li>\s*<a [^>]*>(.*?)</a>.*?</li>", re.S)
+
+
+def load_google_news_topic(path: Path) -> list[Labelled]:
+    """Silver labels: the related headlines each Google News item lists in its description."""
+    text = path.read_text(encoding="utf-8")
+    items = []
+    for n, item in enumerate(re.findall(r"<item>(.*?)</item>", text, re.S)):
+        description = re.search(r"<description>(.*?)</description>", item, re.S)
+        date = re.search(r"<pubDate>(.*?)</pubDate>", item, re.S)
+        if description is None or date is None:
+            continue
+        published = parsedate_to_datetime(date.group(1).strip()).astimezone(UTC)
+        for k, title in enumerate(_LI.findall(html.unescape(description.group(1)))):
+            title = html.unescape(re.sub(r"<[^>]+>", "", title)).strip()
+            items.append(Labelled(f"{path.stem}-{n}-{k}", title, "", published, f"{n}"))
+    return sorted(items, key=lambda item: item.published)
+
+
+def cluster_new(items: Sequence[Labelled]) -> dict[str, str]:
+    index = StoryIndex(window=WINDOW)
+    keys = {}
+    for item in items:
+        features = story_features(item.title, item.summary)
+        key = index.find(features, item.published) or story_key_for_url(item.id)
+        index.add(key, features, item.published)
+        keys[item.id] = key
+    return keys
+
+
+def cluster_old(items: Sequence[Labelled]) -> dict[str, str]:
+    index = LegacyStoryIndex(window=WINDOW)
+    keys = {}
+    for item in items:
+        tokens = headline_tokens(item.title)
+        key = index.find(tokens, item.published) or story_key_for_url(item.id)
+        index.add(key, tokens, item.published)
+        keys[item.id] = key
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    precision: float
+    recall: float
+    true_pairs: int
+    predicted_pairs: int
+
+    @property
+    def f1(self) -> float:
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"P={self.precision:.3f} R={self.recall:.3f} F1={self.f1:.3f} "
+            f"({self.predicted_pairs} pairs grouped, {self.true_pairs} labelled)"
+        )
+
+
+def pairwise(items: Sequence[Labelled], keys: dict[str, str]) -> PairScore:
+    """Pairwise precision and recall of story keys against the labels."""
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(items, 2):
+        grouped = keys[a.id] == keys[b.id]
+        labelled = a.story == b.story
+        tp += grouped and labelled
+        fp += grouped and not labelled
+        fn += labelled and not grouped
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return PairScore(precision, recall, tp + fn, tp + fp)
+
+
+def report_quality(name: str, items: Sequence[Labelled]) -> tuple[PairScore, PairScore]:
+    stories = len({item.story for item in items})
+    new, old = pairwise(items, cluster_new(items)), pairwise(items, cluster_old(items))
+    print(f"{name}: {len(items)} articles, {stories} stories")
+    print(f"  new : {new}")
+    print(f"  old : {old}")
+    return new, old
+
+
+# ---- throughput -------------------------------------------------------------------------
+
+_TAG = re.compile(r"<(title|description)>(.*?)</\1>", re.S)
+
+
+def farm_articles(count: int, *, offset: int = 0) -> list[tuple[str, str]]:
+    """``count`` (title, summary) pairs from the feed farm, 50 per feed as it serves them."""
+    start = 1_800_000_000.0
+    articles = []
+    for n in range(offset, offset + count):
+        fields = dict(_TAG.findall(_item_xml(n // 50, n % 50, start)))
+        description = fields["description"]
+        if description.startswith("<![CDATA["):
+            description = description[9:-3]
+        else:
+            description = html.unescape(description)
+        articles.append((html.unescape(fields["title"]), clean_text(description)))
+    return articles
+
+
+def throughput(
+    window: list[tuple[str, str]],
+    arrivals: list[tuple[str, str]],
+    *,
+    new_rule: bool,
+) -> tuple[float, float, int]:
+    """(articles/s adding the window, articles/s of find+add after it, stories found)."""
+    start_at = datetime(2026, 11, 25, tzinfo=UTC)
+    step = WINDOW / (len(window) + len(arrivals))
+    found = 0
+    index: StoryIndex | LegacyStoryIndex
+    features: Callable[[str, str], object]
+    if new_rule:
+        index = StoryIndex(window=WINDOW, max_headlines=len(window) + len(arrivals))
+        features = story_features
+    else:
+        index = LegacyStoryIndex(window=WINDOW, max_headlines=len(window) + len(arrivals))
+        features = lambda title, _summary: headline_tokens(title)  # noqa: E731
+    begin = time.process_time()
+    now = start_at
+    for n, (title, summary) in enumerate(window):
+        f = features(title, summary)
+        key = index.find(f, now) or f"s-w{n}"  # type: ignore[arg-type]
+        index.add(key, f, now)  # type: ignore[arg-type]
+        now += step
+    fill_rate = len(window) / (time.process_time() - begin)
+    begin = time.process_time()
+    for n, (title, summary) in enumerate(arrivals):
+        f = features(title, summary)
+        key = index.find(f, now)  # type: ignore[arg-type]
+        if key is not None:
+            found += 1
+        index.add(key or f"s-a{n}", f, now)  # type: ignore[arg-type]
+        now += step
+    rate = len(arrivals) / (time.process_time() - begin)
+    return fill_rate, rate, found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--window", type=int, default=20_000, help="articles already held")
+    parser.add_argument("--articles", type=int, default=5_000, help="articles timed after")
+    args = parser.parse_args()
+
+    print(f"P6 story clustering; {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    gold, _ = report_quality("gold (development)", load_jsonl(DATA / "gold.jsonl"))
+    holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
+    silver, _ = report_quality(
+        "silver (our Google-News-like topic feed)",
+        load_google_news_topic(DATA / "google-news-topic.rss"),
+    )
+    real = sorted(SHARED_FEEDS.glob("google-news*.rss")) if SHARED_FEEDS.is_dir() else []
+    real_items = [item for path in real for item in load_google_news_topic(path)]
+    if real_items and len({item.story for item in real_items}) > 1:
+        report_quality("silver (Google News feeds in ../shared/feeds)", real_items)
+    else:
+        print("silver (real Google News feeds): skipped, ../shared/feeds absent or no <ol>")
+
+    window = farm_articles(args.window)
+    arrivals = farm_articles(args.articles, offset=args.window)
+    fill_new, rate_new, found_new = throughput(window, arrivals, new_rule=True)
+    fill_old, rate_old, found_old = throughput(window, arrivals, new_rule=False)
+    print(
+        f"throughput with {args.window:,} articles held, {args.articles:,} more timed "
+        "(features + find + add, CPU time):"
+    )
+    print(
+        f"  new : {rate_new:,.0f} articles/s ({fill_new:,.0f}/s filling the window); "
+        f"{found_new} joined a story"
+    )
+    print(
+        f"  old : {rate_old:,.0f} articles/s ({fill_old:,.0f}/s filling the window); "
+        f"{found_old} joined a story"
+    )
+    print(f"  new/old speed ratio: x{rate_new / rate_old:.2f}")
+    print(
+        f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
+        f"holdout_p={holdout.precision:.4f} holdout_r={holdout.recall:.4f} "
+        f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
+        f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

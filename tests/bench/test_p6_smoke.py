@@ -1,0 +1,43 @@
+"""bench/p6_stories.py runs end to end at a tiny window and prints its figures.
+
+No thresholds on speed: the figures only have to exist; the quality floor is asserted by
+tests/core/test_stories.py on the same labelled data.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
+    """Gold, held-out and silver figures for the new and the old rule, then articles/s."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "p6_stories.py"),
+            "--window",
+            "400",
+            "--articles",
+            "200",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    ).stdout
+    for name in ("gold (development)", "gold (held out)", "silver (our Google-News-like"):
+        assert name in out, out
+    assert len(re.findall(r"^  new : P=", out, re.M)) >= 3, out
+    assert len(re.findall(r"^  old : P=", out, re.M)) >= 3, out
+    result = re.search(r"^RESULT (.+)$", out, re.M)
+    assert result, out
+    figures = {k: float(v) for k, v in (pair.split("=") for pair in result.group(1).split())}
+    assert figures["articles_per_s"] > 0
+    assert figures["baseline_articles_per_s"] > 0
+    assert 0 < figures["gold_p"] <= 1
