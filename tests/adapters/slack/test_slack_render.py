@@ -21,20 +21,11 @@ from bot.adapters.slack.render import (
     render_alert,
     render_alerts,
     render_articles,
-    render_feed_list,
-    render_status,
-    render_watch_list,
     safe_url,
 )
 from bot.core.models import (
     Alert,
     ArticleView,
-    DestinationState,
-    DestinationStatus,
-    FeedHealth,
-    FeedInfo,
-    StatusReport,
-    WatchInfo,
 )
 
 PUBLISHED = datetime(2025, 3, 1, 14, 3, tzinfo=UTC)
@@ -205,73 +196,6 @@ def test_metadata_carries_the_first_alert_id() -> None:
         "event_type": "wirewatch_alert",
         "event_payload": {"alert_id": 5, "alert_ids": [5, 6]},
     }
-
-
-def test_long_watch_and_feed_lists_are_packed_within_limits() -> None:
-    """Hundreds of watches or feeds pack into sections of <= 3000 chars and <= 50 blocks."""
-    watches = [
-        WatchInfo(i, "x" * 400, f"name {i}", i, PUBLISHED, ("slack:C1",)) for i in range(500)
-    ]
-    assert_within_limits(render_watch_list(watches, where="this channel").blocks)
-    feeds = [
-        FeedInfo(
-            i,
-            f"https://f{i}.test/" + "p" * 300,
-            None,
-            300,
-            FeedHealth.FAILING,
-            None,
-            "boom " * 100,
-            PUBLISHED,
-            3,
-            None,
-            "user",
-        )
-        for i in range(500)
-    ]
-    blocks = render_feed_list(feeds).blocks
-    assert_within_limits(blocks)
-    assert "more_" in all_text(blocks)
-
-
-def test_status_names_failing_feeds_with_reason_and_since_and_hides_webhook_urls() -> None:
-    """Status shows failing feeds (reason, since), queue, dead letters, last poll, watches."""
-    feed = FeedInfo(
-        1,
-        "https://broken.test/rss",
-        "Broken",
-        300,
-        FeedHealth.FAILING,
-        None,
-        "HTTP 503",
-        PUBLISHED,
-        4,
-        None,
-        "config",
-    )
-    report = StatusReport(
-        feeds=(feed,),
-        destinations=(
-            DestinationStatus(
-                "slack-webhook:https://hooks.slack.com/services/T/B/secretsecret",
-                DestinationState.FAILING,
-                "the webhook was removed",
-                PUBLISHED,
-                2,
-            ),
-        ),
-        outbox_depth=2,
-        oldest_pending_at=PUBLISHED,
-        dead_letters=1,
-        last_poll_at=PUBLISHED,
-        subscriptions=(WatchInfo(3, "lithium", None, 7, PUBLISHED, ("slack:C1",)),),
-    )
-    text = all_text(render_status(report, where="this channel").blocks)
-    assert "1 failing" in text and "HTTP 503" in text and "since <!date^1740837780" in text
-    assert "*Outbox:* 2 waiting" in text and "*Dead letters:* 1" in text
-    assert "*Last poll:* <!date^1740837780^{ago}" in text
-    assert "*#3* `lithium` — 7 hits" in text
-    assert "secretsecret" not in text and "…secret" in text
 
 
 def test_article_listing_is_escaped_and_bolds_matches() -> None:
