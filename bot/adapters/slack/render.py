@@ -1,4 +1,4 @@
-"""Block Kit for Slack: alerts, listings and command replies, built inside Slack's limits.
+"""Block Kit for Slack: alerts and article cards, built inside Slack's limits.
 
 Every builder here fits Slack's documented limits by construction, so a message is never
 refused for its size: 50 blocks per message, 3000 characters per section text, 75 per
@@ -402,7 +402,7 @@ def alert_metadata(alerts: Sequence[Alert]) -> dict[str, Any]:
     }
 
 
-# --- command replies ------------------------------------------------------------------
+# --- article cards (latest, watch test) -------------------------------------------
 
 
 def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessage:
