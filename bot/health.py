@@ -129,7 +129,8 @@ async def start_health_server(
         problems: list[str] = []
         try:
             async with core.store.engine.connect() as conn:
-                await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=3)
+                async with asyncio.timeout(3):
+                    await conn.execute(text("SELECT 1"))
         except Exception as e:
             problems.append(f"database unreachable: {type(e).__name__}")
         for adapter in adapters:

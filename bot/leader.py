@@ -119,7 +119,10 @@ class AdvisoryLease:
         if conn is None:
             return False
         try:
-            await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=5)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+            # lands as the query finishes, and stop() would then wait on this loop forever.
+            async with asyncio.timeout(5):
+                await conn.execute(text("SELECT 1"))
             await conn.commit()
             return True
         except Exception as e:
@@ -198,6 +201,7 @@ class LeaderElectedAdapter:
         self.name = self.current.name
         self.leader = False
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._notifiers: list[Notifier] = [
             _DelegatingNotifier(self, n.kinds) for n in self.current.notifiers()
         ]
@@ -245,8 +249,11 @@ class LeaderElectedAdapter:
             )
 
     async def _watch(self) -> None:
-        while True:
+        # The flag as well as the cancel: a cancel a library swallows must not keep us here.
+        while not self._stopping:
             await asyncio.sleep(self.retry_seconds)
+            if self._stopping:
+                return
             try:
                 if self.leader:
                     if not await self.lease.still_held():
@@ -260,6 +267,7 @@ class LeaderElectedAdapter:
                 log.warning("%s leadership check failed: %s", self.name, e)
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -331,7 +331,8 @@ class Poller:
                     if remaining <= 0:
                         nxt = queue.get_nowait()
                     else:
-                        nxt = await asyncio.wait_for(queue.get(), remaining)
+                        async with asyncio.timeout(remaining):
+                            nxt = await queue.get()
                 except (asyncio.QueueEmpty, TimeoutError):
                     break
                 if nxt is None:

@@ -242,7 +242,8 @@ class DiscordAdapter:
         await self.client.close()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._task, timeout=self.stop_timeout)
+                async with asyncio.timeout(self.stop_timeout):
+                    await self._task
             self._task = None
 
 

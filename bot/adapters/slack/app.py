@@ -225,7 +225,8 @@ class SlackAdapter:
         self._track_current()
         if self.router.is_slow(invocation.text):
             try:
-                early = await asyncio.wait_for(self.router.precheck(invocation), self._ack_budget)
+                async with asyncio.timeout(self._ack_budget):
+                    early = await self.router.precheck(invocation)
             except TimeoutError:
                 early = None  # run() checks again; the ack must not wait any longer
             if early is not None:
