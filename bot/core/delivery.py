@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.alerts import one_per_story
+from bot.core.controls import Held, flushable, gate, summary_heading
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -113,6 +114,8 @@ class Deliverer:
         if report.dead_lettered:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
         await self.deliver_notices()
+        for destination in await self.store.controls.controlled():
+            await self._gate(destination, now)
         dests = await self.store.pending_destinations(now)
         dests += [d for d in await self.store.edit_destinations(now) if d not in dests]
         await asyncio.gather(*(self._drain(d, report) for d in dests))
@@ -121,6 +124,30 @@ class Deliverer:
         if self.on_pass:
             self.on_pass(report)
         return report
+
+    async def _gate(self, destination: str, now: datetime) -> None:
+        """Apply the channel's controls before anything of it is claimed: hold alerts for a
+        summary or until enough outlets carry their story, and queue summaries now due."""
+        store = self.store.controls
+        channel = await store.channel(destination)
+        watches = await store.watches(destination)
+        candidates, waiting, held, sent = await store.gate_inputs(destination, now)
+        decision = gate(candidates, waiting, channel, watches, sent, now)
+        if not decision.empty:
+            await store.apply(destination, decision, now)
+        held += [
+            Held(c.id, c.watch_id, decision.hold[c.id], now)
+            for c in candidates
+            if c.id in decision.hold
+        ]
+        due = flushable(held, channel, watches, now)
+        if due:
+            reasons = {h.reason for h in held if h.id in set(due)}
+            queued = await store.flush(destination, due, summary_heading(reasons, channel), now)
+            log.info(
+                "summary queued",
+                extra={"destination": destination, "alerts": queued, "reasons": sorted(reasons)},
+            )
 
     async def _drain(self, destination: str, report: DeliveryReport) -> None:
         notifier = self.notifier_for(destination)

@@ -137,6 +137,7 @@ class Alert:
     updated: bool = False  # the headline changed materially after it was first alerted
     also_matched: tuple[WatchHit, ...] = ()  # the story's other watches in this channel
     coverage: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the story's other articles
+    digest: str | None = None  # part of a summary (digest, after quiet hours): its heading
 
     @property
     def hits(self) -> tuple[WatchHit, ...]:

@@ -32,6 +32,7 @@ from bot.core.models import (
     FeedInfo,
     WatchInfo,
 )
+from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
 from bot.store.schema import (
     alerts,
@@ -210,6 +211,7 @@ class Store:
         self._sync_engine = sync_sqlite_engine(engine)
         # One writer thread: SQLite takes one writer at a time anyway.
         self._write_lock = asyncio.Lock()
+        self.controls = ControlsStore(self)
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` (synchronous SQLAlchemy calls) in ONE transaction.
@@ -856,6 +858,7 @@ class Store:
         lease: timedelta,
         batch: int,
         burst_threshold: int,
+        digest_batch: int = 10,
     ) -> tuple[list[Alert], bool]:
         """Lease the OLDEST pending alerts of one destination, in order.
 
@@ -900,18 +903,24 @@ class Store:
                 )
             ).scalar_one()
             pick = (
-                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until)
+                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until, alerts.c.digest)
                 .where(alerts.c.destination == destination, alerts.c.state == "pending")
                 .order_by(alerts.c.id)
-                .limit(batch if queued > burst_threshold else 1)
+                .limit(max(batch, digest_batch))
             )
             if self.dialect == "postgresql":
                 # Serialise claimers of the same channel so order holds across instances.
                 pick = pick.with_for_update()
             rows = (await conn.execute(pick)).all()
+            # A summary's alerts go together (a digest page); others alone, or condensed
+            # during a burst.
+            heading = rows[0].digest if rows else None
+            take = digest_batch if heading else (batch if queued > burst_threshold else 1)
             ids: list[int] = []
-            for r in rows:
+            for r in rows[:take]:
                 if r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now):
+                    break
+                if r.digest != heading:
                     break
                 ids.append(r.id)
             if not ids:
@@ -924,6 +933,7 @@ class Store:
                     alerts.c.state == "pending",
                     alerts.c.story_key.in_(stories),
                     alerts.c.id.not_in(ids),
+                    alerts.c.digest.is_(None) if heading is None else alerts.c.digest == heading,
                     alerts.c.next_attempt_at <= now,
                     or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
                 )
@@ -1003,6 +1013,7 @@ class Store:
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
                     coverage=tuple(coverage),
+                    digest=r.digest,
                 )
             )
         return out, [bool(r.maybe_sent) for r in rows]

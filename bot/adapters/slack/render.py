@@ -387,10 +387,51 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
     return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
 
 
+def _outlets(alert: Alert) -> str:
+    n = 1 + len(alert.also_reported_by)
+    return f"{n} outlets" if n > 1 else "1 outlet"
+
+
+def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
+    """One page of a summary: stories grouped by watch (in queue order, which the core
+    sorted newest first), each with its outlet count. Summaries never ping."""
+    heading = alerts[0].digest or "Summary"
+    groups: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.watch_id, []).append(alert)
+    blocks: list[Block] = [
+        section(
+            f"*{escape_text(heading)}* · {len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+        )
+    ]
+    for group in groups.values():
+        first = group[0]
+        lines = [f"*{_watch_label(first.watch_id, first.watch_name)}*"]
+        for alert in group:
+            title = shorten(alert.title, TITLE_CHARS) or alert.url
+            facts = [escape_text(shorten(alert.source, 60)), _outlets(alert)]
+            if alert.published is not None:
+                facts.append(slack_date(alert.published, "{date_short_pretty} {time}"))
+            if alert.also_matched:
+                facts.append(
+                    "also "
+                    + ", ".join(_watch_label(h.watch_id, h.watch_name) for h in alert.also_matched)
+                )
+            lines.append(f"• {link(alert.url, title)} — " + " · ".join(f for f in facts if f))
+        blocks.extend(sections_from_lines(lines, max_blocks=MAX_BLOCKS - len(blocks)))
+    titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
+    return SlackMessage(
+        text=_fallback(f"{escape_text(heading)}: {titles}"), blocks=fit_blocks(blocks)
+    )
+
+
 def render_alerts(alerts: Sequence[Alert]) -> SlackMessage:
-    """The message for one delivery batch (one alert, or a condensed listing)."""
+    """The message for one delivery batch (one alert, a condensed listing, or a page of a
+    summary)."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
+    if alerts[0].digest:
+        return render_digest(alerts)
     return render_alert(alerts[0]) if len(alerts) == 1 else render_alert_batch(alerts)
 
 
