@@ -12,6 +12,17 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.core.api import Caller, SubscribeResult
+from bot.core.controls import (
+    CHANNEL_WORDS,
+    ChannelControls,
+    ChannelReport,
+    WatchControls,
+    local_zone,
+    snooze_end,
+    with_digest,
+    with_quiet,
+    with_volume,
+)
 from bot.core.errors import (
     BlockedAddressError,
     DuplicateError,
@@ -49,6 +60,8 @@ class MemoryCore:
         self.destinations: tuple[DestinationStatus, ...] = ()
         self.dead_letters = 0
         self.calls: list[str] = []
+        self.channel_controls: dict[str, ChannelControls] = {}
+        self.watch_controls: dict[tuple[str, int], WatchControls] = {}
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -246,3 +259,75 @@ class MemoryCore:
 
     async def why(self, caller: Caller, url: str) -> WhyReport:
         return WhyReport(url, False, (f"Wirewatch has not seen {url} in any feed it polls.",))
+
+    # --- channel controls --------------------------------------------------------------
+
+    def _here(self, caller: Caller, ref: str) -> WatchInfo:
+        here = [
+            w
+            for w in self._visible(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        found, _ = self._find([ref], here)
+        if not found:
+            raise NotFoundError(f"no watch {ref!r} delivers to this channel")
+        return found[0]
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        self.calls.append("channel_settings")
+        dest = caller.destination
+        watches = [w for w in self.watches.values() if w.owner == dest or dest in w.destinations]
+        return ChannelReport(
+            dest,
+            self.channel_controls.get(dest, ChannelControls()),
+            tuple((w, self.watch_controls.get((dest, w.id), WatchControls())) for w in watches),
+            NOW,
+        )
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        self.calls.append("set_digest")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        new = self.channel_controls[caller.destination] = with_digest(current, mode, at, tz)
+        return new
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        self.calls.append("set_quiet")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        new = self.channel_controls[caller.destination] = with_quiet(current, hours, tz)
+        return new
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        self.calls.append("snooze")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        until = snooze_end(duration, NOW, local_zone(current))
+        if target.strip().lower() in CHANNEL_WORDS:
+            self.channel_controls[caller.destination] = replace(current, snoozed_until=until)
+            return None, until
+        watch = self._here(caller, target)
+        key = (caller.destination, watch.id)
+        old = self.watch_controls.get(key, WatchControls())
+        self.watch_controls[key] = replace(old, snoozed_until=until)
+        return watch, until
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        self.calls.append("set_volume")
+        self._manager(caller)
+        watch = self._here(caller, watch_ref)
+        key = (caller.destination, watch.id)
+        new = with_volume(self.watch_controls.get(key, WatchControls()), per_hour, min_outlets)
+        self.watch_controls[key] = new
+        return watch, new

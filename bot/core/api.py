@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from bot.core.controls import ChannelControls, ChannelReport, WatchControls
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport
 
 
@@ -148,4 +150,40 @@ class CoreAPI(Protocol):
 
     async def why(self, caller: Caller, url: str) -> WhyReport:
         """What happened to one article URL, told only as far as the caller may see."""
+        ...
+
+    # --- channel controls (bot.core.controls) ---------------------------------------------
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        """The caller's channel's controls and its watches' volume settings."""
+        ...
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        """``realtime``, ``hourly`` or ``daily`` at ``at`` (HH:MM) in ``tz`` (IANA). Raises
+        ``ControlError`` for what cannot be read."""
+        ...
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        """Quiet hours ``HH:MM-HH:MM`` (may cross midnight) in ``tz``, or ``off``."""
+        ...
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        """Snooze the channel (``target`` "channel") or one of its watches for ``duration``
+        ("2h", "until monday", "off"). Returns (the watch or None, when it ends or None)."""
+        ...
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        """Cap a watch's alerts here per hour (the rest go to the next summary) and/or alert
+        only once its story has ``min_outlets`` outlets. ``0`` removes a setting."""
         ...

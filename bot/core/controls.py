@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.errors import WirewatchError
+from bot.core.models import WatchInfo
 
 DEFAULT_TZ = "UTC"
 WAIT_FOR_OUTLETS = timedelta(hours=48)  # a story that never reaches K outlets is let go
@@ -165,7 +166,7 @@ def parse_quiet(text: str) -> tuple[time, time]:
 
 
 _DURATION_PART = re.compile(
-    r"(\d+)\s*(w|weeks?|d|days?|h|hrs?|hours?|m|mins?|minutes?)", re.IGNORECASE
+    r"(\d+)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)\b", re.IGNORECASE
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -177,10 +178,8 @@ def parse_until(text: str, now: datetime, tz: str = DEFAULT_TZ) -> datetime:
     if words.startswith("until "):
         until = _until(words[6:].strip(), now, ZoneInfo(tz))
     else:
-        spent = 0
         total = timedelta()
         for m in _DURATION_PART.finditer(words):
-            spent += len(m.group(0))
             n, unit = int(m.group(1)), m.group(2)[0].lower()
             total += {
                 "w": timedelta(weeks=n),
@@ -188,7 +187,7 @@ def parse_until(text: str, now: datetime, tz: str = DEFAULT_TZ) -> datetime:
                 "h": timedelta(hours=n),
                 "m": timedelta(minutes=n),
             }[unit]
-        if not total or spent != len(words.replace(" ", "")):
+        if not total or _DURATION_PART.sub("", words).strip():
             raise ControlError(
                 f"{text!r} is not a duration: use e.g. 30m, 2h, 1d, 'until monday' or 'until 08:00'"
             )
@@ -414,3 +413,62 @@ def describe(controls: ChannelControls, now: datetime) -> list[str]:
         lines.append(f"Snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
     lines.append("Story updates: " + ("thread replies" if controls.threads else "edit the message"))
     return lines
+
+
+# --- changes people ask for (shared by the core and its test double) ----------------------
+
+OFF = {"off", "none", "stop", "0"}
+CHANNEL_WORDS = {"channel", "here", "all", "everything"}
+
+
+def with_digest(
+    current: ChannelControls, mode: str, at: str | None, tz: str | None
+) -> ChannelControls:
+    digest, when, zone = parse_digest(mode, at, tz)
+    return replace(current, digest=digest, digest_at=when, digest_tz=zone)
+
+
+def with_quiet(current: ChannelControls, hours: str, tz: str | None) -> ChannelControls:
+    if hours.strip().lower() in OFF:
+        return replace(current, quiet_start=None, quiet_end=None, quiet_tz=DEFAULT_TZ)
+    start, end = parse_quiet(hours)
+    return replace(current, quiet_start=start, quiet_end=end, quiet_tz=parse_tz(tz))
+
+
+def snooze_end(duration: str, now: datetime, tz: str) -> datetime | None:
+    """When a snooze given as ``duration`` ends; None for ``off`` (end it now)."""
+    if duration.strip().lower() in OFF:
+        return None
+    return parse_until(duration, now, tz)
+
+
+def with_volume(
+    current: WatchControls, per_hour: int | None, min_outlets: int | None
+) -> WatchControls:
+    """``None`` keeps a setting, ``0`` removes it."""
+    if per_hour is not None and not 0 <= per_hour <= MAX_PER_HOUR:
+        raise ControlError(f"an hourly limit is between 1 and {MAX_PER_HOUR} (0 removes it)")
+    if min_outlets is not None and not 0 <= min_outlets <= MAX_MIN_OUTLETS:
+        raise ControlError(f"an outlet threshold is between 1 and {MAX_MIN_OUTLETS} (0 removes it)")
+    if per_hour is not None:
+        current = replace(current, max_per_hour=per_hour or None)
+    if min_outlets is not None:
+        current = replace(current, min_outlets=min_outlets if min_outlets > 1 else None)
+    return current
+
+
+def local_zone(controls: ChannelControls) -> str:
+    """The zone a channel's times are read in when a command names none."""
+    if controls.quiet:
+        return controls.quiet_tz
+    return controls.digest_tz
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReport:
+    """A channel's controls, for ``settings``: its own and each of its watches'."""
+
+    destination: str
+    controls: ChannelControls
+    watches: tuple[tuple[WatchInfo, WatchControls], ...]
+    now: datetime

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.api import Caller, SubscribeResult
 from bot.core.articles import canonical_url
+from bot.core.controls import (
+    CHANNEL_WORDS,
+    ChannelControls,
+    ChannelReport,
+    WatchControls,
+    local_zone,
+    snooze_end,
+    with_digest,
+    with_quiet,
+    with_volume,
+)
 from bot.core.errors import (
     DuplicateError,
     NotFoundError,
@@ -477,3 +488,80 @@ class Wirewatch:
                     + f" (alert #{a.id})."
                 )
         return WhyReport(url=canonical, found=True, lines=tuple(lines))
+
+    # ---- channel controls ---------------------------------------------------------------
+
+    async def _delivering_here(self, caller: Caller, watch_ref: str) -> WatchInfo:
+        """A watch that delivers to the caller's channel (its own, or a subscribed one)."""
+        here = [
+            w
+            for w in await self._visible_watches(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        found, _ = self._resolve_watches([watch_ref], here)
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} delivers to this channel")
+        return found[0]
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        destination = caller.destination
+        volumes = await self.store.controls.watches(destination)
+        watches = await self.store.watch_infos(destination)
+        return ChannelReport(
+            destination=destination,
+            controls=await self.store.controls.channel(destination),
+            watches=tuple((w, volumes.get(w.id, WatchControls())) for w in watches),
+            now=self.clock.now(),
+        )
+
+    async def _save_controls(self, caller: Caller, controls: ChannelControls) -> ChannelControls:
+        await self.store.controls.set_channel(
+            caller.destination, controls, by=caller.user, now=self.clock.now()
+        )
+        return controls
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_digest(current, mode, at, tz))
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_quiet(current, hours, tz))
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        until = snooze_end(duration, self.clock.now(), local_zone(current))
+        if target.strip().lower() in CHANNEL_WORDS:
+            await self._save_controls(caller, replace(current, snoozed_until=until))
+            return None, until
+        watch = await self._delivering_here(caller, target)
+        volumes = await self.store.controls.watches(caller.destination)
+        controls = replace(volumes.get(watch.id, WatchControls()), snoozed_until=until)
+        await self.store.controls.set_watch(
+            watch.id, caller.destination, controls, now=self.clock.now()
+        )
+        return watch, until
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        self._require_manager(caller)
+        watch = await self._delivering_here(caller, watch_ref)
+        volumes = await self.store.controls.watches(caller.destination)
+        controls = with_volume(volumes.get(watch.id, WatchControls()), per_hour, min_outlets)
+        await self.store.controls.set_watch(
+            watch.id, caller.destination, controls, now=self.clock.now()
+        )
+        return watch, controls

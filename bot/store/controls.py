@@ -259,12 +259,22 @@ class ControlsStore:
             ).all()
             if not rows:
                 return 0
-            first_of_watch: dict[int, int] = {}
-            for r in sorted(rows, key=lambda r: r.id):
-                first_of_watch.setdefault(r.watch_id, r.id)
+
+            # Newest first: the watch with the newest story leads, each watch's stories
+            # newest first under it.
+            def newest(r: Any) -> tuple[float, int]:
+                return (r.published.timestamp(), r.id)
+
+            lead: dict[int, tuple[float, int]] = {}
+            for r in rows:
+                lead[r.watch_id] = max(lead.get(r.watch_id, (float("-inf"), 0)), newest(r))
             ordered = sorted(
                 rows,
-                key=lambda r: (first_of_watch[r.watch_id], -r.published.timestamp(), -r.id),
+                key=lambda r: (
+                    tuple(-x for x in lead[r.watch_id]),
+                    r.watch_id,
+                    tuple(-x for x in newest(r)),
+                ),
             )
             await conn.execute(delete(alerts).where(alerts.c.id.in_([r.id for r in rows])))
             columns = [c.name for c in alerts.columns if c.name != "id"]

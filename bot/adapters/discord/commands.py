@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Iterable
-from typing import Any, Optional  # noqa: F401  (Optional: read by string annotations)
+from typing import Any, Literal, Optional  # noqa: F401  (read by string annotations)
 
 import discord
 from discord import app_commands
@@ -46,7 +46,7 @@ CHOICE_NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 100
 MANAGERS = "members with Manage Channels"
 # Discord names an option once per command; the catalogue's plural is one pick here.
-_OPTION_NAMES = {"watches": "watch"}
+_OPTION_NAMES = {"watches": "watch", "per-hour": "per_hour", "min-outlets": "min_outlets"}
 # Commands whose success means the bot will post in this channel from now on.
 _POSTS_HERE = frozenset({"subscribe", "watch add"})
 
@@ -59,6 +59,8 @@ def _annotation(param: Param) -> str:
         base = f"app_commands.Range[int, {low}, {high}]"
     elif param.kind is Kind.FLAG:
         base = "bool"
+    elif param.kind is Kind.CHOICE:
+        base = f"Literal[{', '.join(repr(c) for c in param.choices)}]"
     elif param.kind is Kind.MENTION:
         base = "discord.Role"
     elif param.max_length:

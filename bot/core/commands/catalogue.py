@@ -215,6 +215,103 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
 )
 
+# Channel controls (bot.core.controls): volume and shape of what a channel receives.
+_TZ = Param("tz", Kind.WORD, "IANA time zone, e.g. Europe/London (default UTC)", max_length=64)
+CATALOGUE += (
+    CommandSpec(
+        "settings",
+        "this channel's digest, quiet hours, snoozes and each watch's volume",
+        "",
+        "",
+        aliases=("controls",),
+    ),
+    CommandSpec(
+        "digest",
+        "alerts as they break (realtime), or a digest hourly or daily at HH:MM",
+        "realtime|hourly|daily [HH:MM] [TZ]",
+        "daily 08:00 Europe/London",
+        (
+            Param(
+                "mode",
+                Kind.CHOICE,
+                "realtime, hourly or daily",
+                required=True,
+                choices=("realtime", "hourly", "daily"),
+            ),
+            Param("at", Kind.WORD, "Daily digests: the time, HH:MM", max_length=8),
+            _TZ,
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "quiet",
+        "quiet hours: hold alerts, then one summary when they end",
+        "HH:MM-HH:MM [TZ] | off",
+        "22:00-07:00 America/New_York",
+        (
+            Param(
+                "hours",
+                Kind.WORD,
+                "HH:MM-HH:MM (may cross midnight), or off",
+                required=True,
+                max_length=16,
+            ),
+            _TZ,
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "snooze",
+        "pause the channel or one watch for a while; a summary follows",
+        "channel|WATCH DURATION",
+        "channel 2h",
+        (
+            Param(
+                "target",
+                Kind.WORD,
+                "channel, or a watch (its #id or name)",
+                required=True,
+                max_length=NAME_MAX,
+            ),
+            Param(
+                "duration",
+                Kind.TEXT,
+                "2h, 30m, 1d, until monday, until 08:00, or off",
+                required=True,
+                max_length=40,
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "watch volume",
+        "cap a watch's alerts per hour here, or alert only when enough outlets carry a story",
+        "WATCH [--per-hour N] [--min-outlets K]",
+        "3 --per-hour 5 --min-outlets 2",
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param(
+                "per-hour",
+                Kind.INT,
+                "At most this many alerts an hour; the rest go to the next summary (0: no cap)",
+                option=True,
+                min_value=0,
+                max_value=100,
+            ),
+            Param(
+                "min-outlets",
+                Kind.INT,
+                "Alert only once this many outlets carry the story (0 or 1: at once)",
+                option=True,
+                min_value=0,
+                max_value=20,
+            ),
+        ),
+        mutating=True,
+        aliases=("watch limit",),
+    ),
+)
+
 COMMANDS: dict[str, CommandSpec] = {spec.name: spec for spec in CATALOGUE}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 
 from bot.core.api import Caller, CoreAPI, SubscribeResult
 from bot.core.commands.catalogue import (
@@ -38,6 +39,7 @@ from bot.core.commands.reply import (
     text_reply,
 )
 from bot.core.commands.textargs import UnknownCommandError, UsageError
+from bot.core.controls import ControlError, Digest, WatchControls, describe, snoozed
 from bot.core.errors import (
     DuplicateError,
     FeedError,
@@ -139,6 +141,11 @@ class Commands:
             "feeds remove": self._feeds_remove,
             "status": self._status,
             "why": self._why,
+            "settings": self._settings,
+            "digest": self._digest,
+            "quiet": self._quiet,
+            "snooze": self._snooze,
+            "watch volume": self._watch_volume,
         }
         missing = {spec.name for spec in CATALOGUE} - set(self._handlers)
         assert not missing, f"catalogue commands without a handler: {missing}"
@@ -179,6 +186,8 @@ class Commands:
             return query_error(e)
         except FeedError as e:
             return text_reply(f"⚠️ That feed can't be used: {e.reason}", tone=Tone.ERROR)
+        except ControlError as e:
+            return text_reply(f"⚠️ {e}. Example: ", Cmd(spec.name, spec.example), tone=Tone.ERROR)
         except NotFoundError as e:
             return text_reply(f"{e} — ", _list_hint(spec), " shows the ids.", tone=Tone.ERROR)
         except (PermissionDeniedError, DuplicateError, QuotaError) as e:
@@ -430,6 +439,104 @@ class Commands:
         feed = await self.core.remove_feed(caller, str(args["feed"]))
         return text_reply("Feed ", Code(f"#{feed.id}"), f" removed: {feed.url}", tone=Tone.SUCCESS)
 
+    # --- channel controls ----------------------------------------------------------------
+
+    async def _settings(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        report = await self.core.channel_settings(caller)
+        lines = tuple((text,) for text in describe(report.controls, report.now))
+        volumes = tuple(
+            (*watch_ref(w), " — ", _volume_text(v, report.now)) for w, v in report.watches
+        )
+        return Reply(
+            summary="This channel's settings",
+            blocks=(
+                Section(("This channel",), lines),
+                Section(
+                    ("Watches here",),
+                    volumes,
+                    empty=("No watches post here yet: ", Cmd("watch add", "QUERY"), "."),
+                ),
+                Paragraph(
+                    (
+                        "Change them with ",
+                        Cmd("digest", "daily 08:00 Europe/London"),
+                        ", ",
+                        Cmd("quiet", "22:00-07:00"),
+                        ", ",
+                        Cmd("snooze", "channel 2h"),
+                        " and ",
+                        Cmd("watch volume", "WATCH --per-hour 5"),
+                        ".",
+                    )
+                ),
+            ),
+        )
+
+    def _changed(self, caller: Caller, summary: str, what: Line) -> Reply:
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary=summary,
+            blocks=(Paragraph(("✅ ", *what)),),
+            tone=Tone.SUCCESS,
+            announce=(*who, " changed this channel's alerts: ", *what),
+        )
+
+    async def _digest(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_digest(
+            caller, str(args["mode"]), _opt_str(args.get("at")), _opt_str(args.get("tz"))
+        )
+        if controls.digest is Digest.REALTIME:
+            what: Line = ("Stories are posted here as they break.",)
+        elif controls.digest is Digest.HOURLY:
+            what = ("Stories are collected into one digest every hour, on the hour.",)
+        else:
+            when = f"{controls.digest_at:%H:%M}" if controls.digest_at else "?"
+            what = (f"Stories are collected into one digest daily at {when} {controls.digest_tz}.",)
+        return self._changed(caller, f"Digest: {controls.digest}", what)
+
+    async def _quiet(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_quiet(caller, str(args["hours"]), _opt_str(args.get("tz")))
+        if not controls.quiet or controls.quiet_start is None or controls.quiet_end is None:
+            return self._changed(caller, "Quiet hours off", ("Quiet hours are off.",))
+        span = f"{controls.quiet_start:%H:%M}-{controls.quiet_end:%H:%M} {controls.quiet_tz}"
+        return self._changed(
+            caller,
+            f"Quiet hours {span}",
+            (f"Quiet hours {span}: alerts are held, then sent as one summary when they end.",),
+        )
+
+    async def _snooze(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch, until = await self.core.snooze(caller, str(args["target"]), str(args["duration"]))
+        subject: Line = ("This channel",) if watch is None else ("Watch ", *watch_ref(watch))
+        if until is None:
+            return self._changed(caller, "Snooze ended", (*subject, " is no longer snoozed."))
+        return self._changed(
+            caller,
+            "Snoozed",
+            (*subject, " is snoozed until ", *_until_text(until), "; a summary follows."),
+        )
+
+    async def _watch_volume(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        per_hour = args.get("per-hour")
+        min_outlets = args.get("min-outlets")
+        watch, controls = await self.core.set_volume(
+            caller,
+            str(args["watch"]),
+            per_hour=int(str(per_hour)) if per_hour is not None else None,
+            min_outlets=int(str(min_outlets)) if min_outlets is not None else None,
+        )
+        return self._changed(
+            caller,
+            f"Watch #{watch.id} volume",
+            (
+                "Watch ",
+                *watch_ref(watch),
+                " here: ",
+                _volume_text(controls, None),
+                ".",
+            ),
+        )
+
     async def _status(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         return status_reply(await self.core.status(caller), caller.destination)
 
@@ -440,6 +547,21 @@ class Commands:
             blocks=(Section((f"Why: {report.url}",), tuple((ln,) for ln in report.lines)),),
             tone=Tone.INFO if report.found else Tone.WARNING,
         )
+
+
+def _volume_text(controls: WatchControls, now: datetime | None) -> str:
+    parts = []
+    if controls.max_per_hour:
+        parts.append(f"at most {controls.max_per_hour}/hour")
+    if controls.min_outlets:
+        parts.append(f"only stories with {controls.min_outlets}+ outlets")
+    if now and snoozed(controls.snoozed_until, now) and controls.snoozed_until is not None:
+        parts.append(f"snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
+    return "; ".join(parts) or "every story, as it breaks"
+
+
+def _until_text(until: datetime | None) -> Line:
+    return (When(until),) if until is not None else ("now",)
 
 
 def status_reply(report: StatusReport, destination: str) -> Reply:
