@@ -16,7 +16,7 @@ changes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -102,6 +102,7 @@ class Waiting:
     watch_id: int
     outlets: int
     created_at: datetime
+    story_key: str = ""
 
 
 @dataclass(slots=True)
@@ -110,10 +111,11 @@ class GateDecision:
     wait: list[int] = field(default_factory=list)  # pending -> waiting for outlets
     release: list[int] = field(default_factory=list)  # waiting -> pending (threshold met)
     drop: list[int] = field(default_factory=list)  # waited too long: never alerted
+    muted: list[int] = field(default_factory=list)  # its story was muted here
 
     @property
     def empty(self) -> bool:
-        return not (self.hold or self.wait or self.release or self.drop)
+        return not (self.hold or self.wait or self.release or self.drop or self.muted)
 
 
 # --- reading what people type -------------------------------------------------------------
@@ -300,13 +302,23 @@ def gate(
     watches: Mapping[int, WatchControls],
     sent_last_hour: Mapping[int, int],
     now: datetime,
+    held: Sequence[Held] = (),
+    muted: Set[str] = frozenset(),
 ) -> GateDecision:
     """What to do with a channel's pending alerts before any is sent.
 
     ``candidates`` are in queue order; ``sent_last_hour`` counts each watch's alerts sent
-    here in the last hour, and alerts let through now count against the same cap.
+    here in the last hour, and alerts let through now count against the same cap. Alerts
+    of a story the channel muted are let go, wherever they wait.
     """
     decision = GateDecision()
+    if muted:
+        decision.muted = [c.id for c in candidates if c.story_key in muted]
+        decision.muted += [w.id for w in waiting if w.story_key in muted]
+        decision.muted += [h.id for h in held if h.story_key in muted]
+    gone = set(decision.muted)
+    candidates = [c for c in candidates if c.id not in gone]
+    waiting = [w for w in waiting if w.id not in gone]
     for w in waiting:
         need = watches.get(w.watch_id, WatchControls()).min_outlets or 0
         if w.outlets >= need:
@@ -314,15 +326,15 @@ def gate(
         elif now - w.created_at > WAIT_FOR_OUTLETS:
             decision.drop.append(w.id)
     released = set(decision.release)
-    held = channel_held(controls, now)
+    blocked = channel_held(controls, now)
     allowed: dict[int, int] = dict(sent_last_hour)
     for c in candidates:
         wc = watches.get(c.watch_id, WatchControls())
         if wc.min_outlets and c.outlets < wc.min_outlets and c.id not in released:
             decision.wait.append(c.id)
             continue
-        if held is not None:
-            decision.hold[c.id] = held
+        if blocked is not None:
+            decision.hold[c.id] = blocked
         elif snoozed(wc.snoozed_until, now):
             decision.hold[c.id] = Hold.WATCH_SNOOZE
         elif controls.digest is not Digest.REALTIME:
@@ -340,6 +352,7 @@ class Held:
     watch_id: int
     reason: Hold
     held_at: datetime
+    story_key: str = ""
 
 
 def flushable(

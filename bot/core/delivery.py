@@ -131,10 +131,11 @@ class Deliverer:
         store = self.store.controls
         channel = await store.channel(destination)
         watches = await store.watches(destination)
-        candidates, waiting, held, sent = await store.gate_inputs(destination, now)
-        decision = gate(candidates, waiting, channel, watches, sent, now)
+        candidates, waiting, held, sent, muted = await store.gate_inputs(destination, now)
+        decision = gate(candidates, waiting, channel, watches, sent, now, held, muted)
         if not decision.empty:
             await store.apply(destination, decision, now)
+        held = [h for h in held if h.id not in set(decision.muted)]
         held += [
             Held(c.id, c.watch_id, decision.hold[c.id], now)
             for c in candidates

@@ -23,7 +23,14 @@ from bot.core.controls import (
     Waiting,
     WatchControls,
 )
-from bot.store.schema import alerts, articles, channel_controls, watch_controls
+from bot.store.schema import (
+    alerts,
+    articles,
+    channel_controls,
+    feedback,
+    muted_stories,
+    watch_controls,
+)
 
 if TYPE_CHECKING:
     from bot.store.store import Store
@@ -117,10 +124,87 @@ class ControlsStore:
                 )
             )
 
+    # --- alert buttons ------------------------------------------------------------------
+
+    async def alert_here(self, destination: str, alert_id: int) -> tuple[str, int, str] | None:
+        """(story key, watch id, headline) of an alert sent to ``destination``; None for an
+        alert of another channel (a button's value is not trusted)."""
+        async with self.store.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(alerts.c.story_key, alerts.c.watch_id, articles.c.title)
+                    .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
+                    .where(alerts.c.id == alert_id, alerts.c.destination == destination)
+                )
+            ).first()
+        return None if row is None else (row.story_key, row.watch_id, row.title)
+
+    async def mute_story(
+        self, destination: str, story_key: str, *, by: str | None, now: datetime
+    ) -> None:
+        async with self.store.transaction() as conn:
+            await conn.execute(
+                self.store._insert(muted_stories)
+                .values(destination=destination, story_key=story_key, muted_by=by, created_at=now)
+                .on_conflict_do_nothing()
+            )
+
+    async def muted(self, destination: str, story_keys: Sequence[str]) -> set[str]:
+        if not story_keys:
+            return set()
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(muted_stories.c.story_key).where(
+                    muted_stories.c.destination == destination,
+                    muted_stories.c.story_key.in_(list(story_keys)),
+                )
+            )
+            return {r[0] for r in rows}
+
+    async def record_feedback(
+        self,
+        destination: str,
+        watch_id: int,
+        story_key: str,
+        *,
+        user: str,
+        verdict: str,
+        now: datetime,
+    ) -> bool:
+        """Record one verdict; False when this person had already given it."""
+        async with self.store.transaction() as conn:
+            result = await conn.execute(
+                self.store._insert(feedback)
+                .values(
+                    destination=destination,
+                    watch_id=watch_id,
+                    story_key=story_key,
+                    user=user,
+                    verdict=verdict,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+            return bool(result.rowcount)
+
+    async def not_relevant(self, destination: str) -> dict[int, int]:
+        """Per watch: stories marked not relevant here (by anyone, counted once each)."""
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(feedback.c.watch_id, func.count(func.distinct(feedback.c.story_key)))
+                .where(feedback.c.destination == destination, feedback.c.verdict == "irrelevant")
+                .group_by(feedback.c.watch_id)
+            )
+            return {r[0]: int(r[1]) for r in rows}
+
     async def controlled(self) -> set[str]:
-        """Destinations the gate must look at: controls set, or alerts held or waiting."""
+        """Destinations the gate must look at: controls set, muted stories, or alerts held
+        or waiting."""
         async with self.store.engine.connect() as conn:
             out = {r[0] for r in await conn.execute(select(channel_controls.c.destination))}
+            out |= {
+                r[0] for r in await conn.execute(select(muted_stories.c.destination).distinct())
+            }
             out |= {r[0] for r in await conn.execute(select(watch_controls.c.destination))}
             out |= {
                 r[0]
@@ -136,9 +220,10 @@ class ControlsStore:
 
     async def gate_inputs(
         self, destination: str, now: datetime
-    ) -> tuple[list[Candidate], list[Waiting], list[Held], dict[int, int]]:
+    ) -> tuple[list[Candidate], list[Waiting], list[Held], dict[int, int], set[str]]:
         """(pending alerts never attempted, in queue order; alerts waiting for outlets;
-        held alerts; alerts sent here per watch in the last hour)."""
+        held alerts; alerts sent here per watch in the last hour; muted stories among
+        them)."""
         async with self.store.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -189,22 +274,23 @@ class ControlsStore:
                     .group_by(alerts.c.watch_id)
                 )
             }
+        muted = await self.muted(destination, sorted({r.story_key for r in rows}))
         candidates = [
             Candidate(r.id, r.watch_id, r.story_key, outlets.get(r.story_key, 0), r.created_at)
             for r in rows
             if r.state == "pending"
         ]
         waiting = [
-            Waiting(r.id, r.watch_id, outlets.get(r.story_key, 0), r.created_at)
+            Waiting(r.id, r.watch_id, outlets.get(r.story_key, 0), r.created_at, r.story_key)
             for r in rows
             if r.state == WAITING
         ]
         held = [
-            Held(r.id, r.watch_id, Hold(r.hold), r.held_at or r.created_at)
+            Held(r.id, r.watch_id, Hold(r.hold), r.held_at or r.created_at, r.story_key)
             for r in rows
             if r.state == HELD
         ]
-        return candidates, waiting, held, sent
+        return candidates, waiting, held, sent, muted
 
     async def apply(self, destination: str, decision: GateDecision, now: datetime) -> None:
         """Move alerts as decided; each move only if the alert is still where it was."""
@@ -242,6 +328,15 @@ class ControlsStore:
                     update(alerts)
                     .where(alerts.c.id.in_(decision.drop), alerts.c.state == WAITING)
                     .values(state=DROPPED, last_error="its story never reached enough outlets")
+                )
+            if decision.muted:
+                await conn.execute(
+                    update(alerts)
+                    .where(
+                        alerts.c.id.in_(decision.muted),
+                        or_(untouched, alerts.c.state.in_([HELD, WAITING])),
+                    )
+                    .values(state=DROPPED, last_error="its story was muted in this channel")
                 )
 
     async def flush(self, destination: str, ids: Sequence[int], heading: str, now: datetime) -> int:

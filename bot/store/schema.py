@@ -144,6 +144,31 @@ watch_controls = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# Stories a channel muted from an alert's button: no more alerts or updates of them there.
+muted_stories = Table(
+    "muted_stories",
+    metadata,
+    Column("destination", Text, primary_key=True),
+    Column("story_key", String(40), primary_key=True),
+    Column("muted_by", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# "Not relevant" from an alert's button: one verdict per person, story and watch; shown as
+# the watch's precision in ``watch list``.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("destination", Text, nullable=False),
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("story_key", String(40), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("destination", "watch_id", "story_key", "user", name="uq_feedback_once"),
+)
+
 # Which workspaces/servers added a feed in chat. A feed with owners and source "user" is
 # read for them only; the operator's feeds (source "config") are read for everyone.
 feed_owners = Table(

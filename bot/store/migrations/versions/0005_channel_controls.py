@@ -1,4 +1,4 @@
-"""channel controls: digests, quiet hours, snoozes, story updates as threads; per-watch
+"""channel controls: muted stories and "not relevant" feedback from alert buttons; digests, quiet hours, snoozes, story updates as threads; per-watch
 volume (snooze, hourly cap, outlet threshold); held alerts and summaries in the outbox
 
 Revision ID: 0005
@@ -45,6 +45,31 @@ def upgrade() -> None:
         sa.Column("min_outlets", sa.Integer(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "muted_stories",
+        sa.Column("destination", sa.Text(), primary_key=True),
+        sa.Column("story_key", sa.String(40), primary_key=True),
+        sa.Column("muted_by", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "feedback",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("destination", sa.Text(), nullable=False),
+        sa.Column(
+            "watch_id",
+            sa.Integer(),
+            sa.ForeignKey("watches.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("story_key", sa.String(40), nullable=False),
+        sa.Column("user", sa.Text(), nullable=False),
+        sa.Column("verdict", sa.String(16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint(
+            "destination", "watch_id", "story_key", "user", name="uq_feedback_once"
+        ),
+    )
     with op.batch_alter_table("alerts") as batch:
         batch.add_column(sa.Column("hold", sa.String(16), nullable=True))
         batch.add_column(sa.Column("held_at", sa.DateTime(timezone=True), nullable=True))
@@ -56,5 +81,7 @@ def downgrade() -> None:
         batch.drop_column("digest")
         batch.drop_column("held_at")
         batch.drop_column("hold")
+    op.drop_table("feedback")
+    op.drop_table("muted_stories")
     op.drop_table("watch_controls")
     op.drop_table("channel_controls")
