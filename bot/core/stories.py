@@ -67,6 +67,14 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from bot.core.story_cjk import (
+    CJK_MARKET_WORDS,
+    CJK_SYNONYMS,
+    cjk_targets,
+    cjk_terms,
+    has_cjk,
+    prepare_cjk,
+)
 from bot.core.textfold import content_words
 
 __all__ = [
@@ -219,6 +227,13 @@ _OPPOSITES_RAW = (
 # A headline about a market move is a markets story, separate from the news that moved
 # it ("Stocks surge as US-China truce..." / "US, China agree to slash tariffs...").
 _MARKET_WORDS_RAW = "stock share dow nasdaq wall futures yuan selloff rout"
+# Goods that export controls and tariffs name: two headlines naming different ones are
+# two measures, however alike their words ("China tightens rare earth export controls" /
+# "US tightens chip export controls on China").
+_GOODS_RAW = (
+    "earth chip soybean battery lithium graphite gallium germanium antimony tungsten steel "
+    "aluminium aluminum drone solar"
+)
 
 _SPELLED = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -250,7 +265,7 @@ _MAGNITUDES = {"trillion": "t", "tn": "t", "billion": "b", "bn": "b", "million":
 # Kinds of quantity whose disagreement between two headlines means two events.
 _CONFLICT_KINDS = frozenset("%$m#")
 
-_LEAD_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])")
+_LEAD_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])|[。！？][」』”]?")
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'/-]{1,40}(?:\([^)]{1,30}\))?\s*[-–—:]\s+")
 
 
@@ -296,7 +311,7 @@ def _stem(token: str) -> str:
 
 def _canonical_table() -> dict[str, str]:
     table: dict[str, str] = {}
-    for canonical, variants in _SYNONYMS_RAW + _PLACES_RAW:
+    for canonical, variants in _SYNONYMS_RAW + _PLACES_RAW + CJK_SYNONYMS:
         for word in [canonical, *variants.split()]:
             for token in content_words(word):
                 table[token] = canonical
@@ -319,12 +334,28 @@ def _term(token: str) -> str:
     return _CANONICAL.get(stem, stem)
 
 
+def _words(text: str) -> list[str]:
+    """Folded content words; a Chinese or Japanese run becomes its words and bigrams."""
+    words = content_words(text)
+    if not any(not word.isascii() and has_cjk(word) for word in words):
+        return [word for word in words if len(word) > 1]
+    found = []
+    for word in words:
+        if word.isascii() or not has_cjk(word):
+            if len(word) > 1:
+                found.append(word)
+        else:
+            found.extend(cjk_terms(word))
+    return found
+
+
 def _terms_of(words: str) -> frozenset[str]:
-    return frozenset(_term(token) for token in content_words(words))
+    return frozenset(_term(token) for token in _words(words))
 
 
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
-_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW)
+_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS)
+_GOODS = _terms_of(_GOODS_RAW)
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
 _PRICE_MOVES = _terms_of("rise fall")
@@ -376,6 +407,8 @@ def lead_sentence(summary: str) -> str:
     """The first sentence of a summary, without a dateline ("WASHINGTON (Reuters) -")."""
     text = _DATELINE.sub("", summary.strip(), count=1)
     for match in _LEAD_END.finditer(text, 0, _LEAD_MAX):
+        if match.group(0)[0] in "。！？":
+            return text[: match.end()]  # Chinese and Japanese full stops end a sentence
         before = text[: match.start()].rsplit(None, 1)
         word = before[-1].lower().rstrip(".") if before else ""
         if word in _ABBREVIATIONS or len(word) == 1:
@@ -398,9 +431,14 @@ def _targets(text: str) -> list[str]:
 
 
 def _text_terms(text: str) -> frozenset[str]:
+    targets: list[str] = []
+    if not text.isascii() and has_cjk(text):
+        text = prepare_cjk(text)
+        targets = cjk_targets(text)
     text = _join_phrases(text)
     quantities, words = _split_quantities(text)
-    terms = {_term(token) for token in content_words(words) if len(token) > 1}
+    terms = {_term(token) for token in _words(words)}
+    terms.update(targets)
     terms.difference_update(_WEEKDAYS)
     terms.update(quantities)
     if " on " in text:
@@ -512,6 +550,11 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if targets_a:
         targets_b = {term for term in terms_b if term[0] == ">"}
         if targets_b and not targets_a & targets_b:
+            return True
+    goods_a = a.title & _GOODS
+    if goods_a:
+        goods_b = b.title & _GOODS
+        if goods_b and not goods_a & terms_b and not goods_b & terms_a:
             return True
     for kind in _CONFLICT_KINDS:
         mine = _figures(a, kind)
