@@ -126,6 +126,9 @@ _SYNONYMS_RAW = (
     ("ban", "bar block prohibit"),
     ("halt", "stop"),
     ("sanction", "blacklist"),
+    ("impose", "slap hit"),
+    # One equity market under its many names: the markets desk's story either way.
+    ("stock", "share equity dow nasdaq"),
     ("rise", "rose risen climb jump soar surge gain rally rallied rocket"),
     ("fall", "fell fallen drop slide slid slump sink sank plunge tumble"),
     ("win", "won"),
@@ -320,6 +323,12 @@ def _canonical_table() -> dict[str, str]:
 
 
 _CANONICAL = _canonical_table()
+# The seventeen rare earth elements: naming one ("adds dysprosium and terbium") says
+# "rare earth" too.
+_RARE_EARTHS = _word_set(
+    "scandium yttrium lanthanum cerium praseodymium neodymium promethium samarium europium "
+    "gadolinium terbium dysprosium holmium erbium thulium ytterbium lutetium"
+)
 _NOT_TARGETS = _word_set("trading trade partner ally allies")
 _COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW)})
 
@@ -356,6 +365,7 @@ def _terms_of(words: str) -> frozenset[str]:
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
 _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS)
 _GOODS = _terms_of(_GOODS_RAW)
+_RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
 _PRICE_MOVES = _terms_of("rise fall")
@@ -439,6 +449,8 @@ def _text_terms(text: str) -> frozenset[str]:
     quantities, words = _split_quantities(text)
     terms = {_term(token) for token in _words(words)}
     terms.update(targets)
+    if not _RARE_EARTHS.isdisjoint(terms):
+        terms.update(_RARE_EARTH_TERMS)
     terms.difference_update(_WEEKDAYS)
     terms.update(quantities)
     if " on " in text:

@@ -93,3 +93,17 @@ def test_a_joint_statement_is_the_deal_not_the_opening_of_talks() -> None:
     opening = story_features("US and China begin trade talks in Geneva")
     assert "deal" in statement.title
     assert conflicting(statement, opening)
+
+
+def test_naming_a_rare_earth_element_says_rare_earth() -> None:
+    """'adds dysprosium and terbium' is a rare-earth story like 'curbs heavy rare earths'."""
+    assert {"dysprosium", "terbium"} | story_features("rare earth").title <= (
+        story_features("China adds dysprosium and terbium to export licence list").title
+    )
+
+
+def test_the_dow_the_nasdaq_and_stocks_are_one_market() -> None:
+    """Index and market names of one equity market are one term."""
+    dow = story_features("Dow jumps 1,100 points after trade truce").title
+    stocks = story_features("Stocks jump after trade truce").title
+    assert "stock" in dow & stocks
