@@ -170,7 +170,10 @@ _PLACES_RAW = (
 _PHRASES_RAW = (
     ("us", "united states"),
     ("lifeng", "he lifeng|vice premier he|china's vice premier|chinese vice premier|vice premier"),
-    ("bessent", "scott bessent|treasury secretary|treasury chief|us treasury"),
+    (
+        "bessent",
+        "scott bessent|us treasury secretary|treasury secretary|treasury chief|us treasury",
+    ),
     ("lutnick", "howard lutnick|commerce secretary"),
     ("greer", "jamieson greer|us trade representative|trade representative|ustr"),
     ("xi", "xi jinping|president xi|chinese president|china's president|chinese leader"),
@@ -186,25 +189,44 @@ _PHRASES_RAW = (
 )
 
 
-def _phrase_table() -> tuple[re.Pattern[str], dict[str, str]]:
-    table = {
-        phrase: canonical for canonical, phrases in _PHRASES_RAW for phrase in phrases.split("|")
-    }
-    # Longest first, so "vice premier he" wins over "vice premier".
-    alternatives = sorted(table, key=len, reverse=True)
-    pattern = r"\b(?:" + "|".join(re.escape(p).replace(r"\ ", r"[\s-]+") for p in alternatives)
-    return re.compile(pattern + r")\b", re.I), table
+def _phrase_table() -> dict[tuple[str, ...], str]:
+    """Folded phrase (its content words) -> its one word."""
+    table = {}
+    for canonical, phrases in _PHRASES_RAW:
+        for phrase in phrases.split("|"):
+            table[tuple(content_words(phrase))] = canonical
+    return table
 
 
-_PHRASES, _PHRASE_CANONICAL = _phrase_table()
+# Matched on folded content words, not on the text: a dictionary probe per word costs far
+# less than a regular expression of every phrase run over every headline and lead.
+_PHRASE_WORDS = _phrase_table()
+_PHRASE_STARTS = frozenset(phrase[0] for phrase in _PHRASE_WORDS)
+_PHRASE_LONGEST = max(map(len, _PHRASE_WORDS))
 
 
-def _join_phrases(text: str) -> str:
-    """``text`` with each alias phrase replaced by its one word (see _PHRASES_RAW)."""
-    return _PHRASES.sub(
-        lambda m: " " + _PHRASE_CANONICAL[re.sub(r"[\s-]+", " ", m.group(0).lower())] + " ",
-        text,
-    )
+def _join_phrases(words: list[str]) -> list[str]:
+    """``words`` with each alias phrase replaced by its one word (see _PHRASES_RAW)."""
+    if _PHRASE_STARTS.isdisjoint(words):
+        return words
+    joined: list[str] = []
+    i, count = 0, len(words)
+    while i < count:
+        if words[i] in _PHRASE_STARTS:
+            # Longest first, so "vice premier he" wins over "vice premier".
+            for length in range(min(_PHRASE_LONGEST, count - i), 0, -1):
+                canonical = _PHRASE_WORDS.get(tuple(words[i : i + length]))
+                if canonical is not None:
+                    joined.append(canonical)
+                    i += length
+                    break
+            else:
+                joined.append(words[i])
+                i += 1
+        else:
+            joined.append(words[i])
+            i += 1
+    return joined
 
 
 # Words whose swap turns a headline into its opposite (mapped like headline words).
@@ -445,9 +467,8 @@ def _text_terms(text: str) -> frozenset[str]:
     if not text.isascii() and has_cjk(text):
         text = prepare_cjk(text)
         targets = cjk_targets(text)
-    text = _join_phrases(text)
     quantities, words = _split_quantities(text)
-    terms = {_term(token) for token in _words(words)}
+    terms = {_term(token) for token in _join_phrases(_words(words))}
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
