@@ -81,6 +81,7 @@ __all__ = [
     "StoryFeatures",
     "StoryIndex",
     "conflicting",
+    "join_threshold",
     "lead_sentence",
     "same_story",
     "story_features",
@@ -651,9 +652,28 @@ def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     return math.pow(a_by_b, 1 - LEADLESS_SIDE) * math.pow(b_by_a, LEADLESS_SIDE)
 
 
-def same_story(a: StoryFeatures, b: StoryFeatures, weight: Weight = _uniform) -> bool:
-    """Whether two articles report the same story (see :func:`story_similarity`)."""
-    return story_similarity(a, b, weight) >= THRESHOLD
+def join_threshold(apart: timedelta | None) -> float:
+    """The similarity two articles published ``apart`` need to be one story.
+
+    :data:`CLOSE_THRESHOLD` within :data:`CLOSE_IN_TIME`, else :data:`THRESHOLD` (also
+    when the distance is unknown). Whatever groups articles (this index, or a store
+    shared by several instances) should use it to group alike.
+    """
+    if apart is not None and abs(apart) <= CLOSE_IN_TIME:
+        return CLOSE_THRESHOLD
+    return THRESHOLD
+
+
+def same_story(
+    a: StoryFeatures,
+    b: StoryFeatures,
+    weight: Weight = _uniform,
+    *,
+    apart: timedelta | None = None,
+) -> bool:
+    """Whether two articles published ``apart`` report the same story (see
+    :func:`story_similarity` and :func:`join_threshold`)."""
+    return story_similarity(a, b, weight) >= join_threshold(apart)
 
 
 # ---- the index --------------------------------------------------------------------------
@@ -796,7 +816,6 @@ class StoryIndex:
         least = floor - remaining
         candidates = sorted(reached.items(), key=itemgetter(1), reverse=True)[:_CANDIDATES]
         cutoff = now - self._window
-        close = now - CLOSE_IN_TIME
         best: dict[str, float] = {}
         for entry_id, covered in candidates:
             if covered < least:
@@ -813,7 +832,7 @@ class StoryIndex:
                 exponent = 0.5
             else:
                 exponent = LEADLESS_SIDE if features.has_lead else 1 - LEADLESS_SIDE
-            threshold = CLOSE_THRESHOLD if entry.seen_at >= close else THRESHOLD
+            threshold = join_threshold(now - entry.seen_at)
             if math.pow(covered / total, exponent) < threshold:
                 continue
             score = _overlap_score(features, other, weight)

@@ -62,6 +62,9 @@ def test_a_rewrite_published_within_the_hour_joins_with_less_in_common() -> None
     index.add("s-madrid", first, NOW)
     assert index.find(rewrite, NOW + timedelta(minutes=40)) == "s-madrid"
 
+    assert same_story(first, rewrite, apart=timedelta(minutes=40))
+    assert not same_story(first, rewrite, apart=timedelta(hours=20))
+
     later = StoryIndex()
     later.add("s-madrid", first, NOW)
     assert later.find(rewrite, NOW + CLOSE_IN_TIME + timedelta(hours=20)) is None
