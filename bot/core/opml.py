@@ -24,6 +24,7 @@ from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from bot.core.errors import ParseError
+from bot.core.models import FeedInfo
 
 MAX_BYTES = 1024 * 1024
 MAX_FEEDS = 1000
@@ -41,6 +42,17 @@ class OpmlFeed:
 class OpmlDocument:
     title: str | None
     feeds: tuple[OpmlFeed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What ``feeds import`` did with each feed of a file, in the file's order."""
+
+    title: str | None  # the file's own title
+    listed: int  # feeds the file lists
+    added: tuple[FeedInfo, ...]
+    present: tuple[str, ...]  # URLs this workspace already reads
+    refused: tuple[tuple[str, str], ...]  # (URL, reason)
 
 
 class _Refused(Exception):

@@ -52,7 +52,7 @@ def decoded(png: bytes) -> tuple[int, ...]:
 
 def test_the_chart_is_a_png_of_the_expected_size() -> None:
     data = count_trend(
-        "Costs $5 and \"quotes\"",  # a dollar sign is not mathtext
+        'Costs $5 and "quotes"',  # a dollar sign is not mathtext
         [TrendPoint(f"s{i}", at(1 + i % 10), "Ledger ₿ 北京") for i in range(30)],
         today=TODAY,
         days=10,
