@@ -43,11 +43,13 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
     assert put.body == defined_commands()
     names = sorted(c["name"] for c in fake.synced_commands[None])
     assert names == [
+        "backfill",
         "feeds",
         "help",
         "latest",
         "status",
         "subscribe",
+        "trend",
         "unsubscribe",
         "watch",
         "why",
@@ -97,7 +99,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 8
+        assert len(fake.synced_commands[GUILD_ID]) == 10
     finally:
         await adapter.stop()
 
