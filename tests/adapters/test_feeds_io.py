@@ -370,3 +370,16 @@ async def test_backfill_posts_the_latest_matching_stories_once(chat: Chat) -> No
     assert "Chile weighs a lithium royalty" in "\n".join(chat.channel_texts())
     done = await chat.run("backfill", {"count": 50})
     assert "Nothing to backfill" in done.text
+
+
+async def test_slack_tells_the_asker_when_the_file_cannot_be_shared(chat: Chat) -> None:
+    if not isinstance(chat, SlackChat):
+        pytest.skip("a Discord attachment rides on the interaction answer itself")
+    chat.fake.fail("files.completeUploadExternal", "not_in_channel")
+    await chat.run("feeds export")
+    await chat.fake.wait_for(
+        lambda: any(
+            "not a member of this channel" in str(r.body.get("text")) for r in chat.fake.responses
+        )
+    )
+    assert chat.fake.uploads == []

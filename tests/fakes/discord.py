@@ -20,6 +20,10 @@ same channel returns the first message instead of posting again. Failures are in
 channel or webhook (``Failure``): 429 (with ``Via`` and a JSON ``retry_after``, as Discord's
 own limiter sends it), 5xx, 403 Missing Access / Missing Permissions, 404 Unknown Channel.
 
+Files: multipart ``files[n]`` parts of any answer are kept on the interaction
+(``InteractionCall.files``); an ``AttachmentRef`` option is a file the user attached
+(option type 11, resolved in the payload, downloadable from the fake).
+
 See ../shared/notes/chat-protocols.md for the protocol facts this relies on.
 """
 

@@ -409,12 +409,7 @@ class Commands:
         minutes = max(1, round(feed.interval_seconds / 60))
         found: tuple[Paragraph, ...] = ()
         if feed.url != typed:
-            found = (
-                Paragraph(
-                    (f"🔎 {typed} is a web page; the feed it names is {feed.url}, so that is the "
-                     "one added.",)
-                ),
-            )  # fmt: skip
+            found = (Paragraph((f"🔎 {typed} is a web page; the feed it names is {feed.url}.",)),)
         return Reply(
             summary=f"Feed #{feed.id} added",
             blocks=(
