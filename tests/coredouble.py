@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.core.api import Caller, SubscribeResult
+from bot.core.api import BackfillResult, Caller, SubscribeResult
 from bot.core.controls import (
     CHANNEL_WORDS,
     ChannelControls,
@@ -26,9 +26,12 @@ from bot.core.controls import (
 from bot.core.errors import (
     BlockedAddressError,
     DuplicateError,
+    FeedError,
     NotFoundError,
+    ParseError,
     PermissionDeniedError,
 )
+from bot.core.matcher import MatchDocument, match_one
 from bot.core.models import (
     ArticleView,
     DestinationStatus,
@@ -38,7 +41,9 @@ from bot.core.models import (
     WatchInfo,
     WhyReport,
 )
+from bot.core.opml import ImportResult, parse_opml
 from bot.core.query import parse_query
+from bot.core.trend import TrendData, TrendPoint, count_trend
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -62,6 +67,7 @@ class MemoryCore:
         self.calls: list[str] = []
         self.channel_controls: dict[str, ChannelControls] = {}
         self.watch_controls: dict[tuple[str, int], WatchControls] = {}
+        self.backfilled: dict[str, set[str]] = {}  # destination -> story keys queued there
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -245,6 +251,54 @@ class MemoryCore:
         del self.feeds[feed.id]
         return feed
 
+    async def import_feeds(
+        self, caller: Caller, *, url: str | None = None, document: bytes | None = None
+    ) -> ImportResult:
+        self._manager(caller)
+        if document is None:
+            if url and ("127.0.0.1" in url or "localhost" in url):
+                raise BlockedAddressError("the address is private (127.0.0.1)")
+            raise ParseError("the double fetches nothing: pass the document")
+        doc = parse_opml(document)
+        added: list[FeedInfo] = []
+        present: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for item in doc.feeds:
+            try:
+                added.append(await self.add_feed(caller, item.url, name=item.title))
+            except DuplicateError:
+                present.append(item.url)
+            except FeedError as e:
+                refused.append((item.url, e.reason))
+        return ImportResult(doc.title, len(doc.feeds), tuple(added), tuple(present), tuple(refused))
+
+    async def backfill(self, caller: Caller, count: int) -> BackfillResult:
+        self._manager(caller)
+        watches = await self.list_watches(caller)
+        had = self.backfilled.setdefault(caller.destination, set())
+        matching = [
+            a
+            for a in self.articles
+            if any(match_one(parse_query(w.query), _doc(a)) is not None for w in watches)
+        ]
+        fresh = [a for a in matching if a.story_key not in had][:count]
+        had.update(a.story_key for a in fresh)
+        return BackfillResult(
+            caller.destination, tuple(reversed(fresh)), len(matching) - len(fresh), len(watches)
+        )
+
+    async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
+        found, _ = self._find([watch_ref], self._visible(caller))
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} here")
+        query = parse_query(found[0].query)
+        points = [
+            TrendPoint(a.story_key, a.published or NOW, a.source)
+            for a in self.articles
+            if match_one(query, _doc(a)) is not None
+        ]
+        return count_trend(found[0].name or found[0].query, points, today=NOW.date(), days=days)
+
     async def status(self, caller: Caller) -> StatusReport:
         subs = tuple(w for w in self.watches.values() if caller.destination in w.destinations)
         return StatusReport(
@@ -331,3 +385,7 @@ class MemoryCore:
         new = with_volume(self.watch_controls.get(key, WatchControls()), per_hour, min_outlets)
         self.watch_controls[key] = new
         return watch, new
+
+
+def _doc(article: ArticleView) -> MatchDocument:
+    return MatchDocument(title=article.title, summary=article.summary, source=article.source)

@@ -28,6 +28,8 @@ from typing import Protocol
 
 from bot.core.controls import ChannelControls, ChannelReport, WatchControls
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport
+from bot.core.opml import ImportResult
+from bot.core.trend import TrendData
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,14 @@ class SubscribeResult:
     changed: tuple[WatchInfo, ...]  # watches newly (un)subscribed by this call
     unchanged: tuple[WatchInfo, ...]  # already in the requested state
     unknown: tuple[str, ...]  # references that named no watch this caller may use
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillResult:
+    destination: str
+    queued: tuple[ArticleView, ...]  # one article per story now queued here, oldest first
+    already_here: int  # matching stories skipped because this channel already had them
+    watches: int  # watches delivering here that were matched
 
 
 class CoreAPI(Protocol):
@@ -141,6 +151,27 @@ class CoreAPI(Protocol):
     async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
         """Remove one of the workspace's feeds by id or URL. Raises ``NotFoundError``, or
         ``PermissionDeniedError`` for an operator feed."""
+        ...
+
+    async def import_feeds(
+        self, caller: Caller, *, url: str | None = None, document: bytes | None = None
+    ) -> ImportResult:
+        """Add every feed of an OPML document (given, or fetched from ``url`` through the
+        chat fetch guard) as the workspace's own, each under the rules of ``add_feed``
+        (duplicates, quota, private-address guard, one fetch to check it, autodiscovery),
+        checked concurrently with a bound. Raises ``ParseError`` for a file that is not
+        usable OPML and ``PermissionDeniedError`` without ``can_manage``."""
+        ...
+
+    async def backfill(self, caller: Caller, count: int) -> BackfillResult:
+        """Queue the channel's latest ``count`` matching stories (of the watches delivering
+        there) for delivery now, skipping every story this channel already has an alert
+        for. Needs ``can_manage``."""
+        ...
+
+    async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
+        """Stories per day over ``days`` days and top outlets for one watch the caller may
+        see. Raises ``NotFoundError`` for an unknown watch."""
         ...
 
     async def status(self, caller: Caller) -> StatusReport:

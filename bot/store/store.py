@@ -32,6 +32,7 @@ from bot.core.models import (
     FeedInfo,
     WatchInfo,
 )
+from bot.store import ingest
 from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
 from bot.store.schema import (
@@ -1386,3 +1387,58 @@ class Store:
                     lease_until=None,
                 )
             )
+
+    # --- feeds io / trend ---
+
+    async def stories_alerted_in(self, destination: str, story_keys: Sequence[str]) -> set[str]:
+        """Which of ``story_keys`` already have an alert in ``destination`` (queued, sent or
+        dead-lettered, for any watch): what a backfill must not post again."""
+        found: set[str] = set()
+        keys = sorted(set(story_keys))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                rows = await conn.execute(
+                    select(alerts.c.story_key)
+                    .where(
+                        alerts.c.destination == destination,
+                        alerts.c.story_key.in_(keys[start : start + 500]),
+                    )
+                    .distinct()
+                )
+                found.update(r[0] for r in rows)
+        return found
+
+    async def queue_alerts(self, rows: Sequence[ingest.AlertRow], now: datetime) -> list[int]:
+        """Queue alerts (in the given order) for the delivery engine; returns the ids created.
+        A row whose watch, destination and story already alerted is skipped."""
+
+        def work(conn: Connection) -> list[int]:
+            return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, now)]
+
+        return await self.run_write(work)
+
+    async def trend_articles(
+        self, *, since: datetime, limit: int, visible_to: str | None = None
+    ) -> list[Any]:
+        """Articles published (or, without a date, first seen) since ``since``, newest
+        first, with the text a watch matches; with ``visible_to``, only from feeds that
+        workspace may see."""
+        conds = [articles.c.published >= since]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    articles.c.title,
+                    articles.c.summary,
+                    articles.c.content,
+                    articles.c.source,
+                    articles.c.story_key,
+                    articles.c.published,
+                )
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(*conds)
+                .order_by(articles.c.published.desc(), articles.c.id.desc())
+                .limit(limit)
+            )
+            return list(rows)

@@ -22,6 +22,7 @@ commands defer first, so nothing ends in "The application did not respond".
 from __future__ import annotations
 
 import inspect
+import io
 import logging
 from collections.abc import Iterable
 from typing import Any, Literal, Optional  # noqa: F401  (read by string annotations)
@@ -30,11 +31,11 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord.render import CONTENT_LIMIT, fit
-from bot.adapters.discord.replies import render_reply
+from bot.adapters.discord.replies import markdown, render_reply
 from bot.core.api import Caller, CoreAPI
-from bot.core.commands.catalogue import CATALOGUE, CommandSpec, Kind, Param
+from bot.core.commands.catalogue import CATALOGUE, CommandSpec, FileIn, Kind, Param
 from bot.core.commands.handlers import Commands
-from bot.core.commands.reply import Tone, Visibility, text_reply
+from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ def _annotation(param: Param) -> str:
         base = f"Literal[{', '.join(repr(c) for c in param.choices)}]"
     elif param.kind is Kind.MENTION:
         base = "discord.Role"
+    elif param.kind is Kind.FILE:
+        base = "discord.Attachment"
     elif param.max_length:
         base = f"app_commands.Range[str, 1, {param.max_length}]"
     else:
@@ -257,29 +260,84 @@ class DiscordCommands:
             args["ping"] = str(ping.id)
         if "watches" in args:
             args["watches"] = (str(args["watches"]),)
+        if refused is None:
+            refused = await self._read_attachments(spec, args)
         if refused is not None:
             log.info("discord command refused", extra={"command": spec.name})
             await self.answer(interaction, refused, public=False)
             return
+        deferred_public = bool(args.get("share")) or spec.public
         if spec.slow:
-            await interaction.response.defer(ephemeral=not args.get("share"), thinking=True)
+            await interaction.response.defer(ephemeral=not deferred_public, thinking=True)
         reply = await self.commands.run(caller, spec.name, args)
         public = not reply.failed and (
             reply.visibility is Visibility.CHANNEL or reply.announce is not None
         )
+        if spec.slow and deferred_public and not public:
+            # The "thinking…" message is already public: an error or a private answer must
+            # not be edited into it for everyone to read.
+            await interaction.delete_original_response()
+            await interaction.followup.send(
+                ephemeral=True, allowed_mentions=NO_PINGS, **_message_fields(reply)
+            )
+            return
+        if spec.slow and not deferred_public and reply.announce is not None and public:
+            # Deferred privately before the outcome was known: the asker reads the answer,
+            # and the channel still hears of the change.
+            await self.answer(interaction, reply, public=False)
+            await interaction.followup.send(
+                content=fit(markdown(reply.announce), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+            )
+            return
         await self.answer(interaction, reply, public=public)
+
+    @staticmethod
+    async def _read_attachments(spec: CommandSpec, args: dict[str, object]) -> Reply | None:
+        """Attachment options become neutral files (read here, capped); a refusal or None."""
+        for param in spec.params:
+            value = args.get(param.name)
+            if param.kind is not Kind.FILE or not isinstance(value, discord.Attachment):
+                continue
+            cap = param.max_length or 1024 * 1024
+            if value.size > cap:
+                return text_reply(
+                    f"That file is {value.size:,} bytes; at most {cap:,} are read.",
+                    tone=Tone.ERROR,
+                )
+            try:
+                data = await value.read()
+            except discord.HTTPException as e:
+                log.warning("could not read an attachment", extra={"error": str(e)})
+                return text_reply(
+                    "Discord did not hand over that file; try again.", tone=Tone.ERROR
+                )
+            args[param.name] = FileIn(value.filename, data[:cap])
+        return None
 
     async def answer(self, interaction: discord.Interaction, reply: Any, *, public: bool) -> None:
         """Reply, or fill in the deferred response when the command deferred first."""
-        content, embeds = render_reply(reply)
+        fields = _message_fields(reply)
         if interaction.response.is_done():
+            files = fields.pop("files", [])
             await interaction.edit_original_response(
-                content=content, embeds=embeds, allowed_mentions=NO_PINGS
+                attachments=files, allowed_mentions=NO_PINGS, **fields
             )
         else:
             await interaction.response.send_message(
-                content=content, embeds=embeds, ephemeral=not public, allowed_mentions=NO_PINGS
+                ephemeral=not public, allowed_mentions=NO_PINGS, **fields
             )
+
+
+def _message_fields(reply: Reply) -> dict[str, Any]:
+    """content, embeds and (when the reply has them) files of one Discord message."""
+    content, embeds = render_reply(reply)
+    fields: dict[str, Any] = {"content": content, "embeds": embeds}
+    if reply.files:
+        fields["files"] = [
+            discord.File(io.BytesIO(f.data), filename=f.name, description=f.alt or f.title)
+            for f in reply.files
+        ]
+    return fields
 
 
 def error_text(error: BaseException) -> str | None:

@@ -26,7 +26,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.commands import CommandRouter, Invocation, Reply, invite_hint
@@ -44,11 +44,13 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # The bot scopes the adapter uses (bot/slack/manifest.yaml asks for exactly these):
 # commands (/wirewatch), chat:write (alerts), users:read + usergroups:read (permissions),
-# channels:history + groups:history (finding an already-posted alert before a resend).
+# channels:history + groups:history (finding an already-posted alert before a resend),
+# files:write (charts and OPML exports a command answers with).
 BOT_SCOPES = frozenset(
     {
         "commands",
         "chat:write",
+        "files:write",
         "users:read",
         "usergroups:read",
         "channels:history",
@@ -253,8 +255,41 @@ class SlackAdapter:
                 await ack()
                 reply = await task
                 await self._respond(respond, reply)
+        if reply.core is not None and reply.core.files:
+            await self._upload(invocation.channel_id, reply, respond)
         if reply.announce is not None:
             await self._announce(invocation.channel_id, reply, respond)
+
+    async def _upload(self, channel: str, reply: Reply, respond: Any) -> None:
+        """Share a reply's files in the channel (files upload v2: Slack has no private
+        files, so they are for the channel even when the answer was only for the caller)."""
+        assert reply.core is not None
+        uploads: list[dict[str, Any]] = [
+            {"content": f.data, "filename": f.name, "title": f.title, "alt_txt": f.alt or None}
+            for f in reply.core.files
+        ]
+        problem: str | None = None
+        try:
+            await self.client.files_upload_v2(file_uploads=uploads, channel=channel)
+        except SlackApiError as e:
+            error = (
+                e.response.get("error")
+                if isinstance(getattr(e.response, "data", None), dict)
+                else None
+            )
+            if error in _NOT_A_MEMBER:
+                problem = f"I'm not a member of this channel: `/invite @{self._bot_name}` first"
+            else:
+                problem = str(error)
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as e:
+            problem = type(e).__name__
+        if problem is not None:
+            log.warning("could not upload a file", extra={"channel": channel, "error": problem})
+            await respond(
+                text=f":warning: The file could not be uploaded here ({problem}); try again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
 
     async def _respond(self, respond: Any, reply: Reply) -> None:
         await respond(

@@ -107,6 +107,8 @@ class CommandRouter:
         parsed = parse(text)
         if isinstance(parsed, ParsedText) and parsed.spec.name == "feeds add":
             return f"Checking {escape_text(str(parsed.args['url']))} — fetching it once…"
+        if isinstance(parsed, ParsedText) and parsed.spec.name == "feeds import":
+            return "Reading the OPML file and checking each of its feeds…"
         return None
 
     async def _caller(self, invocation: Invocation, spec: CommandSpec) -> Caller:

@@ -23,6 +23,17 @@ class Kind(StrEnum):
     URL = "url"
     MENTION = "mention"  # who an alert pings: a Slack user group, a Discord role
     CHOICE = "choice"
+    # A file attached to the command: Discord's attachment option. Slack slash commands
+    # carry no files, so there the same command takes a URL to the file instead.
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class FileIn:
+    """A file a user attached to a command (read by the adapter, size-capped)."""
+
+    name: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ class Param:
     choices: tuple[str, ...] = ()
     min_value: int | None = None
     max_value: int | None = None
-    max_length: int | None = None
+    max_length: int | None = None  # characters; bytes for a FILE
     default: int | str | bool | None = None
 
 
@@ -53,6 +64,8 @@ class CommandSpec:
     # May take longer than a platform's acknowledgement window (3 s): answer later.
     slow: bool = False
     aliases: tuple[str, ...] = ()
+    # The answer is for the whole channel (a chart, a file): a deferred answer is public.
+    public: bool = False
 
     @property
     def group(self) -> str | None:
@@ -76,6 +89,10 @@ URL_MAX = 2000
 LATEST_MAX = 10
 LATEST_DEFAULT = 5
 TEST_LIMIT = 10
+BACKFILL_MAX = 50
+IMPORT_MAX_BYTES = 1024 * 1024  # an OPML file, attached or fetched
+TREND_DAYS_MAX = 90
+TREND_DAYS_DEFAULT = 14
 
 _QUERY = Param(
     "query",
@@ -198,6 +215,71 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (Param("feed", Kind.FEED, "The feed (its #id or URL)", required=True),),
         mutating=True,
         aliases=("feed remove", "feeds rm", "feed rm", "feeds delete"),
+    ),
+    CommandSpec(
+        "feeds export",
+        "an OPML file of the feeds this workspace reads, posted in this channel",
+        "",
+        "",
+        aliases=("feed export",),
+        slow=True,
+        public=True,
+    ),
+    CommandSpec(
+        "feeds import",
+        "add every feed of an OPML file (Slack: a URL to the file; Discord: a URL or an "
+        "attached file)",
+        "URL",
+        "https://example.com/subscriptions.opml",
+        (
+            Param(
+                "url",
+                Kind.URL,
+                "Where the OPML file is (http or https)",
+                max_length=URL_MAX,
+            ),
+            Param("file", Kind.FILE, "The OPML file (Discord only)", max_length=IMPORT_MAX_BYTES),
+        ),
+        mutating=True,
+        slow=True,
+        aliases=("feed import",),
+    ),
+    CommandSpec(
+        "backfill",
+        "post this channel's latest matching stories now (never one it already had)",
+        "[N]",
+        "10",
+        (
+            Param(
+                "count",
+                Kind.INT,
+                f"How many stories (1-{BACKFILL_MAX}, default 10)",
+                min_value=1,
+                max_value=BACKFILL_MAX,
+                default=10,
+            ),
+        ),
+        mutating=True,
+        slow=True,
+    ),
+    CommandSpec(
+        "trend",
+        "a chart of a watch's matching stories per day and its top sources",
+        "WATCH [DAYS]",
+        "lithium 30",
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param(
+                "days",
+                Kind.INT,
+                f"How many days back (1-{TREND_DAYS_MAX}, default {TREND_DAYS_DEFAULT})",
+                min_value=1,
+                max_value=TREND_DAYS_MAX,
+                default=TREND_DAYS_DEFAULT,
+            ),
+        ),
+        slow=True,
+        public=True,
     ),
     CommandSpec(
         "status",

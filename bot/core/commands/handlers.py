@@ -7,9 +7,10 @@ instead. Every surface gets the same words; only the rendering differs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.core.api import Caller, CoreAPI, SubscribeResult
 from bot.core.commands.catalogue import (
@@ -17,12 +18,15 @@ from bot.core.commands.catalogue import (
     COMMANDS,
     LATEST_DEFAULT,
     TEST_LIMIT,
+    TREND_DAYS_DEFAULT,
     CommandSpec,
+    FileIn,
 )
 from bot.core.commands.reply import (
     Articles,
     Cmd,
     Code,
+    FileOut,
     Line,
     Native,
     Paragraph,
@@ -56,6 +60,8 @@ from bot.core.models import (
     StatusReport,
     WatchInfo,
 )
+from bot.core.opml import OpmlFeed, render_opml
+from bot.core.trend import render_trend_png
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +145,10 @@ class Commands:
             "feeds add": self._feeds_add,
             "feeds list": self._feeds_list,
             "feeds remove": self._feeds_remove,
+            "feeds export": self._feeds_export,
+            "feeds import": self._feeds_import,
+            "backfill": self._backfill,
+            "trend": self._trend,
             "status": self._status,
             "why": self._why,
             "settings": self._settings,
@@ -401,12 +411,17 @@ class Commands:
         )
 
     async def _feeds_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
-        feed = await self.core.add_feed(caller, str(args["url"]), name=_opt_str(args.get("name")))
+        typed = str(args["url"]).strip().strip("<>")
+        feed = await self.core.add_feed(caller, typed, name=_opt_str(args.get("name")))
         label = f" ({feed.name})" if feed.name else ""
         minutes = max(1, round(feed.interval_seconds / 60))
+        found: tuple[Paragraph, ...] = ()
+        if feed.url != typed:
+            found = (Paragraph((f"🔎 {typed} is a web page; the feed it names is {feed.url}.",)),)
         return Reply(
             summary=f"Feed #{feed.id} added",
             blocks=(
+                *found,
                 Paragraph(
                     (
                         "✅ Feed ",
@@ -417,7 +432,7 @@ class Commands:
                 ),
             ),
             tone=Tone.SUCCESS,
-            data={"feed_id": feed.id},
+            data={"feed_id": feed.id, "discovered": feed.url != typed},
         )
 
     async def _feeds_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
@@ -438,6 +453,176 @@ class Commands:
     async def _feeds_remove(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         feed = await self.core.remove_feed(caller, str(args["feed"]))
         return text_reply("Feed ", Code(f"#{feed.id}"), f" removed: {feed.url}", tone=Tone.SUCCESS)
+
+    async def _feeds_export(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        feeds = await self.core.list_feeds(caller)
+        document = render_opml(
+            "Wirewatch feeds",
+            [OpmlFeed(f.url, f.name) for f in feeds],
+            created=datetime.now(UTC),
+        )
+        count = f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}"
+        return Reply(
+            summary=f"OPML export of {count}",
+            blocks=(
+                Paragraph(
+                    (
+                        f"📄 The {count} this workspace reads, as OPML: any feed reader imports "
+                        "it, and so does ",
+                        Cmd("feeds import", "URL"),
+                        ".",
+                    )
+                ),
+            ),
+            visibility=Visibility.CHANNEL,
+            files=(
+                FileOut(
+                    "wirewatch-feeds.opml",
+                    "text/x-opml",
+                    document,
+                    title=f"Wirewatch feeds ({count})",
+                ),
+            ),
+            data={"feeds": len(feeds)},
+        )
+
+    async def _feeds_import(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        upload = args.get("file")
+        url = _opt_str(args.get("url"))
+        if not isinstance(upload, FileIn) and url is None:
+            return text_reply(
+                "Give the OPML file's address: ",
+                Cmd("feeds import", "URL"),
+                ". Slack commands cannot carry files, so on Slack it is always a URL; on "
+                "Discord you may attach the file instead.",
+                tone=Tone.ERROR,
+            )
+        document = upload.data if isinstance(upload, FileIn) else None
+        try:
+            result = await self.core.import_feeds(caller, url=url, document=document)
+        except FeedError as e:
+            return text_reply(f"⚠️ That OPML file can't be used: {e.reason}", tone=Tone.ERROR)
+        counts = (
+            f"{len(result.added)} added, {len(result.present)} already here, "
+            f"{len(result.refused)} refused"
+        )
+        blocks: list[Paragraph | Section] = [
+            Paragraph(
+                (
+                    "📥 ",
+                    Strong(result.title or "The OPML file"),
+                    f" lists {result.listed} feed{'s' if result.listed != 1 else ''}: {counts}.",
+                )
+            )
+        ]
+        if result.added:
+            blocks.append(
+                Section(
+                    (f"Added ({len(result.added)})",), tuple(feed_line(f) for f in result.added)
+                )
+            )
+        if result.refused:
+            blocks.append(
+                Section(
+                    (f"Refused ({len(result.refused)})",),
+                    tuple((u, f" — {reason}") for u, reason in result.refused),
+                )
+            )
+        if result.present:
+            blocks.append(
+                Section(
+                    (f"Already read here ({len(result.present)})",),
+                    tuple((u,) for u in result.present),
+                )
+            )
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        added = len(result.added)
+        return Reply(
+            summary=f"OPML import: {counts}",
+            blocks=tuple(blocks),
+            tone=Tone.SUCCESS if result.added else Tone.WARNING if result.refused else Tone.INFO,
+            announce=(
+                *who,
+                f" imported {added} feed{'s' if added != 1 else ''} for this workspace.",
+            )
+            if result.added
+            else None,
+            data={
+                "added": [f.url for f in result.added],
+                "present": list(result.present),
+                "refused": [u for u, _ in result.refused],
+            },
+        )
+
+    async def _backfill(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        count = int(str(args.get("count") or 10))
+        result = await self.core.backfill(caller, count)
+        if result.watches == 0:
+            return text_reply(
+                "No watches post here yet, so there is nothing to backfill: ",
+                Cmd("watch add", "QUERY"),
+                ", or ",
+                Cmd("subscribe"),
+                " to the default ones.",
+            )
+        if not result.queued:
+            return text_reply(
+                "Nothing to backfill: no recent matching story that this channel has not had "
+                f"already ({result.already_here} it has)."
+            )
+        n = len(result.queued)
+        stories = f"{n} stor{'ies' if n != 1 else 'y'}"
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary=f"Posting {stories} here now",
+            blocks=(
+                Paragraph(
+                    (
+                        f"⏪ Posting the latest {stories} matching this channel's watches now, "
+                        "oldest first",
+                        f" ({result.already_here} it already had are left out)."
+                        if result.already_here
+                        else ".",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+            announce=(*who, f" asked for the latest {stories} of this channel's watches."),
+            data={"urls": [a.url for a in result.queued]},
+        )
+
+    async def _trend(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        days = int(str(args.get("days") or TREND_DAYS_DEFAULT))
+        data = await self.core.trend(caller, str(args["watch"]), days)
+        # Drawing is CPU work of tens of milliseconds: keep it off the event loop.
+        png = await asyncio.to_thread(render_trend_png, data)
+        top = ", ".join(f"{name} ({n})" for name, n in data.top_sources[:3]) or "none"
+        title = f"{data.watch}: {data.total} stories in {len(data.days)} days"
+        return Reply(
+            summary=title,
+            blocks=(
+                Paragraph(
+                    (
+                        "📈 ",
+                        Code(shorten(data.watch, QUERY_SHOWN)),
+                        f": {data.total} matching stor{'ies' if data.total != 1 else 'y'} in the "
+                        f"last {len(data.days)} days, busiest day "
+                        f"{max(data.stories_per_day, default=0)}; top sources: {top}.",
+                    )
+                ),
+            ),
+            visibility=Visibility.CHANNEL,
+            files=(
+                FileOut(
+                    "wirewatch-trend.png",
+                    "image/png",
+                    png,
+                    title=title,
+                    alt=f"Bar chart of {title}, and the top sources",
+                ),
+            ),
+            data={"stories_per_day": list(data.stories_per_day), "total": data.total},
+        )
 
     # --- channel controls ----------------------------------------------------------------
 

@@ -43,6 +43,7 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
     assert put.body == defined_commands()
     names = sorted(c["name"] for c in fake.synced_commands[None])
     assert names == [
+        "backfill",
         "digest",
         "feeds",
         "help",
@@ -52,6 +53,7 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
         "snooze",
         "status",
         "subscribe",
+        "trend",
         "unsubscribe",
         "watch",
         "why",
@@ -101,7 +103,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 12
+        assert len(fake.synced_commands[GUILD_ID]) == 14
     finally:
         await adapter.stop()
 

@@ -1,5 +1,6 @@
-"""channel controls: muted stories and "not relevant" feedback from alert buttons; digests, quiet hours, snoozes, story updates as threads; per-watch
-volume (snooze, hourly cap, outlet threshold); held alerts and summaries in the outbox
+"""channel controls: digests, quiet hours, snoozes, story updates as threads;
+muted stories and "not relevant" feedback from alert buttons;
+per-watch volume (snooze, hourly cap, outlet threshold); held alerts and summaries in the outbox
 
 Revision ID: 0005
 Revises: 0004
