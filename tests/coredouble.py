@@ -65,6 +65,10 @@ class MemoryCore:
         self.destinations: tuple[DestinationStatus, ...] = ()
         self.dead_letters = 0
         self.calls: list[str] = []
+        # alert id -> (destination, story key, watch id, headline): what alert buttons name
+        self.alerts: dict[int, tuple[str, str, int, str]] = {}
+        self.muted: set[tuple[str, str]] = set()
+        self.feedback: set[tuple[str, int, str, str]] = set()
         self.channel_controls: dict[str, ChannelControls] = {}
         self.watch_controls: dict[tuple[str, int], WatchControls] = {}
         self.backfilled: dict[str, set[str]] = {}  # destination -> story keys queued there
@@ -180,7 +184,12 @@ class MemoryCore:
     async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
         if caller.operator and caller.destination == "console":
             return list(self.watches.values())
-        return [w for w in self.watches.values() if caller.destination in w.destinations]
+        dest = caller.destination
+        return [
+            replace(w, not_relevant=len({f[2] for f in self.feedback if f[:2] == (dest, w.id)}))
+            for w in self.watches.values()
+            if dest in w.destinations
+        ]
 
     async def available_watches(self, caller: Caller) -> list[WatchInfo]:
         return self._visible(caller)
@@ -385,6 +394,31 @@ class MemoryCore:
         new = with_volume(self.watch_controls.get(key, WatchControls()), per_hour, min_outlets)
         self.watch_controls[key] = new
         return watch, new
+
+    # --- alert buttons -----------------------------------------------------------------
+
+    def _alert(self, caller: Caller, ref: str) -> tuple[str, str, int, str]:
+        key = ref.strip().lstrip("#")
+        found = self.alerts.get(int(key)) if key.isdigit() else None
+        if found is None or found[0] != caller.destination:
+            raise NotFoundError(f"no alert {ref!r} in this channel")
+        return found
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        self.calls.append("mute_story")
+        self._manager(caller)
+        dest, story, _, title = self._alert(caller, alert_ref)
+        self.muted.add((dest, story))
+        return title
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        self.calls.append("not_relevant")
+        dest, story, watch_id, _ = self._alert(caller, alert_ref)
+        verdict = (dest, watch_id, story, caller.user or "someone")
+        new = verdict not in self.feedback
+        self.feedback.add(verdict)
+        marked = len({f[2] for f in self.feedback if f[0] == dest and f[1] == watch_id})
+        return replace(self.watches[watch_id], not_relevant=marked), new
 
 
 def _doc(article: ArticleView) -> MatchDocument:

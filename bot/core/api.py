@@ -218,3 +218,16 @@ class CoreAPI(Protocol):
         """Cap a watch's alerts here per hour (the rest go to the next summary) and/or alert
         only once its story has ``min_outlets`` outlets. ``0`` removes a setting."""
         ...
+
+    # --- alert buttons ----------------------------------------------------------------------
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        """Mute the story of an alert sent to the caller's channel: its pending alerts are let
+        go and its message is no longer updated. Returns the story's headline. Raises
+        ``NotFoundError`` for an alert of another channel."""
+        ...
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        """Record that the caller finds an alert's story not relevant to its watch (once per
+        person); anyone in the channel may. Returns (the watch, newly recorded)."""
+        ...

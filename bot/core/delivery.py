@@ -286,6 +286,11 @@ class Deliverer:
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             alerts = await self.store.alerts_in_message(destination, message_id)
+            muted = await self.store.controls.muted(destination, [a.story_key for a in alerts])
+            if alerts and all(a.story_key in muted for a in alerts):
+                # Muted from its button: the message keeps what it showed.
+                await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
+                continue
             try:
                 if alerts:
                     await notifier.edit(destination, message_id, one_per_story(alerts))

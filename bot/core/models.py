@@ -95,6 +95,7 @@ class WatchInfo:
     owner: str | None = None  # destination that created it in chat, None for config watches
     mention: str | None = None  # the only mention an alert for this watch may carry
     tenant: str | None = None  # workspace/server of the owner (None: the operator's)
+    not_relevant: int = 0  # stories people here marked "not relevant" (its precision)
 
 
 class DestinationState(StrEnum):

@@ -297,7 +297,10 @@ class Wirewatch:
         home = self._home(caller, personal)
         if caller.operator and home == "console":
             return await self.store.watch_infos()
-        return await self.store.watch_infos(home)
+        counts = await self.store.controls.not_relevant(home)
+        return [
+            replace(w, not_relevant=counts.get(w.id, 0)) for w in await self.store.watch_infos(home)
+        ]
 
     async def available_watches(self, caller: Caller) -> list[WatchInfo]:
         return await self._visible_watches(caller)
@@ -746,3 +749,38 @@ class Wirewatch:
             watch.id, caller.destination, controls, now=self.clock.now()
         )
         return watch, controls
+
+    # ---- alert buttons ------------------------------------------------------------------
+
+    async def _alert_here(self, caller: Caller, alert_ref: str) -> tuple[str, int, str]:
+        key = alert_ref.strip().lstrip("#")
+        found = (
+            await self.store.controls.alert_here(caller.destination, int(key))
+            if key.isdigit() and len(key) < 19
+            else None
+        )
+        if found is None:
+            raise NotFoundError(f"no alert {alert_ref!r} in this channel")
+        return found
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        self._require_manager(caller)
+        story_key, _, title = await self._alert_here(caller, alert_ref)
+        await self.store.controls.mute_story(
+            caller.destination, story_key, by=caller.user, now=self.clock.now()
+        )
+        return title
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        story_key, watch_id, _ = await self._alert_here(caller, alert_ref)
+        new = await self.store.controls.record_feedback(
+            caller.destination,
+            watch_id,
+            story_key,
+            user=caller.user or "someone",
+            verdict="irrelevant",
+            now=self.clock.now(),
+        )
+        counts = await self.store.controls.not_relevant(caller.destination)
+        watch = await self._watch(watch_id)
+        return replace(watch, not_relevant=counts.get(watch_id, 0)), new

@@ -55,3 +55,15 @@ async def test_snooze_and_volume_apply_to_this_channels_watches_only(core: CoreA
     assert ended is None
     with pytest.raises(ControlError):
         await core.snooze(A, "channel", "a fortnight or so")
+
+
+async def test_alert_buttons_name_only_this_channels_alerts(core: CoreAPI) -> None:  # noqa: F811
+    # No alert was sent anywhere: every reference is refused, whoever asks.
+    with pytest.raises(NotFoundError):
+        await core.mute_story(A, "1")
+    with pytest.raises(NotFoundError):
+        await core.not_relevant(B, "#1")
+    with pytest.raises(PermissionDeniedError):
+        await core.mute_story(A_MEMBER, "1")
+    with pytest.raises(NotFoundError):
+        await core.not_relevant(A, "not-a-number")

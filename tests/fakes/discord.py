@@ -555,7 +555,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": body.get("embeds") or [],
-            "components": [],
+            "components": body.get("components") or [],
             "pinned": False,
             "type": 0,
             "flags": int(body.get("flags") or 0),
@@ -894,6 +894,32 @@ class FakeDiscord:
             member_permissions=member_permissions,
             app_permissions=app_permissions,
         )
+        return await self._inject(payload, within)
+
+    async def click(
+        self,
+        custom_id: str,
+        *,
+        channel_id: int = CHANNEL_ID,
+        guild_id: int | None = GUILD_ID,
+        user_id: int = USER_ID,
+        member_permissions: int = ALL_PERMISSIONS,
+        within: float = 5.0,
+    ) -> InteractionCall:
+        """Press a button (a MESSAGE_COMPONENT interaction) on one of the bot's messages."""
+        payload = self._interaction_payload(
+            3,
+            "",
+            {},
+            subcommand=None,
+            focused=None,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            member_permissions=member_permissions,
+            app_permissions=BOT_PERMISSIONS,
+        )
+        payload["data"] = {"custom_id": custom_id, "component_type": 2}
         return await self._inject(payload, within)
 
     async def autocomplete(

@@ -24,16 +24,16 @@ from __future__ import annotations
 import inspect
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Optional  # noqa: F401  (read by string annotations)
 
 import discord
 from discord import app_commands
 
-from bot.adapters.discord.render import CONTENT_LIMIT, fit
+from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, fit
 from bot.adapters.discord.replies import markdown, render_reply
 from bot.core.api import Caller, CoreAPI
-from bot.core.commands.catalogue import CATALOGUE, CommandSpec, FileIn, Kind, Param
+from bot.core.commands.catalogue import CATALOGUE, COMMANDS, CommandSpec, FileIn, Kind, Param
 from bot.core.commands.handlers import Commands
 from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
@@ -47,7 +47,14 @@ CHOICE_NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 100
 MANAGERS = "members with Manage Channels"
 # Discord names an option once per command; the catalogue's plural is one pick here.
-_OPTION_NAMES = {"watches": "watch", "per-hour": "per_hour", "min-outlets": "min_outlets"}
+# An alert's buttons (render.alert_buttons) and the catalogue commands they run.
+_BUTTONS = {"story": "story mute", "irrelevant": "not-relevant", "pause": "snooze"}
+_OPTION_NAMES = {
+    "watches": "watch",
+    "per-hour": "per_hour",
+    "min-outlets": "min_outlets",
+    "no-ping": "no_ping",
+}
 # Commands whose success means the bot will post in this channel from now on.
 _POSTS_HERE = frozenset({"subscribe", "watch add"})
 
@@ -150,6 +157,8 @@ class DiscordCommands:
         top: list[app_commands.Command[Any, ..., None] | app_commands.Group] = []
         groups: dict[str, app_commands.Group] = {}
         for spec in CATALOGUE:
+            if spec.hidden:
+                continue  # behind an alert's button (on_component), not a slash command
             command = self._command(spec)
             if spec.group is None:
                 top.append(command)
@@ -238,7 +247,12 @@ class DiscordCommands:
     # --- running -------------------------------------------------------------------------
 
     async def invoke(
-        self, interaction: discord.Interaction, spec: CommandSpec, args: dict[str, object]
+        self,
+        interaction: discord.Interaction,
+        spec: CommandSpec,
+        args: dict[str, object],
+        *,
+        private: bool = False,
     ) -> None:
         caller = caller_of(interaction) if interaction.guild_id else dm_caller(interaction)
         refused = self.commands.refusal(caller, spec)
@@ -289,6 +303,14 @@ class DiscordCommands:
                 content=fit(markdown(reply.announce), CONTENT_LIMIT), allowed_mentions=NO_PINGS
             )
             return
+        if private:
+            # A button: the clicker reads the answer; the channel hears of a change.
+            await self.answer(interaction, reply, public=False)
+            if public and reply.announce is not None:
+                await interaction.followup.send(
+                    content=fit(markdown(reply.announce), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+                )
+            return
         await self.answer(interaction, reply, public=public)
 
     @staticmethod
@@ -313,6 +335,25 @@ class DiscordCommands:
                 )
             args[param.name] = FileIn(value.filename, data[:cap])
         return None
+
+    async def on_component(self, interaction: discord.Interaction) -> None:
+        """An alert's button: the catalogue command it stands for, answered privately."""
+        data: Mapping[str, Any] = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        prefix, _, rest = custom_id.partition(":")
+        action, _, value = rest.partition(":")
+        if prefix != BUTTON_PREFIX or not value.isdigit():
+            return  # not ours
+        command = _BUTTONS.get(action)
+        if command is None:
+            return
+        args: dict[str, object] = (
+            {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
+        )
+        log.info(
+            "discord alert button", extra={"command": command, "channel": interaction.channel_id}
+        )
+        await self.invoke(interaction, COMMANDS[command], args, private=True)
 
     async def answer(self, interaction: discord.Interaction, reply: Any, *, public: bool) -> None:
         """Reply, or fill in the deferred response when the command deferred first."""
@@ -352,9 +393,12 @@ def error_text(error: BaseException) -> str | None:
 
 
 def install_commands(tree: app_commands.CommandTree[discord.Client], core: CoreAPI) -> None:
-    """Add Wirewatch's commands to ``tree`` and its error replies."""
-    for command in DiscordCommands(core).build():
+    """Add Wirewatch's commands to ``tree``, its error replies, and its alert buttons."""
+    commands = DiscordCommands(core)
+    for command in commands.build():
         tree.add_command(command)
+    if hasattr(tree.client, "on_component"):
+        tree.client.on_component = commands.on_component
 
     @tree.error
     async def on_command_error(

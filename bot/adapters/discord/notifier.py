@@ -201,6 +201,7 @@ class DiscordNotifier:
                 embeds=message.embeds,
                 allowed_mentions=message.allowed_mentions,
                 nonce=f"ww{alerts[0].id}",  # discord.py adds enforce_nonce=True with a nonce
+                view=_buttons(render.alert_buttons(alerts)),
             )
         except Exception as e:
             error = delivery_error(e)
@@ -240,6 +241,19 @@ class DiscordNotifier:
             )
         except Exception as e:
             raise delivery_error(e) from e
+
+
+def _buttons(buttons: list[tuple[str, str]]) -> discord.ui.View:
+    """The buttons as components. The view is stopped before sending: clicks arrive as
+    interactions the client routes by custom_id (``DiscordCommands.on_component``), so no
+    view object needs to live per message (nor survive a restart)."""
+    view = discord.ui.View(timeout=None)
+    for label, custom_id in buttons:
+        view.add_item(
+            discord.ui.Button(label=label, custom_id=custom_id, style=discord.ButtonStyle.secondary)
+        )
+    view.stop()
+    return view
 
 
 class DiscordWebhookNotifier:

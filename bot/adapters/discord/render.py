@@ -385,6 +385,22 @@ def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
     return AlertMessage(content, render_alerts(alerts), allowed)
 
 
+BUTTON_PREFIX = "ww"  # custom_id "ww:<action>:<value>"; on_component reads it back
+
+
+def alert_buttons(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
+    """(label, custom_id) of the buttons under a one-story message; none under listings or
+    summaries (their stories each have their own message, or none)."""
+    if len(alerts) != 1 or alerts[0].digest:
+        return []
+    alert = alerts[0]
+    return [
+        ("Mute this story", f"{BUTTON_PREFIX}:story:{alert.id}"),
+        ("Not relevant", f"{BUTTON_PREFIX}:irrelevant:{alert.id}"),
+        ("Pause watch 24h", f"{BUTTON_PREFIX}:pause:{alert.watch_id}"),
+    ]
+
+
 def notice_text(text: str) -> str:
     """An operational notice as plain message content: defused and within 2000."""
     return fit(neutralise_mentions(text), CONTENT_LIMIT)

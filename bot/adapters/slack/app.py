@@ -32,7 +32,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack.commands import CommandRouter, Invocation, Reply, invite_hint
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.adapters.slack.permissions import SlackPermissions
-from bot.adapters.slack.render import ACTION_MUTE, ACTION_OPEN
+from bot.adapters.slack.render import (
+    ACTION_IRRELEVANT,
+    ACTION_MUTE,
+    ACTION_OPEN,
+    ACTION_PAUSE,
+    ACTION_STORY,
+)
 from bot.core.api import CoreAPI
 from bot.core.errors import ConfigError
 from bot.core.ports import Clock, Notifier, SystemClock
@@ -133,6 +139,13 @@ class SlackAdapter:
         self.app.command(settings.command)(self._on_command)
         self.app.action(_prefix(ACTION_MUTE))(self._on_mute)
         self.app.action(_prefix(ACTION_OPEN))(self._on_open)
+        # An alert's buttons run catalogue commands, as if typed in the channel.
+        for action, command in (
+            (ACTION_STORY, "story mute"),
+            (ACTION_IRRELEVANT, "not-relevant"),
+            (ACTION_PAUSE, "snooze"),
+        ):
+            self.app.action(_prefix(action))(self._button(command))
         self._handler: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -354,6 +367,35 @@ class SlackAdapter:
         )
         if reply.announce is not None:
             await self._announce(channel, reply, respond)
+
+    def _button(self, command: str) -> Any:
+        async def on_click(
+            ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ) -> None:
+            self._track_current()
+            await ack()
+            user = (body.get("user") or {}).get("id", "")
+            channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+                "channel_id", ""
+            )
+            team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
+            value = str(action.get("value", ""))[:20]
+            args: dict[str, object] = (
+                {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
+            )
+            invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
+            reply = await self.router.run_command(invocation, command, args)
+            log.info("alert button", extra={"user": user, "channel": channel, "command": command})
+            await respond(
+                text=reply.message.text,
+                blocks=reply.message.blocks or None,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            if reply.announce is not None:
+                await self._announce(channel, reply, respond)
+
+        return on_click
 
     async def _on_open(self, ack: Any) -> None:
         # The URL button opens the article in the browser; Slack still sends the click.

@@ -42,6 +42,7 @@ from bot.adapters.slack.render import (
     clip,
     escape_text,
     render_alerts,
+    without_buttons,
 )
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
 from bot.core.models import Alert
@@ -343,7 +344,7 @@ class SlackWebhookNotifier:
         """Post ``alerts`` as one message. Webhooks return no message id: ``webhook:<alert id>``."""
         url = _webhook_url(destination)
         async with self._pacer.lock(url):
-            await self._post(url, render_alerts(alerts))
+            await self._post(url, without_buttons(render_alerts(alerts)))
         return f"webhook:{alerts[0].id}"
 
     async def send_notice(self, destination: str, text: str) -> None:

@@ -48,6 +48,9 @@ LISTING_SUMMARY_CHARS = 200
 
 ACTION_OPEN = "wirewatch_open"
 ACTION_MUTE = "wirewatch_mute"
+ACTION_STORY = "wirewatch_story"  # mute this story here
+ACTION_IRRELEVANT = "wirewatch_irrelevant"  # not relevant to its watch
+ACTION_PAUSE = "wirewatch_pause"  # snooze its watch here for a day
 EVENT_TYPE = "wirewatch_alert"
 
 _ZWJ = "\u200d"
@@ -327,6 +330,11 @@ def render_alert(alert: Alert) -> SlackMessage:
     target = safe_url(alert.url)
     if target:
         buttons.append(button("Open article", f"{ACTION_OPEN}:{alert.id}", url=target))
+    buttons += [
+        button("Mute this story", f"{ACTION_STORY}:{alert.id}", value=str(alert.id)),
+        button("Not relevant", f"{ACTION_IRRELEVANT}:{alert.id}", value=str(alert.id)),
+        button("Pause watch 24h", f"{ACTION_PAUSE}:{alert.watch_id}", value=str(alert.watch_id)),
+    ]
     if alert.also_matched:
         for hit in alert.hits[:4]:
             buttons.append(
@@ -423,6 +431,13 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
     return SlackMessage(
         text=_fallback(f"{escape_text(heading)}: {titles}"), blocks=fit_blocks(blocks)
     )
+
+
+def without_buttons(message: SlackMessage) -> SlackMessage:
+    """The message with its buttons taken out, for an incoming webhook: a click there would
+    reach no app (an "Open article" link button would, but the headline links already)."""
+    blocks = [b for b in message.blocks if b.get("type") != "actions"]
+    return SlackMessage(text=message.text, blocks=blocks)
 
 
 def render_alerts(alerts: Sequence[Alert]) -> SlackMessage:

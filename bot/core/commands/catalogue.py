@@ -66,6 +66,9 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     # The answer is for the whole channel (a chart, a file): a deferred answer is public.
     public: bool = False
+    # Behind an alert's button only: not in help, not a Discord slash command (Slack still
+    # parses it, which is how its buttons run it).
+    hidden: bool = False
 
     @property
     def group(self) -> str | None:
@@ -137,6 +140,21 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (_QUERY, _NAME, _PING),
         mutating=True,
         aliases=("watch new",),
+    ),
+    CommandSpec(
+        "watch edit",
+        "change a watch of this channel: its query, name or ping",
+        "WATCH [QUERY] [--name NAME] [--ping GROUP] [no-ping]",
+        '3 "rare earth" AND (magnet OR export) --name magnets',
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param("query", Kind.TEXT, "Its new query", max_length=QUERY_MAX),
+            _NAME,
+            Param("ping", Kind.MENTION, "Who its alerts ping from now on", option=True),
+            Param("no-ping", Kind.FLAG, "Its alerts ping nobody", default=False),
+        ),
+        mutating=True,
+        aliases=("watch rename", "watch ping"),
     ),
     CommandSpec(
         "watch list",
@@ -391,6 +409,28 @@ CATALOGUE += (
         ),
         mutating=True,
         aliases=("watch limit",),
+    ),
+)
+
+# What an alert's buttons run (bot.core.controls; "Pause watch 24h" is ``snooze``).
+_ALERT = Param("alert", Kind.WORD, "The alert (from its button)", required=True, max_length=20)
+CATALOGUE += (
+    CommandSpec(
+        "story mute",
+        "no more alerts or updates of this story in this channel",
+        "ALERT",
+        "42",
+        (_ALERT,),
+        mutating=True,
+        hidden=True,
+    ),
+    CommandSpec(
+        "not-relevant",
+        "mark an alert's story as not what its watch is for",
+        "ALERT",
+        "42",
+        (_ALERT,),
+        hidden=True,
     ),
 )
 

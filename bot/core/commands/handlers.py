@@ -101,6 +101,10 @@ def watch_line(watch: WatchInfo) -> Line:
     spans.append(f" — {watch.hits} hit{'s' if watch.hits != 1 else ''}")
     if watch.last_hit_at is not None:
         spans += [", last ", When(watch.last_hit_at)]
+    if watch.not_relevant:
+        marked = min(watch.not_relevant, watch.hits) if watch.hits else watch.not_relevant
+        precision = 100 * (watch.hits - marked) // watch.hits if watch.hits else 0
+        spans.append(f" · precision {precision}% ({marked} marked not relevant)")
     if watch.mention:
         spans.append(" · pings its group")
     if watch.owner is None:
@@ -156,6 +160,9 @@ class Commands:
             "quiet": self._quiet,
             "snooze": self._snooze,
             "watch volume": self._watch_volume,
+            "watch edit": self._watch_edit,
+            "story mute": self._story_mute,
+            "not-relevant": self._not_relevant,
         }
         missing = {spec.name for spec in CATALOGUE} - set(self._handlers)
         assert not missing, f"catalogue commands without a handler: {missing}"
@@ -239,7 +246,7 @@ class Commands:
     async def _help(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         lines: list[Line] = []
         for spec in CATALOGUE:
-            if spec.name == "help":
+            if spec.name == "help" or spec.hidden:
                 continue
             row: list[Span] = [Cmd(spec.name, spec.usage), f" — {spec.summary}"]
             if spec.example:
@@ -340,6 +347,41 @@ class Commands:
             ),
             tone=Tone.SUCCESS,
             announce=(*who, " added watch ", *ref, " to this channel."),
+            data={"watch_id": watch.id},
+        )
+
+    async def _watch_edit(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        if not any(args.get(k) is not None for k in ("query", "name", "ping")) and not args.get(
+            "no-ping"
+        ):
+            return text_reply(
+                "Say what to change: a new query, ",
+                Code("--name NAME"),
+                ", ",
+                Code("--ping GROUP"),
+                " or ",
+                Code("no-ping"),
+                ". e.g. ",
+                Cmd("watch edit", COMMANDS["watch edit"].example),
+                tone=Tone.ERROR,
+            )
+        ping = _opt_str(args.get("ping"))
+        name = _opt_str(args.get("name"))
+        watch = await self.core.edit_watch(
+            caller,
+            str(args["watch"]),
+            query=_opt_str(args.get("query")),
+            name=("" if name.lower() == "none" else name) if name is not None else None,
+            mention="" if args.get("no-ping") else ping,
+        )
+        ref = watch_ref(watch)
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        pings = " It pings its group." if watch.mention else ""
+        return Reply(
+            summary=f"Watch #{watch.id} changed",
+            blocks=(Paragraph(("✏️ Watch ", *ref, f" changed.{pings}")),),
+            tone=Tone.SUCCESS,
+            announce=(*who, " changed watch ", *ref, " in this channel."),
             data={"watch_id": watch.id},
         )
 
@@ -720,6 +762,42 @@ class Commands:
                 _volume_text(controls, None),
                 ".",
             ),
+        )
+
+    # --- alert buttons ------------------------------------------------------------------
+
+    async def _story_mute(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        title = await self.core.mute_story(caller, str(args["alert"]))
+        headline = shorten(title, 120)
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary="Story muted",
+            blocks=(
+                Paragraph((f"🔇 Muted here: “{headline}” — no more alerts or updates of it.",)),
+            ),
+            tone=Tone.SUCCESS,
+            announce=(*who, f" muted the story “{headline}” in this channel."),
+        )
+
+    async def _not_relevant(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch, new = await self.core.not_relevant(caller, str(args["alert"]))
+        said = "Thanks — noted" if new else "You had already marked it"
+        return Reply(
+            summary="Marked not relevant",
+            blocks=(
+                Paragraph(
+                    (
+                        f"👎 {said}: not relevant to watch ",
+                        *watch_ref(watch),
+                        f" ({watch.not_relevant} marked here). ",
+                        Cmd("watch list"),
+                        " shows each watch's precision; ",
+                        Cmd("watch edit", f"{watch.id} QUERY"),
+                        " tightens its query.",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
         )
 
     async def _status(self, caller: Caller, args: Mapping[str, object]) -> Reply:

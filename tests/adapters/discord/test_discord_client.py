@@ -77,7 +77,7 @@ async def test_commands_that_change_alerts_default_to_manage_channels_in_servers
     for name in ("latest", "status", "why", "help", "settings"):
         assert synced[name]["default_member_permissions"] is None, name
     subcommands = {o["name"] for o in synced["watch"]["options"]}  # type: ignore[union-attr]
-    assert subcommands == {"add", "list", "remove", "test", "volume"}
+    assert subcommands == {"add", "edit", "list", "remove", "test", "volume"}
 
 
 async def test_gateway_identifies_with_guilds_intent_only_over_zlib_stream(
