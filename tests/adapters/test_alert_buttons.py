@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the room fixture is imported, and named by every test)
 """An alert's buttons, pressed as a user would on both platforms (a Slack block action
 through the real slack-bolt app; a MESSAGE_COMPONENT interaction through the real
 discord.py client): Mute this story, Not relevant (shown as the watch's precision in
