@@ -412,6 +412,26 @@ CATALOGUE += (
     ),
 )
 
+# Personal watches: anyone may keep their own, delivered to them by direct message.
+CATALOGUE += (
+    CommandSpec(
+        "dm add",
+        "a watch of your own: its alerts come to you by direct message",
+        "QUERY [--name NAME]",
+        '"export controls" AND gallium --name gallium',
+        (_QUERY, _NAME),
+    ),
+    CommandSpec("dm list", "your own watches (delivered by direct message)", "", ""),
+    CommandSpec(
+        "dm remove",
+        "stop one of your own watches",
+        "WATCH",
+        "gallium",
+        (Param("watch", Kind.WATCH, "Your watch (its #id or name)", required=True),),
+        aliases=("dm rm",),
+    ),
+)
+
 # What an alert's buttons run (bot.core.controls; "Pause watch 24h" is ``snooze``).
 _ALERT = Param("alert", Kind.WORD, "The alert (from its button)", required=True, max_length=20)
 CATALOGUE += (

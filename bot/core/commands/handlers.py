@@ -161,6 +161,9 @@ class Commands:
             "snooze": self._snooze,
             "watch volume": self._watch_volume,
             "watch edit": self._watch_edit,
+            "dm add": self._dm_add,
+            "dm list": self._dm_list,
+            "dm remove": self._dm_remove,
             "story mute": self._story_mute,
             "not-relevant": self._not_relevant,
         }
@@ -763,6 +766,47 @@ class Commands:
                 ".",
             ),
         )
+
+    # --- personal watches ---------------------------------------------------------------
+
+    async def _dm_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.add_watch(
+            caller, str(args["query"]), name=_opt_str(args.get("name")), personal=True
+        )
+        return Reply(
+            summary=f"Personal watch #{watch.id} added",
+            blocks=(
+                Paragraph(
+                    (
+                        "✅ Your watch ",
+                        *watch_ref(watch),
+                        " is on: matching stories come to you by direct message. ",
+                        Cmd("dm list"),
+                        " shows your watches.",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+            data={"watch_id": watch.id},
+        )
+
+    async def _dm_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watches = await self.core.list_watches(caller, personal=True)
+        return Reply(
+            summary=f"{len(watches)} personal watches",
+            blocks=(
+                Section(
+                    (f"Your watches, by direct message ({len(watches)})",),
+                    tuple(watch_line(w) for w in watches),
+                    empty=("None yet: ", Cmd("dm add", "QUERY"), "."),
+                ),
+            ),
+            data={"watch_ids": [w.id for w in watches]},
+        )
+
+    async def _dm_remove(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.remove_watch(caller, str(args["watch"]), personal=True)
+        return text_reply("Your watch ", *watch_ref(watch), " is removed.", tone=Tone.SUCCESS)
 
     # --- alert buttons ------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
     assert names == [
         "backfill",
         "digest",
+        "dm",
         "feeds",
         "help",
         "latest",
@@ -103,7 +104,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 14
+        assert len(fake.synced_commands[GUILD_ID]) == 15
     finally:
         await adapter.stop()
 
