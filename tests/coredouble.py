@@ -21,6 +21,7 @@ from bot.core.controls import (
     snooze_end,
     with_digest,
     with_quiet,
+    with_template,
     with_volume,
 )
 from bot.core.errors import (
@@ -378,6 +379,14 @@ class MemoryCore:
         old = self.watch_controls.get(key, WatchControls())
         self.watch_controls[key] = replace(old, snoozed_until=until)
         return watch, until
+
+    async def set_template(self, caller: Caller, source: str) -> tuple[ChannelControls, str | None]:
+        self.calls.append("set_template")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        controls, sample = with_template(current, source)
+        self.channel_controls[caller.destination] = controls
+        return controls, sample
 
     async def set_volume(
         self,

@@ -89,6 +89,7 @@ def _text(message: dict[str, Any]) -> str:
     parts = [str(message.get("text") or message.get("content") or "")]
     for block in message.get("blocks") or []:
         parts.append(str((block.get("text") or {}).get("text", "")))
+        parts += [str(e["url"]) for e in block.get("elements") or [] if "url" in e]
     for embed in message.get("embeds") or []:
         # As Discord lays an embed out: author line, title, then the description.
         parts.append(str((embed.get("author") or {}).get("name", "")))

@@ -412,6 +412,31 @@ CATALOGUE += (
     ),
 )
 
+CATALOGUE += (
+    CommandSpec(
+        "template set",
+        "shape the first line of this channel's alerts (fields in `template show`)",
+        "TEXT | default",
+        "{{ source | upper }}: {{ title }} ({{ outlets }} outlets)",
+        (
+            Param(
+                "text",
+                Kind.TEXT,
+                "e.g. {{ source }}: {{ title }} — or default",
+                required=True,
+                max_length=500,
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "template show",
+        "this channel's alert template and the fields a template may use",
+        "",
+        "",
+    ),
+)
+
 # Personal watches: anyone may keep their own, delivered to them by direct message.
 CATALOGUE += (
     CommandSpec(

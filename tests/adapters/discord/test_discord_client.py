@@ -54,6 +54,7 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
         "snooze",
         "status",
         "subscribe",
+        "template",
         "trend",
         "unsubscribe",
         "watch",
@@ -104,7 +105,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 15
+        assert len(fake.synced_commands[GUILD_ID]) == 16
     finally:
         await adapter.stop()
 
