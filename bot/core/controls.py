@@ -499,3 +499,11 @@ def with_template(current: ChannelControls, source: str) -> tuple[ChannelControl
         return replace(current, template=None), None
     sample = validate(text)
     return replace(current, template=text), sample
+
+
+def with_updates(current: ChannelControls, mode: str) -> ChannelControls:
+    """``edit`` (a story's message is edited as it grows) or ``thread`` (replies under it)."""
+    word = mode.strip().lower()
+    if word not in ("edit", "thread"):
+        raise ControlError(f"{mode!r} is not a choice: edit or thread")
+    return replace(current, threads=word == "thread")

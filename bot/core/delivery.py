@@ -32,7 +32,7 @@ from bot.core.errors import (
 )
 from bot.core.models import Alert
 from bot.core.notices import channel_recovered_text
-from bot.core.ports import Clock, MessageEditor, Notifier
+from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class Deliverer:
         # wait for a whole backlog at the platforms' pace).
         self._stopping: asyncio.Event | None = None
         self._templates: dict[str, str] = {}  # destination -> its template, read per pass
+        self._threads: dict[str, bool] = {}  # destination -> story growth as thread replies
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -167,7 +168,9 @@ class Deliverer:
                 destination, reason=reason, now=self.clock.now(), permanent=True
             )
             return
-        template = (await self.store.controls.channel(destination)).template
+        controls = await self.store.controls.channel(destination)
+        self._threads[destination] = controls.threads
+        template = controls.template
         if template:
             self._templates[destination] = template
         else:
@@ -304,7 +307,13 @@ class Deliverer:
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             try:
-                if alerts:
+                if (
+                    alerts
+                    and self._threads.get(destination)
+                    and isinstance(notifier, ThreadReplier)
+                ):
+                    await notifier.reply(destination, message_id, self._shaped(destination, alerts))
+                elif alerts:
                     await notifier.edit(destination, message_id, self._shaped(destination, alerts))
             except RetryableDeliveryError as e:
                 delay = retry_delay(1, e.retry_after, self.rng)

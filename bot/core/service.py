@@ -27,6 +27,7 @@ from bot.core.controls import (
     with_digest,
     with_quiet,
     with_template,
+    with_updates,
     with_volume,
 )
 from bot.core.discovery import feed_links, looks_like_html
@@ -733,6 +734,11 @@ class Wirewatch:
             watch.id, caller.destination, controls, now=self.clock.now()
         )
         return watch, until
+
+    async def set_updates(self, caller: Caller, mode: str) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_updates(current, mode))
 
     async def set_template(self, caller: Caller, source: str) -> tuple[ChannelControls, str | None]:
         self._require_manager(caller)

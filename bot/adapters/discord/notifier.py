@@ -244,6 +244,22 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Answer a story's message with its growth (a Discord reply), for channels that
+        asked for replies instead of edits; it pings nobody."""
+        channel = await self._channel(destination)
+        await self._pacer.wait_turn(destination)
+        try:
+            await channel.send(
+                content=render.update_text(alerts),
+                reference=discord.MessageReference(
+                    message_id=int(message_id), channel_id=channel.id, fail_if_not_exists=False
+                ),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except Exception as e:
+            raise delivery_error(e) from e
+
     async def send_notice(self, destination: str, text: str) -> None:
         """Post a plain-text operational notice; nothing in it can ping anyone."""
         channel = await self._channel(destination)

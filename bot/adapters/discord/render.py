@@ -369,6 +369,18 @@ def render_digest(alerts: Sequence[Alert]) -> list[discord.Embed]:
     return embeds
 
 
+def update_text(alerts: Sequence[Alert]) -> str:
+    """A reply under a story's message: its coverage now and a changed headline."""
+    lines = []
+    for alert in alerts:
+        if alert.updated:
+            lines.append(f"✏️ Headline now: **{fit(clean(alert.title), 200)}**")
+        if alert.also_reported_by:
+            outlets = 1 + len(alert.also_reported_by)
+            lines.append(f"📰 Now carried by {outlets} outlets — {also_reported_text(alert)}")
+    return fit("\n".join(lines) or "Coverage of this story grew.", CONTENT_LIMIT)
+
+
 def templated_line(alert: Alert) -> str | None:
     """The channel's template for this alert in Discord markdown, or None (no template, or
     one that fails: the embed alone then, and a log line; templates are checked when set)."""

@@ -42,6 +42,7 @@ from bot.adapters.slack.render import (
     clip,
     escape_text,
     render_alerts,
+    render_update,
     without_buttons,
 )
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
@@ -228,6 +229,18 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Post a story's growth in its message's thread (``thread_ts``), for channels that
+        asked for replies instead of edits."""
+        channel = await self._resolve(destination)
+        async with self._pacer.lock(channel):
+            try:
+                await self._post(
+                    channel, render_update(alerts), metadata=None, thread_ts=message_id
+                )
+            except _Ambiguous as e:
+                raise RetryableDeliveryError(e.reason) from e.__cause__
+
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message (``chat.update``) now its stories have grown."""
         channel = await self._resolve(destination)
@@ -267,7 +280,12 @@ class SlackNotifier:
                 raise RetryableDeliveryError(e.reason) from e.__cause__
 
     async def _post(
-        self, channel: str, message: SlackMessage, *, metadata: dict[str, Any] | None
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        metadata: dict[str, Any] | None,
+        thread_ts: str | None = None,
     ) -> str:
         waited = False
         blocks: list[dict[str, Any]] | None = message.blocks or None
@@ -279,6 +297,7 @@ class SlackNotifier:
                     text=message.text,
                     blocks=blocks,
                     metadata=metadata,
+                    thread_ts=thread_ts,
                     unfurl_links=False,
                     unfurl_media=False,
                 )

@@ -453,6 +453,23 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
     )
 
 
+def render_update(alerts: Sequence[Alert]) -> SlackMessage:
+    """A thread reply under a story's message: its coverage now and a changed headline."""
+    lines = []
+    for alert in alerts:
+        title = shorten(alert.title, TITLE_CHARS) or alert.url
+        if alert.updated:
+            lines.append(f"✏️ Headline now: *{link(alert.url, title)}*")
+        outlets = 1 + len(alert.also_reported_by)
+        if alert.also_reported_by:
+            lines.append(
+                f"📰 Now carried by {outlets} outlets — "
+                + _also_reported(alert.also_reported_by, alert.coverage)
+            )
+    text = "\n".join(lines) or "Coverage of this story grew."
+    return SlackMessage(text=_fallback(text), blocks=[section(clip(text, MAX_SECTION_TEXT))])
+
+
 def without_buttons(message: SlackMessage) -> SlackMessage:
     """The message with its buttons taken out, for an incoming webhook: a click there would
     reach no app (an "Open article" link button would, but the headline links already)."""

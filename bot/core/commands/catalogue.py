@@ -414,6 +414,22 @@ CATALOGUE += (
 
 CATALOGUE += (
     CommandSpec(
+        "updates",
+        "how a story's new outlets and changed headline reach this channel",
+        "edit|thread",
+        "thread",
+        (
+            Param(
+                "mode",
+                Kind.CHOICE,
+                "edit the story's message, or reply in its thread",
+                required=True,
+                choices=("edit", "thread"),
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
         "template set",
         "shape the first line of this channel's alerts (fields in `template show`)",
         "TEXT | default",

@@ -162,6 +162,7 @@ class Commands:
             "snooze": self._snooze,
             "watch volume": self._watch_volume,
             "watch edit": self._watch_edit,
+            "updates": self._updates,
             "template set": self._template_set,
             "template show": self._template_show,
             "dm add": self._dm_add,
@@ -769,6 +770,15 @@ class Commands:
                 ".",
             ),
         )
+
+    async def _updates(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_updates(caller, str(args["mode"]))
+        what = (
+            "A story's new outlets and changed headline arrive as replies in its thread."
+            if controls.threads
+            else "A story's message is edited as new outlets carry it."
+        )
+        return self._changed(caller, f"Story updates: {args['mode']}", (what,))
 
     # --- templates -----------------------------------------------------------------------
 
