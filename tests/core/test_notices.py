@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from bot.core.notices import (
 )
 from bot.store.migrate import alembic_config
 from bot.store.schema import notices
+from bot.store.store import Store
 from tests.support import FakeClock, core_for, make_settings
 
 SINCE = datetime(2025, 3, 4, 5, 6, tzinfo=UTC)
@@ -233,3 +234,23 @@ async def test_text_rows_queued_before_the_upgrade_are_still_sent(tmp_path: Path
     assert rows[0].data is None
     assert rows[1].data == notice_to_json(failing("user"))
     assert rows[1].text == notice_fallback(failing("user"))
+
+
+async def test_the_store_keeps_notices_as_data_on_sqlite_and_postgresql(store_url: str) -> None:
+    """Queued notices come back as the same data; plain strings and text rows as text."""
+    store = await Store.open(store_url)
+    try:
+        queued: list[tuple[str, Notice | str]] = [
+            ("slack:C1", failing("user")),
+            ("discord:9", ChannelRecovered(SINCE, "Missing Access")),
+            ("slack:C1", "plain words"),
+        ]
+        await store.queue_notices(queued, SINCE)
+        rows = await store.claim_notices(owner="A", now=SINCE, lease=timedelta(minutes=1))
+    finally:
+        await store.close()
+    assert [(r.destination, notice_from_row(r.text, r.data)) for r in rows] == [
+        ("slack:C1", failing("user")),
+        ("discord:9", ChannelRecovered(SINCE, "Missing Access")),
+        ("slack:C1", PlainNotice("plain words")),
+    ]
