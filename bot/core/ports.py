@@ -53,6 +53,17 @@ class Notifier(Protocol):
 
 
 @runtime_checkable
+class ThreadReplier(Protocol):
+    """A notifier that can answer a message it posted in its thread (Slack thread_ts, a
+    Discord reply): for channels that want story growth as replies instead of edits."""
+
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Post what is new about the stories of ``message_id`` (their coverage now, a
+        changed headline) under it. Raises like ``send``."""
+        ...
+
+
+@runtime_checkable
 class MessageEditor(Protocol):
     """A notifier that can change a message it posted (Slack chat.update, Discord message
     edit). Webhook notifiers cannot: their messages keep the coverage they were sent with."""

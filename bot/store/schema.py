@@ -128,6 +128,7 @@ channel_controls = Table(
     Column("quiet_tz", Text, nullable=False, default="UTC"),
     Column("snoozed_until", UTCDateTime()),
     Column("threads", Boolean, nullable=False, default=False),
+    Column("template", Text),  # the alerts' first line (bot.core.templates)
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", Text),
 )

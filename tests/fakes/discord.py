@@ -324,6 +324,7 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, list[dict[str, Any]]] = {}  # channel id -> created messages
+        self.dm_channels: dict[int, int] = {}  # user id -> their DM channel with the bot
         self.edited: list[tuple[int, str]] = []  # (channel id, message id) of each PATCH
         self.webhook_messages: dict[int, list[dict[str, Any]]] = {}  # webhook id -> messages
         self.synced_commands: dict[
@@ -515,6 +516,20 @@ class FakeDiscord:
             ]
             self.synced_commands[guild_id] = answered
             return _json(answered)
+        if method == "POST" and parts == ["users", "@me", "channels"]:
+            # Create DM: one DM channel per person, the same one every time.
+            if not self._authorized(rec):
+                return unauthorized
+            recipient = int((rec.body or {})["recipient_id"])
+            channel_id = self.dm_channels.setdefault(recipient, next(self._ids))
+            return _json(
+                {
+                    "id": str(channel_id),
+                    "type": 1,
+                    "last_message_id": None,
+                    "recipients": [_user(recipient, "reader")],
+                }
+            )
         if (
             method == "POST"
             and len(parts) == 3
@@ -556,6 +571,11 @@ class FakeDiscord:
             "attachments": [],
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
+            **(
+                {"message_reference": body["message_reference"]}
+                if body.get("message_reference")
+                else {}
+            ),
             "pinned": False,
             "type": 0,
             "flags": int(body.get("flags") or 0),

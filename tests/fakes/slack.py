@@ -263,6 +263,8 @@ class FakeSlack:
             "text": params.get("text", ""),
             "bot_id": "BBOT",
         }
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
         for key in ("blocks", "metadata"):
             value = params.get(key)
             if isinstance(value, str):
@@ -287,6 +289,15 @@ class FakeSlack:
                 message["edited"] = {"user": BOT_USER_ID, "ts": f"{1700000000 + next(self._ts)}"}
                 return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
         return {"ok": False, "error": "message_not_found"}
+
+    async def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Open (or find) the app's direct-message channel with one person."""
+        users = str(params.get("users", ""))
+        if not users or "," in users:
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_allowed"}
+        if users not in self.users and not users.startswith("U"):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": f"D{users}", "is_im": True}}
 
     async def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit", 100))

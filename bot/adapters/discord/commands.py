@@ -88,6 +88,7 @@ def caller_of(interaction: discord.Interaction) -> Caller:
         user=f"discord:{interaction.user.id}",
         can_manage=interaction.guild_id is not None
         and (perms.manage_channels or perms.administrator),
+        dm=f"discord-dm:{interaction.user.id}",
         managers=MANAGERS,
     )
 
@@ -99,6 +100,7 @@ def dm_caller(interaction: discord.Interaction) -> Caller:
         tenant=f"discord:u:{interaction.user.id}",
         user=f"discord:{interaction.user.id}",
         can_manage=False,
+        dm=f"discord-dm:{interaction.user.id}",
         managers=MANAGERS,
     )
 
@@ -168,7 +170,9 @@ class DiscordCommands:
                 group = app_commands.Group(
                     name=spec.group,
                     description=f"Wirewatch {spec.group}",
-                    guild_only=True,
+                    # A group that changes a channel is for server channels; "dm" (your own
+                    # watches) works in a direct message with the bot too.
+                    guild_only=any(s.mutating for s in CATALOGUE if s.group == spec.group),
                 )
                 groups[spec.group] = group
                 top.append(group)

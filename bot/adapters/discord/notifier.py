@@ -182,16 +182,29 @@ class DiscordNotifier:
     connection can deliver too).
     """
 
-    kinds: frozenset[str] = frozenset({"discord"})
+    kinds: frozenset[str] = frozenset({"discord", "discord-dm"})
 
     def __init__(self, client: discord.Client, *, pacer: ChannelPacer | None = None) -> None:
         self._client = client
         self._pacer = pacer or ChannelPacer()
+        self._dm_channels: dict[int, int] = {}  # user id -> their DM channel with the bot
 
-    def _channel(self, destination: str) -> discord.PartialMessageable:
-        channel_id = channel_id_of(destination)
+    async def _channel(self, destination: str) -> discord.PartialMessageable:
         if self._client.is_closed() or self._client.http.token is None:
             raise RetryableDeliveryError("the Discord bot is not logged in")
+        kind, _, user = destination.partition(":")
+        if kind != "discord-dm":
+            return self._client.get_partial_messageable(channel_id_of(destination))
+        # A person's own watches: their DM channel with the bot (created once, then cached).
+        if not user.isdigit():
+            raise PermanentDeliveryError(f"not a Discord user: {user!r}")
+        channel_id = self._dm_channels.get(int(user))
+        if channel_id is None:
+            try:
+                data = await self._client.http.start_private_message(int(user))
+            except Exception as e:
+                raise delivery_error(e) from e
+            channel_id = self._dm_channels[int(user)] = int(data["id"])
         return self._client.get_partial_messageable(channel_id)
 
     async def send(
@@ -204,7 +217,7 @@ class DiscordNotifier:
         """
         if not alerts:
             raise ValueError("send() needs at least one alert")
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         message = render.alert_message(alerts)
         await self._pacer.wait_turn(destination)
         try:
@@ -231,7 +244,7 @@ class DiscordNotifier:
 
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message now its stories have grown (an edit pings nobody)."""
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         message = render.alert_message(alerts)
         await self._pacer.wait_turn(destination)
         try:
@@ -243,9 +256,25 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Answer a story's message with its growth (a Discord reply), for channels that
+        asked for replies instead of edits; it pings nobody."""
+        channel = await self._channel(destination)
+        await self._pacer.wait_turn(destination)
+        try:
+            await channel.send(
+                content=render.update_text(alerts),
+                reference=discord.MessageReference(
+                    message_id=int(message_id), channel_id=channel.id, fail_if_not_exists=False
+                ),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except Exception as e:
+            raise delivery_error(e) from e
+
     async def send_notice(self, destination: str, notice: Notice) -> None:
         """Post an operational notice as message content; nothing in it can ping anyone."""
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(

@@ -51,7 +51,8 @@ Sleep = Callable[[float], Awaitable[None]]
 # The bot scopes the adapter uses (bot/slack/manifest.yaml asks for exactly these):
 # commands (/wirewatch), chat:write (alerts), users:read + usergroups:read (permissions),
 # channels:history + groups:history (finding an already-posted alert before a resend),
-# files:write (charts and OPML exports a command answers with).
+# files:write (charts and OPML exports a command answers with), im:write (personal
+# watches: alerts in a person's direct messages).
 BOT_SCOPES = frozenset(
     {
         "commands",
@@ -61,6 +62,7 @@ BOT_SCOPES = frozenset(
         "usergroups:read",
         "channels:history",
         "groups:history",
+        "im:write",
     }
 )
 

@@ -121,6 +121,7 @@ class CommandRouter:
             tenant=f"slack:{invocation.team_id}" if invocation.team_id else "slack:",
             user=f"slack:{invocation.user_id}",
             can_manage=can_manage,
+            dm=f"slack-dm:{invocation.user_id}" if invocation.user_id else None,
             managers=self._permissions.who_can(),
         )
 

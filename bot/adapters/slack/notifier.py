@@ -41,6 +41,7 @@ from bot.adapters.slack.render import (
     alert_metadata,
     clip,
     render_alerts,
+    render_update,
     without_buttons,
 )
 from bot.adapters.slack.replies import mrkdwn
@@ -160,9 +161,10 @@ class _Ambiguous(Exception):
 
 
 class SlackNotifier:
-    """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token."""
+    """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token,
+    and to ``slack-dm:USER_ID`` (a person's own watches) in their direct messages."""
 
-    kinds = frozenset({"slack"})
+    kinds = frozenset({"slack", "slack-dm"})
 
     def __init__(
         self,
@@ -183,12 +185,41 @@ class SlackNotifier:
         self._sleep = sleep
         # First alert ids whose last post may have reached Slack without us hearing back.
         self._uncertain: set[int] = set()
+        self._dm_channels: dict[str, str] = {}  # user id -> their DM channel with the app
+
+    async def _resolve(self, destination: str) -> str:
+        """The channel id to post to: a DM destination opens (or finds) the conversation
+        with that person (``conversations.open``, scope ``im:write``)."""
+        kind, _, user = destination.partition(":")
+        if kind != "slack-dm":
+            return _channel(destination)
+        if not user.startswith(("U", "W")) or not user.isalnum():
+            raise PermanentDeliveryError(f"not a Slack user: {user!r}")
+        known = self._dm_channels.get(user)
+        if known is not None:
+            return known
+        try:
+            response = await self._client.conversations_open(users=user)
+        except SlackApiError as e:
+            status, code, retry_after = _slack_error(e)
+            if status == 429 or code == "ratelimited":
+                raise RetryableDeliveryError(
+                    "Slack is rate limiting direct messages", retry_after=retry_after
+                ) from e
+            raise PermanentDeliveryError(f"cannot message {user} directly: {code}") from e
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+        channel = str((response.get("channel") or {}).get("id", ""))
+        if not channel:
+            raise RetryableDeliveryError("Slack opened no direct message channel")
+        self._dm_channels[user] = channel
+        return channel
 
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
     ) -> str:
         """Post ``alerts`` as one message and return its ``ts`` (see ``Notifier.send``)."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         alert_id = alerts[0].id
         async with self._pacer.lock(channel):
             if maybe_sent or alert_id in self._uncertain:
@@ -209,9 +240,21 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Post a story's growth in its message's thread (``thread_ts``), for channels that
+        asked for replies instead of edits."""
+        channel = await self._resolve(destination)
+        async with self._pacer.lock(channel):
+            try:
+                await self._post(
+                    channel, render_update(alerts), metadata=None, thread_ts=message_id
+                )
+            except _Ambiguous as e:
+                raise RetryableDeliveryError(e.reason) from e.__cause__
+
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message (``chat.update``) now its stories have grown."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         message = render_alerts(alerts)
         async with self._pacer.lock(channel):
             await self._pacer.wait_turn(channel)
@@ -240,7 +283,7 @@ class SlackNotifier:
     async def send_notice(self, destination: str, notice: Notice) -> None:
         """Post an operational notice as mrkdwn text: commands as ``/wirewatch …``, feed
         names and errors escaped (they are feed text)."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         message = notice_message(notice, self._command)
         async with self._pacer.lock(channel):
             try:
@@ -249,7 +292,12 @@ class SlackNotifier:
                 raise RetryableDeliveryError(e.reason) from e.__cause__
 
     async def _post(
-        self, channel: str, message: SlackMessage, *, metadata: dict[str, Any] | None
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        metadata: dict[str, Any] | None,
+        thread_ts: str | None = None,
     ) -> str:
         waited = False
         blocks: list[dict[str, Any]] | None = message.blocks or None
@@ -261,6 +309,7 @@ class SlackNotifier:
                     text=message.text,
                     blocks=blocks,
                     metadata=metadata,
+                    thread_ts=thread_ts,
                     unfurl_links=False,
                     unfurl_media=False,
                 )

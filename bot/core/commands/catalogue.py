@@ -412,6 +412,67 @@ CATALOGUE += (
     ),
 )
 
+CATALOGUE += (
+    CommandSpec(
+        "updates",
+        "how a story's new outlets and changed headline reach this channel",
+        "edit|thread",
+        "thread",
+        (
+            Param(
+                "mode",
+                Kind.CHOICE,
+                "edit the story's message, or reply in its thread",
+                required=True,
+                choices=("edit", "thread"),
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "template set",
+        "shape the first line of this channel's alerts (fields in `template show`)",
+        "TEXT | default",
+        "{{ source | upper }}: {{ title }} ({{ outlets }} outlets)",
+        (
+            Param(
+                "text",
+                Kind.TEXT,
+                "e.g. {{ source }}: {{ title }} — or default",
+                required=True,
+                max_length=500,
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "template show",
+        "this channel's alert template and the fields a template may use",
+        "",
+        "",
+    ),
+)
+
+# Personal watches: anyone may keep their own, delivered to them by direct message.
+CATALOGUE += (
+    CommandSpec(
+        "dm add",
+        "a watch of your own: its alerts come to you by direct message",
+        "QUERY [--name NAME]",
+        '"export controls" AND gallium --name gallium',
+        (_QUERY, _NAME),
+    ),
+    CommandSpec("dm list", "your own watches (delivered by direct message)", "", ""),
+    CommandSpec(
+        "dm remove",
+        "stop one of your own watches",
+        "WATCH",
+        "gallium",
+        (Param("watch", Kind.WATCH, "Your watch (its #id or name)", required=True),),
+        aliases=("dm rm",),
+    ),
+)
+
 # What an alert's buttons run (bot.core.controls; "Pause watch 24h" is ``snooze``).
 _ALERT = Param("alert", Kind.WORD, "The alert (from its button)", required=True, max_length=20)
 CATALOGUE += (

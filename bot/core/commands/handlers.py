@@ -61,6 +61,7 @@ from bot.core.models import (
     WatchInfo,
 )
 from bot.core.opml import OpmlFeed, render_opml
+from bot.core.templates import FIELDS, TemplateError
 from bot.core.trend import render_trend_png
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,12 @@ class Commands:
             "snooze": self._snooze,
             "watch volume": self._watch_volume,
             "watch edit": self._watch_edit,
+            "updates": self._updates,
+            "template set": self._template_set,
+            "template show": self._template_show,
+            "dm add": self._dm_add,
+            "dm list": self._dm_list,
+            "dm remove": self._dm_remove,
             "story mute": self._story_mute,
             "not-relevant": self._not_relevant,
         }
@@ -203,7 +210,7 @@ class Commands:
             return query_error(e)
         except FeedError as e:
             return text_reply(f"⚠️ That feed can't be used: {e.reason}", tone=Tone.ERROR)
-        except ControlError as e:
+        except (ControlError, TemplateError) as e:
             return text_reply(f"⚠️ {e}. Example: ", Cmd(spec.name, spec.example), tone=Tone.ERROR)
         except NotFoundError as e:
             return text_reply(f"{e} — ", _list_hint(spec), " shows the ids.", tone=Tone.ERROR)
@@ -763,6 +770,89 @@ class Commands:
                 ".",
             ),
         )
+
+    async def _updates(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_updates(caller, str(args["mode"]))
+        what = (
+            "A story's new outlets and changed headline arrive as replies in its thread."
+            if controls.threads
+            else "A story's message is edited as new outlets carry it."
+        )
+        return self._changed(caller, f"Story updates: {args['mode']}", (what,))
+
+    # --- templates -----------------------------------------------------------------------
+
+    async def _template_set(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls, sample = await self.core.set_template(caller, str(args["text"]))
+        if controls.template is None:
+            return self._changed(caller, "Template removed", ("Alerts use the default layout.",))
+        return self._changed(
+            caller,
+            "Template set",
+            ("Alerts here now start with the template. A sample: ", Code(sample or "")),
+        )
+
+    async def _template_show(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        report = await self.core.channel_settings(caller)
+        current: Line = (
+            ("This channel's template: ", Code(report.controls.template))
+            if report.controls.template
+            else ("This channel uses the default layout (no template).",)
+        )
+        return Reply(
+            summary="Alert template",
+            blocks=(
+                Paragraph(current),
+                Section(
+                    (
+                        "Fields: {{ name }}; filters such as |upper, |truncate(80), |join(', '); "
+                        "{% if %} … {% endif %}",
+                    ),
+                    tuple((Code(name), f" — {text}") for name, text in FIELDS.items()),
+                ),
+            ),
+        )
+
+    # --- personal watches ---------------------------------------------------------------
+
+    async def _dm_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.add_watch(
+            caller, str(args["query"]), name=_opt_str(args.get("name")), personal=True
+        )
+        return Reply(
+            summary=f"Personal watch #{watch.id} added",
+            blocks=(
+                Paragraph(
+                    (
+                        "✅ Your watch ",
+                        *watch_ref(watch),
+                        " is on: matching stories come to you by direct message. ",
+                        Cmd("dm list"),
+                        " shows your watches.",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+            data={"watch_id": watch.id},
+        )
+
+    async def _dm_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watches = await self.core.list_watches(caller, personal=True)
+        return Reply(
+            summary=f"{len(watches)} personal watches",
+            blocks=(
+                Section(
+                    (f"Your watches, by direct message ({len(watches)})",),
+                    tuple(watch_line(w) for w in watches),
+                    empty=("None yet: ", Cmd("dm add", "QUERY"), "."),
+                ),
+            ),
+            data={"watch_ids": [w.id for w in watches]},
+        )
+
+    async def _dm_remove(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.remove_watch(caller, str(args["watch"]), personal=True)
+        return text_reply("Your watch ", *watch_ref(watch), " is removed.", tone=Tone.SUCCESS)
 
     # --- alert buttons ------------------------------------------------------------------
 
