@@ -31,7 +31,7 @@ from bot.core.errors import (
     RetryableDeliveryError,
 )
 from bot.core.models import Alert
-from bot.core.notices import channel_recovered_text
+from bot.core.notices import ChannelRecovered, notice_from_row
 from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
 from bot.store.store import Store
 
@@ -279,7 +279,7 @@ class Deliverer:
             log.info("destination recovered", extra={"destination": destination})
             # The channel could not be told while broken; tell it now, once.
             await self.store.queue_notices(
-                [(destination, channel_recovered_text(*recovered))], done
+                [(destination, ChannelRecovered(since=recovered[0], reason=recovered[1]))], done
             )
         return True
 
@@ -394,7 +394,7 @@ class Deliverer:
                 )
                 continue
             try:
-                await notifier.send_notice(row.destination, row.text)
+                await notifier.send_notice(row.destination, notice_from_row(row.text, row.data))
             except RejectedMessageError as e:
                 log.error("notice refused: %s", e.reason, extra={"destination": row.destination})
                 await self.store.notice_done(row.id, sent=False, error=e.reason)

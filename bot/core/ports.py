@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from bot.core.models import Alert
+from bot.core.notices import Notice
 
 
 class Clock(Protocol):
@@ -44,8 +45,10 @@ class Notifier(Protocol):
         """
         ...
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        """Post a plain operational notice (feed failing / recovered) to a destination."""
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice (feed failing / recovered, channel recovered) to a
+        destination, worded natively (:func:`bot.core.notices.notice_line`: commands in
+        this platform's syntax, feed text escaped). It must ping nobody."""
         ...
 
 
