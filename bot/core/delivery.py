@@ -37,7 +37,6 @@ from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 10  # Discord's embeds per message; Slack's condensed listing stays readable
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
 EDIT_GAP = timedelta(seconds=30)  # one edit per message per gap: platforms rate-limit edits
@@ -167,7 +166,7 @@ class Deliverer:
                 owner=self.instance_id,
                 now=now,
                 lease=self.lease,
-                batch=MAX_BATCH,
+                batch=notifier.max_batch,
                 burst_threshold=self.burst_threshold,
             )
             if not claimed:

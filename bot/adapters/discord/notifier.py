@@ -171,6 +171,7 @@ class DiscordNotifier:
     """
 
     kinds: frozenset[str] = frozenset({"discord"})
+    max_batch = render.EMBEDS_PER_MESSAGE
 
     def __init__(self, client: discord.Client, *, pacer: ChannelPacer | None = None) -> None:
         self._client = client
@@ -265,6 +266,7 @@ class DiscordWebhookNotifier:
     """
 
     kinds: frozenset[str] = frozenset({"discord-webhook"})
+    max_batch = render.EMBEDS_PER_MESSAGE
 
     def __init__(
         self,

@@ -37,6 +37,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack.render import (
     EVENT_TYPE,
+    LISTING_MAX,
     SlackMessage,
     alert_metadata,
     clip,
@@ -154,6 +155,7 @@ class SlackNotifier:
     """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token."""
 
     kinds = frozenset({"slack"})
+    max_batch = LISTING_MAX
 
     def __init__(
         self,
@@ -324,6 +326,7 @@ class SlackWebhookNotifier:
     """Posts to ``slack-webhook:URL`` incoming webhooks: no bot app needed, at-least-once."""
 
     kinds = frozenset({"slack-webhook"})
+    max_batch = LISTING_MAX
 
     def __init__(
         self,
