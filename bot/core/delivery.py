@@ -33,7 +33,7 @@ from bot.core.errors import (
 from bot.core.models import Alert
 from bot.core.notices import channel_recovered_text
 from bot.core.ports import Clock, MessageEditor, Notifier
-from bot.store.store import Store
+from bot.core.storeport import CoreStore
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Deliverer:
     def __init__(
         self,
         *,
-        store: Store,
+        store: CoreStore,
         notifiers: Mapping[str, Notifier],
         clock: Clock,
         dead_after: timedelta = timedelta(hours=6),

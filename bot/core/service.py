@@ -46,8 +46,8 @@ from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
+from bot.core.storeport import CoreStore
 from bot.core.trend import TrendData, TrendPoint, count_trend
-from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Wirewatch:
     def __init__(
         self,
         *,
-        store: Store,
+        store: CoreStore,
         poller: Poller,
         fetcher: FeedFetcher,
         clock: Clock,
