@@ -166,6 +166,11 @@ class _DelegatingNotifier:
                 return n
         raise LookupError(f"no notifier for {sorted(self.kinds)}")  # pragma: no cover
 
+    @property
+    def max_batch(self) -> int:
+        """The current client's notifier's limit (the same adapter whichever client)."""
+        return self._target().max_batch
+
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
     ) -> str:

@@ -80,6 +80,7 @@ class ConsoleNotifier:
     """Prints alerts; with ``json_lines`` one JSON object per alert per line."""
 
     kinds = frozenset({"console"})
+    max_batch = 10  # no platform limit: a burst stays a listing one can read in a terminal
 
     def __init__(self, out: TextIO | None = None, *, json_lines: bool = False) -> None:
         self.out = out or sys.stdout

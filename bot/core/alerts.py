@@ -5,7 +5,7 @@ to each batch before a notifier renders it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from bot.core.models import Alert, WatchHit
 
@@ -34,3 +34,15 @@ def one_per_story(alerts: Sequence[Alert]) -> list[Alert]:
         replace(first, also_matched=(*first.also_matched, *extra.get(key, ())))
         for key, first in firsts.items()
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """One alert to queue: a watch matched a story's article, for one destination. The
+    outbox keeps one per (watch, destination, story)."""
+
+    watch_id: int
+    destination: str
+    story_key: str
+    article_id: int
+    matched: tuple[str, ...]

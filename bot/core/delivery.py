@@ -33,11 +33,10 @@ from bot.core.errors import (
 from bot.core.models import Alert
 from bot.core.notices import ChannelRecovered, notice_from_row
 from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
-from bot.store.store import Store
+from bot.core.storeport import CoreStore
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 10  # Discord's embeds per message; Slack's condensed listing stays readable
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
 EDIT_GAP = timedelta(seconds=30)  # one edit per message per gap: platforms rate-limit edits
@@ -66,7 +65,7 @@ class Deliverer:
     def __init__(
         self,
         *,
-        store: Store,
+        store: CoreStore,
         notifiers: Mapping[str, Notifier],
         clock: Clock,
         dead_after: timedelta = timedelta(hours=6),
@@ -182,7 +181,7 @@ class Deliverer:
                 owner=self.instance_id,
                 now=now,
                 lease=self.lease,
-                batch=MAX_BATCH,
+                batch=notifier.max_batch,
                 burst_threshold=self.burst_threshold,
             )
             if not claimed:

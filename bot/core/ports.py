@@ -26,6 +26,12 @@ class Notifier(Protocol):
 
     kinds: frozenset[str]
 
+    @property
+    def max_batch(self) -> int:
+        """Alerts one message carries in full (a burst's condensed listing): the platform's
+        limit, which the sender claims up to for each destination."""
+        ...
+
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
     ) -> str:
@@ -33,8 +39,8 @@ class Notifier(Protocol):
 
         The core batches: usually one story (several alerts when several watches matched
         the same story: render them as ONE item listing every watch and its terms); during
-        a burst up to 10 stories, which the notifier condenses into one message (a listing
-        for Slack, up to 10 embeds for Discord). Group by ``Alert.story_key``.
+        a burst up to ``max_batch`` alerts, which the notifier condenses into one message (a
+        listing for Slack, up to 10 embeds for Discord). Group by ``Alert.story_key``.
         ``maybe_sent`` is True when an earlier attempt of this same batch ended without a
         confirmation (crash, timeout): the notifier must make the resend idempotent
         (Discord: nonce = f"ww{alerts[0].id}" with enforce_nonce; Slack: look for

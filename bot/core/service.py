@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.core.alerts import AlertRow
 from bot.core.api import BackfillResult, Caller, SubscribeResult
 from bot.core.articles import canonical_url
 from bot.core.commands.catalogue import IMPORT_MAX_BYTES, TREND_DAYS_MAX
@@ -47,9 +48,8 @@ from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
+from bot.core.storeport import CoreStore
 from bot.core.trend import TrendData, TrendPoint, count_trend
-from bot.store.ingest import AlertRow
-from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Wirewatch:
     def __init__(
         self,
         *,
-        store: Store,
+        store: CoreStore,
         poller: Poller,
         fetcher: FeedFetcher,
         clock: Clock,

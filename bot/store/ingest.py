@@ -11,18 +11,47 @@ together, so a crash anywhere leaves either all of a feed's results or none of t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, tuple_, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from bot.core.alerts import AlertRow as AlertRow  # re-exported: tests queue rows
+from bot.core.intents import (
+    AppliedIngest,
+    FeedUpdateIntent,
+    Headline,
+    IngestPlan,
+    Placement,
+    PlacementFacts,
+)
+from bot.core.intents import (
+    StoredArticle as StoredArticle,
+)
 from bot.core.models import Article
-from bot.core.notices import Notice, PlainNotice, notice_fallback, notice_to_json
+from bot.core.notices import (
+    Notice,
+    PlainNotice,
+    feed_notice_destinations,
+    notice_fallback,
+    notice_to_json,
+)
 from bot.store.schema import (
     alerts,
     articles,
@@ -36,6 +65,8 @@ from bot.store.schema import (
 
 # Bound parameters per statement: SQLite (3.32+) and PostgreSQL allow 32,766; stay under.
 _CHUNK = 5000
+# Seen-key pairs per lookup: one parameter each way, bounded only to keep a statement small.
+_PAIRS = 20_000
 
 
 def _ins(conn: Connection, table: Any) -> Any:
@@ -43,21 +74,41 @@ def _ins(conn: Connection, table: Any) -> Any:
 
 
 def seen_keys_many(
-    conn: Connection, keys_by_feed: dict[int, list[str]]
+    conn: Connection, keys_by_feed: Mapping[int, Sequence[str]]
 ) -> dict[tuple[int, str], str | None]:
-    """(feed id, key) pairs already seen, for many feeds at once (few statements), with
-    the headline note stored with each (None for identity keys and older rows)."""
-    feed_ids = list(keys_by_feed)
-    all_keys = list(dict.fromkeys(k for keys in keys_by_feed.values() for k in keys))
+    """(feed id, key) pairs already seen, for many feeds at once, with the headline note
+    stored with each (None for identity keys and older rows).
+
+    The wanted pairs go in as ONE parameter (a JSON array on SQLite, two arrays on
+    PostgreSQL) joined against the primary key: one index probe per pair. The plain
+    ``feed_id IN (...) AND key IN (...)`` it replaces probed every feed with every key
+    of the batch (200 feeds x 10,000 keys), most of them misses.
+    """
+    pairs = [(f, k) for f, keys in keys_by_feed.items() for k in keys]
     found: dict[tuple[int, str], str | None] = {}
-    step = _CHUNK - len(feed_ids)
-    for i in range(0, len(all_keys), max(step, 100)):
-        rows = conn.execute(
-            select(seen_items.c.feed_id, seen_items.c.key, seen_items.c.note).where(
-                seen_items.c.feed_id.in_(feed_ids),
-                seen_items.c.key.in_(all_keys[i : i + max(step, 100)]),
-            )
+    if not pairs:
+        return found
+    if conn.dialect.name == "postgresql":
+        stmt = text(
+            "SELECT s.feed_id, s.key, s.note FROM unnest(:feed_ids, :keys) AS w(feed_id, key)"
+            " JOIN seen_items AS s ON s.feed_id = w.feed_id AND s.key = w.key"
+        ).bindparams(
+            bindparam("feed_ids", type_=ARRAY(Integer)), bindparam("keys", type_=ARRAY(String))
         )
+        for i in range(0, len(pairs), _PAIRS):
+            chunk = pairs[i : i + _PAIRS]
+            rows = conn.execute(
+                stmt, {"feed_ids": [f for f, _ in chunk], "keys": [k for _, k in chunk]}
+            )
+            found.update(((r[0], r[1]), r[2]) for r in rows)
+        return found
+    stmt = text(
+        "SELECT s.feed_id, s.key, s.note FROM json_each(:pairs) AS w"
+        " JOIN seen_items AS s ON s.feed_id = json_extract(w.value, '$[0]')"
+        " AND s.key = json_extract(w.value, '$[1]')"
+    )
+    for i in range(0, len(pairs), _PAIRS):
+        rows = conn.execute(stmt, {"pairs": json.dumps(pairs[i : i + _PAIRS])})
         found.update(((r[0], r[1]), r[2]) for r in rows)
     return found
 
@@ -117,23 +168,20 @@ def retitle_articles(
     return stories
 
 
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
-    id: int
-    story_key: str
-    held_reason: str | None
-
-
 def articles_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, StoredArticle]:
     out: dict[str, StoredArticle] = {}
     for i in range(0, len(urls), _CHUNK):
         rows = conn.execute(
             select(
-                articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason
+                articles.c.id,
+                articles.c.url,
+                articles.c.story_key,
+                articles.c.held_reason,
+                articles.c.title,
             ).where(articles.c.url.in_(list(urls[i : i + _CHUNK])))
         )
         for r in rows:
-            out[r.url] = StoredArticle(r.id, r.story_key, r.held_reason)
+            out[r.url] = StoredArticle(r.id, r.story_key, r.held_reason, r.title)
     return out
 
 
@@ -170,23 +218,20 @@ def insert_articles(
     result = conn.execute(
         _ins(conn, articles)
         .on_conflict_do_nothing(index_elements=[articles.c.url])
-        .returning(articles.c.id, articles.c.url, articles.c.story_key, articles.c.held_reason),
+        .returning(
+            articles.c.id,
+            articles.c.url,
+            articles.c.story_key,
+            articles.c.held_reason,
+            articles.c.title,
+        ),
         values,
     )
-    stored = {r.url: StoredArticle(r.id, r.story_key, r.held_reason) for r in result}
+    stored = {r.url: StoredArticle(r.id, r.story_key, r.held_reason, r.title) for r in result}
     missing = [a.url for a, _, _, _ in rows if a.url not in stored]
     if missing:
         stored.update(articles_by_url(conn, missing))
     return stored
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRow:
-    watch_id: int
-    destination: str
-    story_key: str
-    article_id: int
-    matched: tuple[str, ...]
 
 
 def insert_alerts(
@@ -238,8 +283,6 @@ def update_feed_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
     """Bulk update for the common case (304s): one executemany instead of N statements."""
     if not rows:
         return
-    from sqlalchemy import bindparam
-
     stmt = (
         update(feeds)
         .where(feeds.c.id == bindparam("b_id"))
@@ -391,3 +434,123 @@ def headlines_after(
 
 def max_article_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(articles.c.id))).scalar() or 0)
+
+
+# ---- a batch's plan, applied --------------------------------------------------------------
+
+
+def feed_state_row(intent: FeedUpdateIntent) -> dict[str, Any]:
+    """The feeds columns an intent sets (rows of one shape share one executemany)."""
+    row: dict[str, Any] = {
+        "b_id": intent.feed_id,
+        "last_fetch_at": intent.fetched_at,
+        "last_status": intent.status,
+        "last_error": intent.error,
+        "error_since": intent.error_since,
+        "consecutive_failures": intent.consecutive_failures,
+        "failing_notified": intent.failing_notified,
+        "next_poll_at": intent.next_poll_at,
+        "lease_owner": None,
+        "lease_until": None,
+    }
+    if intent.succeeded:
+        row["last_success_at"] = intent.fetched_at
+    if intent.validators is not None:
+        v = intent.validators
+        row.update(
+            etag=v.etag,
+            last_modified=v.last_modified,
+            body_hash=v.body_hash,
+            ttl_seconds=v.ttl_seconds,
+            max_age=v.max_age,
+            seeded=True,
+        )
+    return row
+
+
+def apply_plan(
+    conn: Connection, plan: IngestPlan, place: Callable[[PlacementFacts], Placement]
+) -> AppliedIngest:
+    """Record a batch's plan in the caller's transaction (see ``Store.apply_ingest``)."""
+    now = plan.now
+    add_seen_pairs(
+        conn,
+        [(s.feed_id, s.key) for s in plan.seen],
+        now,
+        {(s.feed_id, s.key): s.note for s in plan.seen if s.note is not None},
+    )
+    urls = list(
+        dict.fromkeys(
+            [r.url for r in plan.retitles]
+            + [d.article.url for f in plan.fresh for d in f.decisions]
+        )
+    )
+    stored = articles_by_url(conn, urls) if urls else {}
+    newer: list[Headline] = []
+    if plan.fresh:
+        lock_stories(conn)
+        # One instance owns a SQLite file: its story index is complete already.
+        if conn.dialect.name == "postgresql":
+            since = plan.stories_since or now
+            newer = [Headline(*row) for row in headlines_after(conn, plan.stories_seen_id, since)]
+    placement = place(PlacementFacts(stored=stored, newer=newer))
+    for r in placement.retitled:
+        conn.execute(
+            update(articles)
+            .where(articles.c.id == r.article_id)
+            .values(title=r.title, summary=r.summary, updated_at=now)
+        )
+    touch_posts(conn, sorted({r.story_key for r in placement.retitled}))
+    set_seen_notes(conn, dict(plan.seen_notes))
+    inserted = insert_articles(
+        conn,
+        [(a.article, a.story_key, a.held_reason, a.feed_id) for a in placement.articles],
+        now=now,
+    )
+    stored = {**stored, **inserted}
+    rows: list[AlertRow] = []
+    queued: set[tuple[int, str, str]] = set()
+    for alert in placement.alerts:
+        article = stored[alert.article_url]
+        # Another instance may have stored this URL first: its story is the article's.
+        key = (alert.watch_id, alert.destination, article.story_key)
+        if key in queued:
+            continue
+        queued.add(key)
+        rows.append(
+            AlertRow(
+                alert.watch_id, alert.destination, article.story_key, article.id, alert.matched
+            )
+        )
+    created = insert_alerts(conn, rows, now)
+    # One message per story and channel: what joins a story already posted there edits
+    # that message instead of posting again.
+    folded = set(fold_into_posts(conn, created, now))
+    touch_posts(conn, list(placement.grown))
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for intent in plan.feeds:
+        row = feed_state_row(intent)
+        by_shape.setdefault(tuple(row), []).append(row)
+    for shaped in by_shape.values():
+        update_feed_states(conn, shaped)
+    # Hits count stories a watch alerted on, not messages. Hit counters are the rows
+    # instances share: updated last and in id order, so two instances' batches never
+    # lock them in opposite orders (a deadlock).
+    hits: dict[int, int] = {}
+    for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
+        hits[watch_id] = hits.get(watch_id, 0) + 1
+    for watch_id in sorted(hits):
+        count_hit(conn, watch_id, now, by=hits[watch_id])
+    # Notices are queued with the state change that caused them: told exactly once.
+    if plan.notices:
+        subscribed = notice_subscribers(conn)
+        notice_rows: list[tuple[str, Notice | str]] = [
+            (d, n.notice)
+            for n in plan.notices
+            for d in feed_notice_destinations(n.reach, subscribed)
+        ]
+        insert_notices(conn, notice_rows, now)
+    return AppliedIngest(
+        alert_ids=tuple(alert_id for alert_id, _ in created if alert_id not in folded),
+        article_ids=tuple(a.id for a in inserted.values()),
+    )

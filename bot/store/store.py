@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +23,8 @@ from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from bot.core.alerts import AlertRow
+from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
 from bot.core.models import (
     Alert,
     DestinationState,
@@ -33,6 +34,7 @@ from bot.core.models import (
     WatchInfo,
 )
 from bot.core.notices import Notice
+from bot.core.storeport import GLOBAL_SOURCES, FeedRow, Target, WatchRow
 from bot.store import ingest
 from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
@@ -55,52 +57,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    """A feed's fetch state as the poller needs it."""
-
-    id: int
-    url: str
-    name: str | None
-    interval: int
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    seeded: bool
-    consecutive_failures: int
-    error_since: datetime | None
-    last_error: str | None
-    failing_notified: bool
-    source: str = "config"  # "config", "operator" (CLI) or "user" (chat)
-    # Workspaces/servers whose channels may receive this feed's items; None: everyone's
-    # (the operator's feeds, and chat feeds from before tenancy).
-    reach: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A destination a watch delivers to, with the workspace/server it belongs to."""
-
-    destination: str
-    tenant: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class WatchRow:
-    id: int
-    query: str
-    name: str | None
-    mention: str | None
-    use_defaults: bool
-    targets: tuple[Target, ...]
-    owner: str | None = None
-    tenant: str | None = None
-
-    @property
-    def destinations(self) -> tuple[str, ...]:
-        return tuple(t.destination for t in self.targets)
-
-
 def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
     return FeedRow(
         id=r.id,
@@ -118,9 +74,6 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
         source=r.source,
         reach=reach,
     )
-
-
-GLOBAL_SOURCES = ("config", "operator")
 
 
 def _feed_info(r: Any, failing_after: int) -> FeedInfo:
@@ -232,6 +185,36 @@ class Store:
                 return await asyncio.to_thread(in_thread)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
+
+    # ---- ingest -------------------------------------------------------------------------
+
+    async def seen_keys(
+        self, keys_by_feed: Mapping[int, Sequence[str]]
+    ) -> dict[tuple[int, str], str | None]:
+        """The (feed id, key) pairs already seen, with the headline note kept with each.
+
+        Read outside the batch's write transaction: a feed's seen keys only change under
+        its lease, which this instance holds until the batch is recorded."""
+        if not any(keys_by_feed.values()):
+            return {}
+        return await self.run_write(lambda conn: ingest.seen_keys_many(conn, keys_by_feed))
+
+    async def max_article_id(self) -> int:
+        """The newest stored article's id (0 when none)."""
+        return await self.run_write(ingest.max_article_id)
+
+    async def apply_ingest(
+        self, plan: IngestPlan, place: Callable[[PlacementFacts], Placement]
+    ) -> AppliedIngest:
+        """Record a polled batch's plan in ONE transaction (``bot.core.storeport``)."""
+        return await self.run_write(lambda conn: ingest.apply_plan(conn, plan, place))
+
+    async def make_all_due(self, now: datetime) -> None:
+        """Every active feed becomes due at ``now``."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(feeds).where(feeds.c.active.is_(True)).values(next_poll_at=now)
+            )
 
     def take_lease_takeovers(self) -> int:
         """Feeds claimed from an instance whose lease had expired, since the last call."""
@@ -1410,7 +1393,7 @@ class Store:
                 found.update(r[0] for r in rows)
         return found
 
-    async def queue_alerts(self, rows: Sequence[ingest.AlertRow], now: datetime) -> list[int]:
+    async def queue_alerts(self, rows: Sequence[AlertRow], now: datetime) -> list[int]:
         """Queue alerts (in the given order) for the delivery engine; returns the ids created.
         A row whose watch, destination and story already alerted is skipped."""
 

@@ -20,6 +20,7 @@ class ScriptedNotifier:
     """Answers each send with the next scripted outcome (an exception or None = success)."""
 
     kinds = frozenset({"slack", "discord"})
+    max_batch = 10
 
     def __init__(self) -> None:
         self.script: dict[str, list[Exception | None]] = {}

@@ -24,6 +24,7 @@ class RefusingNotifier:
     a malformed embed; records the messages that went out."""
 
     kinds = frozenset({"discord"})
+    max_batch = 10
 
     def __init__(self) -> None:
         self.bad: set[int] = set()

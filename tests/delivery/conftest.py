@@ -33,7 +33,6 @@ from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
 from bot.adapters.slack.notifier import SlackNotifier
 from bot.app import Core
-from bot.core.delivery import MAX_BATCH
 from bot.store.schema import alerts, articles
 from tests.fakes.discord import CHANNEL_ID
 from tests.fakes.slack import BOT_TOKEN
@@ -182,19 +181,19 @@ class Rig:
         """What a process killed during a send leaves behind: the batch claimed and marked
         "maybe sent"; the post accepted by the platform (or not); nothing recorded after."""
         store = self.core.store
+        notifier = self.core.deliverer.notifier_for(destination)
+        assert notifier is not None
         claimed, maybe_sent = await store.claim_outbox(
             destination=destination,
             owner="dead-instance",
             now=self.clock.now(),
             lease=timedelta(minutes=2),
-            batch=MAX_BATCH,
+            batch=notifier.max_batch,
             burst_threshold=self.core.deliverer.burst_threshold,
         )
         assert claimed, f"nothing to send to {destination}"
         await store.mark_attempt([a.id for a in claimed], "dead-instance")
         if reached_platform:
-            notifier = self.core.deliverer.notifier_for(destination)
-            assert notifier is not None
             await notifier.send(destination, claimed, maybe_sent=maybe_sent)
 
     async def restart(self) -> None:

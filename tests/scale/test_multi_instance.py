@@ -649,6 +649,7 @@ class RecordingAdapter:
 
         class Notifier:
             kinds = frozenset({"discord"})
+            max_batch = 10
 
             async def send(self, destination: str, alerts: Any, *, maybe_sent: bool = False) -> str:
                 outer.sent.append(destination)

@@ -183,6 +183,7 @@ class DiscordNotifier:
     """
 
     kinds: frozenset[str] = frozenset({"discord", "discord-dm"})
+    max_batch = render.EMBEDS_PER_MESSAGE
 
     def __init__(self, client: discord.Client, *, pacer: ChannelPacer | None = None) -> None:
         self._client = client
@@ -306,6 +307,7 @@ class DiscordWebhookNotifier:
     """
 
     kinds: frozenset[str] = frozenset({"discord-webhook"})
+    max_batch = render.EMBEDS_PER_MESSAGE
 
     def __init__(
         self,

@@ -37,6 +37,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack.render import (
     EVENT_TYPE,
+    LISTING_MAX,
     SlackMessage,
     alert_metadata,
     clip,
@@ -165,6 +166,7 @@ class SlackNotifier:
     and to ``slack-dm:USER_ID`` (a person's own watches) in their direct messages."""
 
     kinds = frozenset({"slack", "slack-dm"})
+    max_batch = LISTING_MAX
 
     def __init__(
         self,
@@ -385,6 +387,7 @@ class SlackWebhookNotifier:
     """Posts to ``slack-webhook:URL`` incoming webhooks: no bot app needed, at-least-once."""
 
     kinds = frozenset({"slack-webhook"})
+    max_batch = LISTING_MAX
 
     def __init__(
         self,

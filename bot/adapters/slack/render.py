@@ -40,6 +40,8 @@ MAX_URL = 3000
 MAX_ACTION_ELEMENTS = 25
 # Slack accepts 40k characters of `text`, but it is the notification line: keep it short.
 MAX_FALLBACK_TEXT = 3000
+# Stories a condensed listing shows in full: a block each, besides heading, "more", buttons.
+LISTING_MAX = MAX_BLOCKS - 3
 
 # Raw (unescaped) lengths we aim for before escaping; escaping can grow text up to 5x
 # (`&` -> `&amp;`), so the hard limits above are enforced again after escaping.
@@ -384,7 +386,7 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
         heading = " ".join(mentions) + " " + heading
     mute_ids = watch_ids[:5]
     # heading + one section per alert + (maybe) "more" context + actions.
-    room = MAX_BLOCKS - 1 - 1 - 1
+    room = LISTING_MAX
     blocks: list[Block] = [section(heading)]
     for alert in alerts[:room]:
         title = shorten(alert.title, TITLE_CHARS) or alert.url
