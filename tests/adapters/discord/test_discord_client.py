@@ -71,9 +71,13 @@ async def test_commands_that_change_alerts_default_to_manage_channels_in_servers
     refuses their changing subcommands to members without Manage Channels). The
     read-only commands are open to everyone."""
     synced = {c["name"]: c for c in fake.synced_commands[None]}
-    for name in ("subscribe", "unsubscribe", "digest", "quiet", "snooze", "updates"):
+    for name in ("subscribe", "unsubscribe"):
         assert synced[name]["default_member_permissions"] == MANAGE_CHANNELS, name
         assert synced[name]["dm_permission"] is False, name
+    # Channel controls: managers in servers; in a DM with the bot, the person's own alerts.
+    for name in ("digest", "quiet", "snooze", "updates"):
+        assert synced[name]["default_member_permissions"] == MANAGE_CHANNELS, name
+        assert synced[name]["dm_permission"] is not False, name
     for name in ("watch", "feeds"):
         assert synced[name]["default_member_permissions"] is None, name
         assert synced[name]["dm_permission"] is False, name
