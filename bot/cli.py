@@ -22,10 +22,45 @@ from bot.core.api import Caller
 from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, validate_destination
 from bot.store.store import Store
 
 log = logging.getLogger("wirewatch")
+
+
+# `latest` and `watch test` read at most this many stored articles (a script asking for
+# more wants everything, which `latest` is not for).
+LIMIT_MAX = 1000
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number from 1 to LIMIT_MAX."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= LIMIT_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {LIMIT_MAX}, not {value}")
+    return value
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # The options are accepted before and after the subcommand. Below the top, a default of
+    # SUPPRESS leaves the attribute unset unless given there, so `--config x run` is not
+    # overwritten by the `run` parser's default.
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        help="TOML config file (default: $WIREWATCH_CONFIG, else config/default.toml)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="debug logging, and the traceback of an unexpected error",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,52 +68,72 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wirewatch",
         description="Watch news feeds for topics; alert Slack, Discord or the console.",
     )
-    p.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml)")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True)
+    _global_options(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="run the scheduler and every configured adapter")
+    def command(
+        parent: Any, name: str, help: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(name, help=help, aliases=aliases)
+        _global_options(parser, top=False)
+        if aliases:
+            # argparse records the alias typed; the dispatch wants one name.
+            parser.set_defaults(**{parent.dest: name})
+        return parser
 
-    poll = sub.add_parser("poll", help="fetch every feed now and print the new alerts")
+    command(sub, "run", "run the scheduler and every configured adapter")
+
+    poll = command(sub, "poll", "fetch every feed now and print the new alerts")
     poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
     poll.add_argument("--json", action="store_true", help="one JSON object per alert per line")
 
-    feed = sub.add_parser("feed", help="add, list, remove or check feeds")
-    fsub = feed.add_subparsers(dest="action", required=True)
-    fa = fsub.add_parser("add", help="add a feed (validated: fetched once, must parse)")
+    # `feeds`/`watches` as well: the chat commands are plural, and people type what they know.
+    feed = command(sub, "feed", "add, list, remove or check feeds", aliases=["feeds"])
+    fsub = feed.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fa = command(fsub, "add", "add a feed (validated: fetched once, must parse)")
     fa.add_argument("url")
     fa.add_argument("--name")
-    fsub.add_parser("list", help="list feeds with their health")
-    fr = fsub.add_parser("remove", help="remove a feed by id or URL")
+    command(fsub, "list", "list feeds with their health")
+    fr = command(fsub, "remove", "remove a feed by id or URL")
     fr.add_argument("url")
-    fc = fsub.add_parser("check", help="fetch and parse a feed now, without adding it")
+    fc = command(fsub, "check", "fetch and parse a feed now, without adding it")
     fc.add_argument("url")
 
-    watch = sub.add_parser("watch", help="add, list, remove or test watches")
-    wsub = watch.add_subparsers(dest="action", required=True)
-    wa = wsub.add_parser("add", help="add a watch delivering to the console / default destinations")
+    watch = command(sub, "watch", "add, list, remove or test watches", aliases=["watches"])
+    wsub = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    wa = command(wsub, "add", "add a watch delivering to the console / default destinations")
     wa.add_argument("query")
     wa.add_argument("--name")
-    wa.add_argument("--channel", action="append", default=[], help="destination, repeatable")
-    wsub.add_parser("list", help="list watches with hit counts")
-    wr = wsub.add_parser("remove", help="remove a watch by id or name")
+    wa.add_argument(
+        "--channel", action="append", default=[], type=destination, help="destination, repeatable"
+    )
+    command(wsub, "list", "list watches with hit counts")
+    wr = command(wsub, "remove", "remove a watch by id or name")
     wr.add_argument("query", metavar="ID")
-    wt = wsub.add_parser("test", help="which stored recent articles a query matches")
+    wt = command(wsub, "test", "which stored recent articles a query matches")
     wt.add_argument("query")
-    wt.add_argument("--limit", type=int, default=10)
+    wt.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
 
-    latest = sub.add_parser("latest", help="newest stored articles, optionally matching a query")
+    latest = command(sub, "latest", "newest stored articles, optionally matching a query")
     latest.add_argument("query", nargs="?")
-    latest.add_argument("--limit", type=int, default=10)
+    latest.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
     latest.add_argument("--json", action="store_true")
 
-    sub.add_parser("status", help="feed health, outbox, destinations")
-    why = sub.add_parser("why", help="what happened to an article URL")
+    command(sub, "status", "feed health, outbox, destinations")
+    why = command(sub, "why", "what happened to an article URL")
     why.add_argument("url")
 
-    sub.add_parser("demo", help="offline demo: local sample feeds, one poll, the alerts")
-    sub.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    command(sub, "demo", "offline demo: local sample feeds, one poll, the alerts")
+    command(sub, "migrate", "bring the database to the newest schema, then exit")
     return p
+
+
+def destination(text: str) -> str:
+    """An argparse type: a destination as the config file would take it."""
+    try:
+        return validate_destination(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _progress() -> Callable[[int, int], None] | None:
