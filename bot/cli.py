@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.console import ConsoleNotifier, format_story, group_by_story
-from bot.app import Core, InstanceLock, open_core, run, sqlite_path
+from bot.adapters.console import ConsoleNotifier, format_story, group_by_story, json_line, line
+from bot.app import Core, InstanceLock, open_core, open_store, run, sqlite_path
 from bot.core.api import Caller
-from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
+from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings, validate_destination
-from bot.store.store import Store
+from bot.terminal import terminal_text
 
 log = logging.getLogger("wirewatch")
 
@@ -157,8 +156,8 @@ def _progress() -> Callable[[int, int], None] | None:
 
 def _print_article(a: ArticleView) -> None:
     when = iso_utc(a.published) or "undated"
-    matched = f"    matched: {', '.join(a.matched)}\n" if a.matched else ""
-    print(f"[{when}] {a.source}: {a.title}\n    {a.url}\n{matched}", end="")
+    matched = f"    matched: {', '.join(line(m) for m in a.matched)}\n" if a.matched else ""
+    print(f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}", end="")
 
 
 async def cmd_poll(core: Core, as_json: bool) -> int:
@@ -166,7 +165,7 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     alerts = await core.store.alerts_by_ids(report.alert_ids)
     if as_json:
         for alert in alerts:
-            print(json.dumps(alert.as_json(), ensure_ascii=False))
+            print(json_line(alert.as_json()))
     else:
         for group in group_by_story(alerts):
             print(format_story(group) + "\n")
@@ -174,7 +173,7 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     if console_ids:
         await core.store.mark_sent(console_ids, message_id="stdout", now=core.clock.now())
     for url, reason in sorted(report.errors.items()):
-        log.warning("feed failed: %s: %s", url, reason)
+        log.warning("feed failed: %s: %s", line(url), line(reason))
     log.info(
         "polled %d feeds: %d changed, %d not modified, %d failed; %d new articles, %d alerts",
         report.feeds,
@@ -198,18 +197,19 @@ def _at(destination: str) -> Caller:
 async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
         info = await core.api.add_feed(OPERATOR, args.url, name=args.name)
-        print(f"added feed #{info.id}: {info.name or ''} {info.url}")
+        print(f"added feed #{info.id}: {line(info.name)} {line(info.url)}")
     elif args.action == "list":
         for f in await core.api.list_feeds(OPERATOR):
             health = f.health.value
             if f.health is FeedHealth.FAILING:
-                health += f" since {iso_utc(f.error_since)}: {f.last_error}"
+                health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
             print(
-                f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s"
+                f"#{f.id:<4} {line(f.url)}\n"
+                f"      {line(f.name)} [{health}] every {f.interval_seconds}s"
             )
     elif args.action == "remove":
         info = await core.api.remove_feed(OPERATOR, args.url)
-        print(f"removed feed #{info.id}: {info.url}")
+        print(f"removed feed #{info.id}: {line(info.url)}")
     elif args.action == "check":
         from bot.core.articles import article_from_entry
         from bot.core.fetch import FetchRequest
@@ -221,15 +221,15 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
         result = await core.fetcher.fetch(FetchRequest(url=args.url))
         assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-        title = parsed.title or "(untitled)"
+        title = line(parsed.title) or "(untitled)"
         print(f"OK: {title} — {len(parsed.entries)} items ({parsed.parser} parser)")
         if parsed.warning:
-            print(f"note: {parsed.warning}")
+            print(f"note: {line(parsed.warning)}")
         now = core.clock.now()
         for entry in parsed.entries[:5]:
             art = article_from_entry(entry, feed_url=args.url, feed_title=parsed.title, seen_at=now)
             if art:
-                print(f"  - {art.title}\n    {art.url}")
+                print(f"  - {line(art.title)}\n    {line(art.url)}")
     return 0
 
 
@@ -239,18 +239,19 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
         info = await core.api.add_watch(_at(dests[0]), args.query, name=args.name)
         for extra in dests[1:]:
             await core.api.subscribe(_at(extra), [str(info.id)])
-        print(f"added watch #{info.id}: {info.query} -> {', '.join(dests)}")
+        print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(dests)}")
     elif args.action == "list":
         for w in await core.api.list_watches(OPERATOR):
             last = iso_utc(w.last_hit_at) or "never"
-            name = f" ({w.name})" if w.name else ""
-            dests = ", ".join(w.destinations) or "default destinations"
+            name = f" ({line(w.name)})" if w.name else ""
+            dests = ", ".join(line(d) for d in w.destinations) or "default destinations"
             print(
-                f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}"
+                f"#{w.id:<4} {line(w.query)}{name}\n"
+                f"      hits: {w.hits}, last hit: {last}, to: {dests}"
             )
     elif args.action == "remove":
         info = await core.api.remove_watch(OPERATOR, args.query)
-        print(f"removed watch #{info.id}: {info.query}")
+        print(f"removed watch #{info.id}: {line(info.query)}")
     elif args.action == "test":
         found = await core.api.test_query(OPERATOR, args.query, limit=args.limit)
         if not found:
@@ -263,7 +264,7 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
 async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
     for a in await core.api.latest(OPERATOR, args.query, limit=args.limit):
         if args.json:
-            print(json.dumps(a.as_json(), ensure_ascii=False))
+            print(json_line(a.as_json()))
         else:
             _print_article(a)
     return 0
@@ -280,24 +281,26 @@ async def cmd_status(core: Core) -> int:
     ok = sum(1 for f in st.feeds if f.health is not FeedHealth.FAILING)
     print(f"feeds: {len(st.feeds)} ({ok} ok, {len(st.failing_feeds)} failing)")
     for f in st.feeds:
-        line = f"  #{f.id:<4} {f.health.value:<8} {f.name or f.url}"
-        line += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
+        row = f"  #{f.id:<4} {f.health.value:<8} {line(f.name or f.url)}"
+        row += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
         if f.last_error:
-            line += f"; last error: {f.last_error} (since {iso_utc(f.error_since)})"
-        line += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
-        print(line)
+            row += f"; last error: {line(f.last_error)} (since {iso_utc(f.error_since)})"
+        row += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
+        print(row)
     if st.destinations:
         print("destinations:")
         for d in st.destinations:
-            extra = f": {d.last_error} (since {iso_utc(d.failing_since)})" if d.last_error else ""
-            print(f"  {d.destination:<40} {d.state.value} · {d.pending} pending{extra}")
+            extra = (
+                f": {line(d.last_error)} (since {iso_utc(d.failing_since)})" if d.last_error else ""
+            )
+            print(f"  {line(d.destination):<40} {d.state.value} · {d.pending} pending{extra}")
     return 0
 
 
 async def cmd_why(core: Core, url: str) -> int:
     report = await core.api.why(OPERATOR, url)
-    for line in report.lines:
-        print(line)
+    for text in report.lines:
+        print(line(text))
     return 0 if report.found else 1
 
 
@@ -306,7 +309,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         await run(settings)
         return 0
     if args.command == "migrate":
-        store = await Store.open(settings.database.url)
+        store = await open_store(settings)
         await store.close()
         log.info("database is at the newest schema")
         return 0
@@ -340,7 +343,17 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def say(message: str) -> None:
+    """An error for the operator on stderr, every line marked as ours (a caret under a
+    query stays aligned: every line gets the same prefix)."""
+    for text in message.splitlines() or [""]:
+        # Errors can quote a feed or a server (a parse failure, a status line).
+        print(f"wirewatch: {terminal_text(text)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status is 0 ok, 1 the command failed, 2 it could not run
+    (bad usage, bad configuration, a database/port/platform that cannot be used)."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         setup_logging("DEBUG" if args.verbose else "WARNING", "text")
@@ -350,13 +363,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        say(str(e))
         return 2
     setup_logging("DEBUG" if args.verbose else settings.log_level, settings.log_format)
     try:
         return asyncio.run(dispatch(settings, args))
     except ConfigError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        log.debug("the start failed", exc_info=e)
+        say(str(e))
         return 2
     except QuerySyntaxError as e:
         print(
@@ -364,14 +378,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (FeedError, NotFoundError) as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
-        return 1
     except WirewatchError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        say(str(e))
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        # A bug or a failure nobody worded yet: one line, and the traceback with -v.
+        if args.verbose:
+            log.exception("unexpected error")
+        say(
+            f"unexpected error: {type(e).__name__}: {e}"
+            + ("" if args.verbose else " (-v shows the traceback)")
+        )
+        return 1
 
 
 if __name__ == "__main__":
