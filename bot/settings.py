@@ -408,7 +408,11 @@ def _unknown_key(loc: tuple[Any, ...], value: Any) -> str:
     if isinstance(loc[1], int):
         where = f"[[{section}]] #{loc[1] + 1}"
     guess = closest(key, valid)
-    if guess and (section, guess) in _SECRET_ENV:
+    top_level = closest(key, [n for n in Settings.model_fields if n not in _SECTIONS])
+    if guess is None and top_level is not None:
+        # TOML puts a key written after a [table] header into that table.
+        hint = f"{top_level!r} is a top-level key: write it before the first [section]"
+    elif guess and (section, guess) in _SECRET_ENV:
         hint = (
             f"did you mean {guess!r}? (it belongs in {_SECRET_ENV[section, guess]}, not the file)"
         )
