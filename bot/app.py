@@ -198,7 +198,8 @@ def failure_reason(exc: BaseException) -> str:
         cause = cause.__cause__ or cause.__context__
     for e in seen:
         if isinstance(e, aiohttp.ClientConnectorError):
-            return f"cannot connect to {e.host}:{e.port} ({e.strerror or e.os_error})"
+            code = e.os_error.errno
+            return f"cannot connect to {e.host}:{e.port} ({os.strerror(code) if code else e})"
     for e in seen:
         if isinstance(e, DBAPIError) and e.orig is not None:
             return str(e.orig).splitlines()[0] or type(e.orig).__name__
