@@ -421,4 +421,11 @@ def _unknown_key(loc: tuple[Any, ...], value: Any) -> str:
     else:
         shown = [name for name in valid if (section, name) not in _SECRET_ENV]
         hint = f"valid keys: {', '.join(shown)}"
-    return f"unknown key {key!r} in {where}: {hint}"
+    origin = _env_origin(section, key)
+    return f"unknown key {key!r} in {where}: {hint}" + (f" (set by {origin})" if origin else "")
+
+
+def _env_origin(section: str, key: str) -> str | None:
+    """The environment variable that put ``section.key`` in the settings, if one did."""
+    wanted = f"WIREWATCH_{section}__{key}".upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
