@@ -43,9 +43,10 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.to
 DESTINATION_KINDS = ("console", "slack", "discord", "slack-webhook", "discord-webhook")
 
 
-# Discord ids are snowflakes (17-20 digits since 2015); Slack ids are upper-case letters and
-# digits (C0123ABCD). A channel name in their place is the usual mistake.
-_DISCORD_ID = re.compile(r"[0-9]{17,20}")
+# Discord ids are snowflakes: unsigned 64-bit integers (17-20 digits for any real channel,
+# but the length is not checked: a name or a pasted mention is the mistake to catch). Slack
+# ids are upper-case letters and digits (C0123ABCD), never a #name.
+_DISCORD_ID = re.compile(r"[0-9]{1,20}")
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,}")
 _DESTINATION_FORMS = (
     "console, slack:CHANNEL_ID, discord:CHANNEL_ID, slack-webhook:URL or discord-webhook:URL"
