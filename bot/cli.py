@@ -21,7 +21,7 @@ from bot.core.api import Caller
 from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
-from bot.settings import Settings, load_settings, validate_destination
+from bot.settings import Settings, load_settings, validate_destination, web_url_problem
 from bot.terminal import terminal_text
 
 log = logging.getLogger("wirewatch")
@@ -90,13 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     feed = command(sub, "feed", "add, list, remove or check feeds", aliases=["feeds"])
     fsub = feed.add_subparsers(dest="action", required=True, metavar="ACTION")
     fa = command(fsub, "add", "add a feed (validated: fetched once, must parse)")
-    fa.add_argument("url")
+    fa.add_argument("url", type=feed_url)
     fa.add_argument("--name")
     command(fsub, "list", "list feeds with their health")
     fr = command(fsub, "remove", "remove a feed by id or URL")
     fr.add_argument("url")
     fc = command(fsub, "check", "fetch and parse a feed now, without adding it")
-    fc.add_argument("url")
+    fc.add_argument("url", type=feed_url)
 
     watch = command(sub, "watch", "add, list, remove or test watches", aliases=["watches"])
     wsub = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -125,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     command(sub, "demo", "offline demo: local sample feeds, one poll, the alerts")
     command(sub, "migrate", "bring the database to the newest schema, then exit")
     return p
+
+
+def feed_url(text: str) -> str:
+    """An argparse type: a feed URL as the config file would take it."""
+    problem = web_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"feed URL {text!r} {problem}")
+    return text
 
 
 def destination(text: str) -> str:

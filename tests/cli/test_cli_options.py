@@ -104,3 +104,21 @@ async def test_watch_add_refuses_a_destination_typo(tmp_path: Path) -> None:
     assert code == 2 and "numeric id" in err
     code, out, _ = await wirewatch("watch", "list", config=cfg)
     assert "tariff" not in out
+
+
+async def test_feed_add_and_check_refuse_a_malformed_url_before_fetching(tmp_path: Path) -> None:
+    """No scheme, another scheme, a space: a usage error naming the problem, nothing stored."""
+    cfg = write_config(tmp_path, [])
+    cases = {
+        "news.test/rss": "must start with http:// or https://",
+        "ftp://news.test/rss": "must start with http:// or https://",
+        "https://news.test/world feed.xml": "contains spaces",
+        "http:///rss": "has no host name",
+    }
+    for url, problem in cases.items():
+        for action in ("add", "check"):
+            code, out, err = await wirewatch("feed", action, url, config=cfg)
+            assert (code, out) == (2, ""), (action, url, err)
+            assert f"argument url: feed URL {url!r} {problem}" in err
+    code, out, _ = await wirewatch("feed", "list", config=cfg)
+    assert (code, out) == (0, "")
