@@ -1,8 +1,10 @@
 """``wirewatch`` command line. The contract (commands, flags, JSON shape) is documented in
 the README and relied on by scripts: keep it stable.
 
-Exit codes: 0 ok; 1 a command failed (unknown watch, rejected feed...); 2 bad usage or
-bad configuration (the run could not happen).
+Exit codes: 0 ok; 1 a command failed (unknown watch, rejected or duplicate feed, bad
+query, an unexpected error); 2 the command could not run (bad usage, bad configuration, a
+database, port or chat platform that cannot be used); 130 interrupted. Every failure is
+one line per problem on stderr, prefixed ``wirewatch:``; ``-v`` adds the traceback.
 """
 
 from __future__ import annotations

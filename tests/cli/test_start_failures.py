@@ -133,6 +133,17 @@ async def test_a_sqlite_file_that_cannot_be_created_is_one_line(tmp_path: Path) 
     assert one_failure_line(err).startswith("cannot open the database sqlite+aiosqlite:///")
 
 
+async def test_a_file_that_is_not_a_database_is_one_line(tmp_path: Path) -> None:
+    """A config pointing at some other file (a typo'd path onto a log, say)."""
+    (tmp_path / "notes.db").write_text("these are notes, not SQLite\n" * 100)
+    cfg = run_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'notes.db'}")
+    line = await refused_run(cfg)
+    assert line == (
+        f"cannot open the database sqlite+aiosqlite:///{tmp_path / 'notes.db'}: "
+        "file is not a database"
+    )
+
+
 # --- the health port -------------------------------------------------------------------
 
 
