@@ -8,6 +8,8 @@ poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour wind
 * **gold** — ``tests/data/stories/gold.jsonl``, hand-labelled (the development split the
   thresholds were chosen on) and ``holdout.jsonl`` (never tuned on). See
   ``tests/data/stories/README.md``.
+* **cjk** — ``tests/data/stories/cjk.jsonl``: Chinese and Japanese headlines, hand-labelled
+  (a development set: the CJK features were built on it).
 * **silver** — Google News's own grouping: each item of a topic feed lists related
   headlines in its description; headlines of one item are one story, of different items
   different stories. ``tests/data/stories/google-news-topic.rss`` (written for the
@@ -223,6 +225,7 @@ def main() -> None:
     print(f"P6 story clustering; {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     gold, _ = report_quality("gold (development)", load_jsonl(DATA / "gold.jsonl"))
     holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
+    cjk, _ = report_quality("cjk (Chinese and Japanese)", load_jsonl(DATA / "cjk.jsonl"))
     silver, _ = report_quality(
         "silver (our Google-News-like topic feed)",
         load_google_news_topic(DATA / "google-news-topic.rss"),
@@ -254,6 +257,7 @@ def main() -> None:
     print(
         f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
         f"holdout_p={holdout.precision:.4f} holdout_r={holdout.recall:.4f} "
+        f"cjk_p={cjk.precision:.4f} cjk_r={cjk.recall:.4f} "
         f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
         f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"
     )

@@ -290,6 +290,7 @@ async def open_core(
             terms_per_watch=settings.limits.terms_per_watch,
             feeds_per_workspace=settings.limits.feeds_per_workspace,
         ),
+        wake_delivery=deliverer.wake,
     )
     core = Core(settings, store, fetcher, poller, deliverer, api, clock)
     deliverer.on_sent = core.metrics.observe_sent

@@ -11,13 +11,27 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.core.api import Caller, SubscribeResult
+from bot.core.api import BackfillResult, Caller, SubscribeResult
+from bot.core.controls import (
+    CHANNEL_WORDS,
+    ChannelControls,
+    ChannelReport,
+    WatchControls,
+    local_zone,
+    snooze_end,
+    with_digest,
+    with_quiet,
+    with_volume,
+)
 from bot.core.errors import (
     BlockedAddressError,
     DuplicateError,
+    FeedError,
     NotFoundError,
+    ParseError,
     PermissionDeniedError,
 )
+from bot.core.matcher import MatchDocument, match_one
 from bot.core.models import (
     ArticleView,
     DestinationStatus,
@@ -27,7 +41,9 @@ from bot.core.models import (
     WatchInfo,
     WhyReport,
 )
+from bot.core.opml import ImportResult, parse_opml
 from bot.core.query import parse_query
+from bot.core.trend import TrendData, TrendPoint, count_trend
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -49,6 +65,13 @@ class MemoryCore:
         self.destinations: tuple[DestinationStatus, ...] = ()
         self.dead_letters = 0
         self.calls: list[str] = []
+        # alert id -> (destination, story key, watch id, headline): what alert buttons name
+        self.alerts: dict[int, tuple[str, str, int, str]] = {}
+        self.muted: set[tuple[str, str]] = set()
+        self.feedback: set[tuple[str, int, str, str]] = set()
+        self.channel_controls: dict[str, ChannelControls] = {}
+        self.watch_controls: dict[tuple[str, int], WatchControls] = {}
+        self.backfilled: dict[str, set[str]] = {}  # destination -> story keys queued there
 
     # --- helpers ---------------------------------------------------------------------
 
@@ -161,7 +184,12 @@ class MemoryCore:
     async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
         if caller.operator and caller.destination == "console":
             return list(self.watches.values())
-        return [w for w in self.watches.values() if caller.destination in w.destinations]
+        dest = caller.destination
+        return [
+            replace(w, not_relevant=len({f[2] for f in self.feedback if f[:2] == (dest, w.id)}))
+            for w in self.watches.values()
+            if dest in w.destinations
+        ]
 
     async def available_watches(self, caller: Caller) -> list[WatchInfo]:
         return self._visible(caller)
@@ -232,6 +260,54 @@ class MemoryCore:
         del self.feeds[feed.id]
         return feed
 
+    async def import_feeds(
+        self, caller: Caller, *, url: str | None = None, document: bytes | None = None
+    ) -> ImportResult:
+        self._manager(caller)
+        if document is None:
+            if url and ("127.0.0.1" in url or "localhost" in url):
+                raise BlockedAddressError("the address is private (127.0.0.1)")
+            raise ParseError("the double fetches nothing: pass the document")
+        doc = parse_opml(document)
+        added: list[FeedInfo] = []
+        present: list[str] = []
+        refused: list[tuple[str, str]] = []
+        for item in doc.feeds:
+            try:
+                added.append(await self.add_feed(caller, item.url, name=item.title))
+            except DuplicateError:
+                present.append(item.url)
+            except FeedError as e:
+                refused.append((item.url, e.reason))
+        return ImportResult(doc.title, len(doc.feeds), tuple(added), tuple(present), tuple(refused))
+
+    async def backfill(self, caller: Caller, count: int) -> BackfillResult:
+        self._manager(caller)
+        watches = await self.list_watches(caller)
+        had = self.backfilled.setdefault(caller.destination, set())
+        matching = [
+            a
+            for a in self.articles
+            if any(match_one(parse_query(w.query), _doc(a)) is not None for w in watches)
+        ]
+        fresh = [a for a in matching if a.story_key not in had][:count]
+        had.update(a.story_key for a in fresh)
+        return BackfillResult(
+            caller.destination, tuple(reversed(fresh)), len(matching) - len(fresh), len(watches)
+        )
+
+    async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
+        found, _ = self._find([watch_ref], self._visible(caller))
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} here")
+        query = parse_query(found[0].query)
+        points = [
+            TrendPoint(a.story_key, a.published or NOW, a.source)
+            for a in self.articles
+            if match_one(query, _doc(a)) is not None
+        ]
+        return count_trend(found[0].name or found[0].query, points, today=NOW.date(), days=days)
+
     async def status(self, caller: Caller) -> StatusReport:
         subs = tuple(w for w in self.watches.values() if caller.destination in w.destinations)
         return StatusReport(
@@ -246,3 +322,104 @@ class MemoryCore:
 
     async def why(self, caller: Caller, url: str) -> WhyReport:
         return WhyReport(url, False, (f"Wirewatch has not seen {url} in any feed it polls.",))
+
+    # --- channel controls --------------------------------------------------------------
+
+    def _here(self, caller: Caller, ref: str) -> WatchInfo:
+        here = [
+            w
+            for w in self._visible(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        found, _ = self._find([ref], here)
+        if not found:
+            raise NotFoundError(f"no watch {ref!r} delivers to this channel")
+        return found[0]
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        self.calls.append("channel_settings")
+        dest = caller.destination
+        watches = [w for w in self.watches.values() if w.owner == dest or dest in w.destinations]
+        return ChannelReport(
+            dest,
+            self.channel_controls.get(dest, ChannelControls()),
+            tuple((w, self.watch_controls.get((dest, w.id), WatchControls())) for w in watches),
+            NOW,
+        )
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        self.calls.append("set_digest")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        new = self.channel_controls[caller.destination] = with_digest(current, mode, at, tz)
+        return new
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        self.calls.append("set_quiet")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        new = self.channel_controls[caller.destination] = with_quiet(current, hours, tz)
+        return new
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        self.calls.append("snooze")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        until = snooze_end(duration, NOW, local_zone(current))
+        if target.strip().lower() in CHANNEL_WORDS:
+            self.channel_controls[caller.destination] = replace(current, snoozed_until=until)
+            return None, until
+        watch = self._here(caller, target)
+        key = (caller.destination, watch.id)
+        old = self.watch_controls.get(key, WatchControls())
+        self.watch_controls[key] = replace(old, snoozed_until=until)
+        return watch, until
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        self.calls.append("set_volume")
+        self._manager(caller)
+        watch = self._here(caller, watch_ref)
+        key = (caller.destination, watch.id)
+        new = with_volume(self.watch_controls.get(key, WatchControls()), per_hour, min_outlets)
+        self.watch_controls[key] = new
+        return watch, new
+
+    # --- alert buttons -----------------------------------------------------------------
+
+    def _alert(self, caller: Caller, ref: str) -> tuple[str, str, int, str]:
+        key = ref.strip().lstrip("#")
+        found = self.alerts.get(int(key)) if key.isdigit() else None
+        if found is None or found[0] != caller.destination:
+            raise NotFoundError(f"no alert {ref!r} in this channel")
+        return found
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        self.calls.append("mute_story")
+        self._manager(caller)
+        dest, story, _, title = self._alert(caller, alert_ref)
+        self.muted.add((dest, story))
+        return title
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        self.calls.append("not_relevant")
+        dest, story, watch_id, _ = self._alert(caller, alert_ref)
+        verdict = (dest, watch_id, story, caller.user or "someone")
+        new = verdict not in self.feedback
+        self.feedback.add(verdict)
+        marked = len({f[2] for f in self.feedback if f[0] == dest and f[1] == watch_id})
+        return replace(self.watches[watch_id], not_relevant=marked), new
+
+
+def _doc(article: ArticleView) -> MatchDocument:
+    return MatchDocument(title=article.title, summary=article.summary, source=article.source)

@@ -80,6 +80,8 @@ class ConsoleNotifier:
             for alert in alerts:
                 self.out.write(json_line(alert.as_json()) + "\n")
         else:
+            if alerts[0].digest:
+                self.out.write(f"== {alerts[0].digest} ==\n")
             for group in group_by_story(alerts):
                 self.out.write(format_story(group) + "\n\n")
         self.out.flush()

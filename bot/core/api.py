@@ -23,9 +23,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from bot.core.controls import ChannelControls, ChannelReport, WatchControls
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport
+from bot.core.opml import ImportResult
+from bot.core.trend import TrendData
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,14 @@ class SubscribeResult:
     changed: tuple[WatchInfo, ...]  # watches newly (un)subscribed by this call
     unchanged: tuple[WatchInfo, ...]  # already in the requested state
     unknown: tuple[str, ...]  # references that named no watch this caller may use
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillResult:
+    destination: str
+    queued: tuple[ArticleView, ...]  # one article per story now queued here, oldest first
+    already_here: int  # matching stories skipped because this channel already had them
+    watches: int  # watches delivering here that were matched
 
 
 class CoreAPI(Protocol):
@@ -141,6 +153,27 @@ class CoreAPI(Protocol):
         ``PermissionDeniedError`` for an operator feed."""
         ...
 
+    async def import_feeds(
+        self, caller: Caller, *, url: str | None = None, document: bytes | None = None
+    ) -> ImportResult:
+        """Add every feed of an OPML document (given, or fetched from ``url`` through the
+        chat fetch guard) as the workspace's own, each under the rules of ``add_feed``
+        (duplicates, quota, private-address guard, one fetch to check it, autodiscovery),
+        checked concurrently with a bound. Raises ``ParseError`` for a file that is not
+        usable OPML and ``PermissionDeniedError`` without ``can_manage``."""
+        ...
+
+    async def backfill(self, caller: Caller, count: int) -> BackfillResult:
+        """Queue the channel's latest ``count`` matching stories (of the watches delivering
+        there) for delivery now, skipping every story this channel already has an alert
+        for. Needs ``can_manage``."""
+        ...
+
+    async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
+        """Stories per day over ``days`` days and top outlets for one watch the caller may
+        see. Raises ``NotFoundError`` for an unknown watch."""
+        ...
+
     async def status(self, caller: Caller) -> StatusReport:
         """Feed and delivery health the caller may see; ``subscriptions`` lists the
         caller's channel's watches."""
@@ -148,4 +181,53 @@ class CoreAPI(Protocol):
 
     async def why(self, caller: Caller, url: str) -> WhyReport:
         """What happened to one article URL, told only as far as the caller may see."""
+        ...
+
+    # --- channel controls (bot.core.controls) ---------------------------------------------
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        """The caller's channel's controls and its watches' volume settings."""
+        ...
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        """``realtime``, ``hourly`` or ``daily`` at ``at`` (HH:MM) in ``tz`` (IANA). Raises
+        ``ControlError`` for what cannot be read."""
+        ...
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        """Quiet hours ``HH:MM-HH:MM`` (may cross midnight) in ``tz``, or ``off``."""
+        ...
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        """Snooze the channel (``target`` "channel") or one of its watches for ``duration``
+        ("2h", "until monday", "off"). Returns (the watch or None, when it ends or None)."""
+        ...
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        """Cap a watch's alerts here per hour (the rest go to the next summary) and/or alert
+        only once its story has ``min_outlets`` outlets. ``0`` removes a setting."""
+        ...
+
+    # --- alert buttons ----------------------------------------------------------------------
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        """Mute the story of an alert sent to the caller's channel: its pending alerts are let
+        go and its message is no longer updated. Returns the story's headline. Raises
+        ``NotFoundError`` for an alert of another channel."""
+        ...
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        """Record that the caller finds an alert's story not relevant to its watch (once per
+        person); anyone in the channel may. Returns (the watch, newly recorded)."""
         ...

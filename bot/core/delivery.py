@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core.alerts import one_per_story
+from bot.core.controls import Held, flushable, gate, summary_heading
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -113,6 +114,8 @@ class Deliverer:
         if report.dead_lettered:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
         await self.deliver_notices()
+        for destination in await self.store.controls.controlled():
+            await self._gate(destination, now)
         dests = await self.store.pending_destinations(now)
         dests += [d for d in await self.store.edit_destinations(now) if d not in dests]
         await asyncio.gather(*(self._drain(d, report) for d in dests))
@@ -121,6 +124,31 @@ class Deliverer:
         if self.on_pass:
             self.on_pass(report)
         return report
+
+    async def _gate(self, destination: str, now: datetime) -> None:
+        """Apply the channel's controls before anything of it is claimed: hold alerts for a
+        summary or until enough outlets carry their story, and queue summaries now due."""
+        store = self.store.controls
+        channel = await store.channel(destination)
+        watches = await store.watches(destination)
+        candidates, waiting, held, sent, muted = await store.gate_inputs(destination, now)
+        decision = gate(candidates, waiting, channel, watches, sent, now, held, muted)
+        if not decision.empty:
+            await store.apply(destination, decision, now)
+        held = [h for h in held if h.id not in set(decision.muted)]
+        held += [
+            Held(c.id, c.watch_id, decision.hold[c.id], now)
+            for c in candidates
+            if c.id in decision.hold
+        ]
+        due = flushable(held, channel, watches, now)
+        if due:
+            reasons = {h.reason for h in held if h.id in set(due)}
+            queued = await store.flush(destination, due, summary_heading(reasons, channel), now)
+            log.info(
+                "summary queued",
+                extra={"destination": destination, "alerts": queued, "reasons": sorted(reasons)},
+            )
 
     async def _drain(self, destination: str, report: DeliveryReport) -> None:
         notifier = self.notifier_for(destination)
@@ -258,6 +286,11 @@ class Deliverer:
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             alerts = await self.store.alerts_in_message(destination, message_id)
+            muted = await self.store.controls.muted(destination, [a.story_key for a in alerts])
+            if alerts and all(a.story_key in muted for a in alerts):
+                # Muted from its button: the message keeps what it showed.
+                await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
+                continue
             try:
                 if alerts:
                     await notifier.edit(destination, message_id, one_per_story(alerts))

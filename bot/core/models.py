@@ -95,6 +95,7 @@ class WatchInfo:
     owner: str | None = None  # destination that created it in chat, None for config watches
     mention: str | None = None  # the only mention an alert for this watch may carry
     tenant: str | None = None  # workspace/server of the owner (None: the operator's)
+    not_relevant: int = 0  # stories people here marked "not relevant" (its precision)
 
 
 class DestinationState(StrEnum):
@@ -137,6 +138,7 @@ class Alert:
     updated: bool = False  # the headline changed materially after it was first alerted
     also_matched: tuple[WatchHit, ...] = ()  # the story's other watches in this channel
     coverage: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the story's other articles
+    digest: str | None = None  # part of a summary (digest, after quiet hours): its heading
 
     @property
     def hits(self) -> tuple[WatchHit, ...]:

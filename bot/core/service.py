@@ -6,16 +6,32 @@ fetcher. Adapters decide who may call what; this decides what happens.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from bot.core.api import Caller, SubscribeResult
+from bot.core.api import BackfillResult, Caller, SubscribeResult
 from bot.core.articles import canonical_url
+from bot.core.commands.catalogue import IMPORT_MAX_BYTES, TREND_DAYS_MAX
+from bot.core.controls import (
+    CHANNEL_WORDS,
+    ChannelControls,
+    ChannelReport,
+    WatchControls,
+    local_zone,
+    snooze_end,
+    with_digest,
+    with_quiet,
+    with_volume,
+)
+from bot.core.discovery import feed_links, looks_like_html
 from bot.core.errors import (
     DuplicateError,
+    FeedError,
     NotFoundError,
     ParseError,
     PermissionDeniedError,
@@ -24,15 +40,30 @@ from bot.core.errors import (
 from bot.core.fetch import FetchRequest
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport, iso_utc
+from bot.core.opml import ImportResult, parse_opml
 from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
+from bot.core.trend import TrendData, TrendPoint, count_trend
+from bot.store.ingest import AlertRow
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
 RECENT_WINDOW = timedelta(days=14)
+# A page that names several feeds: the best few are tried, not all of them.
+DISCOVERY_TRIES = 3
+# Feeds of one import checked at once: enough to be quick, few enough to be polite.
+IMPORT_CONCURRENCY = 4
+TREND_MAX_ARTICLES = 20_000
+BACKFILL_SCAN = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedFeed:
+    url: str  # the feed's own URL (a discovered one when the URL given was a page)
+    title: str | None
 
 
 def _article_view(
@@ -85,6 +116,7 @@ class Wirewatch:
         clock: Clock,
         default_interval: int = 300,
         quotas: Quotas = Quotas(),
+        wake_delivery: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.poller = poller
@@ -92,6 +124,7 @@ class Wirewatch:
         self.clock = clock
         self.default_interval = default_interval
         self.quotas = quotas
+        self.wake_delivery = wake_delivery
 
     # ---- who sees what ------------------------------------------------------------------
 
@@ -264,7 +297,10 @@ class Wirewatch:
         home = self._home(caller, personal)
         if caller.operator and home == "console":
             return await self.store.watch_infos()
-        return await self.store.watch_infos(home)
+        counts = await self.store.controls.not_relevant(home)
+        return [
+            replace(w, not_relevant=counts.get(w.id, 0)) for w in await self.store.watch_infos(home)
+        ]
 
     async def available_watches(self, caller: Caller) -> list[WatchInfo]:
         return await self._visible_watches(caller)
@@ -327,26 +363,75 @@ class Wirewatch:
         existing = await self.store.find_feed(url, visible_to=caller.tenant)
         if existing is not None:
             raise DuplicateError(f"feed #{existing.id} already reads {url}")
-        if not caller.operator:
-            assert caller.tenant is not None
-            count = await self.store.count_tenant_feeds(caller.tenant)
-            if count >= self.quotas.feeds_per_workspace:
-                raise QuotaError(
-                    f"this workspace has {count} feeds, the most allowed; remove one first"
+        await self._check_feed_quota(caller, adding=1)
+        checked = await self._checked_feed(caller, url)
+        if checked.url != url:
+            found = await self.store.find_feed(checked.url, visible_to=caller.tenant)
+            if found is not None:
+                raise DuplicateError(
+                    f"feed #{found.id} already reads {checked.url}, the feed that page names"
                 )
+        return await self._store_feed(caller, checked.url, name or checked.title)
+
+    async def _check_feed_quota(self, caller: Caller, *, adding: int) -> int:
+        """How many more feeds the workspace may add (raises when not even ``adding``)."""
+        if caller.operator:
+            return 1 << 30
+        assert caller.tenant is not None
+        count = await self.store.count_tenant_feeds(caller.tenant)
+        room = self.quotas.feeds_per_workspace - count
+        if room < adding:
+            raise QuotaError(
+                f"this workspace has {count} feeds, the most allowed; remove one first"
+            )
+        return room
+
+    async def _checked_feed(self, caller: Caller, url: str) -> _CheckedFeed:
+        """Fetch ``url`` once and make sure a feed is there: the URL's own document, or a
+        feed its web page names (autodiscovery), fetched through the same guard."""
         # The fetcher guards the address: the operator's private-address switch covers the
         # operator's own feeds only; chat feeds reach the chat allow-list at most.
-        result = await self.fetcher.fetch(
-            FetchRequest(url=url, allow_private=None if caller.operator else False)
-        )
+        allow_private = None if caller.operator else False
+        result = await self.fetcher.fetch(FetchRequest(url=url, allow_private=allow_private))
         if result.body is None:
             raise ParseError("the server sent no content")
-        parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-        if not parsed.entries:
-            log.info("feed %s parsed but has no items yet", url)
+        try:
+            parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+        except ParseError:
+            if not looks_like_html(result.body, result.content_type):
+                raise
+            links = feed_links(result.body, result.final_url)
+        else:
+            if not parsed.entries:
+                log.info("feed %s parsed but has no items yet", url)
+            return _CheckedFeed(url, parsed.title)
+        if not links:
+            raise ParseError(
+                "that is a web page, and it names no feed "
+                '(no <link rel="alternate"> to RSS, Atom or JSON Feed)'
+            )
+        reasons: list[str] = []
+        for link in links[:DISCOVERY_TRIES]:
+            try:
+                found = await self.fetcher.fetch(
+                    FetchRequest(url=link.url, allow_private=allow_private)
+                )
+                if found.body is None:
+                    raise ParseError("the server sent no content")
+                feed = parse_feed(found.body, url=found.final_url, content_type=found.content_type)
+            except FeedError as e:
+                reasons.append(f"{link.url}: {e.reason}")
+                continue
+            log.info("feed discovered", extra={"feed": link.url, "page": url})
+            return _CheckedFeed(link.url, feed.title or link.title)
+        raise ParseError(
+            "that page names feeds, but none could be read (" + "; ".join(reasons) + ")"
+        )
+
+    async def _store_feed(self, caller: Caller, url: str, name: str | None) -> FeedInfo:
         return await self.store.upsert_feed(
             url,
-            name=name or parsed.title,
+            name=name,
             interval=self.default_interval,
             source="operator" if caller.operator else "user",
             now=self.clock.now(),
@@ -371,6 +456,116 @@ class Wirewatch:
             )
         await self.store.remove_feed_owner(feed.id, caller.tenant or "")
         return feed
+
+    async def import_feeds(
+        self, caller: Caller, *, url: str | None = None, document: bytes | None = None
+    ) -> ImportResult:
+        self._require_manager(caller)
+        if document is None:
+            if not url:
+                raise ParseError("no OPML file: give its URL")
+            result = await self.fetcher.fetch(
+                FetchRequest(
+                    url=url.strip().strip("<>"),
+                    allow_private=None if caller.operator else False,
+                )
+            )
+            document = result.body or b""
+        doc = parse_opml(document, max_bytes=IMPORT_MAX_BYTES)
+        present: list[str] = []
+        refused: list[tuple[str, str]] = []
+        todo: list[tuple[str, str | None]] = []
+        room = await self._check_feed_quota(caller, adding=0)
+        for item in doc.feeds:
+            if urlsplit(item.url).scheme not in ("http", "https"):
+                refused.append((item.url, "not an http(s) address"))
+            elif await self.store.find_feed(item.url, visible_to=caller.tenant) is not None:
+                present.append(item.url)
+            elif len(todo) >= room:
+                refused.append(
+                    (
+                        item.url,
+                        f"this workspace reached its {self.quotas.feeds_per_workspace} feeds",
+                    )
+                )
+            else:
+                todo.append((item.url, item.title))
+        slots = asyncio.Semaphore(IMPORT_CONCURRENCY)
+
+        async def check(feed_url: str) -> _CheckedFeed | str:
+            async with slots:
+                try:
+                    return await self._checked_feed(caller, feed_url)
+                except FeedError as e:
+                    return e.reason
+
+        outcomes = await asyncio.gather(*(check(u) for u, _ in todo))
+        added: list[FeedInfo] = []
+        for (feed_url, title), outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, str):
+                refused.append((feed_url, outcome))
+            elif await self.store.find_feed(outcome.url, visible_to=caller.tenant) is not None:
+                present.append(feed_url)  # a page whose feed this workspace already reads
+            else:
+                added.append(await self._store_feed(caller, outcome.url, title or outcome.title))
+        log.info(
+            "feeds imported",
+            extra={"tenant": caller.tenant, "added": len(added), "refused": len(refused)},
+        )
+        return ImportResult(doc.title, len(doc.feeds), tuple(added), tuple(present), tuple(refused))
+
+    async def backfill(self, caller: Caller, count: int) -> BackfillResult:
+        self._require_manager(caller)
+        watches = await self.store.watch_infos(caller.destination)
+        queries = [(w, parse_query(w.query)) for w in watches]
+        rows = await self.store.recent_articles(
+            since=self.clock.now() - RECENT_WINDOW, limit=BACKFILL_SCAN, visible_to=caller.tenant
+        )
+        # Newest first: the first matching article of each story stands for it.
+        picked: dict[str, tuple[Any, WatchInfo, tuple[str, ...]]] = {}
+        for row in rows:
+            if row.story_key in picked:
+                continue
+            doc = _doc(row)
+            for watch, parsed in queries:
+                matched = match_one(parsed, doc)
+                if matched is not None:
+                    picked[row.story_key] = (row, watch, tuple(matched))
+                    break
+        here = await self.store.stories_alerted_in(caller.destination, list(picked))
+        fresh = [v for k, v in picked.items() if k not in here][:count]
+        fresh.reverse()  # oldest first, so the channel reads them in order
+        alert_rows = [
+            AlertRow(watch.id, caller.destination, row.story_key, row.id, matched)
+            for row, watch, matched in fresh
+        ]
+        await self.store.queue_alerts(alert_rows, self.clock.now())
+        if alert_rows and self.wake_delivery is not None:
+            self.wake_delivery()
+        return BackfillResult(
+            destination=caller.destination,
+            queued=tuple(_article_view(row, matched=m) for row, _, m in fresh),
+            already_here=len(here),
+            watches=len(watches),
+        )
+
+    async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
+        days = max(1, min(days, TREND_DAYS_MAX))
+        found, _ = self._resolve_watches([watch_ref], await self._visible_watches(caller))
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} here")
+        watch = found[0]
+        parsed = parse_query(watch.query)
+        now = self.clock.now()
+        rows = await self.store.trend_articles(
+            since=now - timedelta(days=days), limit=TREND_MAX_ARTICLES, visible_to=caller.tenant
+        )
+        points = [
+            TrendPoint(r.story_key, r.published, r.source)
+            for r in rows
+            if match_one(parsed, _doc(r)) is not None
+        ]
+        return count_trend(watch.name or watch.query, points, today=now.date(), days=days)
 
     # ---- status and why -------------------------------------------------------------------
 
@@ -477,3 +672,115 @@ class Wirewatch:
                     + f" (alert #{a.id})."
                 )
         return WhyReport(url=canonical, found=True, lines=tuple(lines))
+
+    # ---- channel controls ---------------------------------------------------------------
+
+    async def _delivering_here(self, caller: Caller, watch_ref: str) -> WatchInfo:
+        """A watch that delivers to the caller's channel (its own, or a subscribed one)."""
+        here = [
+            w
+            for w in await self._visible_watches(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        found, _ = self._resolve_watches([watch_ref], here)
+        if not found:
+            raise NotFoundError(f"no watch {watch_ref!r} delivers to this channel")
+        return found[0]
+
+    async def channel_settings(self, caller: Caller) -> ChannelReport:
+        destination = caller.destination
+        volumes = await self.store.controls.watches(destination)
+        watches = await self.store.watch_infos(destination)
+        return ChannelReport(
+            destination=destination,
+            controls=await self.store.controls.channel(destination),
+            watches=tuple((w, volumes.get(w.id, WatchControls())) for w in watches),
+            now=self.clock.now(),
+        )
+
+    async def _save_controls(self, caller: Caller, controls: ChannelControls) -> ChannelControls:
+        await self.store.controls.set_channel(
+            caller.destination, controls, by=caller.user, now=self.clock.now()
+        )
+        return controls
+
+    async def set_digest(
+        self, caller: Caller, mode: str, at: str | None = None, tz: str | None = None
+    ) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_digest(current, mode, at, tz))
+
+    async def set_quiet(self, caller: Caller, hours: str, tz: str | None = None) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_quiet(current, hours, tz))
+
+    async def snooze(
+        self, caller: Caller, target: str, duration: str
+    ) -> tuple[WatchInfo | None, datetime | None]:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        until = snooze_end(duration, self.clock.now(), local_zone(current))
+        if target.strip().lower() in CHANNEL_WORDS:
+            await self._save_controls(caller, replace(current, snoozed_until=until))
+            return None, until
+        watch = await self._delivering_here(caller, target)
+        volumes = await self.store.controls.watches(caller.destination)
+        controls = replace(volumes.get(watch.id, WatchControls()), snoozed_until=until)
+        await self.store.controls.set_watch(
+            watch.id, caller.destination, controls, now=self.clock.now()
+        )
+        return watch, until
+
+    async def set_volume(
+        self,
+        caller: Caller,
+        watch_ref: str,
+        *,
+        per_hour: int | None = None,
+        min_outlets: int | None = None,
+    ) -> tuple[WatchInfo, WatchControls]:
+        self._require_manager(caller)
+        watch = await self._delivering_here(caller, watch_ref)
+        volumes = await self.store.controls.watches(caller.destination)
+        controls = with_volume(volumes.get(watch.id, WatchControls()), per_hour, min_outlets)
+        await self.store.controls.set_watch(
+            watch.id, caller.destination, controls, now=self.clock.now()
+        )
+        return watch, controls
+
+    # ---- alert buttons ------------------------------------------------------------------
+
+    async def _alert_here(self, caller: Caller, alert_ref: str) -> tuple[str, int, str]:
+        key = alert_ref.strip().lstrip("#")
+        found = (
+            await self.store.controls.alert_here(caller.destination, int(key))
+            if key.isdigit() and len(key) < 19
+            else None
+        )
+        if found is None:
+            raise NotFoundError(f"no alert {alert_ref!r} in this channel")
+        return found
+
+    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+        self._require_manager(caller)
+        story_key, _, title = await self._alert_here(caller, alert_ref)
+        await self.store.controls.mute_story(
+            caller.destination, story_key, by=caller.user, now=self.clock.now()
+        )
+        return title
+
+    async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
+        story_key, watch_id, _ = await self._alert_here(caller, alert_ref)
+        new = await self.store.controls.record_feedback(
+            caller.destination,
+            watch_id,
+            story_key,
+            user=caller.user or "someone",
+            verdict="irrelevant",
+            now=self.clock.now(),
+        )
+        counts = await self.store.controls.not_relevant(caller.destination)
+        watch = await self._watch(watch_id)
+        return replace(watch, not_relevant=counts.get(watch_id, 0)), new

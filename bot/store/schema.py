@@ -114,6 +114,61 @@ subscriptions = Table(
 )
 Index("ix_subscriptions_destination", subscriptions.c.destination)
 
+# What a channel asked for (digest, quiet hours, snooze, story updates): no row is the
+# default, realtime. Times of day are wall-clock in the row's IANA zones.
+channel_controls = Table(
+    "channel_controls",
+    metadata,
+    Column("destination", Text, primary_key=True),
+    Column("digest", String(16), nullable=False, default="realtime"),
+    Column("digest_at", String(5)),  # HH:MM
+    Column("digest_tz", Text, nullable=False, default="UTC"),
+    Column("quiet_start", String(5)),
+    Column("quiet_end", String(5)),
+    Column("quiet_tz", Text, nullable=False, default="UTC"),
+    Column("snoozed_until", UTCDateTime()),
+    Column("threads", Boolean, nullable=False, default=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("updated_by", Text),
+)
+
+# One watch's volume in one channel: snooze, hourly cap, outlet threshold.
+watch_controls = Table(
+    "watch_controls",
+    metadata,
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), primary_key=True),
+    Column("destination", Text, primary_key=True),
+    Column("snoozed_until", UTCDateTime()),
+    Column("max_per_hour", Integer),
+    Column("min_outlets", Integer),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Stories a channel muted from an alert's button: no more alerts or updates of them there.
+muted_stories = Table(
+    "muted_stories",
+    metadata,
+    Column("destination", Text, primary_key=True),
+    Column("story_key", String(40), primary_key=True),
+    Column("muted_by", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# "Not relevant" from an alert's button: one verdict per person, story and watch; shown as
+# the watch's precision in ``watch list``.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("destination", Text, nullable=False),
+    Column("watch_id", Integer, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("story_key", String(40), nullable=False),
+    Column("user", Text, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("destination", "watch_id", "story_key", "user", name="uq_feedback_once"),
+)
+
 # Which workspaces/servers added a feed in chat. A feed with owners and source "user" is
 # read for them only; the operator's feeds (source "config") are read for everyone.
 feed_owners = Table(
@@ -191,6 +246,11 @@ alerts = Table(
     Column("message_id", Text),
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime()),
+    # state "held": waits for a summary (why: bot.core.controls.Hold); "waiting": for its
+    # story to reach the watch's outlet threshold; "dropped": it never did.
+    Column("hold", String(16)),
+    Column("held_at", UTCDateTime()),
+    Column("digest", Text),  # set on a flushed summary's alerts: its heading
     # One alert per story, watch and destination: the core of "never twice".
     UniqueConstraint("watch_id", "destination", "story_key", name="uq_alert_story"),
 )

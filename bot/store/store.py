@@ -32,6 +32,8 @@ from bot.core.models import (
     FeedInfo,
     WatchInfo,
 )
+from bot.store import ingest
+from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
 from bot.store.schema import (
     alerts,
@@ -210,6 +212,7 @@ class Store:
         self._sync_engine = sync_sqlite_engine(engine)
         # One writer thread: SQLite takes one writer at a time anyway.
         self._write_lock = asyncio.Lock()
+        self.controls = ControlsStore(self)
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` (synchronous SQLAlchemy calls) in ONE transaction.
@@ -856,6 +859,7 @@ class Store:
         lease: timedelta,
         batch: int,
         burst_threshold: int,
+        digest_batch: int = 10,
     ) -> tuple[list[Alert], bool]:
         """Lease the OLDEST pending alerts of one destination, in order.
 
@@ -900,18 +904,24 @@ class Store:
                 )
             ).scalar_one()
             pick = (
-                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until)
+                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until, alerts.c.digest)
                 .where(alerts.c.destination == destination, alerts.c.state == "pending")
                 .order_by(alerts.c.id)
-                .limit(batch if queued > burst_threshold else 1)
+                .limit(max(batch, digest_batch))
             )
             if self.dialect == "postgresql":
                 # Serialise claimers of the same channel so order holds across instances.
                 pick = pick.with_for_update()
             rows = (await conn.execute(pick)).all()
+            # A summary's alerts go together (a digest page); others alone, or condensed
+            # during a burst.
+            heading = rows[0].digest if rows else None
+            take = digest_batch if heading else (batch if queued > burst_threshold else 1)
             ids: list[int] = []
-            for r in rows:
+            for r in rows[:take]:
                 if r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now):
+                    break
+                if r.digest != heading:
                     break
                 ids.append(r.id)
             if not ids:
@@ -924,6 +934,7 @@ class Store:
                     alerts.c.state == "pending",
                     alerts.c.story_key.in_(stories),
                     alerts.c.id.not_in(ids),
+                    alerts.c.digest.is_(None) if heading is None else alerts.c.digest == heading,
                     alerts.c.next_attempt_at <= now,
                     or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
                 )
@@ -1003,6 +1014,7 @@ class Store:
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
                     coverage=tuple(coverage),
+                    digest=r.digest,
                 )
             )
         return out, [bool(r.maybe_sent) for r in rows]
@@ -1375,3 +1387,58 @@ class Store:
                     lease_until=None,
                 )
             )
+
+    # --- feeds io / trend ---
+
+    async def stories_alerted_in(self, destination: str, story_keys: Sequence[str]) -> set[str]:
+        """Which of ``story_keys`` already have an alert in ``destination`` (queued, sent or
+        dead-lettered, for any watch): what a backfill must not post again."""
+        found: set[str] = set()
+        keys = sorted(set(story_keys))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):
+                rows = await conn.execute(
+                    select(alerts.c.story_key)
+                    .where(
+                        alerts.c.destination == destination,
+                        alerts.c.story_key.in_(keys[start : start + 500]),
+                    )
+                    .distinct()
+                )
+                found.update(r[0] for r in rows)
+        return found
+
+    async def queue_alerts(self, rows: Sequence[ingest.AlertRow], now: datetime) -> list[int]:
+        """Queue alerts (in the given order) for the delivery engine; returns the ids created.
+        A row whose watch, destination and story already alerted is skipped."""
+
+        def work(conn: Connection) -> list[int]:
+            return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, now)]
+
+        return await self.run_write(work)
+
+    async def trend_articles(
+        self, *, since: datetime, limit: int, visible_to: str | None = None
+    ) -> list[Any]:
+        """Articles published (or, without a date, first seen) since ``since``, newest
+        first, with the text a watch matches; with ``visible_to``, only from feeds that
+        workspace may see."""
+        conds = [articles.c.published >= since]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    articles.c.title,
+                    articles.c.summary,
+                    articles.c.content,
+                    articles.c.source,
+                    articles.c.story_key,
+                    articles.c.published,
+                )
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(*conds)
+                .order_by(articles.c.published.desc(), articles.c.id.desc())
+                .limit(limit)
+            )
+            return list(rows)

@@ -31,13 +31,19 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
         timeout=120,
         check=True,
     ).stdout
-    for name in ("gold (development)", "gold (held out)", "silver (our Google-News-like"):
+    for name in (
+        "gold (development)",
+        "gold (held out)",
+        "cjk (Chinese and Japanese)",
+        "silver (our Google-News-like",
+    ):
         assert name in out, out
-    assert len(re.findall(r"^  new : P=", out, re.M)) >= 3, out
-    assert len(re.findall(r"^  old : P=", out, re.M)) >= 3, out
+    assert len(re.findall(r"^  new : P=", out, re.M)) >= 4, out
+    assert len(re.findall(r"^  old : P=", out, re.M)) >= 4, out
     result = re.search(r"^RESULT (.+)$", out, re.M)
     assert result, out
     figures = {k: float(v) for k, v in (pair.split("=") for pair in result.group(1).split())}
     assert figures["articles_per_s"] > 0
     assert figures["baseline_articles_per_s"] > 0
     assert 0 < figures["gold_p"] <= 1
+    assert 0 < figures["cjk_r"] <= 1

@@ -142,3 +142,36 @@ async def test_latest_and_test_check_the_query(core: CoreAPI) -> None:
     assert await core.latest(A, limit=5) == []
     with pytest.raises(QuerySyntaxError):
         await core.test_query(A, "(unclosed")
+
+
+LOCAL_AND_KNOWN = b"""<opml version="2.0"><head><title>Mine</title></head><body>
+<outline text="Local" xmlUrl="http://127.0.0.1:9/rss"/>
+<outline text="Known" xmlUrl="https://news.example/rss"/>
+</body></opml>"""
+
+
+async def test_import_is_for_managers_and_refuses_private_feeds(core: CoreAPI) -> None:
+    with pytest.raises(PermissionDeniedError):
+        await core.import_feeds(A_MEMBER, document=LOCAL_AND_KNOWN)
+    result = await core.import_feeds(A, document=LOCAL_AND_KNOWN)
+    assert result.title == "Mine" and result.listed == 2
+    assert result.added == () and result.present == ("https://news.example/rss",)
+    ((url, reason),) = result.refused
+    assert url == "http://127.0.0.1:9/rss" and "127.0.0.1" in reason
+    with pytest.raises(BlockedAddressError):
+        await core.import_feeds(A, url="http://127.0.0.1:9/feeds.opml")
+
+
+async def test_backfill_is_for_managers_and_needs_watches_here(core: CoreAPI) -> None:
+    with pytest.raises(PermissionDeniedError):
+        await core.backfill(A_MEMBER, 5)
+    empty = await core.backfill(A, 5)
+    assert empty.watches == 0 and empty.queued == ()
+
+
+async def test_trend_of_a_visible_watch_only(core: CoreAPI) -> None:
+    data = await core.trend(A, "lithium", 7)
+    assert len(data.days) == 7 and data.total == 0
+    theirs = await core.add_watch(B, "Bessent")
+    with pytest.raises(NotFoundError):
+        await core.trend(A, str(theirs.id), 7)

@@ -342,11 +342,14 @@ def labelled(name: str) -> list[dict[str, str]]:
     return [json.loads(line) for line in lines]
 
 
-@pytest.mark.parametrize("name", ["gold.jsonl", "holdout.jsonl"])
+@pytest.mark.parametrize(("name", "least_recall"), [("gold.jsonl", 0.85), ("holdout.jsonl", 0.7)])
 def test_hand_labelled_trade_stories_cluster_with_precision_of_at_least_98_percent(
-    name: str,
+    name: str, least_recall: float
 ) -> None:
-    """A quality floor: wrongly merged pairs stay under 2 %, and a third of pairs are found.
+    """A quality floor: wrongly merged pairs stay under 2 %, and most pairs are found.
+
+    The recall floors sit a little under what bench/p6_stories.py measured (development
+    0.895, held out 0.740): they catch a regression, they were not tuned to.
 
     The labelled sets are hard on purpose (same topic, different event; opposite actions;
     different figures; rewrites by other outlets): bench/p6_stories.py prints the figures.
@@ -354,7 +357,7 @@ def test_hand_labelled_trade_stories_cluster_with_precision_of_at_least_98_perce
     items = labelled(name)
     precision, recall = pairwise(items, cluster(items))
     assert precision >= 0.98
-    assert recall >= 0.4
+    assert recall >= least_recall
 
 
 def test_google_news_topic_grouping_as_silver_labels_is_never_contradicted() -> None:

@@ -20,6 +20,10 @@ same channel returns the first message instead of posting again. Failures are in
 channel or webhook (``Failure``): 429 (with ``Via`` and a JSON ``retry_after``, as Discord's
 own limiter sends it), 5xx, 403 Missing Access / Missing Permissions, 404 Unknown Channel.
 
+Files: multipart ``files[n]`` parts of any answer are kept on the interaction
+(``InteractionCall.files``); an ``AttachmentRef`` option is a file the user attached
+(option type 11, resolved in the payload, downloadable from the fake).
+
 See ../shared/notes/chat-protocols.md for the protocol facts this relies on.
 """
 
@@ -120,6 +124,16 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None
     authorization: str | None
     status: int = 0  # what the fake answered
+    files: list[UploadedFile] = field(default_factory=list)  # multipart files[n] parts
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file the bot attached to a message (a multipart ``files[n]`` part)."""
+
+    filename: str
+    content_type: str
+    data: bytes
 
 
 @dataclass
@@ -133,6 +147,7 @@ class InteractionCall:
     edits: list[dict[str, Any]] = field(default_factory=list)  # PATCH .../@original
     followups: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False  # the original response was deleted (DELETE .../@original)
+    files: list[UploadedFile] = field(default_factory=list)  # attached by any answer
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -309,12 +324,14 @@ class FakeDiscord:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, list[dict[str, Any]]] = {}  # channel id -> created messages
+        self.dm_channels: dict[int, int] = {}  # user id -> their DM channel with the bot
         self.edited: list[tuple[int, str]] = []  # (channel id, message id) of each PATCH
         self.webhook_messages: dict[int, list[dict[str, Any]]] = {}  # webhook id -> messages
         self.synced_commands: dict[
             int | None, list[dict[str, Any]]
         ] = {}  # guild id (None = global)
         self.interactions: dict[int, InteractionCall] = {}
+        self.attachments: dict[int, AttachmentRef] = {}  # what users attached, by id
         self.identify_payloads: list[dict[str, Any]] = []
         self.heartbeats = 0
         self.gateway_connections = 0
@@ -333,6 +350,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{filename}", self._attachment)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -429,14 +447,25 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         body: Any = None
-        if request.can_read_body and request.content_type == "application/json":
-            body = await request.json()
-        elif request.can_read_body and request.content_type.startswith("multipart/"):
+        files: list[UploadedFile] = []
+        if request.can_read_body and request.content_type.startswith("multipart/"):
             form = await request.post()
             raw = form.get("payload_json")
             body = json.loads(str(raw)) if raw is not None else None
+            for key, value in form.items():
+                if key.startswith("files[") and isinstance(value, web.FileField):
+                    files.append(
+                        UploadedFile(value.filename, value.content_type, value.file.read())
+                    )
+        elif request.can_read_body and request.content_type == "application/json":
+            body = await request.json()
         rec = RecordedRequest(
-            request.method, path, dict(request.query), body, request.headers.get("Authorization")
+            request.method,
+            path,
+            dict(request.query),
+            body,
+            request.headers.get("Authorization"),
+            files=files,
         )
         response = self._route(request.method, path, rec)
         rec.status = response.status
@@ -487,6 +516,20 @@ class FakeDiscord:
             ]
             self.synced_commands[guild_id] = answered
             return _json(answered)
+        if method == "POST" and parts == ["users", "@me", "channels"]:
+            # Create DM: one DM channel per person, the same one every time.
+            if not self._authorized(rec):
+                return unauthorized
+            recipient = int((rec.body or {})["recipient_id"])
+            channel_id = self.dm_channels.setdefault(recipient, next(self._ids))
+            return _json(
+                {
+                    "id": str(channel_id),
+                    "type": 1,
+                    "last_message_id": None,
+                    "recipients": [_user(recipient, "reader")],
+                }
+            )
         if (
             method == "POST"
             and len(parts) == 3
@@ -506,7 +549,7 @@ class FakeDiscord:
                 return unauthorized
             return self._edit_channel_message(int(parts[1]), parts[3], rec.body or {})
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
-            return self._interaction_callback(int(parts[1]), rec.body or {})
+            return self._interaction_callback(int(parts[1]), rec.body or {}, rec.files)
         if parts[0] == "webhooks" and len(parts) >= 3:
             return self._webhook(method, parts, rec)
         return _json({"message": "404: Not Found", "code": 0}, status=404)
@@ -527,7 +570,7 @@ class FakeDiscord:
             "mention_roles": [],
             "attachments": [],
             "embeds": body.get("embeds") or [],
-            "components": [],
+            "components": body.get("components") or [],
             "pinned": False,
             "type": 0,
             "flags": int(body.get("flags") or 0),
@@ -578,7 +621,9 @@ class FakeDiscord:
         self.messages.setdefault(channel_id, []).append(message)
         return _json(message)
 
-    def _interaction_callback(self, interaction_id: int, body: dict[str, Any]) -> web.Response:
+    def _interaction_callback(
+        self, interaction_id: int, body: dict[str, Any], files: Sequence[UploadedFile] = ()
+    ) -> web.Response:
         call = self.interactions.get(interaction_id)
         if call is None:
             return _json({"message": "Unknown interaction", "code": 10062}, status=404)
@@ -591,6 +636,7 @@ class FakeDiscord:
         if refused is not None:
             return refused
         call.callback = body
+        call.files.extend(files)
         call._notify()
         kind = int(body.get("type", 0))
         flags = int(data.get("flags") or 0)
@@ -624,6 +670,7 @@ class FakeDiscord:
             author = _user(BOT_USER_ID, "Wirewatch", bot=True)
             if refused is not None:
                 return refused
+            call.files.extend(rec.files)
             if method == "PATCH" and parts[3:] == ["messages", "@original"]:
                 call.edits.append(body)
                 call._notify()
@@ -657,6 +704,12 @@ class FakeDiscord:
                 return _json(message)
             return web.Response(status=204)
         return _json({"message": "404: Not Found", "code": 0}, status=404)
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        found = self.attachments.get(int(request.match_info["id"]))
+        if found is None or found.filename != request.match_info["filename"]:
+            return web.Response(status=404, text="Not Found", content_type="text/plain")
+        return web.Response(body=found.data, content_type=found.content_type)
 
     # -- gateway -------------------------------------------------------------------------
 
@@ -757,6 +810,9 @@ class FakeDiscord:
                 resolved.setdefault("roles", {})[str(value.id)] = _role(
                     value.id, value.name, value.mentionable, position=1
                 )
+            if isinstance(value, AttachmentRef):
+                self.attachments[value.id] = value
+                resolved.setdefault("attachments", {})[str(value.id)] = value.payload(self.port)
             if key == focused:
                 opt["focused"] = True
             opts.append(opt)
@@ -855,6 +911,32 @@ class FakeDiscord:
         )
         return await self._inject(payload, within)
 
+    async def click(
+        self,
+        custom_id: str,
+        *,
+        channel_id: int = CHANNEL_ID,
+        guild_id: int | None = GUILD_ID,
+        user_id: int = USER_ID,
+        member_permissions: int = ALL_PERMISSIONS,
+        within: float = 5.0,
+    ) -> InteractionCall:
+        """Press a button (a MESSAGE_COMPONENT interaction) on one of the bot's messages."""
+        payload = self._interaction_payload(
+            3,
+            "",
+            {},
+            subcommand=None,
+            focused=None,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            member_permissions=member_permissions,
+            app_permissions=BOT_PERMISSIONS,
+        )
+        payload["data"] = {"custom_id": custom_id, "component_type": 2}
+        return await self._inject(payload, within)
+
     async def autocomplete(
         self,
         name: str,
@@ -893,9 +975,35 @@ class RoleRef:
     mentionable: bool = True
 
 
+@dataclass(frozen=True)
+class AttachmentRef:
+    """A file a user attaches to a slash-command option (type 11, resolved in the payload;
+    discord.py downloads it from the fake's /attachments/ URL)."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+    id: int = 1800000000000000001
+    size: int | None = None  # what Discord reports, when it should differ from len(data)
+
+    def payload(self, port: int) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{port}/attachments/{self.id}/{self.filename}"
+        return {
+            "id": str(self.id),
+            "filename": self.filename,
+            "size": len(self.data) if self.size is None else self.size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": self.content_type,
+            "ephemeral": True,
+        }
+
+
 def _option_type(value: Any) -> int:
     if isinstance(value, RoleRef):
         return 8
+    if isinstance(value, AttachmentRef):
+        return 11
     if isinstance(value, bool):
         return 5
     if isinstance(value, int):
@@ -904,7 +1012,7 @@ def _option_type(value: Any) -> int:
 
 
 def _option_value(value: Any) -> Any:
-    return str(value.id) if isinstance(value, RoleRef) else value
+    return str(value.id) if isinstance(value, RoleRef | AttachmentRef) else value
 
 
 class _GatewayConnection:

@@ -9,6 +9,10 @@ timestamp from an injectable clock) and can be scripted to fail:
 * ``server_error(method, status)`` answers a 5xx;
 * ``webhook_fail(status, body)`` does the same for incoming webhooks.
 
+Files upload v2 (``files_upload_v2``): ``files.getUploadURLExternal`` hands out an upload
+URL here, the bytes are POSTed to it, ``files.completeUploadExternal`` shares them in a
+channel (or thread); each finished upload is in ``uploads``.
+
 Socket Mode: ``apps.connections.open`` hands out ``ws://…/socket``; the fake says hello and
 ``send_slash_command`` / ``send_block_action`` push envelopes and wait for the client's
 ack. ``response_url`` values point back here (``/response/N``) and are recorded.
@@ -60,6 +64,19 @@ class _Fault:
 
 
 @dataclass
+class Upload:
+    """A file shared through files upload v2."""
+
+    file_id: str
+    filename: str
+    data: bytes
+    title: str | None = None
+    channel: str | None = None
+    initial_comment: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass
 class Posted:
     """A response_url or incoming-webhook post."""
 
@@ -87,6 +104,8 @@ class FakeSlack:
         self.responses: list[Posted] = []
         self.webhook_posts: list[Posted] = []
         self.acks: list[dict[str, Any]] = []
+        self.uploads: list[Upload] = []  # completed (shared) files
+        self._pending_uploads: dict[str, Upload] = {}  # file id -> announced, maybe sent
         # users.info answers; unknown users are plain members.
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
@@ -110,6 +129,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/response/{n}", self._response_url)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/services/{path:.*}", self._webhook)
         # A short shutdown: a client caught mid-reconnect must not hold a test for a minute.
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
@@ -268,6 +288,15 @@ class FakeSlack:
                 return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
         return {"ok": False, "error": "message_not_found"}
 
+    async def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Open (or find) the app's direct-message channel with one person."""
+        users = str(params.get("users", ""))
+        if not users or "," in users:
+            return {"ok": False, "error": "users_list_not_supplied" if not users else "not_allowed"}
+        if users not in self.users and not users.startswith("U"):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": f"D{users}", "is_im": True}}
+
     async def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         limit = int(params.get("limit", 100))
         newest_first = list(reversed(self.messages.get(params["channel"], [])))
@@ -275,6 +304,42 @@ class FakeSlack:
         if self.history_metadata_opt_in and not asked:
             newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
         return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
+
+    async def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename, length = params.get("filename"), params.get("length")
+        if not filename or not str(length or "").isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ts):08d}"
+        self._pending_uploads[file_id] = Upload(file_id, str(filename), b"")
+        # The real answer points at files.slack.com; ours at this fake.
+        url = f"http://127.0.0.1:{self.port}/upload/{file_id}?expected={length}"
+        return {"ok": True, "upload_url": url, "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        pending = self._pending_uploads.get(request.match_info["file_id"])
+        data = await request.read()
+        if pending is None or str(len(data)) != request.query.get("expected"):
+            return web.Response(status=400, text="bad upload", content_type="text/plain")
+        pending.data = data
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        entries = json.loads(files) if isinstance(files, str) else files or []
+        done: list[dict[str, Any]] = []
+        for entry in entries:
+            pending = self._pending_uploads.pop(entry.get("id", ""), None)
+            if pending is None or not pending.data:
+                return {"ok": False, "error": "file_not_found"}
+            pending.title = entry.get("title")
+            pending.channel = params.get("channel_id")
+            pending.initial_comment = params.get("initial_comment")
+            pending.thread_ts = params.get("thread_ts")
+            self.uploads.append(pending)
+            done.append({"id": pending.file_id, "name": pending.filename, "title": pending.title})
+        async with self._posted:
+            self._posted.notify_all()
+        return {"ok": True, "files": done}
 
     async def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
         user_id = params["user"]

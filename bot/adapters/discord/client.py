@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import discord
 import yarl
@@ -95,6 +96,7 @@ class WirewatchClient(discord.Client):
         self.synced: list[app_commands.AppCommand] = []
         # Only the instance holding the gateway answers commands, so only it syncs them.
         self.sync_commands = True
+        self.on_component: Callable[[discord.Interaction], Awaitable[None]] | None = None
 
     async def setup_hook(self) -> None:
         assert self.application_id is not None
@@ -112,6 +114,11 @@ class WirewatchClient(discord.Client):
             "invite the Discord bot with: %s",
             invite_url(self.application_id, webhook_delivery=self.settings.webhook_delivery),
         )
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Slash commands go through the tree; an alert's buttons come here.
+        if interaction.type is discord.InteractionType.component and self.on_component:
+            await self.on_component(interaction)
 
     async def on_ready(self) -> None:
         log.info(

@@ -22,19 +22,20 @@ commands defer first, so nothing ends in "The application did not respond".
 from __future__ import annotations
 
 import inspect
+import io
 import logging
-from collections.abc import Iterable
-from typing import Any, Optional  # noqa: F401  (Optional: read by string annotations)
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, Optional  # noqa: F401  (read by string annotations)
 
 import discord
 from discord import app_commands
 
-from bot.adapters.discord.render import CONTENT_LIMIT, fit
-from bot.adapters.discord.replies import render_reply
+from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, fit
+from bot.adapters.discord.replies import markdown, render_reply
 from bot.core.api import Caller, CoreAPI
-from bot.core.commands.catalogue import CATALOGUE, CommandSpec, Kind, Param
+from bot.core.commands.catalogue import CATALOGUE, COMMANDS, CommandSpec, FileIn, Kind, Param
 from bot.core.commands.handlers import Commands
-from bot.core.commands.reply import Tone, Visibility, text_reply
+from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,14 @@ CHOICE_NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 100
 MANAGERS = "members with Manage Channels"
 # Discord names an option once per command; the catalogue's plural is one pick here.
-_OPTION_NAMES = {"watches": "watch"}
+# An alert's buttons (render.alert_buttons) and the catalogue commands they run.
+_BUTTONS = {"story": "story mute", "irrelevant": "not-relevant", "pause": "snooze"}
+_OPTION_NAMES = {
+    "watches": "watch",
+    "per-hour": "per_hour",
+    "min-outlets": "min_outlets",
+    "no-ping": "no_ping",
+}
 # Commands whose success means the bot will post in this channel from now on.
 _POSTS_HERE = frozenset({"subscribe", "watch add"})
 
@@ -59,8 +67,12 @@ def _annotation(param: Param) -> str:
         base = f"app_commands.Range[int, {low}, {high}]"
     elif param.kind is Kind.FLAG:
         base = "bool"
+    elif param.kind is Kind.CHOICE:
+        base = f"Literal[{', '.join(repr(c) for c in param.choices)}]"
     elif param.kind is Kind.MENTION:
         base = "discord.Role"
+    elif param.kind is Kind.FILE:
+        base = "discord.Attachment"
     elif param.max_length:
         base = f"app_commands.Range[str, 1, {param.max_length}]"
     else:
@@ -76,6 +88,7 @@ def caller_of(interaction: discord.Interaction) -> Caller:
         user=f"discord:{interaction.user.id}",
         can_manage=interaction.guild_id is not None
         and (perms.manage_channels or perms.administrator),
+        dm=f"discord-dm:{interaction.user.id}",
         managers=MANAGERS,
     )
 
@@ -87,6 +100,7 @@ def dm_caller(interaction: discord.Interaction) -> Caller:
         tenant=f"discord:u:{interaction.user.id}",
         user=f"discord:{interaction.user.id}",
         can_manage=False,
+        dm=f"discord-dm:{interaction.user.id}",
         managers=MANAGERS,
     )
 
@@ -145,6 +159,8 @@ class DiscordCommands:
         top: list[app_commands.Command[Any, ..., None] | app_commands.Group] = []
         groups: dict[str, app_commands.Group] = {}
         for spec in CATALOGUE:
+            if spec.hidden:
+                continue  # behind an alert's button (on_component), not a slash command
             command = self._command(spec)
             if spec.group is None:
                 top.append(command)
@@ -154,7 +170,9 @@ class DiscordCommands:
                 group = app_commands.Group(
                     name=spec.group,
                     description=f"Wirewatch {spec.group}",
-                    guild_only=True,
+                    # A group that changes a channel is for server channels; "dm" (your own
+                    # watches) works in a direct message with the bot too.
+                    guild_only=any(s.mutating for s in CATALOGUE if s.group == spec.group),
                 )
                 groups[spec.group] = group
                 top.append(group)
@@ -233,7 +251,12 @@ class DiscordCommands:
     # --- running -------------------------------------------------------------------------
 
     async def invoke(
-        self, interaction: discord.Interaction, spec: CommandSpec, args: dict[str, object]
+        self,
+        interaction: discord.Interaction,
+        spec: CommandSpec,
+        args: dict[str, object],
+        *,
+        private: bool = False,
     ) -> None:
         caller = caller_of(interaction) if interaction.guild_id else dm_caller(interaction)
         refused = self.commands.refusal(caller, spec)
@@ -255,29 +278,111 @@ class DiscordCommands:
             args["ping"] = str(ping.id)
         if "watches" in args:
             args["watches"] = (str(args["watches"]),)
+        if refused is None:
+            refused = await self._read_attachments(spec, args)
         if refused is not None:
             log.info("discord command refused", extra={"command": spec.name})
             await self.answer(interaction, refused, public=False)
             return
+        deferred_public = bool(args.get("share")) or spec.public
         if spec.slow:
-            await interaction.response.defer(ephemeral=not args.get("share"), thinking=True)
+            await interaction.response.defer(ephemeral=not deferred_public, thinking=True)
         reply = await self.commands.run(caller, spec.name, args)
         public = not reply.failed and (
             reply.visibility is Visibility.CHANNEL or reply.announce is not None
         )
+        if spec.slow and deferred_public and not public:
+            # The "thinking…" message is already public: an error or a private answer must
+            # not be edited into it for everyone to read.
+            await interaction.delete_original_response()
+            await interaction.followup.send(
+                ephemeral=True, allowed_mentions=NO_PINGS, **_message_fields(reply)
+            )
+            return
+        if spec.slow and not deferred_public and reply.announce is not None and public:
+            # Deferred privately before the outcome was known: the asker reads the answer,
+            # and the channel still hears of the change.
+            await self.answer(interaction, reply, public=False)
+            await interaction.followup.send(
+                content=fit(markdown(reply.announce), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+            )
+            return
+        if private:
+            # A button: the clicker reads the answer; the channel hears of a change.
+            await self.answer(interaction, reply, public=False)
+            if public and reply.announce is not None:
+                await interaction.followup.send(
+                    content=fit(markdown(reply.announce), CONTENT_LIMIT), allowed_mentions=NO_PINGS
+                )
+            return
         await self.answer(interaction, reply, public=public)
+
+    @staticmethod
+    async def _read_attachments(spec: CommandSpec, args: dict[str, object]) -> Reply | None:
+        """Attachment options become neutral files (read here, capped); a refusal or None."""
+        for param in spec.params:
+            value = args.get(param.name)
+            if param.kind is not Kind.FILE or not isinstance(value, discord.Attachment):
+                continue
+            cap = param.max_length or 1024 * 1024
+            if value.size > cap:
+                return text_reply(
+                    f"That file is {value.size:,} bytes; at most {cap:,} are read.",
+                    tone=Tone.ERROR,
+                )
+            try:
+                data = await value.read()
+            except discord.HTTPException as e:
+                log.warning("could not read an attachment", extra={"error": str(e)})
+                return text_reply(
+                    "Discord did not hand over that file; try again.", tone=Tone.ERROR
+                )
+            args[param.name] = FileIn(value.filename, data[:cap])
+        return None
+
+    async def on_component(self, interaction: discord.Interaction) -> None:
+        """An alert's button: the catalogue command it stands for, answered privately."""
+        data: Mapping[str, Any] = interaction.data or {}
+        custom_id = str(data.get("custom_id", ""))
+        prefix, _, rest = custom_id.partition(":")
+        action, _, value = rest.partition(":")
+        if prefix != BUTTON_PREFIX or not value.isdigit():
+            return  # not ours
+        command = _BUTTONS.get(action)
+        if command is None:
+            return
+        args: dict[str, object] = (
+            {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
+        )
+        log.info(
+            "discord alert button", extra={"command": command, "channel": interaction.channel_id}
+        )
+        await self.invoke(interaction, COMMANDS[command], args, private=True)
 
     async def answer(self, interaction: discord.Interaction, reply: Any, *, public: bool) -> None:
         """Reply, or fill in the deferred response when the command deferred first."""
-        content, embeds = render_reply(reply)
+        fields = _message_fields(reply)
         if interaction.response.is_done():
+            files = fields.pop("files", [])
             await interaction.edit_original_response(
-                content=content, embeds=embeds, allowed_mentions=NO_PINGS
+                attachments=files, allowed_mentions=NO_PINGS, **fields
             )
         else:
             await interaction.response.send_message(
-                content=content, embeds=embeds, ephemeral=not public, allowed_mentions=NO_PINGS
+                ephemeral=not public, allowed_mentions=NO_PINGS, **fields
             )
+
+
+def _message_fields(reply: Reply) -> dict[str, Any]:
+    """content, embeds and (when the reply has them) files of one Discord message."""
+    content, embeds = render_reply(reply)
+    fields: dict[str, Any] = {"content": content, "embeds": embeds}
+    if reply.files:
+        fields["files"] = [
+            discord.File(io.BytesIO(f.data), filename=f.name, description=f.alt or f.title)
+            for f in reply.files
+        ]
+    return fields
 
 
 def error_text(error: BaseException) -> str | None:
@@ -292,9 +397,12 @@ def error_text(error: BaseException) -> str | None:
 
 
 def install_commands(tree: app_commands.CommandTree[discord.Client], core: CoreAPI) -> None:
-    """Add Wirewatch's commands to ``tree`` and its error replies."""
-    for command in DiscordCommands(core).build():
+    """Add Wirewatch's commands to ``tree``, its error replies, and its alert buttons."""
+    commands = DiscordCommands(core)
+    for command in commands.build():
         tree.add_command(command)
+    if hasattr(tree.client, "on_component"):
+        tree.client.on_component = commands.on_component
 
     @tree.error
     async def on_command_error(

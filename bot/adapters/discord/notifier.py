@@ -170,16 +170,29 @@ class DiscordNotifier:
     connection can deliver too).
     """
 
-    kinds: frozenset[str] = frozenset({"discord"})
+    kinds: frozenset[str] = frozenset({"discord", "discord-dm"})
 
     def __init__(self, client: discord.Client, *, pacer: ChannelPacer | None = None) -> None:
         self._client = client
         self._pacer = pacer or ChannelPacer()
+        self._dm_channels: dict[int, int] = {}  # user id -> their DM channel with the bot
 
-    def _channel(self, destination: str) -> discord.PartialMessageable:
-        channel_id = channel_id_of(destination)
+    async def _channel(self, destination: str) -> discord.PartialMessageable:
         if self._client.is_closed() or self._client.http.token is None:
             raise RetryableDeliveryError("the Discord bot is not logged in")
+        kind, _, user = destination.partition(":")
+        if kind != "discord-dm":
+            return self._client.get_partial_messageable(channel_id_of(destination))
+        # A person's own watches: their DM channel with the bot (created once, then cached).
+        if not user.isdigit():
+            raise PermanentDeliveryError(f"not a Discord user: {user!r}")
+        channel_id = self._dm_channels.get(int(user))
+        if channel_id is None:
+            try:
+                data = await self._client.http.start_private_message(int(user))
+            except Exception as e:
+                raise delivery_error(e) from e
+            channel_id = self._dm_channels[int(user)] = int(data["id"])
         return self._client.get_partial_messageable(channel_id)
 
     async def send(
@@ -192,7 +205,7 @@ class DiscordNotifier:
         """
         if not alerts:
             raise ValueError("send() needs at least one alert")
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         message = render.alert_message(alerts)
         await self._pacer.wait_turn(destination)
         try:
@@ -201,6 +214,7 @@ class DiscordNotifier:
                 embeds=message.embeds,
                 allowed_mentions=message.allowed_mentions,
                 nonce=f"ww{alerts[0].id}",  # discord.py adds enforce_nonce=True with a nonce
+                view=_buttons(render.alert_buttons(alerts)),
             )
         except Exception as e:
             error = delivery_error(e)
@@ -218,7 +232,7 @@ class DiscordNotifier:
 
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message now its stories have grown (an edit pings nobody)."""
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         message = render.alert_message(alerts)
         await self._pacer.wait_turn(destination)
         try:
@@ -232,7 +246,7 @@ class DiscordNotifier:
 
     async def send_notice(self, destination: str, text: str) -> None:
         """Post a plain-text operational notice; nothing in it can ping anyone."""
-        channel = self._channel(destination)
+        channel = await self._channel(destination)
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(
@@ -240,6 +254,19 @@ class DiscordNotifier:
             )
         except Exception as e:
             raise delivery_error(e) from e
+
+
+def _buttons(buttons: list[tuple[str, str]]) -> discord.ui.View:
+    """The buttons as components. The view is stopped before sending: clicks arrive as
+    interactions the client routes by custom_id (``DiscordCommands.on_component``), so no
+    view object needs to live per message (nor survive a restart)."""
+    view = discord.ui.View(timeout=None)
+    for label, custom_id in buttons:
+        view.add_item(
+            discord.ui.Button(label=label, custom_id=custom_id, style=discord.ButtonStyle.secondary)
+        )
+    view.stop()
+    return view
 
 
 class DiscordWebhookNotifier:

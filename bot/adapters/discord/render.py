@@ -324,8 +324,52 @@ class AlertMessage:
     allowed_mentions: discord.AllowedMentions
 
 
+DIGEST_LINE_LIMIT = 500  # ten of them, with the titles, stay inside the 6000 a message has
+DIGEST_URL_LIMIT = 300
+
+
+def _digest_line(alert: Alert) -> str:
+    title = fit(clean(alert.title) or clean(alert.url), 200)
+    url = _http_url(alert.url)
+    if url and len(url) <= DIGEST_URL_LIMIT:
+        title = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})"
+    outlets = 1 + len(alert.also_reported_by)
+    facts = [fit(clean(alert.source), 60), f"{outlets} outlet{'s' if outlets > 1 else ''}"]
+    if alert.published is not None:
+        facts.append(f"<t:{int(_aware(alert.published).timestamp())}:R>")  # type: ignore[union-attr]
+    if alert.also_matched:
+        facts.append("also " + ", ".join(f"#{h.watch_id}" for h in alert.also_matched))
+    return fit(f"• {title} — " + " · ".join(f for f in facts if f), DIGEST_LINE_LIMIT)
+
+
+def render_digest(alerts: Sequence[Alert]) -> list[discord.Embed]:
+    """One page of a summary: an embed per watch listing its stories (queue order, which
+    the core sorted newest first) with outlet counts; the first embed carries the heading."""
+    groups: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.watch_id, []).append(alert)
+    heading = fit(plain(alerts[0].digest or "Summary"), 200)
+    count = f"{len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+    embeds = []
+    for index, group in enumerate(list(groups.values())[:EMBEDS_PER_MESSAGE]):
+        first = group[0]
+        label = f"watch #{first.watch_id}" + (f" ({first.watch_name})" if first.watch_name else "")
+        embed = discord.Embed(
+            title=fit(f"{heading} · {count}" if index == 0 else plain(label), TITLE_LIMIT),
+            description=fit("\n".join(_digest_line(a) for a in group), DESCRIPTION_LIMIT),
+            colour=watch_colour(first.watch_id),
+        )
+        if index == 0:
+            embed.set_author(name=fit(plain(label), AUTHOR_LIMIT))
+        embeds.append(embed)
+    return embeds
+
+
 def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
     """The message for a batch: embeds, and the watch's role ping as the only mention."""
+    if alerts and alerts[0].digest:
+        # Summaries never ping: they are what a channel reads when it chooses to.
+        return AlertMessage(None, render_digest(alerts), discord.AllowedMentions.none())
     roles: list[int] = []
     for hit in (h for alert in alerts for h in alert.hits):
         rid = role_id(hit.mention)
@@ -339,6 +383,22 @@ def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
         roles=[discord.Object(id=rid) for rid in roles] if roles else False,
     )
     return AlertMessage(content, render_alerts(alerts), allowed)
+
+
+BUTTON_PREFIX = "ww"  # custom_id "ww:<action>:<value>"; on_component reads it back
+
+
+def alert_buttons(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
+    """(label, custom_id) of the buttons under a one-story message; none under listings or
+    summaries (their stories each have their own message, or none)."""
+    if len(alerts) != 1 or alerts[0].digest:
+        return []
+    alert = alerts[0]
+    return [
+        ("Mute this story", f"{BUTTON_PREFIX}:story:{alert.id}"),
+        ("Not relevant", f"{BUTTON_PREFIX}:irrelevant:{alert.id}"),
+        ("Pause watch 24h", f"{BUTTON_PREFIX}:pause:{alert.watch_id}"),
+    ]
 
 
 def notice_text(text: str) -> str:

@@ -24,7 +24,6 @@ from bot.core.commands.reply import (
     Articles,
     Cmd,
     Code,
-    Image,
     Line,
     Link,
     Native,
@@ -124,7 +123,5 @@ def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
             )
         elif isinstance(block, Articles):
             embeds.extend(render_articles(block.articles))
-        elif isinstance(block, Image):
-            paragraphs.append(clean(f"[{block.filename}] {block.alt}"))
     content = fit("\n".join(paragraphs), CONTENT_LIMIT) if paragraphs else None
     return content, embeds[:EMBEDS_PER_MESSAGE]

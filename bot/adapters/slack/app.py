@@ -26,13 +26,19 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.commands import CommandRouter, Invocation, Reply, invite_hint
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.adapters.slack.permissions import SlackPermissions
-from bot.adapters.slack.render import ACTION_MUTE, ACTION_OPEN
+from bot.adapters.slack.render import (
+    ACTION_IRRELEVANT,
+    ACTION_MUTE,
+    ACTION_OPEN,
+    ACTION_PAUSE,
+    ACTION_STORY,
+)
 from bot.core.api import CoreAPI
 from bot.core.errors import ConfigError
 from bot.core.ports import Clock, Notifier, SystemClock
@@ -44,15 +50,19 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # The bot scopes the adapter uses (bot/slack/manifest.yaml asks for exactly these):
 # commands (/wirewatch), chat:write (alerts), users:read + usergroups:read (permissions),
-# channels:history + groups:history (finding an already-posted alert before a resend).
+# channels:history + groups:history (finding an already-posted alert before a resend),
+# files:write (charts and OPML exports a command answers with), im:write (personal
+# watches: alerts in a person's direct messages).
 BOT_SCOPES = frozenset(
     {
         "commands",
         "chat:write",
+        "files:write",
         "users:read",
         "usergroups:read",
         "channels:history",
         "groups:history",
+        "im:write",
     }
 )
 
@@ -131,6 +141,13 @@ class SlackAdapter:
         self.app.command(settings.command)(self._on_command)
         self.app.action(_prefix(ACTION_MUTE))(self._on_mute)
         self.app.action(_prefix(ACTION_OPEN))(self._on_open)
+        # An alert's buttons run catalogue commands, as if typed in the channel.
+        for action, command in (
+            (ACTION_STORY, "story mute"),
+            (ACTION_IRRELEVANT, "not-relevant"),
+            (ACTION_PAUSE, "snooze"),
+        ):
+            self.app.action(_prefix(action))(self._button(command))
         self._handler: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -253,8 +270,41 @@ class SlackAdapter:
                 await ack()
                 reply = await task
                 await self._respond(respond, reply)
+        if reply.core is not None and reply.core.files:
+            await self._upload(invocation.channel_id, reply, respond)
         if reply.announce is not None:
             await self._announce(invocation.channel_id, reply, respond)
+
+    async def _upload(self, channel: str, reply: Reply, respond: Any) -> None:
+        """Share a reply's files in the channel (files upload v2: Slack has no private
+        files, so they are for the channel even when the answer was only for the caller)."""
+        assert reply.core is not None
+        uploads: list[dict[str, Any]] = [
+            {"content": f.data, "filename": f.name, "title": f.title, "alt_txt": f.alt or None}
+            for f in reply.core.files
+        ]
+        problem: str | None = None
+        try:
+            await self.client.files_upload_v2(file_uploads=uploads, channel=channel)
+        except SlackApiError as e:
+            error = (
+                e.response.get("error")
+                if isinstance(getattr(e.response, "data", None), dict)
+                else None
+            )
+            if error in _NOT_A_MEMBER:
+                problem = f"I'm not a member of this channel: `/invite @{self._bot_name}` first"
+            else:
+                problem = str(error)
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError, OSError) as e:
+            problem = type(e).__name__
+        if problem is not None:
+            log.warning("could not upload a file", extra={"channel": channel, "error": problem})
+            await respond(
+                text=f":warning: The file could not be uploaded here ({problem}); try again.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
 
     async def _respond(self, respond: Any, reply: Reply) -> None:
         await respond(
@@ -319,6 +369,35 @@ class SlackAdapter:
         )
         if reply.announce is not None:
             await self._announce(channel, reply, respond)
+
+    def _button(self, command: str) -> Any:
+        async def on_click(
+            ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
+        ) -> None:
+            self._track_current()
+            await ack()
+            user = (body.get("user") or {}).get("id", "")
+            channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+                "channel_id", ""
+            )
+            team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
+            value = str(action.get("value", ""))[:20]
+            args: dict[str, object] = (
+                {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
+            )
+            invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
+            reply = await self.router.run_command(invocation, command, args)
+            log.info("alert button", extra={"user": user, "channel": channel, "command": command})
+            await respond(
+                text=reply.message.text,
+                blocks=reply.message.blocks or None,
+                response_type="ephemeral",
+                replace_original=False,
+            )
+            if reply.announce is not None:
+                await self._announce(channel, reply, respond)
+
+        return on_click
 
     async def _on_open(self, ack: Any) -> None:
         # The URL button opens the article in the browser; Slack still sends the click.

@@ -107,6 +107,8 @@ class CommandRouter:
         parsed = parse(text)
         if isinstance(parsed, ParsedText) and parsed.spec.name == "feeds add":
             return f"Checking {escape_text(str(parsed.args['url']))} — fetching it once…"
+        if isinstance(parsed, ParsedText) and parsed.spec.name == "feeds import":
+            return "Reading the OPML file and checking each of its feeds…"
         return None
 
     async def _caller(self, invocation: Invocation, spec: CommandSpec) -> Caller:
@@ -119,6 +121,7 @@ class CommandRouter:
             tenant=f"slack:{invocation.team_id}" if invocation.team_id else "slack:",
             user=f"slack:{invocation.user_id}",
             can_manage=can_manage,
+            dm=f"slack-dm:{invocation.user_id}" if invocation.user_id else None,
             managers=self._permissions.who_can(),
         )
 

@@ -42,6 +42,7 @@ from bot.adapters.slack.render import (
     clip,
     escape_text,
     render_alerts,
+    without_buttons,
 )
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
 from bot.core.models import Alert
@@ -150,9 +151,10 @@ class _Ambiguous(Exception):
 
 
 class SlackNotifier:
-    """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token."""
+    """Posts alerts and notices to ``slack:CHANNEL_ID`` destinations with the bot token,
+    and to ``slack-dm:USER_ID`` (a person's own watches) in their direct messages."""
 
-    kinds = frozenset({"slack"})
+    kinds = frozenset({"slack", "slack-dm"})
 
     def __init__(
         self,
@@ -171,12 +173,41 @@ class SlackNotifier:
         self._sleep = sleep
         # First alert ids whose last post may have reached Slack without us hearing back.
         self._uncertain: set[int] = set()
+        self._dm_channels: dict[str, str] = {}  # user id -> their DM channel with the app
+
+    async def _resolve(self, destination: str) -> str:
+        """The channel id to post to: a DM destination opens (or finds) the conversation
+        with that person (``conversations.open``, scope ``im:write``)."""
+        kind, _, user = destination.partition(":")
+        if kind != "slack-dm":
+            return _channel(destination)
+        if not user.startswith(("U", "W")) or not user.isalnum():
+            raise PermanentDeliveryError(f"not a Slack user: {user!r}")
+        known = self._dm_channels.get(user)
+        if known is not None:
+            return known
+        try:
+            response = await self._client.conversations_open(users=user)
+        except SlackApiError as e:
+            status, code, retry_after = _slack_error(e)
+            if status == 429 or code == "ratelimited":
+                raise RetryableDeliveryError(
+                    "Slack is rate limiting direct messages", retry_after=retry_after
+                ) from e
+            raise PermanentDeliveryError(f"cannot message {user} directly: {code}") from e
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+        channel = str((response.get("channel") or {}).get("id", ""))
+        if not channel:
+            raise RetryableDeliveryError("Slack opened no direct message channel")
+        self._dm_channels[user] = channel
+        return channel
 
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
     ) -> str:
         """Post ``alerts`` as one message and return its ``ts`` (see ``Notifier.send``)."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         alert_id = alerts[0].id
         async with self._pacer.lock(channel):
             if maybe_sent or alert_id in self._uncertain:
@@ -199,7 +230,7 @@ class SlackNotifier:
 
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message (``chat.update``) now its stories have grown."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         message = render_alerts(alerts)
         async with self._pacer.lock(channel):
             await self._pacer.wait_turn(channel)
@@ -227,7 +258,7 @@ class SlackNotifier:
 
     async def send_notice(self, destination: str, text: str) -> None:
         """Post an operational notice as plain text (escaped: it may quote feed errors)."""
-        channel = _channel(destination)
+        channel = await self._resolve(destination)
         message = SlackMessage(text=clip(escape_text(text), 3000))
         async with self._pacer.lock(channel):
             try:
@@ -343,7 +374,7 @@ class SlackWebhookNotifier:
         """Post ``alerts`` as one message. Webhooks return no message id: ``webhook:<alert id>``."""
         url = _webhook_url(destination)
         async with self._pacer.lock(url):
-            await self._post(url, render_alerts(alerts))
+            await self._post(url, without_buttons(render_alerts(alerts)))
         return f"webhook:{alerts[0].id}"
 
     async def send_notice(self, destination: str, text: str) -> None:

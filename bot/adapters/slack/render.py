@@ -48,6 +48,9 @@ LISTING_SUMMARY_CHARS = 200
 
 ACTION_OPEN = "wirewatch_open"
 ACTION_MUTE = "wirewatch_mute"
+ACTION_STORY = "wirewatch_story"  # mute this story here
+ACTION_IRRELEVANT = "wirewatch_irrelevant"  # not relevant to its watch
+ACTION_PAUSE = "wirewatch_pause"  # snooze its watch here for a day
 EVENT_TYPE = "wirewatch_alert"
 
 _ZWJ = "\u200d"
@@ -327,6 +330,11 @@ def render_alert(alert: Alert) -> SlackMessage:
     target = safe_url(alert.url)
     if target:
         buttons.append(button("Open article", f"{ACTION_OPEN}:{alert.id}", url=target))
+    buttons += [
+        button("Mute this story", f"{ACTION_STORY}:{alert.id}", value=str(alert.id)),
+        button("Not relevant", f"{ACTION_IRRELEVANT}:{alert.id}", value=str(alert.id)),
+        button("Pause watch 24h", f"{ACTION_PAUSE}:{alert.watch_id}", value=str(alert.watch_id)),
+    ]
     if alert.also_matched:
         for hit in alert.hits[:4]:
             buttons.append(
@@ -387,10 +395,58 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
     return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
 
 
+def _outlets(alert: Alert) -> str:
+    n = 1 + len(alert.also_reported_by)
+    return f"{n} outlets" if n > 1 else "1 outlet"
+
+
+def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
+    """One page of a summary: stories grouped by watch (in queue order, which the core
+    sorted newest first), each with its outlet count. Summaries never ping."""
+    heading = alerts[0].digest or "Summary"
+    groups: dict[int, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.watch_id, []).append(alert)
+    blocks: list[Block] = [
+        section(
+            f"*{escape_text(heading)}* · {len(alerts)} {'story' if len(alerts) == 1 else 'stories'}"
+        )
+    ]
+    for group in groups.values():
+        first = group[0]
+        lines = [f"*{_watch_label(first.watch_id, first.watch_name)}*"]
+        for alert in group:
+            title = shorten(alert.title, TITLE_CHARS) or alert.url
+            facts = [escape_text(shorten(alert.source, 60)), _outlets(alert)]
+            if alert.published is not None:
+                facts.append(slack_date(alert.published, "{date_short_pretty} {time}"))
+            if alert.also_matched:
+                facts.append(
+                    "also "
+                    + ", ".join(_watch_label(h.watch_id, h.watch_name) for h in alert.also_matched)
+                )
+            lines.append(f"• {link(alert.url, title)} — " + " · ".join(f for f in facts if f))
+        blocks.extend(sections_from_lines(lines, max_blocks=MAX_BLOCKS - len(blocks)))
+    titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
+    return SlackMessage(
+        text=_fallback(f"{escape_text(heading)}: {titles}"), blocks=fit_blocks(blocks)
+    )
+
+
+def without_buttons(message: SlackMessage) -> SlackMessage:
+    """The message with its buttons taken out, for an incoming webhook: a click there would
+    reach no app (an "Open article" link button would, but the headline links already)."""
+    blocks = [b for b in message.blocks if b.get("type") != "actions"]
+    return SlackMessage(text=message.text, blocks=blocks)
+
+
 def render_alerts(alerts: Sequence[Alert]) -> SlackMessage:
-    """The message for one delivery batch (one alert, or a condensed listing)."""
+    """The message for one delivery batch (one alert, a condensed listing, or a page of a
+    summary)."""
     if not alerts:
         raise ValueError("render_alerts needs at least one alert")
+    if alerts[0].digest:
+        return render_digest(alerts)
     return render_alert(alerts[0]) if len(alerts) == 1 else render_alert_batch(alerts)
 
 

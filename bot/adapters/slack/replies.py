@@ -12,7 +12,6 @@ from bot.adapters.slack.render import (
     Block,
     SlackMessage,
     ago,
-    context,
     escape_text,
     fit_blocks,
     link,
@@ -24,7 +23,6 @@ from bot.core.commands.reply import (
     Articles,
     Cmd,
     Code,
-    Image,
     Line,
     Link,
     Native,
@@ -85,8 +83,6 @@ def render_reply(reply: Reply, command: str) -> SlackMessage:
             blocks.append(section("```" + escape_text(block.text) + "```"))
         elif isinstance(block, Articles):
             blocks.extend(render_articles(block.articles, "").blocks[1:][:room])
-        elif isinstance(block, Image):
-            blocks.append(context(escape_text(f"[{block.filename}] {block.alt}")))
     text = escape_text(plain_text((reply.summary,)))
     return SlackMessage(text=text, blocks=fit_blocks(blocks))
 

@@ -23,6 +23,17 @@ class Kind(StrEnum):
     URL = "url"
     MENTION = "mention"  # who an alert pings: a Slack user group, a Discord role
     CHOICE = "choice"
+    # A file attached to the command: Discord's attachment option. Slack slash commands
+    # carry no files, so there the same command takes a URL to the file instead.
+    FILE = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class FileIn:
+    """A file a user attached to a command (read by the adapter, size-capped)."""
+
+    name: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ class Param:
     choices: tuple[str, ...] = ()
     min_value: int | None = None
     max_value: int | None = None
-    max_length: int | None = None
+    max_length: int | None = None  # characters; bytes for a FILE
     default: int | str | bool | None = None
 
 
@@ -53,6 +64,11 @@ class CommandSpec:
     # May take longer than a platform's acknowledgement window (3 s): answer later.
     slow: bool = False
     aliases: tuple[str, ...] = ()
+    # The answer is for the whole channel (a chart, a file): a deferred answer is public.
+    public: bool = False
+    # Behind an alert's button only: not in help, not a Discord slash command (Slack still
+    # parses it, which is how its buttons run it).
+    hidden: bool = False
 
     @property
     def group(self) -> str | None:
@@ -76,6 +92,10 @@ URL_MAX = 2000
 LATEST_MAX = 10
 LATEST_DEFAULT = 5
 TEST_LIMIT = 10
+BACKFILL_MAX = 50
+IMPORT_MAX_BYTES = 1024 * 1024  # an OPML file, attached or fetched
+TREND_DAYS_MAX = 90
+TREND_DAYS_DEFAULT = 14
 
 _QUERY = Param(
     "query",
@@ -120,6 +140,21 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         (_QUERY, _NAME, _PING),
         mutating=True,
         aliases=("watch new",),
+    ),
+    CommandSpec(
+        "watch edit",
+        "change a watch of this channel: its query, name or ping",
+        "WATCH [QUERY] [--name NAME] [--ping GROUP] [no-ping]",
+        '3 "rare earth" AND (magnet OR export) --name magnets',
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param("query", Kind.TEXT, "Its new query", max_length=QUERY_MAX),
+            _NAME,
+            Param("ping", Kind.MENTION, "Who its alerts ping from now on", option=True),
+            Param("no-ping", Kind.FLAG, "Its alerts ping nobody", default=False),
+        ),
+        mutating=True,
+        aliases=("watch rename", "watch ping"),
     ),
     CommandSpec(
         "watch list",
@@ -200,6 +235,71 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         aliases=("feed remove", "feeds rm", "feed rm", "feeds delete"),
     ),
     CommandSpec(
+        "feeds export",
+        "an OPML file of the feeds this workspace reads, posted in this channel",
+        "",
+        "",
+        aliases=("feed export",),
+        slow=True,
+        public=True,
+    ),
+    CommandSpec(
+        "feeds import",
+        "add every feed of an OPML file (Slack: a URL to the file; Discord: a URL or an "
+        "attached file)",
+        "URL",
+        "https://example.com/subscriptions.opml",
+        (
+            Param(
+                "url",
+                Kind.URL,
+                "Where the OPML file is (http or https)",
+                max_length=URL_MAX,
+            ),
+            Param("file", Kind.FILE, "The OPML file (Discord only)", max_length=IMPORT_MAX_BYTES),
+        ),
+        mutating=True,
+        slow=True,
+        aliases=("feed import",),
+    ),
+    CommandSpec(
+        "backfill",
+        "post this channel's latest matching stories now (never one it already had)",
+        "[N]",
+        "10",
+        (
+            Param(
+                "count",
+                Kind.INT,
+                f"How many stories (1-{BACKFILL_MAX}, default 10)",
+                min_value=1,
+                max_value=BACKFILL_MAX,
+                default=10,
+            ),
+        ),
+        mutating=True,
+        slow=True,
+    ),
+    CommandSpec(
+        "trend",
+        "a chart of a watch's matching stories per day and its top sources",
+        "WATCH [DAYS]",
+        "lithium 30",
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param(
+                "days",
+                Kind.INT,
+                f"How many days back (1-{TREND_DAYS_MAX}, default {TREND_DAYS_DEFAULT})",
+                min_value=1,
+                max_value=TREND_DAYS_MAX,
+                default=TREND_DAYS_DEFAULT,
+            ),
+        ),
+        slow=True,
+        public=True,
+    ),
+    CommandSpec(
         "status",
         "failing feeds, queue, dead letters, last poll, this channel's watches",
         "",
@@ -212,6 +312,145 @@ CATALOGUE: tuple[CommandSpec, ...] = (
         "https://example.com/article",
         (Param("url", Kind.URL, "The article's address", required=True, max_length=URL_MAX),),
         slow=True,
+    ),
+)
+
+# Channel controls (bot.core.controls): volume and shape of what a channel receives.
+_TZ = Param("tz", Kind.WORD, "IANA time zone, e.g. Europe/London (default UTC)", max_length=64)
+CATALOGUE += (
+    CommandSpec(
+        "settings",
+        "this channel's digest, quiet hours, snoozes and each watch's volume",
+        "",
+        "",
+        aliases=("controls",),
+    ),
+    CommandSpec(
+        "digest",
+        "alerts as they break (realtime), or a digest hourly or daily at HH:MM",
+        "realtime|hourly|daily [HH:MM] [TZ]",
+        "daily 08:00 Europe/London",
+        (
+            Param(
+                "mode",
+                Kind.CHOICE,
+                "realtime, hourly or daily",
+                required=True,
+                choices=("realtime", "hourly", "daily"),
+            ),
+            Param("at", Kind.WORD, "Daily digests: the time, HH:MM", max_length=8),
+            _TZ,
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "quiet",
+        "quiet hours: hold alerts, then one summary when they end",
+        "HH:MM-HH:MM [TZ] | off",
+        "22:00-07:00 America/New_York",
+        (
+            Param(
+                "hours",
+                Kind.WORD,
+                "HH:MM-HH:MM (may cross midnight), or off",
+                required=True,
+                max_length=16,
+            ),
+            _TZ,
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "snooze",
+        "pause the channel or one watch for a while; a summary follows",
+        "channel|WATCH DURATION",
+        "channel 2h",
+        (
+            Param(
+                "target",
+                Kind.WORD,
+                "channel, or a watch (its #id or name)",
+                required=True,
+                max_length=NAME_MAX,
+            ),
+            Param(
+                "duration",
+                Kind.TEXT,
+                "2h, 30m, 1d, until monday, until 08:00, or off",
+                required=True,
+                max_length=40,
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "watch volume",
+        "cap a watch's alerts per hour here, or alert only when enough outlets carry a story",
+        "WATCH [--per-hour N] [--min-outlets K]",
+        "3 --per-hour 5 --min-outlets 2",
+        (
+            Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
+            Param(
+                "per-hour",
+                Kind.INT,
+                "At most this many alerts an hour; the rest go to the next summary (0: no cap)",
+                option=True,
+                min_value=0,
+                max_value=100,
+            ),
+            Param(
+                "min-outlets",
+                Kind.INT,
+                "Alert only once this many outlets carry the story (0 or 1: at once)",
+                option=True,
+                min_value=0,
+                max_value=20,
+            ),
+        ),
+        mutating=True,
+        aliases=("watch limit",),
+    ),
+)
+
+# Personal watches: anyone may keep their own, delivered to them by direct message.
+CATALOGUE += (
+    CommandSpec(
+        "dm add",
+        "a watch of your own: its alerts come to you by direct message",
+        "QUERY [--name NAME]",
+        '"export controls" AND gallium --name gallium',
+        (_QUERY, _NAME),
+    ),
+    CommandSpec("dm list", "your own watches (delivered by direct message)", "", ""),
+    CommandSpec(
+        "dm remove",
+        "stop one of your own watches",
+        "WATCH",
+        "gallium",
+        (Param("watch", Kind.WATCH, "Your watch (its #id or name)", required=True),),
+        aliases=("dm rm",),
+    ),
+)
+
+# What an alert's buttons run (bot.core.controls; "Pause watch 24h" is ``snooze``).
+_ALERT = Param("alert", Kind.WORD, "The alert (from its button)", required=True, max_length=20)
+CATALOGUE += (
+    CommandSpec(
+        "story mute",
+        "no more alerts or updates of this story in this channel",
+        "ALERT",
+        "42",
+        (_ALERT,),
+        mutating=True,
+        hidden=True,
+    ),
+    CommandSpec(
+        "not-relevant",
+        "mark an alert's story as not what its watch is for",
+        "ALERT",
+        "42",
+        (_ALERT,),
+        hidden=True,
     ),
 )
 

@@ -7,8 +7,10 @@ instead. Every surface gets the same words; only the rendering differs.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from bot.core.api import Caller, CoreAPI, SubscribeResult
 from bot.core.commands.catalogue import (
@@ -16,12 +18,15 @@ from bot.core.commands.catalogue import (
     COMMANDS,
     LATEST_DEFAULT,
     TEST_LIMIT,
+    TREND_DAYS_DEFAULT,
     CommandSpec,
+    FileIn,
 )
 from bot.core.commands.reply import (
     Articles,
     Cmd,
     Code,
+    FileOut,
     Line,
     Native,
     Paragraph,
@@ -38,6 +43,7 @@ from bot.core.commands.reply import (
     text_reply,
 )
 from bot.core.commands.textargs import UnknownCommandError, UsageError
+from bot.core.controls import ControlError, Digest, WatchControls, describe, snoozed
 from bot.core.errors import (
     DuplicateError,
     FeedError,
@@ -54,6 +60,8 @@ from bot.core.models import (
     StatusReport,
     WatchInfo,
 )
+from bot.core.opml import OpmlFeed, render_opml
+from bot.core.trend import render_trend_png
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +101,10 @@ def watch_line(watch: WatchInfo) -> Line:
     spans.append(f" — {watch.hits} hit{'s' if watch.hits != 1 else ''}")
     if watch.last_hit_at is not None:
         spans += [", last ", When(watch.last_hit_at)]
+    if watch.not_relevant:
+        marked = min(watch.not_relevant, watch.hits) if watch.hits else watch.not_relevant
+        precision = 100 * (watch.hits - marked) // watch.hits if watch.hits else 0
+        spans.append(f" · precision {precision}% ({marked} marked not relevant)")
     if watch.mention:
         spans.append(" · pings its group")
     if watch.owner is None:
@@ -137,8 +149,23 @@ class Commands:
             "feeds add": self._feeds_add,
             "feeds list": self._feeds_list,
             "feeds remove": self._feeds_remove,
+            "feeds export": self._feeds_export,
+            "feeds import": self._feeds_import,
+            "backfill": self._backfill,
+            "trend": self._trend,
             "status": self._status,
             "why": self._why,
+            "settings": self._settings,
+            "digest": self._digest,
+            "quiet": self._quiet,
+            "snooze": self._snooze,
+            "watch volume": self._watch_volume,
+            "watch edit": self._watch_edit,
+            "dm add": self._dm_add,
+            "dm list": self._dm_list,
+            "dm remove": self._dm_remove,
+            "story mute": self._story_mute,
+            "not-relevant": self._not_relevant,
         }
         missing = {spec.name for spec in CATALOGUE} - set(self._handlers)
         assert not missing, f"catalogue commands without a handler: {missing}"
@@ -179,6 +206,8 @@ class Commands:
             return query_error(e)
         except FeedError as e:
             return text_reply(f"⚠️ That feed can't be used: {e.reason}", tone=Tone.ERROR)
+        except ControlError as e:
+            return text_reply(f"⚠️ {e}. Example: ", Cmd(spec.name, spec.example), tone=Tone.ERROR)
         except NotFoundError as e:
             return text_reply(f"{e} — ", _list_hint(spec), " shows the ids.", tone=Tone.ERROR)
         except (PermissionDeniedError, DuplicateError, QuotaError) as e:
@@ -220,7 +249,7 @@ class Commands:
     async def _help(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         lines: list[Line] = []
         for spec in CATALOGUE:
-            if spec.name == "help":
+            if spec.name == "help" or spec.hidden:
                 continue
             row: list[Span] = [Cmd(spec.name, spec.usage), f" — {spec.summary}"]
             if spec.example:
@@ -324,6 +353,41 @@ class Commands:
             data={"watch_id": watch.id},
         )
 
+    async def _watch_edit(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        if not any(args.get(k) is not None for k in ("query", "name", "ping")) and not args.get(
+            "no-ping"
+        ):
+            return text_reply(
+                "Say what to change: a new query, ",
+                Code("--name NAME"),
+                ", ",
+                Code("--ping GROUP"),
+                " or ",
+                Code("no-ping"),
+                ". e.g. ",
+                Cmd("watch edit", COMMANDS["watch edit"].example),
+                tone=Tone.ERROR,
+            )
+        ping = _opt_str(args.get("ping"))
+        name = _opt_str(args.get("name"))
+        watch = await self.core.edit_watch(
+            caller,
+            str(args["watch"]),
+            query=_opt_str(args.get("query")),
+            name=("" if name.lower() == "none" else name) if name is not None else None,
+            mention="" if args.get("no-ping") else ping,
+        )
+        ref = watch_ref(watch)
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        pings = " It pings its group." if watch.mention else ""
+        return Reply(
+            summary=f"Watch #{watch.id} changed",
+            blocks=(Paragraph(("✏️ Watch ", *ref, f" changed.{pings}")),),
+            tone=Tone.SUCCESS,
+            announce=(*who, " changed watch ", *ref, " in this channel."),
+            data={"watch_id": watch.id},
+        )
+
     async def _watch_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         watches = await self.core.list_watches(caller)
         section = Section(
@@ -392,12 +456,17 @@ class Commands:
         )
 
     async def _feeds_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
-        feed = await self.core.add_feed(caller, str(args["url"]), name=_opt_str(args.get("name")))
+        typed = str(args["url"]).strip().strip("<>")
+        feed = await self.core.add_feed(caller, typed, name=_opt_str(args.get("name")))
         label = f" ({feed.name})" if feed.name else ""
         minutes = max(1, round(feed.interval_seconds / 60))
+        found: tuple[Paragraph, ...] = ()
+        if feed.url != typed:
+            found = (Paragraph((f"🔎 {typed} is a web page; the feed it names is {feed.url}.",)),)
         return Reply(
             summary=f"Feed #{feed.id} added",
             blocks=(
+                *found,
                 Paragraph(
                     (
                         "✅ Feed ",
@@ -408,7 +477,7 @@ class Commands:
                 ),
             ),
             tone=Tone.SUCCESS,
-            data={"feed_id": feed.id},
+            data={"feed_id": feed.id, "discovered": feed.url != typed},
         )
 
     async def _feeds_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
@@ -430,6 +499,351 @@ class Commands:
         feed = await self.core.remove_feed(caller, str(args["feed"]))
         return text_reply("Feed ", Code(f"#{feed.id}"), f" removed: {feed.url}", tone=Tone.SUCCESS)
 
+    async def _feeds_export(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        feeds = await self.core.list_feeds(caller)
+        document = render_opml(
+            "Wirewatch feeds",
+            [OpmlFeed(f.url, f.name) for f in feeds],
+            created=datetime.now(UTC),
+        )
+        count = f"{len(feeds)} feed{'s' if len(feeds) != 1 else ''}"
+        return Reply(
+            summary=f"OPML export of {count}",
+            blocks=(
+                Paragraph(
+                    (
+                        f"📄 The {count} this workspace reads, as OPML: any feed reader imports "
+                        "it, and so does ",
+                        Cmd("feeds import", "URL"),
+                        ".",
+                    )
+                ),
+            ),
+            visibility=Visibility.CHANNEL,
+            files=(
+                FileOut(
+                    "wirewatch-feeds.opml",
+                    "text/x-opml",
+                    document,
+                    title=f"Wirewatch feeds ({count})",
+                ),
+            ),
+            data={"feeds": len(feeds)},
+        )
+
+    async def _feeds_import(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        upload = args.get("file")
+        url = _opt_str(args.get("url"))
+        if not isinstance(upload, FileIn) and url is None:
+            return text_reply(
+                "Give the OPML file's address: ",
+                Cmd("feeds import", "URL"),
+                ". Slack commands cannot carry files, so on Slack it is always a URL; on "
+                "Discord you may attach the file instead.",
+                tone=Tone.ERROR,
+            )
+        document = upload.data if isinstance(upload, FileIn) else None
+        try:
+            result = await self.core.import_feeds(caller, url=url, document=document)
+        except FeedError as e:
+            return text_reply(f"⚠️ That OPML file can't be used: {e.reason}", tone=Tone.ERROR)
+        counts = (
+            f"{len(result.added)} added, {len(result.present)} already here, "
+            f"{len(result.refused)} refused"
+        )
+        blocks: list[Paragraph | Section] = [
+            Paragraph(
+                (
+                    "📥 ",
+                    Strong(result.title or "The OPML file"),
+                    f" lists {result.listed} feed{'s' if result.listed != 1 else ''}: {counts}.",
+                )
+            )
+        ]
+        if result.added:
+            blocks.append(
+                Section(
+                    (f"Added ({len(result.added)})",), tuple(feed_line(f) for f in result.added)
+                )
+            )
+        if result.refused:
+            blocks.append(
+                Section(
+                    (f"Refused ({len(result.refused)})",),
+                    tuple((u, f" — {reason}") for u, reason in result.refused),
+                )
+            )
+        if result.present:
+            blocks.append(
+                Section(
+                    (f"Already read here ({len(result.present)})",),
+                    tuple((u,) for u in result.present),
+                )
+            )
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        added = len(result.added)
+        return Reply(
+            summary=f"OPML import: {counts}",
+            blocks=tuple(blocks),
+            tone=Tone.SUCCESS if result.added else Tone.WARNING if result.refused else Tone.INFO,
+            announce=(
+                *who,
+                f" imported {added} feed{'s' if added != 1 else ''} for this workspace.",
+            )
+            if result.added
+            else None,
+            data={
+                "added": [f.url for f in result.added],
+                "present": list(result.present),
+                "refused": [u for u, _ in result.refused],
+            },
+        )
+
+    async def _backfill(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        count = int(str(args.get("count") or 10))
+        result = await self.core.backfill(caller, count)
+        if result.watches == 0:
+            return text_reply(
+                "No watches post here yet, so there is nothing to backfill: ",
+                Cmd("watch add", "QUERY"),
+                ", or ",
+                Cmd("subscribe"),
+                " to the default ones.",
+            )
+        if not result.queued:
+            return text_reply(
+                "Nothing to backfill: no recent matching story that this channel has not had "
+                f"already ({result.already_here} it has)."
+            )
+        n = len(result.queued)
+        stories = f"{n} stor{'ies' if n != 1 else 'y'}"
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary=f"Posting {stories} here now",
+            blocks=(
+                Paragraph(
+                    (
+                        f"⏪ Posting the latest {stories} matching this channel's watches now, "
+                        "oldest first",
+                        f" ({result.already_here} it already had are left out)."
+                        if result.already_here
+                        else ".",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+            announce=(*who, f" asked for the latest {stories} of this channel's watches."),
+            data={"urls": [a.url for a in result.queued]},
+        )
+
+    async def _trend(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        days = int(str(args.get("days") or TREND_DAYS_DEFAULT))
+        data = await self.core.trend(caller, str(args["watch"]), days)
+        # Drawing is CPU work of tens of milliseconds: keep it off the event loop.
+        png = await asyncio.to_thread(render_trend_png, data)
+        top = ", ".join(f"{name} ({n})" for name, n in data.top_sources[:3]) or "none"
+        title = f"{data.watch}: {data.total} stories in {len(data.days)} days"
+        return Reply(
+            summary=title,
+            blocks=(
+                Paragraph(
+                    (
+                        "📈 ",
+                        Code(shorten(data.watch, QUERY_SHOWN)),
+                        f": {data.total} matching stor{'ies' if data.total != 1 else 'y'} in the "
+                        f"last {len(data.days)} days, busiest day "
+                        f"{max(data.stories_per_day, default=0)}; top sources: {top}.",
+                    )
+                ),
+            ),
+            visibility=Visibility.CHANNEL,
+            files=(
+                FileOut(
+                    "wirewatch-trend.png",
+                    "image/png",
+                    png,
+                    title=title,
+                    alt=f"Bar chart of {title}, and the top sources",
+                ),
+            ),
+            data={"stories_per_day": list(data.stories_per_day), "total": data.total},
+        )
+
+    # --- channel controls ----------------------------------------------------------------
+
+    async def _settings(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        report = await self.core.channel_settings(caller)
+        lines = tuple((text,) for text in describe(report.controls, report.now))
+        volumes = tuple(
+            (*watch_ref(w), " — ", _volume_text(v, report.now)) for w, v in report.watches
+        )
+        return Reply(
+            summary="This channel's settings",
+            blocks=(
+                Section(("This channel",), lines),
+                Section(
+                    ("Watches here",),
+                    volumes,
+                    empty=("No watches post here yet: ", Cmd("watch add", "QUERY"), "."),
+                ),
+                Paragraph(
+                    (
+                        "Change them with ",
+                        Cmd("digest", "daily 08:00 Europe/London"),
+                        ", ",
+                        Cmd("quiet", "22:00-07:00"),
+                        ", ",
+                        Cmd("snooze", "channel 2h"),
+                        " and ",
+                        Cmd("watch volume", "WATCH --per-hour 5"),
+                        ".",
+                    )
+                ),
+            ),
+        )
+
+    def _changed(self, caller: Caller, summary: str, what: Line) -> Reply:
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary=summary,
+            blocks=(Paragraph(("✅ ", *what)),),
+            tone=Tone.SUCCESS,
+            announce=(*who, " changed this channel's alerts: ", *what),
+        )
+
+    async def _digest(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_digest(
+            caller, str(args["mode"]), _opt_str(args.get("at")), _opt_str(args.get("tz"))
+        )
+        if controls.digest is Digest.REALTIME:
+            what: Line = ("Stories are posted here as they break.",)
+        elif controls.digest is Digest.HOURLY:
+            what = ("Stories are collected into one digest every hour, on the hour.",)
+        else:
+            when = f"{controls.digest_at:%H:%M}" if controls.digest_at else "?"
+            what = (f"Stories are collected into one digest daily at {when} {controls.digest_tz}.",)
+        return self._changed(caller, f"Digest: {controls.digest}", what)
+
+    async def _quiet(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_quiet(caller, str(args["hours"]), _opt_str(args.get("tz")))
+        if not controls.quiet or controls.quiet_start is None or controls.quiet_end is None:
+            return self._changed(caller, "Quiet hours off", ("Quiet hours are off.",))
+        span = f"{controls.quiet_start:%H:%M}-{controls.quiet_end:%H:%M} {controls.quiet_tz}"
+        return self._changed(
+            caller,
+            f"Quiet hours {span}",
+            (f"Quiet hours {span}: alerts are held, then sent as one summary when they end.",),
+        )
+
+    async def _snooze(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch, until = await self.core.snooze(caller, str(args["target"]), str(args["duration"]))
+        subject: Line = ("This channel",) if watch is None else ("Watch ", *watch_ref(watch))
+        if until is None:
+            return self._changed(caller, "Snooze ended", (*subject, " is no longer snoozed."))
+        return self._changed(
+            caller,
+            "Snoozed",
+            (*subject, " is snoozed until ", *_until_text(until), "; a summary follows."),
+        )
+
+    async def _watch_volume(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        per_hour = args.get("per-hour")
+        min_outlets = args.get("min-outlets")
+        watch, controls = await self.core.set_volume(
+            caller,
+            str(args["watch"]),
+            per_hour=int(str(per_hour)) if per_hour is not None else None,
+            min_outlets=int(str(min_outlets)) if min_outlets is not None else None,
+        )
+        return self._changed(
+            caller,
+            f"Watch #{watch.id} volume",
+            (
+                "Watch ",
+                *watch_ref(watch),
+                " here: ",
+                _volume_text(controls, None),
+                ".",
+            ),
+        )
+
+    # --- personal watches ---------------------------------------------------------------
+
+    async def _dm_add(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.add_watch(
+            caller, str(args["query"]), name=_opt_str(args.get("name")), personal=True
+        )
+        return Reply(
+            summary=f"Personal watch #{watch.id} added",
+            blocks=(
+                Paragraph(
+                    (
+                        "✅ Your watch ",
+                        *watch_ref(watch),
+                        " is on: matching stories come to you by direct message. ",
+                        Cmd("dm list"),
+                        " shows your watches.",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+            data={"watch_id": watch.id},
+        )
+
+    async def _dm_list(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watches = await self.core.list_watches(caller, personal=True)
+        return Reply(
+            summary=f"{len(watches)} personal watches",
+            blocks=(
+                Section(
+                    (f"Your watches, by direct message ({len(watches)})",),
+                    tuple(watch_line(w) for w in watches),
+                    empty=("None yet: ", Cmd("dm add", "QUERY"), "."),
+                ),
+            ),
+            data={"watch_ids": [w.id for w in watches]},
+        )
+
+    async def _dm_remove(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch = await self.core.remove_watch(caller, str(args["watch"]), personal=True)
+        return text_reply("Your watch ", *watch_ref(watch), " is removed.", tone=Tone.SUCCESS)
+
+    # --- alert buttons ------------------------------------------------------------------
+
+    async def _story_mute(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        title = await self.core.mute_story(caller, str(args["alert"]))
+        headline = shorten(title, 120)
+        who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        return Reply(
+            summary="Story muted",
+            blocks=(
+                Paragraph((f"🔇 Muted here: “{headline}” — no more alerts or updates of it.",)),
+            ),
+            tone=Tone.SUCCESS,
+            announce=(*who, f" muted the story “{headline}” in this channel."),
+        )
+
+    async def _not_relevant(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        watch, new = await self.core.not_relevant(caller, str(args["alert"]))
+        said = "Thanks — noted" if new else "You had already marked it"
+        return Reply(
+            summary="Marked not relevant",
+            blocks=(
+                Paragraph(
+                    (
+                        f"👎 {said}: not relevant to watch ",
+                        *watch_ref(watch),
+                        f" ({watch.not_relevant} marked here). ",
+                        Cmd("watch list"),
+                        " shows each watch's precision; ",
+                        Cmd("watch edit", f"{watch.id} QUERY"),
+                        " tightens its query.",
+                    )
+                ),
+            ),
+            tone=Tone.SUCCESS,
+        )
+
     async def _status(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         return status_reply(await self.core.status(caller), caller.destination)
 
@@ -440,6 +854,21 @@ class Commands:
             blocks=(Section((f"Why: {report.url}",), tuple((ln,) for ln in report.lines)),),
             tone=Tone.INFO if report.found else Tone.WARNING,
         )
+
+
+def _volume_text(controls: WatchControls, now: datetime | None) -> str:
+    parts = []
+    if controls.max_per_hour:
+        parts.append(f"at most {controls.max_per_hour}/hour")
+    if controls.min_outlets:
+        parts.append(f"only stories with {controls.min_outlets}+ outlets")
+    if now and snoozed(controls.snoozed_until, now) and controls.snoozed_until is not None:
+        parts.append(f"snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
+    return "; ".join(parts) or "every story, as it breaks"
+
+
+def _until_text(until: datetime | None) -> Line:
+    return (When(until),) if until is not None else ("now",)
 
 
 def status_reply(report: StatusReport, destination: str) -> Reply:

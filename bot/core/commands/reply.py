@@ -103,16 +103,22 @@ class Articles:
     articles: tuple[ArticleView, ...]
 
 
+Block = Paragraph | Section | Pre | Articles
+
+
 @dataclass(frozen=True, slots=True)
-class Image:
-    """A PNG to upload with the reply (``trend``)."""
+class FileOut:
+    """A file that goes with a reply (a chart, an OPML export): each adapter uploads it
+    natively (Slack files upload v2 to the channel, a Discord attachment on the response).
 
-    filename: str
+    ``title`` is what people read beside the file; ``alt`` describes a picture for those
+    who cannot see it."""
+
+    name: str
+    mime_type: str
     data: bytes
-    alt: str
-
-
-Block = Paragraph | Section | Pre | Articles | Image
+    title: str
+    alt: str = ""
 
 
 class Tone(StrEnum):
@@ -133,7 +139,9 @@ class Reply:
 
     ``summary`` is the plain one-line fallback (Slack's notification text). ``announce``
     is a separate message for everyone in the channel when the command changed what the
-    channel receives, so a change is never silent.
+    channel receives, so a change is never silent. ``files`` are uploaded with the answer
+    (where the answer is private, Slack still uploads them to the channel: it has no
+    private files).
     """
 
     summary: str
@@ -143,6 +151,7 @@ class Reply:
     announce: Line | None = None
     title: str | None = None
     data: dict[str, object] = field(default_factory=dict)  # machine-readable facts for tests
+    files: tuple[FileOut, ...] = ()
 
     @property
     def failed(self) -> bool:
@@ -192,6 +201,5 @@ def reply_text(reply: Reply, *, command_prefix: str = "") -> str:
             parts.append(block.text)
         elif isinstance(block, Articles):
             parts.extend(f"{a.source}: {a.title} {a.url}" for a in block.articles)
-        elif isinstance(block, Image):
-            parts.append(f"[{block.filename}: {block.alt}]")
+    parts.extend(f"[{f.name}: {f.title}]" for f in reply.files)
     return "\n".join(p for p in parts if p)

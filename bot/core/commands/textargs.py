@@ -97,7 +97,8 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, object]:
     bare = _BARE_OPTION.search(rest)
     if bare:
         raise UsageError(spec, f"--{bare.group(1)} needs a value")
-    positional = [p for p in spec.params if not p.option]
+    # A typed line carries no files: a FILE parameter is filled only by an attachment.
+    positional = [p for p in spec.params if not p.option and p.kind is not Kind.FILE]
     for i, param in enumerate(positional):
         rest = rest.strip()
         if param.kind is Kind.TEXT:

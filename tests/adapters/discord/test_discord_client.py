@@ -43,11 +43,18 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
     assert put.body == defined_commands()
     names = sorted(c["name"] for c in fake.synced_commands[None])
     assert names == [
+        "backfill",
+        "digest",
+        "dm",
         "feeds",
         "help",
         "latest",
+        "quiet",
+        "settings",
+        "snooze",
         "status",
         "subscribe",
+        "trend",
         "unsubscribe",
         "watch",
         "why",
@@ -62,16 +69,16 @@ async def test_commands_that_change_alerts_default_to_manage_channels_in_servers
     refuses their changing subcommands to members without Manage Channels). The
     read-only commands are open to everyone."""
     synced = {c["name"]: c for c in fake.synced_commands[None]}
-    for name in ("subscribe", "unsubscribe"):
+    for name in ("subscribe", "unsubscribe", "digest", "quiet", "snooze"):
         assert synced[name]["default_member_permissions"] == MANAGE_CHANNELS, name
         assert synced[name]["dm_permission"] is False, name
     for name in ("watch", "feeds"):
         assert synced[name]["default_member_permissions"] is None, name
         assert synced[name]["dm_permission"] is False, name
-    for name in ("latest", "status", "why", "help"):
+    for name in ("latest", "status", "why", "help", "settings"):
         assert synced[name]["default_member_permissions"] is None, name
     subcommands = {o["name"] for o in synced["watch"]["options"]}  # type: ignore[union-attr]
-    assert subcommands == {"add", "list", "remove", "test"}
+    assert subcommands == {"add", "edit", "list", "remove", "test", "volume"}
 
 
 async def test_gateway_identifies_with_guilds_intent_only_over_zlib_stream(
@@ -97,7 +104,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 8
+        assert len(fake.synced_commands[GUILD_ID]) == 15
     finally:
         await adapter.stop()
 

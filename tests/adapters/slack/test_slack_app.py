@@ -58,9 +58,13 @@ def test_missing_tokens_are_refused_at_construction() -> None:
 
 
 def test_notifiers_cover_channels_and_webhooks(fake_slack: FakeSlack) -> None:
-    """notifiers() gives the delivery engine slack: and slack-webhook: senders."""
+    """notifiers() gives the delivery engine slack:, slack-dm: and slack-webhook: senders."""
     adapter = SlackAdapter(core=MemoryCore(), settings=slack_settings(fake_slack))
-    assert sorted(k for n in adapter.notifiers() for k in n.kinds) == ["slack", "slack-webhook"]
+    assert sorted(k for n in adapter.notifiers() for k in n.kinds) == [
+        "slack",
+        "slack-dm",
+        "slack-webhook",
+    ]
 
 
 class SlowCore(MemoryCore):

@@ -103,6 +103,9 @@ async def test_alert_from_a_real_poll_arrives_as_block_kit_with_metadata(
     assert blocks[3]["elements"][0]["text"].startswith("matched: rare earth · watch #")
     assert [e["text"]["text"] for e in blocks[4]["elements"]] == [
         "Open article",
+        "Mute this story",
+        "Not relevant",
+        "Pause watch 24h",
         "Mute this watch here",
     ]
     assert post.params["text"].startswith("<!subteam^S0ANALYSTS> China curbs rare earth exports")

@@ -86,8 +86,12 @@ def test_alert_has_linked_headline_source_date_snippet_context_and_buttons() -> 
     )
     assert "tightened *rare earth* export" in snippet["text"]["text"]
     assert ctx["elements"][0]["text"] == "matched: rare earth · watch #3"
-    open_button, mute_button = actions["elements"]
+    open_button, story, irrelevant, pause, mute_button = actions["elements"]
     assert open_button["url"] == "https://reuters.test/rare-earth?a=1&b=2"
+    alert_id = str(make_alert().id)
+    assert (story["action_id"], story["value"]) == (f"wirewatch_story:{alert_id}", alert_id)
+    assert irrelevant["action_id"] == f"wirewatch_irrelevant:{alert_id}"
+    assert (pause["action_id"], pause["value"]) == ("wirewatch_pause:3", "3")
     assert mute_button["action_id"] == "wirewatch_mute:3" and mute_button["value"] == "3"
     assert message.text == "China curbs rare earth exports — Reuters"
 
@@ -222,7 +226,12 @@ def test_alert_without_url_scheme_or_date_still_renders() -> None:
     message = render_alert(replace(make_alert(), url="ftp://x.test/a", published=None, summary=""))
     assert_within_limits(message.blocks)
     actions = message.blocks[-1]["elements"]
-    assert [a["action_id"] for a in actions] == ["wirewatch_mute:3"]
+    assert [a["action_id"].split(":")[0] for a in actions] == [
+        "wirewatch_story",
+        "wirewatch_irrelevant",
+        "wirewatch_pause",
+        "wirewatch_mute",
+    ]
 
 
 def test_a_catastrophic_regex_term_renders_at_once_and_bolds_what_matched() -> None:
@@ -260,3 +269,11 @@ def test_links_are_percent_encoded() -> None:
     assert safe_url("https://news.test/a [b]/ü?q=x y") == (
         "https://news.test/a%20%5Bb%5D/%C3%BC?q=x%20y"
     )
+
+
+def test_webhook_messages_carry_no_buttons_that_cannot_work() -> None:
+    """An incoming webhook reaches no app: its alerts lose the action buttons."""
+    from bot.adapters.slack.render import without_buttons
+
+    message = without_buttons(render_alert(make_alert()))
+    assert message.blocks and all(b["type"] != "actions" for b in message.blocks)

@@ -1,0 +1,113 @@
+# ruff: noqa: F811  (the room fixture is imported, and named by every test)
+"""An alert's buttons, pressed as a user would on both platforms (a Slack block action
+through the real slack-bolt app; a MESSAGE_COMPONENT interaction through the real
+discord.py client): Mute this story, Not relevant (shown as the watch's precision in
+``watch list``), Pause watch 24h. Real core on SQLite, alerts delivered through the same
+adapter, a hand-moved clock. Also: ``watch edit`` names a watch and sets its ping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.adapters.test_channel_controls_chat import Room, room  # noqa: F401  (fixture)
+from tests.adapters.test_command_contract import SLACK_ADMIN, SLACK_MEMBER
+from tests.fakes.discord import CHANNEL_ID
+
+
+def _buttons(room: Room) -> dict[str, tuple[str, str]]:
+    """The last alert's buttons: label -> (action or custom id, value)."""
+    if room.platform == "slack":
+        (message,) = [m for m in room.fake.messages.get("C1", []) if "https://" in str(m)][-1:]
+        out = {}
+        for block in message.get("blocks") or []:
+            for element in block.get("elements") or []:
+                if element.get("type") == "button" and "value" in element:
+                    out[element["text"]["text"]] = (element["action_id"], element["value"])
+        return out
+    message = [m for m in room.fake.messages.get(CHANNEL_ID, []) if m.get("embeds")][-1]
+    return {
+        c["label"]: (c["custom_id"], "")
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+    }
+
+
+async def press(room: Room, label: str, *, manager: bool = True) -> str:
+    """Press a button on the last alert; the answer only the presser sees."""
+    action, value = _buttons(room)[label]
+    if room.platform == "slack":
+        before = len(room.fake.responses)
+        await room.fake.send_block_action(
+            action, value, user_id=SLACK_ADMIN if manager else SLACK_MEMBER, channel_id="C1"
+        )
+        await room.fake.wait_for(lambda: len(room.fake.responses) > before)
+        body: dict[str, Any] = room.fake.responses[before].body
+        assert body.get("response_type") == "ephemeral"
+        blocks = [str((b.get("text") or {}).get("text", "")) for b in body.get("blocks") or []]
+        return "\n".join([str(body.get("text", "")), *blocks])
+    call = await room.fake.click(action, member_permissions=(1 << 53) - 1 if manager else 0)
+    assert call.ephemeral
+    return call.text
+
+
+async def test_each_alert_carries_the_three_buttons(room: Room) -> None:
+    room.publish("re-1", "China tightens rare earth export rules")
+    await room.tick(minutes=1)
+    assert {"Mute this story", "Not relevant", "Pause watch 24h"} <= set(_buttons(room))
+
+
+async def test_not_relevant_is_counted_once_per_person_and_shown_as_precision(room: Room) -> None:
+    room.publish("re-1", "China tightens rare earth export rules")
+    await room.tick(minutes=1)
+    first = await press(room, "Not relevant", manager=False)
+    assert "noted" in first and "#1" in first
+    again = await press(room, "Not relevant", manager=False)
+    assert "already marked" in again
+    listed = await room.say("watch list")
+    assert "precision 0% (1 marked not relevant)" in listed.text
+
+
+async def test_mute_this_story_stops_its_updates_here(room: Room) -> None:
+    room.publish("re-1", "China tightens rare earth export rules")
+    await room.tick(minutes=1)
+    refused = await press(room, "Mute this story", manager=False)
+    assert "⛔ Only" in refused
+    muted = await press(room, "Mute this story")
+    assert "Muted here" in muted
+    # The same story from a second outlet: the message is not edited, nothing new posted.
+    edits = _edits(room)
+    room.publish("re-1", "China tightens rare earth export rules", outlet="wire")
+    await room.tick(minutes=2)
+    await room.tick(minutes=2)
+    assert _edits(room) == edits and len(room.messages()) == 1
+
+
+async def test_pause_watch_holds_its_alerts_for_a_day(room: Room) -> None:
+    room.publish("li-1", "Lithium prices slide again")
+    await room.tick(minutes=1)
+    paused = await press(room, "Pause watch 24h")
+    assert "snoozed until" in paused
+    room.publish("li-2", "Lithium miners cut output")
+    await room.tick(minutes=5)
+    assert len(room.messages()) == 1
+    await room.tick(hours=24)
+    assert "While a watch was snoozed" in room.messages()[-1]
+
+
+async def test_watch_edit_names_a_watch_sets_and_clears_its_ping(room: Room) -> None:
+    added = await room.say("watch add", {"query": "cobalt", "name": "cobalt"})
+    assert added.public
+    renamed = await room.say("watch edit", {"watch": "cobalt", "name": "battery-metals"})
+    assert "changed" in renamed.text and "battery-metals" in renamed.text
+    requery = await room.say("watch edit", {"watch": "battery-metals", "query": "cobalt OR nickel"})
+    assert "cobalt OR nickel" in requery.text
+    nothing = await room.say("watch edit", {"watch": "battery-metals"})
+    assert "Say what to change" in nothing.text
+    refused = await room.say("watch edit", {"watch": "1", "name": "x"})
+    assert "no watch '1' of this channel" in refused.text
+
+
+def _edits(room: Room) -> int:
+    if room.platform == "slack":
+        return len(room.fake.calls_to("chat.update"))
+    return len(room.fake.edited)

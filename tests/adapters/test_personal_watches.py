@@ -1,0 +1,58 @@
+# ruff: noqa: F811  (the room fixture is imported, and named by every test)
+"""Personal watches, driven from chat on both platforms: anyone (no Manage Channels, no
+Slack admin) keeps their own watches with ``dm add``; their alerts arrive in that person's
+direct messages with the app (Slack conversations.open, Discord Create DM), with the same
+stories and dedup as channels; nobody else sees or removes them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from tests.adapters.test_channel_controls_chat import Room, _text, room  # noqa: F401
+from tests.adapters.test_command_contract import SLACK_MEMBER
+from tests.fakes.discord import USER_ID
+
+
+def dm_messages(room: Room) -> list[str]:
+    if room.platform == "slack":
+        raw: list[dict[str, Any]] = list(room.fake.messages.get(f"D{SLACK_MEMBER}", []))
+    else:
+        channel = room.fake.dm_channels.get(USER_ID)
+        raw = list(room.fake.messages.get(channel, [])) if channel else []
+    return [_text(m) for m in raw]
+
+
+async def test_anyone_keeps_watches_delivered_by_direct_message(room: Room) -> None:
+    added = await room.say(
+        "dm add", {"query": "gallium OR germanium", "name": "minor-metals"}, manager=False
+    )
+    assert "come to you by direct message" in added.text and not added.public
+    listed = await room.say("dm list", manager=False)
+    assert "gallium OR germanium" in listed.text and "minor-metals" in listed.text
+    assert "gallium" not in (await room.say("watch list")).text, "not the channel's watch"
+
+    room.publish("ga-1", "China curbs gallium exports again")
+    await room.tick(minutes=1)
+    (alert,) = dm_messages(room)
+    assert "China curbs gallium exports again" in alert
+    assert room.messages() == [], "the channel never subscribed to it"
+    room.publish("ga-1", "China curbs gallium exports again", outlet="wire")
+    await room.tick(minutes=1)
+    assert len(dm_messages(room)) == 1, "one story, one message, in DMs too"
+
+    removed = await room.say("dm remove", {"watch": "minor-metals"}, manager=False)
+    assert "is removed" in removed.text
+    room.publish("ge-1", "Germanium prices hit record")
+    await room.tick(minutes=1)
+    assert len(dm_messages(room)) == 1
+
+
+async def test_a_personal_watch_is_its_owners_alone(room: Room) -> None:
+    await room.say("dm add", {"query": "antimony"}, manager=False)
+    here = room.chat.here()
+    someone_else = replace(here, user="x:other", can_manage=True, dm="x-dm:other")
+    assert all(w.query != "antimony" for w in await room.core.api.list_watches(here))
+    assert all(w.query != "antimony" for w in await room.core.api.available_watches(someone_else))
+    taken = await room.core.api.subscribe(someone_else, ["antimony"])
+    assert taken.changed == () and taken.unknown == ("antimony",)
