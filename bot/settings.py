@@ -40,7 +40,15 @@ from bot.core.errors import ConfigError
 from bot.core.netguard import split_allowlist
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
-DESTINATION_KINDS = ("console", "slack", "discord", "slack-webhook", "discord-webhook")
+DESTINATION_KINDS = (
+    "console",
+    "slack",
+    "discord",
+    "slack-dm",
+    "discord-dm",
+    "slack-webhook",
+    "discord-webhook",
+)
 
 
 # Discord ids are snowflakes: unsigned 64-bit integers (17-20 digits for any real channel,
@@ -49,7 +57,8 @@ DESTINATION_KINDS = ("console", "slack", "discord", "slack-webhook", "discord-we
 _DISCORD_ID = re.compile(r"[0-9]{1,20}")
 _SLACK_ID = re.compile(r"[A-Z0-9]{2,}")
 _DESTINATION_FORMS = (
-    "console, slack:CHANNEL_ID, discord:CHANNEL_ID, slack-webhook:URL or discord-webhook:URL"
+    "console, slack:CHANNEL_ID, discord:CHANNEL_ID, slack-dm:USER_ID, discord-dm:USER_ID, "
+    "slack-webhook:URL or discord-webhook:URL"
 )
 
 
@@ -97,10 +106,20 @@ def validate_destination(value: str) -> str:
             "(Developer Mode, right-click the channel, Copy Channel ID), "
             "e.g. discord:112233445566778899"
         )
+    if kind == "discord-dm" and not _DISCORD_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Discord user is their numeric id "
+            "(Developer Mode, right-click the user, Copy User ID)"
+        )
     if kind == "slack" and not _SLACK_ID.fullmatch(address):
         raise ValueError(
             f"destination {value!r}: a Slack channel is its id (channel details, bottom), "
             "e.g. slack:C0123ABCD, not its name"
+        )
+    if kind == "slack-dm" and not _SLACK_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Slack user is their member id "
+            "(profile, ⋮, Copy member ID), e.g. slack-dm:U0123ABCD, not their name"
         )
     if kind.endswith("-webhook"):
         problem = web_url_problem(address)

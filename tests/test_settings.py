@@ -135,6 +135,8 @@ def test_a_misspelt_key_set_from_the_environment_names_the_variable(
         "slack:C0123ABCD",
         "slack:G01ABCDEF",
         "discord:112233445566778899",
+        "slack-dm:U0123ABCD",
+        "discord-dm:112233445566778899",
         "slack-webhook:https://hooks.slack.com/services/T0/B0/x",
         "discord-webhook:https://discord.com/api/webhooks/1/abc",
     ],

@@ -81,7 +81,7 @@ class ConsoleNotifier:
                 self.out.write(json_line(alert.as_json()) + "\n")
         else:
             if alerts[0].digest:
-                self.out.write(f"== {alerts[0].digest} ==\n")
+                self.out.write(f"== {line(alerts[0].digest)} ==\n")
             for group in group_by_story(alerts):
                 self.out.write(format_story(group) + "\n\n")
         self.out.flush()
