@@ -40,6 +40,7 @@ from bot.core.errors import ConfigError
 from bot.core.netguard import split_allowlist
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DESTINATION_KINDS = (
     "console",
     "slack",
@@ -244,7 +245,7 @@ class SlackSettings(Section):
     signing_secret: SecretStr | None = None
     mode: Literal["socket", "http"] = "socket"
     api_url: str = "https://slack.com/api/"
-    http_port: int = 3000
+    http_port: int = Field(default=3000, ge=0, le=65535)
     command: str = "/wirewatch"
     # Who may change a channel's subscriptions besides workspace admins/owners.
     allowed_users: list[str] = Field(default_factory=list)
@@ -285,7 +286,7 @@ class LimitsSettings(Section):
 class HealthSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(default=8080, ge=0, le=65535)
 
 
 class Settings(BaseSettings):
@@ -305,6 +306,17 @@ class Settings(BaseSettings):
     watches: list[WatchConfig] = Field(default_factory=list)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, v: str) -> str:
+        # logging.setLevel would refuse it only later, with a traceback.
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            guess = closest(level, LOG_LEVELS)
+            hint = f"did you mean {guess!r}?" if guess else f"use one of {', '.join(LOG_LEVELS)}"
+            raise ValueError(f"unknown log level {v!r}: {hint}")
+        return level
 
     @classmethod
     def settings_customise_sources(

@@ -154,3 +154,12 @@ async def test_an_unsupported_database_is_refused(tmp_path: Path) -> None:
         f"wirewatch: {cfg}: database.url: database 'mysql' is not supported: "
         "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
     ]
+
+
+async def test_a_bad_log_level_or_port_is_refused_before_logging_starts(tmp_path: Path) -> None:
+    """Both used to surface later as tracebacks (logging.setLevel, the socket bind)."""
+    lines = await refused(tmp_path, 'log_level = "INF"\n[slack]\nhttp_port = 70000\n')
+    assert lines == [
+        "slack.http_port: Input should be less than or equal to 65535",
+        "log_level: unknown log level 'INF': did you mean 'INFO'?",
+    ]
