@@ -362,6 +362,8 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"config file {path} is not UTF-8 text") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from e
     for section, key in _SECRET_ENV:
         table = data.get(section)
         if isinstance(table, dict) and key in table:

@@ -4,6 +4,7 @@ never printed."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,19 @@ def test_the_shipped_example_config_has_no_unknown_keys() -> None:
     """config/*.toml must load under the strict rules (a stale key would stop a start)."""
     for path in sorted(DEFAULT_CONFIG.parent.glob("*.toml")):
         load_settings(path)
+
+
+def test_a_config_path_that_is_not_a_readable_toml_file_is_one_line(tmp_path: Path) -> None:
+    """A folder, a binary file, broken TOML: ConfigError naming the path, no traceback."""
+    with pytest.raises(
+        ConfigError, match=rf"^config file {re.escape(str(tmp_path))} is a directory$"
+    ):
+        load_settings(tmp_path)
+    binary = tmp_path / "image.toml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text$"):
+        load_settings(binary)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[poll\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(broken)
