@@ -209,8 +209,9 @@ def failure_reason(exc: BaseException) -> str:
         if isinstance(e, OSError) and (e.errno or e.strerror):
             # asyncpg words a refusal as "Connect call failed (...)": the errno says more.
             return os.strerror(e.errno) if e.errno else str(e.strerror)
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return text or type(exc).__name__
+    # One line whatever the library wrote (slack_sdk puts the server's answer on a second).
+    text = " ".join(str(exc).split())
+    return (text[:300] + "…" if len(text) > 300 else text) or type(exc).__name__
 
 
 async def open_store(settings: Settings) -> Store:
@@ -422,9 +423,10 @@ async def start_adapters(core: Core, adapters: list[Any]) -> None:
                 await _stop_quietly(done)
             reason = str(e) if isinstance(e, ConfigError) else failure_reason(e)
             if isinstance(e, ConfigError) and e.__cause__ is not None:
-                # Adapters word token problems themselves; a network failure they only wrap.
+                # Adapters word token problems themselves; failures they only wrap (a refused
+                # connection, a server error: "… could not start: <repr>") get plain words.
                 inner = failure_reason(e.__cause__)
-                if inner.startswith("cannot connect"):
+                if inner.startswith("cannot connect") or "could not start" in reason:
                     reason = inner
             raise ConfigError(f"{adapter.name} could not start: {reason}") from e
         started.append(adapter)

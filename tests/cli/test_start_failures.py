@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from tests.cli.test_cli import ROOT, wirewatch
 from tests.fakes.discord import FakeDiscord
@@ -297,3 +298,44 @@ def test_only_the_voice_warnings_are_silenced(
     messages = [r.getMessage() for r in caplog.records]
     assert not [m for m in messages if "voice" in m.lower()]
     assert "Shard ID 0 heartbeat blocked for more than 10 seconds." in messages
+
+
+async def test_a_platform_answering_with_an_error_is_one_line(tmp_path: Path) -> None:
+    """A Slack or Discord API that answers every call with 403 (a proxy, an outage page):
+    the platform's own words on one line, not a repr or a traceback."""
+
+    async def forbidden(request: web.Request) -> web.Response:
+        if "slack" in request.path:
+            return web.json_response({"ok": False, "error": "team_access_not_granted"})
+        return web.json_response({"message": "Access denied by proxy", "code": 0}, status=403)
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", forbidden)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        line = await refused_run(
+            run_config(tmp_path),
+            {
+                "SLACK_BOT_TOKEN": "xoxb-test-token",
+                "SLACK_APP_TOKEN": "xapp-test-token",
+                "WIREWATCH_SLACK_API_URL": f"http://127.0.0.1:{port}/slack/",
+            },
+        )
+        assert line.startswith("slack could not start: The request to the Slack API failed.")
+        assert "team_access_not_granted" in line
+        line = await refused_run(
+            run_config(tmp_path),
+            {
+                "DISCORD_TOKEN": "fake-discord-token",
+                "WIREWATCH_DISCORD_API_URL": f"http://127.0.0.1:{port}/api/v10",
+                "WIREWATCH_DISCORD_GATEWAY_URL": f"ws://127.0.0.1:{port}/gateway",
+            },
+        )
+        assert line.startswith("discord could not start: 403 Forbidden (error code: 0): ")
+        assert "Access denied by proxy" in line
+    finally:
+        await runner.cleanup()
