@@ -30,7 +30,7 @@ import aiohttp
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot.adapters.console import ConsoleNotifier
+from bot.adapters.console import ConsoleNotifier, notice_console_text
 from bot.core.delivery import Deliverer
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
@@ -148,7 +148,9 @@ class Core:
         report = await self.poller.run_cycle(due_only=due_only, progress=progress)
         self.metrics.observe_cycle(report)
         for notice in report.notices:
-            log.warning(notice.text, extra={"feed": notice.feed_url})
+            # The operator reads this: commands in the command line's syntax.
+            # "%s": the words quote a feed's name and URL, and a "%" there is not a format.
+            log.warning("%s", notice_console_text(notice.notice), extra={"feed": notice.feed_url})
         if report.alert_ids or report.notices:
             self.deliverer.wake()
         return report
@@ -466,7 +468,10 @@ def build_webhook_notifiers(settings: Settings) -> list[Any]:
     from bot.adapters.discord.notifier import DiscordWebhookNotifier
     from bot.adapters.slack.notifier import SlackWebhookNotifier
 
-    return [SlackWebhookNotifier(), DiscordWebhookNotifier.from_settings(settings.discord)]
+    return [
+        SlackWebhookNotifier(command=settings.slack.command),
+        DiscordWebhookNotifier.from_settings(settings.discord),
+    ]
 
 
 async def start_health(core: Core, adapters: list[Any]) -> Any:

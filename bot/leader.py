@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.models import Alert
+from bot.core.notices import Notice
 from bot.core.ports import Notifier
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,9 @@ class _DelegatingNotifier:
         """Send through the current client (leader or follower alike deliver over REST)."""
         return await self._target().send(destination, alerts, maybe_sent=maybe_sent)
 
-    async def send_notice(self, destination: str, text: str) -> None:
+    async def send_notice(self, destination: str, notice: Notice) -> None:
         """Post an operational notice through the current client."""
-        await self._target().send_notice(destination, text)
+        await self._target().send_notice(destination, notice)
 
 
 class LeaderElectedAdapter:

@@ -21,6 +21,8 @@ from bot.core.controls import (
     snooze_end,
     with_digest,
     with_quiet,
+    with_template,
+    with_updates,
     with_volume,
 )
 from bot.core.errors import (
@@ -378,6 +380,21 @@ class MemoryCore:
         old = self.watch_controls.get(key, WatchControls())
         self.watch_controls[key] = replace(old, snoozed_until=until)
         return watch, until
+
+    async def set_updates(self, caller: Caller, mode: str) -> ChannelControls:
+        self.calls.append("set_updates")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        new = self.channel_controls[caller.destination] = with_updates(current, mode)
+        return new
+
+    async def set_template(self, caller: Caller, source: str) -> tuple[ChannelControls, str | None]:
+        self.calls.append("set_template")
+        self._manager(caller)
+        current = self.channel_controls.get(caller.destination, ChannelControls())
+        controls, sample = with_template(current, source)
+        self.channel_controls[caller.destination] = controls
+        return controls, sample
 
     async def set_volume(
         self,

@@ -16,6 +16,7 @@ redirect chains, compression bombs).
 
 from __future__ import annotations
 
+import asyncio
 import gzip as gzip_module
 import hashlib
 import socket
@@ -72,6 +73,7 @@ class FeedServer:
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._runner: web.AppRunner | None = None
         self.port: int = 0
+        self.delay = 0.0  # seconds every answer waits
 
     async def __aenter__(self) -> FeedServer:
         app = web.Application()
@@ -173,6 +175,8 @@ class FeedServer:
         if request.path_qs in self._handlers:
             key = request.path_qs
         self.requests.append((key, dict(request.headers)))
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a publisher's latency: fetches overlap
         handler = self._handlers.get(key)
         if handler is not None:
             return await handler(request)

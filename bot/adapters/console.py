@@ -14,8 +14,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from bot.core.commands.reply import Cmd, Line
+from bot.core.commands.reply import plain_text as _plain_text
 from bot.core.display import display_text
 from bot.core.models import Alert, iso_utc
+from bot.core.notices import Audience, Notice, notice_line
 from bot.terminal import terminal_text
 
 # json.dumps(ensure_ascii=False) escapes C0 only; U+009B alone is a CSI to many terminals,
@@ -34,6 +37,43 @@ def json_line(obj: Any) -> str:
     """``obj`` as one JSON line that is safe to print on a terminal (values unchanged)."""
     text = json.dumps(obj, ensure_ascii=False)
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+CLI = "wirewatch"
+# Chat command -> the command line's own name for it, where the CLI has one.
+_CLI_NAMES = {
+    "feeds add": "feed add",
+    "feeds list": "feed list",
+    "feeds remove": "feed remove",
+    "watch add": "watch add",
+    "watch list": "watch list",
+    "watch remove": "watch remove",
+    "watch test": "watch test",
+    "latest": "latest",
+    "status": "status",
+    "why": "why",
+}
+
+
+def cli_command(cmd: Cmd) -> str:
+    """A command reference as the operator types it: ``wirewatch feed remove 4``. A chat
+    command the CLI lacks is named as chat users type it (only they can run it)."""
+    name = _CLI_NAMES.get(cmd.name)
+    words = f"{CLI} {name}" if name else cmd.name
+    return words + (f" {cmd.args}" if cmd.args else "")
+
+
+def cli_text(spans: Line) -> str:
+    """Spans as plain terminal text, commands in the command line's syntax."""
+    return "".join(
+        f"`{cli_command(span)}`" if isinstance(span, Cmd) else _plain_text((span,))
+        for span in spans
+    )
+
+
+def notice_console_text(notice: Notice) -> str:
+    """A notice for the operator's terminal (the console and the log)."""
+    return cli_text(notice_line(notice, Audience.OPERATOR))
 
 
 def format_alert_line(alert: Alert) -> str:
@@ -93,6 +133,7 @@ class ConsoleNotifier:
             self.out.write(f"[updated {line(message_id)}] " + format_story(group) + "\n\n")
         self.out.flush()
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        self.out.write(f"[notice] {line(text)}\n")
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Print a notice; its commands are the command line's (``wirewatch feed …``)."""
+        self.out.write(f"[notice] {line(notice_console_text(notice))}\n")
         self.out.flush()

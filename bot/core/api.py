@@ -219,6 +219,16 @@ class CoreAPI(Protocol):
         only once its story has ``min_outlets`` outlets. ``0`` removes a setting."""
         ...
 
+    async def set_updates(self, caller: Caller, mode: str) -> ChannelControls:
+        """How a story's growth reaches the channel: ``edit`` its message, or ``thread``
+        replies under it."""
+        ...
+
+    async def set_template(self, caller: Caller, source: str) -> tuple[ChannelControls, str | None]:
+        """Set the channel's alert template (``default`` removes it). Returns the controls
+        and a sample alert rendered with it. Raises ``TemplateError`` with the reason."""
+        ...
+
     # --- alert buttons ----------------------------------------------------------------------
 
     async def mute_story(self, caller: Caller, alert_ref: str) -> str:

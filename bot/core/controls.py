@@ -64,6 +64,7 @@ class ChannelControls:
     quiet_tz: str = DEFAULT_TZ
     snoozed_until: datetime | None = None
     threads: bool = False  # story growth as thread replies instead of edits
+    template: str | None = None  # the alerts' first line (bot.core.templates)
 
     @property
     def default(self) -> bool:
@@ -425,6 +426,7 @@ def describe(controls: ChannelControls, now: datetime) -> list[str]:
     if snoozed(controls.snoozed_until, now) and controls.snoozed_until is not None:
         lines.append(f"Snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
     lines.append("Story updates: " + ("thread replies" if controls.threads else "edit the message"))
+    lines.append(f"Template: {controls.template}" if controls.template else "Template: default")
     return lines
 
 
@@ -485,3 +487,23 @@ class ChannelReport:
     controls: ChannelControls
     watches: tuple[tuple[WatchInfo, WatchControls], ...]
     now: datetime
+
+
+def with_template(current: ChannelControls, source: str) -> tuple[ChannelControls, str | None]:
+    """The channel with ``source`` as its template (``default`` removes it), and the sample
+    alert rendered with it. Raises ``TemplateError`` for one that would fail at send time."""
+    from bot.core.templates import validate  # Jinja2 loads only when a template is set
+
+    text = source.strip()
+    if text.lower() in OFF | {"default", "reset"}:
+        return replace(current, template=None), None
+    sample = validate(text)
+    return replace(current, template=text), sample
+
+
+def with_updates(current: ChannelControls, mode: str) -> ChannelControls:
+    """``edit`` (a story's message is edited as it grows) or ``thread`` (replies under it)."""
+    word = mode.strip().lower()
+    if word not in ("edit", "thread"):
+        raise ControlError(f"{mode!r} is not a choice: edit or thread")
+    return replace(current, threads=word == "thread")

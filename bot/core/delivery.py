@@ -19,7 +19,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core.alerts import one_per_story
@@ -31,8 +31,8 @@ from bot.core.errors import (
     RetryableDeliveryError,
 )
 from bot.core.models import Alert
-from bot.core.notices import channel_recovered_text
-from bot.core.ports import Clock, MessageEditor, Notifier
+from bot.core.notices import ChannelRecovered, notice_from_row
+from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ class Deliverer:
         # Set by run()'s stop: a pass in progress sends no further batch (SIGTERM must not
         # wait for a whole backlog at the platforms' pace).
         self._stopping: asyncio.Event | None = None
+        self._templates: dict[str, str] = {}  # destination -> its template, read per pass
+        self._threads: dict[str, bool] = {}  # destination -> story growth as thread replies
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -150,6 +152,12 @@ class Deliverer:
                 extra={"destination": destination, "alerts": queued, "reasons": sorted(reasons)},
             )
 
+    def _shaped(self, destination: str, alerts: list[Alert]) -> list[Alert]:
+        """One alert per story, carrying the channel's template when it set one."""
+        stories = one_per_story(alerts)
+        template = self._templates.get(destination)
+        return [replace(a, template=template) for a in stories] if template else stories
+
     async def _drain(self, destination: str, report: DeliveryReport) -> None:
         notifier = self.notifier_for(destination)
         if notifier is None:
@@ -160,6 +168,13 @@ class Deliverer:
                 destination, reason=reason, now=self.clock.now(), permanent=True
             )
             return
+        controls = await self.store.controls.channel(destination)
+        self._threads[destination] = controls.threads
+        template = controls.template
+        if template:
+            self._templates[destination] = template
+        else:
+            self._templates.pop(destination, None)
         while self._stopping is None or not self._stopping.is_set():
             now = self.clock.now()
             claimed, maybe_sent = await self.store.claim_outbox(
@@ -208,7 +223,7 @@ class Deliverer:
         await self.store.mark_attempt(ids, self.instance_id)
         try:
             message_id = await notifier.send(
-                destination, one_per_story(claimed), maybe_sent=maybe_sent
+                destination, self._shaped(destination, claimed), maybe_sent=maybe_sent
             )
         except RejectedMessageError as e:
             if len(claimed) > 1:
@@ -264,7 +279,7 @@ class Deliverer:
             log.info("destination recovered", extra={"destination": destination})
             # The channel could not be told while broken; tell it now, once.
             await self.store.queue_notices(
-                [(destination, channel_recovered_text(*recovered))], done
+                [(destination, ChannelRecovered(since=recovered[0], reason=recovered[1]))], done
             )
         return True
 
@@ -292,8 +307,14 @@ class Deliverer:
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             try:
-                if alerts:
-                    await notifier.edit(destination, message_id, one_per_story(alerts))
+                if (
+                    alerts
+                    and self._threads.get(destination)
+                    and isinstance(notifier, ThreadReplier)
+                ):
+                    await notifier.reply(destination, message_id, self._shaped(destination, alerts))
+                elif alerts:
+                    await notifier.edit(destination, message_id, self._shaped(destination, alerts))
             except RetryableDeliveryError as e:
                 delay = retry_delay(1, e.retry_after, self.rng)
                 await self.store.edit_failed(
@@ -373,7 +394,7 @@ class Deliverer:
                 )
                 continue
             try:
-                await notifier.send_notice(row.destination, row.text)
+                await notifier.send_notice(row.destination, notice_from_row(row.text, row.data))
             except RejectedMessageError as e:
                 log.error("notice refused: %s", e.reason, extra={"destination": row.destination})
                 await self.store.notice_done(row.id, sent=False, error=e.reason)

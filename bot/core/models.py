@@ -139,6 +139,7 @@ class Alert:
     also_matched: tuple[WatchHit, ...] = ()  # the story's other watches in this channel
     coverage: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the story's other articles
     digest: str | None = None  # part of a summary (digest, after quiet hours): its heading
+    template: str | None = None  # the channel's template for its first line, if it set one
 
     @property
     def hits(self) -> tuple[WatchHit, ...]:

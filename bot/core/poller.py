@@ -25,7 +25,7 @@ from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article, FeedEntry
-from bot.core.notices import feed_failing_text, feed_recovered_text
+from bot.core.notices import FeedFailing, FeedRecovered, Notice, feed_notice_destinations
 from bot.core.parsing import parse_feed
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
@@ -73,13 +73,24 @@ class FeedNotice:
     failing: bool
     reason: str | None
     since: datetime | None
+    feed_id: int | None = None
+    source: str = "config"
+    reach: tuple[str, ...] | None = None  # the feed's ``FeedRow.reach``: who may hear of it
 
     @property
-    def text(self) -> str:
+    def notice(self) -> Notice:
+        """The notice as data; each notifier words it (and its commands) natively."""
         name = self.feed_name or self.feed_url
         if self.failing:
-            return feed_failing_text(name, self.feed_url, self.since, self.reason)
-        return feed_recovered_text(name)
+            return FeedFailing(
+                name=name,
+                url=self.feed_url,
+                since=self.since,
+                reason=self.reason,
+                feed_id=self.feed_id,
+                source=self.source,
+            )
+        return FeedRecovered(name=name, url=self.feed_url)
 
 
 @dataclass(slots=True)
@@ -367,7 +378,11 @@ class Poller:
             result = outcome.result
             assert result is not None
             if feed.failing_notified:
-                report.notices.append(FeedNotice(feed.url, feed.name, False, None, None))
+                report.notices.append(
+                    FeedNotice(
+                        feed.url, feed.name, False, None, None, feed.id, feed.source, feed.reach
+                    )
+                )
             interval = effective_interval(
                 feed.interval, ttl_seconds=outcome.ttl_seconds, max_age=result.max_age
             )
@@ -414,8 +429,12 @@ class Poller:
                 ingest.count_hit(conn, watch_id, now, by=hits[watch_id])
             # Notices are queued with the state change that caused them: told exactly once.
             if fresh_notices:
-                dests = ingest.notice_destinations(conn)
-                notice_rows = [(d, n.text) for n in fresh_notices for d in dests]
+                subscribed = ingest.notice_subscribers(conn)
+                notice_rows: list[tuple[str, Notice | str]] = [
+                    (d, n.notice)
+                    for n in fresh_notices
+                    for d in feed_notice_destinations(n.reach, subscribed)
+                ]
                 ingest.insert_notices(conn, notice_rows, now)
             return alert_ids
 
@@ -438,7 +457,11 @@ class Poller:
         failures = feed.consecutive_failures + 1
         since = feed.error_since or outcome.fetched_at
         if failures >= self.failing_after and not feed.failing_notified:
-            report.notices.append(FeedNotice(feed.url, feed.name, True, error.reason, since))
+            report.notices.append(
+                FeedNotice(
+                    feed.url, feed.name, True, error.reason, since, feed.id, feed.source, feed.reach
+                )
+            )
         return {
             "b_id": feed.id,
             "last_fetch_at": outcome.fetched_at,

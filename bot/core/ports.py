@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from bot.core.models import Alert
+from bot.core.notices import Notice
 
 
 class Clock(Protocol):
@@ -44,8 +45,21 @@ class Notifier(Protocol):
         """
         ...
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        """Post a plain operational notice (feed failing / recovered) to a destination."""
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice (feed failing / recovered, channel recovered) to a
+        destination, worded natively (:func:`bot.core.notices.notice_line`: commands in
+        this platform's syntax, feed text escaped). It must ping nobody."""
+        ...
+
+
+@runtime_checkable
+class ThreadReplier(Protocol):
+    """A notifier that can answer a message it posted in its thread (Slack thread_ts, a
+    Discord reply): for channels that want story growth as replies instead of edits."""
+
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Post what is new about the stories of ``message_id`` (their coverage now, a
+        changed headline) under it. Raises like ``send``."""
         ...
 
 

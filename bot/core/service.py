@@ -26,6 +26,8 @@ from bot.core.controls import (
     snooze_end,
     with_digest,
     with_quiet,
+    with_template,
+    with_updates,
     with_volume,
 )
 from bot.core.discovery import feed_links, looks_like_html
@@ -732,6 +734,17 @@ class Wirewatch:
             watch.id, caller.destination, controls, now=self.clock.now()
         )
         return watch, until
+
+    async def set_updates(self, caller: Caller, mode: str) -> ChannelControls:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        return await self._save_controls(caller, with_updates(current, mode))
+
+    async def set_template(self, caller: Caller, source: str) -> tuple[ChannelControls, str | None]:
+        self._require_manager(caller)
+        current = await self.store.controls.channel(caller.destination)
+        controls, sample = with_template(current, source)
+        return await self._save_controls(caller, controls), sample
 
     async def set_volume(
         self,

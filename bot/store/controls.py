@@ -75,6 +75,7 @@ class ControlsStore:
             "quiet_tz": controls.quiet_tz,
             "snoozed_until": controls.snoozed_until,
             "threads": controls.threads,
+            "template": controls.template,
             "updated_at": now,
             "updated_by": by,
         }
@@ -404,4 +405,5 @@ def _channel_from_row(row: Any) -> ChannelControls:
         quiet_tz=row.quiet_tz,
         snoozed_until=row.snoozed_until,
         threads=bool(row.threads),
+        template=row.template,
     )

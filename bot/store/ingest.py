@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from bot.core.models import Article
+from bot.core.notices import Notice, PlainNotice, notice_fallback, notice_to_json
 from bot.store.schema import (
     alerts,
     articles,
@@ -247,32 +248,40 @@ def update_feed_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
     conn.execute(stmt, list(rows))
 
 
-def notice_destinations(conn: Connection) -> list[str]:
-    """Channels that hear about feed trouble: every active subscription's, console aside."""
+def notice_subscribers(conn: Connection) -> list[tuple[str, str | None]]:
+    """Every active subscription's (destination, tenant): who may hear about feed trouble
+    (:func:`bot.core.notices.feed_notice_destinations` picks among them per feed)."""
     rows = conn.execute(
-        select(subscriptions.c.destination).where(subscriptions.c.active.is_(True)).distinct()
+        select(subscriptions.c.destination, subscriptions.c.tenant)
+        .where(subscriptions.c.active.is_(True))
+        .distinct()
     )
-    return sorted(r[0] for r in rows if r[0] != "console")
+    return [(r[0], r[1]) for r in rows]
 
 
-def insert_notices(conn: Connection, rows: Sequence[tuple[str, str]], now: datetime) -> None:
-    """Queue (destination, text) notices in the caller's transaction."""
+def insert_notices(
+    conn: Connection, rows: Sequence[tuple[str, Notice | str]], now: datetime
+) -> None:
+    """Queue (destination, notice) rows in the caller's transaction. A notice is stored as
+    data with its plain words beside it; a bare string is a plain-text notice."""
     if not rows:
         return
-    conn.execute(
-        insert(notices),
-        [
+    values = []
+    for dest, notice in rows:
+        if isinstance(notice, str):
+            notice = PlainNotice(notice)
+        values.append(
             {
                 "destination": dest,
-                "text": text,
+                "text": notice_fallback(notice),
+                "data": notice_to_json(notice),
                 "created_at": now,
                 "state": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,
             }
-            for dest, text in rows
-        ],
-    )
+        )
+    conn.execute(insert(notices), values)
 
 
 def touch_posts(conn: Connection, story_keys: Sequence[str]) -> int:

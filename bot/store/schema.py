@@ -128,6 +128,7 @@ channel_controls = Table(
     Column("quiet_tz", Text, nullable=False, default="UTC"),
     Column("snoozed_until", UTCDateTime()),
     Column("threads", Boolean, nullable=False, default=False),
+    Column("template", Text),  # the alerts' first line (bot.core.templates)
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("updated_by", Text),
 )
@@ -286,7 +287,7 @@ notices = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("destination", Text, nullable=False),
-    Column("text", Text, nullable=False),
+    Column("text", Text, nullable=False),  # plain words: what a pre-0006 version posts
     Column("created_at", UTCDateTime(), nullable=False),
     Column("state", String(16), nullable=False, default="pending"),  # pending | sent | dead
     Column("attempts", Integer, nullable=False, default=0),
@@ -294,6 +295,8 @@ notices = Table(
     Column("last_error", Text),
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime()),
+    # The notice as data (bot.core.notices, JSON); NULL for rows queued as text before 0006.
+    Column("data", Text),
 )
 Index("ix_notices_pending", notices.c.state, notices.c.next_attempt_at)
 

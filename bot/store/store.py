@@ -32,6 +32,7 @@ from bot.core.models import (
     FeedInfo,
     WatchInfo,
 )
+from bot.core.notices import Notice
 from bot.store import ingest
 from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
@@ -1319,7 +1320,8 @@ class Store:
             )
         return out
 
-    async def queue_notices(self, rows: Sequence[tuple[str, str]], now: datetime) -> None:
+    async def queue_notices(self, rows: Sequence[tuple[str, Notice | str]], now: datetime) -> None:
+        """Queue (destination, notice) rows; a bare string is a plain-text notice."""
         from bot.store.ingest import insert_notices
 
         await self.run_write(lambda conn: insert_notices(conn, rows, now))

@@ -111,3 +111,33 @@ def _edits(room: Room) -> int:
     if room.platform == "slack":
         return len(room.fake.calls_to("chat.update"))
     return len(room.fake.edited)
+
+
+async def test_a_channel_template_shapes_its_alerts_and_errors_show_when_set(room: Room) -> None:
+    loop = await room.say("template set", {"text": "{% for i in range(9) %}x{% endfor %}"})
+    assert "is not allowed" in loop.text and not loop.public
+    unknown = await room.say("template set", {"text": "{{ title.__class__ }}"})
+    assert "is not allowed" in unknown.text
+    field = await room.say("template set", {"text": "{{ headline }}"})
+    assert "unknown field 'headline'" in field.text
+    member = await room.say("template set", {"text": "{{ title }}"}, manager=False)
+    assert "⛔ Only" in member.text
+
+    ok = await room.say(
+        "template set", {"text": "NEWSFLASH {{ source|upper }}: {{ title }} [{{ outlets }}]"}
+    )
+    assert "A sample: NEWSFLASH EXAMPLE WIRE" in ok.text and ok.public
+    shown = await room.say("template show", manager=False)
+    assert "NEWSFLASH" in shown.text and "also_reported_by" in shown.text
+
+    room.publish("re-1", "China tightens rare earth export rules @everyone")
+    await room.tick(minutes=1)
+    (alert,) = room.messages()
+    assert "NEWSFLASH NEWS: China tightens rare earth export rules" in alert
+    assert "@everyone" not in alert.replace("@\u200d", "@\u200b"), "feed text never pings"
+
+    back = await room.say("template set", {"text": "default"})
+    assert "default layout" in back.text
+    room.publish("li-1", "Lithium prices slide again")
+    await room.tick(minutes=1)
+    assert "NEWSFLASH" not in room.messages()[-1]

@@ -89,6 +89,7 @@ def _text(message: dict[str, Any]) -> str:
     parts = [str(message.get("text") or message.get("content") or "")]
     for block in message.get("blocks") or []:
         parts.append(str((block.get("text") or {}).get("text", "")))
+        parts += [str(e["url"]) for e in block.get("elements") or [] if "url" in e]
     for embed in message.get("embeds") or []:
         # As Discord lays an embed out: author line, title, then the description.
         parts.append(str((embed.get("author") or {}).get("name", "")))
@@ -260,3 +261,29 @@ async def test_members_cannot_change_controls_and_bad_input_is_explained(room: R
     assert "is not a duration" in bad_span.text
     settings = await room.say("settings", manager=False)
     assert "Digest: realtime" in settings.text
+
+
+async def test_story_growth_as_thread_replies_instead_of_edits(room: Room) -> None:
+    answer = await room.say("updates", {"mode": "thread"})
+    assert "replies in its thread" in answer.text and answer.public
+    room.publish("re-1", "China tightens rare earth export rules")
+    await room.tick(minutes=1)
+    room.publish("re-1", "China tightens rare earth export rules", outlet="wire")
+    await room.tick(minutes=2)
+    if room.platform == "slack":
+        posted = [m for m in room.fake.messages.get("C1", []) if "news.test" in _text(m)]
+        first = posted[0]
+        replies = [m for m in room.fake.messages["C1"] if m.get("thread_ts") == first["ts"]]
+        edits = len(room.fake.calls_to("chat.update"))
+    else:
+        posted = [m for m in room.fake.messages.get(CHANNEL_ID, []) if m.get("embeds")]
+        first = posted[0]
+        replies = [
+            m
+            for m in room.fake.messages[CHANNEL_ID]
+            if str((m.get("message_reference") or {}).get("message_id")) == first["id"]
+        ]
+        edits = len(room.fake.edited)
+    assert len(posted) == 1 and edits == 0
+    (reply,) = replies
+    assert "Now carried by 2 outlets" in _text(reply) and "WIRE" in _text(reply)

@@ -18,6 +18,7 @@ import pytest
 
 from bot.adapters.console import ConsoleNotifier
 from bot.core.models import Alert, WatchHit
+from bot.core.notices import PlainNotice
 from bot.terminal import terminal_text
 from tests.cli.test_cli import wirewatch
 from tests.feedserver import FeedServer, rss
@@ -86,7 +87,7 @@ async def test_console_adapter_prints_hostile_text_inert() -> None:
     console = ConsoleNotifier(out)
     await console.send("console", [hostile_alert()])
     await console.edit("console", "console-7", [hostile_alert()])
-    await console.send_notice("console", "feed \x1b]0;pwned\x07 failing")
+    await console.send_notice("console", PlainNotice("feed \x1b]0;pwned\x07 failing"))
     printed = out.getvalue()
     assert_inert(printed)
     assert "Wire News: Tariffs rise again" in printed

@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.core.api import Caller
 from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
 from bot.core.models import Alert
+from bot.core.notices import Notice, notice_fallback
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
@@ -38,8 +39,8 @@ class ScriptedNotifier:
         self.sent.append((destination, ids, maybe_sent))
         return f"m{ids[0]}"
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        self.notices.append((destination, text))
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        self.notices.append((destination, notice_fallback(notice)))
 
 
 # Distinct headline words so no two items look like the same story.

@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.core.api import Caller
 from bot.core.errors import RejectedMessageError
 from bot.core.models import Alert
+from bot.core.notices import Notice, notice_fallback
 from tests.core.test_delivery import _queue, _setup
 from tests.feedserver import FeedServer
 from tests.support import FakeClock, core_for
@@ -40,7 +41,8 @@ class RefusingNotifier:
         self.sent.append(ids)
         return f"m{ids[0]}"
 
-    async def send_notice(self, destination: str, text: str) -> None:
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        text = notice_fallback(notice)
         if "refuse" in text:
             raise RejectedMessageError(REASON)
         self.notices.append(text)

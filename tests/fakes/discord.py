@@ -571,6 +571,11 @@ class FakeDiscord:
             "attachments": [],
             "embeds": body.get("embeds") or [],
             "components": body.get("components") or [],
+            **(
+                {"message_reference": body["message_reference"]}
+                if body.get("message_reference")
+                else {}
+            ),
             "pinned": False,
             "type": 0,
             "flags": int(body.get("flags") or 0),

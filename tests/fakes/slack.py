@@ -263,6 +263,8 @@ class FakeSlack:
             "text": params.get("text", ""),
             "bot_id": "BBOT",
         }
+        if params.get("thread_ts"):
+            message["thread_ts"] = str(params["thread_ts"])
         for key in ("blocks", "metadata"):
             value = params.get(key)
             if isinstance(value, str):

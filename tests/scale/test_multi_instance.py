@@ -654,7 +654,7 @@ class RecordingAdapter:
                 outer.sent.append(destination)
                 return "m1"
 
-            async def send_notice(self, destination: str, text: str) -> None:
+            async def send_notice(self, destination: str, notice: Any) -> None:
                 outer.sent.append(destination)
 
         self._notifier = Notifier()

@@ -30,6 +30,7 @@ import discord
 
 from bot.adapters.discord import render
 from bot.adapters.discord.client import configure_endpoints
+from bot.adapters.discord.replies import markdown
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -37,9 +38,20 @@ from bot.core.errors import (
     RetryableDeliveryError,
 )
 from bot.core.models import Alert
+from bot.core.notices import Notice, PlainNotice, notice_line
 from bot.settings import DiscordSettings
 
 log = logging.getLogger(__name__)
+
+
+def notice_content(notice: Notice) -> str:
+    """A notice as message content within 2000 characters: commands as ``/feeds …``, feed
+    text escaped, mentions broken (and it is sent with no allowed mentions besides)."""
+    if isinstance(notice, PlainNotice):
+        # Text from before notices were data: posted exactly as it was then.
+        return render.notice_text(notice.text)
+    return render.fit(markdown(notice_line(notice)), render.CONTENT_LIMIT)
+
 
 # Discord error codes worth a sentence of their own.
 UNKNOWN_CHANNEL = 10003
@@ -244,13 +256,29 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        """Post a plain-text operational notice; nothing in it can ping anyone."""
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Answer a story's message with its growth (a Discord reply), for channels that
+        asked for replies instead of edits; it pings nobody."""
         channel = await self._channel(destination)
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(
-                content=render.notice_text(text), allowed_mentions=discord.AllowedMentions.none()
+                content=render.update_text(alerts),
+                reference=discord.MessageReference(
+                    message_id=int(message_id), channel_id=channel.id, fail_if_not_exists=False
+                ),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except Exception as e:
+            raise delivery_error(e) from e
+
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice as message content; nothing in it can ping anyone."""
+        channel = await self._channel(destination)
+        await self._pacer.wait_turn(destination)
+        try:
+            await channel.send(
+                content=notice_content(notice), allowed_mentions=discord.AllowedMentions.none()
             )
         except Exception as e:
             raise delivery_error(e) from e
@@ -366,13 +394,14 @@ class DiscordWebhookNotifier:
         )
         return str(sent.id)
 
-    async def send_notice(self, destination: str, text: str) -> None:
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice through the webhook, worded as for a bot message."""
         webhook, thread = self._webhook(destination)
         await self._post(
             destination,
             webhook,
             thread,
-            content=render.notice_text(text),
+            content=notice_content(notice),
             allowed_mentions=discord.AllowedMentions.none(),
         )
 

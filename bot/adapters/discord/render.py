@@ -13,6 +13,7 @@ title 256, description 4096, field value 1024, footer 2048, author 256, content 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,9 +21,12 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.core import templates
 from bot.core.display import display_text, web_url
 from bot.core.highlight import highlight_spans
 from bot.core.models import Alert, ArticleView
+
+log = logging.getLogger(__name__)
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -365,6 +369,31 @@ def render_digest(alerts: Sequence[Alert]) -> list[discord.Embed]:
     return embeds
 
 
+def update_text(alerts: Sequence[Alert]) -> str:
+    """A reply under a story's message: its coverage now and a changed headline."""
+    lines = []
+    for alert in alerts:
+        if alert.updated:
+            lines.append(f"✏️ Headline now: **{fit(clean(alert.title), 200)}**")
+        if alert.also_reported_by:
+            outlets = 1 + len(alert.also_reported_by)
+            lines.append(f"📰 Now carried by {outlets} outlets — {also_reported_text(alert)}")
+    return fit("\n".join(lines) or "Coverage of this story grew.", CONTENT_LIMIT)
+
+
+def templated_line(alert: Alert) -> str | None:
+    """The channel's template for this alert in Discord markdown, or None (no template, or
+    one that fails: the embed alone then, and a log line; templates are checked when set)."""
+    if not alert.template:
+        return None
+    try:
+        out = templates.render(alert.template, templates.fields_of(alert, clean))
+    except templates.TemplateError as e:
+        log.warning("template failed at send time: %s", e)
+        return None
+    return neutralise_mentions(out)
+
+
 def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
     """The message for a batch: embeds, and the watch's role ping as the only mention."""
     if alerts and alerts[0].digest:
@@ -376,6 +405,9 @@ def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
         if rid is not None and rid not in roles:
             roles.append(rid)
     content = " ".join(f"<@&{rid}>" for rid in roles) or None
+    templated = templated_line(alerts[0]) if len(alerts) == 1 else None
+    if templated:
+        content = fit(f"{content} {templated}" if content else templated, CONTENT_LIMIT)
     allowed = discord.AllowedMentions(
         everyone=False,
         users=False,

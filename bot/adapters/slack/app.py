@@ -123,10 +123,14 @@ class SlackAdapter:
             retry_handlers=[],
         )
         self._notifier = SlackNotifier(
-            delivery_client, pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
+            delivery_client,
+            pace_seconds=pace_seconds,
+            monotonic=monotonic,
+            sleep=sleep,
+            command=settings.command,
         )
         self._webhook_notifier = SlackWebhookNotifier(
-            pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep
+            pace_seconds=pace_seconds, monotonic=monotonic, sleep=sleep, command=settings.command
         )
         self.app = AsyncApp(
             client=self.client,

@@ -40,14 +40,24 @@ from bot.adapters.slack.render import (
     SlackMessage,
     alert_metadata,
     clip,
-    escape_text,
     render_alerts,
+    render_update,
     without_buttons,
 )
+from bot.adapters.slack.replies import mrkdwn
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
 from bot.core.models import Alert
+from bot.core.notices import Notice, notice_line
 
 log = logging.getLogger(__name__)
+
+NOTICE_LIMIT = 3000  # characters of a notice's text; Slack truncates longer messages
+
+
+def notice_message(notice: Notice, command: str) -> SlackMessage:
+    """A notice as one plain mrkdwn message (no blocks: nothing in it needs layout)."""
+    return SlackMessage(text=clip(mrkdwn(notice_line(notice), command), NOTICE_LIMIT))
+
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -165,8 +175,10 @@ class SlackNotifier:
         history_limit: int = 50,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        command: str = "/wirewatch",
     ) -> None:
         self._client = client
+        self._command = command  # the app's slash command, which notices tell people to type
         self._pacer = _Pacer(pace_seconds, monotonic, sleep)
         self._max_inline_wait = max_inline_wait
         self._history_limit = history_limit
@@ -228,6 +240,18 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
+    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Post a story's growth in its message's thread (``thread_ts``), for channels that
+        asked for replies instead of edits."""
+        channel = await self._resolve(destination)
+        async with self._pacer.lock(channel):
+            try:
+                await self._post(
+                    channel, render_update(alerts), metadata=None, thread_ts=message_id
+                )
+            except _Ambiguous as e:
+                raise RetryableDeliveryError(e.reason) from e.__cause__
+
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message (``chat.update``) now its stories have grown."""
         channel = await self._resolve(destination)
@@ -256,10 +280,11 @@ class SlackNotifier:
             finally:
                 self._pacer.sent(channel)
 
-    async def send_notice(self, destination: str, text: str) -> None:
-        """Post an operational notice as plain text (escaped: it may quote feed errors)."""
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice as mrkdwn text: commands as ``/wirewatch …``, feed
+        names and errors escaped (they are feed text)."""
         channel = await self._resolve(destination)
-        message = SlackMessage(text=clip(escape_text(text), 3000))
+        message = notice_message(notice, self._command)
         async with self._pacer.lock(channel):
             try:
                 await self._post(channel, message, metadata=None)
@@ -267,7 +292,12 @@ class SlackNotifier:
                 raise RetryableDeliveryError(e.reason) from e.__cause__
 
     async def _post(
-        self, channel: str, message: SlackMessage, *, metadata: dict[str, Any] | None
+        self,
+        channel: str,
+        message: SlackMessage,
+        *,
+        metadata: dict[str, Any] | None,
+        thread_ts: str | None = None,
     ) -> str:
         waited = False
         blocks: list[dict[str, Any]] | None = message.blocks or None
@@ -279,6 +309,7 @@ class SlackNotifier:
                     text=message.text,
                     blocks=blocks,
                     metadata=metadata,
+                    thread_ts=thread_ts,
                     unfurl_links=False,
                     unfurl_media=False,
                 )
@@ -363,10 +394,12 @@ class SlackWebhookNotifier:
         timeout: float = 30.0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        command: str = "/wirewatch",
     ) -> None:
         self._pacer = _Pacer(pace_seconds, monotonic, sleep)
         self._max_inline_wait = max_inline_wait
         self._timeout = timeout
+        self._command = command
 
     async def send(
         self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
@@ -377,10 +410,11 @@ class SlackWebhookNotifier:
             await self._post(url, without_buttons(render_alerts(alerts)))
         return f"webhook:{alerts[0].id}"
 
-    async def send_notice(self, destination: str, text: str) -> None:
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Post an operational notice, worded as :class:`SlackNotifier` words it."""
         url = _webhook_url(destination)
         async with self._pacer.lock(url):
-            await self._post(url, SlackMessage(text=clip(escape_text(text), 3000)))
+            await self._post(url, notice_message(notice, self._command))
 
     async def _post(self, url: str, message: SlackMessage) -> None:
         client = AsyncWebhookClient(url, timeout=int(self._timeout))

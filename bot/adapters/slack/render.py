@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.core import templates
 from bot.core.display import display_text, web_url
 from bot.core.highlight import highlight_spans
 from bot.core.models import (
@@ -307,6 +308,9 @@ def render_alert(alert: Alert) -> SlackMessage:
     headline = f"*{link(alert.url, title)}*"
     if alert.updated:
         headline += " _(updated)_"
+    templated = templated_line(alert)
+    if templated:
+        headline = templated
     if mention:
         headline = f"{mention} {headline}"
     head: Block = section(headline)
@@ -349,6 +353,22 @@ def render_alert(alert: Alert) -> SlackMessage:
     if mention:
         text = f"{mention} {text}"
     return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
+
+
+def templated_line(alert: Alert) -> str | None:
+    """The channel's template for this alert in mrkdwn, or None (no template, or one that
+    fails: the default headline then, and a log line; templates are checked when set)."""
+    if not alert.template:
+        return None
+    try:
+        out = templates.render(alert.template, templates.fields_of(alert, escape_text))
+    except templates.TemplateError as e:
+        log.warning("template failed at send time: %s", e)
+        return None
+    # Field values are escaped; the template's own text may link (<url|text>) but never
+    # mention or broadcast.
+    out = re.sub(r"<(?=[!@#])", "&lt;", out)
+    return _BROADCAST.sub("@" + _ZWJ, out)
 
 
 def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
@@ -431,6 +451,23 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
     return SlackMessage(
         text=_fallback(f"{escape_text(heading)}: {titles}"), blocks=fit_blocks(blocks)
     )
+
+
+def render_update(alerts: Sequence[Alert]) -> SlackMessage:
+    """A thread reply under a story's message: its coverage now and a changed headline."""
+    lines = []
+    for alert in alerts:
+        title = shorten(alert.title, TITLE_CHARS) or alert.url
+        if alert.updated:
+            lines.append(f"✏️ Headline now: *{link(alert.url, title)}*")
+        outlets = 1 + len(alert.also_reported_by)
+        if alert.also_reported_by:
+            lines.append(
+                f"📰 Now carried by {outlets} outlets — "
+                + _also_reported(alert.also_reported_by, alert.coverage)
+            )
+    text = "\n".join(lines) or "Coverage of this story grew."
+    return SlackMessage(text=_fallback(text), blocks=[section(clip(text, MAX_SECTION_TEXT))])
 
 
 def without_buttons(message: SlackMessage) -> SlackMessage:

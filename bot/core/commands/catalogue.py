@@ -412,6 +412,47 @@ CATALOGUE += (
     ),
 )
 
+CATALOGUE += (
+    CommandSpec(
+        "updates",
+        "how a story's new outlets and changed headline reach this channel",
+        "edit|thread",
+        "thread",
+        (
+            Param(
+                "mode",
+                Kind.CHOICE,
+                "edit the story's message, or reply in its thread",
+                required=True,
+                choices=("edit", "thread"),
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "template set",
+        "shape the first line of this channel's alerts (fields in `template show`)",
+        "TEXT | default",
+        "{{ source | upper }}: {{ title }} ({{ outlets }} outlets)",
+        (
+            Param(
+                "text",
+                Kind.TEXT,
+                "e.g. {{ source }}: {{ title }} — or default",
+                required=True,
+                max_length=500,
+            ),
+        ),
+        mutating=True,
+    ),
+    CommandSpec(
+        "template show",
+        "this channel's alert template and the fields a template may use",
+        "",
+        "",
+    ),
+)
+
 # Personal watches: anyone may keep their own, delivered to them by direct message.
 CATALOGUE += (
     CommandSpec(

@@ -61,6 +61,7 @@ from bot.core.models import (
     WatchInfo,
 )
 from bot.core.opml import OpmlFeed, render_opml
+from bot.core.templates import FIELDS, TemplateError
 from bot.core.trend import render_trend_png
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,9 @@ class Commands:
             "snooze": self._snooze,
             "watch volume": self._watch_volume,
             "watch edit": self._watch_edit,
+            "updates": self._updates,
+            "template set": self._template_set,
+            "template show": self._template_show,
             "dm add": self._dm_add,
             "dm list": self._dm_list,
             "dm remove": self._dm_remove,
@@ -206,7 +210,7 @@ class Commands:
             return query_error(e)
         except FeedError as e:
             return text_reply(f"⚠️ That feed can't be used: {e.reason}", tone=Tone.ERROR)
-        except ControlError as e:
+        except (ControlError, TemplateError) as e:
             return text_reply(f"⚠️ {e}. Example: ", Cmd(spec.name, spec.example), tone=Tone.ERROR)
         except NotFoundError as e:
             return text_reply(f"{e} — ", _list_hint(spec), " shows the ids.", tone=Tone.ERROR)
@@ -764,6 +768,48 @@ class Commands:
                 " here: ",
                 _volume_text(controls, None),
                 ".",
+            ),
+        )
+
+    async def _updates(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls = await self.core.set_updates(caller, str(args["mode"]))
+        what = (
+            "A story's new outlets and changed headline arrive as replies in its thread."
+            if controls.threads
+            else "A story's message is edited as new outlets carry it."
+        )
+        return self._changed(caller, f"Story updates: {args['mode']}", (what,))
+
+    # --- templates -----------------------------------------------------------------------
+
+    async def _template_set(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        controls, sample = await self.core.set_template(caller, str(args["text"]))
+        if controls.template is None:
+            return self._changed(caller, "Template removed", ("Alerts use the default layout.",))
+        return self._changed(
+            caller,
+            "Template set",
+            ("Alerts here now start with the template. A sample: ", Code(sample or "")),
+        )
+
+    async def _template_show(self, caller: Caller, args: Mapping[str, object]) -> Reply:
+        report = await self.core.channel_settings(caller)
+        current: Line = (
+            ("This channel's template: ", Code(report.controls.template))
+            if report.controls.template
+            else ("This channel uses the default layout (no template).",)
+        )
+        return Reply(
+            summary="Alert template",
+            blocks=(
+                Paragraph(current),
+                Section(
+                    (
+                        "Fields: {{ name }}; filters such as |upper, |truncate(80), |join(', '); "
+                        "{% if %} … {% endif %}",
+                    ),
+                    tuple((Code(name), f" — {text}") for name, text in FIELDS.items()),
+                ),
             ),
         )
 

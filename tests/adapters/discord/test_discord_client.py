@@ -54,8 +54,10 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
         "snooze",
         "status",
         "subscribe",
+        "template",
         "trend",
         "unsubscribe",
+        "updates",
         "watch",
         "why",
     ]
@@ -69,7 +71,7 @@ async def test_commands_that_change_alerts_default_to_manage_channels_in_servers
     refuses their changing subcommands to members without Manage Channels). The
     read-only commands are open to everyone."""
     synced = {c["name"]: c for c in fake.synced_commands[None]}
-    for name in ("subscribe", "unsubscribe", "digest", "quiet", "snooze"):
+    for name in ("subscribe", "unsubscribe", "digest", "quiet", "snooze", "updates"):
         assert synced[name]["default_member_permissions"] == MANAGE_CHANNELS, name
         assert synced[name]["dm_permission"] is False, name
     for name in ("watch", "feeds"):
@@ -104,7 +106,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 15
+        assert len(fake.synced_commands[GUILD_ID]) == 17
     finally:
         await adapter.stop()
 

@@ -8,6 +8,7 @@ import pytest
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
 from bot.core.errors import PermanentDeliveryError, RetryableDeliveryError
+from bot.core.notices import PlainNotice
 from tests.adapters.discord.test_discord_render import make_alert
 from tests.coredouble import MemoryCore
 from tests.fakes.discord import (
@@ -177,7 +178,7 @@ async def test_notice_is_plain_text_that_pings_nobody(
     fake: FakeDiscord, membot: DiscordAdapter
 ) -> None:
     """send_notice posts content only, defused, with allowed_mentions none."""
-    await notifier_of(membot).send_notice(DEST, "Feed “@everyone daily” is failing")
+    await notifier_of(membot).send_notice(DEST, PlainNotice("Feed “@everyone daily” is failing"))
     (post,) = fake.message_posts(CHANNEL_ID)
     assert post.body["content"] == "Feed “@\u200beveryone daily” is failing"
     assert post.body["allowed_mentions"] == {"parse": []}

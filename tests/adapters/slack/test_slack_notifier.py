@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
+from bot.core.notices import PlainNotice
 from tests.adapters.slack.test_slack_render import assert_within_limits, make_alert
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
@@ -202,7 +203,7 @@ async def test_batch_of_ten_is_one_message_within_limits(
 async def test_notice_is_plain_escaped_text(timed_slack: FakeSlack, fake_time: FakeTime) -> None:
     """send_notice posts text only, with feed-supplied error text escaped."""
     notifier = make_notifier(timed_slack, fake_time)
-    await notifier.send_notice("slack:C1", "Feed <!channel> is failing: HTTP 503")
+    await notifier.send_notice("slack:C1", PlainNotice("Feed <!channel> is failing: HTTP 503"))
     (call,) = timed_slack.posts("C1")
     assert call.params["text"] == "Feed &lt;!channel&gt; is failing: HTTP 503"
     assert not call.params.get("blocks")

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("quiet_tz", sa.Text(), nullable=False, server_default="UTC"),
         sa.Column("snoozed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("threads", sa.Boolean(), nullable=False, server_default=sa.false()),
+        sa.Column("template", sa.Text(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.Text(), nullable=True),
     )

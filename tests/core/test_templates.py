@@ -1,0 +1,52 @@
+"""Alert templates: the safe Jinja2 subset, checked when set, escaped per platform."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.core.templates import (
+    OUTPUT_MAX,
+    SAMPLE,
+    TEMPLATE_MAX,
+    TemplateError,
+    fields_of,
+    render,
+    validate,
+)
+
+
+def test_fields_filters_and_conditions_render() -> None:
+    out = validate(
+        "{{ source|upper }} · {{ title|truncate(30) }} · {{ matched|join(', ') }}"
+        "{% if outlets > 2 %} · {{ outlets }} outlets{% endif %}"
+    )
+    assert out == "EXAMPLE WIRE · China expands rare earth... · rare earth, export · 3 outlets"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{% for x in matched %}{{ x }}{% endfor %}", "for is not allowed"),
+        ("{{ title.__class__ }}", "getattr is not allowed"),
+        ("{{ range(10) }}", "call is not allowed"),
+        ("{{ cycler }}", "unknown field 'cycler'"),
+        ("{{ title|attr('upper') }}", "filter 'attr' is not allowed"),
+        ("{% macro m() %}{% endmacro %}", "macro is not allowed"),
+        ("{{ title", "line 1"),
+        ("x" * (TEMPLATE_MAX + 1), "at most"),
+        ("{% if updated %}changed{% endif %}", "renders nothing"),
+    ],
+)
+def test_what_could_fail_or_escape_is_refused_when_set(source: str, reason: str) -> None:
+    with pytest.raises(TemplateError, match=reason):
+        validate(source)
+
+
+def test_feed_values_are_escaped_by_the_platform_and_output_is_capped() -> None:
+    alert = replace(SAMPLE, title="<b>*bold*</b>", summary="y" * 5000)
+    escaped = render("{{ title }}", fields_of(alert, lambda s: s.replace("<", "&lt;")))
+    assert escaped == "&lt;b>*bold*&lt;/b>"
+    long = render("{{ summary }}", fields_of(alert, lambda s: s))
+    assert len(long) == OUTPUT_MAX and long.endswith("…")
