@@ -56,3 +56,23 @@ async def test_a_personal_watch_is_its_owners_alone(room: Room) -> None:
     assert all(w.query != "antimony" for w in await room.core.api.available_watches(someone_else))
     taken = await room.core.api.subscribe(someone_else, ["antimony"])
     assert taken.changed == () and taken.unknown == ("antimony",)
+
+
+async def test_a_person_sets_a_digest_for_their_own_direct_messages(room: Room) -> None:
+    if room.platform == "slack":
+        ack = await room.fake.send_slash_command(
+            "digest hourly", user_id=SLACK_MEMBER, channel_id=f"D{SLACK_MEMBER}"
+        )
+        said = str(ack.get("text", "")) + str(ack.get("blocks", ""))
+    else:
+        call = await room.fake.slash("digest", {"mode": "hourly"}, guild_id=None, channel_id=99)
+        said = call.text
+    assert "one digest every hour" in said
+    assert "Digest: realtime" in (await room.say("settings")).text, "the channel is unchanged"
+    await room.say("dm add", {"query": "gallium"}, manager=False)
+    room.publish("ga-1", "China curbs gallium exports again")
+    await room.tick(minutes=1)
+    assert dm_messages(room) == [], "held for the person's hourly digest"
+    await room.tick(minutes=60)
+    (digest,) = dm_messages(room)
+    assert "Hourly digest" in digest and "gallium exports" in digest

@@ -25,6 +25,7 @@ import inspect
 import io
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Literal, Optional  # noqa: F401  (read by string annotations)
 
 import discord
@@ -216,7 +217,8 @@ class DiscordCommands:
         if completers:
             callback.__discord_app_commands_param_autocomplete__ = completers  # type: ignore[attr-defined]
         if spec.group is None and spec.mutating:
-            callback.__discord_app_commands_guild_only__ = True  # type: ignore[attr-defined]
+            if not spec.in_dm:
+                callback.__discord_app_commands_guild_only__ = True  # type: ignore[attr-defined]
             callback.__discord_app_commands_default_permissions__ = MANAGE_CHANNELS  # type: ignore[attr-defined]
         return app_commands.Command(
             name=spec.leaf,
@@ -259,8 +261,12 @@ class DiscordCommands:
         private: bool = False,
     ) -> None:
         caller = caller_of(interaction) if interaction.guild_id else dm_caller(interaction)
+        in_dm = interaction.guild_id is None and spec.in_dm
+        if in_dm:
+            # In a DM with the bot: the person's own DM alerts, theirs to manage.
+            caller = replace(caller, destination=caller.dm or caller.destination, can_manage=True)
         refused = self.commands.refusal(caller, spec)
-        if spec.mutating and interaction.guild_id is None:
+        if spec.mutating and interaction.guild_id is None and not in_dm:
             refused = text_reply(
                 "This command works in a server channel, not in direct messages.",
                 tone=Tone.ERROR,

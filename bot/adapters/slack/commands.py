@@ -112,6 +112,17 @@ class CommandRouter:
         return None
 
     async def _caller(self, invocation: Invocation, spec: CommandSpec) -> Caller:
+        dm = f"slack-dm:{invocation.user_id}" if invocation.user_id else None
+        if dm is not None and invocation.channel_id.startswith("D") and spec.in_dm:
+            # Typed in a direct message: it acts on the person's own DM alerts.
+            return Caller(
+                destination=dm,
+                tenant=f"slack:{invocation.team_id}" if invocation.team_id else "slack:",
+                user=f"slack:{invocation.user_id}",
+                can_manage=True,
+                dm=dm,
+                managers="you",
+            )
         can_manage = False
         if spec.mutating:
             decision = await self._permissions.can_manage(invocation.user_id)
@@ -121,7 +132,7 @@ class CommandRouter:
             tenant=f"slack:{invocation.team_id}" if invocation.team_id else "slack:",
             user=f"slack:{invocation.user_id}",
             can_manage=can_manage,
-            dm=f"slack-dm:{invocation.user_id}" if invocation.user_id else None,
+            dm=dm,
             managers=self._permissions.who_can(),
         )
 

@@ -69,6 +69,9 @@ class CommandSpec:
     # Behind an alert's button only: not in help, not a Discord slash command (Slack still
     # parses it, which is how its buttons run it).
     hidden: bool = False
+    # Also works in a direct message with the bot, on the person's own DM alerts (their
+    # digest, quiet hours, snooze): a DM is theirs to manage.
+    in_dm: bool = False
 
     @property
     def group(self) -> str | None:
@@ -324,6 +327,7 @@ CATALOGUE += (
         "",
         "",
         aliases=("controls",),
+        in_dm=True,
     ),
     CommandSpec(
         "digest",
@@ -342,6 +346,7 @@ CATALOGUE += (
             _TZ,
         ),
         mutating=True,
+        in_dm=True,
     ),
     CommandSpec(
         "quiet",
@@ -359,6 +364,7 @@ CATALOGUE += (
             _TZ,
         ),
         mutating=True,
+        in_dm=True,
     ),
     CommandSpec(
         "snooze",
@@ -382,6 +388,7 @@ CATALOGUE += (
             ),
         ),
         mutating=True,
+        in_dm=True,
     ),
     CommandSpec(
         "watch volume",
@@ -428,6 +435,7 @@ CATALOGUE += (
             ),
         ),
         mutating=True,
+        in_dm=True,
     ),
     CommandSpec(
         "template set",
@@ -444,12 +452,14 @@ CATALOGUE += (
             ),
         ),
         mutating=True,
+        in_dm=True,
     ),
     CommandSpec(
         "template show",
         "this channel's alert template and the fields a template may use",
         "",
         "",
+        in_dm=True,
     ),
 )
 

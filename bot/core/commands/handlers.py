@@ -708,11 +708,13 @@ class Commands:
 
     def _changed(self, caller: Caller, summary: str, what: Line) -> Reply:
         who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        own_dm = caller.dm is not None and caller.destination == caller.dm
         return Reply(
             summary=summary,
             blocks=(Paragraph(("✅ ", *what)),),
             tone=Tone.SUCCESS,
-            announce=(*who, " changed this channel's alerts: ", *what),
+            # A person's own DM alerts: nobody else to tell.
+            announce=None if own_dm else (*who, " changed this channel's alerts: ", *what),
         )
 
     async def _digest(self, caller: Caller, args: Mapping[str, object]) -> Reply:
