@@ -1,13 +1,18 @@
 """The composition root: builds the core from settings, wires adapters, runs the lifecycle.
 
-Start in order (store -> config sync -> fetcher -> adapters -> health -> scheduler and
+Start in order (store -> config sync -> fetcher -> health -> adapters -> scheduler and
 sender), stop in reverse. Discord and Slack run in this one event loop.
+
+Whatever stops the start (a database that cannot be reached, a port in use, a platform
+that refuses the token or cannot be reached) becomes a ``ConfigError`` of one line saying
+what and where: the CLI prints it and exits 2. The cause stays chained for ``-v``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
@@ -21,7 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
+import aiohttp
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.adapters.console import ConsoleNotifier, notice_console_text
 from bot.core.delivery import Deliverer
@@ -34,9 +41,14 @@ from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
 from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
 from bot.settings import Settings
+from bot.store.migrate import upgrade_to_head
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
+
+# A database that does not answer within this is reported as unreachable (asyncpg alone
+# would wait 60 s per attempt, and a firewall that drops packets never answers at all).
+DATABASE_CONNECT_TIMEOUT = 15.0
 
 GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={q}&hl=en-US&gl=US&ceid=US:en"
 
@@ -66,8 +78,13 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise ConfigError(
+                f"cannot open the database folder {self.path.parent}: {e.strerror or e}"
+            ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
@@ -132,7 +149,8 @@ class Core:
         self.metrics.observe_cycle(report)
         for notice in report.notices:
             # The operator reads this: commands in the command line's syntax.
-            log.warning(notice_console_text(notice.notice), extra={"feed": notice.feed_url})
+            # "%s": the words quote a feed's name and URL, and a "%" there is not a format.
+            log.warning("%s", notice_console_text(notice.notice), extra={"feed": notice.feed_url})
         if report.alert_ids or report.notices:
             self.deliverer.wake()
         return report
@@ -165,6 +183,58 @@ async def sync_config(core: Core) -> None:
     await core.poller.refresh_watches()
 
 
+def shown_url(url: str) -> str:
+    """A database URL fit for a message: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "(unparsable URL)"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Short words for why a start-up step failed: the innermost useful cause, not a repr."""
+    seen: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in seen:
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for e in seen:
+        if isinstance(e, aiohttp.ClientConnectorError):
+            code = e.os_error.errno
+            return f"cannot connect to {e.host}:{e.port} ({os.strerror(code) if code else e})"
+    for e in seen:
+        if isinstance(e, DBAPIError) and e.orig is not None:
+            return str(e.orig).splitlines()[0] or type(e.orig).__name__
+    for e in seen:
+        if isinstance(e, TimeoutError):
+            return "no answer (timed out)"
+        if isinstance(e, OSError) and (e.errno or e.strerror):
+            # asyncpg words a refusal as "Connect call failed (...)": the errno says more.
+            return os.strerror(e.errno) if e.errno else str(e.strerror)
+    # One line whatever the library wrote (slack_sdk puts the server's answer on a second).
+    text = " ".join(str(exc).split())
+    return (text[:300] + "…" if len(text) > 300 else text) or type(exc).__name__
+
+
+async def open_store(settings: Settings) -> Store:
+    """Open the database and bring it to the newest schema. One that cannot be reached or
+    opened is a ConfigError naming it (password masked) and why."""
+    url = settings.database.url
+    try:
+        store = await Store.open(url, failing_after=settings.poll.failing_after, migrate=False)
+    except (SQLAlchemyError, OSError) as e:
+        raise ConfigError(f"cannot open the database {shown_url(url)}: {failure_reason(e)}") from e
+    try:
+        async with asyncio.timeout(DATABASE_CONNECT_TIMEOUT):
+            async with store.engine.connect():
+                pass
+        await upgrade_to_head(store.engine)
+    except (SQLAlchemyError, OSError, TimeoutError) as e:
+        await store.close()
+        raise ConfigError(f"cannot open the database {shown_url(url)}: {failure_reason(e)}") from e
+    return store
+
+
 @contextlib.asynccontextmanager
 async def open_core(
     settings: Settings,
@@ -177,7 +247,7 @@ async def open_core(
     """Open the store (migrating it), sync the config, and build the core."""
     clock = clock or SystemClock()
     instance_id = instance_id or instance_name()
-    store = await Store.open(settings.database.url, failing_after=settings.poll.failing_after)
+    store = await open_store(settings)
     limits = FetchLimits(
         max_bytes=settings.fetch.max_bytes,
         max_redirects=settings.fetch.max_redirects,
@@ -256,24 +326,27 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     if path is not None:
         lock = InstanceLock(path)
         lock.acquire()
-    adapters: list[Any] = []
     try:
-        async with open_core(settings) as core:
+        async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
             if lock is not None:
                 await core.store.release_all_leases()
             adapters = build_adapters(core)
             core.chat_enabled = bool(adapters)
+            # Health first: a port in use fails the start before any platform is contacted,
+            # and /readyz says "not connected" while the adapters connect.
+            health = await start_health(core, adapters)
+            if health is not None:
+                running.push_async_callback(health.cleanup)
+            await start_adapters(core, adapters)
             for adapter in adapters:
-                await adapter.start()
-                for n in adapter.notifiers():
-                    core.add_notifier(n)
-                log.info("adapter started", extra={"adapter": adapter.name})
+                running.push_async_callback(_stop_quietly, adapter)
             webhooks = [
                 n for n in build_webhook_notifiers(settings) if not n.kinds & set(core.notifiers)
             ]
             for n in webhooks:
                 core.add_notifier(n)
-            health = await start_health(core, adapters)
+                if hasattr(n, "aclose"):
+                    running.push_async_callback(n.aclose)
 
             scheduler = AsyncIOScheduler()
             cycle_lock = asyncio.Lock()
@@ -328,17 +401,40 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                     pass
                 scheduler.shutdown(wait=False)
                 await sender
-                if health is not None:
-                    await health.cleanup()
-                for n in webhooks:
-                    if hasattr(n, "aclose"):
-                        await n.aclose()
-                for adapter in reversed(adapters):
-                    with contextlib.suppress(Exception):
-                        await adapter.stop()
+                # Then the exit stack: webhook sessions, adapters, health, in reverse.
     finally:
         if lock is not None:
             lock.release()
+
+
+async def _stop_quietly(adapter: Any) -> None:
+    # Shutting down: one adapter failing to stop must not keep the others running.
+    with contextlib.suppress(Exception):
+        await adapter.stop()
+
+
+async def start_adapters(core: Core, adapters: list[Any]) -> None:
+    """Start each adapter in order. One that fails stops those already started and becomes
+    a ConfigError saying which platform and why (a rejected token, a refused connection)."""
+    started: list[Any] = []
+    for adapter in adapters:
+        try:
+            await adapter.start()
+        except Exception as e:
+            for done in reversed(started):
+                await _stop_quietly(done)
+            reason = str(e) if isinstance(e, ConfigError) else failure_reason(e)
+            if isinstance(e, ConfigError) and e.__cause__ is not None:
+                # Adapters word token problems themselves; failures they only wrap (a refused
+                # connection, a server error: "… could not start: <repr>") get plain words.
+                inner = failure_reason(e.__cause__)
+                if inner.startswith("cannot connect") or "could not start" in reason:
+                    reason = inner
+            raise ConfigError(f"{adapter.name} could not start: {reason}") from e
+        started.append(adapter)
+        for n in adapter.notifiers():
+            core.add_notifier(n)
+        log.info("adapter started", extra={"adapter": adapter.name})
 
 
 def build_adapters(core: Core) -> list[Any]:
@@ -379,6 +475,19 @@ def build_webhook_notifiers(settings: Settings) -> list[Any]:
 
 
 async def start_health(core: Core, adapters: list[Any]) -> Any:
-    if not core.settings.health.enabled:
+    """The health server, or None when disabled. A port in use is a ConfigError."""
+    health = core.settings.health
+    if not health.enabled:
         return None
-    return await start_health_server(core, adapters)
+    try:
+        return await start_health_server(core, adapters)
+    except OSError as e:
+        where = f"{health.host}:{health.port}"
+        if e.errno == errno.EADDRINUSE:
+            message = (
+                f"the health port {where} is already in use: set [health] port "
+                "to a free one, or enabled = false"
+            )
+        else:
+            message = f"cannot serve health checks on {where}: {e.strerror or e}"
+        raise ConfigError(message) from e

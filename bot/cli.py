@@ -1,31 +1,67 @@
 """``wirewatch`` command line. The contract (commands, flags, JSON shape) is documented in
 the README and relied on by scripts: keep it stable.
 
-Exit codes: 0 ok; 1 a command failed (unknown watch, rejected feed...); 2 bad usage or
-bad configuration (the run could not happen).
+Exit codes: 0 ok; 1 a command failed (unknown watch, rejected or duplicate feed, bad
+query, an unexpected error); 2 the command could not run (bad usage, bad configuration, a
+database, port or chat platform that cannot be used); 130 interrupted. Every failure is
+one line per problem on stderr, prefixed ``wirewatch:``; ``-v`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.adapters.console import ConsoleNotifier, format_story, group_by_story
-from bot.app import Core, InstanceLock, open_core, run, sqlite_path
+from bot.adapters.console import ConsoleNotifier, format_story, group_by_story, json_line, line
+from bot.app import Core, InstanceLock, open_core, open_store, run, sqlite_path
 from bot.core.api import Caller
-from bot.core.errors import ConfigError, FeedError, NotFoundError, QuerySyntaxError, WirewatchError
+from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
-from bot.settings import Settings, load_settings
-from bot.store.store import Store
+from bot.settings import Settings, load_settings, validate_destination, web_url_problem
+from bot.terminal import terminal_text
 
 log = logging.getLogger("wirewatch")
+
+
+# `latest` and `watch test` read at most this many stored articles (a script asking for
+# more wants everything, which `latest` is not for).
+LIMIT_MAX = 1000
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number from 1 to LIMIT_MAX."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= LIMIT_MAX:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {LIMIT_MAX}, not {value}")
+    return value
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # The options are accepted before and after the subcommand. Below the top, a default of
+    # SUPPRESS leaves the attribute unset unless given there, so `--config x run` is not
+    # overwritten by the `run` parser's default.
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None if top else argparse.SUPPRESS,
+        help="TOML config file (default: $WIREWATCH_CONFIG, else config/default.toml)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="debug logging, and the traceback of an unexpected error",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,52 +69,80 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wirewatch",
         description="Watch news feeds for topics; alert Slack, Discord or the console.",
     )
-    p.add_argument("--config", type=Path, help="TOML config file (default: config/default.toml)")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True)
+    _global_options(p, top=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="run the scheduler and every configured adapter")
+    def command(
+        parent: Any, name: str, help: str, aliases: Sequence[str] = ()
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = parent.add_parser(name, help=help, aliases=aliases)
+        _global_options(parser, top=False)
+        if aliases:
+            # argparse records the alias typed; the dispatch wants one name.
+            parser.set_defaults(**{parent.dest: name})
+        return parser
 
-    poll = sub.add_parser("poll", help="fetch every feed now and print the new alerts")
+    command(sub, "run", "run the scheduler and every configured adapter")
+
+    poll = command(sub, "poll", "fetch every feed now and print the new alerts")
     poll.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
     poll.add_argument("--json", action="store_true", help="one JSON object per alert per line")
 
-    feed = sub.add_parser("feed", help="add, list, remove or check feeds")
-    fsub = feed.add_subparsers(dest="action", required=True)
-    fa = fsub.add_parser("add", help="add a feed (validated: fetched once, must parse)")
-    fa.add_argument("url")
+    # `feeds`/`watches` as well: the chat commands are plural, and people type what they know.
+    feed = command(sub, "feed", "add, list, remove or check feeds", aliases=["feeds"])
+    fsub = feed.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fa = command(fsub, "add", "add a feed (validated: fetched once, must parse)")
+    fa.add_argument("url", type=feed_url)
     fa.add_argument("--name")
-    fsub.add_parser("list", help="list feeds with their health")
-    fr = fsub.add_parser("remove", help="remove a feed by id or URL")
+    command(fsub, "list", "list feeds with their health")
+    fr = command(fsub, "remove", "remove a feed by id or URL")
     fr.add_argument("url")
-    fc = fsub.add_parser("check", help="fetch and parse a feed now, without adding it")
-    fc.add_argument("url")
+    fc = command(fsub, "check", "fetch and parse a feed now, without adding it")
+    fc.add_argument("url", type=feed_url)
 
-    watch = sub.add_parser("watch", help="add, list, remove or test watches")
-    wsub = watch.add_subparsers(dest="action", required=True)
-    wa = wsub.add_parser("add", help="add a watch delivering to the console / default destinations")
+    watch = command(sub, "watch", "add, list, remove or test watches", aliases=["watches"])
+    wsub = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    wa = command(wsub, "add", "add a watch delivering to the console / default destinations")
     wa.add_argument("query")
     wa.add_argument("--name")
-    wa.add_argument("--channel", action="append", default=[], help="destination, repeatable")
-    wsub.add_parser("list", help="list watches with hit counts")
-    wr = wsub.add_parser("remove", help="remove a watch by id or name")
+    wa.add_argument(
+        "--channel", action="append", default=[], type=destination, help="destination, repeatable"
+    )
+    command(wsub, "list", "list watches with hit counts")
+    wr = command(wsub, "remove", "remove a watch by id or name")
     wr.add_argument("query", metavar="ID")
-    wt = wsub.add_parser("test", help="which stored recent articles a query matches")
+    wt = command(wsub, "test", "which stored recent articles a query matches")
     wt.add_argument("query")
-    wt.add_argument("--limit", type=int, default=10)
+    wt.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
 
-    latest = sub.add_parser("latest", help="newest stored articles, optionally matching a query")
+    latest = command(sub, "latest", "newest stored articles, optionally matching a query")
     latest.add_argument("query", nargs="?")
-    latest.add_argument("--limit", type=int, default=10)
+    latest.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
     latest.add_argument("--json", action="store_true")
 
-    sub.add_parser("status", help="feed health, outbox, destinations")
-    why = sub.add_parser("why", help="what happened to an article URL")
+    command(sub, "status", "feed health, outbox, destinations")
+    why = command(sub, "why", "what happened to an article URL")
     why.add_argument("url")
 
-    sub.add_parser("demo", help="offline demo: local sample feeds, one poll, the alerts")
-    sub.add_parser("migrate", help="bring the database to the newest schema, then exit")
+    command(sub, "demo", "offline demo: local sample feeds, one poll, the alerts")
+    command(sub, "migrate", "bring the database to the newest schema, then exit")
     return p
+
+
+def feed_url(text: str) -> str:
+    """An argparse type: a feed URL as the config file would take it."""
+    problem = web_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"feed URL {text!r} {problem}")
+    return text
+
+
+def destination(text: str) -> str:
+    """An argparse type: a destination as the config file would take it."""
+    try:
+        return validate_destination(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _progress() -> Callable[[int, int], None] | None:
@@ -102,8 +166,8 @@ def _progress() -> Callable[[int, int], None] | None:
 
 def _print_article(a: ArticleView) -> None:
     when = iso_utc(a.published) or "undated"
-    matched = f"    matched: {', '.join(a.matched)}\n" if a.matched else ""
-    print(f"[{when}] {a.source}: {a.title}\n    {a.url}\n{matched}", end="")
+    matched = f"    matched: {', '.join(line(m) for m in a.matched)}\n" if a.matched else ""
+    print(f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}", end="")
 
 
 async def cmd_poll(core: Core, as_json: bool) -> int:
@@ -111,7 +175,7 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     alerts = await core.store.alerts_by_ids(report.alert_ids)
     if as_json:
         for alert in alerts:
-            print(json.dumps(alert.as_json(), ensure_ascii=False))
+            print(json_line(alert.as_json()))
     else:
         for group in group_by_story(alerts):
             print(format_story(group) + "\n")
@@ -119,7 +183,7 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     if console_ids:
         await core.store.mark_sent(console_ids, message_id="stdout", now=core.clock.now())
     for url, reason in sorted(report.errors.items()):
-        log.warning("feed failed: %s: %s", url, reason)
+        log.warning("feed failed: %s: %s", line(url), line(reason))
     log.info(
         "polled %d feeds: %d changed, %d not modified, %d failed; %d new articles, %d alerts",
         report.feeds,
@@ -143,18 +207,19 @@ def _at(destination: str) -> Caller:
 async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
         info = await core.api.add_feed(OPERATOR, args.url, name=args.name)
-        print(f"added feed #{info.id}: {info.name or ''} {info.url}")
+        print(f"added feed #{info.id}: {line(info.name)} {line(info.url)}")
     elif args.action == "list":
         for f in await core.api.list_feeds(OPERATOR):
             health = f.health.value
             if f.health is FeedHealth.FAILING:
-                health += f" since {iso_utc(f.error_since)}: {f.last_error}"
+                health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
             print(
-                f"#{f.id:<4} {f.url}\n      {f.name or ''} [{health}] every {f.interval_seconds}s"
+                f"#{f.id:<4} {line(f.url)}\n"
+                f"      {line(f.name)} [{health}] every {f.interval_seconds}s"
             )
     elif args.action == "remove":
         info = await core.api.remove_feed(OPERATOR, args.url)
-        print(f"removed feed #{info.id}: {info.url}")
+        print(f"removed feed #{info.id}: {line(info.url)}")
     elif args.action == "check":
         from bot.core.articles import article_from_entry
         from bot.core.fetch import FetchRequest
@@ -166,15 +231,15 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
         result = await core.fetcher.fetch(FetchRequest(url=args.url))
         assert result.body is not None
         parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-        title = parsed.title or "(untitled)"
+        title = line(parsed.title) or "(untitled)"
         print(f"OK: {title} — {len(parsed.entries)} items ({parsed.parser} parser)")
         if parsed.warning:
-            print(f"note: {parsed.warning}")
+            print(f"note: {line(parsed.warning)}")
         now = core.clock.now()
         for entry in parsed.entries[:5]:
             art = article_from_entry(entry, feed_url=args.url, feed_title=parsed.title, seen_at=now)
             if art:
-                print(f"  - {art.title}\n    {art.url}")
+                print(f"  - {line(art.title)}\n    {line(art.url)}")
     return 0
 
 
@@ -184,18 +249,19 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
         info = await core.api.add_watch(_at(dests[0]), args.query, name=args.name)
         for extra in dests[1:]:
             await core.api.subscribe(_at(extra), [str(info.id)])
-        print(f"added watch #{info.id}: {info.query} -> {', '.join(dests)}")
+        print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(dests)}")
     elif args.action == "list":
         for w in await core.api.list_watches(OPERATOR):
             last = iso_utc(w.last_hit_at) or "never"
-            name = f" ({w.name})" if w.name else ""
-            dests = ", ".join(w.destinations) or "default destinations"
+            name = f" ({line(w.name)})" if w.name else ""
+            dests = ", ".join(line(d) for d in w.destinations) or "default destinations"
             print(
-                f"#{w.id:<4} {w.query}{name}\n      hits: {w.hits}, last hit: {last}, to: {dests}"
+                f"#{w.id:<4} {line(w.query)}{name}\n"
+                f"      hits: {w.hits}, last hit: {last}, to: {dests}"
             )
     elif args.action == "remove":
         info = await core.api.remove_watch(OPERATOR, args.query)
-        print(f"removed watch #{info.id}: {info.query}")
+        print(f"removed watch #{info.id}: {line(info.query)}")
     elif args.action == "test":
         found = await core.api.test_query(OPERATOR, args.query, limit=args.limit)
         if not found:
@@ -208,7 +274,7 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
 async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
     for a in await core.api.latest(OPERATOR, args.query, limit=args.limit):
         if args.json:
-            print(json.dumps(a.as_json(), ensure_ascii=False))
+            print(json_line(a.as_json()))
         else:
             _print_article(a)
     return 0
@@ -225,24 +291,26 @@ async def cmd_status(core: Core) -> int:
     ok = sum(1 for f in st.feeds if f.health is not FeedHealth.FAILING)
     print(f"feeds: {len(st.feeds)} ({ok} ok, {len(st.failing_feeds)} failing)")
     for f in st.feeds:
-        line = f"  #{f.id:<4} {f.health.value:<8} {f.name or f.url}"
-        line += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
+        row = f"  #{f.id:<4} {f.health.value:<8} {line(f.name or f.url)}"
+        row += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
         if f.last_error:
-            line += f"; last error: {f.last_error} (since {iso_utc(f.error_since)})"
-        line += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
-        print(line)
+            row += f"; last error: {line(f.last_error)} (since {iso_utc(f.error_since)})"
+        row += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
+        print(row)
     if st.destinations:
         print("destinations:")
         for d in st.destinations:
-            extra = f": {d.last_error} (since {iso_utc(d.failing_since)})" if d.last_error else ""
-            print(f"  {d.destination:<40} {d.state.value} · {d.pending} pending{extra}")
+            extra = (
+                f": {line(d.last_error)} (since {iso_utc(d.failing_since)})" if d.last_error else ""
+            )
+            print(f"  {line(d.destination):<40} {d.state.value} · {d.pending} pending{extra}")
     return 0
 
 
 async def cmd_why(core: Core, url: str) -> int:
     report = await core.api.why(OPERATOR, url)
-    for line in report.lines:
-        print(line)
+    for text in report.lines:
+        print(line(text))
     return 0 if report.found else 1
 
 
@@ -251,7 +319,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         await run(settings)
         return 0
     if args.command == "migrate":
-        store = await Store.open(settings.database.url)
+        store = await open_store(settings)
         await store.close()
         log.info("database is at the newest schema")
         return 0
@@ -285,7 +353,17 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def say(message: str) -> None:
+    """An error for the operator on stderr, every line marked as ours (a caret under a
+    query stays aligned: every line gets the same prefix)."""
+    for text in message.splitlines() or [""]:
+        # Errors can quote a feed or a server (a parse failure, a status line).
+        print(f"wirewatch: {terminal_text(text)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status is 0 ok, 1 the command failed, 2 it could not run
+    (bad usage, bad configuration, a database/port/platform that cannot be used)."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         setup_logging("DEBUG" if args.verbose else "WARNING", "text")
@@ -295,13 +373,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        say(str(e))
         return 2
     setup_logging("DEBUG" if args.verbose else settings.log_level, settings.log_format)
     try:
         return asyncio.run(dispatch(settings, args))
     except ConfigError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        log.debug("the start failed", exc_info=e)
+        say(str(e))
         return 2
     except QuerySyntaxError as e:
         print(
@@ -309,14 +388,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (FeedError, NotFoundError) as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
-        return 1
     except WirewatchError as e:
-        print(f"wirewatch: {e}", file=sys.stderr)
+        say(str(e))
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:
+        # A bug or a failure nobody worded yet: one line, and the traceback with -v.
+        if args.verbose:
+            log.exception("unexpected error")
+        say(
+            f"unexpected error: {type(e).__name__}: {e}"
+            + ("" if args.verbose else " (-v shows the traceback)")
+        )
+        return 1
 
 
 if __name__ == "__main__":

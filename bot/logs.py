@@ -2,7 +2,8 @@
 
 Structured fields (feed, watch, destination, alert ids) travel in ``extra=``. A filter
 masks anything that looks like a token, so a secret never reaches a log line even when
-an exception message carries one.
+an exception message carries one. Text lines are for a terminal: feed text quoted in them
+loses its escape sequences (JSON lines escape control characters anyway).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from bot.terminal import terminal_text
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 # Slack tokens (xoxb-, xapp-, xoxp-), Discord bot tokens (three base64 parts), bearer headers.
@@ -60,7 +63,26 @@ class TextFormatter(logging.Formatter):
         }
         if extras:
             base += " " + " ".join(f"{k}={v}" for k, v in extras.items())
-        return mask_secrets(base)
+        return terminal_text(mask_secrets(base))
+
+
+# discord.py warns at every client start that voice needs PyNaCl (and davey). Wirewatch never
+# joins a voice channel, so the line is noise that reads like a fault on every start.
+_VOICE_UNSUPPORTED = "voice will NOT be supported"
+
+
+class VoiceSupportFilter(logging.Filter):
+    """Drops discord.py's "<library> is not installed, voice will NOT be supported"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.endswith(_VOICE_UNSUPPORTED))
+
+
+def silence_voice_warnings() -> None:
+    """Install :class:`VoiceSupportFilter` on the logger discord.py warns through (once)."""
+    logger = logging.getLogger("discord.client")
+    if not any(isinstance(f, VoiceSupportFilter) for f in logger.filters):
+        logger.addFilter(VoiceSupportFilter())
 
 
 def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
@@ -75,6 +97,7 @@ def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    silence_voice_warnings()
     # Library chatter stays out of operators' way unless debugging.
     for noisy in ("discord", "slack_bolt", "slack_sdk", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -7,44 +7,175 @@ Environment overrides use ``__`` for nesting: ``WIREWATCH_DATABASE__URL``,
 ``WIREWATCH_SLACK_API_URL``, ``WIREWATCH_DISCORD_API_URL`` and
 ``WIREWATCH_DISCORD_GATEWAY_URL`` work too. Secrets keep their platform names:
 ``SLACK_BOT_TOKEN``, ``SLACK_APP_TOKEN``, ``SLACK_SIGNING_SECRET``, ``DISCORD_TOKEN``.
+
+Every section refuses keys it does not know: a misspelt ``backfil`` would otherwise be
+ignored in silence and the default used. The refusal names the key, the section and the
+closest valid key. Feed URLs and destinations are checked here too, so a typo stops the
+start with one line instead of failing on every poll or every send.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.core.errors import ConfigError
 from bot.core.netguard import split_allowlist
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
-DESTINATION_KINDS = ("console", "slack", "discord", "slack-webhook", "discord-webhook")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DESTINATION_KINDS = (
+    "console",
+    "slack",
+    "discord",
+    "slack-dm",
+    "discord-dm",
+    "slack-webhook",
+    "discord-webhook",
+)
+
+
+# Discord ids are snowflakes: unsigned 64-bit integers (17-20 digits for any real channel,
+# but the length is not checked: a name or a pasted mention is the mistake to catch). Slack
+# ids are upper-case letters and digits (C0123ABCD), never a #name.
+_DISCORD_ID = re.compile(r"[0-9]{1,20}")
+_SLACK_ID = re.compile(r"[A-Z0-9]{2,}")
+_DESTINATION_FORMS = (
+    "console, slack:CHANNEL_ID, discord:CHANNEL_ID, slack-dm:USER_ID, discord-dm:USER_ID, "
+    "slack-webhook:URL or discord-webhook:URL"
+)
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice ``word`` was most likely meant to be (a typo), if one is close enough."""
+    lowered = {c.lower(): c for c in choices}
+    found = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[found[0]] if found else None
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be fetched as a feed or webhook (None when it can)."""
+    if not url or any(ch.isspace() for ch in url):
+        return "contains spaces" if url else "is empty"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError as e:
+        return f"cannot be parsed ({e})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host name"
+    return None
 
 
 def validate_destination(value: str) -> str:
-    kind, _, address = value.partition(":")
+    """``value`` if it is a well-formed destination; ValueError saying what is wrong."""
+    kind, colon, address = value.partition(":")
     if kind not in DESTINATION_KINDS:
-        raise ValueError(
-            f"unknown destination {value!r}: use console, slack:CHANNEL_ID, discord:CHANNEL_ID, "
-            "slack-webhook:URL or discord-webhook:URL"
+        guess = closest(kind, DESTINATION_KINDS) if colon or kind else None
+        hint = (
+            f"did you mean {guess + colon + address!r}?" if guess else f"use {_DESTINATION_FORMS}"
         )
-    if kind != "console" and not address:
+        raise ValueError(f"unknown destination {value!r}: {hint}")
+    if kind == "console":
+        if address:
+            raise ValueError(f"destination {value!r}: 'console' takes no address")
+        return value
+    if not address:
         raise ValueError(f"destination {value!r} needs an address after '{kind}:'")
+    if kind == "discord" and not _DISCORD_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Discord channel is its numeric id "
+            "(Developer Mode, right-click the channel, Copy Channel ID), "
+            "e.g. discord:112233445566778899"
+        )
+    if kind == "discord-dm" and not _DISCORD_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Discord user is their numeric id "
+            "(Developer Mode, right-click the user, Copy User ID)"
+        )
+    if kind == "slack" and not _SLACK_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Slack channel is its id (channel details, bottom), "
+            "e.g. slack:C0123ABCD, not its name"
+        )
+    if kind == "slack-dm" and not _SLACK_ID.fullmatch(address):
+        raise ValueError(
+            f"destination {value!r}: a Slack user is their member id "
+            "(profile, ⋮, Copy member ID), e.g. slack-dm:U0123ABCD, not their name"
+        )
+    if kind.endswith("-webhook"):
+        problem = web_url_problem(address)
+        if problem:
+            raise ValueError(f"destination {value!r}: the webhook URL {problem}")
     return value
 
 
-class DatabaseSettings(BaseModel):
+def async_database_url(url: str) -> str:
+    """``url`` with the async driver Wirewatch uses: ``sqlite:///x.db`` becomes
+    ``sqlite+aiosqlite:///x.db`` and ``postgresql://`` (or ``postgres://``, or another
+    PostgreSQL driver) becomes ``postgresql+asyncpg://``. Other databases are refused."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError as e:
+        raise ValueError(f"{url!r} is not a database URL") from e
+    backend = parsed.drivername.partition("+")[0]
+    wanted = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}.get(
+        "postgresql" if backend == "postgres" else backend
+    )
+    if wanted is None:
+        raise ValueError(
+            f"database {backend!r} is not supported: use sqlite+aiosqlite:///PATH "
+            "or postgresql+asyncpg://USER@HOST/DB"
+        )
+    if parsed.drivername == wanted:
+        return url
+    return parsed.set(drivername=wanted).render_as_string(hide_password=False)
+
+
+# Checked one by one, so each bad destination in a list gets its own line.
+Destination = Annotated[str, AfterValidator(validate_destination)]
+
+
+class Section(BaseModel):
+    """A config section: a key it does not know is a typo, refused at load."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
     url: str = "sqlite+aiosqlite:///data/wirewatch.db"
     # Articles are kept this long for `latest`, `watch test` and `why`.
     retention_days: int = Field(default=14, ge=1)
 
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, v: str) -> str:
+        return async_database_url(v)
 
-class FetchSettings(BaseModel):
+
+class FetchSettings(Section):
     # The operator's feeds (config, CLI) may reach private addresses. Never extends to
     # feed URLs added from chat: those may reach only chat_private_allowlist.
     allow_private_addresses: bool = False
@@ -66,7 +197,7 @@ class FetchSettings(BaseModel):
         return v
 
 
-class PollSettings(BaseModel):
+class PollSettings(Section):
     default_interval: int = Field(default=300, ge=60)
     # Items older than this never alert (an old item newly found in a feed is news to nobody).
     max_age_hours: float = Field(default=72, gt=0)
@@ -77,46 +208,44 @@ class PollSettings(BaseModel):
     tick_seconds: float = Field(default=15, gt=0)
 
 
-class DeliverySettings(BaseModel):
+class DeliverySettings(Section):
     # Alerts not delivered within this many hours go to the dead-letter list.
     dead_letter_after_hours: float = Field(default=6, gt=0)
     # More than this many alerts queued for one channel are condensed into one message.
     burst_threshold: int = Field(default=5, ge=2)
-    default_destinations: list[str] = Field(default_factory=list)
-
-    @field_validator("default_destinations")
-    @classmethod
-    def _check_destinations(cls, v: list[str]) -> list[str]:
-        return [validate_destination(d) for d in v]
+    default_destinations: list[Destination] = Field(default_factory=list)
 
 
-class FeedConfig(BaseModel):
+class FeedConfig(Section):
     url: str
     name: str | None = None
     interval: int | None = Field(default=None, ge=60)
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        problem = web_url_problem(v)
+        if problem:
+            raise ValueError(f"feed URL {v!r} {problem}")
+        return v
 
-class WatchConfig(BaseModel):
+
+class WatchConfig(Section):
     query: str
     name: str | None = None
-    channels: list[str] | None = None
+    channels: list[Destination] | None = None
     # Build a Google News RSS search feed from this query (the feed is added for all watches).
     google_news: bool = False
     mention: str | None = None
 
-    @field_validator("channels")
-    @classmethod
-    def _check_channels(cls, v: list[str] | None) -> list[str] | None:
-        return None if v is None else [validate_destination(d) for d in v]
 
-
-class SlackSettings(BaseModel):
+class SlackSettings(Section):
     bot_token: SecretStr | None = None
     app_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
     mode: Literal["socket", "http"] = "socket"
     api_url: str = "https://slack.com/api/"
-    http_port: int = 3000
+    http_port: int = Field(default=3000, ge=0, le=65535)
     command: str = "/wirewatch"
     # Who may change a channel's subscriptions besides workspace admins/owners.
     allowed_users: list[str] = Field(default_factory=list)
@@ -131,7 +260,7 @@ class SlackSettings(BaseModel):
         )
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(Section):
     token: SecretStr | None = None
     api_url: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg/"
@@ -146,7 +275,7 @@ class DiscordSettings(BaseModel):
         return self.token is not None
 
 
-class LimitsSettings(BaseModel):
+class LimitsSettings(Section):
     """What one chat channel or workspace may create (the operator's config is exempt)."""
 
     watches_per_channel: int = Field(default=50, ge=1)
@@ -154,10 +283,10 @@ class LimitsSettings(BaseModel):
     feeds_per_workspace: int = Field(default=50, ge=0)
 
 
-class HealthSettings(BaseModel):
+class HealthSettings(Section):
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(default=8080, ge=0, le=65535)
 
 
 class Settings(BaseSettings):
@@ -177,6 +306,17 @@ class Settings(BaseSettings):
     watches: list[WatchConfig] = Field(default_factory=list)
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "text"] = "auto"
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, v: str) -> str:
+        # logging.setLevel would refuse it only later, with a traceback.
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            guess = closest(level, LOG_LEVELS)
+            hint = f"did you mean {guess!r}?" if guess else f"use one of {', '.join(LOG_LEVELS)}"
+            raise ValueError(f"unknown log level {v!r}: {hint}")
+        return level
 
     @classmethod
     def settings_customise_sources(
@@ -206,31 +346,120 @@ _SHORT_ENV = {
 
 
 def load_settings(path: Path | None = None) -> Settings:
-    """Read the TOML file, refuse secrets in it, and apply environment overrides."""
+    """Read the TOML file, refuse secrets in it, and apply environment overrides.
+
+    Every problem is a ConfigError with one line per problem, each naming the file and key.
+    """
     env = os.environ
     path = path or Path(env.get("WIREWATCH_CONFIG", DEFAULT_CONFIG))
     try:
         data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise ConfigError(f"config file not found: {path}") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"config file {path} is a directory") from e
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from e
     for section, key in _SECRET_ENV:
-        if key in data.get(section, {}):
+        table = data.get(section)
+        if isinstance(table, dict) and key in table:
             raise ConfigError(
                 f"{section}.{key} must not be in the config file: set {_SECRET_ENV[section, key]} "
                 "in the environment instead"
             )
-    for (section, key), var in _SECRET_ENV.items():
-        if env.get(var):
-            data.setdefault(section, {})[key] = env[var]
-    for var, (section, key) in _SHORT_ENV.items():
-        if env.get(var):
-            data.setdefault(section, {})[key] = env[var]
+    overrides = [(where, env[var]) for where, var in _SECRET_ENV.items() if env.get(var)]
+    overrides += [(where, env[var]) for var, where in _SHORT_ENV.items() if env.get(var)]
+    for (section, key), value in overrides:
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table, not {type(table).__name__}")
+        table[key] = value
     try:
         return Settings(**data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        raise ConfigError("\n".join(f"{path}: {line}" for line in describe_all(e))) from e
+
+
+# Where an unknown key was found -> the model whose keys are valid there.
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "database": DatabaseSettings,
+    "fetch": FetchSettings,
+    "poll": PollSettings,
+    "delivery": DeliverySettings,
+    "slack": SlackSettings,
+    "discord": DiscordSettings,
+    "health": HealthSettings,
+    "limits": LimitsSettings,
+    "feeds": FeedConfig,
+    "watches": WatchConfig,
+}
+
+
+def describe_all(error: ValidationError) -> list[str]:
+    """One line per problem. A misspelt required key is reported once, as the typo (not
+    also as the missing key it was meant to be)."""
+    errors = error.errors()
+    meant = set()
+    for err in errors:
+        if err["type"] == "extra_forbidden" and len(err["loc"]) > 1:
+            model = _SECTIONS.get(str(err["loc"][0]))
+            guess = closest(str(err["loc"][-1]), list(model.model_fields)) if model else None
+            meant.add((*err["loc"][:-1], guess))
+    return [describe(err) for err in errors if tuple(err["loc"]) not in meant]
+
+
+def describe(error: Any) -> str:
+    """One pydantic validation error as one line an operator can act on."""
+    loc = tuple(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(loc, error.get("input"))
+    where = ".".join(str(p) if isinstance(p, str) else f"[{p + 1}]" for p in loc)
+    where = where.replace(".[", "[")
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _unknown_key(loc: tuple[Any, ...], value: Any) -> str:
+    key = str(loc[-1])
+    if len(loc) == 1:
+        valid = [name for name in Settings.model_fields if name in _SECTIONS]
+        if isinstance(value, dict | list):
+            guess = closest(key, valid)
+            hint = f"did you mean [{guess}]?" if guess else f"the sections are {', '.join(valid)}"
+            return f"unknown section [{key}]: {hint}"
+        valid = list(Settings.model_fields)
+        guess = closest(key, valid)
+        hint = f"did you mean {guess!r}?" if guess else f"valid keys: {', '.join(valid)}"
+        return f"unknown top-level key {key!r}: {hint}"
+    section = str(loc[0])
+    model = _SECTIONS.get(section)
+    valid = list(model.model_fields) if model else []
+    where = f"[{section}]"
+    if isinstance(loc[1], int):
+        where = f"[[{section}]] #{loc[1] + 1}"
+    guess = closest(key, valid)
+    top_level = closest(key, [n for n in Settings.model_fields if n not in _SECTIONS])
+    if guess is None and top_level is not None:
+        # TOML puts a key written after a [table] header into that table.
+        hint = f"{top_level!r} is a top-level key: write it before the first [section]"
+    elif guess and (section, guess) in _SECRET_ENV:
+        hint = (
+            f"did you mean {guess!r}? (it belongs in {_SECRET_ENV[section, guess]}, not the file)"
         )
-        raise ConfigError(f"invalid settings in {path}: {problems}") from e
+    elif guess:
+        hint = f"did you mean {guess!r}?"
+    else:
+        shown = [name for name in valid if (section, name) not in _SECRET_ENV]
+        hint = f"valid keys: {', '.join(shown)}"
+    origin = _env_origin(section, key)
+    return f"unknown key {key!r} in {where}: {hint}" + (f" (set by {origin})" if origin else "")
+
+
+def _env_origin(section: str, key: str) -> str | None:
+    """The environment variable that put ``section.key`` in the settings, if one did."""
+    wanted = f"WIREWATCH_{section}__{key}".upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)

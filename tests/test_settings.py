@@ -4,6 +4,7 @@ never printed."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,78 @@ def test_tokens_are_masked_in_log_lines(caplog: pytest.LogCaptureFixture) -> Non
         log.info("connecting with %s and Bot %s", SLACK_TOKEN, DISCORD_TOKEN)
     assert SLACK_TOKEN not in caplog.text and DISCORD_TOKEN not in caplog.text
     assert mask_secrets(f"Authorization: Bot {DISCORD_TOKEN}").count("***") == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("sqlite:///data/ww.db", "sqlite+aiosqlite:///data/ww.db"),
+        ("sqlite:////var/lib/ww.db", "sqlite+aiosqlite:////var/lib/ww.db"),
+        ("sqlite+pysqlite:///ww.db", "sqlite+aiosqlite:///ww.db"),
+        ("sqlite+aiosqlite:///ww.db", "sqlite+aiosqlite:///ww.db"),
+        ("postgresql://u:p%40ss@db:5432/ww", "postgresql+asyncpg://u:p%40ss@db:5432/ww"),
+        ("postgres://u@db/ww", "postgresql+asyncpg://u@db/ww"),
+        ("postgresql+psycopg2://u@db/ww?ssl=require", "postgresql+asyncpg://u@db/ww?ssl=require"),
+        ("postgresql+asyncpg://u@db/ww", "postgresql+asyncpg://u@db/ww"),
+    ],
+)
+def test_database_urls_get_the_async_driver(tmp_path: Path, given: str, used: str) -> None:
+    """The URL a user copies from elsewhere works: the async driver is filled in."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[database]\nurl = "{given}"\n')
+    assert load_settings(cfg).database.url == used
+
+
+def test_a_misspelt_key_set_from_the_environment_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    monkeypatch.setenv("WIREWATCH_POLL__BACKFIL", "3")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == (
+        f"{cfg}: unknown key 'backfil' in [poll]: did you mean 'backfill'? "
+        "(set by WIREWATCH_POLL__BACKFIL)"
+    )
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "console",
+        "slack:C0123ABCD",
+        "slack:G01ABCDEF",
+        "discord:112233445566778899",
+        "slack-dm:U0123ABCD",
+        "discord-dm:112233445566778899",
+        "slack-webhook:https://hooks.slack.com/services/T0/B0/x",
+        "discord-webhook:https://discord.com/api/webhooks/1/abc",
+    ],
+)
+def test_well_formed_destinations_load(tmp_path: Path, destination: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[[watches]]\nquery = "x"\nchannels = ["{destination}"]\n')
+    assert load_settings(cfg).watches[0].channels == [destination]
+
+
+def test_the_shipped_example_config_has_no_unknown_keys() -> None:
+    """config/*.toml must load under the strict rules (a stale key would stop a start)."""
+    for path in sorted(DEFAULT_CONFIG.parent.glob("*.toml")):
+        load_settings(path)
+
+
+def test_a_config_path_that_is_not_a_readable_toml_file_is_one_line(tmp_path: Path) -> None:
+    """A folder, a binary file, broken TOML: ConfigError naming the path, no traceback."""
+    with pytest.raises(
+        ConfigError, match=rf"^config file {re.escape(str(tmp_path))} is a directory$"
+    ):
+        load_settings(tmp_path)
+    binary = tmp_path / "image.toml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text$"):
+        load_settings(binary)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[poll\n")
+    with pytest.raises(ConfigError, match="is not valid TOML"):
+        load_settings(broken)

@@ -1,16 +1,43 @@
-"""Console destination: alerts as readable lines (or JSON lines) on stdout."""
+"""Console destination: alerts as readable lines (or JSON lines) on stdout.
+
+Feed text reaches a terminal here, so every field from outside goes through
+:func:`line` (no escape sequences, no control or bidi characters, one line) and JSON lines
+escape the C1 controls ``json.dumps`` leaves raw: a headline cannot retitle the window,
+clear the screen or write the clipboard.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.core.commands.reply import Cmd, Line
 from bot.core.commands.reply import plain_text as _plain_text
+from bot.core.display import display_text
 from bot.core.models import Alert, iso_utc
 from bot.core.notices import Audience, Notice, notice_line
+from bot.terminal import terminal_text
+
+# json.dumps(ensure_ascii=False) escapes C0 only; U+009B alone is a CSI to many terminals,
+# and U+2028/2029 break line-based readers.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
+
+
+def line(text: str | None) -> str:
+    """Outside text fit for one line of a terminal."""
+    if not text:
+        return ""
+    return " ".join(display_text(terminal_text(text)).split())
+
+
+def json_line(obj: Any) -> str:
+    """``obj`` as one JSON line that is safe to print on a terminal (values unchanged)."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
 
 CLI = "wirewatch"
 # Chat command -> the command line's own name for it, where the CLI has one.
@@ -58,13 +85,14 @@ def format_story(alerts: Sequence[Alert]) -> str:
     first = alerts[0]
     when = iso_utc(first.published) or "undated"
     mark = " (headline updated)" if first.updated else ""
-    lines = [f"[{when}] {first.source}: {first.title}{mark}", f"    {first.url}"]
+    lines = [f"[{when}] {line(first.source)}: {line(first.title)}{mark}", f"    {line(first.url)}"]
     for hit in (h for alert in alerts for h in alert.hits):
-        terms = ", ".join(hit.matched)
-        label = hit.watch_name or hit.watch_query
+        terms = ", ".join(line(t) for t in hit.matched)
+        label = line(hit.watch_name or hit.watch_query)
         lines.append(f"    matched: {terms} · watch #{hit.watch_id} “{label}”")
     if first.also_reported_by:
-        lines.append(f"    also reported by: {', '.join(first.also_reported_by)}")
+        outlets = ", ".join(line(o) for o in first.also_reported_by)
+        lines.append(f"    also reported by: {outlets}")
     return "\n".join(lines)
 
 
@@ -91,10 +119,10 @@ class ConsoleNotifier:
     ) -> str:
         if self.json_lines:
             for alert in alerts:
-                self.out.write(json.dumps(alert.as_json(), ensure_ascii=False) + "\n")
+                self.out.write(json_line(alert.as_json()) + "\n")
         else:
             if alerts[0].digest:
-                self.out.write(f"== {alerts[0].digest} ==\n")
+                self.out.write(f"== {line(alerts[0].digest)} ==\n")
             for group in group_by_story(alerts):
                 self.out.write(format_story(group) + "\n\n")
         self.out.flush()
@@ -103,10 +131,10 @@ class ConsoleNotifier:
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """A terminal cannot change printed lines: the story is printed again, marked."""
         for group in group_by_story(alerts):
-            self.out.write(f"[updated {message_id}] " + format_story(group) + "\n\n")
+            self.out.write(f"[updated {line(message_id)}] " + format_story(group) + "\n\n")
         self.out.flush()
 
     async def send_notice(self, destination: str, notice: Notice) -> None:
         """Print a notice; its commands are the command line's (``wirewatch feed …``)."""
-        self.out.write(f"[notice] {notice_console_text(notice)}\n")
+        self.out.write(f"[notice] {line(notice_console_text(notice))}\n")
         self.out.flush()

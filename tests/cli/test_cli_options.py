@@ -1,0 +1,124 @@
+"""Global options wherever the user puts them, bounded counts, duplicate feeds: the real
+`python -m bot` in a subprocess, as a user types it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.test_cli import news, wirewatch, write_config
+from tests.feedserver import FeedServer, rss
+
+
+async def test_config_is_accepted_after_the_subcommand(tmp_path: Path) -> None:
+    """`wirewatch feeds list --config x.toml` reads x.toml, as does `--config` before the
+    subcommand and between a command and its action; `-v` works after the action too."""
+    cfg = write_config(tmp_path, ["https://feeds.test/a.rss"])
+    for argv in (
+        ("--config", str(cfg), "feed", "list"),
+        ("feed", "list", "--config", str(cfg)),
+        ("feeds", "list", "--config", str(cfg)),
+        ("feed", "--config", str(cfg), "list"),
+        ("feeds", "list", "-v", "--config", str(cfg)),
+    ):
+        code, out, err = await wirewatch(*argv)
+        assert code == 0, (argv, err)
+        assert "https://feeds.test/a.rss" in out, argv
+    code, _, err = await wirewatch("feeds", "list", "-v", "--config", str(cfg))
+    assert "DEBUG" in err or '"level": "debug"' in err
+
+
+async def test_config_after_the_subcommand_wins_over_the_environment(tmp_path: Path) -> None:
+    """`status --config b.toml` uses b.toml even when $WIREWATCH_CONFIG names another file."""
+    first = tmp_path / "one"
+    second = tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
+    cfg_a = write_config(first, ["https://feeds.test/a.rss"])
+    cfg_b = write_config(second, ["https://feeds.test/b.rss"])
+    code, out, err = await wirewatch(
+        "feeds", "list", "--config", str(cfg_b), env={"WIREWATCH_CONFIG": str(cfg_a)}
+    )
+    assert code == 0, err
+    assert "b.rss" in out and "a.rss" not in out
+
+
+async def test_a_config_option_that_is_not_there_is_a_usage_error(tmp_path: Path) -> None:
+    """A missing file named after the subcommand: exit 2, one line naming the file."""
+    missing = tmp_path / "nope.toml"
+    code, out, err = await wirewatch("status", "--config", str(missing))
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [f"wirewatch: config file not found: {missing}"]
+
+
+async def test_latest_limit_must_be_a_sensible_count(tmp_path: Path) -> None:
+    """-1, 0, an absurd number or a word: a usage message naming --limit, exit 2, nothing
+    printed on stdout and no database touched."""
+    cfg = write_config(tmp_path, [])
+    for bad in ("-1", "0", "1000001", "ten"):
+        for command in (("latest",), ("latest", "tariff"), ("watch", "test", "tariff")):
+            code, out, err = await wirewatch(*command, "--limit", bad, config=cfg)
+            assert (code, out) == (2, ""), (command, bad)
+            assert "argument --limit" in err and "Traceback" not in err, err
+    assert not (tmp_path / "ww.db").exists()
+
+
+async def test_latest_limit_is_honoured(tmp_path: Path) -> None:
+    """A valid --limit caps what `latest` prints."""
+    async with FeedServer() as server:
+        server.set_feed(
+            "/a.rss", rss([news(f"n{i}", f"Tariff story {i}", 5 + i) for i in range(4)])
+        )
+        cfg = write_config(tmp_path, [server.url("/a.rss")])
+        await wirewatch("poll", "--once", config=cfg)
+        code, out, _ = await wirewatch("latest", "--limit", "2", "--json", config=cfg)
+        assert code == 0 and len(out.splitlines()) == 2
+        code, out, _ = await wirewatch("latest", "tariff", "--limit", "3", config=cfg)
+        assert code == 0 and out.count("Tariff story") == 3
+
+
+async def test_adding_a_feed_twice_says_it_is_already_there(tmp_path: Path) -> None:
+    """The second `feed add` of the same URL exits 1 with one line naming the feed already
+    reading it; the list still has one feed."""
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("x", "Rare earth magnets shortage", 5)]))
+        cfg = write_config(tmp_path, [])
+        url = server.url("/a.rss")
+        code, out, _ = await wirewatch("feed", "add", url, config=cfg)
+        assert code == 0 and "added feed #1" in out
+        code, out, err = await wirewatch("feeds", "add", url, "--config", str(cfg))
+        assert (code, out) == (1, "")
+        assert err.splitlines() == [f"wirewatch: feed #1 already reads {url}"]
+        code, out, _ = await wirewatch("feed", "list", config=cfg)
+        assert out.count(url) == 1
+
+
+async def test_watch_add_refuses_a_destination_typo(tmp_path: Path) -> None:
+    """`--channel slak:C123` is refused before anything is stored, suggesting slack:C123."""
+    cfg = write_config(tmp_path, [])
+    code, out, err = await wirewatch("watch", "add", "tariff", "--channel", "slak:C123", config=cfg)
+    assert (code, out) == (2, "")
+    assert "did you mean 'slack:C123'?" in err
+    code, out, err = await wirewatch(
+        "watch", "add", "tariff", "--channel", "discord:general", config=cfg
+    )
+    assert code == 2 and "numeric id" in err
+    code, out, _ = await wirewatch("watch", "list", config=cfg)
+    assert "tariff" not in out
+
+
+async def test_feed_add_and_check_refuse_a_malformed_url_before_fetching(tmp_path: Path) -> None:
+    """No scheme, another scheme, a space: a usage error naming the problem, nothing stored."""
+    cfg = write_config(tmp_path, [])
+    cases = {
+        "news.test/rss": "must start with http:// or https://",
+        "ftp://news.test/rss": "must start with http:// or https://",
+        "https://news.test/world feed.xml": "contains spaces",
+        "http:///rss": "has no host name",
+    }
+    for url, problem in cases.items():
+        for action in ("add", "check"):
+            code, out, err = await wirewatch("feed", action, url, config=cfg)
+            assert (code, out) == (2, ""), (action, url, err)
+            assert f"argument url: feed URL {url!r} {problem}" in err
+    code, out, _ = await wirewatch("feed", "list", config=cfg)
+    assert (code, out) == (0, "")
