@@ -141,3 +141,24 @@ async def test_a_channel_template_shapes_its_alerts_and_errors_show_when_set(roo
     room.publish("li-1", "Lithium prices slide again")
     await room.tick(minutes=1)
     assert "NEWSFLASH" not in room.messages()[-1]
+
+
+async def test_watch_edit_sets_then_clears_the_ping_alerts_carry(room: Room) -> None:
+    from tests.fakes.discord import ROLE_ID, RoleRef
+
+    await room.say("watch add", {"query": "cobalt", "name": "cobalt"})
+    group = "S0DESK" if room.platform == "slack" else RoleRef()
+    pinged = await room.say("watch edit", {"watch": "cobalt", "ping": group})
+    assert "It pings its group" in pinged.text
+    (watch,) = [w for w in await room.core.api.list_watches(room.chat.here()) if w.name == "cobalt"]
+    assert watch.mention == ("S0DESK" if room.platform == "slack" else str(ROLE_ID))
+    room.publish("co-1", "Congo halts cobalt exports")
+    await room.tick(minutes=1)
+    expected = "<!subteam^S0DESK>" if room.platform == "slack" else f"<@&{ROLE_ID}>"
+    assert expected in room.messages()[-1]
+
+    cleared = await room.say("watch edit", {"watch": "cobalt", "no-ping": True})
+    assert "changed" in cleared.text and "pings" not in cleared.text
+    room.publish("co-2", "Cobalt price jumps on Congo ban")
+    await room.tick(minutes=1)
+    assert expected not in room.messages()[-1]
