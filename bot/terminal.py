@@ -12,19 +12,10 @@ from __future__ import annotations
 
 import re
 
+from bot.core.display import ESCAPE_SEQUENCE as _SEQUENCE
+
 __all__ = ["terminal_text"]
 
-# ECMA-48 sequences, 7-bit (ESC-introduced) and 8-bit (C1) forms. A string sequence with no
-# terminator runs to the end of the text, as a terminal would swallow it.
-_SEQUENCE = re.compile(
-    r"""
-      (?:\x1b\[|\x9b) [0-?]* [\x20-/]* [@-~]             # CSI: cursor, erase, colours
-    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c|\Z)
-                                                          # OSC, DCS, SOS, PM, APC strings
-    | \x1b [\x20-/]* [0-~]                                # other escapes (ESC c resets)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
 # What is left: lone ESCs, C0 controls (CR rewrites a line, BS erases), DEL and C1.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

@@ -24,6 +24,17 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 __all__ = ["display_text", "web_url"]
 
+# ECMA-48 sequences, 7-bit (ESC-introduced) and 8-bit (C1) forms. A string sequence with no
+# terminator runs to the end of the text, as a terminal would swallow it.
+ESCAPE_SEQUENCE = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [0-?]* [\x20-/]* [@-~]             # CSI: cursor, erase, colours
+    | (?:\x1b[\]PX^_]|[\x9d\x90\x98\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c|\Z)
+                                                          # OSC, DCS, SOS, PM, APC strings
+    | \x1b [\x20-/]* [0-~]                                # other escapes (ESC c resets)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _INVISIBLE_FORMATTING = re.compile(
     "[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u206a-\u206f\ufeff\ufff9-\ufffb]"
@@ -89,3 +100,12 @@ def _ascii_host(hostname: str) -> str | None:
 
 def _encode(component: str, safe: str) -> str:
     return quote(_STRAY_PERCENT.sub("%25", component), safe=safe)
+
+
+def without_escape_sequences(text: str) -> str:
+    """``text`` without terminal escape sequences, removed whole: dropping only their ESC
+    would leave ``]0;title`` or ``[2J`` on screen as text."""
+    return text if "\x1b" not in text and not _C1.search(text) else ESCAPE_SEQUENCE.sub("", text)
+
+
+_C1 = re.compile("[\x90\x98\x9b\x9d\x9e\x9f]")

@@ -20,6 +20,8 @@ import html
 import re
 from collections.abc import Callable
 
+from bot.core.display import without_escape_sequences
+
 __all__ = ["html_to_text", "title_to_text"]
 
 # Tags whose content is never text a reader would see.
@@ -82,7 +84,7 @@ def _to_text(value: str, strip_tags: Callable[[str], str]) -> str:
         if not any(marker in text for marker in _ESCAPED_MARKERS):
             break
     if _DROP.search(text):
-        text = _DROP.sub("", text)
+        text = _DROP.sub("", without_escape_sequences(text))
     return " ".join(text.split())
 
 
