@@ -143,7 +143,7 @@ class SlackAdapter:
             logger=logging.getLogger("slack_bolt"),
         )
         self.app.command(settings.command)(self._on_command)
-        self.app.action(_prefix(ACTION_MUTE))(self._on_mute)
+        self.app.action(_prefix(ACTION_MUTE))(self._button("unsubscribe"))
         self.app.action(_prefix(ACTION_OPEN))(self._on_open)
         # An alert's buttons run catalogue commands, as if typed in the channel.
         for action, command in (
@@ -348,33 +348,10 @@ class SlackAdapter:
                 extra={"channel": channel, "error": type(e).__name__},
             )
 
-    async def _on_mute(
-        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
-    ) -> None:
-        self._track_current()
-        await ack()
-        user = (body.get("user") or {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-        watch_ref = str(action.get("value", ""))
-        invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
-        reply = await self.router.run_command(invocation, "unsubscribe", {"watches": (watch_ref,)})
-        log.info(
-            "watch muted from button",
-            extra={"user": user, "channel": channel, "watch": watch_ref},
-        )
-        await respond(
-            text=reply.message.text,
-            blocks=reply.message.blocks or None,
-            response_type="ephemeral",
-            replace_original=False,
-        )
-        if reply.announce is not None:
-            await self._announce(channel, reply, respond)
-
     def _button(self, command: str) -> Any:
+        """The action handler of an alert button: the catalogue command it stands for, run
+        as if typed in the channel, answered to the clicker (and announced on a change)."""
+
         async def on_click(
             ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
         ) -> None:
@@ -386,12 +363,12 @@ class SlackAdapter:
             )
             team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
             value = str(action.get("value", ""))[:20]
-            args: dict[str, object] = (
-                {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
-            )
             invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
-            reply = await self.router.run_command(invocation, command, args)
-            log.info("alert button", extra={"user": user, "channel": channel, "command": command})
+            reply = await self.router.run_command(invocation, command, _button_args(command, value))
+            log.info(
+                "alert button",
+                extra={"user": user, "channel": channel, "command": command, "value": value},
+            )
             await respond(
                 text=reply.message.text,
                 blocks=reply.message.blocks or None,
@@ -418,3 +395,12 @@ class SlackAdapter:
 def _prefix(action: str) -> re.Pattern[str]:
     """Matches ``action`` and ``action:<id>`` (action ids must be unique per message)."""
     return re.compile(rf"^{re.escape(action)}(?::.*)?$")
+
+
+def _button_args(command: str, value: str) -> dict[str, object]:
+    """A button's value as the arguments of the command it runs."""
+    if command == "unsubscribe":
+        return {"watches": (value,)}
+    if command == "snooze":
+        return {"target": value, "duration": "24h"}  # "Pause watch 24h"
+    return {"alert": value}
