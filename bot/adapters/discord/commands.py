@@ -34,7 +34,15 @@ from discord import app_commands
 from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, fit
 from bot.adapters.discord.replies import markdown, render_reply
 from bot.core.api import Caller, CoreAPI
-from bot.core.commands.catalogue import CATALOGUE, COMMANDS, CommandSpec, FileIn, Kind, Param
+from bot.core.commands.catalogue import (
+    CATALOGUE,
+    COMMANDS,
+    CommandSpec,
+    FileIn,
+    Kind,
+    Param,
+    button_args,
+)
 from bot.core.commands.handlers import Commands
 from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
@@ -357,9 +365,7 @@ class DiscordCommands:
         command = _BUTTONS.get(action)
         if command is None:
             return
-        args: dict[str, object] = (
-            {"target": value, "duration": "24h"} if command == "snooze" else {"alert": value}
-        )
+        args = button_args(command, value)
         log.info(
             "discord alert button", extra={"command": command, "channel": interaction.channel_id}
         )

@@ -40,6 +40,7 @@ from bot.adapters.slack.render import (
     ACTION_STORY,
 )
 from bot.core.api import CoreAPI
+from bot.core.commands.catalogue import button_args
 from bot.core.errors import ConfigError
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.settings import SlackSettings
@@ -364,7 +365,7 @@ class SlackAdapter:
             team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
             value = str(action.get("value", ""))[:20]
             invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
-            reply = await self.router.run_command(invocation, command, _button_args(command, value))
+            reply = await self.router.run_command(invocation, command, button_args(command, value))
             log.info(
                 "alert button",
                 extra={"user": user, "channel": channel, "command": command, "value": value},
@@ -395,12 +396,3 @@ class SlackAdapter:
 def _prefix(action: str) -> re.Pattern[str]:
     """Matches ``action`` and ``action:<id>`` (action ids must be unique per message)."""
     return re.compile(rf"^{re.escape(action)}(?::.*)?$")
-
-
-def _button_args(command: str, value: str) -> dict[str, object]:
-    """A button's value as the arguments of the command it runs."""
-    if command == "unsubscribe":
-        return {"watches": (value,)}
-    if command == "snooze":
-        return {"target": value, "duration": "24h"}  # "Pause watch 24h"
-    return {"alert": value}

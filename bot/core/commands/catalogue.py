@@ -526,3 +526,13 @@ def groups() -> dict[str, list[CommandSpec]]:
         if spec.group:
             out.setdefault(spec.group, []).append(spec)
     return out
+
+
+def button_args(command: str, value: str) -> dict[str, object]:
+    """An alert button's value as the arguments of the catalogue command it runs (both
+    platforms put the alert id, or the watch id, in the button)."""
+    if command == "unsubscribe":
+        return {"watches": (value,)}  # "Mute this watch here"
+    if command == "snooze":
+        return {"target": value, "duration": "24h"}  # "Pause watch 24h"
+    return {"alert": value}
