@@ -455,7 +455,8 @@ def _targets(text: str) -> list[str]:
     found = []
     for match in _TARGET.finditer(text):
         tokens = content_words(match.group(1))
-        for token, after in zip(tokens, [*tokens[1:], ""], strict=True):
+        # "tariffs on about 1,400 products": only stop words before the figure, no one named
+        for token, after in zip(tokens, [*tokens[1:], ""][: len(tokens)], strict=True):
             term = _term(token)
             # "tariffs on nearly all US trading partners" hits everyone but the US.
             if term in _COUNTRIES and after not in _NOT_TARGETS:
