@@ -67,6 +67,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from bot.core.story_aliases import ALIAS_PHRASES, ALIAS_PLACES, ALIAS_SYNONYMS, SIDES
 from bot.core.story_cjk import (
     CJK_MARKET_WORDS,
     CJK_SYNONYMS,
@@ -193,7 +194,7 @@ _PHRASES_RAW = (
 def _phrase_table() -> dict[tuple[str, ...], str]:
     """Folded phrase (its content words) -> its one word."""
     table = {}
-    for canonical, phrases in _PHRASES_RAW:
+    for canonical, phrases in _PHRASES_RAW + ALIAS_PHRASES:
         for phrase in phrases.split("|"):
             table[tuple(content_words(phrase))] = canonical
     return table
@@ -249,7 +250,14 @@ _OPPOSITES_RAW = (
     ("strengthen", "weaken"),
     # Stages of one negotiation are separate news: talks opening, then a deal.
     ("begin arrive meet", "deal sign framework conclude consensus"),
+    # Permits granted and permits revoked; cargoes booked and cargoes cancelled.
+    ("approve buy", "revoke"),
+    # A data series that shrinks is not the other survey that grows.
+    ("shrink", "rise grow growth"),
+    # Each chamber's vote on one bill is its own event.
+    ("senate", "house"),
 )
+
 # A headline about a market move is a markets story, separate from the news that moved
 # it ("Stocks surge as US-China truce..." / "US, China agree to slash tariffs...").
 _MARKET_WORDS_RAW = "stock share dow nasdaq wall futures yuan selloff rout"
@@ -264,8 +272,15 @@ _GOODS_RAW = (
 _SPELLED = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
+    "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40",
+    "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
 }  # fmt: skip
 _SPELLED_NUMBER = re.compile(r"\b(" + "|".join(_SPELLED) + r")\b", re.I)
+# Rate moves in words: "a quarter point", "half a percentage point".
+_POINTS = re.compile(
+    r"\b(?:a\s+)?(quarter|half)(?:[\s-]+a)?[\s-]+(?:percentage[\s-]+)?points?\b", re.I
+)
 _ONE_PERIOD = re.compile(r"\bone(?=[\s-](?:day|week|month|year)\b)", re.I)
 # Index names are not figures of the story: "S&P 500 falls 2%" states only 2 %.
 _INDEX_NAMES = re.compile(
@@ -283,11 +298,15 @@ _DATE = re.compile(
 _QUANTITY = re.compile(
     r"(?<![\w.,])(?P<cur>[$€£¥])?\s?(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w.,]*\d)"
     r"(?:\s*(?P<pct>%|percent\b|per\s+cent\b|pct\b|percentage\s+points?\b)"
-    r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn)\b"
+    r"|\s*(?P<bp>basis\s+points?|bps?)\b"
+    r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn|bln|mln)\b(?P<usd>[\s-]*dollars?\b)?"
     r"|[\s-]*(?P<dur>days?|weeks?|months?|years?)\b)?",
     re.I,
 )
-_MAGNITUDES = {"trillion": "t", "tn": "t", "billion": "b", "bn": "b", "million": "m", "mn": "m"}
+_MAGNITUDES = {
+    "trillion": "t", "tn": "t", "billion": "b", "bn": "b", "bln": "b", "million": "m",
+    "mn": "m", "mln": "m",
+}  # fmt: skip
 # Kinds of quantity whose disagreement between two headlines means two events.
 _CONFLICT_KINDS = frozenset("%$m#")
 
@@ -308,7 +327,7 @@ _LEAD_MAX = 400
 # "China raises tariffs on US goods to 125%" and "Trump raises the levy on Chinese goods
 # to 125%" share every word but the direction: the country after "tariffs on" tells it.
 _TARGET = re.compile(
-    r"\b(?:tariffs?|levy|levies|duty|duties|rates?)\s+on\s+(?:all\s+|some\s+|most\s+)?"
+    r"\b(?:tariffs?|levy|levies|duty|duties|rates?|fees?)\s+on\s+(?:all\s+|some\s+|most\s+)?"
     r"((?:[A-Za-z.]+,?\s+(?:and\s+)?){0,3}[A-Za-z.]+)",
     re.I,
 )
@@ -337,7 +356,9 @@ def _stem(token: str) -> str:
 
 def _canonical_table() -> dict[str, str]:
     table: dict[str, str] = {}
-    for canonical, variants in _SYNONYMS_RAW + _PLACES_RAW + CJK_SYNONYMS:
+    for canonical, variants in (
+        _SYNONYMS_RAW + _PLACES_RAW + ALIAS_SYNONYMS + ALIAS_PLACES + CJK_SYNONYMS
+    ):
         for word in [canonical, *variants.split()]:
             for token in content_words(word):
                 table[token] = canonical
@@ -353,7 +374,7 @@ _RARE_EARTHS = _word_set(
     "gadolinium terbium dysprosium holmium erbium thulium ytterbium lutetium"
 )
 _NOT_TARGETS = _word_set("trading trade partner ally allies")
-_COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW)})
+_COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW + ALIAS_PLACES)})
 
 
 @lru_cache(maxsize=65536)
@@ -387,6 +408,10 @@ def _terms_of(words: str) -> frozenset[str]:
 
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
 _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS)
+_PRICE = _terms_of("price")
+# Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
+# opened the same morning by one ministry are two events.
+_PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
@@ -396,8 +421,18 @@ _PRICE_MOVES = _terms_of("rise fall")
 
 def _split_quantities(text: str) -> tuple[list[str], str]:
     """Quantities stated in ``text`` as kind-tagged terms, and the text without them."""
-    if not any(char.isdigit() for char in text) and _SPELLED_NUMBER.search(text) is None:
+    if (
+        not any(char.isdigit() for char in text)
+        and _SPELLED_NUMBER.search(text) is None
+        and _POINTS.search(text) is None
+    ):
         return [], text
+    text = _POINTS.sub(
+        lambda m: (
+            "0.25 percentage point" if m.group(1).lower() == "quarter" else "0.5 percentage point"
+        ),
+        text,
+    )
     text = _INDEX_NAMES.sub(" stocks ", text)  # a market story, whatever the index
     text = _ONE_PERIOD.sub("1", text)
     text = _SPELLED_NUMBER.sub(lambda m: _SPELLED[m.group(1).lower()], text)
@@ -415,9 +450,13 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
             number = number.rstrip("0").rstrip(".")
         if match.group("pct"):
             found.append(f"%{number}")
+        elif match.group("bp"):
+            # 25 basis points = 0.25 percentage point
+            found.append(f"%{float(number) / 100:g}")
         elif match.group("mag"):
             scale = _MAGNITUDES[match.group("mag").lower()]
-            found.append(f"{'$' if match.group('cur') else 'm'}{number}{scale}")
+            money = match.group("cur") or match.group("usd")
+            found.append(f"{'$' if money else 'm'}{number}{scale}")
         elif match.group("cur"):
             found.append(f"${number}")
         elif match.group("dur"):
@@ -462,6 +501,28 @@ def _targets(text: str) -> list[str]:
             if term in _COUNTRIES and after not in _NOT_TARGETS:
                 found.append(">" + term)
     return found
+
+
+# Who says it: "Taiwan says ..." / "..., Taiwanese government says" (a headline's speaker).
+_SPEAKER = re.compile(
+    r"^(?P<lead>(?:[\w'’.-]+\s+){0,3}?[\w'’.-]+)\s+(?:says|said|tells|warns|insists|confirms)\b"
+    r"|,\s*(?P<tail>(?:[\w'’.-]+\s+){0,3}?[\w'’.-]+)\s+(?:says|said|clarifies|confirms)\s*$",
+    re.I,
+)
+_SIDE_OF = {member: side for side, members in SIDES for member in members.split()}
+
+
+def _speaker_side(title: str) -> str | None:
+    """``<country>`` for the government a headline's speaker speaks for, if it names one."""
+    match = _SPEAKER.search(title)
+    if match is None:
+        return None
+    for token in _join_phrases(_words(match.group("lead") or match.group("tail"))):
+        term = _term(token)
+        side = term if term in _COUNTRIES else _SIDE_OF.get(term)
+        if side is not None:
+            return "<" + side
+    return None
 
 
 def _text_terms(text: str) -> frozenset[str]:
@@ -520,6 +581,10 @@ class StoryFeatures:
 def story_features(title: str, summary: str = "") -> StoryFeatures:
     """The features of an article with this headline and summary (plain text)."""
     title_terms = _text_terms(title)
+    if "say" in title or "SAY" in title or "Say" in title:
+        side = _speaker_side(title)
+        if side is not None:
+            title_terms = title_terms | {side}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
     return StoryFeatures(title_terms, lead_terms)
@@ -567,9 +632,39 @@ def _figures(features: StoryFeatures, kind: str) -> list[str]:
     return [term for term in features.title if term[0] == kind and term[1:2].isdigit()]
 
 
+def _is_market(title: frozenset[str]) -> bool:
+    """A market word, or what a price did ("Gallium prices jump")."""
+    return bool(title & _MARKET_WORDS) or bool(title & _PRICE and title & _PRICE_MOVES)
+
+
 def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether ``a``'s headline is a market move and ``b``'s is not one at all."""
-    return bool(a.title & _MARKET_WORDS) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
+    return _is_market(a.title) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
+
+
+def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
+    """Both headlines name one of ``names`` and neither article states the other's."""
+    mine = a.title & names
+    if not mine:
+        return False
+    theirs = b.title & names
+    return bool(theirs) and not mine & b.terms and not theirs & a.terms
+
+
+def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: set[str]) -> bool:
+    """Whether two headlines are statements of different sides, one of them unnamed by the
+    other article.
+
+    Each side's comment on talks both attend is the talks' story ("China says it will
+    work with US..." / "Bessent says..."); a third party speaking of another's measure is
+    not ("Taiwan says TSMC will be exempt..." / "Trump says US will impose...").
+    """
+    speaker_b = {term for term in b.title if term[0] == "<"}
+    if not speaker_b or speaker_a & speaker_b:
+        return False
+    return any(side[1:] not in b.terms for side in speaker_a) or any(
+        side[1:] not in a.terms for side in speaker_b
+    )
 
 
 def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
@@ -588,11 +683,17 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         targets_b = {term for term in terms_b if term[0] == ">"}
         if targets_b and not targets_a & targets_b:
             return True
-    goods_a = a.title & _GOODS
-    if goods_a:
-        goods_b = b.title & _GOODS
-        if goods_b and not goods_a & terms_b and not goods_b & terms_a:
+        # The headlines' own targets decide when both name one: a lead that recalls
+        # the other side's measure ("responding to US fees on Chinese ships") does not.
+        heads_a = {term for term in a.title if term[0] == ">"}
+        heads_b = {term for term in b.title if term[0] == ">"}
+        if heads_a and heads_b and not heads_a & heads_b:
             return True
+    speaker_a = {term for term in a.title if term[0] == "<"}
+    if speaker_a and _speakers_apart(a, b, speaker_a):
+        return True
+    if _named_apart(a, b, _GOODS) or _named_apart(a, b, _PROBE_KINDS):
+        return True
     for kind in _CONFLICT_KINDS:
         mine = _figures(a, kind)
         if not mine:
