@@ -112,6 +112,7 @@ ALIAS_PHRASES = (
         "|manufacturing gauge|manufacturing pmi|factory pmi",
     ),
     ("approve", "green light|greenlight|sign off|signs off"),
+    ("ev", "electric vehicle|electric car|new energy vehicle"),
     ("call", "phone talks"),
     ("xi", "china's leader"),
 )
@@ -155,7 +156,9 @@ ALIAS_SYNONYMS = (
     ("senate", "senator"),
     ("house", "deputy deputies"),
     ("exempt", "spare exemption"),
-    ("hold", "unchanged steady"),
+    ("hold", "unchanged steady keep"),
+    ("licence", "permit"),
+    ("ban", "halt stop"),
 )
 
 # Whose side a speaker is on: the government a person or agency speaks for (comparison
@@ -169,8 +172,7 @@ SIDES = (
     ),
     (
         "china",
-        "xi lifeng liqiang chenggang wentao wangyi mofcom regulator pboc gongsheng nbs cac "
-        "gacc ndrc miit",
+        "xi lifeng liqiang chenggang wentao wangyi mofcom pboc gongsheng nbs cac gacc ndrc miit",
     ),
     ("japan", "takaichi meti boj"),
     ("korea", "jaemyung"),
