@@ -750,10 +750,12 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
 
 
 def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
-    if (
-        len(a.title) < MIN_TITLE_TERMS
-        or len(b.title) < MIN_TITLE_TERMS
-        or len(a.title & b.title) < MIN_SHARED_TITLE_TERMS
+    if len(a.title) < MIN_TITLE_TERMS or len(b.title) < MIN_TITLE_TERMS:
+        return 0.0
+    shared = len(a.title & b.title)
+    if shared < MIN_SHARED_TITLE_TERMS and (
+        shared < MIN_SHARED_TITLE_TERMS - 1
+        or max(len(a.title & b.terms), len(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
     ):
         return 0.0
     a_by_b = _coverage(a, b, weight)

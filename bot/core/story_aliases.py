@@ -111,7 +111,7 @@ ALIAS_PHRASES = (
         "purchasing manager index|factory activity|manufacturing activity|factory gauge"
         "|manufacturing gauge|manufacturing pmi|factory pmi",
     ),
-    ("approve", "green light|greenlight|sign off|signs off"),
+    ("approve", "green light|greenlight"),
     ("ev", "electric vehicle|electric car|new energy vehicle"),
     ("call", "phone talks"),
     ("xi", "china's leader"),
