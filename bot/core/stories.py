@@ -374,6 +374,10 @@ _RARE_EARTHS = _word_set(
 )
 _NOT_TARGETS = _word_set("trading trade partner ally allies")
 _COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW + ALIAS_PLACES)})
+# Whom a measure hits (">us") and whose side speaks ("<taiwan"): every such term, so a
+# set intersection (C speed) finds them in a headline.
+_TARGET_TERMS = frozenset(">" + country for country in _COUNTRIES)
+_SPEAKER_TERMS = frozenset("<" + country for country in _COUNTRIES)
 
 
 @lru_cache(maxsize=65536)
@@ -424,7 +428,7 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
     if (
         not any(char.isdigit() for char in text)
         and _SPELLED_NUMBER.search(text) is None
-        and _POINTS.search(text) is None
+        and (("oint" not in text and "OINT" not in text) or _POINTS.search(text) is None)
     ):
         return [], text
     text = _POINTS.sub(
@@ -648,8 +652,9 @@ def _uniform(_term: str) -> float:
     return 1.0
 
 
-def _figures(features: StoryFeatures, kind: str) -> list[str]:
-    return [term for term in features.title if term[0] == kind and term[1:2].isdigit()]
+def _figures(features: StoryFeatures) -> list[str]:
+    """The headline's quantities (``%34``, ``$5.5b``, ``#5``...)."""
+    return [term for term in features.title if term[1:2].isdigit()]
 
 
 def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
@@ -666,7 +671,7 @@ def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> b
     return bool(theirs) and not mine & b.terms and not theirs & a.terms
 
 
-def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: set[str]) -> bool:
+def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str]) -> bool:
     """Whether two headlines are statements of different sides, one of them unnamed by the
     other article.
 
@@ -674,7 +679,7 @@ def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: set[str]) -> 
     work with US..." / "Bessent says..."); a third party speaking of another's measure is
     not ("Taiwan says TSMC will be exempt..." / "Trump says US will impose...").
     """
-    speaker_b = {term for term in b.title if term[0] == "<"}
+    speaker_b = b.title & _SPEAKER_TERMS
     if not speaker_b or speaker_a & speaker_b:
         return False
     return any(side[1:] not in b.terms for side in speaker_a) or any(
@@ -693,27 +698,31 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if _market_only(a, b) or _market_only(b, a):
         return True
     terms_a, terms_b = a.terms, b.terms
-    targets_a = {term for term in terms_a if term[0] == ">"}
+    targets_a = terms_a & _TARGET_TERMS
     if targets_a:
-        targets_b = {term for term in terms_b if term[0] == ">"}
+        targets_b = terms_b & _TARGET_TERMS
         if targets_b and not targets_a & targets_b:
             return True
         # The headlines' own targets decide when both name one: a lead that recalls
         # the other side's measure ("responding to US fees on Chinese ships") does not.
-        heads_a = {term for term in a.title if term[0] == ">"}
-        heads_b = {term for term in b.title if term[0] == ">"}
+        heads_a = a.title & _TARGET_TERMS
+        heads_b = b.title & _TARGET_TERMS
         if heads_a and heads_b and not heads_a & heads_b:
             return True
-    speaker_a = {term for term in a.title if term[0] == "<"}
+    speaker_a = a.title & _SPEAKER_TERMS
     if speaker_a and _speakers_apart(a, b, speaker_a):
         return True
     if _named_apart(a, b, _GOODS) or _named_apart(a, b, _PROBE_KINDS):
         return True
+    figures_a = _figures(a)
+    if not figures_a:
+        return False
+    figures_b = _figures(b)
     for kind in _CONFLICT_KINDS:
-        mine = _figures(a, kind)
+        mine = [term for term in figures_a if term[0] == kind]
         if not mine:
             continue
-        theirs = _figures(b, kind)
+        theirs = [term for term in figures_b if term[0] == kind]
         if (
             theirs
             and not any(term in terms_b for term in mine)
