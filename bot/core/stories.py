@@ -18,8 +18,12 @@ stemming (tightens = tightened = tightening); the quantities they state, kept wi
 kind: ``%34`` (34 %, 34 pct), ``$5.5b`` ($5.5 billion), ``m12m`` (12 million tons),
 ``d90day`` (90 days; 12 months = 1 year), ``@apr10`` (April 10), ``y2025``, ``#5`` (five
 elements), an old value ("to 125% from 84%") left out; and whom a tariff hits (``>us``
-for "tariffs on US goods"). Names need no special case: they are the rare words, and
-rarity is what weighs.
+for "tariffs on US goods", also port fees); whose side a headline's speaker speaks for
+(``<taiwan`` for "Taiwan says..."). Offices, agencies and acronyms, more capitals and
+demonyms come from :mod:`bot.core.story_aliases` ("Japan's prime minister" = ``takaichi``,
+which also says ``japan``; "China's internet regulator" = ``cac``); "a quarter point" =
+25 basis points = ``%0.25``. Names need no special case beyond that: they are the rare
+words, and rarity is what weighs.
 
 **Similarity** (:func:`story_similarity`): how much of each headline the other article
 states, words weighed by their rarity among the articles held (inverse document
@@ -27,7 +31,8 @@ frequency: "china" little, "holmium" or "h200" a lot); the geometric mean of the
 shares must reach :data:`THRESHOLD`, or the lower :data:`CLOSE_THRESHOLD` against an
 article seen within :data:`CLOSE_IN_TIME` (outlets rewrite one event within hours; the
 same actors' next event comes a day later). Headlines of three words or fewer never join a
-story, and two headlines must share three terms. Rules override the score
+story, and two headlines must share three terms (or two, when one headline's terms make
+three with the other article's lead). Rules override the score
 (:func:`conflicting`), because word overlap cannot see them:
 
 * Opposites never merge: one headline has a word the other lacks and the other has its
@@ -39,9 +44,13 @@ story, and two headlines must share three terms. Rules override the score
   percentage, an amount, a count) and neither headline's quantity appears anywhere in
   the other article ("25% tariff" / "10% tariff"). A quantity the other article states
   in its lead agrees: headlines pick different figures of one announcement.
-* A market move (stocks, shares, the Dow, futures, the yuan) is the markets desk's story,
-  not the news that moved it (a headline saying only that a price rose or fell may be
-  either); tariffs on different countries are different stories.
+* A market move (stocks, shares, the Dow, futures, the yuan, "gallium prices jump") is
+  the markets desk's story, not the news that moved it (a headline saying only that a
+  price rose or fell may be either); tariffs or fees on different countries are different
+  stories, and the headlines' targets decide over what a lead recalls.
+* Different goods, or different kinds of trade probe (anti-dumping / anti-discrimination),
+  do not merge; nor do two governments' statements when one article does not name the
+  other's country ("Taiwan says TSMC will be exempt" / "Trump says US will impose...").
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops
