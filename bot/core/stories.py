@@ -18,8 +18,12 @@ stemming (tightens = tightened = tightening); the quantities they state, kept wi
 kind: ``%34`` (34 %, 34 pct), ``$5.5b`` ($5.5 billion), ``m12m`` (12 million tons),
 ``d90day`` (90 days; 12 months = 1 year), ``@apr10`` (April 10), ``y2025``, ``#5`` (five
 elements), an old value ("to 125% from 84%") left out; and whom a tariff hits (``>us``
-for "tariffs on US goods"). Names need no special case: they are the rare words, and
-rarity is what weighs.
+for "tariffs on US goods", also port fees); whose side a headline's speaker speaks for
+(``<taiwan`` for "Taiwan says..."). Offices, agencies and acronyms, more capitals and
+demonyms come from :mod:`bot.core.story_aliases` ("Japan's prime minister" = ``takaichi``,
+which also says ``japan``; "China's internet regulator" = ``cac``); "a quarter point" =
+25 basis points = ``%0.25``. Names need no special case beyond that: they are the rare
+words, and rarity is what weighs.
 
 **Similarity** (:func:`story_similarity`): how much of each headline the other article
 states, words weighed by their rarity among the articles held (inverse document
@@ -27,7 +31,8 @@ frequency: "china" little, "holmium" or "h200" a lot); the geometric mean of the
 shares must reach :data:`THRESHOLD`, or the lower :data:`CLOSE_THRESHOLD` against an
 article seen within :data:`CLOSE_IN_TIME` (outlets rewrite one event within hours; the
 same actors' next event comes a day later). Headlines of three words or fewer never join a
-story, and two headlines must share three terms. Rules override the score
+story, and two headlines must share three terms (or two, when one headline's terms make
+three with the other article's lead). Rules override the score
 (:func:`conflicting`), because word overlap cannot see them:
 
 * Opposites never merge: one headline has a word the other lacks and the other has its
@@ -39,9 +44,13 @@ story, and two headlines must share three terms. Rules override the score
   percentage, an amount, a count) and neither headline's quantity appears anywhere in
   the other article ("25% tariff" / "10% tariff"). A quantity the other article states
   in its lead agrees: headlines pick different figures of one announcement.
-* A market move (stocks, shares, the Dow, futures, the yuan) is the markets desk's story,
-  not the news that moved it (a headline saying only that a price rose or fell may be
-  either); tariffs on different countries are different stories.
+* A market move (stocks, shares, the Dow, futures, the yuan, "gallium prices jump") is
+  the markets desk's story, not the news that moved it (a headline saying only that a
+  price rose or fell may be either); tariffs or fees on different countries are different
+  stories, and the headlines' targets decide over what a lead recalls.
+* Different goods, or different kinds of trade probe (anti-dumping / anti-discrimination),
+  do not merge; nor do two governments' statements when one article does not name the
+  other's country ("Taiwan says TSMC will be exempt" / "Trump says US will impose...").
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops
@@ -67,6 +76,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
+from bot.core.story_aliases import ALIAS_PHRASES, ALIAS_PLACES, ALIAS_SYNONYMS, SIDES
 from bot.core.story_cjk import (
     CJK_MARKET_WORDS,
     CJK_SYNONYMS,
@@ -125,7 +135,6 @@ _SYNONYMS_RAW = (
     ("raise", "hike increase boost"),
     ("cut", "lower reduce slash"),
     ("ban", "bar block prohibit"),
-    ("halt", "stop"),
     ("sanction", "blacklist"),
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.
@@ -193,7 +202,7 @@ _PHRASES_RAW = (
 def _phrase_table() -> dict[tuple[str, ...], str]:
     """Folded phrase (its content words) -> its one word."""
     table = {}
-    for canonical, phrases in _PHRASES_RAW:
+    for canonical, phrases in _PHRASES_RAW + ALIAS_PHRASES:
         for phrase in phrases.split("|"):
             table[tuple(content_words(phrase))] = canonical
     return table
@@ -241,15 +250,22 @@ _OPPOSITES_RAW = (
     ("open reopen", "close shut"),
     ("expand extend", "shrink"),
     ("support back", "oppose"),
-    ("begin", "end halt"),
-    ("ban restrict", "allow permit sell sale"),
+    ("begin", "end"),
+    ("ban restrict", "allow sell sale"),
     ("suspend", "resume restart"),
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
     ("strengthen", "weaken"),
     # Stages of one negotiation are separate news: talks opening, then a deal.
     ("begin arrive meet", "deal sign framework conclude consensus"),
+    # Permits granted and permits revoked; cargoes booked and cargoes cancelled.
+    ("approve buy", "revoke"),
+    # A data series that shrinks is not the other survey that grows.
+    ("shrink", "rise grow growth"),
+    # Each chamber's vote on one bill is its own event.
+    ("senate", "house"),
 )
+
 # A headline about a market move is a markets story, separate from the news that moved
 # it ("Stocks surge as US-China truce..." / "US, China agree to slash tariffs...").
 _MARKET_WORDS_RAW = "stock share dow nasdaq wall futures yuan selloff rout"
@@ -264,8 +280,15 @@ _GOODS_RAW = (
 _SPELLED = {
     "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
     "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+    "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16", "seventeen": "17",
+    "eighteen": "18", "nineteen": "19", "twenty": "20", "thirty": "30", "forty": "40",
+    "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
 }  # fmt: skip
 _SPELLED_NUMBER = re.compile(r"\b(" + "|".join(_SPELLED) + r")\b", re.I)
+# Rate moves in words: "a quarter point", "half a percentage point".
+_POINTS = re.compile(
+    r"\b(?:a\s+)?(quarter|half)(?:[\s-]+a)?[\s-]+(?:percentage[\s-]+)?points?\b", re.I
+)
 _ONE_PERIOD = re.compile(r"\bone(?=[\s-](?:day|week|month|year)\b)", re.I)
 # Index names are not figures of the story: "S&P 500 falls 2%" states only 2 %.
 _INDEX_NAMES = re.compile(
@@ -283,11 +306,15 @@ _DATE = re.compile(
 _QUANTITY = re.compile(
     r"(?<![\w.,])(?P<cur>[$€£¥])?\s?(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?![\w.,]*\d)"
     r"(?:\s*(?P<pct>%|percent\b|per\s+cent\b|pct\b|percentage\s+points?\b)"
-    r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn)\b"
+    r"|\s*(?P<bp>basis\s+points?|bps?)\b"
+    r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn|bln|mln)\b(?P<usd>[\s-]*dollars?\b)?"
     r"|[\s-]*(?P<dur>days?|weeks?|months?|years?)\b)?",
     re.I,
 )
-_MAGNITUDES = {"trillion": "t", "tn": "t", "billion": "b", "bn": "b", "million": "m", "mn": "m"}
+_MAGNITUDES = {
+    "trillion": "t", "tn": "t", "billion": "b", "bn": "b", "bln": "b", "million": "m",
+    "mn": "m", "mln": "m",
+}  # fmt: skip
 # Kinds of quantity whose disagreement between two headlines means two events.
 _CONFLICT_KINDS = frozenset("%$m#")
 
@@ -308,7 +335,7 @@ _LEAD_MAX = 400
 # "China raises tariffs on US goods to 125%" and "Trump raises the levy on Chinese goods
 # to 125%" share every word but the direction: the country after "tariffs on" tells it.
 _TARGET = re.compile(
-    r"\b(?:tariffs?|levy|levies|duty|duties|rates?)\s+on\s+(?:all\s+|some\s+|most\s+)?"
+    r"\b(?:tariffs?|levy|levies|duty|duties|rates?|fees?)\s+on\s+(?:all\s+|some\s+|most\s+)?"
     r"((?:[A-Za-z.]+,?\s+(?:and\s+)?){0,3}[A-Za-z.]+)",
     re.I,
 )
@@ -337,7 +364,9 @@ def _stem(token: str) -> str:
 
 def _canonical_table() -> dict[str, str]:
     table: dict[str, str] = {}
-    for canonical, variants in _SYNONYMS_RAW + _PLACES_RAW + CJK_SYNONYMS:
+    for canonical, variants in (
+        _SYNONYMS_RAW + _PLACES_RAW + ALIAS_SYNONYMS + ALIAS_PLACES + CJK_SYNONYMS
+    ):
         for word in [canonical, *variants.split()]:
             for token in content_words(word):
                 table[token] = canonical
@@ -353,7 +382,11 @@ _RARE_EARTHS = _word_set(
     "gadolinium terbium dysprosium holmium erbium thulium ytterbium lutetium"
 )
 _NOT_TARGETS = _word_set("trading trade partner ally allies")
-_COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW)})
+_COUNTRIES = frozenset({"china", "us", *(country for country, _ in _PLACES_RAW + ALIAS_PLACES)})
+# Whom a measure hits (">us") and whose side speaks ("<taiwan"): every such term, so a
+# set intersection (C speed) finds them in a headline.
+_TARGET_TERMS = frozenset(">" + country for country in _COUNTRIES)
+_SPEAKER_TERMS = frozenset("<" + country for country in _COUNTRIES)
 
 
 @lru_cache(maxsize=65536)
@@ -386,7 +419,12 @@ def _terms_of(words: str) -> frozenset[str]:
 
 
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
-_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS)
+# A price's move adds _PRICE_MOVE to a headline's terms ("Gallium prices jump").
+_PRICE_MOVE = "~price"
+_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE}
+# Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
+# opened the same morning by one ministry are two events.
+_PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
@@ -396,8 +434,18 @@ _PRICE_MOVES = _terms_of("rise fall")
 
 def _split_quantities(text: str) -> tuple[list[str], str]:
     """Quantities stated in ``text`` as kind-tagged terms, and the text without them."""
-    if not any(char.isdigit() for char in text) and _SPELLED_NUMBER.search(text) is None:
+    if (
+        not any(char.isdigit() for char in text)
+        and _SPELLED_NUMBER.search(text) is None
+        and (("oint" not in text and "OINT" not in text) or _POINTS.search(text) is None)
+    ):
         return [], text
+    text = _POINTS.sub(
+        lambda m: (
+            "0.25 percentage point" if m.group(1).lower() == "quarter" else "0.5 percentage point"
+        ),
+        text,
+    )
     text = _INDEX_NAMES.sub(" stocks ", text)  # a market story, whatever the index
     text = _ONE_PERIOD.sub("1", text)
     text = _SPELLED_NUMBER.sub(lambda m: _SPELLED[m.group(1).lower()], text)
@@ -415,9 +463,13 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
             number = number.rstrip("0").rstrip(".")
         if match.group("pct"):
             found.append(f"%{number}")
+        elif match.group("bp"):
+            # 25 basis points = 0.25 percentage point
+            found.append(f"%{float(number) / 100:g}")
         elif match.group("mag"):
             scale = _MAGNITUDES[match.group("mag").lower()]
-            found.append(f"{'$' if match.group('cur') else 'm'}{number}{scale}")
+            money = match.group("cur") or match.group("usd")
+            found.append(f"{'$' if money else 'm'}{number}{scale}")
         elif match.group("cur"):
             found.append(f"${number}")
         elif match.group("dur"):
@@ -455,12 +507,48 @@ def _targets(text: str) -> list[str]:
     found = []
     for match in _TARGET.finditer(text):
         tokens = content_words(match.group(1))
-        for token, after in zip(tokens, [*tokens[1:], ""], strict=True):
+        # "tariffs on about 1,400 products": only stop words before the figure, no one named
+        for token, after in zip(tokens, [*tokens[1:], ""][: len(tokens)], strict=True):
             term = _term(token)
             # "tariffs on nearly all US trading partners" hits everyone but the US.
             if term in _COUNTRIES and after not in _NOT_TARGETS:
                 found.append(">" + term)
     return found
+
+
+# Who says it: "Taiwan says ..." / "..., Taiwanese government says" (a headline's speaker).
+_SPEAKER = re.compile(
+    r"^(?P<lead>(?:[\w'’.-]+\s+){0,3}?[\w'’.-]+)\s+(?:says|said|tells|warns|insists|confirms)\b"
+    r"|,\s*(?P<tail>(?:[\w'’.-]+\s+){0,3}?[\w'’.-]+)\s+(?:says|said|clarifies|confirms)\s*$",
+    re.I,
+)
+_SIDE_OF = {member: side for side, members in SIDES for member in members.split()}
+# The United States and China are named in nearly every headline of this coverage: one
+# more "us" or "china" for "Trump" or "He Lifeng" joined different events of the same two
+# parties (measured on the development sets), where "Japan" for "Takaichi" did not.
+_NAMED_SIDE = {member: side for member, side in _SIDE_OF.items() if side not in ("us", "china")}
+
+
+def _speaker_side(title: str) -> str | None:
+    """``<country>`` for the government a headline's speaker speaks for, if it names one."""
+    match = _SPEAKER.search(title)
+    if match is None:
+        return None
+    for token in _join_phrases(_words(match.group("lead") or match.group("tail"))):
+        term = _term(token)
+        side = term if term in _COUNTRIES else _SIDE_OF.get(term)
+        if side is not None:
+            return "<" + side
+    return None
+
+
+# "Gallium prices jump": a price's move is a market move, but "drops EV duties in
+# exchange for price commitments" is not, so the verb must follow the word.
+_PRICE_VERB = re.compile(r"\bprices?\s+(\w+)", re.I)
+
+
+def _price_moves(text: str) -> bool:
+    return any(_term(word.lower()) in _PRICE_MOVES for word in _PRICE_VERB.findall(text))
 
 
 def _text_terms(text: str) -> frozenset[str]:
@@ -470,6 +558,13 @@ def _text_terms(text: str) -> frozenset[str]:
         targets = cjk_targets(text)
     quantities, words = _split_quantities(text)
     terms = {_term(token) for token in _join_phrases(_words(words))}
+    # An official or agency names its country too: "Takaichi, Trump sign deal" is
+    # "Japan and US sign deal".
+    sides = {side for term in terms if (side := _NAMED_SIDE.get(term)) is not None}
+    if sides:
+        terms.update(sides)
+    if ("rice" in text or "RICE" in text) and _price_moves(text):
+        terms.add(_PRICE_MOVE)
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
@@ -519,6 +614,10 @@ class StoryFeatures:
 def story_features(title: str, summary: str = "") -> StoryFeatures:
     """The features of an article with this headline and summary (plain text)."""
     title_terms = _text_terms(title)
+    if "say" in title or "SAY" in title or "Say" in title:
+        side = _speaker_side(title)
+        if side is not None:
+            title_terms = title_terms | {side}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
     return StoryFeatures(title_terms, lead_terms)
@@ -562,13 +661,39 @@ def _uniform(_term: str) -> float:
     return 1.0
 
 
-def _figures(features: StoryFeatures, kind: str) -> list[str]:
-    return [term for term in features.title if term[0] == kind and term[1:2].isdigit()]
+def _figures(features: StoryFeatures) -> list[str]:
+    """The headline's quantities (``%34``, ``$5.5b``, ``#5``...)."""
+    return [term for term in features.title if term[1:2].isdigit()]
 
 
 def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether ``a``'s headline is a market move and ``b``'s is not one at all."""
     return bool(a.title & _MARKET_WORDS) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
+
+
+def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
+    """Both headlines name one of ``names`` and neither article states the other's."""
+    mine = a.title & names
+    if not mine:
+        return False
+    theirs = b.title & names
+    return bool(theirs) and not mine & b.terms and not theirs & a.terms
+
+
+def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str]) -> bool:
+    """Whether two headlines are statements of different sides, one of them unnamed by the
+    other article.
+
+    Each side's comment on talks both attend is the talks' story ("China says it will
+    work with US..." / "Bessent says..."); a third party speaking of another's measure is
+    not ("Taiwan says TSMC will be exempt..." / "Trump says US will impose...").
+    """
+    speaker_b = b.title & _SPEAKER_TERMS
+    if not speaker_b or speaker_a & speaker_b:
+        return False
+    return any(side[1:] not in b.terms for side in speaker_a) or any(
+        side[1:] not in a.terms for side in speaker_b
+    )
 
 
 def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
@@ -582,21 +707,31 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if _market_only(a, b) or _market_only(b, a):
         return True
     terms_a, terms_b = a.terms, b.terms
-    targets_a = {term for term in terms_a if term[0] == ">"}
+    targets_a = terms_a & _TARGET_TERMS
     if targets_a:
-        targets_b = {term for term in terms_b if term[0] == ">"}
+        targets_b = terms_b & _TARGET_TERMS
         if targets_b and not targets_a & targets_b:
             return True
-    goods_a = a.title & _GOODS
-    if goods_a:
-        goods_b = b.title & _GOODS
-        if goods_b and not goods_a & terms_b and not goods_b & terms_a:
+        # The headlines' own targets decide when both name one: a lead that recalls
+        # the other side's measure ("responding to US fees on Chinese ships") does not.
+        heads_a = a.title & _TARGET_TERMS
+        heads_b = b.title & _TARGET_TERMS
+        if heads_a and heads_b and not heads_a & heads_b:
             return True
+    speaker_a = a.title & _SPEAKER_TERMS
+    if speaker_a and _speakers_apart(a, b, speaker_a):
+        return True
+    if _named_apart(a, b, _GOODS) or _named_apart(a, b, _PROBE_KINDS):
+        return True
+    figures_a = _figures(a)
+    if not figures_a:
+        return False
+    figures_b = _figures(b)
     for kind in _CONFLICT_KINDS:
-        mine = _figures(a, kind)
+        mine = [term for term in figures_a if term[0] == kind]
         if not mine:
             continue
-        theirs = _figures(b, kind)
+        theirs = [term for term in figures_b if term[0] == kind]
         if (
             theirs
             and not any(term in terms_b for term in mine)
@@ -633,10 +768,12 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
 
 
 def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
-    if (
-        len(a.title) < MIN_TITLE_TERMS
-        or len(b.title) < MIN_TITLE_TERMS
-        or len(a.title & b.title) < MIN_SHARED_TITLE_TERMS
+    if len(a.title) < MIN_TITLE_TERMS or len(b.title) < MIN_TITLE_TERMS:
+        return 0.0
+    shared = len(a.title & b.title)
+    if shared < MIN_SHARED_TITLE_TERMS and (
+        shared < MIN_SHARED_TITLE_TERMS - 1
+        or max(len(a.title & b.terms), len(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
     ):
         return 0.0
     a_by_b = _coverage(a, b, weight)

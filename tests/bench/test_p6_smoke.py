@@ -33,17 +33,35 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
     ).stdout
     for name in (
         "gold (development)",
+        "dev2 (development, rewrites and decoys)",
         "gold (held out)",
         "cjk (Chinese and Japanese)",
         "silver (our Google-News-like",
     ):
         assert name in out, out
-    assert len(re.findall(r"^  new : P=", out, re.M)) >= 4, out
-    assert len(re.findall(r"^  old : P=", out, re.M)) >= 4, out
+    assert len(re.findall(r"^  new : P=", out, re.M)) >= 5, out
+    assert len(re.findall(r"^  old : P=", out, re.M)) >= 5, out
     result = re.search(r"^RESULT (.+)$", out, re.M)
     assert result, out
     figures = {k: float(v) for k, v in (pair.split("=") for pair in result.group(1).split())}
     assert figures["articles_per_s"] > 0
     assert figures["baseline_articles_per_s"] > 0
     assert 0 < figures["gold_p"] <= 1
+    assert 0 < figures["dev2_r"] <= 1
     assert 0 < figures["cjk_r"] <= 1
+
+
+def test_p6_dev_never_runs_the_held_out_set_and_lists_development_misses() -> None:
+    """--dev --misses: development and silver figures with their wrong pairs, no held-out."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "p6_stories.py"), "--dev", "--misses", "--no-speed"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "held out" not in out
+    assert "holdout" not in out
+    assert "dev2 (development, rewrites and decoys)" in out
+    assert re.search(r"^  [-+] [gd]\d{3} ", out, re.M), out

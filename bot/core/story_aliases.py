@@ -1,0 +1,182 @@
+"""Alias tables for story clustering: what one outlet names in words another names otherwise.
+
+Outlets rewrite one event with other names for the same things: a country, its capital
+and its demonym ("The Hague" / "Dutch" / "the Netherlands"); an official by name or by
+office ("Japan's prime minister" / "Takaichi"); an agency by its name, its acronym or a
+description ("the Cyberspace Administration of China" / "CAC" / "China's internet
+regulator"). :mod:`bot.core.stories` folds each row to its first word before comparing
+headlines, so such rewrites share a term instead of sharing nothing.
+
+Written by hand from newsroom usage in trade, markets and tech-policy coverage (Reuters,
+Bloomberg, AP, the FT, SCMP, Nikkei, Xinhua style), then checked against the development
+sets (``tests/data/stories/gold.jsonl`` and ``dev2.jsonl``) for a row that would join two
+different events. People are the officeholders of 2025-2026; an office without a name
+("the commerce minister" of an unnamed country) is left alone.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "SIDES"]
+
+# Multi-word names: each alternative (separated by "|") becomes the first word of its row.
+# Matched on folded content words, so "China's" is "china" and "purchasing managers'
+# index" is "purchasing manager index".
+ALIAS_PHRASES = (
+    # United States: offices and agencies.
+    # One term, so that "White House" is neither "white" nor a chamber of Congress.
+    ("whitehouse", "white house"),
+    ("vance", "jd vance|j.d. vance|vice president jd vance|us vice president"),
+    ("rubio", "marco rubio|secretary of state marco rubio|us secretary of state"),
+    ("rollins", "brooke rollins|agriculture secretary|us agriculture secretary"),
+    (
+        "bis",
+        "bureau of industry and security|commerce department|department of commerce"
+        "|us commerce department|commerce dept",
+    ),
+    ("fed", "federal reserve|us central bank|american central bank|federal open market committee"),
+    ("fcc", "federal communications commission"),
+    ("ftc", "federal trade commission"),
+    ("doj", "justice department|department of justice"),
+    ("cfius", "committee on foreign investment in the united states"),
+    ("cbp", "customs and border protection|us customs"),
+    ("usda", "agriculture department|department of agriculture"),
+    ("pentagon", "defense department|department of defense|department of war|war department"),
+    # China: offices and agencies.
+    ("liqiang", "li qiang|premier li qiang|chinese premier|china's premier|premier li"),
+    (
+        "chenggang",
+        "li chenggang|china's trade negotiator|chinese trade negotiator"
+        "|international trade representative|china's trade envoy",
+    ),
+    (
+        "wentao",
+        "wang wentao|commerce minister wang wentao|china's commerce minister"
+        "|chinese commerce minister",
+    ),
+    (
+        "wangyi",
+        "wang yi|foreign minister wang yi|china's foreign minister|chinese foreign minister",
+    ),
+    ("pboc", "people's bank of china|china's central bank|chinese central bank"),
+    ("gongsheng", "pan gongsheng|pboc governor|central bank governor pan"),
+    ("nbs", "national bureau of statistics|statistics bureau|bureau of statistics"),
+    (
+        "cac",
+        "cyberspace administration of china|cyberspace administration|cyberspace regulator"
+        "|internet regulator|internet watchdog|cyberspace watchdog",
+    ),
+    (
+        "gacc",
+        "general administration of customs|customs administration|china's customs|chinese customs",
+    ),
+    ("ndrc", "national development and reform commission|state planner|china's state planner"),
+    ("miit", "ministry of industry and information technology|china's industry ministry"),
+    ("china", "mainland china|chinese mainland"),
+    # Japan, Korea, Taiwan, Europe, Mexico.
+    (
+        "takaichi",
+        "sanae takaichi|prime minister sanae takaichi|prime minister takaichi"
+        "|japanese prime minister|japan's prime minister|japanese pm|japan's pm",
+    ),
+    (
+        "meti",
+        "ministry of economy trade and industry|japan's trade ministry|japanese trade ministry",
+    ),
+    ("boj", "bank of japan|japan's central bank|japanese central bank"),
+    (
+        "jaemyung",
+        "lee jae myung|president lee jae myung|south korean president|south korea's president",
+    ),
+    ("korea", "south korea|republic of korea"),
+    ("chingte", "lai ching te|president lai ching te|taiwan's president|taiwanese president"),
+    ("tsmc", "taiwan semiconductor manufacturing|taiwan semiconductor"),
+    ("smic", "semiconductor manufacturing international"),
+    ("eu", "european union|european commission|eu commission"),
+    ("sefcovic", "maros sefcovic|eu trade commissioner|eu trade chief|trade commissioner"),
+    ("vonderleyen", "ursula von der leyen|von der leyen|commission president"),
+    ("ecb", "european central bank"),
+    ("sheinbaum", "claudia sheinbaum|mexican president|mexico's president|president sheinbaum"),
+    ("mexico", "mexico city"),
+    ("hongkong", "hong kong"),
+    ("huang", "jensen huang|nvidia ceo|nvidia chief executive|nvidia boss"),
+    # Legislatures: the two chambers vote separately, and each vote is its own event.
+    ("house", "lower house|chamber of deputies|house of representatives"),
+    # Lists and data series under their several names.
+    ("blacklist", "entity list|trade blacklist|export blacklist"),
+    ("unreliablelist", "unreliable entity list"),
+    ("rate", "interest rate|key rate|benchmark rate|policy rate|key interest rate"),
+    ("lpr", "loan prime rate|benchmark lending rate|lending rate"),
+    (
+        "pmi",
+        "purchasing manager index|factory activity|manufacturing activity|factory gauge"
+        "|manufacturing gauge|manufacturing pmi|factory pmi",
+    ),
+    ("approve", "green light|greenlight"),
+    ("ev", "electric vehicle|electric car|new energy vehicle"),
+    ("call", "phone talks"),
+    ("xi", "china's leader"),
+)
+
+# A country and the words that stand for it: demonym, capital, seat of government.
+ALIAS_PLACES = (
+    ("brazil", "brazilian brasilia"),
+    ("indonesia", "indonesian jakarta"),
+    ("thailand", "thai bangkok"),
+    ("philippines", "philippine filipino manila"),
+    ("italy", "italian rome"),
+    ("poland", "polish warsaw"),
+    ("turkey", "turkish ankara"),
+    ("ukraine", "ukrainian kyiv kiev"),
+    ("israel", "israeli"),
+    ("iran", "iranian tehran"),
+    ("argentina", "argentine argentinian"),
+    ("cambodia", "cambodian"),
+    ("pakistan", "pakistani islamabad"),
+    ("bangladesh", "bangladeshi dhaka"),
+    ("chile", "chilean santiago"),
+    ("saudi", "riyadh"),
+)
+
+# Single words of one meaning in headlines (the first word of a row stands for the rest).
+ALIAS_SYNONYMS = (
+    ("revoke", "withdraw withdrew rescind cancel pull scrap axe"),
+    ("approve", "grant clear clearance authorise authorize"),
+    ("cut", "trim"),
+    ("buy", "book snap"),
+    ("export", "shipment"),
+    ("chip", "processor ic"),
+    ("analog", "analogue"),
+    ("announce", "reveal"),
+    ("strong", "strongest firmest"),
+    ("fix", "fixing midpoint"),
+    ("ship", "vessel"),
+    ("port", "docking dock"),
+    ("extend", "reprieve extension"),
+    ("shrink", "contract contraction"),
+    ("senate", "senator"),
+    ("house", "deputy deputies"),
+    ("exempt", "spare exemption"),
+    ("hold", "unchanged steady keep"),
+    ("licence", "permit"),
+    ("ban", "halt stop"),
+)
+
+# Whose side a speaker is on: the government a person or agency speaks for (comparison
+# terms, after the tables above). "Taiwan says TSMC will be exempt from US chip tariff" is
+# Taipei's statement, not Washington's announcement. Companies speak for no side.
+SIDES = (
+    (
+        "us",
+        "trump whitehouse vance rubio bessent lutnick greer rollins bis fed fcc ftc doj "
+        "cfius cbp usda pentagon",
+    ),
+    (
+        "china",
+        "xi lifeng liqiang chenggang wentao wangyi mofcom pboc gongsheng nbs cac gacc ndrc miit",
+    ),
+    ("japan", "takaichi meti boj"),
+    ("korea", "jaemyung"),
+    ("taiwan", "chingte"),
+    ("eu", "sefcovic vonderleyen ecb"),
+    ("mexico", "sheinbaum"),
+)
