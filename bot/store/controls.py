@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, union, update
 
 from bot.core.controls import (
     Candidate,
@@ -199,23 +199,29 @@ class ControlsStore:
             return {r[0]: int(r[1]) for r in rows}
 
     async def controlled(self) -> set[str]:
-        """Destinations the gate must look at: controls set, muted stories, or alerts held
-        or waiting."""
+        """Destinations the gate has work in: alerts held or waiting (their summary or
+        threshold may be due), or new alerts where the channel set controls or muted a
+        story. A channel with nothing new costs no gating (one indexed query in all)."""
+        with_controls = union(
+            select(channel_controls.c.destination),
+            select(watch_controls.c.destination),
+            select(muted_stories.c.destination),
+        )
         async with self.store.engine.connect() as conn:
-            out = {r[0] for r in await conn.execute(select(channel_controls.c.destination))}
-            out |= {
-                r[0] for r in await conn.execute(select(muted_stories.c.destination).distinct())
-            }
-            out |= {r[0] for r in await conn.execute(select(watch_controls.c.destination))}
-            out |= {
-                r[0]
-                for r in await conn.execute(
-                    select(alerts.c.destination)
-                    .where(alerts.c.state.in_([HELD, WAITING]))
-                    .distinct()
+            rows = await conn.execute(
+                select(alerts.c.destination)
+                .where(
+                    or_(
+                        alerts.c.state.in_([HELD, WAITING]),
+                        (alerts.c.state == "pending")
+                        & (alerts.c.attempts == 0)
+                        & alerts.c.digest.is_(None)
+                        & alerts.c.destination.in_(with_controls.scalar_subquery()),
+                    )
                 )
-            }
-        return out
+                .distinct()
+            )
+            return {r[0] for r in rows}
 
     # --- the gate -----------------------------------------------------------------------
 
