@@ -8,7 +8,6 @@ PostgreSQL; SQLite runs one instance, guarded by a file lock in ``bot.app``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -26,7 +25,6 @@ from sqlalchemy.pool import NullPool
 from bot.core.alerts import AlertRow
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
 from bot.core.models import (
-    Alert,
     DestinationState,
     DestinationStatus,
     FeedHealth,
@@ -38,6 +36,7 @@ from bot.core.storeport import GLOBAL_SOURCES, FeedRow, Target, WatchRow
 from bot.store import ingest
 from bot.store.controls import ControlsStore
 from bot.store.migrate import upgrade_to_head
+from bot.store.outbox import Outbox
 from bot.store.schema import (
     alerts,
     articles,
@@ -46,7 +45,6 @@ from bot.store.schema import (
     feeds,
     meta,
     notices,
-    posts,
     seen_items,
     subscriptions,
     watches,
@@ -155,7 +153,7 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
     return sync
 
 
-class Store:
+class Store(Outbox):
     """Async access to Wirewatch's tables. Construct with :meth:`open`."""
 
     def __init__(self, engine: AsyncEngine, *, failing_after: int = 3) -> None:
@@ -819,398 +817,6 @@ class Store:
             )
             await conn.execute(delete(seen_items).where(seen_items.c.seen_at < seen_before))
 
-    # ---- outbox -------------------------------------------------------------------------
-
-    async def pending_destinations(self, now: datetime) -> list[str]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(alerts.c.destination)
-                .where(
-                    alerts.c.state == "pending",
-                    alerts.c.next_attempt_at <= now,
-                    or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
-                )
-                .distinct()
-            )
-            return [r[0] for r in rows]
-
-    async def claim_outbox(
-        self,
-        *,
-        destination: str,
-        owner: str,
-        now: datetime,
-        lease: timedelta,
-        batch: int,
-        burst_threshold: int,
-        digest_batch: int = 10,
-    ) -> tuple[list[Alert], bool]:
-        """Lease the OLDEST pending alerts of one destination, in order.
-
-        One alert normally; up to ``batch`` when more than ``burst_threshold`` are queued
-        (the notifier condenses them into one message). Only a prefix in id order is
-        claimed, so per-channel order holds; if the oldest row is leased elsewhere or not
-        yet due, nothing is claimed. Returns (alerts, maybe_sent).
-
-        While an attempt's outcome is unknown ("maybe sent"), exactly that batch is claimed
-        again, never regrouped: the platform's duplicate check (Discord nonce, Slack
-        metadata) is keyed on the batch's first alert, so a resend that found the earlier
-        message must stand for the same alerts, or those added since would be marked sent
-        unposted.
-        """
-        async with self.transaction() as conn:
-            unsure = select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until).where(
-                alerts.c.destination == destination,
-                alerts.c.state == "pending",
-                alerts.c.maybe_sent.is_(True),
-            )
-            if self.dialect == "postgresql":
-                unsure = unsure.with_for_update()
-            earlier = (await conn.execute(unsure.order_by(alerts.c.id))).all()
-            if earlier:
-                if any(
-                    r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now)
-                    for r in earlier
-                ):
-                    return [], False
-                same = [r.id for r in earlier]
-                await conn.execute(
-                    update(alerts)
-                    .where(alerts.c.id.in_(same))
-                    .values(lease_owner=owner, lease_until=now + lease)
-                )
-                return (await self._alerts_by_ids(conn, same))[0], True
-            queued = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(alerts)
-                    .where(alerts.c.destination == destination, alerts.c.state == "pending")
-                )
-            ).scalar_one()
-            pick = (
-                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until, alerts.c.digest)
-                .where(alerts.c.destination == destination, alerts.c.state == "pending")
-                .order_by(alerts.c.id)
-                .limit(max(batch, digest_batch))
-            )
-            if self.dialect == "postgresql":
-                # Serialise claimers of the same channel so order holds across instances.
-                pick = pick.with_for_update()
-            rows = (await conn.execute(pick)).all()
-            # A summary's alerts go together (a digest page); others alone, or condensed
-            # during a burst.
-            heading = rows[0].digest if rows else None
-            take = digest_batch if heading else (batch if queued > burst_threshold else 1)
-            ids: list[int] = []
-            for r in rows[:take]:
-                if r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now):
-                    break
-                if r.digest != heading:
-                    break
-                ids.append(r.id)
-            if not ids:
-                return [], False
-            # Other watches' alerts for the same story ride along: one message per story.
-            stories = select(alerts.c.story_key).where(alerts.c.id.in_(ids)).scalar_subquery()
-            siblings = await conn.execute(
-                select(alerts.c.id).where(
-                    alerts.c.destination == destination,
-                    alerts.c.state == "pending",
-                    alerts.c.story_key.in_(stories),
-                    alerts.c.id.not_in(ids),
-                    alerts.c.digest.is_(None) if heading is None else alerts.c.digest == heading,
-                    alerts.c.next_attempt_at <= now,
-                    or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
-                )
-            )
-            ids.extend(r[0] for r in siblings)
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(ids))
-                .values(lease_owner=owner, lease_until=now + lease)
-            )
-            found = await self._alerts_by_ids(conn, ids)
-            return found[0], any(found[1])
-
-    async def _alerts_by_ids(
-        self, conn: AsyncConnection, ids: Sequence[int]
-    ) -> tuple[list[Alert], list[bool]]:
-        q = (
-            select(
-                alerts,
-                articles.c.title,
-                articles.c.url,
-                articles.c.source,
-                articles.c.summary,
-                articles.c.published,
-                articles.c.published_known,
-                articles.c.image_url,
-                articles.c.updated_at.label("article_updated_at"),
-                watches.c.query,
-                watches.c.name.label("watch_name"),
-                watches.c.mention,
-                feeds.c.url.label("feed_url"),
-            )
-            .select_from(
-                alerts.join(articles, articles.c.id == alerts.c.article_id)
-                .join(watches, watches.c.id == alerts.c.watch_id)
-                .outerjoin(feeds, feeds.c.id == articles.c.feed_id)
-            )
-            .where(alerts.c.id.in_(list(ids)))
-            .order_by(alerts.c.id)
-        )
-        rows = (await conn.execute(q)).all()
-        stories = {r.story_key for r in rows}
-        others: dict[str, list[tuple[int, str, str]]] = {}
-        if stories:
-            for s in await conn.execute(
-                select(articles.c.story_key, articles.c.id, articles.c.source, articles.c.url)
-                .where(articles.c.story_key.in_(stories))
-                .order_by(articles.c.id)
-            ):
-                others.setdefault(s.story_key, []).append((s.id, s.source, s.url))
-        out: list[Alert] = []
-        for r in rows:
-            also: list[str] = []
-            coverage: list[tuple[str, str]] = []
-            for art_id, src, url in others.get(r.story_key, ()):
-                if art_id != r.article_id and src != r.source and src not in also:
-                    also.append(src)
-                    coverage.append((src, url))
-            out.append(
-                Alert(
-                    id=r.id,
-                    destination=r.destination,
-                    watch_id=r.watch_id,
-                    watch_query=r.query,
-                    watch_name=r.watch_name,
-                    title=r.title,
-                    url=r.url,
-                    source=r.source,
-                    summary=r.summary,
-                    published=r.published if r.published_known else None,
-                    matched=tuple(json.loads(r.matched)),
-                    story_key=r.story_key,
-                    feed_url=r.feed_url or "",
-                    created_at=r.created_at,
-                    also_reported_by=tuple(also),
-                    image_url=r.image_url,
-                    mention=r.mention,
-                    updated=r.article_updated_at is not None,
-                    coverage=tuple(coverage),
-                    digest=r.digest,
-                )
-            )
-        return out, [bool(r.maybe_sent) for r in rows]
-
-    async def alerts_by_ids(self, ids: Sequence[int]) -> list[Alert]:
-        async with self.engine.connect() as conn:
-            return (await self._alerts_by_ids(conn, ids))[0]
-
-    async def mark_attempt(self, ids: Sequence[int], owner: str) -> None:
-        """Record that a send is about to start: from here its outcome is unknown until
-        confirmed, so a crash makes the next sender check the platform first."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(list(ids)), alerts.c.lease_owner == owner)
-                .values(maybe_sent=True, attempts=alerts.c.attempts + 1)
-            )
-
-    async def mark_sent(
-        self, ids: Sequence[int], *, message_id: str, now: datetime, owner: str | None = None
-    ) -> None:
-        async with self.transaction() as conn:
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(list(ids)))
-                .values(
-                    state="sent",
-                    sent_at=now,
-                    message_id=message_id,
-                    maybe_sent=False,
-                    lease_owner=None,
-                    lease_until=None,
-                    last_error=None,
-                )
-            )
-            destination = (
-                await conn.execute(select(alerts.c.destination).where(alerts.c.id == ids[0]))
-            ).scalar_one_or_none()
-            if destination is not None and message_id:
-                await conn.execute(
-                    self._insert(posts)
-                    .values(
-                        destination=destination,
-                        message_id=message_id,
-                        created_at=now,
-                        revision=0,
-                        edited_revision=0,
-                        next_edit_at=now,
-                        edit_attempts=0,
-                    )
-                    .on_conflict_do_nothing()
-                )
-
-    # --- living messages: edits of posts whose story grew ---------------------------------
-
-    def _due_edits(self, now: datetime) -> Any:
-        return and_(
-            posts.c.revision > posts.c.edited_revision,
-            posts.c.next_edit_at <= now,
-            or_(posts.c.lease_until.is_(None), posts.c.lease_until < now),
-        )
-
-    async def edit_destinations(self, now: datetime) -> list[str]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(posts.c.destination).where(self._due_edits(now)).distinct()
-            )
-            return [r[0] for r in rows]
-
-    async def claim_edits(
-        self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int]]:
-        """(post id, message id, revision) of this destination's messages due an edit."""
-        async with self.transaction() as conn:
-            pick = (
-                select(posts.c.id, posts.c.message_id, posts.c.revision)
-                .where(posts.c.destination == destination, self._due_edits(now))
-                .order_by(posts.c.id)
-                .limit(limit)
-            )
-            if self.dialect == "postgresql":
-                pick = pick.with_for_update(skip_locked=True)
-            rows = (await conn.execute(pick)).all()
-            if rows:
-                await conn.execute(
-                    update(posts)
-                    .where(posts.c.id.in_([r.id for r in rows]))
-                    .values(lease_owner=owner, lease_until=now + lease)
-                )
-            return [(r.id, r.message_id, r.revision) for r in rows]
-
-    async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
-        """The alerts one message carries, rebuilt with the story's current coverage."""
-        async with self.engine.connect() as conn:
-            ids = [
-                r[0]
-                for r in await conn.execute(
-                    select(alerts.c.id).where(
-                        alerts.c.destination == destination, alerts.c.message_id == message_id
-                    )
-                )
-            ]
-            return (await self._alerts_by_ids(conn, ids))[0] if ids else []
-
-    async def edit_done(
-        self, post_id: int, *, revision: int, now: datetime, next_edit_at: datetime
-    ) -> None:
-        async with self.transaction() as conn:
-            await conn.execute(
-                update(posts)
-                .where(posts.c.id == post_id)
-                .values(
-                    edited_revision=revision,
-                    next_edit_at=next_edit_at,
-                    edit_attempts=0,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            )
-
-    async def edit_failed(
-        self, post_id: int, *, error: str, retry_at: datetime, give_up: bool
-    ) -> None:
-        """An edit that failed is retried later; one the platform refused for good is
-        dropped (the message keeps its earlier coverage)."""
-        values: dict[str, Any] = {
-            "last_error": error,
-            "next_edit_at": retry_at,
-            "edit_attempts": posts.c.edit_attempts + 1,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if give_up:
-            values["edited_revision"] = posts.c.revision
-        async with self.transaction() as conn:
-            await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
-
-    async def mark_retry(
-        self,
-        ids: Sequence[int],
-        *,
-        error: str,
-        next_attempt_at: datetime,
-        definitely_not_sent: bool,
-    ) -> None:
-        values: dict[str, Any] = {
-            "last_error": error,
-            "next_attempt_at": next_attempt_at,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if definitely_not_sent:
-            values["maybe_sent"] = False
-        async with self.transaction() as conn:
-            await conn.execute(update(alerts).where(alerts.c.id.in_(list(ids))).values(**values))
-
-    async def dead_letter_expired(self, *, created_before: datetime) -> int:
-        async with self.transaction() as conn:
-            await conn.execute(
-                update(notices)
-                .where(notices.c.state == "pending", notices.c.created_at < created_before)
-                .values(state="dead", lease_owner=None, lease_until=None)
-            )
-            result = await conn.execute(
-                update(alerts)
-                .where(alerts.c.state == "pending", alerts.c.created_at < created_before)
-                .values(state="dead", lease_owner=None, lease_until=None)
-            )
-            return int(result.rowcount or 0)
-
-    async def outbox_stats(
-        self, destinations_: Sequence[str] | None = None
-    ) -> tuple[int, datetime | None, int]:
-        """(pending alerts, oldest pending, dead letters), over ``destinations_`` when given."""
-        scope = [] if destinations_ is None else [alerts.c.destination.in_(list(destinations_))]
-        async with self.engine.connect() as conn:
-            depth, oldest = (
-                await conn.execute(
-                    select(func.count(), func.min(alerts.c.created_at)).where(
-                        alerts.c.state == "pending", *scope
-                    )
-                )
-            ).one()
-            dead = (
-                await conn.execute(
-                    select(func.count()).select_from(alerts).where(alerts.c.state == "dead", *scope)
-                )
-            ).scalar_one()
-            return int(depth), oldest, int(dead)
-
-    async def pending_by_destination(self) -> dict[str, int]:
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(alerts.c.destination, func.count())
-                .where(alerts.c.state == "pending")
-                .group_by(alerts.c.destination)
-            )
-            return {r[0]: int(r[1]) for r in rows}
-
-    async def dead_letters(self, limit: int = 20) -> list[Any]:
-        async with self.engine.connect() as conn:
-            return list(
-                await conn.execute(
-                    select(alerts.c.id, alerts.c.destination, alerts.c.last_error, articles.c.title)
-                    .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
-                    .where(alerts.c.state == "dead")
-                    .order_by(alerts.c.id.desc())
-                    .limit(limit)
-                )
-            )
-
     # ---- destinations ---------------------------------------------------------------------
 
     async def destination_failed(
@@ -1357,23 +963,6 @@ class Store:
             values["next_attempt_at"] = retry_at
         async with self.transaction() as conn:
             await conn.execute(update(notices).where(notices.c.id == notice_id).values(**values))
-
-    async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
-        """Give up on these alerts now, recording why (the platform refused the message)."""
-        async with self.transaction() as conn:
-            await conn.execute(
-                update(alerts)
-                .where(alerts.c.id.in_(list(ids)), alerts.c.state == "pending")
-                .values(
-                    state="dead",
-                    last_error=reason,
-                    maybe_sent=False,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            )
-
-    # --- feeds io / trend ---
 
     async def stories_alerted_in(self, destination: str, story_keys: Sequence[str]) -> set[str]:
         """Which of ``story_keys`` already have an alert in ``destination`` (queued, sent or
