@@ -208,10 +208,17 @@ class Store(Outbox):
         return await self.run_write(lambda conn: ingest.apply_plan(conn, plan, place))
 
     async def make_all_due(self, now: datetime) -> None:
-        """Every active feed becomes due at ``now``."""
+        """Every active feed becomes due by ``now``. A feed already due earlier keeps its
+        time: another instance doing the same a moment later must not push it past this
+        instance's cycle start (it would then find nothing due)."""
         async with self.transaction() as conn:
             await conn.execute(
-                update(feeds).where(feeds.c.active.is_(True)).values(next_poll_at=now)
+                update(feeds)
+                .where(
+                    feeds.c.active.is_(True),
+                    or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at > now),
+                )
+                .values(next_poll_at=now)
             )
 
     def take_lease_takeovers(self) -> int:

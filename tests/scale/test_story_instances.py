@@ -67,10 +67,16 @@ async def test_three_instances_make_one_story_of_three_outlets(postgres_url: str
                         "pubDate": now,
                     }
                     server.set_feed(f"/{outlet}-{k}.rss", rss([item], title=outlet))
-            # Publishers take a moment to answer, so every instance gets to claim feeds even
-            # on a loaded machine (one instance must not drain the queue alone).
+            # Publishers take a moment to answer and each instance has two fetch slots, so
+            # claiming keeps pace with fetching and every instance gets feeds even on a loaded
+            # machine (one instance must not claim the whole queue before the others start).
             server.delay = 0.05
-            reports = await asyncio.gather(*(c.poll(due_only=False) for c in cores))
+            for core in cores:
+                core.poller.in_flight = 2
+            # Every feed due once, before the race: instances that each made them due would
+            # hold row locks a concurrent claim (SKIP LOCKED) passes over, and stop early.
+            await cores[0].store.make_all_due(datetime.now(UTC))
+            reports = await asyncio.gather(*(c.poll() for c in cores))
             assert sum(r.fetched for r in reports) == len(feed_paths)
             assert sum(1 for r in reports if r.fetched) >= 2, "the work must be shared"
             async with cores[0].store.transaction() as conn:
