@@ -111,8 +111,8 @@ _SYNONYMS_RAW = (
     ("tariff", "levy duty"),
     ("restrict", "curb restriction control limit rule"),
     ("chip", "semiconductor chipmaker"),
-    ("talk", "negotiation"),
-    ("meet", "meeting met"),
+    # Talks and a meeting are one frame: "trade chiefs meet" / "begin talks".
+    ("meet", "meeting met talk negotiation"),
     ("additional", "extra"),
     ("resume", "restart"),
     ("retaliate", "retaliation retaliatory"),
@@ -139,13 +139,14 @@ _SYNONYMS_RAW = (
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.
     ("stock", "share equity dow nasdaq"),
-    ("rise", "rose risen climb jump soar surge gain rally rallied rocket"),
-    ("fall", "fell fallen drop slide slid slump sink sank plunge tumble"),
+    ("rise", "rose risen climb jump soar surge gain rally rallied rocket rebound"),
+    ("fall", "fell fallen drop slide slid slump sink sank plunge tumble decline"),
     ("win", "won"),
     ("lose", "lost"),
     ("begin", "began start"),
     ("open", "launch"),
     ("shrink", "shrank shrunk"),
+    ("forecast", "expectation expected estimate"),
 )
 # A city or demonym stands for its country ("Kuala Lumpur" / "Malaysia").
 _PLACES_RAW = (
@@ -168,6 +169,7 @@ _PLACES_RAW = (
     ("australia", "australian canberra"),
     ("russia", "russian moscow kremlin"),
     ("vietnam", "vietnamese hanoi"),
+    ("austria", "austrian vienna"),
 )
 
 # Names and titles one outlet writes where another writes the other ("Vice Premier He
@@ -264,6 +266,12 @@ _OPPOSITES_RAW = (
     ("shrink", "rise grow growth"),
     # Each chamber's vote on one bill is its own event.
     ("senate", "house"),
+    # A probe opened is not the probe concluded (nor another one opened that day).
+    ("open", "conclude complete finish finalise finalize final wrap find"),
+    # Talks about a measure are not the measure proposed; a licence granted is not the
+    # other government telling buyers to shun what it allows.
+    ("meet talk call", "propose plan"),
+    ("approve allow", "avoid"),
 )
 
 # A headline about a market move is a markets story, separate from the news that moved
@@ -421,11 +429,22 @@ def _terms_of(words: str) -> frozenset[str]:
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
 # A price's move adds _PRICE_MOVE to a headline's terms ("Gallium prices jump").
 _PRICE_MOVE = "~price"
-_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE}
+# A trade-data release ("China's exports rise 7% in August", "rare earth magnet
+# shipments surge") is its own story, like a market move: not the measure it follows.
+_DATA_MOVE = "~data"
+_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE, _DATA_MOVE}
 # Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
+# Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
+# the same evening over the same oil are two actions.
+_TARGET_KINDS = _terms_of("refinery shipper bank airline")
+_DATA_SERIES = _terms_of("export import surplus deficit buy")
+_DATA_MOVES = _terms_of("rise fall grow shrink record swell")
+# Frames that make their own event whatever else two headlines share: a lawsuit against
+# a measure is not the measure.
+_OWN_FRAMES = _terms_of("lawsuit court judge")
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
@@ -565,6 +584,8 @@ def _text_terms(text: str) -> frozenset[str]:
         terms.update(sides)
     if ("rice" in text or "RICE" in text) and _price_moves(text):
         terms.add(_PRICE_MOVE)
+    if not _DATA_SERIES.isdisjoint(terms) and not _DATA_MOVES.isdisjoint(terms):
+        terms.add(_DATA_MOVE)
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
@@ -721,7 +742,22 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     speaker_a = a.title & _SPEAKER_TERMS
     if speaker_a and _speakers_apart(a, b, speaker_a):
         return True
-    if _named_apart(a, b, _GOODS) or _named_apart(a, b, _PROBE_KINDS):
+    if (
+        _named_apart(a, b, _GOODS)
+        or _named_apart(a, b, _PROBE_KINDS)
+        or _named_apart(a, b, _TARGET_KINDS)
+    ):
+        return True
+    if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):
+        return True
+    # A phone call is not a meeting in person (nor talks): one headline says call, the
+    # other only meets.
+    if ("call" in a.title) != ("call" in b.title) and "meet" in (
+        b.title if "call" in a.title else a.title
+    ):
+        return True
+    # Two countries' data are two releases ("China's exports grow" / "Japan's fall").
+    if _DATA_MOVE in a.title and _DATA_MOVE in b.title and _named_apart(a, b, _COUNTRIES):
         return True
     figures_a = _figures(a)
     if not figures_a:
