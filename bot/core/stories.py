@@ -76,7 +76,13 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from bot.core.story_aliases import ALIAS_PHRASES, ALIAS_PLACES, ALIAS_SYNONYMS, SIDES
+from bot.core.story_aliases import (
+    ALIAS_PHRASES,
+    ALIAS_PLACES,
+    ALIAS_SYNONYMS,
+    HEADS,
+    SIDES,
+)
 from bot.core.story_cjk import (
     CJK_MARKET_WORDS,
     CJK_SYNONYMS,
@@ -111,8 +117,8 @@ _SYNONYMS_RAW = (
     ("tariff", "levy duty"),
     ("restrict", "curb restriction control limit rule"),
     ("chip", "semiconductor chipmaker"),
-    # Talks and a meeting are one frame: "trade chiefs meet" / "begin talks".
-    ("meet", "meeting met talk negotiation"),
+    ("talk", "negotiation"),
+    ("meet", "meeting met"),
     ("additional", "extra"),
     ("resume", "restart"),
     ("retaliate", "retaliation retaliatory"),
@@ -548,6 +554,9 @@ _SIDE_OF = {member: side for side, members in SIDES for member in members.split(
 _NAMED_SIDE = {member: side for member, side in _SIDE_OF.items() if side not in ("us", "china")}
 
 
+_HEADS = dict(HEADS)
+
+
 def _speaker_side(title: str) -> str | None:
     """``<country>`` for the government a headline's speaker speaks for, if it names one."""
     match = _SPEAKER.search(title)
@@ -582,6 +591,9 @@ def _text_terms(text: str) -> frozenset[str]:
     sides = {side for term in terms if (side := _NAMED_SIDE.get(term)) is not None}
     if sides:
         terms.update(sides)
+    # An actor by role: "the leaders" of the countries named are their heads.
+    if "eader" in text or "EADER" in text:
+        terms.update(head for country, head in _HEADS.items() if country in terms)
     if ("rice" in text or "RICE" in text) and _price_moves(text):
         terms.add(_PRICE_MOVE)
     if not _DATA_SERIES.isdisjoint(terms) and not _DATA_MOVES.isdisjoint(terms):

@@ -16,7 +16,7 @@ different events. People are the officeholders of 2025-2026; an office without a
 
 from __future__ import annotations
 
-__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "SIDES"]
+__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "SIDES"]
 
 # Multi-word names: each alternative (separated by "|") becomes the first word of its row.
 # Matched on folded content words, so "China's" is "china" and "purchasing managers'
@@ -201,4 +201,17 @@ SIDES = (
     ("taiwan", "chingte"),
     ("eu", "sefcovic vonderleyen ecb"),
     ("mexico", "sheinbaum"),
+)
+
+# Who "the leaders" of a country are, 2025-2026: "US, Chinese leaders talk by phone" is
+# "Trump and Xi talk by phone" (comparison terms, after the tables above).
+HEADS = (
+    ("us", "trump"),
+    ("china", "xi"),
+    ("japan", "takaichi"),
+    ("korea", "jaemyung"),
+    ("india", "modi"),
+    ("brazil", "lula"),
+    ("mexico", "sheinbaum"),
+    ("taiwan", "chingte"),
 )
