@@ -608,21 +608,37 @@ def _text_terms(text: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+_NO_TERMS: frozenset[str] = frozenset()
+# "X does Y after Z": Z is the news Y follows ("China tells firms to avoid Nvidia B30A days
+# after US approval" is not the approval; "cuts tariffs after meeting Xi" is not the meeting).
+_AFTER = re.compile(r"\s+after\s+", re.I)
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class StoryFeatures:
     """What story clustering compares of an article (see the module docstring).
 
     ``title`` holds the headline's terms and quantities, ``terms`` those of headline and
     lead together; ``lead`` is the lead sentence's terms the headline does not hold.
-    (Two sets, not three: 20,000 articles' features are held in memory.)
+    ``cause`` is what the headline says its event came after ("... days after US
+    approval"): headline terms, but not the headline's own event, so the opposite rules
+    leave them out. (Two sets, not three, and ``cause`` mostly the shared empty set:
+    20,000 articles' features are held in memory.)
     """
 
     title: frozenset[str]
     terms: frozenset[str]
+    cause: frozenset[str]
 
-    def __init__(self, title: frozenset[str], lead: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        title: frozenset[str],
+        lead: frozenset[str] = frozenset(),
+        cause: frozenset[str] = frozenset(),
+    ) -> None:
         object.__setattr__(self, "title", title)
         object.__setattr__(self, "terms", title | lead if lead else title)
+        object.__setattr__(self, "cause", cause & title if cause else _NO_TERMS)
 
     @property
     def lead(self) -> frozenset[str]:
@@ -636,12 +652,19 @@ class StoryFeatures:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (sorted lists), for storing features with an article."""
-        return {"v": 1, "title": sorted(self.title), "lead": sorted(self.lead)}
+        data: dict[str, Any] = {"v": 1, "title": sorted(self.title), "lead": sorted(self.lead)}
+        if self.cause:
+            data["cause"] = sorted(self.cause)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
         """The inverse of :meth:`to_json`."""
-        return cls(frozenset(data["title"]), frozenset(data.get("lead", ())))
+        return cls(
+            frozenset(data["title"]),
+            frozenset(data.get("lead", ())),
+            frozenset(data.get("cause", ())),
+        )
 
 
 def story_features(title: str, summary: str = "") -> StoryFeatures:
@@ -653,7 +676,11 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             title_terms = title_terms | {side}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
-    return StoryFeatures(title_terms, lead_terms)
+    cause = _NO_TERMS
+    if " after " in title or " After " in title:
+        head, tail = _AFTER.split(title, maxsplit=1)
+        cause = _text_terms(tail) - _text_terms(head)
+    return StoryFeatures(title_terms, lead_terms, cause)
 
 
 def story_key_for_url(canonical_url: str) -> str:
@@ -732,7 +759,10 @@ def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str
 def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether a rule forbids merging: opposites, different figures, markets vs news,
     tariffs on different countries (see the module docstring)."""
-    only_a, only_b = a.title - b.title, b.title - a.title
+    # What a headline says came before ("after US approval") is not its own event.
+    own_a = a.title - a.cause if a.cause else a.title
+    own_b = b.title - b.cause if b.cause else b.title
+    only_a, only_b = own_a - own_b, own_b - own_a
     if only_a and only_b:
         for one, other in _OPPOSITES:
             if (only_a & one and only_b & other) or (only_a & other and only_b & one):
