@@ -19,11 +19,14 @@ kind: ``%34`` (34 %, 34 pct), ``$5.5b`` ($5.5 billion), ``m12m`` (12 million ton
 ``d90day`` (90 days; 12 months = 1 year), ``@apr10`` (April 10), ``y2025``, ``#5`` (five
 elements), an old value ("to 125% from 84%") left out; and whom a tariff hits (``>us``
 for "tariffs on US goods", also port fees); whose side a headline's speaker speaks for
-(``<taiwan`` for "Taiwan says..."). Offices, agencies and acronyms, more capitals and
-demonyms come from :mod:`bot.core.story_aliases` ("Japan's prime minister" = ``takaichi``,
-which also says ``japan``; "China's internet regulator" = ``cac``); "a quarter point" =
-25 basis points = ``%0.25``. Names need no special case beyond that: they are the rare
-words, and rarity is what weighs.
+(``<taiwan`` for "Taiwan says..."); ``~data`` for a trade-data release ("exports rise
+7% in August"); "the leaders" of the countries named as their heads ("US, Chinese leaders"
+= Trump, Xi); and what the headline says came "after" (``cause``: "... days after US
+approval"), which stays a headline term but is left out of the opposite rules. Offices,
+agencies and acronyms, more capitals and demonyms come from :mod:`bot.core.story_aliases`
+("Japan's prime minister" = ``takaichi``, which also says ``japan``; "China's internet
+regulator" = ``cac``); "a quarter point" = 25 basis points = ``%0.25``. Names need no
+special case beyond that: they are the rare words, and rarity is what weighs.
 
 **Similarity** (:func:`story_similarity`): how much of each headline the other article
 states, words weighed by their rarity among the articles held (inverse document
@@ -48,9 +51,14 @@ three with the other article's lead). Rules override the score
   the markets desk's story, not the news that moved it (a headline saying only that a
   price rose or fell may be either); tariffs or fees on different countries are different
   stories, and the headlines' targets decide over what a lead recalls.
-* Different goods, or different kinds of trade probe (anti-dumping / anti-discrimination),
-  do not merge; nor do two governments' statements when one article does not name the
-  other's country ("Taiwan says TSMC will be exempt" / "Trump says US will impose...").
+* Event frames: a probe opened / concluded, talks / a proposal, a licence approved /
+  buyers told to avoid it (as opposites); a phone call / a meeting in person; a lawsuit or
+  a court ruling / the measure it concerns; a trade-data release / anything else, and two
+  countries' data apart.
+* Different goods, different kinds of trade probe (anti-dumping / anti-discrimination), or
+  different kinds of target (a refinery / shipping lines), do not merge; nor do two
+  governments' statements when one article does not name the other's country ("Taiwan
+  says TSMC will be exempt" / "Trump says US will impose...").
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops
@@ -447,7 +455,7 @@ _GOODS = _terms_of(_GOODS_RAW)
 # the same evening over the same oil are two actions.
 _TARGET_KINDS = _terms_of("refinery shipper bank airline")
 _DATA_SERIES = _terms_of("export import surplus deficit buy")
-_DATA_MOVES = _terms_of("rise fall grow shrink record swell")
+_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss")
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
 _OWN_FRAMES = _terms_of("lawsuit court judge")
