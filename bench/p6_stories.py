@@ -11,6 +11,10 @@ poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour wind
 * **dev2** — ``tests/data/stories/dev2.jsonl``: a second hand-labelled development set
   of rewrites (country / capital / demonym, officials by name / by office, figures
   written differently, agency names and acronyms) and near-miss decoys.
+* **dev3** — ``tests/data/stories/dev3.jsonl``: a third hand-labelled development set
+  of event frames (calls, talks, deals, probes opened / concluded, tariffs imposed /
+  raised / paused, export bans and licences), actors by role and reaction pieces, with
+  decoys.
 * **cjk** — ``tests/data/stories/cjk.jsonl``: Chinese and Japanese headlines, hand-labelled
   (a development set: the CJK features were built on it).
 * **silver** — Google News's own grouping: each item of a topic feed lists related
@@ -259,6 +263,10 @@ def main() -> None:
     dev2, _ = report_quality("dev2 (development, rewrites and decoys)", dev2_items)
     if args.misses:
         print("\n".join(mistakes(dev2_items, cluster_new(dev2_items))))
+    dev3_items = load_jsonl(DATA / "dev3.jsonl")
+    dev3, _ = report_quality("dev3 (development, event frames, roles and reactions)", dev3_items)
+    if args.misses:
+        print("\n".join(mistakes(dev3_items, cluster_new(dev3_items))))
     holdout = None
     if not args.dev:
         holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
@@ -301,7 +309,8 @@ def main() -> None:
     )
     print(
         f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
-        f"dev2_p={dev2.precision:.4f} dev2_r={dev2.recall:.4f} {held_out}"
+        f"dev2_p={dev2.precision:.4f} dev2_r={dev2.recall:.4f} "
+        f"dev3_p={dev3.precision:.4f} dev3_r={dev3.recall:.4f} {held_out}"
         f"cjk_p={cjk.precision:.4f} cjk_r={cjk.recall:.4f} "
         f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
         f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"

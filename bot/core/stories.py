@@ -19,11 +19,14 @@ kind: ``%34`` (34 %, 34 pct), ``$5.5b`` ($5.5 billion), ``m12m`` (12 million ton
 ``d90day`` (90 days; 12 months = 1 year), ``@apr10`` (April 10), ``y2025``, ``#5`` (five
 elements), an old value ("to 125% from 84%") left out; and whom a tariff hits (``>us``
 for "tariffs on US goods", also port fees); whose side a headline's speaker speaks for
-(``<taiwan`` for "Taiwan says..."). Offices, agencies and acronyms, more capitals and
-demonyms come from :mod:`bot.core.story_aliases` ("Japan's prime minister" = ``takaichi``,
-which also says ``japan``; "China's internet regulator" = ``cac``); "a quarter point" =
-25 basis points = ``%0.25``. Names need no special case beyond that: they are the rare
-words, and rarity is what weighs.
+(``<taiwan`` for "Taiwan says..."); ``~data`` for a trade-data release ("exports rise
+7% in August"); "the leaders" of the countries named as their heads ("US, Chinese leaders"
+= Trump, Xi); and what the headline says came "after" (``cause``: "... days after US
+approval"), which stays a headline term but is left out of the opposite rules. Offices,
+agencies and acronyms, more capitals and demonyms come from :mod:`bot.core.story_aliases`
+("Japan's prime minister" = ``takaichi``, which also says ``japan``; "China's internet
+regulator" = ``cac``); "a quarter point" = 25 basis points = ``%0.25``. Names need no
+special case beyond that: they are the rare words, and rarity is what weighs.
 
 **Similarity** (:func:`story_similarity`): how much of each headline the other article
 states, words weighed by their rarity among the articles held (inverse document
@@ -48,9 +51,14 @@ three with the other article's lead). Rules override the score
   the markets desk's story, not the news that moved it (a headline saying only that a
   price rose or fell may be either); tariffs or fees on different countries are different
   stories, and the headlines' targets decide over what a lead recalls.
-* Different goods, or different kinds of trade probe (anti-dumping / anti-discrimination),
-  do not merge; nor do two governments' statements when one article does not name the
-  other's country ("Taiwan says TSMC will be exempt" / "Trump says US will impose...").
+* Event frames: a probe opened / concluded, talks / a proposal, a licence approved /
+  buyers told to avoid it (as opposites); a phone call / a meeting in person; a lawsuit or
+  a court ruling / the measure it concerns; a trade-data release / anything else, and two
+  countries' data apart.
+* Different goods, different kinds of trade probe (anti-dumping / anti-discrimination), or
+  different kinds of target (a refinery / shipping lines), do not merge; nor do two
+  governments' statements when one article does not name the other's country ("Taiwan
+  says TSMC will be exempt" / "Trump says US will impose...").
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops
@@ -76,7 +84,13 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from bot.core.story_aliases import ALIAS_PHRASES, ALIAS_PLACES, ALIAS_SYNONYMS, SIDES
+from bot.core.story_aliases import (
+    ALIAS_PHRASES,
+    ALIAS_PLACES,
+    ALIAS_SYNONYMS,
+    HEADS,
+    SIDES,
+)
 from bot.core.story_cjk import (
     CJK_MARKET_WORDS,
     CJK_SYNONYMS,
@@ -139,13 +153,14 @@ _SYNONYMS_RAW = (
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.
     ("stock", "share equity dow nasdaq"),
-    ("rise", "rose risen climb jump soar surge gain rally rallied rocket"),
-    ("fall", "fell fallen drop slide slid slump sink sank plunge tumble"),
+    ("rise", "rose risen climb jump soar surge gain rally rallied rocket rebound"),
+    ("fall", "fell fallen drop slide slid slump sink sank plunge tumble decline"),
     ("win", "won"),
     ("lose", "lost"),
     ("begin", "began start"),
     ("open", "launch"),
     ("shrink", "shrank shrunk"),
+    ("forecast", "expectation expected estimate"),
 )
 # A city or demonym stands for its country ("Kuala Lumpur" / "Malaysia").
 _PLACES_RAW = (
@@ -168,6 +183,7 @@ _PLACES_RAW = (
     ("australia", "australian canberra"),
     ("russia", "russian moscow kremlin"),
     ("vietnam", "vietnamese hanoi"),
+    ("austria", "austrian vienna"),
 )
 
 # Names and titles one outlet writes where another writes the other ("Vice Premier He
@@ -264,6 +280,12 @@ _OPPOSITES_RAW = (
     ("shrink", "rise grow growth"),
     # Each chamber's vote on one bill is its own event.
     ("senate", "house"),
+    # A probe opened is not the probe concluded (nor another one opened that day).
+    ("open", "conclude complete finish finalise finalize final wrap find"),
+    # Talks about a measure are not the measure proposed; a licence granted is not the
+    # other government telling buyers to shun what it allows.
+    ("meet talk call", "propose plan"),
+    ("approve allow", "avoid"),
 )
 
 # A headline about a market move is a markets story, separate from the news that moved
@@ -421,11 +443,22 @@ def _terms_of(words: str) -> frozenset[str]:
 _OPPOSITES = tuple((_terms_of(a), _terms_of(b)) for a, b in _OPPOSITES_RAW)
 # A price's move adds _PRICE_MOVE to a headline's terms ("Gallium prices jump").
 _PRICE_MOVE = "~price"
-_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE}
+# A trade-data release ("China's exports rise 7% in August", "rare earth magnet
+# shipments surge") is its own story, like a market move: not the measure it follows.
+_DATA_MOVE = "~data"
+_MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE, _DATA_MOVE}
 # Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
+# Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
+# the same evening over the same oil are two actions.
+_TARGET_KINDS = _terms_of("refinery shipper bank airline")
+_DATA_SERIES = _terms_of("export import surplus deficit buy")
+_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss")
+# Frames that make their own event whatever else two headlines share: a lawsuit against
+# a measure is not the measure.
+_OWN_FRAMES = _terms_of("lawsuit court judge")
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
@@ -529,6 +562,9 @@ _SIDE_OF = {member: side for side, members in SIDES for member in members.split(
 _NAMED_SIDE = {member: side for member, side in _SIDE_OF.items() if side not in ("us", "china")}
 
 
+_HEADS = dict(HEADS)
+
+
 def _speaker_side(title: str) -> str | None:
     """``<country>`` for the government a headline's speaker speaks for, if it names one."""
     match = _SPEAKER.search(title)
@@ -563,8 +599,13 @@ def _text_terms(text: str) -> frozenset[str]:
     sides = {side for term in terms if (side := _NAMED_SIDE.get(term)) is not None}
     if sides:
         terms.update(sides)
+    # An actor by role: "the leaders" of the countries named are their heads.
+    if "eader" in text or "EADER" in text:
+        terms.update(head for country, head in _HEADS.items() if country in terms)
     if ("rice" in text or "RICE" in text) and _price_moves(text):
         terms.add(_PRICE_MOVE)
+    if not _DATA_SERIES.isdisjoint(terms) and not _DATA_MOVES.isdisjoint(terms):
+        terms.add(_DATA_MOVE)
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
@@ -575,21 +616,37 @@ def _text_terms(text: str) -> frozenset[str]:
     return frozenset(terms)
 
 
+_NO_TERMS: frozenset[str] = frozenset()
+# "X does Y after Z": Z is the news Y follows ("China tells firms to avoid Nvidia B30A days
+# after US approval" is not the approval; "cuts tariffs after meeting Xi" is not the meeting).
+_AFTER = re.compile(r"\s+after\s+", re.I)
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class StoryFeatures:
     """What story clustering compares of an article (see the module docstring).
 
     ``title`` holds the headline's terms and quantities, ``terms`` those of headline and
     lead together; ``lead`` is the lead sentence's terms the headline does not hold.
-    (Two sets, not three: 20,000 articles' features are held in memory.)
+    ``cause`` is what the headline says its event came after ("... days after US
+    approval"): headline terms, but not the headline's own event, so the opposite rules
+    leave them out. (Two sets, not three, and ``cause`` mostly the shared empty set:
+    20,000 articles' features are held in memory.)
     """
 
     title: frozenset[str]
     terms: frozenset[str]
+    cause: frozenset[str]
 
-    def __init__(self, title: frozenset[str], lead: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        title: frozenset[str],
+        lead: frozenset[str] = frozenset(),
+        cause: frozenset[str] = frozenset(),
+    ) -> None:
         object.__setattr__(self, "title", title)
         object.__setattr__(self, "terms", title | lead if lead else title)
+        object.__setattr__(self, "cause", cause & title if cause else _NO_TERMS)
 
     @property
     def lead(self) -> frozenset[str]:
@@ -603,12 +660,19 @@ class StoryFeatures:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form (sorted lists), for storing features with an article."""
-        return {"v": 1, "title": sorted(self.title), "lead": sorted(self.lead)}
+        data: dict[str, Any] = {"v": 1, "title": sorted(self.title), "lead": sorted(self.lead)}
+        if self.cause:
+            data["cause"] = sorted(self.cause)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StoryFeatures:
         """The inverse of :meth:`to_json`."""
-        return cls(frozenset(data["title"]), frozenset(data.get("lead", ())))
+        return cls(
+            frozenset(data["title"]),
+            frozenset(data.get("lead", ())),
+            frozenset(data.get("cause", ())),
+        )
 
 
 def story_features(title: str, summary: str = "") -> StoryFeatures:
@@ -620,7 +684,11 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             title_terms = title_terms | {side}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
-    return StoryFeatures(title_terms, lead_terms)
+    cause = _NO_TERMS
+    if " after " in title or " After " in title:
+        head, tail = _AFTER.split(title, maxsplit=1)
+        cause = _text_terms(tail) - _text_terms(head)
+    return StoryFeatures(title_terms, lead_terms, cause)
 
 
 def story_key_for_url(canonical_url: str) -> str:
@@ -699,7 +767,10 @@ def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str
 def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether a rule forbids merging: opposites, different figures, markets vs news,
     tariffs on different countries (see the module docstring)."""
-    only_a, only_b = a.title - b.title, b.title - a.title
+    # What a headline says came before ("after US approval") is not its own event.
+    own_a = a.title - a.cause if a.cause else a.title
+    own_b = b.title - b.cause if b.cause else b.title
+    only_a, only_b = own_a - own_b, own_b - own_a
     if only_a and only_b:
         for one, other in _OPPOSITES:
             if (only_a & one and only_b & other) or (only_a & other and only_b & one):
@@ -721,7 +792,22 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     speaker_a = a.title & _SPEAKER_TERMS
     if speaker_a and _speakers_apart(a, b, speaker_a):
         return True
-    if _named_apart(a, b, _GOODS) or _named_apart(a, b, _PROBE_KINDS):
+    if (
+        _named_apart(a, b, _GOODS)
+        or _named_apart(a, b, _PROBE_KINDS)
+        or _named_apart(a, b, _TARGET_KINDS)
+    ):
+        return True
+    if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):
+        return True
+    # A phone call is not a meeting in person (nor talks): one headline says call, the
+    # other only meets.
+    if ("call" in a.title) != ("call" in b.title) and "meet" in (
+        b.title if "call" in a.title else a.title
+    ):
+        return True
+    # Two countries' data are two releases ("China's exports grow" / "Japan's fall").
+    if _DATA_MOVE in a.title and _DATA_MOVE in b.title and _named_apart(a, b, _COUNTRIES):
         return True
     figures_a = _figures(a)
     if not figures_a:

@@ -16,7 +16,7 @@ different events. People are the officeholders of 2025-2026; an office without a
 
 from __future__ import annotations
 
-__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "SIDES"]
+__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "SIDES"]
 
 # Multi-word names: each alternative (separated by "|") becomes the first word of its row.
 # Matched on folded content words, so "China's" is "china" and "purchasing managers'
@@ -114,6 +114,22 @@ ALIAS_PHRASES = (
     ("approve", "green light|greenlight"),
     ("ev", "electric vehicle|electric car|new energy vehicle"),
     ("call", "phone talks"),
+    ("wangyi", "china's top diplomat|chinese top diplomat"),
+    (
+        "modi",
+        "narendra modi|prime minister narendra modi|indian prime minister|india's prime minister"
+        "|indian pm|india's pm|prime minister modi",
+    ),
+    ("lula", "luiz inacio lula da silva|lula da silva|brazilian president|brazil's president"),
+    (
+        "akazawa",
+        "ryosei akazawa|japan's trade negotiator|japan's chief trade negotiator"
+        "|japanese trade negotiator|japan's tariff negotiator|japanese tariff negotiator",
+    ),
+    # Sanctions name what they hit: a refinery and a shipping line are two targets.
+    ("shipper", "shipping firm|shipping company|shipping line"),
+    ("refinery", "refiner|oil refiner"),
+    ("lawsuit", "sue|files suit|legal challenge"),
     ("xi", "china's leader"),
 )
 
@@ -140,7 +156,11 @@ ALIAS_PLACES = (
 # Single words of one meaning in headlines (the first word of a row stands for the rest).
 ALIAS_SYNONYMS = (
     ("revoke", "withdraw withdrew rescind cancel pull scrap axe"),
-    ("approve", "grant clear clearance authorise authorize"),
+    ("approve", "grant clear clearance authorise authorize approval"),
+    ("plant", "factory fab facility"),
+    ("avoid", "shun discourage"),
+    # Leaders "speak" or have "a conversation" by phone far more often than in person.
+    ("call", "speak conversation"),
     ("cut", "trim"),
     ("buy", "book snap"),
     ("export", "shipment"),
@@ -174,9 +194,24 @@ SIDES = (
         "china",
         "xi lifeng liqiang chenggang wentao wangyi mofcom pboc gongsheng nbs cac gacc ndrc miit",
     ),
-    ("japan", "takaichi meti boj"),
+    ("japan", "takaichi meti boj akazawa"),
+    ("india", "modi"),
+    ("brazil", "lula"),
     ("korea", "jaemyung"),
     ("taiwan", "chingte"),
     ("eu", "sefcovic vonderleyen ecb"),
     ("mexico", "sheinbaum"),
+)
+
+# Who "the leaders" of a country are, 2025-2026: "US, Chinese leaders talk by phone" is
+# "Trump and Xi talk by phone" (comparison terms, after the tables above).
+HEADS = (
+    ("us", "trump"),
+    ("china", "xi"),
+    ("japan", "takaichi"),
+    ("korea", "jaemyung"),
+    ("india", "modi"),
+    ("brazil", "lula"),
+    ("mexico", "sheinbaum"),
+    ("taiwan", "chingte"),
 )

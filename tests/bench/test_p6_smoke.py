@@ -34,6 +34,7 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
     for name in (
         "gold (development)",
         "dev2 (development, rewrites and decoys)",
+        "dev3 (development, event frames, roles and reactions)",
         "gold (held out)",
         "cjk (Chinese and Japanese)",
         "silver (our Google-News-like",
@@ -48,6 +49,7 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
     assert figures["baseline_articles_per_s"] > 0
     assert 0 < figures["gold_p"] <= 1
     assert 0 < figures["dev2_r"] <= 1
+    assert 0 < figures["dev3_p"] <= 1
     assert 0 < figures["cjk_r"] <= 1
 
 
