@@ -125,8 +125,9 @@ _SYNONYMS_RAW = (
     ("tariff", "levy duty"),
     ("restrict", "curb restriction control limit rule"),
     ("chip", "semiconductor chipmaker"),
-    ("talk", "negotiation"),
-    ("meet", "meeting met"),
+    # Officials meeting and holding talks are one frame: "trade chiefs meet in Vienna" /
+    # "begin talks in Austria" / "sit down for trade talks" / "hold talks".
+    ("talk", "negotiation meet meeting met"),
     ("additional", "extra"),
     ("resume", "restart"),
     ("retaliate", "retaliation retaliatory"),
@@ -208,7 +209,7 @@ _PHRASES_RAW = (
     ("regulator", "state administration for market regulation|market regulator|samr"),
     ("antitrust", "anti-monopoly|anti monopoly|competition law"),
     ("call", "phone call|by phone|spoke by phone|phone"),
-    ("meet", "sit down|sits down|sat down|held talks with"),
+    ("talk", "sit down|sits down|sat down|held talks with|hold talks|holds talks|held talks"),
     # A joint statement after talks announces what was agreed: the deal, not the talks.
     ("deal", "joint statement"),
     ("retaliate", "hits back|hit back|strikes back|countermeasures|countermeasure"),
@@ -272,8 +273,6 @@ _OPPOSITES_RAW = (
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
     ("strengthen", "weaken"),
-    # Stages of one negotiation are separate news: talks opening, then a deal.
-    ("begin arrive meet", "deal sign framework conclude consensus"),
     # Permits granted and permits revoked; cargoes booked and cargoes cancelled.
     ("approve buy", "revoke"),
     # A data series that shrinks is not the other survey that grows.
@@ -451,6 +450,8 @@ _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
+_TALK_TERMS = _terms_of("begin arrive talk")
+_OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
 # the same evening over the same oil are two actions.
 _TARGET_KINDS = _terms_of("refinery shipper bank airline")
@@ -620,6 +621,26 @@ _NO_TERMS: frozenset[str] = frozenset()
 # "X does Y after Z": Z is the news Y follows ("China tells firms to avoid Nvidia B30A days
 # after US approval" is not the approval; "cuts tariffs after meeting Xi" is not the meeting).
 _AFTER = re.compile(r"\s+after\s+", re.I)
+# "X as Y", "X while Y", "X amid Y": Y is the background X happened in, not X itself
+# ("China's exports grow faster than expected as shipments to US fall" is a rise). Not
+# "as" of a comparison or a role ("as much as", "as expected", "such as", "as part of").
+_BACKGROUND = re.compile(r"\s+(?:as|while|amid|amidst)\s+(\w+)", re.I)
+_NOT_BACKGROUND_AFTER = _word_set(
+    "much well many long soon expected planned promised part high low far fast good a an"
+)
+_NOT_BACKGROUND_BEFORE = _word_set("such much well many long soon high low far fast good")
+
+
+def _background_split(title: str) -> tuple[str, str] | None:
+    """``title`` cut before its first "as" / "while" / "amid" clause, if it has one."""
+    for match in _BACKGROUND.finditer(title):
+        before = title[: match.start()].rsplit(None, 1)
+        if before and before[-1].lower() in _NOT_BACKGROUND_BEFORE:
+            continue
+        if match.group(1).lower() in _NOT_BACKGROUND_AFTER:
+            continue
+        return title[: match.start()], title[match.start(1) :]
+    return None
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -630,23 +651,31 @@ class StoryFeatures:
     lead together; ``lead`` is the lead sentence's terms the headline does not hold.
     ``cause`` is what the headline says its event came after ("... days after US
     approval"): headline terms, but not the headline's own event, so the opposite rules
-    leave them out. (Two sets, not three, and ``cause`` mostly the shared empty set:
-    20,000 articles' features are held in memory.)
+    leave them out. ``background`` is what the headline says went on meanwhile ("... as
+    shipments to US fall"): left out of the opposite rules too, but, being the same
+    moment, it still agrees with the other headline's words ("Synopsys resumes China
+    sales as US removes EDA curbs" / "US lifts chip software curbs"), where an earlier
+    event named after "after" does not. (Two sets, not four, and ``cause`` and
+    ``background`` mostly the shared empty set: 20,000 articles' features are held in
+    memory.)
     """
 
     title: frozenset[str]
     terms: frozenset[str]
     cause: frozenset[str]
+    background: frozenset[str]
 
     def __init__(
         self,
         title: frozenset[str],
         lead: frozenset[str] = frozenset(),
         cause: frozenset[str] = frozenset(),
+        background: frozenset[str] = frozenset(),
     ) -> None:
         object.__setattr__(self, "title", title)
         object.__setattr__(self, "terms", title | lead if lead else title)
         object.__setattr__(self, "cause", cause & title if cause else _NO_TERMS)
+        object.__setattr__(self, "background", background & title if background else _NO_TERMS)
 
     @property
     def lead(self) -> frozenset[str]:
@@ -663,6 +692,8 @@ class StoryFeatures:
         data: dict[str, Any] = {"v": 1, "title": sorted(self.title), "lead": sorted(self.lead)}
         if self.cause:
             data["cause"] = sorted(self.cause)
+        if self.background:
+            data["background"] = sorted(self.background)
         return data
 
     @classmethod
@@ -672,6 +703,7 @@ class StoryFeatures:
             frozenset(data["title"]),
             frozenset(data.get("lead", ())),
             frozenset(data.get("cause", ())),
+            frozenset(data.get("background", ())),
         )
 
 
@@ -684,11 +716,20 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             title_terms = title_terms | {side}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
-    cause = _NO_TERMS
-    if " after " in title or " After " in title:
-        head, tail = _AFTER.split(title, maxsplit=1)
-        cause = _text_terms(tail) - _text_terms(head)
-    return StoryFeatures(title_terms, lead_terms, cause)
+    cause = background = _NO_TERMS
+    head = title
+    if " after " in head or " After " in head:
+        head, tail = _AFTER.split(head, maxsplit=1)
+        cause = _text_terms(tail)
+    if " as " in head or " while " in head or " amid" in head or " As " in head:
+        parts = _background_split(head)
+        if parts is not None:
+            head = parts[0]
+            background = _text_terms(parts[1])
+    if cause or background:
+        own = _text_terms(head)
+        cause, background = cause - own, background - own
+    return StoryFeatures(title_terms, lead_terms, cause, background)
 
 
 def story_key_for_url(canonical_url: str) -> str:
@@ -739,6 +780,24 @@ def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
     return bool(a.title & _MARKET_WORDS) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
 
 
+def _stage(title: frozenset[str]) -> int:
+    """A negotiation's stage a headline reports: 1 talks (officials meet, talks begin),
+    2 the outcome (a deal, a framework, a consensus), 0 neither.
+
+    A headline naming an outcome reports it, whatever talks it names ("consensus in
+    Vienna talks"), and talks "by phone" are the call's frame, not a round of talks.
+    """
+    if not _OUTCOME_TERMS.isdisjoint(title):
+        return 2
+    return 1 if not _TALK_TERMS.isdisjoint(title) and "call" not in title else 0
+
+
+def _stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Stages of one negotiation are separate news: talks opening, then a deal."""
+    stage_a = _stage(a)
+    return stage_a != 0 and _stage(b) not in (0, stage_a)
+
+
 def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
     """Both headlines name one of ``names`` and neither article states the other's."""
     mine = a.title & names
@@ -770,11 +829,19 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     # What a headline says came before ("after US approval") is not its own event.
     own_a = a.title - a.cause if a.cause else a.title
     own_b = b.title - b.cause if b.cause else b.title
-    only_a, only_b = own_a - own_b, own_b - own_a
+    if a.background:
+        own_a = own_a - a.background
+    if b.background:
+        own_b = own_b - b.background
+    # What one headline says went on meanwhile still agrees with the other's words.
+    only_a = own_a - own_b - b.background if b.background else own_a - own_b
+    only_b = own_b - own_a - a.background if a.background else own_b - own_a
     if only_a and only_b:
         for one, other in _OPPOSITES:
             if (only_a & one and only_b & other) or (only_a & other and only_b & one):
                 return True
+    if _stages_apart(own_a, own_b):
+        return True
     if _market_only(a, b) or _market_only(b, a):
         return True
     terms_a, terms_b = a.terms, b.terms
@@ -802,7 +869,7 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         return True
     # A phone call is not a meeting in person (nor talks): one headline says call, the
     # other only meets.
-    if ("call" in a.title) != ("call" in b.title) and "meet" in (
+    if ("call" in a.title) != ("call" in b.title) and "talk" in (
         b.title if "call" in a.title else a.title
     ):
         return True
