@@ -396,6 +396,9 @@ def _canonical_table() -> dict[str, str]:
 
 
 _CANONICAL = _canonical_table()
+# "A planned tariff hike" is the hike, not a plan proposed: the adjective stays its own
+# word, apart from the "talks / proposal" frame.
+_CANONICAL["planned"] = "planned"
 # The seventeen rare earth elements: naming one ("adds dysprosium and terbium") says
 # "rare earth" too.
 _RARE_EARTHS = _word_set(
@@ -588,11 +591,62 @@ def _price_moves(text: str) -> bool:
     return any(_term(word.lower()) in _PRICE_MOVES for word in _PRICE_VERB.findall(text))
 
 
+# Verb phrases one outlet writes where another writes one verb, rewritten before the
+# words are folded (each guarded by a cheap substring test):
+# "puts the levy rise on hold" = "pauses the levy increase"; "talks end with no deal"
+# states no deal; "calls for talks" proposes talks (it is no phone call); "the government
+# permits wheat shipments" allows them, where "ASML's permits" are licences.
+_ON_HOLD = re.compile(
+    r"\b(?:put|puts|putting|placed?|places|placing)\b(.{1,60}?)\bon\s+hold\b", re.I
+)
+_HOLD_ALONE = re.compile(r"\bon\s+hold\b", re.I)
+_MEASURE_RISE = re.compile(r"\b(tariffs?|levy|levies|duty|duties|fees?)\s+(?:rise|rises)\b", re.I)
+_NO_OUTCOME = re.compile(
+    r"\b(?:no|without(?:\s+an?)?)\s+(?:deal|agreement|accord|pact|consensus|breakthrough)\b",
+    re.I,
+)
+_CALL_FOR = re.compile(r"\bcall(?:s|ed|ing)?\s+for\b", re.I)
+_PERMIT_VERB = re.compile(r"(?:^|(?<=\s))([\w.-]+)\s+(permits|permitted)\s+(\w+)", re.I)
+_NOT_PERMIT_SUBJECT = _word_set(
+    "the a an its their his her our new export import work building more fewer some no "
+    "of for on with to and or by"
+)
+_NOT_PERMIT_OBJECT = _word_set("to for from of and or was were are is will would as in")
+
+
+def _permit_verb(match: re.Match[str]) -> str:
+    before, verb, after = match.group(1), match.group(2), match.group(3)
+    if (
+        before.lower() in _NOT_PERMIT_SUBJECT
+        or before.endswith(("'s", "’s", "'", "’"))
+        or after.lower() in _NOT_PERMIT_OBJECT
+    ):
+        return match.group(0)
+    return f"{before} {'allows' if verb[-1] in 'sS' else 'allowed'} {after}"
+
+
+def _rewrite_phrases(text: str) -> str:
+    lowered = text.lower()
+    if "hold" in lowered:
+        text = _HOLD_ALONE.sub(" paused ", _ON_HOLD.sub(r"pauses \1", text))
+    if " rise" in lowered:
+        text = _MEASURE_RISE.sub(r"\1 increase", text)
+    if "no " in lowered or "without" in lowered:
+        text = _NO_OUTCOME.sub(" ", text)
+    if "call" in lowered:
+        text = _CALL_FOR.sub("proposes", text)
+    if "permit" in lowered:
+        text = _PERMIT_VERB.sub(_permit_verb, text)
+    return text
+
+
 def _text_terms(text: str) -> frozenset[str]:
     targets: list[str] = []
     if not text.isascii() and has_cjk(text):
         text = prepare_cjk(text)
         targets = cjk_targets(text)
+    else:
+        text = _rewrite_phrases(text)
     quantities, words = _split_quantities(text)
     terms = {_term(token) for token in _join_phrases(_words(words))}
     # An official or agency names its country too: "Takaichi, Trump sign deal" is
