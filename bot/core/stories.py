@@ -453,6 +453,17 @@ _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
 _GOODS = _terms_of(_GOODS_RAW)
+# How a reaction is worded ("Beijing urges The Hague to correct 'wrong' chip export
+# decision", "China criticises US blacklisting, pledges response"): a statement about an
+# event says what it reacts to in the event's words and how it feels in its own, so only
+# the former count when two headlines' coverage is weighed.
+_REACTION_TERMS = _terms_of(
+    "urge urges correct wrong slam slams criticise criticize criticises criticizes condemn "
+    "condemns pledge pledges vow vows protest protests welcome welcomes regret regrets "
+    "decision move response respond responds react reacts reaction denounce denounces "
+    "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
+    "firmly strongly resolutely"
+)
 _TALK_TERMS = _terms_of("begin arrive talk")
 _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
@@ -953,6 +964,8 @@ def _coverage(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     total = covered = 0.0
     other = b.terms
     for term in a.title:
+        if term in _REACTION_TERMS:
+            continue
         w = weight(term)
         total += w
         if term in other:
@@ -1130,7 +1143,10 @@ class StoryIndex:
             """Rarity: smoothed inverse document frequency over what is held now."""
             w = weights.get(term)
             if w is None:
-                w = weights[term] = math.log(numerator / (len(postings.get(term, ())) + 1))
+                if term in _REACTION_TERMS:
+                    w = weights[term] = 0.0
+                else:
+                    w = weights[term] = math.log(numerator / (len(postings.get(term, ())) + 1))
             return w
 
         # Weighted prefix filter: read the rarest headline terms' postings first and stop
