@@ -616,6 +616,13 @@ _NO_OUTCOME = re.compile(
     r"\b(?:no|without(?:\s+an?)?)\s+(?:deal|agreement|accord|pact|consensus|breakthrough)\b",
     re.I,
 )
+# "Talks on the tariff deal's implementation", "discuss trade deal": the deal is what
+# the talks are about, not their outcome (the negotiation-stage rule reads "deal" as one).
+_DEAL_AS_TOPIC = re.compile(
+    r"\b((?:talks?|discuss(?:es|ed|ing)?)\s+(?:on|about|over)?\s*(?:[\w'-]+\s+){0,3}?)"
+    r"(?:deal|agreement|pact|accord)\b",
+    re.I,
+)
 _CALL_FOR = re.compile(r"\bcall(?:s|ed|ing)?\s+for\b", re.I)
 _PERMIT_VERB = re.compile(r"(?:^|(?<=\s))([\w.-]+)\s+(permits|permitted)\s+(\w+)", re.I)
 _NOT_PERMIT_SUBJECT = _word_set(
@@ -644,6 +651,10 @@ def _rewrite_phrases(text: str) -> str:
         text = _MEASURE_RISE.sub(r"\1 increase", text)
     if "no " in lowered or "without" in lowered:
         text = _NO_OUTCOME.sub(" ", text)
+    if ("talk" in lowered or "discuss" in lowered) and (
+        "deal" in lowered or "agreement" in lowered or "pact" in lowered or "accord" in lowered
+    ):
+        text = _DEAL_AS_TOPIC.sub(r"\1", text)
     if "call" in lowered:
         text = _CALL_FOR.sub("proposes", text)
     if "permit" in lowered:
