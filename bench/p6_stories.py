@@ -15,6 +15,11 @@ poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour wind
   of event frames (calls, talks, deals, probes opened / concluded, tariffs imposed /
   raised / paused, export bans and licences), actors by role and reaction pieces, with
   decoys.
+* **dev4** — ``tests/data/stories/dev4.jsonl``: a fourth hand-labelled development set
+  (round four) of one event under other verbs (meet / begin talks / sit down; pause / on
+  hold; allow / permit), background clauses ("... as shipments to China fall") and
+  reaction statements, with decoys; written to check round four's mechanisms before the
+  held-out totals were read.
 * **cjk** — ``tests/data/stories/cjk.jsonl``: Chinese and Japanese headlines, hand-labelled
   (a development set: the CJK features were built on it).
 * **silver** — Google News's own grouping: each item of a topic feed lists related
@@ -267,6 +272,10 @@ def main() -> None:
     dev3, _ = report_quality("dev3 (development, event frames, roles and reactions)", dev3_items)
     if args.misses:
         print("\n".join(mistakes(dev3_items, cluster_new(dev3_items))))
+    dev4_items = load_jsonl(DATA / "dev4.jsonl")
+    dev4, _ = report_quality("dev4 (development, verbs, background clauses, reactions)", dev4_items)
+    if args.misses:
+        print("\n".join(mistakes(dev4_items, cluster_new(dev4_items))))
     holdout = None
     if not args.dev:
         holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
@@ -310,7 +319,8 @@ def main() -> None:
     print(
         f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
         f"dev2_p={dev2.precision:.4f} dev2_r={dev2.recall:.4f} "
-        f"dev3_p={dev3.precision:.4f} dev3_r={dev3.recall:.4f} {held_out}"
+        f"dev3_p={dev3.precision:.4f} dev3_r={dev3.recall:.4f} "
+        f"dev4_p={dev4.precision:.4f} dev4_r={dev4.recall:.4f} {held_out}"
         f"cjk_p={cjk.precision:.4f} cjk_r={cjk.recall:.4f} "
         f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
         f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"

@@ -284,6 +284,8 @@ _OPPOSITES_RAW = (
     # Talks about a measure are not the measure proposed; a licence granted is not the
     # other government telling buyers to shun what it allows.
     ("meet talk call", "propose plan"),
+    # A measure proposed (or talks proposed about one) is not a measure imposed.
+    ("propose", "impose"),
     ("approve allow", "avoid"),
 )
 

@@ -35,6 +35,7 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
         "gold (development)",
         "dev2 (development, rewrites and decoys)",
         "dev3 (development, event frames, roles and reactions)",
+        "dev4 (development, verbs, background clauses, reactions)",
         "gold (held out)",
         "cjk (Chinese and Japanese)",
         "silver (our Google-News-like",
@@ -50,6 +51,7 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
     assert 0 < figures["gold_p"] <= 1
     assert 0 < figures["dev2_r"] <= 1
     assert 0 < figures["dev3_p"] <= 1
+    assert 0 < figures["dev4_r"] <= 1
     assert 0 < figures["cjk_r"] <= 1
 
 
@@ -66,4 +68,5 @@ def test_p6_dev_never_runs_the_held_out_set_and_lists_development_misses() -> No
     assert "held out" not in out
     assert "holdout" not in out
     assert "dev2 (development, rewrites and decoys)" in out
-    assert re.search(r"^  [-+] [gd]\d{3} ", out, re.M), out
+    assert "dev4 (development, verbs, background clauses, reactions)" in out
+    assert re.search(r"^  [-+] [gdef]\d{3} ", out, re.M), out

@@ -344,7 +344,13 @@ def labelled(name: str) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("name", "least_recall"),
-    [("gold.jsonl", 0.85), ("dev2.jsonl", 0.85), ("dev3.jsonl", 0.85), ("holdout.jsonl", 0.7)],
+    [
+        ("gold.jsonl", 0.9),
+        ("dev2.jsonl", 0.9),
+        ("dev3.jsonl", 0.9),
+        ("dev4.jsonl", 0.9),
+        ("holdout.jsonl", 0.7),
+    ],
 )
 def test_hand_labelled_trade_stories_cluster_with_precision_of_at_least_98_percent(
     name: str, least_recall: float
@@ -352,8 +358,8 @@ def test_hand_labelled_trade_stories_cluster_with_precision_of_at_least_98_perce
     """A quality floor: wrongly merged pairs stay under 2 %, and most pairs are found.
 
     The recall floors sit a little under what bench/p6_stories.py measured (development
-    0.917, 0.899 and 0.899 in round three; held out 0.800 in round two): they catch a
-    regression, they were not tuned to.
+    0.942, 0.964, 0.987 and 0.968 in round four; held out 0.800 in round two): they catch
+    a regression, they were not tuned to.
 
     The labelled sets are hard on purpose (same topic, different event; opposite actions;
     different figures; rewrites by other outlets): bench/p6_stories.py prints the figures.

@@ -181,3 +181,10 @@ def test_a_reaction_to_another_measure_stays_apart() -> None:
     event = story_features("Canada imposes surtax on Chinese aluminium imports")
     other = story_features("Beijing urges Ottawa to correct 'wrong' steel quota decision")
     assert not same_story(other, event, apart=timedelta(hours=6))
+
+
+def test_a_measure_proposed_is_not_a_measure_imposed() -> None:
+    """Mexico proposing talks on steel tariffs is not Canada's steel quota the next day."""
+    proposed = story_features("Mexican president proposes talks with Canada on steel tariffs")
+    imposed = story_features("Canada imposes tariff rate quota on Mexican steel")
+    assert conflicting(proposed, imposed)
