@@ -59,6 +59,19 @@ three with the other article's lead). Rules override the score
   different kinds of target (a refinery / shipping lines), do not merge; nor do two
   governments' statements when one article does not name the other's country ("Taiwan
   says TSMC will be exempt" / "Trump says US will impose...").
+* Stages of a negotiation are judged per headline (:func:`_stage`): meeting, holding
+  talks, sitting down and beginning talks are one frame, apart from an outcome (a deal,
+  a framework, a consensus); a headline naming an outcome reports it, talks "by phone"
+  are the call, and a deal the talks are "on" is their topic. A measure proposed is not
+  one imposed. What a headline says went on meanwhile (``background``: "... as shipments
+  to US fall") is left out of the opposite rules, but still agrees with the other
+  headline's words.
+
+Verb phrases are read as their verb before the words are folded ("puts ... on hold" =
+pauses, a levy "rise" = an increase, "calls for" = proposes, a government "permits" =
+allows, "no deal" = none), and a reaction's own wording ("urges ... to correct 'wrong'
+decision", "slams", "pledges response") weighs nothing in coverage, so a statement that
+names the event's actor and object joins the event.
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops
