@@ -309,14 +309,7 @@ class Screened:
     candidates: Mapping[int, list[tuple[FeedEntry, EntryIdentity]]]
     notes: Mapping[tuple[int, str], str]
     retitled: tuple[tuple[FeedOutcome, FeedEntry, str], ...]
-
-    @property
-    def keys_by_feed(self) -> dict[int, list[str]]:
-        """Each feed's identity keys to look up, in order, once each."""
-        return {
-            fid: list(dict.fromkeys(k for _, ident in items for k in ident.keys))
-            for fid, items in self.candidates.items()
-        }
+    keys_by_feed: Mapping[int, list[str]]  # each feed's identity keys, in order, once each
 
 
 def raw_keys_by_feed(outcomes: Iterable[FeedOutcome]) -> dict[int, list[str]]:
@@ -325,7 +318,9 @@ def raw_keys_by_feed(outcomes: Iterable[FeedOutcome]) -> dict[int, list[str]]:
 
 
 def screen_entries(
-    outcomes: Sequence[FeedOutcome], seen_raw: Mapping[tuple[int, str], str | None]
+    outcomes: Sequence[FeedOutcome],
+    seen_raw: Mapping[tuple[int, str], str | None],
+    raw_by_feed: Mapping[int, list[str]] | None = None,
 ) -> Screened:
     """Entries whose raw guid/link this feed sent before are old news (a changed headline
     aside); the rest get their identity keys (usually a few entries per feed)."""
@@ -352,11 +347,15 @@ def screen_entries(
                 candidates[fid].append((entry, identity))
     return Screened(
         outcomes=tuple(outcomes),
-        raw_by_feed=raw_keys_by_feed(outcomes),
+        raw_by_feed=raw_by_feed if raw_by_feed is not None else raw_keys_by_feed(outcomes),
         seen_raw=seen_raw,
         candidates=candidates,
         notes=notes,
         retitled=tuple(retitled),
+        keys_by_feed={
+            fid: list(dict.fromkeys(k for _, ident in items for k in ident.keys))
+            for fid, items in candidates.items()
+        },
     )
 
 

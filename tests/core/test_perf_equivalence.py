@@ -6,6 +6,8 @@ while nothing is indexed); these tests pin that the shortcuts never change a res
 
 from __future__ import annotations
 
+import hashlib
+from base64 import urlsafe_b64encode
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -126,3 +128,13 @@ def test_a_seeding_poll_still_joins_a_held_item_to_a_story_the_index_holds() -> 
     ]
     assert placed.grown == ("s-rare",)
     assert len(stories) == 1  # held items are looked up, never indexed
+
+
+def test_keys_are_still_urlsafe_base64_of_blake2b() -> None:
+    """Stored seen keys must never change form: a changed key would make every item of
+    every feed new again."""
+    entry = ENTRIES[0]
+    raw = hashlib.blake2b(
+        "\x1f".join([FEED, entry.guid or "", entry.link or ""]).encode("utf-8"), digest_size=12
+    ).digest()
+    assert raw_entry_key(entry, feed_url=FEED) == "r:" + urlsafe_b64encode(raw).decode("ascii")
