@@ -14,7 +14,8 @@ from ``config/default.toml`` (without their Google News feeds: no internet here)
    concurrency) plus ``parse_feed`` of the changed bodies, and nothing else.
 
 Prints the machine (cores, Python), each cycle's time and counts, feeds/s, and the
-pipeline/ceiling ratio, against the targets (>= 1,500 feeds/s, >= 70 % of the ceiling).
+pipeline/ceiling ratio, against the targets (>= 2,000 feeds/s, >= 70 % of the ceiling;
+the seeding cycle, a first poll of new feeds as after an OPML import: >= 400 feeds/s).
 Figures only: nothing here asserts a time.
 
 Usage: ``.venv/bin/python bench/p1_poll_cycle.py [--feeds 10000] [--changed 0.1]
@@ -61,8 +62,9 @@ from bot.store.schema import feeds as feeds_table  # noqa: E402
 from bot.store.schema import seen_items as seen_table  # noqa: E402
 from bot.store.store import Store  # noqa: E402
 
-TARGET_FEEDS_PER_S = 1500
+TARGET_FEEDS_PER_S = 2000  # issue 11
 TARGET_RATIO = 0.70
+TARGET_FIRST_POLL = 400  # feeds/s of a first poll of new feeds (an OPML import)
 
 
 def launch_pack_watches() -> list[WatchConfig]:
@@ -212,6 +214,36 @@ async def seed_directly(
     return counts
 
 
+def profile_writer(store: Store) -> cProfile.Profile:
+    """Profile what the store's writer thread runs (SQLite: ``run_write`` work goes to a
+    worker thread, which the event loop's profiler never sees: there it is time spent
+    waiting in ``epoll``). Returns the profiler; it runs only inside a writer call."""
+    profiler = cProfile.Profile()
+    original = store.run_write
+
+    async def run_write(work: Any) -> Any:
+        def profiled(conn: Any) -> Any:
+            profiler.enable()
+            try:
+                return work(conn)
+            finally:
+                profiler.disable()
+
+        return await original(profiled)
+
+    store.run_write = run_write  # type: ignore[method-assign]
+    return profiler
+
+
+def print_profile(title: str, profiler: cProfile.Profile, top: int) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    print(f"==== {title} ====")
+    print(out.getvalue())
+
+
 def describe(report: Any) -> str:
     return (
         f"{report.fetched} changed, {report.not_modified} not modified, {report.failed} failed, "
@@ -317,14 +349,24 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             f"{farm.feeds} feeds inserted in {t_insert:.2f} s"
         )
 
+        seed_profiler = cProfile.Profile() if args.profile_seed else None
+        seed_writer = profile_writer(core.store) if args.profile_seed else None
         gc.collect()
         t0 = time.perf_counter()
         if args.seed == "pipeline":
+            if seed_profiler:
+                seed_profiler.enable()
             seed = await core.poll(due_only=False)
+            if seed_profiler:
+                seed_profiler.disable()
             t_seed = time.perf_counter() - t0
             print(
                 f"cycle 1 (seeding through the pipeline, all 200, silent): {t_seed:.2f} s, "
                 f"{seed.feeds / t_seed:,.0f} feeds/s; {describe(seed)}"
+            )
+            print(
+                f"first-poll target: >= {TARGET_FIRST_POLL:,} feeds/s "
+                f"({'met' if seed.feeds / t_seed >= TARGET_FIRST_POLL else 'MISSED'})"
             )
         else:
             seeded = await seed_directly(core.store, core.fetcher)
@@ -334,6 +376,10 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
                 f"{seeded['feeds'] / t_seed:,.0f} feeds/s; {seeded['articles']} articles, "
                 f"{seeded['keys']} seen keys, {seeded['failed']} failed"
             )
+        if seed_profiler and seed_writer:
+            print_profile("seeding cycle: event loop", seed_profiler, args.profile_top)
+            print_profile("seeding cycle: store writer thread", seed_writer, args.profile_top)
+            return
         # A warm-up cycle with nothing changed: the poller loads its story index and the
         # connection pool fills, as in a process that has been running for a while.
         warm, t_warm = await timed_cycle(core)
@@ -344,6 +390,7 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
 
         results: list[tuple[float, float, float]] = []
         profiler = cProfile.Profile() if args.profile else None
+        writer = profile_writer(core.store) if args.profile else None
         for r in range(1, args.rounds + 1):
             bumped = await asyncio.to_thread(farm.bump, args.changed, seed=2 * r - 1)
             print(
@@ -381,12 +428,9 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             f"({'met' if ratio >= TARGET_RATIO else 'MISSED'}: {ratio:.0%})"
         )
         print(f"load average at the end: {load_average()}")
-        if profiler:
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out)
-            stats.sort_stats("tottime").print_stats(args.profile_top)
-            stats.sort_stats("cumulative").print_stats(args.profile_top)
-            print(out.getvalue())
+        if profiler and writer:
+            print_profile("measured cycles: event loop", profiler, args.profile_top)
+            print_profile("measured cycles: store writer thread", writer, args.profile_top)
 
 
 def load_average() -> str:
@@ -409,6 +453,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--rounds", type=int, default=1, help="bump/cycle/bump/ceiling rounds")
     p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
+    p.add_argument(
+        "--profile-seed",
+        action="store_true",
+        help="cProfile the seeding cycle (with --seed pipeline) and stop there",
+    )
     p.add_argument("--profile-top", type=int, default=30)
     args = p.parse_args(argv)
 
