@@ -50,8 +50,12 @@ from sqlalchemy import bindparam, insert, select, update  # noqa: E402
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
 
 from bot.app import Core, open_core  # noqa: E402
-from bot.core.articles import article_from_entry, entry_identity_keys  # noqa: E402
-from bot.core.decide import HELD_FIRST_POLL  # noqa: E402
+from bot.core.articles import (  # noqa: E402
+    article_from_entry,
+    entry_identity_keys,
+    raw_entry_key,
+)
+from bot.core.decide import HELD_FIRST_POLL, headline_note  # noqa: E402
 from bot.core.errors import FeedError  # noqa: E402
 from bot.core.fetch import Fetcher, FetchRequest  # noqa: E402
 from bot.core.parsing import parse_feed  # noqa: E402
@@ -116,7 +120,8 @@ async def seed_directly(
     """Write what a first (silent) poll of every feed records, without the poll cycle.
 
     Same fetch, parse and article cleaning as the poller; then the feeds' validators and
-    ``seeded``, every item's identity keys and the articles (each its own story, held as
+    ``seeded``, every item's raw key (with its headline note) and identity keys, and the
+    articles (each its own story, held as
     "first poll") go in with bulk inserts. The real first poll inserts articles one by one
     and clusters each headline; this writes the same state with bulk inserts, for a
     store in a known state without the first cycle's costs (``--seed direct``).
@@ -130,7 +135,7 @@ async def seed_directly(
             )
         ).all()
     counts = {"feeds": 0, "articles": 0, "keys": 0, "failed": 0}
-    pending: list[tuple[int, Any, list[str], list[Any]]] = []
+    pending: list[tuple[int, Any, dict[str, str | None], list[Any]]] = []
 
     async def one(feed_id: int, url: str) -> None:
         try:
@@ -140,7 +145,15 @@ async def seed_directly(
         except FeedError:
             counts["failed"] += 1
             return
-        keys = [k for e in parsed.entries for k in entry_identity_keys(e, feed_url=url)]
+        # As the first poll records them: each entry's cheap raw key with its headline's
+        # note (what lets later polls skip known entries without computing their identity),
+        # then the identity keys.
+        keys: dict[str, str | None] = {}
+        for e in parsed.entries:
+            keys.setdefault(raw_entry_key(e, feed_url=url), headline_note(e.title or ""))
+        for e in parsed.entries:
+            for k in entry_identity_keys(e, feed_url=url):
+                keys.setdefault(k, None)
         arts = [
             a
             for a in (
@@ -149,14 +162,17 @@ async def seed_directly(
             )
             if a is not None and a.url
         ]
-        pending.append((feed_id, result, list(dict.fromkeys(keys)), arts))
+        pending.append((feed_id, result, keys, arts))
 
     async def flush() -> None:
         seen_rows: list[dict[str, Any]] = []
         article_rows: list[dict[str, Any]] = []
         feed_updates: list[dict[str, Any]] = []
         for feed_id, result, keys, arts in pending:
-            seen_rows += [{"feed_id": feed_id, "key": k, "seen_at": now} for k in keys]
+            seen_rows += [
+                {"feed_id": feed_id, "key": k, "seen_at": now, "note": note}
+                for k, note in keys.items()
+            ]
             article_rows += [
                 {
                     "url": a.url,
