@@ -9,10 +9,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.core.intents import IngestPlan, Placement, PlacementFacts, SeenKey
+from bot.core.intents import (
+    FeedUpdateIntent,
+    FeedValidators,
+    IngestPlan,
+    Placement,
+    PlacementFacts,
+    SeenKey,
+)
 from bot.core.models import Article
 from bot.store import ingest
-from bot.store.schema import articles, seen_items
+from bot.store.schema import articles, feeds, seen_items
 from bot.store.store import Store
 
 NOW = datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC)
@@ -102,3 +109,36 @@ async def test_bulk_seen_keys_keep_their_notes(store: Store) -> None:
         rows = (await conn.execute(select(seen_items))).all()
     assert {(r.feed_id, r.key, r.note) for r in rows} == {(s.feed_id, s.key, s.note) for s in seen}
     assert {r.seen_at for r in rows} == {NOW}
+
+
+async def test_bulk_feed_states_read_back_as_written(store: Store) -> None:
+    ids = []
+    for i in range(3):
+        info = await store.upsert_feed(
+            f"https://outlet{i}.example/rss", name=None, interval=600, source="config", now=NOW
+        )
+        ids.append(info.id)
+    later = NOW + timedelta(minutes=10)
+    ok = FeedValidators(
+        etag='W/"e\\u00e9"', last_modified=None, body_hash="h", ttl_seconds=60, max_age=None
+    )
+    intents = (
+        FeedUpdateIntent(ids[0], NOW, 200, later, 0, False, validators=ok),
+        FeedUpdateIntent(ids[1], NOW, 304, later, 0, False),
+        FeedUpdateIntent(ids[2], NOW, 503, later, 4, True, error="HTTP 503", error_since=NOW),
+    )
+    await store.apply_ingest(IngestPlan(now=NOW, feeds=intents), _nothing_placed)
+    async with store.transaction() as conn:
+        rows = {r.id: r for r in (await conn.execute(select(feeds))).all()}
+    first, second, third = (rows[i] for i in ids)
+    assert (first.etag, first.last_modified, first.body_hash, first.ttl_seconds) == (
+        'W/"e\\u00e9"',
+        None,
+        "h",
+        60,
+    )
+    assert first.seeded is True and second.seeded is False
+    assert first.next_poll_at == later and first.last_success_at == NOW
+    assert (second.last_status, second.last_fetch_at, second.lease_owner) == (304, NOW, None)
+    assert (third.last_error, third.error_since, third.consecutive_failures) == ("HTTP 503", NOW, 4)
+    assert third.failing_notified is True and third.last_success_at is None
