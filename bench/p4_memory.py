@@ -58,10 +58,9 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 
 def wirewatch_command() -> list[str]:
-    """The installed console script, else ``python -m bot`` (same entry point)."""
-    script = VENV_BIN / "wirewatch"
-    if script.exists():
-        return [str(script)]
+    """``python -m bot`` run from this checkout (the console script's entry point): the
+    installed ``wirewatch`` script imports whichever checkout the venv was installed from
+    (an editable install elsewhere, a shared venv), not necessarily the code at hand."""
     python = VENV_BIN / "python"
     return [str(python if python.exists() else sys.executable), "-m", "bot"]
 

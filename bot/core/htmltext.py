@@ -42,6 +42,13 @@ _CLOSING_TAG = re.compile(r"</([A-Za-z][A-Za-z0-9:-]*)\s*>")
 # Both patterns are linear: '[^<>]*' cannot run past the next '<', so no backtracking.
 _SIMPLE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
 _LEFTOVER_TAG = re.compile(r"<[A-Za-z/]")
+# What _SIMPLE_TAG matches when its whole name is a block element (ASCII case-insensitive,
+# as ``name.lower() in _BLOCK``), and when it holds a quote.
+_BLOCK_TAG = re.compile(
+    r"</?(?:" + "|".join(sorted(_BLOCK)) + r")(?![A-Za-z0-9:-])[^<>]*>", re.IGNORECASE | re.ASCII
+)
+_MARK = "<\x01"  # never a tag: '<' is not followed by a letter or '/'
+_QUOTED_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9:-]*[^<>\"']*[\"'][^<>]*>")
 _SKIP_START = re.compile(r"<(?:script|style|noscript|template|head|title|svg)\b", re.IGNORECASE)
 _ESCAPED_MARKERS = ("&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#", "&nbsp;")
 # Zero-width and control characters that carry no text are removed.
@@ -106,16 +113,28 @@ def _strip_tags(value: str) -> str:
     """Regex fast path for ordinary markup; the tokenizer for anything unusual."""
     if "<!" in value or "<?" in value or _SKIP_START.search(value):
         return _tokenize(value)
-    odd: list[bool] = []
+    if ('"' in value or "'" in value) and any(
+        tag.count('"') % 2 or tag.count("'") % 2 for tag in _QUOTED_TAG.findall(value)
+    ):
+        return _tokenize(value)  # a '>' inside a quoted attribute: let the tokenizer decide
+    if "\x01" in value:  # could make a mark once a tag between '<' and it is gone
+        return _strip_tags_one_by_one(value)
+    # Without a Python callback per tag (a feed summary has ~10 tags, and every new item's
+    # summary is cleaned): block tags become a mark, the other tags go, marks become
+    # spaces. The mark starts with '<' so, like the tag it replaces, it stops a tag match
+    # begun by a stray '<' before it: the text is what one pass over the tags gives.
+    text = _SIMPLE_TAG.sub("", _BLOCK_TAG.sub(_MARK, value))
+    if _LEFTOVER_TAG.search(text):
+        return _tokenize(value)
+    return text.replace(_MARK, " ")
 
+
+def _strip_tags_one_by_one(value: str) -> str:
     def replace(match: re.Match[str]) -> str:
-        tag = match.group(0)
-        if ('"' in tag or "'" in tag) and (tag.count('"') % 2 or tag.count("'") % 2):
-            odd.append(True)  # a '>' inside a quoted attribute: let the tokenizer decide
         return " " if match.group(1).lower() in _BLOCK else ""
 
     text = _SIMPLE_TAG.sub(replace, value)
-    if odd or _LEFTOVER_TAG.search(text):
+    if _LEFTOVER_TAG.search(text):
         return _tokenize(value)
     return text
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot.core import decide
-from bot.core.articles import article_from_entry, entry_identity_keys
+from bot.core.articles import EntryIdentity, article_from_entry, entry_identity
 from bot.core.errors import FeedError
 from bot.core.fetch import FetchResult
 from bot.core.models import Article, FeedEntry
@@ -306,17 +306,10 @@ class Screened:
     outcomes: tuple[FeedOutcome, ...]
     raw_by_feed: Mapping[int, list[str]]
     seen_raw: Mapping[tuple[int, str], str | None]
-    candidates: Mapping[int, list[tuple[FeedEntry, tuple[str, ...]]]]
+    candidates: Mapping[int, list[tuple[FeedEntry, EntryIdentity]]]
     notes: Mapping[tuple[int, str], str]
     retitled: tuple[tuple[FeedOutcome, FeedEntry, str], ...]
-
-    @property
-    def keys_by_feed(self) -> dict[int, list[str]]:
-        """Each feed's identity keys to look up, in order, once each."""
-        return {
-            fid: list(dict.fromkeys(k for _, keys in items for k in keys))
-            for fid, items in self.candidates.items()
-        }
+    keys_by_feed: Mapping[int, list[str]]  # each feed's identity keys, in order, once each
 
 
 def raw_keys_by_feed(outcomes: Iterable[FeedOutcome]) -> dict[int, list[str]]:
@@ -325,11 +318,13 @@ def raw_keys_by_feed(outcomes: Iterable[FeedOutcome]) -> dict[int, list[str]]:
 
 
 def screen_entries(
-    outcomes: Sequence[FeedOutcome], seen_raw: Mapping[tuple[int, str], str | None]
+    outcomes: Sequence[FeedOutcome],
+    seen_raw: Mapping[tuple[int, str], str | None],
+    raw_by_feed: Mapping[int, list[str]] | None = None,
 ) -> Screened:
     """Entries whose raw guid/link this feed sent before are old news (a changed headline
     aside); the rest get their identity keys (usually a few entries per feed)."""
-    candidates: dict[int, list[tuple[FeedEntry, tuple[str, ...]]]] = {}
+    candidates: dict[int, list[tuple[FeedEntry, EntryIdentity]]] = {}
     notes: dict[tuple[int, str], str] = {}
     retitled: list[tuple[FeedOutcome, FeedEntry, str]] = []
     for o in outcomes:
@@ -347,16 +342,20 @@ def screen_entries(
                 continue
             notes[(fid, raw)] = note
             listed.add(raw)
-            keys = entry_identity_keys(entry, feed_url=o.feed.url)
-            if keys:
-                candidates[fid].append((entry, keys))
+            identity = entry_identity(entry, feed_url=o.feed.url)
+            if identity is not None and identity.keys:
+                candidates[fid].append((entry, identity))
     return Screened(
         outcomes=tuple(outcomes),
-        raw_by_feed=raw_keys_by_feed(outcomes),
+        raw_by_feed=raw_by_feed if raw_by_feed is not None else raw_keys_by_feed(outcomes),
         seen_raw=seen_raw,
         candidates=candidates,
         notes=notes,
         retitled=tuple(retitled),
+        keys_by_feed={
+            fid: list(dict.fromkeys(k for _, ident in items for k in ident.keys))
+            for fid, items in candidates.items()
+        },
     )
 
 
@@ -411,17 +410,19 @@ def plan_entries(
 
 def fresh_articles(
     outcome: FeedOutcome,
-    entries: Sequence[tuple[FeedEntry, tuple[str, ...]]],
+    entries: Sequence[tuple[FeedEntry, EntryIdentity]],
     seen: set[str],
 ) -> list[Article]:
     """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
     fresh = []
-    for i in decide.fresh_indexes([k for _, k in entries], seen):
+    for i in decide.fresh_indexes([ident.keys for _, ident in entries], seen):
+        entry, identity = entries[i]
         article = article_from_entry(
-            entries[i][0],
+            entry,
             feed_url=outcome.feed.url,
             feed_title=outcome.feed_title,
             seen_at=outcome.fetched_at,
+            identity=identity,
         )
         if article is None:
             continue
@@ -471,15 +472,21 @@ def place_articles(
             if article.url in story_of:
                 # The same canonical URL through another feed: same article and story.
                 continue
-            features = story_features(article.title, article.summary)
-            found = stories.find(features, now)
-            story_key = found or story_key_for_url(article.url)
-            if found is not None:
-                grown[found] = None  # another outlet's copy: the story's messages grow
-            if d.alert:
-                # Held items (a new feed's backlog, old news) are not indexed: the index
-                # is for stories that can still alert, and a seeding poll brings thousands.
-                stories.add(story_key, features, now)
+            if d.alert or len(stories):
+                features = story_features(article.title, article.summary)
+                found = stories.find(features, now)
+                story_key = found or story_key_for_url(article.url)
+                if found is not None:
+                    grown[found] = None  # another outlet's copy: the story's messages grow
+                if d.alert:
+                    # Held items (a new feed's backlog, old news) are not indexed: the index
+                    # is for stories that can still alert; a seeding poll brings thousands.
+                    stories.add(story_key, features, now)
+            else:
+                # A held item is looked up, never indexed: with nothing indexed it has
+                # nothing to join, and its features (most of a fresh install's seeding
+                # poll) are not worth computing.
+                story_key = story_key_for_url(article.url)
             intents.append(ArticleIntent(article, story_key, d.held_reason, fresh.feed.id))
             story_of[article.url] = story_key
     # Which workspaces each article may reach: its feeds' (None: everyone).

@@ -358,7 +358,7 @@ class Poller:
         plan = intents.IngestPlan(now=now)
         if changed:
             raw = intents.raw_keys_by_feed(changed)
-            screened = intents.screen_entries(changed, await self.store.seen_keys(raw))
+            screened = intents.screen_entries(changed, await self.store.seen_keys(raw), raw)
             seen = await self.store.seen_keys(screened.keys_by_feed)
             plan = intents.plan_entries(
                 screened, seen, now=now, backfill=self.backfill, max_age=self.max_age
