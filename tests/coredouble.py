@@ -431,9 +431,10 @@ class MemoryCore:
     async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
         self.calls.append("not_relevant")
         dest, story, watch_id, _ = self._alert(caller, alert_ref)
-        verdict = (dest, watch_id, story, caller.user or "someone")
-        new = verdict not in self.feedback
-        self.feedback.add(verdict)
+        matched = {a[2] for a in self.alerts.values() if a[0] == dest and a[1] == story}
+        verdicts = {(dest, w, story, caller.user or "someone") for w in matched}
+        new = not verdicts <= self.feedback
+        self.feedback |= verdicts
         marked = len({f[2] for f in self.feedback if f[0] == dest and f[1] == watch_id})
         return replace(self.watches[watch_id], not_relevant=marked), new
 

@@ -786,14 +786,18 @@ class Wirewatch:
 
     async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
         story_key, watch_id, _ = await self._alert_here(caller, alert_ref)
-        new = await self.store.controls.record_feedback(
-            caller.destination,
-            watch_id,
-            story_key,
-            user=caller.user or "someone",
-            verdict="irrelevant",
-            now=self.clock.now(),
-        )
+        # The message stands for every watch that matched the story here: the verdict is
+        # about each of them.
+        new = False
+        for matched in await self.store.controls.story_watches(caller.destination, story_key):
+            new |= await self.store.controls.record_feedback(
+                caller.destination,
+                matched,
+                story_key,
+                user=caller.user or "someone",
+                verdict="irrelevant",
+                now=self.clock.now(),
+            )
         counts = await self.store.controls.not_relevant(caller.destination)
         watch = await self._watch(watch_id)
         return replace(watch, not_relevant=counts.get(watch_id, 0)), new

@@ -426,6 +426,10 @@ class ControlsPort(Protocol):
         """(story key, watch id, watch name) of an alert posted in this channel."""
         ...
 
+    async def story_watches(self, destination: str, story_key: str) -> list[int]:
+        """The watches a story was alerted for in ``destination``."""
+        ...
+
     async def mute_story(
         self, destination: str, story_key: str, *, by: str | None, now: datetime
     ) -> None:

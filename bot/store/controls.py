@@ -140,6 +140,16 @@ class ControlsStore:
             ).first()
         return None if row is None else (row.story_key, row.watch_id, row.title)
 
+    async def story_watches(self, destination: str, story_key: str) -> list[int]:
+        """The watches a story was alerted for in ``destination`` (one message lists them)."""
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(alerts.c.watch_id)
+                .where(alerts.c.destination == destination, alerts.c.story_key == story_key)
+                .order_by(alerts.c.id)
+            )
+            return list(dict.fromkeys(r[0] for r in rows))
+
     async def mute_story(
         self, destination: str, story_key: str, *, by: str | None, now: datetime
     ) -> None:

@@ -162,3 +162,12 @@ async def test_watch_edit_sets_then_clears_the_ping_alerts_carry(room: Room) -> 
     room.publish("co-2", "Cobalt price jumps on Congo ban")
     await room.tick(minutes=1)
     assert expected not in room.messages()[-1]
+
+
+async def test_not_relevant_counts_for_every_watch_the_message_lists(room: Room) -> None:
+    room.publish("both-1", "Lithium and rare earth exports curbed")
+    await room.tick(minutes=1)
+    assert len(room.messages()) == 1, "one message for the story both watches matched"
+    await press(room, "Not relevant", manager=False)
+    listed = await room.say("watch list")
+    assert listed.text.count("(1 marked not relevant)") == 2
