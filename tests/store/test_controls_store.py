@@ -5,10 +5,9 @@ decided, and a flush re-queues held alerts as one summary in reading order."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 
 import pytest
-from sqlalchemy.engine import Connection
 
 from bot.core.controls import (
     ChannelControls,
@@ -18,11 +17,10 @@ from bot.core.controls import (
     WatchControls,
     gate,
 )
-from bot.core.models import Article
 from bot.store import ingest
 from bot.store.store import Store
+from tests.store.articles import NOW, add_article
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DEST = "slack:C1"
 
 
@@ -31,24 +29,6 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     s = await Store.open(store_url)
     yield s
     await s.close()
-
-
-async def _article(store: Store, url: str, story: str, published: datetime, source: str) -> int:
-    article = Article(
-        url=url,
-        title=f"Title of {story}",
-        summary="s",
-        content="lithium",
-        source=source,
-        published=published,
-        published_known=True,
-        identity_keys=(f"u:{url}",),
-    )
-
-    def write(conn: Connection) -> int:
-        return ingest.insert_articles(conn, [(article, story, None, None)], now=NOW)[url].id
-
-    return await store.run_write(write)
 
 
 async def test_settings_read_back_and_volume_rows_go_when_cleared(store: Store) -> None:
@@ -75,9 +55,9 @@ async def test_settings_read_back_and_volume_rows_go_when_cleared(store: Store) 
 async def test_gate_moves_and_a_flush_in_reading_order(store: Store) -> None:
     lithium = await store.add_watch(query="lithium", name=None, origin="chat", now=NOW)
     cobalt = await store.add_watch(query="cobalt", name=None, origin="chat", now=NOW)
-    older = await _article(store, "https://a.test/1", "s1", NOW - timedelta(hours=2), "Reuters")
-    newer = await _article(store, "https://a.test/2", "s2", NOW - timedelta(hours=1), "AP")
-    other = await _article(store, "https://a.test/3", "s3", NOW - timedelta(minutes=5), "AP")
+    older = await add_article(store, "https://a.test/1", "s1", NOW - timedelta(hours=2), "Reuters")
+    newer = await add_article(store, "https://a.test/2", "s2", NOW - timedelta(hours=1), "AP")
+    other = await add_article(store, "https://a.test/3", "s3", NOW - timedelta(minutes=5), "AP")
     ids = await store.queue_alerts(
         [
             ingest.AlertRow(lithium, DEST, "s1", older, ("lithium",)),
@@ -120,7 +100,7 @@ async def test_gate_moves_and_a_flush_in_reading_order(store: Store) -> None:
 
 async def test_muted_stories_and_feedback_are_per_channel(store: Store) -> None:
     lithium = await store.add_watch(query="lithium", name=None, origin="chat", now=NOW)
-    article = await _article(store, "https://a.test/1", "s1", NOW, "Reuters")
+    article = await add_article(store, "https://a.test/1", "s1", NOW, "Reuters")
     (alert,) = await store.queue_alerts([ingest.AlertRow(lithium, DEST, "s1", article, ())], NOW)
     assert await store.controls.alert_here(DEST, alert) == ("s1", lithium, "Title of s1")
     assert await store.controls.alert_here("slack:C2", alert) is None

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from sqlalchemy.engine import Connection
 
-from bot.core.models import Article
 from bot.store import ingest
 from bot.store.store import Store
-
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+from tests.store.articles import NOW, add_article
 
 
 @pytest.fixture
@@ -22,28 +19,10 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     await s.close()
 
 
-async def _article(store: Store, url: str, story: str, published: datetime) -> int:
-    article = Article(
-        url=url,
-        title=f"Title of {story}",
-        summary="s",
-        content="lithium",
-        source="Reuters",
-        published=published,
-        published_known=True,
-        identity_keys=(f"u:{url}",),
-    )
-
-    def write(conn: Connection) -> int:
-        return ingest.insert_articles(conn, [(article, story, None, None)], now=NOW)[url].id
-
-    return await store.run_write(write)
-
-
 async def test_queued_alerts_are_what_a_backfill_must_skip(store: Store) -> None:
     watch = await store.add_watch(query="lithium", name=None, origin="chat", now=NOW)
-    first = await _article(store, "https://a.test/1", "s1", NOW)
-    second = await _article(store, "https://a.test/2", "s2", NOW)
+    first = await add_article(store, "https://a.test/1", "s1", NOW)
+    second = await add_article(store, "https://a.test/2", "s2", NOW)
     rows = [
         ingest.AlertRow(watch, "slack:C1", "s1", first, ("lithium",)),
         ingest.AlertRow(watch, "slack:C1", "s2", second, ("lithium",)),
@@ -57,7 +36,7 @@ async def test_queued_alerts_are_what_a_backfill_must_skip(store: Store) -> None
 
 async def test_trend_articles_are_the_window_newest_first(store: Store) -> None:
     for day in range(5):
-        await _article(store, f"https://a.test/{day}", f"s{day}", NOW - timedelta(days=day))
+        await add_article(store, f"https://a.test/{day}", f"s{day}", NOW - timedelta(days=day))
     rows = await store.trend_articles(since=NOW - timedelta(days=2, hours=1), limit=10)
     assert [r.story_key for r in rows] == ["s0", "s1", "s2"]
     assert rows[0].content == "lithium" and rows[0].source == "Reuters"

@@ -226,11 +226,7 @@ class SlackAdapter:
         try:
             return await call
         except SlackApiError as e:
-            error = (
-                e.response.get("error")
-                if isinstance(getattr(e.response, "data", None), dict)
-                else None
-            )
+            error = _api_error(e)
             if error in _AUTH_ERRORS or error == "not_allowed_token_type":
                 raise ConfigError(f"Slack rejected {what} ({error}): check the token") from e
             raise
@@ -292,11 +288,7 @@ class SlackAdapter:
         try:
             await self.client.files_upload_v2(file_uploads=uploads, channel=channel)
         except SlackApiError as e:
-            error = (
-                e.response.get("error")
-                if isinstance(getattr(e.response, "data", None), dict)
-                else None
-            )
+            error = _api_error(e)
             if error in _NOT_A_MEMBER:
                 problem = f"I'm not a member of this channel: `/invite @{self._bot_name}` first"
             else:
@@ -327,11 +319,7 @@ class SlackAdapter:
                 channel=channel, text=reply.announce.text, blocks=reply.announce.blocks or None
             )
         except SlackApiError as e:
-            error = (
-                e.response.get("error")
-                if isinstance(getattr(e.response, "data", None), dict)
-                else None
-            )
+            error = _api_error(e)
             if error in _NOT_A_MEMBER:
                 await respond(
                     text=invite_hint(self._bot_name),
@@ -396,3 +384,11 @@ class SlackAdapter:
 def _prefix(action: str) -> re.Pattern[str]:
     """Matches ``action`` and ``action:<id>`` (action ids must be unique per message)."""
     return re.compile(rf"^{re.escape(action)}(?::.*)?$")
+
+
+def _api_error(e: SlackApiError) -> str | None:
+    """Slack's error code (``not_in_channel``...), when its answer was JSON."""
+    if isinstance(getattr(e.response, "data", None), dict):
+        error = e.response.get("error")
+        return error if isinstance(error, str) else None
+    return None
