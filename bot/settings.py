@@ -206,6 +206,9 @@ class PollSettings(Section):
     failing_after: int = Field(default=3, ge=1)
     # How often the scheduler looks for due feeds (each feed keeps its own interval).
     tick_seconds: float = Field(default=15, gt=0)
+    # Processes that parse fetched feeds beside the event loop (0: parse in the loop).
+    # Unset: one per core beyond the first, at most 4.
+    workers: int | None = Field(default=None, ge=0, le=16)
 
 
 class DeliverySettings(Section):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from bot.core import decide
 from bot.core.articles import EntryIdentity, article_from_entry, entry_identity
@@ -46,6 +47,8 @@ class FeedOutcome:
     ttl_seconds: int | None = None
     error: FeedError | None = None
     parse_warning: str | None = None
+    # A first poll's entries cleaned already (see bot.core.prepare), in entries' order.
+    cleaned: list[tuple[EntryIdentity | None, Article | None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +302,15 @@ def failure_update(
 # ---- entries ---------------------------------------------------------------------------------
 
 
+class Candidate(NamedTuple):
+    """An entry whose raw key was not seen, with its identity (and its article when a
+    worker cleaned it already)."""
+
+    entry: FeedEntry
+    identity: EntryIdentity
+    article: Article | None
+
+
 @dataclass(frozen=True, slots=True)
 class Screened:
     """Changed feeds' entries after the raw-key check: what needs identity keys."""
@@ -306,7 +318,7 @@ class Screened:
     outcomes: tuple[FeedOutcome, ...]
     raw_by_feed: Mapping[int, list[str]]
     seen_raw: Mapping[tuple[int, str], str | None]
-    candidates: Mapping[int, list[tuple[FeedEntry, EntryIdentity]]]
+    candidates: Mapping[int, list[Candidate]]
     notes: Mapping[tuple[int, str], str]
     retitled: tuple[tuple[FeedOutcome, FeedEntry, str], ...]
     keys_by_feed: Mapping[int, list[str]]  # each feed's identity keys, in order, once each
@@ -324,13 +336,14 @@ def screen_entries(
 ) -> Screened:
     """Entries whose raw guid/link this feed sent before are old news (a changed headline
     aside); the rest get their identity keys (usually a few entries per feed)."""
-    candidates: dict[int, list[tuple[FeedEntry, EntryIdentity]]] = {}
+    candidates: dict[int, list[Candidate]] = {}
     notes: dict[tuple[int, str], str] = {}
     retitled: list[tuple[FeedOutcome, FeedEntry, str]] = []
     for o in outcomes:
         fid, listed = o.feed.id, set()
         candidates[fid] = []
-        for entry, raw in o.entries:
+        cleaned = o.cleaned
+        for i, (entry, raw) in enumerate(o.entries):
             if raw in listed:
                 continue
             note = decide.headline_note(entry.title or "")
@@ -342,9 +355,12 @@ def screen_entries(
                 continue
             notes[(fid, raw)] = note
             listed.add(raw)
-            identity = entry_identity(entry, feed_url=o.feed.url)
+            if cleaned is not None:
+                identity, article = cleaned[i]
+            else:
+                identity, article = entry_identity(entry, feed_url=o.feed.url), None
             if identity is not None and identity.keys:
-                candidates[fid].append((entry, identity))
+                candidates[fid].append(Candidate(entry, identity, article))
     return Screened(
         outcomes=tuple(outcomes),
         raw_by_feed=raw_by_feed if raw_by_feed is not None else raw_keys_by_feed(outcomes),
@@ -353,7 +369,7 @@ def screen_entries(
         notes=notes,
         retitled=tuple(retitled),
         keys_by_feed={
-            fid: list(dict.fromkeys(k for _, ident in items for k in ident.keys))
+            fid: list(dict.fromkeys(k for c in items for k in c.identity.keys))
             for fid, items in candidates.items()
         },
     )
@@ -410,20 +426,21 @@ def plan_entries(
 
 def fresh_articles(
     outcome: FeedOutcome,
-    entries: Sequence[tuple[FeedEntry, EntryIdentity]],
+    entries: Sequence[Candidate],
     seen: set[str],
 ) -> list[Article]:
     """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
     fresh = []
-    for i in decide.fresh_indexes([ident.keys for _, ident in entries], seen):
-        entry, identity = entries[i]
-        article = article_from_entry(
-            entry,
-            feed_url=outcome.feed.url,
-            feed_title=outcome.feed_title,
-            seen_at=outcome.fetched_at,
-            identity=identity,
-        )
+    for i in decide.fresh_indexes([c.identity.keys for c in entries], seen):
+        entry, identity, article = entries[i]
+        if article is None:
+            article = article_from_entry(
+                entry,
+                feed_url=outcome.feed.url,
+                feed_title=outcome.feed_title,
+                seen_at=outcome.fetched_at,
+                identity=identity,
+            )
         if article is None:
             continue
         if not article.url:

@@ -12,20 +12,19 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Protocol
 
 from bot.core import intents
-from bot.core.articles import raw_entry_key
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchRequest, FetchResult
 from bot.core.intents import FeedNotice, FeedOutcome
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article
-from bot.core.parsing import parse_feed
 from bot.core.ports import Clock
+from bot.core.prepare import PrepareJob, PreparePool
 from bot.core.query import Query, parse_query
 from bot.core.storeport import (
     GLOBAL_SOURCES,
@@ -45,6 +44,9 @@ log = logging.getLogger(__name__)
 BATCH_MAX = 200  # feeds per write transaction
 BATCH_WAIT = 0.05  # seconds the writer gathers finished feeds before committing
 BATCH_MAX_ENTRIES = 2_000  # feed entries per write transaction (memory bound)
+# Cycles claiming at least this many feeds parse in worker processes (when configured):
+# below it the parsing is too little to be worth a process.
+POOL_MIN_FEEDS = 200
 
 
 class FeedFetcher(Protocol):
@@ -98,6 +100,8 @@ class Poller:
         batch_size: int = 500,
         in_flight: int = 200,
         story_window: timedelta = timedelta(hours=48),
+        prepare_pool: PreparePool | None = None,
+        pool_min_feeds: int = POOL_MIN_FEEDS,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -111,6 +115,9 @@ class Poller:
         self.batch_size = batch_size
         self.in_flight = in_flight
         self.story_window = story_window
+        # Parsing (and a first poll's cleaning) in worker processes, when there are any.
+        self.prepare_pool = prepare_pool or PreparePool(0)
+        self.pool_min_feeds = pool_min_feeds
         self.stories = StoryIndex(window=story_window)
         self._stories_loaded = False
         self._stories_seen_id = 0  # the newest article id the story index has looked at
@@ -175,6 +182,7 @@ class Poller:
         report = CycleReport()
         await self._load_stories()
         self.stories.prune(self.clock.now())
+        self.prepare_pool.stop_if_idle(asyncio.get_running_loop().time())
         if not self._watches:
             await self.refresh_watches()
         if not due_only:
@@ -201,9 +209,12 @@ class Poller:
                     break
                 report.lease_takeovers += self.store.take_lease_takeovers()
                 report.feeds += len(batch)
+                in_worker = report.feeds >= self.pool_min_feeds
                 for feed in batch:
                     await slots.acquire()
-                    task = asyncio.create_task(self._fetch_into(feed, queue, report, progress))
+                    task = asyncio.create_task(
+                        self._fetch_into(feed, queue, report, progress, in_worker)
+                    )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
                     task.add_done_callback(lambda _t: slots.release())
@@ -227,8 +238,9 @@ class Poller:
         queue: asyncio.Queue[FeedOutcome | None],
         report: CycleReport,
         progress: Callable[[int, int], None] | None,
+        in_worker: bool = False,
     ) -> None:
-        await queue.put(await self._fetch_and_parse(feed))
+        await queue.put(await self._fetch_and_parse(feed, in_worker=in_worker))
         report.done += 1
         if progress:
             progress(report.done, report.feeds)
@@ -236,7 +248,7 @@ class Poller:
     async def _make_all_due(self) -> None:
         await self.store.make_all_due(self.clock.now())
 
-    async def _fetch_and_parse(self, feed: FeedRow) -> FeedOutcome:
+    async def _fetch_and_parse(self, feed: FeedRow, *, in_worker: bool = False) -> FeedOutcome:
         now = self.clock.now()
         outcome = FeedOutcome(feed=feed, fetched_at=now)
         try:
@@ -253,15 +265,25 @@ class Poller:
             outcome.result = result
             if result.not_modified or result.body is None:
                 return outcome
-            parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
+            prepared = await self.prepare_pool.prepare(
+                PrepareJob(
+                    body=result.body,
+                    url=result.final_url,
+                    content_type=result.content_type,
+                    feed_url=feed.url,
+                    feed_name=feed.name,
+                    fetched_at=now,
+                    clean=not feed.seeded,
+                ),
+                in_worker=in_worker,
+            )
             # Only the parsed entries travel on: holding bodies in the queue costs memory.
             outcome.result = replace(result, body=None)
-            outcome.ttl_seconds = parsed.ttl_seconds
-            outcome.parse_warning = parsed.warning
-            outcome.feed_title = feed.name or parsed.title
-            outcome.entries = [
-                (entry, raw_entry_key(entry, feed_url=feed.url)) for entry in parsed.entries
-            ]
+            outcome.ttl_seconds = prepared.ttl_seconds
+            outcome.parse_warning = prepared.warning
+            outcome.feed_title = prepared.title
+            outcome.entries = prepared.entries
+            outcome.cleaned = prepared.cleaned
         except FeedError as e:
             outcome.error = e
         except Exception as e:  # one broken feed never stops the others
@@ -358,8 +380,13 @@ class Poller:
         plan = intents.IngestPlan(now=now)
         if changed:
             raw = intents.raw_keys_by_feed(changed)
-            screened = intents.screen_entries(changed, await self.store.seen_keys(raw), raw)
-            seen = await self.store.seen_keys(screened.keys_by_feed)
+            # A feed not seeded yet has no seen keys (they are recorded with its seeding):
+            # a first poll of thousands of feeds skips the lookups.
+            known = {o.feed.id for o in changed if o.feed.seeded}
+            screened = intents.screen_entries(
+                changed, await self.store.seen_keys(_only(raw, known)), raw
+            )
+            seen = await self.store.seen_keys(_only(screened.keys_by_feed, known))
             plan = intents.plan_entries(
                 screened, seen, now=now, backfill=self.backfill, max_age=self.max_age
             )
@@ -405,3 +432,7 @@ class Poller:
             for dest in self.destinations_for(watch.row, reach):
                 out.append((watch.row.id, dest, match.matched))
         return out
+
+
+def _only(keys_by_feed: Mapping[int, list[str]], feed_ids: set[int]) -> dict[int, list[str]]:
+    return {fid: keys for fid, keys in keys_by_feed.items() if fid in feed_ids}

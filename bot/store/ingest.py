@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -274,32 +274,83 @@ _ARTICLE_COLUMNS = (
     "guid",
     "held_reason",
 )
-_RETURNED = "id, url, story_key, held_reason, title"
 
 
 def _insert_articles_sqlite(
     conn: Connection, values: Sequence[dict[str, Any]]
 ) -> dict[str, StoredArticle]:
-    """Multi-row INSERT ... RETURNING sent to the driver: the same statement SQLAlchemy's
-    "insertmanyvalues" builds, without its per-row parameter processing (a seeding poll
-    stores 100,000 articles)."""
-    process = [(name, _bound(conn, articles.c[name])) for name in _ARTICLE_COLUMNS]
-    rows = [tuple(bind(v[name]) for name, bind in process) for v in values]
+    """Multi-row INSERTs sent to the driver as plain values, then the new rows' ids read
+    back as ONE JSON array: a seeding poll stores 100,000 articles, and SQLAlchemy's
+    per-value processing, an executemany or RETURNING (SQLite stepped once per row, the
+    writer thread re-taking the interpreter lock each time from a busy event loop) cost
+    more than SQLite's own work.
+
+    One instance owns a SQLite file and this runs in its one write transaction, so the
+    batch's rows are exactly those past the largest id before it.
+    """
+    before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM articles").scalar()
+    when = _SqliteTimes()
+    params = [
+        p
+        for v in values
+        for p in (
+            v["url"],
+            v["feed_id"],
+            v["title"],
+            v["summary"],
+            v["content"],
+            v["source"],
+            when(v["published"]),
+            1 if v["published_known"] else 0,
+            when(v["first_seen_at"]),
+            v["story_key"],
+            v["image_url"],
+            v["guid"],
+            v["held_reason"],
+        )
+    ]
     per_row = len(_ARTICLE_COLUMNS)
     size = max(1, 30_000 // per_row)  # under SQLite's 32,766 bound parameters
     placeholder = "(" + ", ".join("?" * per_row) + ")"
-    stored: dict[str, StoredArticle] = {}
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        sql = (
+    for start in range(0, len(values), size):
+        rows = len(values[start : start + size])
+        conn.exec_driver_sql(
             f"INSERT INTO articles ({', '.join(_ARTICLE_COLUMNS)}) VALUES "
-            + ", ".join([placeholder] * len(chunk))
-            + f" ON CONFLICT (url) DO NOTHING RETURNING {_RETURNED}"
+            + ", ".join([placeholder] * rows)
+            + " ON CONFLICT (url) DO NOTHING",
+            tuple(params[start * per_row : (start + rows) * per_row]),
         )
-        params = tuple(p for row in chunk for p in row)
-        for r in conn.exec_driver_sql(sql, params):
-            stored[r[1]] = StoredArticle(r[0], r[2], r[3], r[4])
+    packed = conn.exec_driver_sql(
+        "SELECT json_group_array(json_array(id, url)) FROM articles WHERE id > ?", (before,)
+    ).scalar()
+    ids = {url: article_id for article_id, url in json.loads(packed or "[]")}
+    stored: dict[str, StoredArticle] = {}
+    for v in values:
+        url = v["url"]
+        if url in ids and url not in stored:
+            stored[url] = StoredArticle(ids[url], v["story_key"], v["held_reason"], v["title"])
     return stored
+
+
+class _SqliteTimes:
+    """What :class:`~bot.store.schema.UTCDateTime` stores on SQLite (naive UTC text, with
+    microseconds), without SQLAlchemy's two processing layers; a batch's rows share a
+    few times (every row's first-seen time is the batch's), so each is formatted once."""
+
+    def __init__(self) -> None:
+        self._done: dict[datetime, str] = {}
+
+    def __call__(self, value: datetime) -> str:
+        text = self._done.get(value)
+        if text is None:
+            text = self._done[value] = _sqlite_time(value)
+        return text
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the store; use UTC-aware datetimes")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _insert_articles_returning(

@@ -4,7 +4,7 @@ what is read back is exactly what was planned, on SQLite and on a real PostgreSQ
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -142,3 +142,21 @@ async def test_bulk_feed_states_read_back_as_written(store: Store) -> None:
     assert (second.last_status, second.last_fetch_at, second.lease_owner) == (304, NOW, None)
     assert (third.last_error, third.error_since, third.consecutive_failures) == ("HTTP 503", NOW, 4)
     assert third.failing_notified is True and third.last_success_at is None
+
+
+def test_sqlite_times_are_written_as_sqlalchemy_writes_them() -> None:
+    # Rows written straight to the driver must compare (as text, in SQL) with rows
+    # written through SQLAlchemy: the same naive-UTC text, microseconds always present.
+    from sqlalchemy import create_engine
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as conn:
+        bind = ingest._bound(conn, articles.c.published)
+        for value in (
+            NOW,
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+            datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=8, minutes=45))),
+        ):
+            assert ingest._sqlite_time(value) == bind(value)
+    with pytest.raises(ValueError, match="naive"):
+        ingest._sqlite_time(datetime(2026, 1, 2))

@@ -1,0 +1,130 @@
+"""A fetched body made ready for the poller: parsed, each entry's raw key, and on a feed's
+first poll every entry cleaned too.
+
+:func:`prepare_body` is a pure function of picklable values, so the poller can run it in
+a worker process (see :class:`PreparePool`): parsing and cleaning are most of a cycle's
+CPU, and in the event loop's process they compete with fetching and the store's writer
+for one interpreter lock. A first poll cleans every entry (all of them are new to the
+feed), which is why the worker does that work too; a known feed's entries are cleaned in
+the loop after its seen keys are checked, because most of them are old news.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.articles import EntryIdentity, article_from_entry, entry_identity, raw_entry_key
+from bot.core.models import Article, FeedEntry
+from bot.core.parsing import parse_feed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareJob:
+    body: bytes
+    url: str  # where the body came from (after redirects): relative links resolve to it
+    content_type: str | None
+    feed_url: str  # the feed's own address: raw and identity keys are per feed
+    feed_name: str | None  # the operator's name for the feed, if any
+    fetched_at: datetime
+    clean: bool  # also clean every entry (a first poll: all of them are new)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    title: str | None  # the feed's name: the operator's, else the feed's own
+    ttl_seconds: int | None
+    warning: str | None
+    entries: list[tuple[FeedEntry, str]]  # each entry with its raw key
+    # With ``clean``: per entry (same order), its identity and article (None: not news).
+    cleaned: list[tuple[EntryIdentity | None, Article | None]] | None = None
+
+
+def prepare_body(job: PrepareJob) -> Prepared:
+    """Parse ``job.body``; raises :class:`~bot.core.errors.ParseError` on a body that is
+    not a feed."""
+    parsed = parse_feed(job.body, url=job.url, content_type=job.content_type)
+    title = job.feed_name or parsed.title
+    entries = [(entry, raw_entry_key(entry, feed_url=job.feed_url)) for entry in parsed.entries]
+    cleaned = None
+    if job.clean:
+        cleaned = []
+        for entry, _raw in entries:
+            identity = entry_identity(entry, feed_url=job.feed_url)
+            article = (
+                article_from_entry(
+                    entry,
+                    feed_url=job.feed_url,
+                    feed_title=title,
+                    seen_at=job.fetched_at,
+                    identity=identity,
+                )
+                if identity is not None
+                else None
+            )
+            cleaned.append((identity, article))
+    return Prepared(title, parsed.ttl_seconds, parsed.warning, entries, cleaned)
+
+
+def default_workers() -> int:
+    """One worker per core beyond the event loop's own (none on a single core)."""
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+class PreparePool:
+    """Runs :func:`prepare_body` in worker processes when asked to; in the loop otherwise.
+
+    Workers start on first use ("spawn": the bot's process holds threads and sockets a
+    fork would copy mid-flight), only import the parsing and cleaning modules, and are
+    stopped after ``idle`` unused (a small install, or a quiet spell, holds no process
+    for them). A worker that dies (killed, out of memory) breaks the pool: that body is
+    prepared in the loop instead and the next job starts a fresh pool, so a feed never
+    fails for it.
+    """
+
+    def __init__(self, workers: int, *, idle: float = 600.0) -> None:
+        self.workers = workers
+        self.idle = idle
+        self._executor: Executor | None = None
+        self._last_used = 0.0
+
+    async def prepare(self, job: PrepareJob, *, in_worker: bool = True) -> Prepared:
+        if self.workers <= 0 or not in_worker:
+            return prepare_body(job)
+        loop = asyncio.get_running_loop()
+        self._last_used = loop.time()
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        try:
+            return await loop.run_in_executor(self._executor, prepare_body, job)
+        except BrokenProcessPool:
+            log.warning("a feed-parsing worker process died; parsing in the main process")
+            self._stop(wait=False)
+            return prepare_body(job)
+
+    def stop_if_idle(self, now: float) -> None:
+        """Stop the workers when nothing used them for ``idle`` seconds (loop time)."""
+        if self._executor is not None and now - self._last_used >= self.idle:
+            self._stop(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return self._executor is not None
+
+    def close(self) -> None:
+        self._stop(wait=True)
+
+    def _stop(self, *, wait: bool) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=wait, cancel_futures=True)
