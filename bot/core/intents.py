@@ -26,6 +26,7 @@ from bot.core.errors import FeedError
 from bot.core.fetch import FetchResult
 from bot.core.models import Article, FeedEntry
 from bot.core.notices import FeedFailing, FeedRecovered, Notice
+from bot.core.prepare import CleanEntry
 from bot.core.schedule import effective_interval, next_poll_at
 from bot.core.storeport import FeedRow
 from bot.core.stories import StoryIndex, story_features, story_key_for_url
@@ -47,8 +48,17 @@ class FeedOutcome:
     ttl_seconds: int | None = None
     error: FeedError | None = None
     parse_warning: str | None = None
-    # A first poll's entries cleaned already (see bot.core.prepare), in entries' order.
-    cleaned: list[tuple[EntryIdentity | None, Article | None]] | None = None
+    # A first poll's entries, cleaned already (bot.core.prepare): then ``entries`` is empty.
+    cleaned: list[CleanEntry] | None = None
+
+    @property
+    def entry_count(self) -> int:
+        return len(self.cleaned) if self.cleaned is not None else len(self.entries)
+
+    def raw_keys(self) -> Iterable[str]:
+        if self.cleaned is not None:
+            return (c.raw_key for c in self.cleaned)
+        return (r for _, r in self.entries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,11 +313,13 @@ def failure_update(
 
 
 class Candidate(NamedTuple):
-    """An entry whose raw key was not seen, with its identity (and its article when a
-    worker cleaned it already)."""
+    """An entry whose raw key was not seen, with its identity keys; either the entry and
+    its identity (cleaned only if its keys are unseen) or, from a worker that cleaned a
+    first poll, the article."""
 
-    entry: FeedEntry
-    identity: EntryIdentity
+    keys: tuple[str, ...]
+    entry: FeedEntry | None
+    identity: EntryIdentity | None
     article: Article | None
 
 
@@ -326,7 +338,7 @@ class Screened:
 
 def raw_keys_by_feed(outcomes: Iterable[FeedOutcome]) -> dict[int, list[str]]:
     """Each changed feed's raw entry keys, in order, once each."""
-    return {o.feed.id: list(dict.fromkeys(r for _, r in o.entries)) for o in outcomes}
+    return {o.feed.id: list(dict.fromkeys(o.raw_keys())) for o in outcomes}
 
 
 def screen_entries(
@@ -341,9 +353,18 @@ def screen_entries(
     retitled: list[tuple[FeedOutcome, FeedEntry, str]] = []
     for o in outcomes:
         fid, listed = o.feed.id, set()
-        candidates[fid] = []
-        cleaned = o.cleaned
-        for i, (entry, raw) in enumerate(o.entries):
+        found = candidates[fid] = []
+        if o.cleaned is not None:
+            # A first poll cleaned in a worker: nothing of this feed was seen before.
+            for c in o.cleaned:
+                if c.raw_key in listed or (fid, c.raw_key) in seen_raw:
+                    continue
+                notes[(fid, c.raw_key)] = c.note
+                listed.add(c.raw_key)
+                if c.keys:
+                    found.append(Candidate(c.keys, None, None, c.article))
+            continue
+        for entry, raw in o.entries:
             if raw in listed:
                 continue
             note = decide.headline_note(entry.title or "")
@@ -355,12 +376,9 @@ def screen_entries(
                 continue
             notes[(fid, raw)] = note
             listed.add(raw)
-            if cleaned is not None:
-                identity, article = cleaned[i]
-            else:
-                identity, article = entry_identity(entry, feed_url=o.feed.url), None
+            identity = entry_identity(entry, feed_url=o.feed.url)
             if identity is not None and identity.keys:
-                candidates[fid].append(Candidate(entry, identity, article))
+                found.append(Candidate(identity.keys, entry, identity, None))
     return Screened(
         outcomes=tuple(outcomes),
         raw_by_feed=raw_by_feed if raw_by_feed is not None else raw_keys_by_feed(outcomes),
@@ -369,7 +387,7 @@ def screen_entries(
         notes=notes,
         retitled=tuple(retitled),
         keys_by_feed={
-            fid: list(dict.fromkeys(k for c in items for k in c.identity.keys))
+            fid: list(dict.fromkeys(k for c in items for k in c.keys))
             for fid, items in candidates.items()
         },
     )
@@ -431,9 +449,9 @@ def fresh_articles(
 ) -> list[Article]:
     """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
     fresh = []
-    for i in decide.fresh_indexes([c.identity.keys for c in entries], seen):
-        entry, identity, article = entries[i]
-        if article is None:
+    for i in decide.fresh_indexes([c.keys for c in entries], seen):
+        _keys, entry, identity, article = entries[i]
+        if article is None and entry is not None:
             article = article_from_entry(
                 entry,
                 feed_url=outcome.feed.url,

@@ -300,7 +300,7 @@ class Poller:
             if item is None:
                 break
             batch = [item]
-            entries = len(item.entries)
+            entries = item.entry_count
             # Gather for a moment: one transaction for many feeds costs about what one
             # feed's costs, and fetches finish a few at a time. Entries are capped too: a
             # first poll of many feeds would otherwise build one huge write in memory.
@@ -319,7 +319,7 @@ class Poller:
                     finished = True
                     break
                 batch.append(nxt)
-                entries += len(nxt.entries)
+                entries += nxt.entry_count
             try:
                 await self._commit_batch(batch, report)
             except Exception:

@@ -19,8 +19,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
-from bot.core.articles import EntryIdentity, article_from_entry, entry_identity, raw_entry_key
+from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
+from bot.core.decide import headline_note
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
 
@@ -38,14 +40,23 @@ class PrepareJob:
     clean: bool  # also clean every entry (a first poll: all of them are new)
 
 
+class CleanEntry(NamedTuple):
+    """A first poll's entry, cleaned: all the poller needs of it (the raw entry stays in
+    the worker, which halves what travels back)."""
+
+    raw_key: str
+    note: str  # see bot.core.decide.headline_note
+    keys: tuple[str, ...]  # identity keys (empty: not news)
+    article: Article | None
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     title: str | None  # the feed's name: the operator's, else the feed's own
     ttl_seconds: int | None
     warning: str | None
-    entries: list[tuple[FeedEntry, str]]  # each entry with its raw key
-    # With ``clean``: per entry (same order), its identity and article (None: not news).
-    cleaned: list[tuple[EntryIdentity | None, Article | None]] | None = None
+    entries: list[tuple[FeedEntry, str]]  # each entry with its raw key (without ``clean``)
+    cleaned: list[CleanEntry] | None = None  # with ``clean``, in the feed's order
 
 
 def prepare_body(job: PrepareJob) -> Prepared:
@@ -53,25 +64,31 @@ def prepare_body(job: PrepareJob) -> Prepared:
     not a feed."""
     parsed = parse_feed(job.body, url=job.url, content_type=job.content_type)
     title = job.feed_name or parsed.title
-    entries = [(entry, raw_entry_key(entry, feed_url=job.feed_url)) for entry in parsed.entries]
-    cleaned = None
-    if job.clean:
-        cleaned = []
-        for entry, _raw in entries:
-            identity = entry_identity(entry, feed_url=job.feed_url)
-            article = (
-                article_from_entry(
-                    entry,
-                    feed_url=job.feed_url,
-                    feed_title=title,
-                    seen_at=job.fetched_at,
-                    identity=identity,
-                )
-                if identity is not None
-                else None
+    feed_url = job.feed_url
+    if not job.clean:
+        entries = [(entry, raw_entry_key(entry, feed_url=feed_url)) for entry in parsed.entries]
+        return Prepared(title, parsed.ttl_seconds, parsed.warning, entries)
+    cleaned = []
+    for entry in parsed.entries:
+        identity = entry_identity(entry, feed_url=feed_url)
+        article = None
+        if identity is not None:
+            article = article_from_entry(
+                entry,
+                feed_url=feed_url,
+                feed_title=title,
+                seen_at=job.fetched_at,
+                identity=identity,
             )
-            cleaned.append((identity, article))
-    return Prepared(title, parsed.ttl_seconds, parsed.warning, entries, cleaned)
+        cleaned.append(
+            CleanEntry(
+                raw_entry_key(entry, feed_url=feed_url),
+                headline_note(entry.title or ""),
+                identity.keys if identity is not None else (),
+                article,
+            )
+        )
+    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned)
 
 
 def default_workers() -> int:

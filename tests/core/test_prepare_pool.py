@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
+from bot.core.decide import headline_note
 from bot.core.errors import ParseError
 from bot.core.parsing import parse_feed
 from bot.core.prepare import PrepareJob, PreparePool, prepare_body
@@ -52,18 +53,22 @@ def test_a_first_polls_cleaning_is_what_the_loop_would_do(name: str) -> None:
     prepared = prepare_body(job)
     parsed = parse_feed(job.body, url=job.url, content_type=None)
     assert prepared.title == parsed.title
-    assert [e for e, _ in prepared.entries] == list(parsed.entries)
-    assert [r for _, r in prepared.entries] == [
+    assert prepared.entries == []  # the raw entries stay in the worker
+    assert prepared.cleaned is not None
+    assert [c.raw_key for c in prepared.cleaned] == [
         raw_entry_key(e, feed_url=job.feed_url) for e in parsed.entries
     ]
-    assert prepared.cleaned is not None and len(prepared.cleaned) == len(parsed.entries)
-    for entry, (identity, article) in zip(parsed.entries, prepared.cleaned, strict=True):
-        assert identity == entry_identity(entry, feed_url=job.feed_url)
-        assert article == article_from_entry(
+    for entry, cleaned in zip(parsed.entries, prepared.cleaned, strict=True):
+        identity = entry_identity(entry, feed_url=job.feed_url)
+        assert cleaned.keys == (identity.keys if identity is not None else ())
+        assert cleaned.note == headline_note(entry.title or "")
+        assert cleaned.article == article_from_entry(
             entry, feed_url=job.feed_url, feed_title=parsed.title, seen_at=SEEN_AT
         )
     # A known feed's entries are cleaned later, and only the unseen ones.
-    assert prepare_body(_job(name, clean=False)).cleaned is None
+    known = prepare_body(_job(name, clean=False))
+    assert known.cleaned is None
+    assert [e for e, _ in known.entries] == list(parsed.entries)
 
 
 async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_worker() -> None:
