@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from bot.core.models import Article
 from bot.core.textfold import headline_tokens
@@ -15,8 +15,7 @@ HELD_FIRST_POLL = "first poll of the feed: recorded without alerting"
 HELD_TOO_OLD = "older than the alert age limit"
 
 
-@dataclass(frozen=True, slots=True)
-class ItemDecision:
+class ItemDecision(NamedTuple):
     article: Article
     alert: bool
     held_reason: str | None

@@ -124,8 +124,9 @@ class FeedUpdateIntent:
         return self.error is None
 
 
-@dataclass(frozen=True, slots=True)
-class SeenKey:
+# The per-item records are NamedTuples: a seeding poll makes ~500,000 of them, and a
+# frozen dataclass costs several times a tuple to build.
+class SeenKey(NamedTuple):
     feed_id: int
     key: str
     note: str | None  # headline fingerprint, for raw keys
@@ -170,8 +171,7 @@ class IngestPlan:
         return sum(len(f.decisions) for f in self.fresh)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredArticle:
+class StoredArticle(NamedTuple):
     id: int
     story_key: str
     held_reason: str | None
@@ -197,16 +197,14 @@ class PlacementFacts:
     newer: Sequence[Headline] = ()  # stored by other instances since ``stories_seen_id``
 
 
-@dataclass(frozen=True, slots=True)
-class ArticleIntent:
+class ArticleIntent(NamedTuple):
     article: Article
     story_key: str
     held_reason: str | None
     feed_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class AlertIntent:
+class AlertIntent(NamedTuple):
     """Queue an alert of ``watch_id`` in ``destination`` for the story of the article at
     ``article_url`` (the stored article's story wins if another instance stored it
     first)."""
