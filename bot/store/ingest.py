@@ -410,11 +410,15 @@ def insert_alerts(
     return [(x.id, by_key[(x.watch_id, x.destination, x.story_key)]) for x in result]
 
 
-def count_hit(conn: Connection, watch_id: int, now: datetime, *, by: int = 1) -> None:
+def count_hits(conn: Connection, hits: Mapping[int, int], now: datetime) -> None:
+    """Add ``hits[watch id]`` to each watch's counter: one executemany, in id order."""
+    if not hits:
+        return
     conn.execute(
         update(watches)
-        .where(watches.c.id == watch_id)
-        .values(hits=watches.c.hits + by, last_hit_at=now)
+        .where(watches.c.id == bindparam("w_id"))
+        .values(hits=watches.c.hits + bindparam("w_by"), last_hit_at=now),
+        [{"w_id": watch_id, "w_by": hits[watch_id]} for watch_id in sorted(hits)],
     )
 
 
@@ -694,8 +698,7 @@ def apply_plan(
     hits: dict[int, int] = {}
     for watch_id, _story in {(r.watch_id, r.story_key) for _, r in created}:
         hits[watch_id] = hits.get(watch_id, 0) + 1
-    for watch_id in sorted(hits):
-        count_hit(conn, watch_id, now, by=hits[watch_id])
+    count_hits(conn, hits, now)
     # Notices are queued with the state change that caused them: told exactly once.
     if plan.notices:
         subscribed = notice_subscribers(conn)
