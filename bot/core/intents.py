@@ -50,6 +50,7 @@ class FeedOutcome:
     parse_warning: str | None = None
     # A first poll's entries, cleaned already (bot.core.prepare): then ``entries`` is empty.
     cleaned: list[CleanEntry] | None = None
+    notes: list[str] | None = None  # each entry's headline note, when worked out already
 
     @property
     def entry_count(self) -> int:
@@ -362,10 +363,11 @@ def screen_entries(
                 if c.keys:
                     found.append(Candidate(c.keys, None, None, c.article))
             continue
-        for entry, raw in o.entries:
+        notes_in = o.notes
+        for i, (entry, raw) in enumerate(o.entries):
             if raw in listed:
                 continue
-            note = decide.headline_note(entry.title or "")
+            note = notes_in[i] if notes_in is not None else decide.headline_note(entry.title or "")
             if (fid, raw) in seen_raw:
                 before = seen_raw[(fid, raw)]
                 if before is not None and before != note:

@@ -284,6 +284,7 @@ class Poller:
             outcome.feed_title = prepared.title
             outcome.entries = prepared.entries
             outcome.cleaned = prepared.cleaned
+            outcome.notes = prepared.notes
         except FeedError as e:
             outcome.error = e
         except Exception as e:  # one broken feed never stops the others

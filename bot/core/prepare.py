@@ -57,6 +57,7 @@ class Prepared:
     warning: str | None
     entries: list[tuple[FeedEntry, str]]  # each entry with its raw key (without ``clean``)
     cleaned: list[CleanEntry] | None = None  # with ``clean``, in the feed's order
+    notes: list[str] | None = None  # without ``clean``: each entry's headline note
 
 
 def prepare_body(job: PrepareJob) -> Prepared:
@@ -67,7 +68,8 @@ def prepare_body(job: PrepareJob) -> Prepared:
     feed_url = job.feed_url
     if not job.clean:
         entries = [(entry, raw_entry_key(entry, feed_url=feed_url)) for entry in parsed.entries]
-        return Prepared(title, parsed.ttl_seconds, parsed.warning, entries)
+        notes = [headline_note(entry.title or "") for entry in parsed.entries]
+        return Prepared(title, parsed.ttl_seconds, parsed.warning, entries, notes=notes)
     cleaned = []
     for entry in parsed.entries:
         identity = entry_identity(entry, feed_url=feed_url)

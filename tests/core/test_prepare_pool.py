@@ -69,6 +69,7 @@ def test_a_first_polls_cleaning_is_what_the_loop_would_do(name: str) -> None:
     known = prepare_body(_job(name, clean=False))
     assert known.cleaned is None
     assert [e for e, _ in known.entries] == list(parsed.entries)
+    assert known.notes == [headline_note(e.title or "") for e in parsed.entries]
 
 
 async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_worker() -> None:
