@@ -405,14 +405,20 @@ def plan_entries(
     ``seen`` holds the identity keys (of ``screened.keys_by_feed``) already seen."""
     keys_by_feed = screened.keys_by_feed
     # Record every key not seen yet, also for known items (a changed guid's new key).
-    pairs = [
-        (fid, k)
+    seen_raw, notes = screened.seen_raw, screened.notes
+    new_seen = [
+        SeenKey(fid, k, notes.get((fid, k)))
         for fid, keys in screened.raw_by_feed.items()
         for k in keys
-        if (fid, k) not in screened.seen_raw
+        if (fid, k) not in seen_raw
     ]
-    pairs += [(fid, k) for fid, keys in keys_by_feed.items() for k in keys if (fid, k) not in seen]
-    new_seen = tuple(SeenKey(f, k, screened.notes.get((f, k))) for f, k in pairs)
+    # Identity keys carry no headline note (only raw keys do).
+    new_seen += [
+        SeenKey(fid, k, None)
+        for fid, keys in keys_by_feed.items()
+        for k in keys
+        if (fid, k) not in seen
+    ]
     retitles: list[RetitleIntent] = []
     for o, entry, _raw in screened.retitled:
         article = article_from_entry(
@@ -435,7 +441,7 @@ def plan_entries(
         fresh.append(FeedArticles(o.feed, tuple(decisions)))
     return IngestPlan(
         now=now,
-        seen=new_seen,
+        seen=tuple(new_seen),
         seen_notes=seen_notes,
         retitles=tuple(retitles),
         fresh=tuple(fresh),

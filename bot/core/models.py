@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,9 @@ class FeedEntry:
     source_url: str | None = None
     image_url: str | None = None
     author: str | None = None
+
+    def __reduce__(self) -> tuple[type[FeedEntry], tuple[object, ...]]:
+        return FeedEntry, _values(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,16 @@ class Article:
     # Every word of the item's text (description and content), uncut: what watches match
     # against. Held in memory for one batch, never stored.
     full_text: str = ""
+
+    def __reduce__(self) -> tuple[type[Article], tuple[object, ...]]:
+        return Article, _values(self)
+
+
+def _values(item: Any) -> tuple[object, ...]:
+    """The field values, to pickle an object as a call of its class: entries and articles
+    cross to and from the parsing worker processes by the hundred thousand, and a frozen
+    slotted dataclass's default unpickling looks up its fields for every object."""
+    return tuple(getattr(item, name) for name in item.__match_args__)
 
 
 class FeedHealth(StrEnum):

@@ -98,7 +98,9 @@ async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_wo
         assert pool.running
 
         # Unused for its idle time, the worker stops.
-        pool.stop_if_idle(pool._last_used + pool.idle)
+        pool.stop_if_idle(pool._last_used + pool.idle - 1)
+        assert pool.running
+        pool.stop_if_idle(pool._last_used + pool.idle + 1)
         assert not pool.running
     finally:
         pool.close()
