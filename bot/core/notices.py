@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from bot.core.commands.reply import Cmd, Line, Link, Span, plain_text
+from bot.core.commands.reply import Cmd, Line, Link, Span, When, plain_text
 from bot.core.display import web_url
 
 URL_SHOWN = 1000  # a longer feed URL is shown as text, not linked
@@ -75,10 +75,11 @@ class PlainNotice:
 Notice = FeedFailing | FeedRecovered | ChannelRecovered | PlainNotice
 
 
-def _when(moment: datetime | None) -> str:
-    # An absolute UTC time, not a relative one: the notice may be posted hours after it
-    # was queued (the channel was down), and "since 3 minutes ago" would then be wrong.
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "a while"
+def _when(moment: datetime | None) -> Span:
+    # An absolute time, not a relative one: the notice may be posted hours after it was
+    # queued (the channel was down), and "since 3 minutes ago" would then be wrong. Chat
+    # shows it in each reader's own time zone; plain text in UTC.
+    return When(moment.astimezone(UTC), absolute=True) if moment else "a while"
 
 
 def _url(url: str) -> Span:
@@ -107,7 +108,9 @@ def notice_line(notice: Notice, audience: Audience = Audience.CHANNEL) -> Line:
         return (
             "⚠️ Feed “",
             notice.name,
-            f"” is failing since {_when(notice.since)}: ",
+            "” is failing since ",
+            _when(notice.since),
+            ": ",
             notice.reason or "unknown error",
             ". Alerts from it are paused; Wirewatch keeps retrying and will say when it "
             "recovers. Check the URL (",
@@ -119,8 +122,8 @@ def notice_line(notice: Notice, audience: Audience = Audience.CHANNEL) -> Line:
         return ("✅ Feed “", notice.name, "” works again; alerts from it resume.")
     if isinstance(notice, ChannelRecovered):
         return (
-            "✅ Wirewatch can post here again. Delivery had been failing since "
-            f"{_when(notice.since)}",
+            "✅ Wirewatch can post here again. Delivery had been failing since ",
+            _when(notice.since),
             *((" (", notice.reason, ")") if notice.reason else ()),
             "; alerts held meanwhile are being delivered now, in order.",
         )

@@ -55,6 +55,19 @@ def test_a_chat_feed_failing_names_the_chat_command_that_removes_it() -> None:
     assert text.endswith("remove it with feeds remove 4.")
 
 
+def test_since_reads_in_each_readers_own_time_zone_in_chat_and_in_utc_elsewhere() -> None:
+    from bot.adapters.discord.notifier import notice_content
+    from bot.adapters.slack.notifier import notice_message
+
+    stamp = int(SINCE.timestamp())
+    slack = notice_message(failing("user"), "/wirewatch").text
+    assert f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|2025-03-04 05:06 UTC>" in slack
+    assert f"failing since <t:{stamp}:f>: HTTP 500" in notice_content(failing("user"))
+    recovered = ChannelRecovered(SINCE, None)
+    assert f"<t:{stamp}:f>" in notice_content(recovered)
+    assert "failing since 2025-03-04 05:06 UTC;" in plain_text(notice_line(recovered))
+
+
 @pytest.mark.parametrize("source", ["config", "operator"])
 def test_a_channel_is_not_told_to_run_a_command_it_may_not_use(source: str) -> None:
     """Chat may remove only a feed added from chat: the operator's feeds are theirs to drop."""

@@ -80,7 +80,8 @@ def markdown(spans: Line) -> str:
         elif isinstance(span, Native):
             out.append(span.text)
         elif isinstance(span, When):
-            out.append("never" if span.at is None else f"<t:{int(span.at.timestamp())}:R>")
+            style = "f" if span.absolute else "R"  # the reader's local date and time
+            out.append("never" if span.at is None else f"<t:{int(span.at.timestamp())}:{style}>")
     return "".join(out)
 
 

@@ -18,6 +18,7 @@ from bot.adapters.slack.render import (
     render_articles,
     section,
     sections_from_lines,
+    slack_date,
 )
 from bot.core.commands.reply import (
     Articles,
@@ -60,7 +61,7 @@ def mrkdwn(spans: Line, command: str) -> str:
         elif isinstance(span, Native):
             out.append(span.text)
         elif isinstance(span, When):
-            out.append(ago(span.at))
+            out.append(slack_date(span.at) if span.absolute and span.at else ago(span.at))
     return "".join(out)
 
 

@@ -53,9 +53,12 @@ class UserRef:
 
 @dataclass(frozen=True, slots=True)
 class When:
-    """A moment, rendered relative to the reader ("3 minutes ago", a Discord timestamp)."""
+    """A moment, rendered for the reader: relative ("3 minutes ago"), or with
+    ``absolute`` as a date and time in the reader's own time zone where the platform
+    knows it (Slack and Discord date tokens; UTC elsewhere)."""
 
     at: datetime | None
+    absolute: bool = False
 
 
 @dataclass(frozen=True, slots=True)
