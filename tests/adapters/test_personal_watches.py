@@ -76,3 +76,26 @@ async def test_a_person_sets_a_digest_for_their_own_direct_messages(room: Room) 
     await room.tick(minutes=60)
     (digest,) = dm_messages(room)
     assert "Hourly digest" in digest and "gallium exports" in digest
+
+
+async def test_a_person_caps_their_own_watch_in_direct_messages(room: Room) -> None:
+    await room.say("dm add", {"query": "gallium", "name": "ga"}, manager=False)
+    if room.platform == "slack":
+        ack = await room.fake.send_slash_command(
+            "watch volume ga --per-hour 1", user_id=SLACK_MEMBER, channel_id=f"D{SLACK_MEMBER}"
+        )
+        said = str(ack.get("text", "")) + str(ack.get("blocks", ""))
+    else:
+        call = await room.fake.slash(
+            "watch",
+            {"watch": "ga", "per_hour": 1},
+            subcommand="volume",
+            guild_id=None,
+            channel_id=99,
+        )
+        said = call.text
+    assert "here: at most 1/hour" in said, said
+    room.publish("ga-1", "China curbs gallium exports again")
+    room.publish("ga-2", "Gallium prices double in a week")
+    await room.tick(minutes=1)
+    assert len(dm_messages(room)) == 1, "the second story waits: one an hour"

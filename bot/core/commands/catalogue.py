@@ -416,6 +416,7 @@ CATALOGUE += (
         ),
         mutating=True,
         aliases=("watch limit",),
+        in_dm=True,
     ),
 )
 
