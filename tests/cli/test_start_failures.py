@@ -1,7 +1,7 @@
 """Whatever stops `wirewatch run` from starting says so in one line and exits 2: a database
 URL without its async driver (mapped, so it works), a database that cannot be reached or
-opened, a health port in use, Slack or Discord refusing the token or not answering. Each
-runs the real `python -m bot` in a subprocess against local servers."""
+opened, a health port or Slack's HTTP port in use, Slack or Discord refusing the token or
+not answering. Each runs the real `python -m bot` in a subprocess against local servers."""
 
 from __future__ import annotations
 
@@ -186,6 +186,26 @@ async def test_slack_unreachable_is_one_line(tmp_path: Path, closed_port: int) -
     line = await refused_run(run_config(tmp_path), env)
     assert line == f"slack could not start: cannot connect to 127.0.0.1:{closed_port} " + (
         "(Connection refused)"
+    )
+
+
+async def test_slack_http_mode_with_its_port_in_use_is_one_line(tmp_path: Path) -> None:
+    async with FakeSlack() as slack:
+        with socket.socket() as taken:
+            taken.bind(("0.0.0.0", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_SIGNING_SECRET": "a-signing-secret",
+                "WIREWATCH_SLACK__MODE": "http",
+                "WIREWATCH_SLACK__HTTP_PORT": str(port),
+                "WIREWATCH_SLACK_API_URL": slack.base_url,
+            }
+            line = await refused_run(run_config(tmp_path), env)
+    assert line == (
+        f"slack could not start: the port for Slack's requests, 0.0.0.0:{port}, is already "
+        "in use: set [slack] http_port (WIREWATCH_SLACK__HTTP_PORT) to a free one"
     )
 
 

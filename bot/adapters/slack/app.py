@@ -16,6 +16,7 @@ itself, slow ones (a feed check, a search) ack first and answer through ``respon
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import time
@@ -182,8 +183,19 @@ class SlackAdapter:
                 self.app.web_app(path="/slack/events"), handle_signals=False
             )
             await self._runner.setup()
-            self._site = web.TCPSite(self._runner, self._http_host, self._settings.http_port)
-            await self._site.start()
+            port = self._settings.http_port
+            self._site = web.TCPSite(self._runner, self._http_host, port)
+            try:
+                await self._site.start()
+            except OSError as e:
+                await self._runner.cleanup()
+                self._runner = self._site = None
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                raise ConfigError(
+                    f"the port for Slack's requests, {self._http_host}:{port}, is already in "
+                    "use: set [slack] http_port (WIREWATCH_SLACK__HTTP_PORT) to a free one"
+                ) from e
             log.info("slack http endpoint listening", extra={"address": self.http_address})
         self._started = True
 
