@@ -3,11 +3,16 @@ default destinations."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
+from bot import app
 from bot.app import google_news_url, open_core
 from bot.core.api import Caller
+from bot.core.errors import ConfigError
 from tests.support import make_settings
 
 
@@ -65,3 +70,32 @@ async def test_watches_without_channels_go_to_the_console_only_without_chat(tmp_
     )
     async with open_core(configured) as core:
         assert core.default_destinations() == ["slack:C9"]
+
+
+async def test_a_database_that_never_answers_is_reported_once_the_wait_is_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host that takes the connection and never speaks (a stuck proxy, a half-open
+    firewall): start-up gives up after the connect timeout with one plain reason, instead
+    of waiting for asyncpg's own minute per attempt."""
+    silent: list[asyncio.StreamWriter] = []
+
+    def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # kept open, never answered
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(app, "DATABASE_CONNECT_TIMEOUT", 0.5)
+    url = f"postgresql+asyncpg://wirewatch@127.0.0.1:{port}/wirewatch"
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await app.open_store(make_settings(tmp_path, db_url=url))
+    finally:
+        server.close()
+        for writer in silent:
+            writer.close()
+    assert silent, "the connection was made"
+    assert str(refused.value) == (
+        f"cannot open the database postgresql+asyncpg://wirewatch@127.0.0.1:{port}/wirewatch: "
+        "no answer (timed out)"
+    )
