@@ -105,20 +105,27 @@ class PreparePool:
     fork would copy mid-flight), only import the parsing and cleaning modules, and are
     stopped after ``idle`` unused (a small install, or a quiet spell, holds no process
     for them). A worker that dies (killed, out of memory) breaks the pool: that body is
-    prepared in the loop instead and the next job starts a fresh pool, so a feed never
-    fails for it.
+    prepared in the loop instead, and so is everything for ``rest`` seconds before a fresh
+    pool is tried (a worker that cannot start at all must not be respawned per feed), so
+    a feed never fails for it.
     """
 
-    def __init__(self, workers: int, *, idle: float = 600.0) -> None:
+    def __init__(self, workers: int, *, idle: float = 600.0, rest: float = 300.0) -> None:
         self.workers = workers
         self.idle = idle
+        self.rest = rest
         self._executor: Executor | None = None
         self._last_used = 0.0
+        self._broken_at: float | None = None
 
     async def prepare(self, job: PrepareJob, *, in_worker: bool = True) -> Prepared:
         if self.workers <= 0 or not in_worker:
             return prepare_body(job)
         loop = asyncio.get_running_loop()
+        if self._broken_at is not None:
+            if loop.time() - self._broken_at < self.rest:
+                return prepare_body(job)
+            self._broken_at = None
         self._last_used = loop.time()
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
@@ -127,7 +134,12 @@ class PreparePool:
         try:
             return await loop.run_in_executor(self._executor, prepare_body, job)
         except BrokenProcessPool:
-            log.warning("a feed-parsing worker process died; parsing in the main process")
+            if self._broken_at is None:
+                log.warning(
+                    "a feed-parsing worker process died; parsing in the main process",
+                    extra={"retry_in_seconds": self.rest},
+                )
+            self._broken_at = loop.time()
             self._stop(wait=False)
             return prepare_body(job)
 

@@ -3,6 +3,7 @@ loop gives, and a worker that dies never costs a feed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from datetime import UTC, datetime, timedelta
@@ -73,7 +74,7 @@ def test_a_first_polls_cleaning_is_what_the_loop_would_do(name: str) -> None:
 
 
 async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_worker() -> None:
-    pool = PreparePool(1, idle=3600)
+    pool = PreparePool(1, idle=3600, rest=0.2)
     try:
         job = _job("full-text-in-description.rss", clean=True)
         in_worker = await pool.prepare(job)
@@ -88,12 +89,16 @@ async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_wo
         with pytest.raises(ParseError):
             await pool.prepare(bad)
 
-        # The worker is killed (out of memory, an operator's kill): the next body is
-        # parsed in the loop, then a fresh worker takes over.
+        # The worker is killed (out of memory, an operator's kill): bodies are parsed in
+        # the loop for a rest, then a fresh worker takes over.
         executor: Any = pool._executor
         for pid in list(executor._processes):
             os.kill(pid, signal.SIGKILL)
         assert await pool.prepare(job) == in_worker
+        assert not pool.running
+        assert await pool.prepare(job) == in_worker
+        assert not pool.running, "resting: no new worker per feed"
+        await asyncio.sleep(0.25)
         assert await pool.prepare(job) == in_worker
         assert pool.running
 
