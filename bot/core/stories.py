@@ -140,7 +140,7 @@ _SYNONYMS_RAW = (
     ("chip", "semiconductor chipmaker"),
     # Officials meeting and holding talks are one frame: "trade chiefs meet in Vienna" /
     # "begin talks in Austria" / "sit down for trade talks" / "hold talks".
-    ("talk", "negotiation meet meeting met"),
+    ("talk", "negotiation meet meeting met discuss discussion"),
     ("additional", "extra"),
     ("resume", "restart"),
     ("retaliate", "retaliation retaliatory"),
@@ -159,7 +159,7 @@ _SYNONYMS_RAW = (
     ("buy", "purchase bought"),
     ("expand", "widen broaden"),
     ("tighten", "toughen tougher"),
-    ("suspend", "pause delay postpone"),
+    ("suspend", "pause delay postpone freeze"),
     ("raise", "hike increase boost"),
     ("cut", "lower reduce slash"),
     ("ban", "bar block prohibit"),
@@ -489,6 +489,14 @@ _DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss")
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
 _OWN_FRAMES = _terms_of("lawsuit court judge")
+# Kinds of measure: a duty scrapped on one grade of rice and a ban on another grade's
+# exports the next day are two decisions.
+_MEASURE_KINDS = _terms_of("tariff ban")
+# What a government does to a measure, as a headline's verb.
+_MEASURE_VERBS = _terms_of(
+    "impose lift raise cut ban suspend resume restrict tighten ease allow approve "
+    "revoke sanction exempt reopen"
+)
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
@@ -645,6 +653,21 @@ _NOT_PERMIT_SUBJECT = _word_set(
     "of for on with to and or by"
 )
 _NOT_PERMIT_OBJECT = _word_set("to for from of and or was were are is will would as in")
+# Halting or stopping a measure suspends it ("China halts ban on critical mineral exports"),
+# where halting exports bans them.
+_HALT_MEASURE = re.compile(
+    r"\b(?:halt|halts|halted|halting|stop|stops|stopped|stopping)\s+"
+    r"((?:the\s+|its\s+|their\s+)?(?:[\w-]+\s+){0,3}?"
+    r"(?:ban|bans|tariffs?|levy|levies|duty|duties|curbs|controls|sanctions|probe))\b",
+    re.I,
+)
+# "Firm" of a stance ("stays firm", "vows firm response") is no company.
+_FIRM_STANCE = re.compile(
+    r"\b(?:(?<=stay )|(?<=stays )|(?<=stayed )|(?<=remain )|(?<=remains )|(?<=holds )"
+    r"|(?<=held ))firm\b|\bfirm(?=\s+(?:response|stance|opposition|action|measures?"
+    r"|countermeasures?|resolve|commitment|support)\b)",
+    re.I,
+)
 
 
 def _permit_verb(match: re.Match[str]) -> str:
@@ -674,6 +697,10 @@ def _rewrite_phrases(text: str) -> str:
         text = _CALL_FOR.sub("proposes", text)
     if "permit" in lowered:
         text = _PERMIT_VERB.sub(_permit_verb, text)
+    if "halt" in lowered or "stop" in lowered:
+        text = _HALT_MEASURE.sub(r"suspends \1", text)
+    if "firm " in lowered or lowered.endswith("firm"):
+        text = _FIRM_STANCE.sub(" ", text)
     return text
 
 
@@ -867,8 +894,16 @@ def _figures(features: StoryFeatures) -> list[str]:
 
 
 def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
-    """Whether ``a``'s headline is a market move and ``b``'s is not one at all."""
-    return bool(a.title & _MARKET_WORDS) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
+    """Whether ``a``'s headline is a market move and ``b``'s is not one at all.
+
+    A market named only in what went on meanwhile ("PBOC holds loan prime rates steady
+    as yuan stays firm") does not make the headline the markets desk's story.
+    """
+    own_a = a.title - a.background if a.background else a.title
+    if own_a.isdisjoint(_MARKET_WORDS):
+        return False
+    own_b = b.title - b.background if b.background else b.title
+    return own_b.isdisjoint(_MARKET_WORDS) and own_b.isdisjoint(_PRICE_MOVES)
 
 
 def _stage(title: frozenset[str]) -> int:
@@ -887,6 +922,22 @@ def _stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Stages of one negotiation are separate news: talks opening, then a deal."""
     stage_a = _stage(a)
     return stage_a != 0 and _stage(b) not in (0, stage_a)
+
+
+def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
+    naming no talks at all.
+
+    Ministers meeting the day after one of them lifted curbs talk about it (their lead
+    says so), but the meeting is not the measure.
+    """
+    return (
+        "talk" in a
+        and _stage(a) == 1
+        and _TALK_TERMS.isdisjoint(b)
+        and not b.isdisjoint(_MEASURE_VERBS)
+        and _stage(b) == 0
+    )
 
 
 def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
@@ -931,7 +982,7 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         for one, other in _OPPOSITES:
             if (only_a & one and only_b & other) or (only_a & other and only_b & one):
                 return True
-    if _stages_apart(own_a, own_b):
+    if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True
@@ -954,6 +1005,7 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         _named_apart(a, b, _GOODS)
         or _named_apart(a, b, _PROBE_KINDS)
         or _named_apart(a, b, _TARGET_KINDS)
+        or _named_apart(a, b, _MEASURE_KINDS)
     ):
         return True
     if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):

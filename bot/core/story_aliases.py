@@ -131,6 +131,13 @@ ALIAS_PHRASES = (
     ("refinery", "refiner|oil refiner"),
     ("lawsuit", "sue|files suit|legal challenge"),
     ("xi", "china's leader"),
+    # Round five: more places of several words, the markets' street, goods made abroad.
+    ("congo", "democratic republic of congo|democratic republic of the congo|dr congo"),
+    ("southafrica", "south africa|south african"),
+    ("newzealand", "new zealand"),
+    ("uae", "united arab emirates|abu dhabi"),
+    ("stock", "wall street|wall st"),
+    ("import", "foreign made|made abroad|made overseas"),
 )
 
 # A country and the words that stand for it: demonym, capital, seat of government.
@@ -151,6 +158,27 @@ ALIAS_PLACES = (
     ("bangladesh", "bangladeshi dhaka"),
     ("chile", "chilean santiago"),
     ("saudi", "riyadh"),
+    # Round five: more of the countries trade and commodity desks name.
+    ("congo", "congolese kinshasa drc"),
+    ("norway", "norwegian oslo"),
+    ("zimbabwe", "zimbabwean harare"),
+    ("nigeria", "nigerian abuja"),
+    ("southafrica", "pretoria"),
+    ("newzealand", "wellington"),
+    ("peru", "peruvian lima"),
+    ("colombia", "colombian bogota"),
+    ("kazakhstan", "kazakh astana"),
+    ("mongolia", "mongolian ulaanbaatar"),
+    ("belgium", "belgian"),
+    ("denmark", "danish copenhagen"),
+    ("finland", "finnish helsinki"),
+    ("ireland", "irish dublin"),
+    ("hungary", "hungarian budapest"),
+    ("egypt", "egyptian cairo"),
+    ("kenya", "kenyan nairobi"),
+    ("ghana", "ghanaian accra"),
+    ("morocco", "moroccan rabat"),
+    ("uae", "emirati emirates"),
 )
 
 # Single words of one meaning in headlines (the first word of a row stands for the rest).
@@ -171,7 +199,7 @@ ALIAS_SYNONYMS = (
     ("fix", "fixing midpoint"),
     ("ship", "vessel"),
     ("port", "docking dock"),
-    ("extend", "reprieve extension"),
+    ("extend", "reprieve extension prolong stretch"),
     ("shrink", "contract contraction"),
     ("senate", "senator"),
     ("house", "deputy deputies"),
