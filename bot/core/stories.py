@@ -166,7 +166,7 @@ _SYNONYMS_RAW = (
     ("sanction", "blacklist"),
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.
-    ("stock", "share equity dow nasdaq"),
+    ("stock", "share equity dow nasdaq sensex nifty nikkei topix kospi ftse dax stoxx"),
     ("rise", "rose risen climb jump soar surge gain rally rallied rocket rebound"),
     ("fall", "fell fallen drop slide slid slump sink sank plunge tumble decline"),
     ("win", "won"),
@@ -464,6 +464,8 @@ _PRICE_MOVE = "~price"
 # shipments surge") is its own story, like a market move: not the measure it follows.
 _DATA_MOVE = "~data"
 _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE, _DATA_MOVE}
+# What a market move names when it is a traded market, not a data release.
+_TRADED = _MARKET_WORDS - {_DATA_MOVE}
 # Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
@@ -484,8 +486,8 @@ _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
 # the same evening over the same oil are two actions.
 _TARGET_KINDS = _terms_of("refinery shipper bank airline")
-_DATA_SERIES = _terms_of("export import surplus deficit buy")
-_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss")
+_DATA_SERIES = _terms_of("export import surplus deficit buy cpi ppi gdp")
+_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss cool slow accelerate")
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
 _OWN_FRAMES = _terms_of("lawsuit court judge")
@@ -661,6 +663,14 @@ _HALT_MEASURE = re.compile(
     r"(?:ban|bans|tariffs?|levy|levies|duty|duties|curbs|controls|sanctions|probe))\b",
     re.I,
 )
+# Consumer and producer prices are data series (the CPI, the PPI), not a market's price.
+_PRICE_INDEX = re.compile(r"\b(consumer|producer)[\s-]+(?:prices?|price\s+index)\b", re.I)
+
+
+def _price_index(match: re.Match[str]) -> str:
+    return "CPI" if match.group(1).lower() == "consumer" else "PPI"
+
+
 # "Firm" of a stance ("stays firm", "vows firm response") is no company.
 _FIRM_STANCE = re.compile(
     r"\b(?:(?<=stay )|(?<=stays )|(?<=stayed )|(?<=remain )|(?<=remains )|(?<=holds )"
@@ -699,6 +709,8 @@ def _rewrite_phrases(text: str) -> str:
         text = _PERMIT_VERB.sub(_permit_verb, text)
     if "halt" in lowered or "stop" in lowered:
         text = _HALT_MEASURE.sub(r"suspends \1", text)
+    if "prices" in lowered or "price index" in lowered:
+        text = _PRICE_INDEX.sub(_price_index, text)
     if "firm " in lowered or lowered.endswith("firm"):
         text = _FIRM_STANCE.sub(" ", text)
     return text
@@ -847,6 +859,19 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     if cause or background:
         own = _text_terms(head)
         cause, background = cause - own, background - own
+        # A data release is what the headline's own clause reports, not words of two
+        # clauses together ("Soybean futures fall as traders doubt China purchase pledge").
+        if _DATA_MOVE in title_terms and _DATA_MOVE not in own:
+            title_terms = title_terms - {_DATA_MOVE} | (cause | background) & {_DATA_MOVE}
+        # What rose or fell after the news ("Lithium miners with Zimbabwe projects rise
+        # after ban suspended") moved on the news: a market move, not the news itself.
+        if (
+            cause
+            and not own.isdisjoint(_PRICE_MOVES)
+            and _DATA_MOVE not in own
+            and own.isdisjoint(_MARKET_WORDS)
+        ):
+            title_terms = title_terms | {_PRICE_MOVE}
     return StoryFeatures(title_terms, lead_terms, cause, background)
 
 
@@ -903,7 +928,16 @@ def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
     if own_a.isdisjoint(_MARKET_WORDS):
         return False
     own_b = b.title - b.background if b.background else b.title
-    return own_b.isdisjoint(_MARKET_WORDS) and own_b.isdisjoint(_PRICE_MOVES)
+    if own_b.isdisjoint(_MARKET_WORDS):
+        return own_b.isdisjoint(_PRICE_MOVES)
+    # A data release and the market's move on it are two stories ("US consumer prices
+    # rise 2.6%" / "Wall Street rallies as softer inflation lifts rate-cut bets").
+    return (
+        _DATA_MOVE in own_b
+        and own_b.isdisjoint(_TRADED)
+        and _DATA_MOVE not in own_a
+        and not own_a.isdisjoint(_TRADED)
+    )
 
 
 def _stage(title: frozenset[str]) -> int:

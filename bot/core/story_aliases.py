@@ -112,6 +112,7 @@ ALIAS_PHRASES = (
         "|manufacturing gauge|manufacturing pmi|factory pmi",
     ),
     ("approve", "green light|greenlight"),
+    ("cpi", "consumer price inflation|inflation rate|headline inflation"),
     ("ev", "electric vehicle|electric car|new energy vehicle"),
     ("call", "phone talks"),
     ("wangyi", "china's top diplomat|chinese top diplomat"),
@@ -201,6 +202,8 @@ ALIAS_SYNONYMS = (
     ("port", "docking dock"),
     ("extend", "reprieve extension prolong stretch"),
     ("shrink", "contract contraction"),
+    # The monthly inflation figure is the consumer price index, however a headline names it.
+    ("cpi", "inflation"),
     ("senate", "senator"),
     ("house", "deputy deputies"),
     ("exempt", "spare exemption"),
