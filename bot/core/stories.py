@@ -159,7 +159,7 @@ _SYNONYMS_RAW = (
     ("buy", "purchase bought"),
     ("expand", "widen broaden"),
     ("tighten", "toughen tougher"),
-    ("suspend", "pause delay postpone freeze"),
+    ("suspend", "pause delay postpone freeze suspension"),
     ("raise", "hike increase boost"),
     ("cut", "lower reduce slash"),
     ("ban", "bar block prohibit"),
@@ -275,6 +275,8 @@ _OPPOSITES_RAW = (
     ("rise", "fall"),
     ("raise", "cut"),
     ("impose reimpose reinstate", "lift scrap remove"),
+    # Goods spared from a tariff the next day are not the tariff imposed.
+    ("impose", "exempt"),
     ("approve approval accept pass", "reject rejection veto"),
     ("win", "lose"),
     ("open reopen", "close shut"),
@@ -494,6 +496,8 @@ _OWN_FRAMES = _terms_of("lawsuit court judge")
 # Kinds of measure: a duty scrapped on one grade of rice and a ban on another grade's
 # exports the next day are two decisions.
 _MEASURE_KINDS = _terms_of("tariff ban")
+_HALTS = _terms_of("ban suspend")
+_THIRD_COUNTRIES = _COUNTRIES - {"us", "china"}
 # What a government does to a measure, as a headline's verb.
 _MEASURE_VERBS = _terms_of(
     "impose lift raise cut ban suspend resume restrict tighten ease allow approve "
@@ -754,7 +758,7 @@ _AFTER = re.compile(r"\s+after\s+", re.I)
 # "X as Y", "X while Y", "X amid Y": Y is the background X happened in, not X itself
 # ("China's exports grow faster than expected as shipments to US fall" is a rise). Not
 # "as" of a comparison or a role ("as much as", "as expected", "such as", "as part of").
-_BACKGROUND = re.compile(r"\s+(?:as|while|amid|amidst)\s+(\w+)", re.I)
+_BACKGROUND = re.compile(r"\s+(?:as|while|amid|amidst)\s+(\w+)|,\s+(\w+ing)\b", re.I)
 _NOT_BACKGROUND_AFTER = _word_set(
     "much well many long soon expected planned promised part high low far fast good a an"
 )
@@ -762,11 +766,16 @@ _NOT_BACKGROUND_BEFORE = _word_set("such much well many long soon high low far f
 
 
 def _background_split(title: str) -> tuple[str, str] | None:
-    """``title`` cut before its first "as" / "while" / "amid" clause, if it has one."""
+    """``title`` cut before its first "as" / "while" / "amid" or ", ...ing" clause, if it
+    has one."""
     for match in _BACKGROUND.finditer(title):
         before = title[: match.start()].rsplit(None, 1)
         if before and before[-1].lower() in _NOT_BACKGROUND_BEFORE:
             continue
+        if match.group(2):
+            # ", exempting firms building in America": a participle clause says how the
+            # main clause's measure applies (same moment, like "as").
+            return title[: match.start()], title[match.start(2) :]
         if match.group(1).lower() in _NOT_BACKGROUND_AFTER:
             continue
         return title[: match.start()], title[match.start(1) :]
@@ -851,7 +860,13 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     if " after " in head or " After " in head:
         head, tail = _AFTER.split(head, maxsplit=1)
         cause = _text_terms(tail)
-    if " as " in head or " while " in head or " amid" in head or " As " in head:
+    if (
+        " as " in head
+        or " while " in head
+        or " amid" in head
+        or " As " in head
+        or ("ing" in head and ", " in head)
+    ):
         parts = _background_split(head)
         if parts is not None:
             head = parts[0]
@@ -958,6 +973,38 @@ def _stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     return stage_a != 0 and _stage(b) not in (0, stage_a)
 
 
+def _quota_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether ``a``'s headline sets a quota ``b`` never mentions, where ``b``'s bans or
+    suspends: "Congo to replace cobalt export ban with quotas" is not the ban extended."""
+    return "quota" in a.title and "quota" not in b.terms and not b.title.isdisjoint(_HALTS)
+
+
+def _countries_apart(
+    own_a: frozenset[str], own_b: frozenset[str], a: StoryFeatures, b: StoryFeatures
+) -> bool:
+    """Whether the headlines' own clauses name different third countries (not the US or
+    China, named in nearly every headline of this coverage), neither stated by the
+    other article outside a background clause: "US lowers tariffs on Norwegian goods" /
+    "Switzerland wins tariff relief", where "Norway gets US tariff cut, matching Swiss
+    deal" names Switzerland only in passing."""
+    mine = own_a & _THIRD_COUNTRIES
+    if not mine:
+        return False
+    theirs = own_b & _THIRD_COUNTRIES
+    if not theirs:
+        return False
+    # Only about a measure on a country (a tariff's target), and not for a reaction,
+    # which names its own country ("French winemakers dismayed as US doubles duty on EU
+    # wine"); nor for a destination ("permits wheat shipments to Nepal, Bangladesh").
+    if (a.title.isdisjoint(_TARGET_TERMS) and b.title.isdisjoint(_TARGET_TERMS)) or not (
+        own_a.isdisjoint(_REACTION_TERMS) and own_b.isdisjoint(_REACTION_TERMS)
+    ):
+        return False
+    stated_b = b.terms - b.background if b.background else b.terms
+    stated_a = a.terms - a.background if a.background else a.terms
+    return mine.isdisjoint(stated_b) and theirs.isdisjoint(stated_a)
+
+
 def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
     naming no talks at all.
@@ -1043,6 +1090,10 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     ):
         return True
     if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):
+        return True
+    if _quota_apart(a, b) or _quota_apart(b, a):
+        return True
+    if _countries_apart(own_a, own_b, a, b):
         return True
     # A phone call is not a meeting in person (nor talks): one headline says call, the
     # other only meets.
