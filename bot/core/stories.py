@@ -102,6 +102,7 @@ from bot.core.story_aliases import (
     ALIAS_PLACES,
     ALIAS_SYNONYMS,
     HEADS,
+    OFFICES,
     SIDES,
 )
 from bot.core.story_cjk import (
@@ -607,6 +608,46 @@ _NAMED_SIDE = {member: side for member, side in _SIDE_OF.items() if side not in 
 
 
 _HEADS = dict(HEADS)
+_OFFICE_OF = {person: office for office, people in OFFICES for person in people.split()}
+# "<country> trade minister", "<country>'s top diplomat": an office of a country by its
+# role words (folded content words; the first word says which office).
+_ROLE_WORDS = {
+    ("trade", "minister"): "trade",
+    ("trade", "chief"): "trade",
+    ("trade", "negotiator"): "trade",
+    ("trade", "envoy"): "trade",
+    ("commerce", "minister"): "commerce",
+    ("foreign", "minister"): "foreign",
+    ("top", "diplomat"): "foreign",
+    ("finance", "minister"): "finance",
+}
+_ROLE_HINTS = ("counterpart", "minister", "chief", "negotiator", "envoy", "diplomat")
+
+
+_OFFICE_HOLDERS = frozenset(_OFFICE_OF)
+
+
+def _role_terms(words: list[str]) -> set[str]:
+    """``office:country`` for each official a headline names by name, by role words or
+    as a counterpart ("Rubio speaks with Chinese counterpart" = ``foreign:us`` and
+    ``foreign:china``, as "Wang Yi and Rubio talk by phone" says)."""
+    terms = [_term(word) for word in words]
+    roles = {
+        f"{office}:{_SIDE_OF[term]}"
+        for term in terms
+        if (office := _OFFICE_OF.get(term)) is not None and term in _SIDE_OF
+    }
+    for i in range(1, len(words) - 1):
+        office = _ROLE_WORDS.get((words[i], words[i + 1]))
+        if office is not None and terms[i - 1] in _COUNTRIES:
+            roles.add(f"{office}:{terms[i - 1]}")
+    offices = {role.split(":", 1)[0] for role in roles}
+    if len(offices) == 1:
+        (office,) = offices
+        for i in range(1, len(words)):
+            if words[i] == "counterpart" and terms[i - 1] in _COUNTRIES:
+                roles.add(f"{office}:{terms[i - 1]}")
+    return roles
 
 
 def _speaker_side(title: str) -> str | None:
@@ -645,10 +686,12 @@ _NO_OUTCOME = re.compile(
     r"\b(?:no|without(?:\s+an?)?)\s+(?:deal|agreement|accord|pact|consensus|breakthrough)\b",
     re.I,
 )
-# "Talks on the tariff deal's implementation", "discuss trade deal": the deal is what
-# the talks are about, not their outcome (the negotiation-stage rule reads "deal" as one).
+# "Talks on the tariff deal's implementation", "discuss trade deal", "holds talks with
+# South Korean counterpart on tariff deal": the deal is what the talks are about, not
+# their outcome (the negotiation-stage rule reads "deal" as one).
 _DEAL_AS_TOPIC = re.compile(
-    r"\b((?:talks?|discuss(?:es|ed|ing)?)\s+(?:on|about|over)?\s*(?:[\w'-]+\s+){0,3}?)"
+    r"\b((?:talks?|discuss(?:es|ed|ing)?)\s+(?:(?:[\w'-]+\s+){0,4}?(?:on|about|over)\s+)?"
+    r"(?:[\w'-]+\s+){0,3}?)"
     r"(?:deal|agreement|pact|accord)\b",
     re.I,
 )
@@ -728,7 +771,11 @@ def _text_terms(text: str) -> frozenset[str]:
     else:
         text = _rewrite_phrases(text)
     quantities, words = _split_quantities(text)
-    terms = {_term(token) for token in _join_phrases(_words(words))}
+    joined = _join_phrases(_words(words))
+    terms = {_term(token) for token in joined}
+    lowered = words.lower()
+    if any(hint in lowered for hint in _ROLE_HINTS) or not _OFFICE_HOLDERS.isdisjoint(terms):
+        terms.update(_role_terms(joined))
     # An official or agency names its country too: "Takaichi, Trump sign deal" is
     # "Japan and US sign deal".
     sides = {side for term in terms if (side := _NAMED_SIDE.get(term)) is not None}

@@ -16,7 +16,7 @@ different events. People are the officeholders of 2025-2026; an office without a
 
 from __future__ import annotations
 
-__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "SIDES"]
+__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "OFFICES", "SIDES"]
 
 # Multi-word names: each alternative (separated by "|") becomes the first word of its row.
 # Matched on folded content words, so "China's" is "china" and "purchasing managers'
@@ -87,7 +87,8 @@ ALIAS_PHRASES = (
         "jaemyung",
         "lee jae myung|president lee jae myung|south korean president|south korea's president",
     ),
-    ("korea", "south korea|republic of korea"),
+    ("korea", "south korea|republic of korea|south korean"),
+    ("yeo", "yeo han koo|trade minister yeo han koo|trade minister yeo"),
     ("chingte", "lai ching te|president lai ching te|taiwan's president|taiwanese president"),
     ("tsmc", "taiwan semiconductor manufacturing|taiwan semiconductor"),
     ("smic", "semiconductor manufacturing international"),
@@ -228,7 +229,7 @@ SIDES = (
     ("japan", "takaichi meti boj akazawa"),
     ("india", "modi"),
     ("brazil", "lula"),
-    ("korea", "jaemyung"),
+    ("korea", "jaemyung yeo"),
     ("taiwan", "chingte"),
     ("eu", "sefcovic vonderleyen ecb"),
     ("mexico", "sheinbaum"),
@@ -245,4 +246,15 @@ HEADS = (
     ("brazil", "lula"),
     ("mexico", "sheinbaum"),
     ("taiwan", "chingte"),
+)
+
+# Which office a person holds, so that "Rubio speaks with Chinese counterpart" names
+# China's foreign minister and "Seoul's trade minister meets US counterpart" the US trade
+# representative (comparison terms, after the tables above). A trade, commerce or foreign
+# minister of a country not listed is still read from the headline's own words.
+OFFICES = (
+    ("trade", "greer sefcovic akazawa chenggang yeo"),
+    ("commerce", "lutnick wentao"),
+    ("foreign", "rubio wangyi"),
+    ("finance", "bessent lifeng"),
 )
