@@ -625,28 +625,32 @@ _ROLE_HINTS = ("counterpart", "minister", "chief", "negotiator", "envoy", "diplo
 
 
 _OFFICE_HOLDERS = frozenset(_OFFICE_OF)
+# (office, country) -> the officeholder's term: ("foreign", "china") -> "wangyi".
+_HOLDERS = {
+    (office, _SIDE_OF[person]): person
+    for person, office in _OFFICE_OF.items()
+    if person in _SIDE_OF
+}
 
 
 def _role_terms(words: list[str]) -> set[str]:
-    """``office:country`` for each official a headline names by name, by role words or
-    as a counterpart ("Rubio speaks with Chinese counterpart" = ``foreign:us`` and
-    ``foreign:china``, as "Wang Yi and Rubio talk by phone" says)."""
+    """The officials a headline names by role: "<country> trade minister", or "<country>
+    counterpart" of an official it names ("Rubio speaks with Chinese counterpart" names
+    ``wangyi``, as "Wang Yi and Rubio talk by phone" does). The officeholder's own term
+    when the alias tables know them, else ``office:country``."""
     terms = [_term(word) for word in words]
-    roles = {
-        f"{office}:{_SIDE_OF[term]}"
-        for term in terms
-        if (office := _OFFICE_OF.get(term)) is not None and term in _SIDE_OF
-    }
+    roles: set[str] = set()
+    offices = {office for term in terms if (office := _OFFICE_OF.get(term)) is not None}
     for i in range(1, len(words) - 1):
         office = _ROLE_WORDS.get((words[i], words[i + 1]))
         if office is not None and terms[i - 1] in _COUNTRIES:
-            roles.add(f"{office}:{terms[i - 1]}")
-    offices = {role.split(":", 1)[0] for role in roles}
+            offices.add(office)
+            roles.add(_HOLDERS.get((office, terms[i - 1]), f"{office}:{terms[i - 1]}"))
     if len(offices) == 1:
         (office,) = offices
         for i in range(1, len(words)):
             if words[i] == "counterpart" and terms[i - 1] in _COUNTRIES:
-                roles.add(f"{office}:{terms[i - 1]}")
+                roles.add(_HOLDERS.get((office, terms[i - 1]), f"{office}:{terms[i - 1]}"))
     return roles
 
 
@@ -774,7 +778,7 @@ def _text_terms(text: str) -> frozenset[str]:
     joined = _join_phrases(_words(words))
     terms = {_term(token) for token in joined}
     lowered = words.lower()
-    if any(hint in lowered for hint in _ROLE_HINTS) or not _OFFICE_HOLDERS.isdisjoint(terms):
+    if any(hint in lowered for hint in _ROLE_HINTS):
         terms.update(_role_terms(joined))
     # An official or agency names its country too: "Takaichi, Trump sign deal" is
     # "Japan and US sign deal".
@@ -1108,7 +1112,15 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     only_b = own_b - own_a - a.background if a.background else own_b - own_a
     if only_a and only_b:
         for one, other in _OPPOSITES:
-            if (only_a & one and only_b & other) or (only_a & other and only_b & one):
+            if only_a & one and only_b & other:
+                pass
+            elif only_a & other and only_b & one:
+                one, other = other, one
+            else:
+                continue
+            # A headline stating both sides ("vows firm response to tariff threat") is
+            # not the opposite of either.
+            if own_a.isdisjoint(other) and own_b.isdisjoint(one):
                 return True
     if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
         return True

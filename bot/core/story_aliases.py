@@ -133,6 +133,8 @@ ALIAS_PHRASES = (
     ("refinery", "refiner|oil refiner"),
     ("lawsuit", "sue|files suit|legal challenge"),
     ("xi", "china's leader"),
+    # A country's foreign ministry is one body (its country is named beside it).
+    ("foreignministry", "foreign ministry|ministry of foreign affairs|foreign affairs ministry"),
     # Round five: more places of several words, the markets' street, goods made abroad.
     ("congo", "democratic republic of congo|democratic republic of the congo|dr congo"),
     ("southafrica", "south africa|south african"),
