@@ -284,7 +284,7 @@ _OPPOSITES_RAW = (
     ("expand extend", "shrink"),
     ("support back", "oppose"),
     ("begin", "end"),
-    ("ban restrict", "allow sell sale"),
+    ("ban restrict", "allow sell"),
     ("suspend", "resume restart"),
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
