@@ -188,6 +188,9 @@ ALIAS_PLACES = (
 # Single words of one meaning in headlines (the first word of a row stands for the rest).
 ALIAS_SYNONYMS = (
     ("revoke", "withdraw withdrew rescind cancel pull scrap axe"),
+    # A measure removed, however a headline says it.
+    ("lift", "remove removal abolish eliminate"),
+    ("ev", "evs"),
     ("approve", "grant clear clearance authorise authorize approval"),
     ("plant", "factory fab facility"),
     ("avoid", "shun discourage"),
