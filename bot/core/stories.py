@@ -286,6 +286,9 @@ _OPPOSITES_RAW = (
     ("begin", "end"),
     ("ban restrict", "allow sell"),
     ("suspend", "resume restart"),
+    # A measure put off is not a measure taken ("delays nickel export tax" / "raises
+    # nickel export tax"); "pauses planned hike" states both and opposes neither.
+    ("suspend", "raise impose"),
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
     ("strengthen", "weaken"),
@@ -484,6 +487,11 @@ _REACTION_TERMS = _terms_of(
     "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
     "firmly strongly resolutely"
 )
+# Who acts, when a headline opens with a country other than the US or China ("Chile
+# raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
+# nothing in coverage (the country's own term already counts).
+_SUBJECT_TERMS = frozenset("^" + country for country in _COUNTRIES - {"us", "china"})
+_WEIGHTLESS = _REACTION_TERMS | _SUBJECT_TERMS
 _TALK_TERMS = _terms_of("begin arrive talk")
 _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
@@ -897,6 +905,17 @@ class StoryFeatures:
         )
 
 
+def _subject(title: str) -> str | None:
+    """``^country`` when the headline opens with a country other than the US or China (by
+    name, capital, demonym or an official of it): who acts in "Chile raises royalty..."."""
+    words = content_words(title[:40])
+    if not words:
+        return None
+    first = _term(_join_phrases(words)[0])
+    side = first if first in _COUNTRIES else _SIDE_OF.get(first)
+    return "^" + side if side is not None and "^" + side in _SUBJECT_TERMS else None
+
+
 def story_features(title: str, summary: str = "") -> StoryFeatures:
     """The features of an article with this headline and summary (plain text)."""
     title_terms = _text_terms(title)
@@ -904,6 +923,10 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
         side = _speaker_side(title)
         if side is not None:
             title_terms = title_terms | {side}
+    # A headline too short to join a story needs no subject (and must stay too short).
+    subject = _subject(title) if len(title_terms) >= MIN_TITLE_TERMS else None
+    if subject is not None:
+        title_terms = title_terms | {subject}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
     cause = background = _NO_TERMS
@@ -1030,6 +1053,41 @@ def _quota_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     return "quota" in a.title and "quota" not in b.terms and not b.title.isdisjoint(_HALTS)
 
 
+def _subjects_apart(
+    subject_a: frozenset[str],
+    own_a: frozenset[str],
+    own_b: frozenset[str],
+    a: StoryFeatures,
+    b: StoryFeatures,
+) -> bool:
+    """Whether two headlines open with different countries acting, neither named by the
+    other article: "Chile raises royalty on copper miners" / "Peru raises royalty on
+    copper miners". A reaction opens with its own country and still joins the event."""
+    subject_b = b.title & _SUBJECT_TERMS
+    if not subject_b or subject_a == subject_b:
+        return False
+    if not (own_a.isdisjoint(_REACTION_TERMS) and own_b.isdisjoint(_REACTION_TERMS)):
+        return False
+    stated_b = b.terms - b.background if b.background else b.terms
+    stated_a = a.terms - a.background if a.background else a.terms
+    return all(side[1:] not in stated_b for side in subject_a) and all(
+        side[1:] not in stated_a for side in subject_b
+    )
+
+
+def _probe_apart(own_a: frozenset[str], own_b: frozenset[str], b: StoryFeatures) -> bool:
+    """Whether ``own_a`` reports a probe that ``b`` never mentions, where ``b``'s own
+    clause takes a measure: "EU opens probe into Chinese tyre subsidies" is not "EU
+    imposes duties on Chinese tyres" (a probe concluded with duties says "probe" in both;
+    "... relieved as China trims final duties" takes no measure of its own)."""
+    return (
+        "probe" in own_a
+        and "probe" not in b.terms
+        and not own_b.isdisjoint(_MEASURE_VERBS)
+        and not own_b.isdisjoint(_MEASURE_KINDS)
+    )
+
+
 def _countries_apart(
     own_a: frozenset[str], own_b: frozenset[str], a: StoryFeatures, b: StoryFeatures
 ) -> bool:
@@ -1152,7 +1210,12 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         return True
     if _quota_apart(a, b) or _quota_apart(b, a):
         return True
+    if _probe_apart(own_a, own_b, b) or _probe_apart(own_b, own_a, a):
+        return True
     if _countries_apart(own_a, own_b, a, b):
+        return True
+    subject_a = a.title & _SUBJECT_TERMS
+    if subject_a and _subjects_apart(subject_a, own_a, own_b, a, b):
         return True
     # A phone call is not a meeting in person (nor talks): one headline says call, the
     # other only meets.
@@ -1186,7 +1249,7 @@ def _coverage(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     total = covered = 0.0
     other = b.terms
     for term in a.title:
-        if term in _REACTION_TERMS:
+        if term in _WEIGHTLESS:
             continue
         w = weight(term)
         total += w
@@ -1209,13 +1272,18 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
     return 0.0 if score == 0.0 or conflicting(a, b) else score
 
 
+def _counted(terms: frozenset[str]) -> int:
+    """How many words ``terms`` hold: a headline's subject marker is no word of its own."""
+    return len(terms) - len(terms & _SUBJECT_TERMS)
+
+
 def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     if len(a.title) < MIN_TITLE_TERMS or len(b.title) < MIN_TITLE_TERMS:
         return 0.0
-    shared = len(a.title & b.title)
+    shared = _counted(a.title & b.title)
     if shared < MIN_SHARED_TITLE_TERMS and (
         shared < MIN_SHARED_TITLE_TERMS - 1
-        or max(len(a.title & b.terms), len(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
+        or max(_counted(a.title & b.terms), _counted(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
     ):
         return 0.0
     a_by_b = _coverage(a, b, weight)
@@ -1365,7 +1433,7 @@ class StoryIndex:
             """Rarity: smoothed inverse document frequency over what is held now."""
             w = weights.get(term)
             if w is None:
-                if term in _REACTION_TERMS:
+                if term in _WEIGHTLESS:
                     w = weights[term] = 0.0
                 else:
                     w = weights[term] = math.log(numerator / (len(postings.get(term, ())) + 1))

@@ -227,3 +227,34 @@ def test_a_story_key_is_still_the_first_articles() -> None:
 )
 def test_firm_of_a_stance_is_no_company(written: str) -> None:
     assert "company" not in story_features(written).title
+
+
+# ---- who acts, and what was done ----------------------------------------------------------
+
+
+def test_different_countries_taking_the_same_measure_are_two_stories() -> None:
+    _apart("Chile raises royalty on copper miners", "Peru raises royalty on copper miners")
+    _one_story(
+        "Chile raises royalty on copper miners",
+        "Santiago hikes mining royalty for copper producers",
+    )
+    # The subject is a marker for the rules, not a word: a three-word headline stays
+    # too short to join anything.
+    assert len(story_features("Chile raises royalty").title) == 3
+
+
+def test_a_probe_opened_is_not_the_duties_imposed() -> None:
+    _apart("EU opens probe into Chinese tyre subsidies", "EU imposes duties on Chinese tyres")
+    # A probe concluded with duties says "probe" in both.
+    assert not conflicting(
+        story_features("China concludes anti-dumping probe into EU brandy with final duties"),
+        story_features("China ends brandy probe, sets duties of up to 30%"),
+    )
+
+
+def test_a_measure_put_off_is_not_a_measure_taken() -> None:
+    _apart("Indonesia delays nickel export tax", "Indonesia raises nickel export tax")
+    assert not conflicting(
+        story_features("Indonesia pauses planned nickel export tax hike"),
+        story_features("Jakarta puts nickel levy increase on hold"),
+    )
