@@ -908,7 +908,12 @@ class StoryFeatures:
 def _subject(title: str) -> str | None:
     """``^country`` when the headline opens with a country other than the US or China (by
     name, capital, demonym or an official of it): who acts in "Chile raises royalty..."."""
-    words = content_words(title[:40])
+    # A dateline ("Taipei: President Trump weighs port fees") says where, not who.
+    head = title[:40]
+    colon = head.find(": ")
+    if 0 < colon < 25:
+        head = title[colon + 2 : colon + 42]
+    words = content_words(head)
     if not words:
         return None
     first = _term(_join_phrases(words)[0])

@@ -258,3 +258,9 @@ def test_a_measure_put_off_is_not_a_measure_taken() -> None:
         story_features("Indonesia pauses planned nickel export tax hike"),
         story_features("Jakarta puts nickel levy increase on hold"),
     )
+
+
+def test_a_dateline_says_where_not_who_acts() -> None:
+    dateline = story_features("Santiago: Peru raises royalty on copper miners")
+    assert "^chile" not in dateline.title
+    assert "^peru" in dateline.title
