@@ -67,9 +67,27 @@ three with the other article's lead). Rules override the score
   to US fall") is left out of the opposite rules, but still agrees with the other
   headline's words.
 
+* Measures and who takes them (round five): a duty and a ban are different measures; a
+  quota set is not the ban it replaces; a probe opened is not the duties imposed; goods
+  spared from a tariff are not the tariff imposed, nor a measure put off one taken
+  (``suspend`` / ``raise``, ``impose``); ministers meeting are not the measure their lead
+  recalls; two countries taking one measure (a headline opening with a country other
+  than the US or China: ``^chile``, a marker weighing nothing) or measures on different
+  countries are two stories, unless one is a reaction; a data release (``~data``: the
+  CPI "cools", exports "rise") and the market's move on it are two stories, and what
+  "rose after" the news moved on it. A market named only in a background clause does not
+  make a market story, and a headline stating both sides of an opposite ("vows response
+  to tariff threat") is the opposite of neither.
+
+Officials are also read by office: a "<country> counterpart" of a named official, or a
+"<country> trade minister" / "top diplomat", is the officeholder the alias tables know
+("Rubio speaks with Chinese counterpart" = ``wangyi``), else ``office:country``
+(:data:`bot.core.story_aliases.OFFICES`).
+
 Verb phrases are read as their verb before the words are folded ("puts ... on hold" =
 pauses, a levy "rise" = an increase, "calls for" = proposes, a government "permits" =
-allows, "no deal" = none), and a reaction's own wording ("urges ... to correct 'wrong'
+allows, "no deal" = none, "halts ban" = suspends it, "stays firm" names no firm, consumer
+prices are the CPI), and a reaction's own wording ("urges ... to correct 'wrong'
 decision", "slams", "pledges response") weighs nothing in coverage, so a statement that
 names the event's actor and object joins the event.
 

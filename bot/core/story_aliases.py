@@ -7,11 +7,17 @@ description ("the Cyberspace Administration of China" / "CAC" / "China's interne
 regulator"). :mod:`bot.core.stories` folds each row to its first word before comparing
 headlines, so such rewrites share a term instead of sharing nothing.
 
+Round five added more countries (Congo, Norway, Zimbabwe...), "Wall Street" as the stock
+market, goods "made abroad" as imports, the CPI under its names, and :data:`OFFICES`
+(which office a person holds, for "<country> counterpart").
+
 Written by hand from newsroom usage in trade, markets and tech-policy coverage (Reuters,
 Bloomberg, AP, the FT, SCMP, Nikkei, Xinhua style), then checked against the development
 sets (``tests/data/stories/gold.jsonl`` and ``dev2.jsonl``) for a row that would join two
 different events. People are the officeholders of 2025-2026; an office without a name
-("the commerce minister" of an unnamed country) is left alone.
+("the commerce minister" of an unnamed country) is left alone, and a country's trade,
+commerce, foreign or finance minister the tables name no one for is read by
+:mod:`bot.core.stories` as ``office:country``.
 """
 
 from __future__ import annotations
