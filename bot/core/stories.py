@@ -404,8 +404,14 @@ _WEEKDAYS = _word_set("monday tuesday wednesday thursday friday saturday sunday"
 
 
 def _stem(token: str) -> str:
-    """A light verb stem: tightens, tightened, tightening -> tighten; eases, eased -> eas."""
+    """A light verb stem: tightens, tightened, tightening -> tighten; eases, eased -> eas.
+
+    British and American spellings meet (criticises = criticizes, finalisation =
+    finalization, defence = defense): outlets of both rewrite one event.
+    """
     stem = token
+    if "is" in stem or "nce" in stem:
+        stem = _spelled_american(stem)
     if len(stem) > 7 and stem.endswith("ation"):
         return stem[:-3]  # escalation -> escalat, like escalate
     if len(stem) > 6 and stem.endswith("ion"):
@@ -420,6 +426,19 @@ def _stem(token: str) -> str:
         # ease, eased, easing all meet at "eas"; agree and agreed at "agr"
         stem = stem.rstrip("e") if len(stem.rstrip("e")) > 1 else stem[:-1]
     return stem
+
+
+_BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations)$|(?<=defe)nce$|(?<=offe)nce$")
+
+
+def _spelled_american(token: str) -> str:
+    """-ise / -isation as -ize / -ization, defence / offence as defense / offense."""
+    match = _BRITISH.search(token)
+    if match is None:
+        return token
+    if match.group(1) is not None:
+        return token[: match.start()] + "iz" + match.group(1)
+    return token[: match.start()] + "nse"
 
 
 def _canonical_table() -> dict[str, str]:

@@ -197,6 +197,12 @@ ALIAS_SYNONYMS = (
     # A measure removed, however a headline says it.
     ("lift", "remove removal abolish eliminate"),
     ("ev", "evs"),
+    # British and American spellings (-ise / -ize and defence are read alike by the stemmer).
+    ("tire", "tyre"),
+    ("aluminum", "aluminium"),
+    ("program", "programme"),
+    ("center", "centre"),
+    ("labor", "labour"),
     ("approve", "grant clear clearance authorise authorize approval"),
     ("plant", "factory fab facility"),
     ("avoid", "shun discourage"),

@@ -264,3 +264,19 @@ def test_a_dateline_says_where_not_who_acts() -> None:
     dateline = story_features("Santiago: Peru raises royalty on copper miners")
     assert "^chile" not in dateline.title
     assert "^peru" in dateline.title
+
+
+@pytest.mark.parametrize(
+    ("british", "american"),
+    [
+        ("EU criticises US steel tariffs", "EU criticizes US steel tariffs"),
+        (
+            "China finalises anti-dumping duties on brandy",
+            "China finalizes anti-dumping duties on brandy",
+        ),
+        ("Japan raises defence spending target", "Japan raises defense spending target"),
+        ("EU tyre duties on China take effect", "EU tire duties on China take effect"),
+    ],
+)
+def test_british_and_american_spellings_are_one_term(british: str, american: str) -> None:
+    assert story_features(british).title == story_features(american).title
