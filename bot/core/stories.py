@@ -294,8 +294,9 @@ _OPPOSITES_RAW = (
     ("rise", "fall"),
     ("raise", "cut"),
     ("impose reimpose reinstate", "lift scrap remove"),
-    # Goods spared from a tariff the next day are not the tariff imposed.
-    ("impose", "exempt"),
+    # Goods spared from a tariff the next day are not the tariff imposed ("ends the
+    # exemption" states both sides and opposes neither).
+    ("impose end revoke", "exempt"),
     ("approve approval accept pass", "reject rejection veto"),
     ("win", "lose"),
     ("open reopen", "close shut"),
@@ -304,9 +305,9 @@ _OPPOSITES_RAW = (
     ("begin", "end"),
     ("ban restrict", "allow sell"),
     ("suspend", "resume restart"),
-    # A measure put off is not a measure taken ("delays nickel export tax" / "raises
+    # A measure put off is not a measure raised ("delays nickel export tax" / "raises
     # nickel export tax"); "pauses planned hike" states both and opposes neither.
-    ("suspend", "raise impose"),
+    ("suspend", "raise"),
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
     ("strengthen", "weaken"),

@@ -224,7 +224,7 @@ ALIAS_SYNONYMS = (
     ("cpi", "inflation"),
     ("senate", "senator"),
     ("house", "deputy deputies"),
-    ("exempt", "spare exemption"),
+    ("exempt", "spare exemption waiver"),
     ("hold", "unchanged steady keep"),
     ("licence", "permit"),
     ("ban", "halt stop"),

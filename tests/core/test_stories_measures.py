@@ -69,6 +69,15 @@ def test_goods_spared_from_a_tariff_are_not_the_tariff_imposed() -> None:
         "US to impose 25% tariff on imported kitchen appliances",
         "US exempts commercial ovens from new appliance tariff",
     )
+    # Ending or revoking an exemption states both sides: it opposes neither.
+    assert not conflicting(
+        story_features("US ends duty-free exemption for small parcels from Hong Kong"),
+        story_features("US imposes duties on small parcels from Hong Kong"),
+    )
+    assert not conflicting(
+        story_features("US revokes Samsung's waiver for its Xi'an chip plant"),
+        story_features("Samsung loses US exemption for its Xi'an factory"),
+    )
 
 
 def test_a_quota_set_is_not_the_ban_it_follows() -> None:
