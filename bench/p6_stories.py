@@ -20,6 +20,10 @@ poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour wind
   hold; allow / permit), background clauses ("... as shipments to China fall") and
   reaction statements, with decoys; written to check round four's mechanisms before the
   held-out totals were read.
+* **dev5** — ``tests/data/stories/dev5.jsonl``: a fifth hand-labelled development set
+  (round five) of measures halted, extended, replaced or spared, data releases beside
+  the market's move on them, officials named as counterparts, and the same measure
+  taken by another country or the next day, on subtopics none of the others hold.
 * **cjk** — ``tests/data/stories/cjk.jsonl``: Chinese and Japanese headlines, hand-labelled
   (a development set: the CJK features were built on it).
 * **silver** — Google News's own grouping: each item of a topic feed lists related
@@ -276,6 +280,10 @@ def main() -> None:
     dev4, _ = report_quality("dev4 (development, verbs, background clauses, reactions)", dev4_items)
     if args.misses:
         print("\n".join(mistakes(dev4_items, cluster_new(dev4_items))))
+    dev5_items = load_jsonl(DATA / "dev5.jsonl")
+    dev5, _ = report_quality("dev5 (development, measures, markets, counterparts)", dev5_items)
+    if args.misses:
+        print("\n".join(mistakes(dev5_items, cluster_new(dev5_items))))
     holdout = None
     if not args.dev:
         holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
@@ -320,7 +328,8 @@ def main() -> None:
         f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
         f"dev2_p={dev2.precision:.4f} dev2_r={dev2.recall:.4f} "
         f"dev3_p={dev3.precision:.4f} dev3_r={dev3.recall:.4f} "
-        f"dev4_p={dev4.precision:.4f} dev4_r={dev4.recall:.4f} {held_out}"
+        f"dev4_p={dev4.precision:.4f} dev4_r={dev4.recall:.4f} "
+        f"dev5_p={dev5.precision:.4f} dev5_r={dev5.recall:.4f} {held_out}"
         f"cjk_p={cjk.precision:.4f} cjk_r={cjk.recall:.4f} "
         f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
         f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"

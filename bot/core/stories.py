@@ -67,9 +67,27 @@ three with the other article's lead). Rules override the score
   to US fall") is left out of the opposite rules, but still agrees with the other
   headline's words.
 
+* Measures and who takes them (round five): a duty and a ban are different measures; a
+  quota set is not the ban it replaces; a probe opened is not the duties imposed; goods
+  spared from a tariff are not the tariff imposed, nor a measure put off one taken
+  (``suspend`` / ``raise``, ``impose``); ministers meeting are not the measure their lead
+  recalls; two countries taking one measure (a headline opening with a country other
+  than the US or China: ``^chile``, a marker weighing nothing) or measures on different
+  countries are two stories, unless one is a reaction; a data release (``~data``: the
+  CPI "cools", exports "rise") and the market's move on it are two stories, and what
+  "rose after" the news moved on it. A market named only in a background clause does not
+  make a market story, and a headline stating both sides of an opposite ("vows response
+  to tariff threat") is the opposite of neither.
+
+Officials are also read by office: a "<country> counterpart" of a named official, or a
+"<country> trade minister" / "top diplomat", is the officeholder the alias tables know
+("Rubio speaks with Chinese counterpart" = ``wangyi``), else ``office:country``
+(:data:`bot.core.story_aliases.OFFICES`).
+
 Verb phrases are read as their verb before the words are folded ("puts ... on hold" =
 pauses, a levy "rise" = an increase, "calls for" = proposes, a government "permits" =
-allows, "no deal" = none), and a reaction's own wording ("urges ... to correct 'wrong'
+allows, "no deal" = none, "halts ban" = suspends it, "stays firm" names no firm, consumer
+prices are the CPI), and a reaction's own wording ("urges ... to correct 'wrong'
 decision", "slams", "pledges response") weighs nothing in coverage, so a statement that
 names the event's actor and object joins the event.
 
@@ -102,6 +120,7 @@ from bot.core.story_aliases import (
     ALIAS_PLACES,
     ALIAS_SYNONYMS,
     HEADS,
+    OFFICES,
     SIDES,
 )
 from bot.core.story_cjk import (
@@ -135,12 +154,12 @@ _SYNONYMS_RAW = (
     ("china", "beijing chinese prc"),
     ("us", "washington american america usa"),
     ("xi", "jinping"),
-    ("tariff", "levy duty"),
+    ("tariff", "levy duty surtax surcharge"),
     ("restrict", "curb restriction control limit rule"),
     ("chip", "semiconductor chipmaker"),
     # Officials meeting and holding talks are one frame: "trade chiefs meet in Vienna" /
     # "begin talks in Austria" / "sit down for trade talks" / "hold talks".
-    ("talk", "negotiation meet meeting met"),
+    ("talk", "negotiation meet meeting met discuss discussion"),
     ("additional", "extra"),
     ("resume", "restart"),
     ("retaliate", "retaliation retaliatory"),
@@ -149,7 +168,7 @@ _SYNONYMS_RAW = (
     ("visit", "trip travel"),
     ("arrive", "land"),
     ("threat", "threaten"),
-    ("announce", "unveil"),
+    ("announce", "unveil outline"),
     ("company", "firm"),
     ("farm", "agriculture agricultural"),
     ("import", "good goods product"),
@@ -159,14 +178,14 @@ _SYNONYMS_RAW = (
     ("buy", "purchase bought"),
     ("expand", "widen broaden"),
     ("tighten", "toughen tougher"),
-    ("suspend", "pause delay postpone"),
+    ("suspend", "pause delay postpone freeze suspension"),
     ("raise", "hike increase boost"),
-    ("cut", "lower reduce slash"),
+    ("cut", "lower reduce slash halve"),
     ("ban", "bar block prohibit"),
     ("sanction", "blacklist"),
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.
-    ("stock", "share equity dow nasdaq"),
+    ("stock", "share equity dow nasdaq sensex nifty nikkei topix kospi ftse dax stoxx"),
     ("rise", "rose risen climb jump soar surge gain rally rallied rocket rebound"),
     ("fall", "fell fallen drop slide slid slump sink sank plunge tumble decline"),
     ("win", "won"),
@@ -275,14 +294,20 @@ _OPPOSITES_RAW = (
     ("rise", "fall"),
     ("raise", "cut"),
     ("impose reimpose reinstate", "lift scrap remove"),
+    # Goods spared from a tariff the next day are not the tariff imposed ("ends the
+    # exemption" states both sides and opposes neither).
+    ("impose end revoke", "exempt"),
     ("approve approval accept pass", "reject rejection veto"),
     ("win", "lose"),
     ("open reopen", "close shut"),
     ("expand extend", "shrink"),
     ("support back", "oppose"),
     ("begin", "end"),
-    ("ban restrict", "allow sell sale"),
+    ("ban restrict", "allow sell"),
     ("suspend", "resume restart"),
+    # A measure put off is not a measure raised ("delays nickel export tax" / "raises
+    # nickel export tax"); "pauses planned hike" states both and opposes neither.
+    ("suspend", "raise"),
     # A reaction is news of its own: "China vows response to tariff threat" is not the threat.
     ("threat", "respond response react reaction vow defend urge"),
     ("strengthen", "weaken"),
@@ -380,8 +405,14 @@ _WEEKDAYS = _word_set("monday tuesday wednesday thursday friday saturday sunday"
 
 
 def _stem(token: str) -> str:
-    """A light verb stem: tightens, tightened, tightening -> tighten; eases, eased -> eas."""
+    """A light verb stem: tightens, tightened, tightening -> tighten; eases, eased -> eas.
+
+    British and American spellings meet (criticises = criticizes, finalisation =
+    finalization, defence = defense): outlets of both rewrite one event.
+    """
     stem = token
+    if "is" in stem or "nce" in stem:
+        stem = _spelled_american(stem)
     if len(stem) > 7 and stem.endswith("ation"):
         return stem[:-3]  # escalation -> escalat, like escalate
     if len(stem) > 6 and stem.endswith("ion"):
@@ -396,6 +427,19 @@ def _stem(token: str) -> str:
         # ease, eased, easing all meet at "eas"; agree and agreed at "agr"
         stem = stem.rstrip("e") if len(stem.rstrip("e")) > 1 else stem[:-1]
     return stem
+
+
+_BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations)$|(?<=defe)nce$|(?<=offe)nce$")
+
+
+def _spelled_american(token: str) -> str:
+    """-ise / -isation as -ize / -ization, defence / offence as defense / offense."""
+    match = _BRITISH.search(token)
+    if match is None:
+        return token
+    if match.group(1) is not None:
+        return token[: match.start()] + "iz" + match.group(1)
+    return token[: match.start()] + "nse"
 
 
 def _canonical_table() -> dict[str, str]:
@@ -464,6 +508,8 @@ _PRICE_MOVE = "~price"
 # shipments surge") is its own story, like a market move: not the measure it follows.
 _DATA_MOVE = "~data"
 _MARKET_WORDS = _terms_of(_MARKET_WORDS_RAW + " " + CJK_MARKET_WORDS) | {_PRICE_MOVE, _DATA_MOVE}
+# What a market move names when it is a traded market, not a data release.
+_TRADED = _MARKET_WORDS - {_DATA_MOVE}
 # Kinds of trade investigation: an anti-dumping probe and an anti-discrimination probe
 # opened the same morning by one ministry are two events.
 _PROBE_KINDS = _terms_of("dumping subsidy discrimination antitrust barrier")
@@ -479,16 +525,31 @@ _REACTION_TERMS = _terms_of(
     "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
     "firmly strongly resolutely"
 )
+# Who acts, when a headline opens with a country other than the US or China ("Chile
+# raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
+# nothing in coverage (the country's own term already counts).
+_SUBJECT_TERMS = frozenset("^" + country for country in _COUNTRIES - {"us", "china"})
+_WEIGHTLESS = _REACTION_TERMS | _SUBJECT_TERMS
 _TALK_TERMS = _terms_of("begin arrive talk")
 _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
 # the same evening over the same oil are two actions.
 _TARGET_KINDS = _terms_of("refinery shipper bank airline")
-_DATA_SERIES = _terms_of("export import surplus deficit buy")
-_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss")
+_DATA_SERIES = _terms_of("export import surplus deficit buy cpi ppi gdp")
+_DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss cool slow accelerate")
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
 _OWN_FRAMES = _terms_of("lawsuit court judge")
+# Kinds of measure: a duty scrapped on one grade of rice and a ban on another grade's
+# exports the next day are two decisions.
+_MEASURE_KINDS = _terms_of("tariff ban")
+_HALTS = _terms_of("ban suspend")
+_THIRD_COUNTRIES = _COUNTRIES - {"us", "china"}
+# What a government does to a measure, as a headline's verb.
+_MEASURE_VERBS = _terms_of(
+    "impose lift raise cut ban suspend resume restrict tighten ease allow approve "
+    "revoke sanction exempt reopen"
+)
 _RARE_EARTH_TERMS = _terms_of("rare earth")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
@@ -593,6 +654,50 @@ _NAMED_SIDE = {member: side for member, side in _SIDE_OF.items() if side not in 
 
 
 _HEADS = dict(HEADS)
+_OFFICE_OF = {person: office for office, people in OFFICES for person in people.split()}
+# "<country> trade minister", "<country>'s top diplomat": an office of a country by its
+# role words (folded content words; the first word says which office).
+_ROLE_WORDS = {
+    ("trade", "minister"): "trade",
+    ("trade", "chief"): "trade",
+    ("trade", "negotiator"): "trade",
+    ("trade", "envoy"): "trade",
+    ("commerce", "minister"): "commerce",
+    ("foreign", "minister"): "foreign",
+    ("top", "diplomat"): "foreign",
+    ("finance", "minister"): "finance",
+}
+_ROLE_HINTS = ("counterpart", "minister", "chief", "negotiator", "envoy", "diplomat")
+
+
+_OFFICE_HOLDERS = frozenset(_OFFICE_OF)
+# (office, country) -> the officeholder's term: ("foreign", "china") -> "wangyi".
+_HOLDERS = {
+    (office, _SIDE_OF[person]): person
+    for person, office in _OFFICE_OF.items()
+    if person in _SIDE_OF
+}
+
+
+def _role_terms(words: list[str]) -> set[str]:
+    """The officials a headline names by role: "<country> trade minister", or "<country>
+    counterpart" of an official it names ("Rubio speaks with Chinese counterpart" names
+    ``wangyi``, as "Wang Yi and Rubio talk by phone" does). The officeholder's own term
+    when the alias tables know them, else ``office:country``."""
+    terms = [_term(word) for word in words]
+    roles: set[str] = set()
+    offices = {office for term in terms if (office := _OFFICE_OF.get(term)) is not None}
+    for i in range(1, len(words) - 1):
+        office = _ROLE_WORDS.get((words[i], words[i + 1]))
+        if office is not None and terms[i - 1] in _COUNTRIES:
+            offices.add(office)
+            roles.add(_HOLDERS.get((office, terms[i - 1]), f"{office}:{terms[i - 1]}"))
+    if len(offices) == 1:
+        (office,) = offices
+        for i in range(1, len(words)):
+            if words[i] == "counterpart" and terms[i - 1] in _COUNTRIES:
+                roles.add(_HOLDERS.get((office, terms[i - 1]), f"{office}:{terms[i - 1]}"))
+    return roles
 
 
 def _speaker_side(title: str) -> str | None:
@@ -631,10 +736,12 @@ _NO_OUTCOME = re.compile(
     r"\b(?:no|without(?:\s+an?)?)\s+(?:deal|agreement|accord|pact|consensus|breakthrough)\b",
     re.I,
 )
-# "Talks on the tariff deal's implementation", "discuss trade deal": the deal is what
-# the talks are about, not their outcome (the negotiation-stage rule reads "deal" as one).
+# "Talks on the tariff deal's implementation", "discuss trade deal", "holds talks with
+# South Korean counterpart on tariff deal": the deal is what the talks are about, not
+# their outcome (the negotiation-stage rule reads "deal" as one).
 _DEAL_AS_TOPIC = re.compile(
-    r"\b((?:talks?|discuss(?:es|ed|ing)?)\s+(?:on|about|over)?\s*(?:[\w'-]+\s+){0,3}?)"
+    r"\b((?:talks?|discuss(?:es|ed|ing)?)\s+(?:(?:[\w'-]+\s+){0,4}?(?:on|about|over)\s+)?"
+    r"(?:[\w'-]+\s+){0,3}?)"
     r"(?:deal|agreement|pact|accord)\b",
     re.I,
 )
@@ -645,6 +752,29 @@ _NOT_PERMIT_SUBJECT = _word_set(
     "of for on with to and or by"
 )
 _NOT_PERMIT_OBJECT = _word_set("to for from of and or was were are is will would as in")
+# Halting or stopping a measure suspends it ("China halts ban on critical mineral exports"),
+# where halting exports bans them.
+_HALT_MEASURE = re.compile(
+    r"\b(?:halt|halts|halted|halting|stop|stops|stopped|stopping)\s+"
+    r"((?:the\s+|its\s+|their\s+)?(?:[\w-]+\s+){0,3}?"
+    r"(?:ban|bans|tariffs?|levy|levies|duty|duties|curbs|controls|sanctions|probe))\b",
+    re.I,
+)
+# Consumer and producer prices are data series (the CPI, the PPI), not a market's price.
+_PRICE_INDEX = re.compile(r"\b(consumer|producer)[\s-]+(?:prices?|price\s+index)\b", re.I)
+
+
+def _price_index(match: re.Match[str]) -> str:
+    return "CPI" if match.group(1).lower() == "consumer" else "PPI"
+
+
+# "Firm" of a stance ("stays firm", "vows firm response") is no company.
+_FIRM_STANCE = re.compile(
+    r"\b(?:(?<=stay )|(?<=stays )|(?<=stayed )|(?<=remain )|(?<=remains )|(?<=holds )"
+    r"|(?<=held ))firm\b|\bfirm(?=\s+(?:response|stance|opposition|action|measures?"
+    r"|countermeasures?|resolve|commitment|support)\b)",
+    re.I,
+)
 
 
 def _permit_verb(match: re.Match[str]) -> str:
@@ -674,6 +804,12 @@ def _rewrite_phrases(text: str) -> str:
         text = _CALL_FOR.sub("proposes", text)
     if "permit" in lowered:
         text = _PERMIT_VERB.sub(_permit_verb, text)
+    if "halt" in lowered or "stop" in lowered:
+        text = _HALT_MEASURE.sub(r"suspends \1", text)
+    if "prices" in lowered or "price index" in lowered:
+        text = _PRICE_INDEX.sub(_price_index, text)
+    if "firm " in lowered or lowered.endswith("firm"):
+        text = _FIRM_STANCE.sub(" ", text)
     return text
 
 
@@ -685,7 +821,11 @@ def _text_terms(text: str) -> frozenset[str]:
     else:
         text = _rewrite_phrases(text)
     quantities, words = _split_quantities(text)
-    terms = {_term(token) for token in _join_phrases(_words(words))}
+    joined = _join_phrases(_words(words))
+    terms = {_term(token) for token in joined}
+    lowered = words.lower()
+    if any(hint in lowered for hint in _ROLE_HINTS):
+        terms.update(_role_terms(joined))
     # An official or agency names its country too: "Takaichi, Trump sign deal" is
     # "Japan and US sign deal".
     sides = {side for term in terms if (side := _NAMED_SIDE.get(term)) is not None}
@@ -715,7 +855,7 @@ _AFTER = re.compile(r"\s+after\s+", re.I)
 # "X as Y", "X while Y", "X amid Y": Y is the background X happened in, not X itself
 # ("China's exports grow faster than expected as shipments to US fall" is a rise). Not
 # "as" of a comparison or a role ("as much as", "as expected", "such as", "as part of").
-_BACKGROUND = re.compile(r"\s+(?:as|while|amid|amidst)\s+(\w+)", re.I)
+_BACKGROUND = re.compile(r"\s+(?:as|while|amid|amidst)\s+(\w+)|,\s+(\w+ing)\b", re.I)
 _NOT_BACKGROUND_AFTER = _word_set(
     "much well many long soon expected planned promised part high low far fast good a an"
 )
@@ -723,11 +863,16 @@ _NOT_BACKGROUND_BEFORE = _word_set("such much well many long soon high low far f
 
 
 def _background_split(title: str) -> tuple[str, str] | None:
-    """``title`` cut before its first "as" / "while" / "amid" clause, if it has one."""
+    """``title`` cut before its first "as" / "while" / "amid" or ", ...ing" clause, if it
+    has one."""
     for match in _BACKGROUND.finditer(title):
         before = title[: match.start()].rsplit(None, 1)
         if before and before[-1].lower() in _NOT_BACKGROUND_BEFORE:
             continue
+        if match.group(2):
+            # ", exempting firms building in America": a participle clause says how the
+            # main clause's measure applies (same moment, like "as").
+            return title[: match.start()], title[match.start(2) :]
         if match.group(1).lower() in _NOT_BACKGROUND_AFTER:
             continue
         return title[: match.start()], title[match.start(1) :]
@@ -798,6 +943,22 @@ class StoryFeatures:
         )
 
 
+def _subject(title: str) -> str | None:
+    """``^country`` when the headline opens with a country other than the US or China (by
+    name, capital, demonym or an official of it): who acts in "Chile raises royalty..."."""
+    # A dateline ("Taipei: President Trump weighs port fees") says where, not who.
+    head = title[:40]
+    colon = head.find(": ")
+    if 0 < colon < 25:
+        head = title[colon + 2 : colon + 42]
+    words = content_words(head)
+    if not words:
+        return None
+    first = _term(_join_phrases(words)[0])
+    side = first if first in _COUNTRIES else _SIDE_OF.get(first)
+    return "^" + side if side is not None and "^" + side in _SUBJECT_TERMS else None
+
+
 def story_features(title: str, summary: str = "") -> StoryFeatures:
     """The features of an article with this headline and summary (plain text)."""
     title_terms = _text_terms(title)
@@ -805,6 +966,10 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
         side = _speaker_side(title)
         if side is not None:
             title_terms = title_terms | {side}
+    # A headline too short to join a story needs no subject (and must stay too short).
+    subject = _subject(title) if len(title_terms) >= MIN_TITLE_TERMS else None
+    if subject is not None:
+        title_terms = title_terms | {subject}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
     cause = background = _NO_TERMS
@@ -812,7 +977,13 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     if " after " in head or " After " in head:
         head, tail = _AFTER.split(head, maxsplit=1)
         cause = _text_terms(tail)
-    if " as " in head or " while " in head or " amid" in head or " As " in head:
+    if (
+        " as " in head
+        or " while " in head
+        or " amid" in head
+        or " As " in head
+        or ("ing" in head and ", " in head)
+    ):
         parts = _background_split(head)
         if parts is not None:
             head = parts[0]
@@ -820,6 +991,19 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     if cause or background:
         own = _text_terms(head)
         cause, background = cause - own, background - own
+        # A data release is what the headline's own clause reports, not words of two
+        # clauses together ("Soybean futures fall as traders doubt China purchase pledge").
+        if _DATA_MOVE in title_terms and _DATA_MOVE not in own:
+            title_terms = title_terms - {_DATA_MOVE} | (cause | background) & {_DATA_MOVE}
+        # What rose or fell after the news ("Lithium miners with Zimbabwe projects rise
+        # after ban suspended") moved on the news: a market move, not the news itself.
+        if (
+            cause
+            and not own.isdisjoint(_PRICE_MOVES)
+            and _DATA_MOVE not in own
+            and own.isdisjoint(_MARKET_WORDS)
+        ):
+            title_terms = title_terms | {_PRICE_MOVE}
     return StoryFeatures(title_terms, lead_terms, cause, background)
 
 
@@ -867,8 +1051,25 @@ def _figures(features: StoryFeatures) -> list[str]:
 
 
 def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
-    """Whether ``a``'s headline is a market move and ``b``'s is not one at all."""
-    return bool(a.title & _MARKET_WORDS) and not (b.title & _MARKET_WORDS or b.title & _PRICE_MOVES)
+    """Whether ``a``'s headline is a market move and ``b``'s is not one at all.
+
+    A market named only in what went on meanwhile ("PBOC holds loan prime rates steady
+    as yuan stays firm") does not make the headline the markets desk's story.
+    """
+    own_a = a.title - a.background if a.background else a.title
+    if own_a.isdisjoint(_MARKET_WORDS):
+        return False
+    own_b = b.title - b.background if b.background else b.title
+    if own_b.isdisjoint(_MARKET_WORDS):
+        return own_b.isdisjoint(_PRICE_MOVES)
+    # A data release and the market's move on it are two stories ("US consumer prices
+    # rise 2.6%" / "Wall Street rallies as softer inflation lifts rate-cut bets").
+    return (
+        _DATA_MOVE in own_b
+        and own_b.isdisjoint(_TRADED)
+        and _DATA_MOVE not in own_a
+        and not own_a.isdisjoint(_TRADED)
+    )
 
 
 def _stage(title: frozenset[str]) -> int:
@@ -887,6 +1088,89 @@ def _stages_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Stages of one negotiation are separate news: talks opening, then a deal."""
     stage_a = _stage(a)
     return stage_a != 0 and _stage(b) not in (0, stage_a)
+
+
+def _quota_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether ``a``'s headline sets a quota ``b`` never mentions, where ``b``'s bans or
+    suspends: "Congo to replace cobalt export ban with quotas" is not the ban extended."""
+    return "quota" in a.title and "quota" not in b.terms and not b.title.isdisjoint(_HALTS)
+
+
+def _subjects_apart(
+    subject_a: frozenset[str],
+    own_a: frozenset[str],
+    own_b: frozenset[str],
+    a: StoryFeatures,
+    b: StoryFeatures,
+) -> bool:
+    """Whether two headlines open with different countries acting, neither named by the
+    other article: "Chile raises royalty on copper miners" / "Peru raises royalty on
+    copper miners". A reaction opens with its own country and still joins the event."""
+    subject_b = b.title & _SUBJECT_TERMS
+    if not subject_b or subject_a == subject_b:
+        return False
+    if not (own_a.isdisjoint(_REACTION_TERMS) and own_b.isdisjoint(_REACTION_TERMS)):
+        return False
+    stated_b = b.terms - b.background if b.background else b.terms
+    stated_a = a.terms - a.background if a.background else a.terms
+    return all(side[1:] not in stated_b for side in subject_a) and all(
+        side[1:] not in stated_a for side in subject_b
+    )
+
+
+def _probe_apart(own_a: frozenset[str], own_b: frozenset[str], b: StoryFeatures) -> bool:
+    """Whether ``own_a`` reports a probe that ``b`` never mentions, where ``b``'s own
+    clause takes a measure: "EU opens probe into Chinese tyre subsidies" is not "EU
+    imposes duties on Chinese tyres" (a probe concluded with duties says "probe" in both;
+    "... relieved as China trims final duties" takes no measure of its own)."""
+    return (
+        "probe" in own_a
+        and "probe" not in b.terms
+        and not own_b.isdisjoint(_MEASURE_VERBS)
+        and not own_b.isdisjoint(_MEASURE_KINDS)
+    )
+
+
+def _countries_apart(
+    own_a: frozenset[str], own_b: frozenset[str], a: StoryFeatures, b: StoryFeatures
+) -> bool:
+    """Whether the headlines' own clauses name different third countries (not the US or
+    China, named in nearly every headline of this coverage), neither stated by the
+    other article outside a background clause: "US lowers tariffs on Norwegian goods" /
+    "Switzerland wins tariff relief", where "Norway gets US tariff cut, matching Swiss
+    deal" names Switzerland only in passing."""
+    mine = own_a & _THIRD_COUNTRIES
+    if not mine:
+        return False
+    theirs = own_b & _THIRD_COUNTRIES
+    if not theirs:
+        return False
+    # Only about a measure on a country (a tariff's target), and not for a reaction,
+    # which names its own country ("French winemakers dismayed as US doubles duty on EU
+    # wine"); nor for a destination ("permits wheat shipments to Nepal, Bangladesh").
+    if (a.title.isdisjoint(_TARGET_TERMS) and b.title.isdisjoint(_TARGET_TERMS)) or not (
+        own_a.isdisjoint(_REACTION_TERMS) and own_b.isdisjoint(_REACTION_TERMS)
+    ):
+        return False
+    stated_b = b.terms - b.background if b.background else b.terms
+    stated_a = a.terms - a.background if a.background else a.terms
+    return mine.isdisjoint(stated_b) and theirs.isdisjoint(stated_a)
+
+
+def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
+    naming no talks at all.
+
+    Ministers meeting the day after one of them lifted curbs talk about it (their lead
+    says so), but the meeting is not the measure.
+    """
+    return (
+        "talk" in a
+        and _stage(a) == 1
+        and _TALK_TERMS.isdisjoint(b)
+        and not b.isdisjoint(_MEASURE_VERBS)
+        and _stage(b) == 0
+    )
 
 
 def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
@@ -929,9 +1213,17 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     only_b = own_b - own_a - a.background if a.background else own_b - own_a
     if only_a and only_b:
         for one, other in _OPPOSITES:
-            if (only_a & one and only_b & other) or (only_a & other and only_b & one):
+            if only_a & one and only_b & other:
+                pass
+            elif only_a & other and only_b & one:
+                one, other = other, one
+            else:
+                continue
+            # A headline stating both sides ("vows firm response to tariff threat") is
+            # not the opposite of either.
+            if own_a.isdisjoint(other) and own_b.isdisjoint(one):
                 return True
-    if _stages_apart(own_a, own_b):
+    if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True
@@ -954,9 +1246,19 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         _named_apart(a, b, _GOODS)
         or _named_apart(a, b, _PROBE_KINDS)
         or _named_apart(a, b, _TARGET_KINDS)
+        or _named_apart(a, b, _MEASURE_KINDS)
     ):
         return True
     if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):
+        return True
+    if _quota_apart(a, b) or _quota_apart(b, a):
+        return True
+    if _probe_apart(own_a, own_b, b) or _probe_apart(own_b, own_a, a):
+        return True
+    if _countries_apart(own_a, own_b, a, b):
+        return True
+    subject_a = a.title & _SUBJECT_TERMS
+    if subject_a and _subjects_apart(subject_a, own_a, own_b, a, b):
         return True
     # A phone call is not a meeting in person (nor talks): one headline says call, the
     # other only meets.
@@ -990,7 +1292,7 @@ def _coverage(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     total = covered = 0.0
     other = b.terms
     for term in a.title:
-        if term in _REACTION_TERMS:
+        if term in _WEIGHTLESS:
             continue
         w = weight(term)
         total += w
@@ -1013,13 +1315,18 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
     return 0.0 if score == 0.0 or conflicting(a, b) else score
 
 
+def _counted(terms: frozenset[str]) -> int:
+    """How many words ``terms`` hold: a headline's subject marker is no word of its own."""
+    return len(terms) - len(terms & _SUBJECT_TERMS)
+
+
 def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     if len(a.title) < MIN_TITLE_TERMS or len(b.title) < MIN_TITLE_TERMS:
         return 0.0
-    shared = len(a.title & b.title)
+    shared = _counted(a.title & b.title)
     if shared < MIN_SHARED_TITLE_TERMS and (
         shared < MIN_SHARED_TITLE_TERMS - 1
-        or max(len(a.title & b.terms), len(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
+        or max(_counted(a.title & b.terms), _counted(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
     ):
         return 0.0
     a_by_b = _coverage(a, b, weight)
@@ -1169,7 +1476,7 @@ class StoryIndex:
             """Rarity: smoothed inverse document frequency over what is held now."""
             w = weights.get(term)
             if w is None:
-                if term in _REACTION_TERMS:
+                if term in _WEIGHTLESS:
                     w = weights[term] = 0.0
                 else:
                     w = weights[term] = math.log(numerator / (len(postings.get(term, ())) + 1))
