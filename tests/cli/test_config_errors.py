@@ -58,7 +58,7 @@ async def refused(tmp_path: Path, body: str, *command: str) -> list[str]:
         (
             "[poll]\nzzz = 1\n",
             "unknown key 'zzz' in [poll]: valid keys: default_interval, max_age_hours, "
-            "backfill, failing_after, tick_seconds",
+            "backfill, failing_after, tick_seconds, workers",
         ),
     ],
 )
