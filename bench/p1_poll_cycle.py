@@ -78,7 +78,7 @@ def launch_pack_watches() -> list[WatchConfig]:
     return [WatchConfig(**{**w, "google_news": False}) for w in data.get("watches", [])]
 
 
-def build_settings(db: Path, watches: int) -> Settings:
+def build_settings(db: Path, watches: int, workers: int) -> Settings:
     pack = launch_pack_watches()
     extra = [WatchConfig(query=q) for q in synthetic_watches(watches)]
     return Settings(
@@ -86,6 +86,7 @@ def build_settings(db: Path, watches: int) -> Settings:
         fetch={"allow_private_addresses": True},
         health={"enabled": False},
         log_level="WARNING",
+        poll={"workers": workers},
         watches=[*pack, *extra],
         feeds=[],
     )
@@ -374,7 +375,7 @@ async def timed_cycle(core: Core, profiler: cProfile.Profile | None = None) -> t
 
 
 async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
-    settings = build_settings(db, args.watches)
+    settings = build_settings(db, args.watches, args.workers)
     t0 = time.perf_counter()
     async with open_core(settings) as core:
         t_sync = time.perf_counter() - t0
@@ -516,6 +517,9 @@ def main(argv: list[str] | None = None) -> None:
         "directly with bulk inserts",
     )
     p.add_argument("--rounds", type=int, default=1, help="bump/cycle/bump/ceiling rounds")
+    p.add_argument(
+        "--workers", type=int, default=1, help="[poll] workers: parsing processes (0: in the loop)"
+    )
     p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
     p.add_argument("--seed-only", action="store_true", help="stop after the seeding cycle")
     p.add_argument(
@@ -531,7 +535,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{platform.system()} {platform.machine()}, load average {load_average()}"
     )
     print(
-        f"P1 poll cycle: {args.feeds} feeds, {args.changed:.0%} changed, {args.watches} + 8 watches"
+        f"P1 poll cycle: {args.feeds} feeds, {args.changed:.0%} changed, "
+        f"{args.watches} + 8 watches, {args.workers} parsing worker process(es)"
     )
     t0 = time.perf_counter()
     with (

@@ -36,7 +36,7 @@ from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
 from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
-from bot.core.prepare import PreparePool, default_workers
+from bot.core.prepare import PreparePool
 from bot.core.query import parse_query
 from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
@@ -274,9 +274,7 @@ async def open_core(
         default_destinations=lambda: core_ref[0].default_destinations(),
         in_flight=settings.fetch.concurrency,
         instance_id=instance_id,
-        prepare_pool=PreparePool(
-            default_workers() if settings.poll.workers is None else settings.poll.workers
-        ),
+        prepare_pool=PreparePool(settings.poll.workers),
     )
     deliverer = Deliverer(
         store=store,

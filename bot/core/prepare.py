@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
-import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -91,11 +90,6 @@ def prepare_body(job: PrepareJob) -> Prepared:
             )
         )
     return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned)
-
-
-def default_workers() -> int:
-    """One worker per core beyond the event loop's own (none on a single core)."""
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 class PreparePool:
