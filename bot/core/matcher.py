@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -440,8 +440,9 @@ _DELTA_CAP = 16384
 # garbage and the rebuilds' cost per removed term bounded.
 _COMPACT_FLOOR = 256
 
-_ByTerm = dict[int, tuple[tuple[Match, ...], tuple[_Watch, ...]]]
+_Direct = dict[int, tuple[Match, ...]]
 _ByAnchor = dict[int, tuple[_Watch, ...]]
+_Indexes = tuple[_Direct, _ByAnchor, _ByAnchor, _ByAnchor]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -470,17 +471,19 @@ class Matcher:
         self,
         compiler: _Compiler,
         entries: dict[int, _Entry],
-        indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
+        indexes: _Indexes,
         automata: tuple[Any, int, Any, int],
         regexes: _Regexes,
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
         self._compiler = compiler
         self._entries = entries
-        # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
-        # candidates); one dict, so a present term costs one lookup. Then term id in the
-        # publisher name / regex id -> the watches anchored there.
-        self._by_term, self._by_source, self._by_regex = indexes
+        # Term id -> the prebuilt matches of the one-term watches it proves; term id ->
+        # the watches it makes candidates; the same for a term id in the publisher name
+        # and for a regex id. The first two are read with C-level map() over the present
+        # terms, so a present term costs no Python bytecode.
+        self._direct, self._by_term, self._by_source, self._by_regex = indexes
+        self._direct_get = self._direct.get
         self._by_term_get = self._by_term.get
         # The automaton of term ids below _base_end, and one of the terms added since
         # (up to _delta_end), None when there are none.
@@ -537,14 +540,16 @@ class Matcher:
         if reuse is not None and not added and not removed:
             return reuse
         indexes = _refiled(
-            (reuse._by_term, reuse._by_source, reuse._by_regex) if reuse else ({}, {}, {}),
+            (reuse._direct, reuse._by_term, reuse._by_source, reuse._by_regex)
+            if reuse
+            else ({}, {}, {}, {}),
             removed,
             added,
         )
         automata = compiler.automata(
             (reuse._automaton, reuse._base_end, reuse._delta, reuse._delta_end) if reuse else None
         )
-        regexes = compiler.regexes(indexes[2].keys(), reuse._regex_parts if reuse else None)
+        regexes = compiler.regexes(indexes[3].keys(), reuse._regex_parts if reuse else None)
         compiler.dead_terms += sum(entry.size for entry in removed)
         log.debug(
             "matcher built",
@@ -564,15 +569,10 @@ class Matcher:
         """Every watch the document matches, sorted by watch id."""
         article = self._article(doc)
         present = article.any
-        matches: list[Match] = []
-        candidates: set[_Watch] = set(self._always)
-        for entry in map(self._by_term_get, present):
-            if entry is not None:
-                fixed, watches = entry
-                if fixed:
-                    matches += fixed
-                if watches:
-                    candidates.update(watches)
+        matches = list(chain.from_iterable(filter(None, map(self._direct_get, present))))
+        candidates = set(chain.from_iterable(filter(None, map(self._by_term_get, present))))
+        if self._always:
+            candidates.update(self._always)
         if self._by_source:
             by_source = self._by_source
             for term_id in article.source & by_source.keys():
@@ -646,14 +646,16 @@ class Matcher:
         return found
 
 
-def _refiled(
-    indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
-    removed: Iterable[_Entry],
-    added: Iterable[_Entry],
-) -> tuple[_ByTerm, _ByAnchor, _ByAnchor]:
+def _refiled(indexes: _Indexes, removed: Iterable[_Entry], added: Iterable[_Entry]) -> _Indexes:
     """Copies of ``indexes`` without the ``removed`` entries and with the ``added`` ones;
     only the index keys those entries are filed under are touched."""
-    by_term, by_source, by_regex = dict(indexes[0]), dict(indexes[1]), dict(indexes[2])
+    direct, by_term, by_source, by_regex = (dict(index) for index in indexes)
+    by_kind: dict[int, dict[int, Any]] = {
+        _DIRECT: direct,
+        _IN_TEXT: by_term,
+        _IN_SOURCE: by_source,
+        _IN_REGEX: by_regex,
+    }
     gone: dict[_Anchor, set[int]] = {}
     for entry in removed:
         for key in entry.keys:
@@ -666,24 +668,18 @@ def _refiled(
         kind, anchor = key & 3, key >> 2
         dropped = gone.get(key, _EMPTY)
         fresh = new.get(key, ())
-        if kind in (_IN_TEXT, _DIRECT):
-            fixed, watches = by_term.get(anchor, ((), ()))
-            if kind == _DIRECT:
-                fixed = _without(fixed, dropped) + tuple(e.direct for e in fresh if e.direct)
-            else:
-                watches = _without(watches, dropped) + tuple(e.watch for e in fresh)
-            if fixed or watches:
-                by_term[anchor] = (fixed, watches)
-            else:
-                del by_term[anchor]
-            continue
-        index = by_source if kind == _IN_SOURCE else by_regex
-        kept = _without(index.get(anchor, ()), dropped) + tuple(e.watch for e in fresh)
+        index = by_kind[kind]
+        added_items = (
+            tuple(e.direct for e in fresh if e.direct)
+            if kind == _DIRECT
+            else tuple(e.watch for e in fresh)
+        )
+        kept = _without(index.get(anchor, ()), dropped) + added_items
         if kept:
             index[anchor] = kept
         else:
             del index[anchor]
-    return by_term, by_source, by_regex
+    return direct, by_term, by_source, by_regex
 
 
 def _without(items: tuple[Any, ...], watch_ids: AbstractSet[int]) -> tuple[Any, ...]:
