@@ -92,6 +92,13 @@ _SOURCE_MEMO_SIZE = 4096
 # Up to this many regex-only watches' literals are looked for with substring tests (each
 # ~0.2 µs over an article); more go through one RE2::Set pass (~3 µs).
 _MAX_LITERAL_TESTS = 12
+# A regex-only watch's regex with a required literal this long is anchored on that literal
+# as a key of its own in the automaton (unpadded: it may sit inside a word), so the pass the
+# article gets anyway says whether the watch is a candidate. Each such key costs every
+# article a little automaton time (~0.15 µs), so a compiler takes at most this many; later
+# ones are looked for with substring tests or an RE2::Set as before.
+_MIN_KEY_LITERAL = 4
+_MAX_KEY_LITERALS = 32
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
 # Up to this many plain terms, a watch's matched terms are tested one by one; more are
@@ -735,6 +742,9 @@ class _Compiler:
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._patterns: list[str] = []  # id -> pattern
         self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
+        # Required literals of anchor regexes that are automaton keys: literal -> term id.
+        self._literal_ids: dict[str, int] = {}
+        self._literal_terms: set[int] = set()  # their term ids
         self.dead_terms = 0  # terms of watches removed since this compiler was new
 
     @property
@@ -752,6 +762,8 @@ class _Compiler:
             key = self.term_id(root) << 2 | _DIRECT
             return _Entry(query.text, watch, (key,), direct, source_regex, 1)
         anchors = self.anchors(root)
+        if anchors is not None:
+            anchors = self._literal_anchors(anchors, query)
         keys = tuple(sorted(anchors)) if anchors is not None else ()
         return _Entry(query.text, watch, keys, None, source_regex, len(query.terms))
 
@@ -852,6 +864,11 @@ class _Compiler:
             return None
         keys: dict[str, int] = {}
         for term_id, folded in enumerate(self._terms[start:end], start):
+            if term_id in self._literal_terms:
+                # A literal is found anywhere, inside words too; it is ASCII and has no
+                # padding, so it is never the key of a term.
+                assert keys.setdefault(folded, term_id) == term_id, folded
+                continue
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
@@ -907,6 +924,42 @@ class _Compiler:
             usable,
             key=lambda a: (max(anchor & 3 for anchor in a), len(a), -self._specificity(a)),
         )
+
+    def _literal_anchors(self, anchors: frozenset[_Anchor], query: Query) -> frozenset[_Anchor]:
+        """``anchors`` with each regex that has a literal key (see _literal_term) replaced
+        by that key, looked for where the query looks for the regex."""
+        if all(anchor & 3 != _IN_REGEX for anchor in anchors):
+            return anchors
+        fields: dict[int, set[str | None]] = {}
+        for term in query.terms:
+            if term.is_regex:
+                fields.setdefault(self.term_id(term), set()).add(term.field)
+        converted: set[_Anchor] = set()
+        for anchor in anchors:
+            regex_id = anchor >> 2
+            if anchor & 3 == _IN_REGEX and len(fields[regex_id]) == 1:
+                literal_id = self._literal_term(self._patterns[regex_id])
+                if literal_id is not None:
+                    kind = _IN_SOURCE if fields[regex_id] == {"source"} else _IN_TEXT
+                    converted.add(literal_id << 2 | kind)
+                    continue
+            converted.add(anchor)
+        return frozenset(converted)
+
+    def _literal_term(self, pattern: str) -> int | None:
+        """The term id of the required literal of ``pattern`` as an automaton key, or None
+        (no literal, too short, or too many keys of literals already)."""
+        literal = required_literal(pattern)
+        if literal is None or len(literal) < _MIN_KEY_LITERAL:
+            return None
+        term_id = self._literal_ids.get(literal)
+        if term_id is None:
+            if len(self._literal_ids) >= _MAX_KEY_LITERALS:
+                return None
+            term_id = self._literal_ids[literal] = len(self._terms)
+            self._terms.append(literal)
+            self._literal_terms.add(term_id)
+        return term_id
 
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
@@ -1017,7 +1070,12 @@ class _Compiler:
                     forbidden.add(negated_id)
                     continue
             (costly if _has_regex(child) else cheap).append(self._check(child))
-        return frozenset(required), frozenset(forbidden), tuple(cheap + costly)
+        # Most watches forbid nothing: one shared empty frozenset (216 bytes each otherwise).
+        return (
+            frozenset(required) if required else _EMPTY,
+            frozenset(forbidden) if forbidden else _EMPTY,
+            tuple(cheap + costly),
+        )
 
     def _and_check(self, node: And) -> _Check:
         required, forbidden, rest = self._split_and(node)
