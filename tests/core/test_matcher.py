@@ -673,3 +673,39 @@ def test_many_regex_questions_about_one_article_switch_to_set_passes_with_same_a
     assert [m.watch_id for m in matcher.match(doc)] == [0, 1, 2, 3, 4, 5, 10, 11]
     alone = [Matcher.build([watch]).match(doc) for watch in watches]
     assert matcher.match(doc) == [match for result in alone for match in result]
+
+
+def test_regex_only_watches_anchored_on_literal_keys_or_not_answer_like_the_reference() -> None:
+    """Regex-only watches are anchored on their regex's literal as an automaton key while
+    the compiler takes more such keys, and on the regex itself past that; both kinds, in
+    any field, alone or beside plain words, give the reference's answers."""
+    rng = random.Random(41)
+    stems = ["tariff", "export", "china", "chip", "rare", "earth", "news", "city", "class"]
+    stems += [f"{rng.choice(stems)}{suffix}" for suffix in ("ab", "zz", "on", "er") * 12]
+    queries: list[Query] = []
+    for stem in dict.fromkeys(stems):
+        field = rng.choice(["", "", "title:", "summary:", "source:"])
+        regex = rng.choice([f"/{stem}\\w*/", f"/{stem}s? (on|in)/", f"/(a|the) {stem}/"])
+        queries.append(parse_query(f"{field}{regex}"))
+        queries.append(parse_query(f"{random_term(rng)} {regex}"))
+    matcher = Matcher.build(enumerate(queries))
+    assert matcher._by_regex  # past the cap: anchored on the regex
+    assert any(matcher._by_term.get(i) for i in matcher._compiler._literal_ids.values())
+    words = [*VOCABULARY, "on", "in", "the", "a", *(s + "s" for s in stems), *stems]
+    sources = ["Reuters", "China Daily", "Tariff news", "Chipzz on"]
+    total = 0
+    for _ in range(120):
+        doc = MatchDocument(
+            title=" ".join(rng.choices(words, k=rng.randint(0, 6))),
+            summary=" ".join(rng.choices(words, k=rng.randint(0, 20))),
+            content=" ".join(rng.choices(words, k=rng.randint(0, 8))) if rng.random() < 0.3 else "",
+            source=rng.choice(sources),
+        )
+        expected = []
+        for watch_id, query in enumerate(queries):
+            matched = reference_match(query, doc)
+            if matched is not None:
+                expected.append(Match(watch_id, matched))
+        assert matcher.match(doc) == expected, doc
+        total += len(expected)
+    assert total > 200
