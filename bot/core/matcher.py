@@ -741,7 +741,6 @@ class _Compiler:
         self._terms: list[str] = []  # id -> folded term
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._patterns: list[str] = []  # id -> pattern
-        self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
         # Required literals of anchor regexes that are automaton keys: literal -> term id.
         self._literal_ids: dict[str, int] = {}
         self._literal_terms: set[int] = set()  # their term ids
@@ -893,7 +892,6 @@ class _Compiler:
         if term_id is None:
             term_id = self._term_ids[term.folded] = len(self._terms)
             self._terms.append(term.folded)
-            self._anchor_weight[term_id] = 100 * term.folded.count(" ") + len(term.folded)
         return term_id
 
     def anchors(self, node: Node) -> frozenset[_Anchor] | None:
@@ -963,9 +961,16 @@ class _Compiler:
 
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
-            self._anchor_weight.get(anchor >> 2, 0) if anchor & 3 != _IN_REGEX else 0
-            for anchor in anchors
+            self._weight(anchor >> 2) if anchor & 3 != _IN_REGEX else 0 for anchor in anchors
         )
+
+    def _weight(self, term_id: int) -> int:
+        """How specific a term is: more words, then more characters (worked out when asked,
+        rather than kept for every term)."""
+        if term_id in self._literal_terms:
+            return 0
+        folded = self._terms[term_id]
+        return 100 * folded.count(" ") + len(folded)
 
     def compile_watch(self, watch_id: int, query: Query) -> _Watch:
         positives: tuple[tuple[str, _Check], ...] = ()
