@@ -656,7 +656,8 @@ class Matcher:
 def _refiled(indexes: _Indexes, removed: Iterable[_Entry], added: Iterable[_Entry]) -> _Indexes:
     """Copies of ``indexes`` without the ``removed`` entries and with the ``added`` ones;
     only the index keys those entries are filed under are touched."""
-    direct, by_term, by_source, by_regex = (dict(index) for index in indexes)
+    direct, by_term = dict(indexes[0]), dict(indexes[1])
+    by_source, by_regex = dict(indexes[2]), dict(indexes[3])
     by_kind: dict[int, dict[int, Any]] = {
         _DIRECT: direct,
         _IN_TEXT: by_term,
