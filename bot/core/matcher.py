@@ -89,16 +89,10 @@ _REGEX_SET_MAX_MEM = 64 << 20
 # prefilter (a conservative test: ``[^a]`` disables it too).
 _POSITION_SENSITIVE = ("^", "$", "\\A", "\\z")
 _SOURCE_MEMO_SIZE = 4096
-# Up to this many regex-only watches' literals are looked for with substring tests (each
-# ~0.2 µs over an article); more go through one RE2::Set pass (~3 µs).
-_MAX_LITERAL_TESTS = 12
-# A regex-only watch's regex with a required literal this long is anchored on that literal
-# as a key of its own in the automaton (unpadded: it may sit inside a word), so the pass the
-# article gets anyway says whether the watch is a candidate. Each such key costs every
-# article a little automaton time (~0.15 µs), so a compiler takes at most this many; later
-# ones are looked for with substring tests or an RE2::Set as before.
-_MIN_KEY_LITERAL = 4
-_MAX_KEY_LITERALS = 32
+# The required literals of the regexes that regex-only watches are anchored on: up to this
+# many are looked for with substring tests (~0.4 µs each over an article); more with one
+# pass of an RE2::Set of just the literals (~1.5 µs, however many there are).
+_FEW_LITERALS = 3
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
 # Up to this many plain terms, a watch's matched terms are tested one by one; more are
@@ -219,11 +213,21 @@ class _Article:
 
     def anchor_regexes(self) -> AbstractSet[int]:
         """Ids of the regexes that watches are anchored on and that may be present (a
-        superset). When each has a required literal (and there are few), a substring test
-        per literal; else one pass of a small RE2::Set of just those, the fields joined."""
+        superset). When each has a required literal, a substring test per literal, or one
+        pass of an RE2::Set of the literals when there are more than a few; else one pass of
+        a small RE2::Set of just those regexes, the fields joined."""
         matcher = self._matcher
         literals = matcher._anchor_literals
         if literals is not None:
+            literal_set = matcher._anchor_literal_set
+            if literal_set is not None:
+                indexes = literal_set.Match(self._joined_for_regexes())
+                if not indexes:
+                    return _EMPTY
+                present: set[int] = set()
+                for index in indexes:
+                    present.update(literals[index][1])
+                return present
             text = self._text
             source = self.source_text if matcher._regex_in_source else ""
             found: set[int] = set()
@@ -503,6 +507,7 @@ class Matcher:
         # Regex-only watches make their regexes worth looking for in every article: by
         # their required literals, else with a small RE2::Set of just those regexes.
         self._anchor_literals = regexes.anchor_literals
+        self._anchor_literal_set = regexes.anchor_literal_set
         self._anchor_regex_set = regexes.anchor_set
         self._anchor_regex_ids = regexes.anchor_ids
         self._anchor_regex_joinable = regexes.anchor_joinable
@@ -709,6 +714,7 @@ class _Regexes:
     joinable: bool
     anchor_ids: list[int]
     anchor_literals: tuple[tuple[str, tuple[int, ...]], ...] | None
+    anchor_literal_set: Any  # RE2::Set of those literals (set index == position), or None
     anchor_set: Any
     anchor_joinable: bool
 
@@ -742,9 +748,6 @@ class _Compiler:
         self._terms: list[str] = []  # id -> folded term
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._patterns: list[str] = []  # id -> pattern
-        # Required literals of anchor regexes that are automaton keys: literal -> term id.
-        self._literal_ids: dict[str, int] = {}
-        self._literal_terms: set[int] = set()  # their term ids
         self.dead_terms = 0  # terms of watches removed since this compiler was new
 
     @property
@@ -762,8 +765,6 @@ class _Compiler:
             key = self.term_id(root) << 2 | _DIRECT
             return _Entry(query.text, watch, (key,), direct, source_regex, 1)
         anchors = self.anchors(root)
-        if anchors is not None:
-            anchors = self._literal_anchors(anchors, query)
         keys = tuple(sorted(anchors)) if anchors is not None else ()
         return _Entry(query.text, watch, keys, None, source_regex, len(query.terms))
 
@@ -808,6 +809,11 @@ class _Compiler:
             joinable=joinable,
             anchor_ids=anchors,
             anchor_literals=anchor_literals,
+            anchor_literal_set=(
+                self.literal_set(anchor_literals)
+                if anchor_literals is not None and len(anchor_literals) > _FEW_LITERALS
+                else None
+            ),
             anchor_set=self.regex_set(only) if anchor_literals is None else None,
             anchor_joinable=self.regexes_joinable(only),
         )
@@ -834,7 +840,7 @@ class _Compiler:
         self, regex_ids: AbstractSet[int]
     ) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
         """(required literal, regexes needing it) for ``regex_ids``, or None when one of
-        them has no literal or there are too many literals for substring tests to pay."""
+        them has no literal."""
         by_literal: dict[str, list[int]] = {}
         for pattern, regex_id in self._regex_ids.items():
             if regex_id in regex_ids:
@@ -842,9 +848,22 @@ class _Compiler:
                 if literal is None:
                     return None
                 by_literal.setdefault(literal, []).append(regex_id)
-        if len(by_literal) > _MAX_LITERAL_TESTS:
-            return None
         return tuple((literal, tuple(ids)) for literal, ids in by_literal.items())
+
+    @staticmethod
+    def literal_set(literals: tuple[tuple[str, tuple[int, ...]], ...]) -> Any:
+        """One RE2::Set of plain strings (set index == position in ``literals``). Folded
+        text and literals are both lower case, so it matches case-sensitively."""
+        options = re2.Options()
+        options.literal = True
+        options.log_errors = False
+        options.never_capture = True
+        options.max_mem = _REGEX_SET_MAX_MEM
+        literal_set = re2.Set.SearchSet(options)
+        for literal, _ in literals:
+            literal_set.Add(literal)
+        literal_set.Compile()
+        return literal_set
 
     def regexes_joinable(self, only: AbstractSet[int] | None = None) -> bool:
         """Whether one pass over the fields joined by newlines finds every regex (of
@@ -864,11 +883,6 @@ class _Compiler:
             return None
         keys: dict[str, int] = {}
         for term_id, folded in enumerate(self._terms[start:end], start):
-            if term_id in self._literal_terms:
-                # A literal is found anywhere, inside words too; it is ASCII and has no
-                # padding, so it is never the key of a term.
-                assert keys.setdefault(folded, term_id) == term_id, folded
-                continue
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
@@ -924,42 +938,6 @@ class _Compiler:
             key=lambda a: (max(anchor & 3 for anchor in a), len(a), -self._specificity(a)),
         )
 
-    def _literal_anchors(self, anchors: frozenset[_Anchor], query: Query) -> frozenset[_Anchor]:
-        """``anchors`` with each regex that has a literal key (see _literal_term) replaced
-        by that key, looked for where the query looks for the regex."""
-        if all(anchor & 3 != _IN_REGEX for anchor in anchors):
-            return anchors
-        fields: dict[int, set[str | None]] = {}
-        for term in query.terms:
-            if term.is_regex:
-                fields.setdefault(self.term_id(term), set()).add(term.field)
-        converted: set[_Anchor] = set()
-        for anchor in anchors:
-            regex_id = anchor >> 2
-            if anchor & 3 == _IN_REGEX and len(fields[regex_id]) == 1:
-                literal_id = self._literal_term(self._patterns[regex_id])
-                if literal_id is not None:
-                    kind = _IN_SOURCE if fields[regex_id] == {"source"} else _IN_TEXT
-                    converted.add(literal_id << 2 | kind)
-                    continue
-            converted.add(anchor)
-        return frozenset(converted)
-
-    def _literal_term(self, pattern: str) -> int | None:
-        """The term id of the required literal of ``pattern`` as an automaton key, or None
-        (no literal, too short, or too many keys of literals already)."""
-        literal = required_literal(pattern)
-        if literal is None or len(literal) < _MIN_KEY_LITERAL:
-            return None
-        term_id = self._literal_ids.get(literal)
-        if term_id is None:
-            if len(self._literal_ids) >= _MAX_KEY_LITERALS:
-                return None
-            term_id = self._literal_ids[literal] = len(self._terms)
-            self._terms.append(literal)
-            self._literal_terms.add(term_id)
-        return term_id
-
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
             self._weight(anchor >> 2) if anchor & 3 != _IN_REGEX else 0 for anchor in anchors
@@ -968,8 +946,6 @@ class _Compiler:
     def _weight(self, term_id: int) -> int:
         """How specific a term is: more words, then more characters (worked out when asked,
         rather than kept for every term)."""
-        if term_id in self._literal_terms:
-            return 0
         folded = self._terms[term_id]
         return 100 * folded.count(" ") + len(folded)
 
