@@ -21,15 +21,16 @@ How it stays cheap with thousands of watches:
    is a candidate. The rest test the plain terms of a top-level AND (``required`` and
    ``forbidden`` sets) inline, then a precompiled closure for what is left; when every
    positive term is required (``a b``, ``a -b``), the Match is prebuilt too.
-4. Regexes run only when a candidate watch asks about one: each is searched for on its
+4. Regexes run only when a candidate watch asks about one, and only when the regex's
+   required literal (:func:`required_literal`, e.g. ``tariff`` for ``/tariffs? on/``) is
+   in the text (a substring test answers most questions): each is searched for on its
    own in the fields asked (~1 µs a field); an article that asks about more than a few
    gets RE2::Set passes instead, which answer every regex at once (when no pattern holds
    ``^``/``$``, one pass over the fields joined first tells which can be present at all).
-   Regex-only watches are anchored on their regexes: each regex's required literal
-   (:func:`required_literal`, e.g. ``tariff`` for ``/tariffs? on/``) is looked for with a
-   substring test, and only an article holding it makes the watch a candidate. Regexes
-   without a literal, or too many of them, go through one pass of a small RE2::Set of
-   just those regexes instead.
+   Regex-only watches are anchored on their regexes: the required literals are looked
+   for with substring tests (more than three: one pass of an RE2::Set of the literals),
+   and only an article holding one makes its watches candidates. Regexes without a
+   literal go through one pass of a small RE2::Set of just those regexes instead.
 
 What is left per article is the folding, the automaton pass and a few set operations;
 see bench/p2_matching.py for the figures.
