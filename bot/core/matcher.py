@@ -28,7 +28,7 @@ How it stays cheap with thousands of watches:
    gets RE2::Set passes instead, which answer every regex at once (when no pattern holds
    ``^``/``$``, one pass over the fields joined first tells which can be present at all).
    Regex-only watches are anchored on their regexes: the required literals are looked
-   for with substring tests (more than three: one pass of an RE2::Set of the literals),
+   for with substring tests (more than eight: one pass of an RE2::Set of the literals),
    and only an article holding one makes its watches candidates. Regexes without a
    literal go through one pass of a small RE2::Set of just those regexes instead.
 
@@ -91,9 +91,10 @@ _REGEX_SET_MAX_MEM = 64 << 20
 _POSITION_SENSITIVE = ("^", "$", "\\A", "\\z")
 _SOURCE_MEMO_SIZE = 4096
 # The required literals of the regexes that regex-only watches are anchored on: up to this
-# many are looked for with substring tests (~0.4 µs each over an article); more with one
-# pass of an RE2::Set of just the literals (~1.5 µs, however many there are).
-_FEW_LITERALS = 3
+# many are looked for with substring tests (~0.4 µs and ~1,700 instructions each over an
+# article); more with one pass of an RE2::Set of just the literals (~1.5 µs and ~13,000
+# instructions, however many there are: under callgrind, 5 substring tests cost less).
+_FEW_LITERALS = 8
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
 # Up to this many plain terms, a watch's matched terms are tested one by one; more are
