@@ -27,10 +27,11 @@ How it stays cheap with thousands of watches:
    own in the fields asked (~1 µs a field); an article that asks about more than a few
    gets RE2::Set passes instead, which answer every regex at once (when no pattern holds
    ``^``/``$``, one pass over the fields joined first tells which can be present at all).
-   Regex-only watches are anchored on their regexes: the required literals are looked
-   for with substring tests (more than eight: one pass of an RE2::Set of the literals),
-   and only an article holding one makes its watches candidates. Regexes without a
-   literal go through one pass of a small RE2::Set of just those regexes instead.
+   Regex-only watches are anchored on their regexes: the first few required literals are
+   keys of their own in the automaton, the others are looked for with substring tests
+   (more than eight: one pass of an RE2::Set of the literals), and only an article
+   holding one makes its watches candidates. Regexes without a literal go through one
+   pass of a small RE2::Set of just those regexes instead.
 
 What is left per article is the folding, the automaton pass and a few set operations;
 see bench/p2_matching.py for the figures.
@@ -95,6 +96,13 @@ _SOURCE_MEMO_SIZE = 4096
 # article); more with one pass of an RE2::Set of just the literals (~1.5 µs and ~13,000
 # instructions, however many there are: under callgrind, 5 substring tests cost less).
 _FEW_LITERALS = 8
+# The first few of those literals (at least this long) are keys of their own in the
+# automaton instead (unpadded: a literal may sit inside a word), so the pass every article
+# gets anyway tells which are present. Few, because a key with a new first letter widens
+# the trie's root, which the automaton scans at nearly every character: 5 such keys cost
+# an article ~1 µs of automaton time where 5 substring tests cost ~2 µs, 12 cost ~4.5 µs.
+_MIN_KEY_LITERAL = 4
+_MAX_KEY_LITERALS = 6
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
 # Up to this many plain terms, a watch's matched terms are tested one by one; more are
@@ -750,6 +758,9 @@ class _Compiler:
         self._terms: list[str] = []  # id -> folded term
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._patterns: list[str] = []  # id -> pattern
+        # Required literals of anchor regexes that are automaton keys: literal -> term id.
+        self._literal_ids: dict[str, int] = {}
+        self._literal_terms: set[int] = set()  # their term ids
         self.dead_terms = 0  # terms of watches removed since this compiler was new
 
     @property
@@ -767,6 +778,8 @@ class _Compiler:
             key = self.term_id(root) << 2 | _DIRECT
             return _Entry(query.text, watch, (key,), direct, source_regex, 1)
         anchors = self.anchors(root)
+        if anchors is not None:
+            anchors = self._literal_anchors(anchors, query)
         keys = tuple(sorted(anchors)) if anchors is not None else ()
         return _Entry(query.text, watch, keys, None, source_regex, len(query.terms))
 
@@ -885,6 +898,11 @@ class _Compiler:
             return None
         keys: dict[str, int] = {}
         for term_id, folded in enumerate(self._terms[start:end], start):
+            if term_id in self._literal_terms:
+                # A literal is found anywhere, inside words too; it is ASCII and has no
+                # padding, so it is never the key of a term.
+                assert keys.setdefault(folded, term_id) == term_id, folded
+                continue
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
@@ -940,6 +958,42 @@ class _Compiler:
             key=lambda a: (max(anchor & 3 for anchor in a), len(a), -self._specificity(a)),
         )
 
+    def _literal_anchors(self, anchors: frozenset[_Anchor], query: Query) -> frozenset[_Anchor]:
+        """``anchors`` with each regex that has a literal key (see _literal_term) replaced
+        by that key, looked for where the query looks for the regex."""
+        if all(anchor & 3 != _IN_REGEX for anchor in anchors):
+            return anchors
+        fields: dict[int, set[str | None]] = {}
+        for term in query.terms:
+            if term.is_regex:
+                fields.setdefault(self.term_id(term), set()).add(term.field)
+        converted: set[_Anchor] = set()
+        for anchor in anchors:
+            regex_id = anchor >> 2
+            if anchor & 3 == _IN_REGEX and len(fields[regex_id]) == 1:
+                literal_id = self._literal_term(self._patterns[regex_id])
+                if literal_id is not None:
+                    kind = _IN_SOURCE if fields[regex_id] == {"source"} else _IN_TEXT
+                    converted.add(literal_id << 2 | kind)
+                    continue
+            converted.add(anchor)
+        return frozenset(converted)
+
+    def _literal_term(self, pattern: str) -> int | None:
+        """The term id of the required literal of ``pattern`` as an automaton key, or None
+        (no literal, too short, or too many keys of literals already)."""
+        literal = required_literal(pattern)
+        if literal is None or len(literal) < _MIN_KEY_LITERAL:
+            return None
+        term_id = self._literal_ids.get(literal)
+        if term_id is None:
+            if len(self._literal_ids) >= _MAX_KEY_LITERALS:
+                return None
+            term_id = self._literal_ids[literal] = len(self._terms)
+            self._terms.append(literal)
+            self._literal_terms.add(term_id)
+        return term_id
+
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
             self._weight(anchor >> 2) if anchor & 3 != _IN_REGEX else 0 for anchor in anchors
@@ -948,6 +1002,8 @@ class _Compiler:
     def _weight(self, term_id: int) -> int:
         """How specific a term is: more words, then more characters (worked out when asked,
         rather than kept for every term)."""
+        if term_id in self._literal_terms:
+            return 0
         folded = self._terms[term_id]
         return 100 * folded.count(" ") + len(folded)
 
