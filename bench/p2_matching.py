@@ -12,7 +12,8 @@ terms, all from a fixed seed. Then it reports:
   over its positive terms, case-insensitive), measured on ``--baseline-sample`` articles
   and extrapolated: the naive loop is far too slow to run over all of them;
 * matches per article and the Matcher/baseline speed ratio;
-* the share of each watch shape, the CPU count and the load average before and after.
+* the share of each watch shape, the CPU count and the load average before and after;
+* how much the process's resident memory grew over ``Matcher.build`` (the matcher's size).
 
 Times are CPU seconds of this process (``time.process_time``), so other work on a shared
 machine does not distort them much; it still slows a memory-bound loop like the automaton
@@ -31,6 +32,7 @@ Usage: ``python bench/p2_matching.py [--watches 10000] [--articles 100000]``
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import re
@@ -40,6 +42,8 @@ import time
 from collections import Counter
 from itertools import accumulate
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -272,9 +276,13 @@ def main() -> None:
         + ", ".join(f"{name} {count / len(shaped):.0%}" for name, count in shares.most_common())
     )
 
+    rss_before = _rss_mb()
     started = time.perf_counter()
     matcher = Matcher.build(enumerate(queries))
-    print(f"Matcher.build: {time.perf_counter() - started:.2f} s")
+    print(
+        f"Matcher.build: {time.perf_counter() - started:.2f} s, "
+        f"resident memory +{_rss_mb() - rss_before:.1f} MB"
+    )
 
     # CPU time, not wall time: other processes share this machine and the loop is
     # single-threaded, so CPU seconds are what a core would spend.
@@ -324,6 +332,11 @@ def main() -> None:
     )
     print(f"Matcher / baseline: {matcher_rate / baseline_rate:,.0f}x")
     print(f"load average at the end: {_load()}")
+
+
+def _rss_mb() -> float:
+    gc.collect()
+    return float(psutil.Process().memory_info().rss) / 1e6
 
 
 def _load() -> str:

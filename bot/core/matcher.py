@@ -21,15 +21,17 @@ How it stays cheap with thousands of watches:
    is a candidate. The rest test the plain terms of a top-level AND (``required`` and
    ``forbidden`` sets) inline, then a precompiled closure for what is left; when every
    positive term is required (``a b``, ``a -b``), the Match is prebuilt too.
-4. Regexes run only when a candidate watch asks about one: each is searched for on its
+4. Regexes run only when a candidate watch asks about one, and only when the regex's
+   required literal (:func:`required_literal`, e.g. ``tariff`` for ``/tariffs? on/``) is
+   in the text (a substring test answers most questions): each is searched for on its
    own in the fields asked (~1 µs a field); an article that asks about more than a few
    gets RE2::Set passes instead, which answer every regex at once (when no pattern holds
    ``^``/``$``, one pass over the fields joined first tells which can be present at all).
-   Regex-only watches are anchored on their regexes: each regex's required literal
-   (:func:`required_literal`, e.g. ``tariff`` for ``/tariffs? on/``) is looked for with a
-   substring test, and only an article holding it makes the watch a candidate. Regexes
-   without a literal, or too many of them, go through one pass of a small RE2::Set of
-   just those regexes instead.
+   Regex-only watches are anchored on their regexes: the first few required literals are
+   keys of their own in the automaton, the others are looked for with substring tests
+   (more than eight: one pass of an RE2::Set of the literals), and only an article
+   holding one makes its watches candidates. Regexes without a literal go through one
+   pass of a small RE2::Set of just those regexes instead.
 
 What is left per article is the folding, the automaton pass and a few set operations;
 see bench/p2_matching.py for the figures.
@@ -54,7 +56,7 @@ from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -89,9 +91,18 @@ _REGEX_SET_MAX_MEM = 64 << 20
 # prefilter (a conservative test: ``[^a]`` disables it too).
 _POSITION_SENSITIVE = ("^", "$", "\\A", "\\z")
 _SOURCE_MEMO_SIZE = 4096
-# Up to this many regex-only watches' literals are looked for with substring tests (each
-# ~0.2 µs over an article); more go through one RE2::Set pass (~3 µs).
-_MAX_LITERAL_TESTS = 12
+# The required literals of the regexes that regex-only watches are anchored on: up to this
+# many are looked for with substring tests (~0.4 µs and ~1,700 instructions each over an
+# article); more with one pass of an RE2::Set of just the literals (~1.5 µs and ~13,000
+# instructions, however many there are: under callgrind, 5 substring tests cost less).
+_FEW_LITERALS = 8
+# The first few of those literals (at least this long) are keys of their own in the
+# automaton instead (unpadded: a literal may sit inside a word), so the pass every article
+# gets anyway tells which are present. Few, because a key with a new first letter widens
+# the trie's root, which the automaton scans at nearly every character: 5 such keys cost
+# an article ~1 µs of automaton time where 5 substring tests cost ~2 µs, 12 cost ~4.5 µs.
+_MIN_KEY_LITERAL = 4
+_MAX_KEY_LITERALS = 6
 # Past this many (regex, field) questions about one article, RE2::Set passes answer them.
 _SINGLE_REGEX_SEARCHES = 4
 # Up to this many plain terms, a watch's matched terms are tested one by one; more are
@@ -122,8 +133,9 @@ class _Article:
     """Per-article state: the term ids present in title + summary + content; everything
     else (per-field sets, the publisher name, regexes) is worked out only when asked.
 
-    The lazily computed slots start unset: reading one raises AttributeError once, which
-    costs nothing on the common path where nobody asks.
+    The lazily computed slots start as None. (Leaving them unset and catching the
+    AttributeError costs ~1.3 µs each time one is first asked for, and a third of the
+    articles ask for the title or the publisher.)
     """
 
     __slots__ = (
@@ -142,14 +154,6 @@ class _Article:
         "any",
         "texts",
     )
-    # The lazily computed slots (unset until first asked for).
-    _body: AbstractSet[int]
-    _joined: bytes
-    _possible_regexes: AbstractSet[int]
-    _regex_answers: dict[tuple[int, int], bool]
-    _regex_hits: list[AbstractSet[int] | None]
-    _source: AbstractSet[int]
-    _title: AbstractSet[int]
 
     def __init__(
         self,
@@ -168,38 +172,47 @@ class _Article:
         self.any: set[int] = set(map(_SECOND, hits))
         self.texts = texts  # surface-folded title, summary, content, source (None: not yet)
         self._raw_source = raw_source
+        # Worked out when first asked for.
+        self._title: AbstractSet[int] | None = None
+        self._body: AbstractSet[int] | None = None
+        self._source: AbstractSet[int] | None = None
+        self._joined: bytes | None = None
+        self._possible_regexes: AbstractSet[int] | None = None
+        self._regex_answers: dict[tuple[int, int], bool] | None = None
+        self._regex_hits: list[AbstractSet[int] | None] | None = None
 
     @property
     def title(self) -> AbstractSet[int]:
-        try:
-            return self._title
-        except AttributeError:
-            self._split_fields()
-            return self._title
+        title = self._title
+        if title is None:
+            title = self._split_fields()
+        return title
 
     @property
     def body(self) -> AbstractSet[int]:
         """Term ids in the summary or the content."""
-        try:
-            return self._body
-        except AttributeError:
+        body = self._body
+        if body is None:
             self._split_fields()
-            return self._body
+            body = self._body
+            assert body is not None
+        return body
 
-    def _split_fields(self) -> None:
+    def _split_fields(self) -> AbstractSet[int]:
+        """Fill in the title's and the body's term ids; returns the title's."""
         # Hits come in order of end offset, so the title's are a prefix of the list.
         hits = self._hits
         split = bisect_right(hits, (self._title_end, sys.maxsize))
-        self._title = set(map(_SECOND, hits[:split]))
+        title = self._title = set(map(_SECOND, hits[:split]))
         self._body = set(map(_SECOND, hits[split:]))
+        return title
 
     @property
     def source(self) -> AbstractSet[int]:
-        try:
-            return self._source
-        except AttributeError:
-            self._source = self._matcher._source_terms(self._raw_source)
-            return self._source
+        source = self._source
+        if source is None:
+            source = self._source = self._matcher._source_terms(self._raw_source)
+        return source
 
     @property
     def source_text(self) -> str:
@@ -210,11 +223,21 @@ class _Article:
 
     def anchor_regexes(self) -> AbstractSet[int]:
         """Ids of the regexes that watches are anchored on and that may be present (a
-        superset). When each has a required literal (and there are few), a substring test
-        per literal; else one pass of a small RE2::Set of just those, the fields joined."""
+        superset). When each has a required literal, a substring test per literal, or one
+        pass of an RE2::Set of the literals when there are more than a few; else one pass of
+        a small RE2::Set of just those regexes, the fields joined."""
         matcher = self._matcher
         literals = matcher._anchor_literals
         if literals is not None:
+            literal_set = matcher._anchor_literal_set
+            if literal_set is not None:
+                indexes = literal_set.Match(self._joined_for_regexes())
+                if not indexes:
+                    return _EMPTY
+                present: set[int] = set()
+                for index in indexes:
+                    present.update(literals[index][1])
+                return present
             text = self._text
             source = self.source_text if matcher._regex_in_source else ""
             found: set[int] = set()
@@ -236,12 +259,10 @@ class _Article:
         One RE2 pass over all fields joined, when that is exact enough (see
         :meth:`_Compiler.regexes_joinable`); else the union of the per-field passes.
         """
-        try:
-            return self._possible_regexes
-        except AttributeError:
-            pass
+        possible = self._possible_regexes
+        if possible is not None:
+            return possible
         matcher = self._matcher
-        possible: AbstractSet[int]
         if matcher._regex_joinable:
             found = matcher._regex_set.Match(self._joined_for_regexes())
             possible = frozenset(found) if found else _EMPTY
@@ -256,29 +277,34 @@ class _Article:
         """All fields in one text for an RE2 prefilter pass: the automaton's text (fields
         joined by " \\n ", which regexes see as they see the start or end of a field),
         plus the publisher name when some regex looks there."""
-        try:
-            return self._joined
-        except AttributeError:
-            joined = self._text
+        joined = self._joined
+        if joined is None:
+            text = self._text
             if self._matcher._regex_in_source:
-                joined = f"{joined}\n {self.source_text} "
-            self._joined = joined.encode()
-            return self._joined
+                text = f"{text}\n {self.source_text} "
+            joined = self._joined = text.encode()
+        return joined
 
     def regex(self, regex_id: int, field_code: int) -> bool:
         """Whether the regex is found in the field(s) of ``field_code``.
 
-        The first few regexes an article is asked about are searched for one by one (a
-        search is ~1 µs a field); past that, one RE2::Set pass per field answers all.
+        A regex whose required literal (:func:`required_literal`) is not in the text cannot
+        be there: a substring test (~0.3 µs) answers most questions. The first few regexes
+        an article is asked about are searched for one by one (a search is ~1 µs a field);
+        past that, one RE2::Set pass per field answers all.
         """
-        try:
-            answers = self._regex_answers
-        except AttributeError:
+        answers = self._regex_answers
+        if answers is None:
             answers = self._regex_answers = {}
         key = (regex_id, field_code)
         answer = answers.get(key)
         if answer is None:
-            if len(answers) < _SINGLE_REGEX_SEARCHES:
+            literal = self._matcher._regex_literals[regex_id]
+            if literal is not None and literal not in (
+                self.source_text if field_code == _SOURCE else self._text
+            ):
+                answer = False
+            elif len(answers) < _SINGLE_REGEX_SEARCHES:
                 regex = self._matcher._regexes[regex_id]
                 answer = any(
                     regex.search(text) is not None for text in self._field_texts(field_code) if text
@@ -315,9 +341,8 @@ class _Article:
 
     def _regexes_in(self, field_index: int) -> AbstractSet[int]:
         """Ids of the regexes found in one field: one RE2::Set pass answers all of them."""
-        try:
-            hits = self._regex_hits
-        except AttributeError:
+        hits = self._regex_hits
+        if hits is None:
             hits = self._regex_hits = [None, None, None, None]
         found = hits[field_index]
         if found is None:
@@ -436,8 +461,9 @@ _DELTA_CAP = 16384
 # garbage and the rebuilds' cost per removed term bounded.
 _COMPACT_FLOOR = 256
 
-_ByTerm = dict[int, tuple[tuple[Match, ...], tuple[_Watch, ...]]]
+_Direct = dict[int, tuple[Match, ...]]
 _ByAnchor = dict[int, tuple[_Watch, ...]]
+_Indexes = tuple[_Direct, _ByAnchor, _ByAnchor, _ByAnchor]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -466,17 +492,19 @@ class Matcher:
         self,
         compiler: _Compiler,
         entries: dict[int, _Entry],
-        indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
+        indexes: _Indexes,
         automata: tuple[Any, int, Any, int],
         regexes: _Regexes,
     ) -> None:
         """Use :meth:`build`; this only stores what it compiled."""
         self._compiler = compiler
         self._entries = entries
-        # Term id -> (prebuilt matches of the one-term watches it proves, watches it makes
-        # candidates); one dict, so a present term costs one lookup. Then term id in the
-        # publisher name / regex id -> the watches anchored there.
-        self._by_term, self._by_source, self._by_regex = indexes
+        # Term id -> the prebuilt matches of the one-term watches it proves; term id ->
+        # the watches it makes candidates; the same for a term id in the publisher name
+        # and for a regex id. The first two are read with C-level map() over the present
+        # terms, so a present term costs no Python bytecode.
+        self._direct, self._by_term, self._by_source, self._by_regex = indexes
+        self._direct_get = self._direct.get
         self._by_term_get = self._by_term.get
         # The automaton of term ids below _base_end, and one of the terms added since
         # (up to _delta_end), None when there are none.
@@ -484,10 +512,12 @@ class Matcher:
         self._regex_parts = regexes
         self._regex_set = regexes.regex_set
         self._regexes = regexes.compiled  # regex id -> its own compiled RE2
+        self._regex_literals = regexes.literals
         self._regex_joinable = regexes.joinable
         # Regex-only watches make their regexes worth looking for in every article: by
         # their required literals, else with a small RE2::Set of just those regexes.
         self._anchor_literals = regexes.anchor_literals
+        self._anchor_literal_set = regexes.anchor_literal_set
         self._anchor_regex_set = regexes.anchor_set
         self._anchor_regex_ids = regexes.anchor_ids
         self._anchor_regex_joinable = regexes.anchor_joinable
@@ -532,14 +562,16 @@ class Matcher:
         if reuse is not None and not added and not removed:
             return reuse
         indexes = _refiled(
-            (reuse._by_term, reuse._by_source, reuse._by_regex) if reuse else ({}, {}, {}),
+            (reuse._direct, reuse._by_term, reuse._by_source, reuse._by_regex)
+            if reuse
+            else ({}, {}, {}, {}),
             removed,
             added,
         )
         automata = compiler.automata(
             (reuse._automaton, reuse._base_end, reuse._delta, reuse._delta_end) if reuse else None
         )
-        regexes = compiler.regexes(indexes[2].keys(), reuse._regex_parts if reuse else None)
+        regexes = compiler.regexes(indexes[3].keys(), reuse._regex_parts if reuse else None)
         compiler.dead_terms += sum(entry.size for entry in removed)
         log.debug(
             "matcher built",
@@ -559,15 +591,10 @@ class Matcher:
         """Every watch the document matches, sorted by watch id."""
         article = self._article(doc)
         present = article.any
-        matches: list[Match] = []
-        candidates: set[_Watch] = set(self._always)
-        for entry in map(self._by_term_get, present):
-            if entry is not None:
-                fixed, watches = entry
-                if fixed:
-                    matches += fixed
-                if watches:
-                    candidates.update(watches)
+        matches = list(chain.from_iterable(filter(None, map(self._direct_get, present))))
+        candidates = set(chain.from_iterable(filter(None, map(self._by_term_get, present))))
+        if self._always:
+            candidates.update(self._always)
         if self._by_source:
             by_source = self._by_source
             for term_id in article.source & by_source.keys():
@@ -641,14 +668,17 @@ class Matcher:
         return found
 
 
-def _refiled(
-    indexes: tuple[_ByTerm, _ByAnchor, _ByAnchor],
-    removed: Iterable[_Entry],
-    added: Iterable[_Entry],
-) -> tuple[_ByTerm, _ByAnchor, _ByAnchor]:
+def _refiled(indexes: _Indexes, removed: Iterable[_Entry], added: Iterable[_Entry]) -> _Indexes:
     """Copies of ``indexes`` without the ``removed`` entries and with the ``added`` ones;
     only the index keys those entries are filed under are touched."""
-    by_term, by_source, by_regex = dict(indexes[0]), dict(indexes[1]), dict(indexes[2])
+    direct, by_term = dict(indexes[0]), dict(indexes[1])
+    by_source, by_regex = dict(indexes[2]), dict(indexes[3])
+    by_kind: dict[int, dict[int, Any]] = {
+        _DIRECT: direct,
+        _IN_TEXT: by_term,
+        _IN_SOURCE: by_source,
+        _IN_REGEX: by_regex,
+    }
     gone: dict[_Anchor, set[int]] = {}
     for entry in removed:
         for key in entry.keys:
@@ -661,24 +691,18 @@ def _refiled(
         kind, anchor = key & 3, key >> 2
         dropped = gone.get(key, _EMPTY)
         fresh = new.get(key, ())
-        if kind in (_IN_TEXT, _DIRECT):
-            fixed, watches = by_term.get(anchor, ((), ()))
-            if kind == _DIRECT:
-                fixed = _without(fixed, dropped) + tuple(e.direct for e in fresh if e.direct)
-            else:
-                watches = _without(watches, dropped) + tuple(e.watch for e in fresh)
-            if fixed or watches:
-                by_term[anchor] = (fixed, watches)
-            else:
-                del by_term[anchor]
-            continue
-        index = by_source if kind == _IN_SOURCE else by_regex
-        kept = _without(index.get(anchor, ()), dropped) + tuple(e.watch for e in fresh)
+        index = by_kind[kind]
+        added_items = (
+            tuple(e.direct for e in fresh if e.direct)
+            if kind == _DIRECT
+            else tuple(e.watch for e in fresh)
+        )
+        kept = _without(index.get(anchor, ()), dropped) + added_items
         if kept:
             index[anchor] = kept
         else:
             del index[anchor]
-    return by_term, by_source, by_regex
+    return direct, by_term, by_source, by_regex
 
 
 def _without(items: tuple[Any, ...], watch_ids: AbstractSet[int]) -> tuple[Any, ...]:
@@ -695,10 +719,12 @@ class _Regexes:
 
     count: int  # regex ids covered (they are never reused)
     compiled: list[Any]
+    literals: list[str | None]  # regex id -> its required literal (see required_literal)
     regex_set: Any
     joinable: bool
     anchor_ids: list[int]
     anchor_literals: tuple[tuple[str, tuple[int, ...]], ...] | None
+    anchor_literal_set: Any  # RE2::Set of those literals (set index == position), or None
     anchor_set: Any
     anchor_joinable: bool
 
@@ -732,7 +758,9 @@ class _Compiler:
         self._terms: list[str] = []  # id -> folded term
         self._regex_ids: dict[str, int] = {}  # pattern -> id, the pattern's index in the set
         self._patterns: list[str] = []  # id -> pattern
-        self._anchor_weight: dict[int, int] = {}  # term id -> how specific the term is
+        # Required literals of anchor regexes that are automaton keys: literal -> term id.
+        self._literal_ids: dict[str, int] = {}
+        self._literal_terms: set[int] = set()  # their term ids
         self.dead_terms = 0  # terms of watches removed since this compiler was new
 
     @property
@@ -750,6 +778,8 @@ class _Compiler:
             key = self.term_id(root) << 2 | _DIRECT
             return _Entry(query.text, watch, (key,), direct, source_regex, 1)
         anchors = self.anchors(root)
+        if anchors is not None:
+            anchors = self._literal_anchors(anchors, query)
         keys = tuple(sorted(anchors)) if anchors is not None else ()
         return _Entry(query.text, watch, keys, None, source_regex, len(query.terms))
 
@@ -775,20 +805,31 @@ class _Compiler:
             if previous.anchor_ids == anchors:
                 return previous
             compiled, regex_set, joinable = previous.compiled, previous.regex_set, previous.joinable
+            literals = previous.literals
         else:
             done = previous.compiled if previous is not None else []
-            compiled = done + [compile_regex(p) for p in self._patterns[len(done) :]]
+            fresh = self._patterns[len(done) :]
+            compiled = done + [compile_regex(p) for p in fresh]
+            literals = (previous.literals if previous is not None else []) + [
+                required_literal(p) for p in fresh
+            ]
             regex_set, joinable = self.regex_set(), self.regexes_joinable()
         only = frozenset(anchors)
-        literals = self.literals_of(only)
+        anchor_literals = self.literals_of(only)
         return _Regexes(
             count=count,
             compiled=compiled,
+            literals=literals,
             regex_set=regex_set,
             joinable=joinable,
             anchor_ids=anchors,
-            anchor_literals=literals,
-            anchor_set=self.regex_set(only) if literals is None else None,
+            anchor_literals=anchor_literals,
+            anchor_literal_set=(
+                self.literal_set(anchor_literals)
+                if anchor_literals is not None and len(anchor_literals) > _FEW_LITERALS
+                else None
+            ),
+            anchor_set=self.regex_set(only) if anchor_literals is None else None,
             anchor_joinable=self.regexes_joinable(only),
         )
 
@@ -814,7 +855,7 @@ class _Compiler:
         self, regex_ids: AbstractSet[int]
     ) -> tuple[tuple[str, tuple[int, ...]], ...] | None:
         """(required literal, regexes needing it) for ``regex_ids``, or None when one of
-        them has no literal or there are too many literals for substring tests to pay."""
+        them has no literal."""
         by_literal: dict[str, list[int]] = {}
         for pattern, regex_id in self._regex_ids.items():
             if regex_id in regex_ids:
@@ -822,9 +863,22 @@ class _Compiler:
                 if literal is None:
                     return None
                 by_literal.setdefault(literal, []).append(regex_id)
-        if len(by_literal) > _MAX_LITERAL_TESTS:
-            return None
         return tuple((literal, tuple(ids)) for literal, ids in by_literal.items())
+
+    @staticmethod
+    def literal_set(literals: tuple[tuple[str, tuple[int, ...]], ...]) -> Any:
+        """One RE2::Set of plain strings (set index == position in ``literals``). Folded
+        text and literals are both lower case, so it matches case-sensitively."""
+        options = re2.Options()
+        options.literal = True
+        options.log_errors = False
+        options.never_capture = True
+        options.max_mem = _REGEX_SET_MAX_MEM
+        literal_set = re2.Set.SearchSet(options)
+        for literal, _ in literals:
+            literal_set.Add(literal)
+        literal_set.Compile()
+        return literal_set
 
     def regexes_joinable(self, only: AbstractSet[int] | None = None) -> bool:
         """Whether one pass over the fields joined by newlines finds every regex (of
@@ -844,6 +898,11 @@ class _Compiler:
             return None
         keys: dict[str, int] = {}
         for term_id, folded in enumerate(self._terms[start:end], start):
+            if term_id in self._literal_terms:
+                # A literal is found anywhere, inside words too; it is ASCII and has no
+                # padding, so it is never the key of a term.
+                assert keys.setdefault(folded, term_id) == term_id, folded
+                continue
             left = "" if is_spaceless_char(folded[0]) else " "
             right = "" if is_spaceless_char(folded[-1]) else " "
             for spelling in surface_variants(folded):
@@ -868,7 +927,6 @@ class _Compiler:
         if term_id is None:
             term_id = self._term_ids[term.folded] = len(self._terms)
             self._terms.append(term.folded)
-            self._anchor_weight[term_id] = 100 * term.folded.count(" ") + len(term.folded)
         return term_id
 
     def anchors(self, node: Node) -> frozenset[_Anchor] | None:
@@ -900,11 +958,54 @@ class _Compiler:
             key=lambda a: (max(anchor & 3 for anchor in a), len(a), -self._specificity(a)),
         )
 
+    def _literal_anchors(self, anchors: frozenset[_Anchor], query: Query) -> frozenset[_Anchor]:
+        """``anchors`` with each regex that has a literal key (see _literal_term) replaced
+        by that key, looked for where the query looks for the regex."""
+        if all(anchor & 3 != _IN_REGEX for anchor in anchors):
+            return anchors
+        fields: dict[int, set[str | None]] = {}
+        for term in query.terms:
+            if term.is_regex:
+                fields.setdefault(self.term_id(term), set()).add(term.field)
+        converted: set[_Anchor] = set()
+        for anchor in anchors:
+            regex_id = anchor >> 2
+            if anchor & 3 == _IN_REGEX and len(fields[regex_id]) == 1:
+                literal_id = self._literal_term(self._patterns[regex_id])
+                if literal_id is not None:
+                    kind = _IN_SOURCE if fields[regex_id] == {"source"} else _IN_TEXT
+                    converted.add(literal_id << 2 | kind)
+                    continue
+            converted.add(anchor)
+        return frozenset(converted)
+
+    def _literal_term(self, pattern: str) -> int | None:
+        """The term id of the required literal of ``pattern`` as an automaton key, or None
+        (no literal, too short, or too many keys of literals already)."""
+        literal = required_literal(pattern)
+        if literal is None or len(literal) < _MIN_KEY_LITERAL:
+            return None
+        term_id = self._literal_ids.get(literal)
+        if term_id is None:
+            if len(self._literal_ids) >= _MAX_KEY_LITERALS:
+                return None
+            term_id = self._literal_ids[literal] = len(self._terms)
+            self._terms.append(literal)
+            self._literal_terms.add(term_id)
+        return term_id
+
     def _specificity(self, anchors: frozenset[_Anchor]) -> int:
         return min(
-            self._anchor_weight.get(anchor >> 2, 0) if anchor & 3 != _IN_REGEX else 0
-            for anchor in anchors
+            self._weight(anchor >> 2) if anchor & 3 != _IN_REGEX else 0 for anchor in anchors
         )
+
+    def _weight(self, term_id: int) -> int:
+        """How specific a term is: more words, then more characters (worked out when asked,
+        rather than kept for every term)."""
+        if term_id in self._literal_terms:
+            return 0
+        folded = self._terms[term_id]
+        return 100 * folded.count(" ") + len(folded)
 
     def compile_watch(self, watch_id: int, query: Query) -> _Watch:
         positives: tuple[tuple[str, _Check], ...] = ()
@@ -1009,7 +1110,12 @@ class _Compiler:
                     forbidden.add(negated_id)
                     continue
             (costly if _has_regex(child) else cheap).append(self._check(child))
-        return frozenset(required), frozenset(forbidden), tuple(cheap + costly)
+        # Most watches forbid nothing: one shared empty frozenset (216 bytes each otherwise).
+        return (
+            frozenset(required) if required else _EMPTY,
+            frozenset(forbidden) if forbidden else _EMPTY,
+            tuple(cheap + costly),
+        )
 
     def _and_check(self, node: And) -> _Check:
         required, forbidden, rest = self._split_and(node)

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from bot.core.matcher import (
+    _FEW_LITERALS,
+    _MAX_KEY_LITERALS,
     Match,
     MatchDocument,
     Matcher,
@@ -673,3 +675,47 @@ def test_many_regex_questions_about_one_article_switch_to_set_passes_with_same_a
     assert [m.watch_id for m in matcher.match(doc)] == [0, 1, 2, 3, 4, 5, 10, 11]
     alone = [Matcher.build([watch]).match(doc) for watch in watches]
     assert matcher.match(doc) == [match for result in alone for match in result]
+
+
+@pytest.mark.parametrize("regex_count", [3, 10, 40])
+def test_regex_only_watches_answer_like_the_reference_with_few_or_many_literals(
+    regex_count: int,
+) -> None:
+    """Regex-only watches are candidates when their regex's required literal is in the
+    article: the first few literals are automaton keys, the next are looked for with
+    substring tests, more than a few with one RE2::Set pass of the literals. All three,
+    in any field, alone or beside plain words, give the reference's answers."""
+    rng = random.Random(41 + regex_count)
+    stems = ["tariff", "export", "china", "chip", "rare", "earth", "news", "city", "class"]
+    stems += [f"{rng.choice(stems)}{suffix}" for suffix in ("ab", "zz", "on", "er") * 12]
+    stems = list(dict.fromkeys(stems))[:regex_count]
+    queries: list[Query] = []
+    for stem in stems:
+        field = rng.choice(["", "", "title:", "summary:", "source:"])
+        regex = rng.choice([f"/{stem}\\w*/", f"/{stem}s? (on|in)/", f"/(a|the) {stem}/"])
+        queries.append(parse_query(f"{field}{regex}"))
+        queries.append(parse_query(f"{random_term(rng)} {regex}"))
+    matcher = Matcher.build(enumerate(queries))
+    keyed = min(regex_count, _MAX_KEY_LITERALS)
+    assert len(matcher._compiler._literal_ids) == keyed
+    assert (matcher._anchor_literal_set is not None) is (regex_count - keyed > _FEW_LITERALS)
+    # As many stem words in the mix whether there are 3 stems or 40.
+    stem_words = [word for stem in stems for word in (stem, stem + "s")] * (40 // regex_count)
+    words = [*VOCABULARY, "on", "in", "the", "a", *stem_words]
+    sources = ["Reuters", "China Daily", "Tariff news", "Chipzz on"]
+    total = 0
+    for _ in range(120):
+        doc = MatchDocument(
+            title=" ".join(rng.choices(words, k=rng.randint(0, 6))),
+            summary=" ".join(rng.choices(words, k=rng.randint(0, 20))),
+            content=" ".join(rng.choices(words, k=rng.randint(0, 8))) if rng.random() < 0.3 else "",
+            source=rng.choice(sources),
+        )
+        expected = []
+        for watch_id, query in enumerate(queries):
+            matched = reference_match(query, doc)
+            if matched is not None:
+                expected.append(Match(watch_id, matched))
+        assert matcher.match(doc) == expected, doc
+        total += len(expected)
+    assert total > len(queries)  # the random data exercises matches, not just misses
