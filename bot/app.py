@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.adapters.console import ConsoleNotifier, notice_console_text
+from bot.allocator import return_free_memory, use_one_malloc_arena
 from bot.core.delivery import Deliverer
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
@@ -317,6 +318,8 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    # Before open_core starts the database threads (see bot.allocator).
+    use_one_malloc_arena()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -332,6 +335,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
             if lock is not None:
                 await core.store.release_all_leases()
+            # What the config sync and the matcher build freed goes back to the system
+            # instead of staying in the RSS until a poll happens to reuse it.
+            return_free_memory()
             adapters = build_adapters(core)
             core.chat_enabled = bool(adapters)
             # Health first: a port in use fails the start before any platform is contacted,
@@ -368,6 +374,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                             report.new_articles,
                             len(report.alert_ids),
                         )
+                        # A cycle's fetched bodies and parsed feeds are gone now: between
+                        # cycles the process holds only its state.
+                        return_free_memory()
 
             async def prune_job() -> None:
                 now = core.clock.now()
