@@ -335,6 +335,11 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
             if lock is not None:
                 await core.store.release_all_leases()
+            # The config's feeds and watches are in the store now (open_core synced them),
+            # and nothing reads them again: thousands of settings models would otherwise stay
+            # in memory for the life of the process.
+            settings.feeds.clear()
+            settings.watches.clear()
             # What the config sync and the matcher build freed goes back to the system
             # instead of staying in the RSS until a poll happens to reuse it.
             return_free_memory()
