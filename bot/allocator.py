@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
-import platform
-
-log = logging.getLogger(__name__)
+import os
 
 # mallopt(3): M_ARENA_MAX.
 _M_ARENA_MAX = -8
@@ -26,7 +23,12 @@ _M_ARENA_MAX = -8
 
 @functools.cache
 def _glibc() -> ctypes.CDLL | None:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    try:
+        # The C library this process runs on (not the one the interpreter was built for).
+        running = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        return None
+    if not running.startswith("glibc"):
         return None
     try:
         return ctypes.CDLL("libc.so.6")

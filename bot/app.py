@@ -315,7 +315,10 @@ async def open_core(
 
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM."""
+    """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM.
+
+    Once synced into the store, the config's feeds and watches are emptied from
+    ``settings``: load the settings again to run again in the same process."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     # Before open_core starts the database threads (see bot.allocator).
