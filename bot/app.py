@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,9 +31,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.adapters.console import ConsoleNotifier, notice_console_text
+from bot.allocator import return_free_memory, use_one_malloc_arena
 from bot.core.delivery import Deliverer
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
+from bot.core.models import Alert
+from bot.core.notices import Notice
 from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.prepare import PreparePool
@@ -315,9 +318,14 @@ async def open_core(
 
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM."""
+    """``wirewatch run``: scheduler, sender and every enabled adapter until SIGINT/SIGTERM.
+
+    Once synced into the store, the config's feeds and watches are emptied from
+    ``settings``: load the settings again to run again in the same process."""
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+    # Before open_core starts the database threads (see bot.allocator).
+    use_one_malloc_arena()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -333,6 +341,14 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
             if lock is not None:
                 await core.store.release_all_leases()
+            # The config's feeds and watches are in the store now (open_core synced them),
+            # and nothing reads them again: thousands of settings models would otherwise stay
+            # in memory for the life of the process.
+            settings.feeds.clear()
+            settings.watches.clear()
+            # What the config sync and the matcher build freed goes back to the system
+            # instead of staying in the RSS until a poll happens to reuse it.
+            return_free_memory()
             adapters = build_adapters(core)
             core.chat_enabled = bool(adapters)
             # Health first: a port in use fails the start before any platform is contacted,
@@ -348,8 +364,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
             ]
             for n in webhooks:
                 core.add_notifier(n)
-                if hasattr(n, "aclose"):
-                    running.push_async_callback(n.aclose)
+                running.push_async_callback(n.aclose)
 
             scheduler = AsyncIOScheduler()
             cycle_lock = asyncio.Lock()
@@ -370,6 +385,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
                             report.new_articles,
                             len(report.alert_ids),
                         )
+                        # A cycle's fetched bodies and parsed feeds are gone now: between
+                        # cycles the process holds only its state.
+                        return_free_memory()
 
             async def prune_job() -> None:
                 now = core.clock.now()
@@ -466,14 +484,61 @@ def build_adapters(core: Core) -> list[Any]:
     return adapters
 
 
-def build_webhook_notifiers(settings: Settings) -> list[Any]:
-    """Webhook destinations need no bot app: always available."""
-    from bot.adapters.discord.notifier import DiscordWebhookNotifier
-    from bot.adapters.slack.notifier import SlackWebhookNotifier
+class DeferredNotifier:
+    """A notifier whose adapter module is imported on its first send.
+
+    Webhook destinations work without a bot app, so ``run`` always offers them; but
+    importing discord.py and slack_bolt costs about 20 MB that an install delivering
+    only to the console (or only to one platform) would carry for nothing."""
+
+    def __init__(self, kinds: frozenset[str], build: Callable[[], Notifier]) -> None:
+        self.kinds = kinds
+        self._build = build
+        self._notifier: Notifier | None = None
+
+    def _real(self) -> Notifier:
+        if self._notifier is None:
+            self._notifier = self._build()
+        return self._notifier
+
+    @property
+    def max_batch(self) -> int:
+        """The real notifier's: asked only when something is due for this kind."""
+        return self._real().max_batch
+
+    async def send(
+        self, destination: str, alerts: Sequence[Alert], *, maybe_sent: bool = False
+    ) -> str:
+        """Delivered by the real notifier (built now if it is the first send)."""
+        return await self._real().send(destination, alerts, maybe_sent=maybe_sent)
+
+    async def send_notice(self, destination: str, notice: Notice) -> None:
+        """Posted by the real notifier (built now if it is the first send)."""
+        await self._real().send_notice(destination, notice)
+
+    async def aclose(self) -> None:
+        """Close the real notifier's resources, if it was ever built."""
+        close = getattr(self._notifier, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def build_webhook_notifiers(settings: Settings) -> list[DeferredNotifier]:
+    """Webhook destinations need no bot app: always available (imported when first used)."""
+
+    def slack_webhooks() -> Notifier:
+        from bot.adapters.slack.notifier import SlackWebhookNotifier
+
+        return SlackWebhookNotifier(command=settings.slack.command)
+
+    def discord_webhooks() -> Notifier:
+        from bot.adapters.discord.notifier import DiscordWebhookNotifier
+
+        return DiscordWebhookNotifier.from_settings(settings.discord)
 
     return [
-        SlackWebhookNotifier(command=settings.slack.command),
-        DiscordWebhookNotifier.from_settings(settings.discord),
+        DeferredNotifier(frozenset({"slack-webhook"}), slack_webhooks),
+        DeferredNotifier(frozenset({"discord-webhook"}), discord_webhooks),
     ]
 
 

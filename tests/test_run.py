@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+from tests.fakes.slack import FakeSlack
 from tests.feedserver import FeedServer, rss
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,3 +141,38 @@ async def test_run_serves_health_alerts_on_console_and_stops_on_sigterm(tmp_path
         assert b"shutting down" in err
         assert out.decode().count("Rare earth exports halted") == 1
         assert "Markets open" not in out.decode()
+
+
+async def test_run_delivers_to_a_slack_webhook_channel_without_a_slack_app(
+    tmp_path: Path,
+) -> None:
+    """A watch whose channel is an incoming webhook gets its alert from `run` although no
+    Slack (or Discord) app is configured: webhook delivery is always on offer."""
+    now = datetime.now(UTC)
+    async with FeedServer() as server, FakeSlack() as slack:
+        server.set_feed(
+            "/r.rss",
+            rss([{"title": "Rare earth quotas cut", "link": "https://n.test/q", "pubDate": now}]),
+        )
+        port = free_port()
+        cfg = config(tmp_path, server.url("/r.rss"), port)
+        hook = slack.webhook_url("T1/B1/hook")
+        cfg.write_text(
+            cfg.read_text().replace(
+                "query = '\"rare earth\"'\n",
+                f'query = \'"rare earth"\'\nchannels = ["slack-webhook:{hook}"]\n',
+            )
+        )
+        proc = await start(cfg)
+        try:
+            await wait_for(
+                f"http://127.0.0.1:{port}/metrics",
+                lambda b: 'wirewatch_deliveries_total{outcome="sent"} 1.0' in b,
+            )
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert [p.path for p in slack.webhook_posts] == ["/services/T1/B1/hook"]
+        assert "Rare earth quotas cut" in str(slack.webhook_posts[0].body)
+        assert "Rare earth quotas cut" not in out.decode()
