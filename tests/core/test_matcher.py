@@ -434,6 +434,18 @@ def reference_match(query: Query, doc: MatchDocument) -> tuple[str, ...] | None:
     return tuple(matched)
 
 
+def assert_as_reference(matcher: Matcher, queries: list[Query], doc: MatchDocument) -> int:
+    """The matcher's answer for ``doc`` is the reference's, watch by watch (ids are the
+    queries' indexes); returns how many watches matched."""
+    expected = []
+    for watch_id, query in enumerate(queries):
+        matched = reference_match(query, doc)
+        if matched is not None:
+            expected.append(Match(watch_id, matched))
+    assert matcher.match(doc) == expected, doc
+    return len(expected)
+
+
 def test_many_watches_give_the_same_answers_as_one_by_one_reference() -> None:
     """One Matcher over ~300 random watches equals a slow per-watch reference on every doc."""
     rng = random.Random(7)
@@ -455,13 +467,7 @@ def test_many_watches_give_the_same_answers_as_one_by_one_reference() -> None:
     ]
     total = 0
     for doc in docs:
-        expected = []
-        for watch_id, query in enumerate(queries):
-            matched = reference_match(query, doc)
-            if matched is not None:
-                expected.append(Match(watch_id, matched))
-        assert matcher.match(doc) == expected, doc
-        total += len(expected)
+        total += assert_as_reference(matcher, queries, doc)
     assert total > 500  # the random data exercises matches, not just misses
 
 
@@ -654,13 +660,7 @@ def test_regex_heavy_watches_give_the_same_answers_as_the_reference(anchored: bo
             content=random_text(rng, rng.randint(0, 10)) if rng.random() < 0.3 else "",
             source=rng.choice(sources),
         )
-        expected = []
-        for watch_id, query in enumerate(queries):
-            matched = reference_match(query, doc)
-            if matched is not None:
-                expected.append(Match(watch_id, matched))
-        assert matcher.match(doc) == expected, doc
-        total += len(expected)
+        total += assert_as_reference(matcher, queries, doc)
     assert total > 300
 
 
@@ -711,11 +711,5 @@ def test_regex_only_watches_answer_like_the_reference_with_few_or_many_literals(
             content=" ".join(rng.choices(words, k=rng.randint(0, 8))) if rng.random() < 0.3 else "",
             source=rng.choice(sources),
         )
-        expected = []
-        for watch_id, query in enumerate(queries):
-            matched = reference_match(query, doc)
-            if matched is not None:
-                expected.append(Match(watch_id, matched))
-        assert matcher.match(doc) == expected, doc
-        total += len(expected)
+        total += assert_as_reference(matcher, queries, doc)
     assert total > len(queries)  # the random data exercises matches, not just misses
