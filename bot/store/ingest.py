@@ -381,7 +381,6 @@ def insert_alerts(
             alerts.c.watch_id,
             alerts.c.destination,
             alerts.c.story_key,
-            sort_by_parameter_order=True,
         ),
         [
             {
@@ -399,8 +398,13 @@ def insert_alerts(
             for r in rows
         ],
     )
+    # Rows come back in any order (asking for the parameters' order makes SQLite insert
+    # one row per statement: skipped rows would break the correlation): matched by key,
+    # in id order, which is the order they were queued in.
     by_key = {(r.watch_id, r.destination, r.story_key): r for r in rows}
-    return [(x.id, by_key[(x.watch_id, x.destination, x.story_key)]) for x in result]
+    created = [(x.id, by_key[(x.watch_id, x.destination, x.story_key)]) for x in result]
+    created.sort(key=lambda pair: pair[0])
+    return created
 
 
 def count_hits(conn: Connection, hits: Mapping[int, int], now: datetime) -> None:
