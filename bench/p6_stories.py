@@ -248,6 +248,16 @@ def throughput(
     return fill_rate, rate, found
 
 
+# (file stem, what the report calls it), in the order they were written.
+DEVELOPMENT_SETS = (
+    ("gold", "gold (development)"),
+    ("dev2", "dev2 (development, rewrites and decoys)"),
+    ("dev3", "dev3 (development, event frames, roles and reactions)"),
+    ("dev4", "dev4 (development, verbs, background clauses, reactions)"),
+    ("dev5", "dev5 (development, measures, markets, counterparts)"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--window", type=int, default=20_000, help="articles already held")
@@ -264,26 +274,12 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"P6 story clustering; {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    gold_items = load_jsonl(DATA / "gold.jsonl")
-    gold, _ = report_quality("gold (development)", gold_items)
-    if args.misses:
-        print("\n".join(mistakes(gold_items, cluster_new(gold_items))))
-    dev2_items = load_jsonl(DATA / "dev2.jsonl")
-    dev2, _ = report_quality("dev2 (development, rewrites and decoys)", dev2_items)
-    if args.misses:
-        print("\n".join(mistakes(dev2_items, cluster_new(dev2_items))))
-    dev3_items = load_jsonl(DATA / "dev3.jsonl")
-    dev3, _ = report_quality("dev3 (development, event frames, roles and reactions)", dev3_items)
-    if args.misses:
-        print("\n".join(mistakes(dev3_items, cluster_new(dev3_items))))
-    dev4_items = load_jsonl(DATA / "dev4.jsonl")
-    dev4, _ = report_quality("dev4 (development, verbs, background clauses, reactions)", dev4_items)
-    if args.misses:
-        print("\n".join(mistakes(dev4_items, cluster_new(dev4_items))))
-    dev5_items = load_jsonl(DATA / "dev5.jsonl")
-    dev5, _ = report_quality("dev5 (development, measures, markets, counterparts)", dev5_items)
-    if args.misses:
-        print("\n".join(mistakes(dev5_items, cluster_new(dev5_items))))
+    development = {}
+    for name, label in DEVELOPMENT_SETS:
+        items = load_jsonl(DATA / f"{name}.jsonl")
+        development[name], _ = report_quality(label, items)
+        if args.misses:
+            print("\n".join(mistakes(items, cluster_new(items))))
     holdout = None
     if not args.dev:
         holdout, _ = report_quality("gold (held out)", load_jsonl(DATA / "holdout.jsonl"))
@@ -325,11 +321,11 @@ def main() -> None:
         f"holdout_p={holdout.precision:.4f} holdout_r={holdout.recall:.4f} " if holdout else ""
     )
     print(
-        f"RESULT gold_p={gold.precision:.4f} gold_r={gold.recall:.4f} "
-        f"dev2_p={dev2.precision:.4f} dev2_r={dev2.recall:.4f} "
-        f"dev3_p={dev3.precision:.4f} dev3_r={dev3.recall:.4f} "
-        f"dev4_p={dev4.precision:.4f} dev4_r={dev4.recall:.4f} "
-        f"dev5_p={dev5.precision:.4f} dev5_r={dev5.recall:.4f} {held_out}"
+        "RESULT "
+        + " ".join(
+            f"{name}_p={q.precision:.4f} {name}_r={q.recall:.4f}" for name, q in development.items()
+        )
+        + f" {held_out}"
         f"cjk_p={cjk.precision:.4f} cjk_r={cjk.recall:.4f} "
         f"silver_p={silver.precision:.4f} silver_r={silver.recall:.4f} "
         f"articles_per_s={rate_new:.1f} baseline_articles_per_s={rate_old:.1f}"
