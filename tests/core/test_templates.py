@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -50,3 +52,17 @@ def test_feed_values_are_escaped_by_the_platform_and_output_is_capped() -> None:
     assert escaped == "&lt;b>*bold*&lt;/b>"
     long = render("{{ summary }}", fields_of(alert, lambda s: s))
     assert len(long) == OUTPUT_MAX and long.endswith("…")
+
+
+def test_jinja2_loads_with_the_first_template_not_at_start_up() -> None:
+    # Most installations never set a template; Jinja2 costs ~10 MB resident (issue 11, P4).
+    probe = (
+        "import sys; import bot.cli, bot.app, bot.core.commands.handlers; "
+        "before = 'jinja2' in sys.modules; "
+        "from bot.core.templates import validate; validate('{{ title }}'); "
+        "print(before, 'jinja2' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "True"]
