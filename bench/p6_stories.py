@@ -255,6 +255,7 @@ DEVELOPMENT_SETS = (
     ("dev3", "dev3 (development, event frames, roles and reactions)"),
     ("dev4", "dev4 (development, verbs, background clauses, reactions)"),
     ("dev5", "dev5 (development, measures, markets, counterparts)"),
+    ("dev6", "dev6 (development, the held-out subtopics written afresh)"),
 )
 
 
