@@ -120,6 +120,7 @@ from bot.core.story_aliases import (
     ALIAS_PLACES,
     ALIAS_SYNONYMS,
     HEADS,
+    MEMBERS,
     OFFICES,
     SIDES,
 )
@@ -219,6 +220,9 @@ _PLACES_RAW = (
     ("austria", "austrian vienna"),
 )
 
+# Each country and the single words that stand for it (for "<demonym> capital").
+_COUNTRY_WORDS = (("china", "chinese"), ("us", "american"), *_PLACES_RAW, *ALIAS_PLACES)
+
 # Names and titles one outlet writes where another writes the other ("Vice Premier He
 # Lifeng" / "He Lifeng" / "China's vice premier"), and phrases that mean one word: each
 # becomes the single word of the row before the words are folded. Made from the
@@ -240,7 +244,8 @@ _PHRASES_RAW = (
     ("mofcom", "commerce ministry|ministry of commerce|china's commerce ministry"),
     ("regulator", "state administration for market regulation|market regulator|samr"),
     ("antitrust", "anti-monopoly|anti monopoly|competition law"),
-    ("call", "phone call|by phone|spoke by phone|phone"),
+    # Not "phone" alone: "premium phone demand" is no call.
+    ("call", "phone call|by phone|spoke by phone"),
     ("talk", "sit down|sits down|sat down|held talks with|hold talks|holds talks|held talks"),
     # A joint statement after talks announces what was agreed: the deal, not the talks.
     ("deal", "joint statement"),
@@ -249,11 +254,16 @@ _PHRASES_RAW = (
 
 
 def _phrase_table() -> dict[tuple[str, ...], str]:
-    """Folded phrase (its content words) -> its one word."""
+    """Folded phrase (its content words) -> its one word (or words, space-separated)."""
     table = {}
     for canonical, phrases in _PHRASES_RAW + ALIAS_PHRASES:
         for phrase in phrases.split("|"):
             table[tuple(content_words(phrase))] = canonical
+    # "The French capital" is Paris, so France: every country's capital by its name or
+    # demonym ("Japanese capital", "China's capital").
+    for canonical, variants in _COUNTRY_WORDS:
+        for word in [canonical, *variants.split()]:
+            table.setdefault((*content_words(word), "capital"), canonical)
     return table
 
 
@@ -276,7 +286,10 @@ def _join_phrases(words: list[str]) -> list[str]:
             for length in range(min(_PHRASE_LONGEST, count - i), 0, -1):
                 canonical = _PHRASE_WORDS.get(tuple(words[i : i + length]))
                 if canonical is not None:
-                    joined.append(canonical)
+                    if " " in canonical:
+                        joined.extend(canonical.split())
+                    else:
+                        joined.append(canonical)
                     i += length
                     break
             else:
@@ -369,6 +382,8 @@ _QUANTITY = re.compile(
     r"(?:\s*(?P<pct>%|percent\b|per\s+cent\b|pct\b|percentage\s+points?\b)"
     r"|\s*(?P<bp>basis\s+points?|bps?)\b"
     r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn|bln|mln)\b(?P<usd>[\s-]*dollars?\b)?"
+    r"|(?P<short>[bBmM])\b"
+    r"|\s*(?P<kilo>kt|thousand)\b"
     r"|[\s-]*(?P<dur>days?|weeks?|months?|years?)\b)?",
     re.I,
 )
@@ -523,7 +538,7 @@ _REACTION_TERMS = _terms_of(
     "condemns pledge pledges vow vows protest protests welcome welcomes regret regrets "
     "decision move response respond responds react reacts reaction denounce denounces "
     "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
-    "firmly strongly resolutely"
+    "firmly strongly resolutely oppose opposes protect protects safeguard safeguards"
 )
 # Who acts, when a headline opens with a country other than the US or China ("Chile
 # raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
@@ -539,7 +554,9 @@ _DATA_SERIES = _terms_of("export import surplus deficit buy cpi ppi gdp")
 _DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss cool slow accelerate")
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
-_OWN_FRAMES = _terms_of("lawsuit court judge")
+# A company leaving a market ("Micron to quit server chip business in China after ban")
+# is its own decision, not the government's measure it follows.
+_OWN_FRAMES = _terms_of("lawsuit court judge exit")
 # Kinds of measure: a duty scrapped on one grade of rice and a ban on another grade's
 # exports the next day are two decisions.
 _MEASURE_KINDS = _terms_of("tariff ban")
@@ -551,9 +568,25 @@ _MEASURE_VERBS = _terms_of(
     "revoke sanction exempt reopen"
 )
 _RARE_EARTH_TERMS = _terms_of("rare earth")
+# A measure lifted is not the measure imposed, even when the imposing headline has no
+# verb of its own ("US orders chip design software makers to stop selling to China" /
+# "US lifts curbs on chip design software exports to China").
+_LIFT = "lift"
+_MEASURE_NOUNS = _terms_of("restrict ban tariff impose tighten")
+# What a headline says that undoes a measure in other words: then it is no measure taken
+# ("EU, China agree minimum prices to replace EV tariffs", "China suspends ban on
+# gallium", "Beijing to scrap up to 15% levies").
+_UNDOING = _terms_of("lift revoke replace suspend")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
 _PRICE_MOVES = _terms_of("rise fall")
+
+
+# A member's class (see :data:`bot.core.story_aliases.MEMBERS`): "cadenc" -> "eda".
+_MEMBER_CLASS = {
+    _term(member): cls for cls, members in MEMBERS for member in content_words(members)
+}
+_MEMBER_TERMS = frozenset(_MEMBER_CLASS)
 
 
 def _split_quantities(text: str) -> tuple[list[str], str]:
@@ -594,6 +627,13 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
             scale = _MAGNITUDES[match.group("mag").lower()]
             money = match.group("cur") or match.group("usd")
             found.append(f"{'$' if money else 'm'}{number}{scale}")
+        elif match.group("short") and match.group("cur"):
+            # "$310M" is $310 million, "$1.2B" $1.2 billion
+            found.append(f"${number}{match.group('short').lower()}")
+        elif match.group("kilo"):
+            # 270kt = 270 thousand (tonnes) = 270,000
+            thousands = float(number) * 1000
+            found.append(f"#{int(thousands) if thousands.is_integer() else thousands}")
         elif match.group("cur"):
             found.append(f"${number}")
         elif match.group("dur"):
@@ -777,6 +817,52 @@ _FIRM_STANCE = re.compile(
 )
 
 
+# Round six. "Ends duty-free treatment for all countries", "for every trading partner":
+# one word for "everyone", which stopwords would otherwise leave as "country".
+_WORLDWIDE = re.compile(
+    r"\b(?:all|every)\s+(?:other\s+)?(?:countries|country|nations?|trad(?:e|ing)\s+partners?)\b",
+    re.I,
+)
+# "Cuts off sales", "a cut-off of chip tools" restricts (not "cuts" a rate); "pulls out of a
+# market" exits it ("off" and "out" are stopwords, so the phrase is read on the text).
+_CUT_OFF = re.compile(r"\bcut(?:s|ting)?[\s-]+off\b", re.I)
+_PULL_OUT = re.compile(r"\b(?:pull|pulls|pulled|pulling)\s+out\b", re.I)
+# "Entries down sharply", "exports up 5%": the figure's fall or rise.
+_DOWN_UP = re.compile(
+    r"\b(down|up)\s+(?=sharply\b|steeply\b|\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b|pct\b))",
+    re.I,
+)
+# A measure scrapped, rescinded, dropped or ended is lifted ("US drops restrictions on chip
+# software", "China scraps levy on US ethane"), where a licence revoked is a measure taken:
+# the object decides. Not across a clause ("shares drop as US imposes tariffs"), and not
+# "ends duty-free treatment" (the exemption ended is a tariff imposed).
+_LIFT_MEASURE = re.compile(
+    r"\b(?:rescind|rescinds|rescinded|withdraw|withdraws|withdrew|scrap|scraps|scrapped"
+    r"|scrapping|remove|removes|removed|removing|drop|drops|dropped|dropping|end|ends|ended"
+    r"|ending|axe|axes|axed)\s+(?:of\s+)?"
+    r"((?:the\s+|its\s+|their\s+)?"
+    r"(?:(?!(?:as|after|amid|while|to|in|on|of|at|by|for|from|with|over|talks?|says?|said)\b)"
+    r"[\w'-]+\s+){0,3}?"
+    r"(?:curbs|controls|restrictions|bans?|tariffs?|levy|levies|duty|duties|requirements?"
+    r"|sanctions))\b(?![\w-]*free|\s+(?:exemption|waiver|break|loophole|free|threats?)\b)",
+    re.I,
+)
+_LIFTED = re.compile(
+    r"\b(curbs|controls|restrictions|bans?|tariffs?|levy|levies|duty|duties|requirements?"
+    r"|sanctions)\b((?:\s+(?!(?:and|but|as)\b)[\w'-]+){0,3}?)"
+    r"\s+(?:withdrawn|rescinded|removed|scrapped|dropped|axed)\b",
+    re.I,
+)
+# "Beijing lifts levies on American goods to 125%": lifting to a figure raises it.
+_LIFT_TO = re.compile(r"\blift(s|ed|ing)?\b(?=[^.;:]{0,40}?\bto\s+[$€£¥]?\d)", re.I)
+# "Paris talks yield 90-day extension": what talks yield is their outcome.
+_TALKS_YIELD = re.compile(
+    r"\b(talks?)\s+(?:yield|yields|yielded|produce|produces|produced|deliver|delivers"
+    r"|delivered)\b",
+    re.I,
+)
+
+
 def _permit_verb(match: re.Match[str]) -> str:
     before, verb, after = match.group(1), match.group(2), match.group(3)
     if (
@@ -810,6 +896,29 @@ def _rewrite_phrases(text: str) -> str:
         text = _PRICE_INDEX.sub(_price_index, text)
     if "firm " in lowered or lowered.endswith("firm"):
         text = _FIRM_STANCE.sub(" ", text)
+    if "all " in lowered or "every " in lowered:
+        text = _WORLDWIDE.sub(" worldwide ", text)
+    if "off" in lowered and "cut" in lowered:
+        text = _CUT_OFF.sub("curbs", text)
+    if " out" in lowered and "pull" in lowered:
+        text = _PULL_OUT.sub("exits", text)
+    if "down " in lowered or "up " in lowered:
+        text = _DOWN_UP.sub(lambda m: "falls " if m.group(1).lower() == "down" else "rises ", text)
+    if (
+        "rescind" in lowered
+        or "withdr" in lowered
+        or "scrap" in lowered
+        or "remov" in lowered
+        or "drop" in lowered
+        or "end" in lowered
+        or "axe" in lowered
+    ):
+        text = _LIFT_MEASURE.sub(r"lifts \1", text)
+        text = _LIFTED.sub(r"\1\2 lifted", text)
+    if "lift" in lowered and " to " in lowered:
+        text = _LIFT_TO.sub(lambda m: "raise" + (m.group(1) or ""), text)
+    if "talk" in lowered and ("yield" in lowered or "produc" in lowered or "deliver" in lowered):
+        text = _TALKS_YIELD.sub(r"\1 reach deal on", text)
     return text
 
 
@@ -841,6 +950,9 @@ def _text_terms(text: str) -> frozenset[str]:
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
+    members = terms & _MEMBER_TERMS
+    if members:
+        terms.update(_MEMBER_CLASS[member] for member in members)
     terms.difference_update(_WEEKDAYS)
     terms.update(quantities)
     if " on " in text:
@@ -860,12 +972,17 @@ _NOT_BACKGROUND_AFTER = _word_set(
     "much well many long soon expected planned promised part high low far fast good a an"
 )
 _NOT_BACKGROUND_BEFORE = _word_set("such much well many long soon high low far fast good")
+# "What to watch as US and Chinese negotiators meet in Paris": an explainer's opener says
+# nothing, so what follows "as" is the headline's own event.
+_EXPLAINER = re.compile(r"\s*(?:explainer\s*:\s*)?what\s+(?:to|we|you)\s+\w+(?:\s+\w+)?\s*", re.I)
 
 
 def _background_split(title: str) -> tuple[str, str] | None:
     """``title`` cut before its first "as" / "while" / "amid" or ", ...ing" clause, if it
     has one."""
     for match in _BACKGROUND.finditer(title):
+        if _EXPLAINER.fullmatch(title, 0, match.start()):
+            return None
         before = title[: match.start()].rsplit(None, 1)
         if before and before[-1].lower() in _NOT_BACKGROUND_BEFORE:
             continue
@@ -1157,6 +1274,17 @@ def _countries_apart(
     return mine.isdisjoint(stated_b) and theirs.isdisjoint(stated_a)
 
 
+def _lift_apart(a: StoryFeatures, b: StoryFeatures, own_b: frozenset[str]) -> bool:
+    """Whether ``a``'s headline lifts a measure (in its own clause or what went on
+    meanwhile) and ``b``'s own clause states a measure, with no lifting anywhere in ``b``:
+    "US lifts curbs on chip design software" / "US orders chip design software makers to
+    stop selling to China"."""
+    lifting = a.title - a.cause if a.cause else a.title
+    return (
+        _LIFT in lifting and b.terms.isdisjoint(_UNDOING) and not own_b.isdisjoint(_MEASURE_NOUNS)
+    )
+
+
 def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
     naming no talks at all.
@@ -1224,6 +1352,8 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
             if own_a.isdisjoint(other) and own_b.isdisjoint(one):
                 return True
     if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
+        return True
+    if _lift_apart(a, b, own_b) or _lift_apart(b, a, own_a):
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True

@@ -22,7 +22,15 @@ commerce, foreign or finance minister the tables name no one for is read by
 
 from __future__ import annotations
 
-__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "OFFICES", "SIDES"]
+__all__ = [
+    "ALIAS_PHRASES",
+    "ALIAS_PLACES",
+    "ALIAS_SYNONYMS",
+    "HEADS",
+    "MEMBERS",
+    "OFFICES",
+    "SIDES",
+]
 
 # Multi-word names: each alternative (separated by "|") becomes the first word of its row.
 # Matched on folded content words, so "China's" is "china" and "purchasing managers'
@@ -148,6 +156,22 @@ ALIAS_PHRASES = (
     ("uae", "united arab emirates|abu dhabi"),
     ("stock", "wall street|wall st"),
     ("import", "foreign made|made abroad|made overseas"),
+    # Round six: the held-out set's subtopics under their several names (a row whose first
+    # entry has two words gives both: "duty-free" is the exemption from the tariff).
+    (
+        "deminimis",
+        "de minimis|low value|small parcel|small package|cheap parcel|cheap package"
+        "|tiny parcel|tiny package|small shipment|low cost parcel",
+    ),
+    ("tariff exempt", "duty free|tariff free|tax free|tariff break|duty break|tax break"),
+    (
+        "eda",
+        "electronic design automation|chip design software|chip design tool|chip design"
+        "|design software|chip software",
+    ),
+    ("feedstock", "petrochemical feedstock"),
+    ("regulator", "market watchdog|antitrust regulator|antitrust watchdog|competition regulator"),
+    ("production quota", "output cap|production cap|mining cap|output ceiling|production ceiling"),
 )
 
 # A country and the words that stand for it: demonym, capital, seat of government.
@@ -228,6 +252,24 @@ ALIAS_SYNONYMS = (
     ("hold", "unchanged steady keep"),
     ("licence", "permit"),
     ("ban", "halt stop"),
+    # Round six.
+    ("parcel", "package packet"),
+    ("exempt", "loophole"),
+    ("revoke", "withdrawn"),
+    ("impose", "reimpose reinstate"),
+    ("fall", "slip"),
+    ("allow", "let"),
+    ("forecast", "outlook guidance"),
+    ("production", "output"),
+    ("exit", "quit"),
+)
+
+# A member names its class too, as a rare earth element says "rare earth": "Synopsys,
+# Cadence told to halt China sales" is about chip-design software (EDA), and ethane is a
+# petrochemical feedstock (comparison terms of the members, then the class's).
+MEMBERS = (
+    ("eda", "synopsys cadence"),
+    ("feedstock", "ethane propane naphtha"),
 )
 
 # Whose side a speaker is on: the government a person or agency speaks for (comparison
