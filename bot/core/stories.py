@@ -309,7 +309,7 @@ _OPPOSITES_RAW = (
     ("impose reimpose reinstate", "lift scrap remove"),
     # Goods spared from a tariff the next day are not the tariff imposed ("ends the
     # exemption" states both sides and opposes neither).
-    ("impose end revoke", "exempt"),
+    ("impose end revoke restrict", "exempt"),
     ("approve approval accept pass", "reject rejection veto"),
     ("win", "lose"),
     ("open reopen", "close shut"),
@@ -383,6 +383,7 @@ _QUANTITY = re.compile(
     r"|\s*(?P<bp>basis\s+points?|bps?)\b"
     r"|\s*-?\s*(?P<mag>trillion|billion|million|tn|bn|mn|bln|mln)\b(?P<usd>[\s-]*dollars?\b)?"
     r"|(?P<short>[bBmM])\b"
+    r"|\s*(?P<money>euros?|dollars?|pounds?|yuan|yen)\b"
     r"|\s*(?P<kilo>kt|thousand)\b"
     r"|[\s-]*(?P<dur>days?|weeks?|months?|years?)\b)?",
     re.I,
@@ -538,7 +539,8 @@ _REACTION_TERMS = _terms_of(
     "condemns pledge pledges vow vows protest protests welcome welcomes regret regrets "
     "decision move response respond responds react reacts reaction denounce denounces "
     "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
-    "firmly strongly resolutely oppose opposes protect protects safeguard safeguards"
+    "firmly strongly resolutely oppose opposes protect protects safeguard safeguards shrug "
+    "shrugs hope hopes"
 )
 # Who acts, when a headline opens with a country other than the US or China ("Chile
 # raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
@@ -555,8 +557,8 @@ _DATA_MOVES = _terms_of("rise fall grow shrink record swell beat miss cool slow 
 # Frames that make their own event whatever else two headlines share: a lawsuit against
 # a measure is not the measure.
 # A company leaving a market ("Micron to quit server chip business in China after ban")
-# is its own decision, not the government's measure it follows.
-_OWN_FRAMES = _terms_of("lawsuit court judge exit")
+# or withdrawing its outlook is its own decision, not the government's measure it follows.
+_OWN_FRAMES = _terms_of("lawsuit court judge exit outlook")
 # Kinds of measure: a duty scrapped on one grade of rice and a ban on another grade's
 # exports the next day are two decisions.
 _MEASURE_KINDS = _terms_of("tariff ban")
@@ -576,7 +578,7 @@ _MEASURE_NOUNS = _terms_of("restrict ban tariff impose tighten")
 # What a headline says that undoes a measure in other words: then it is no measure taken
 # ("EU, China agree minimum prices to replace EV tariffs", "China suspends ban on
 # gallium", "Beijing to scrap up to 15% levies").
-_UNDOING = _terms_of("lift revoke replace suspend")
+_UNDOING = _terms_of("lift revoke replace suspend exempt")
 # A headline that says what a price did ("Soybeans climb...", "MP Materials, Lynas
 # slide...") is a market move even without a market word.
 _PRICE_MOVES = _terms_of("rise fall")
@@ -630,6 +632,8 @@ def _split_quantities(text: str) -> tuple[list[str], str]:
         elif match.group("short") and match.group("cur"):
             # "$310M" is $310 million, "$1.2B" $1.2 billion
             found.append(f"${number}{match.group('short').lower()}")
+        elif match.group("money"):
+            found.append(f"${number}")  # 150 euros = €150
         elif match.group("kilo"):
             # 270kt = 270 thousand (tonnes) = 270,000
             thousands = float(number) * 1000
@@ -855,6 +859,12 @@ _LIFTED = re.compile(
 )
 # "Beijing lifts levies on American goods to 125%": lifting to a figure raises it.
 _LIFT_TO = re.compile(r"\blift(s|ed|ing)?\b(?=[^.;:]{0,40}?\bto\s+[$€£¥]?\d)", re.I)
+# "US requires licences for ethane exports" is a licence requirement: an export control.
+_REQUIRE_LICENCE = re.compile(r"\brequir(?:e|es|ed|ing)\s+(?:an?\s+)?(licen[cs]es?)\b", re.I)
+# "Qualcomm forecasts quarterly revenue above estimates": a company's outlook.
+_FORECASTS_RESULTS = re.compile(
+    r"\bforecast(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,2}?(?:revenue|sales|profit|earnings)\b)", re.I
+)
 # "Paris talks yield 90-day extension": what talks yield is their outcome.
 _TALKS_YIELD = re.compile(
     r"\b(talks?)\s+(?:yield|yields|yielded|produce|produces|produced|deliver|delivers"
@@ -917,6 +927,10 @@ def _rewrite_phrases(text: str) -> str:
         text = _LIFTED.sub(r"\1\2 lifted", text)
     if "lift" in lowered and " to " in lowered:
         text = _LIFT_TO.sub(lambda m: "raise" + (m.group(1) or ""), text)
+    if "requir" in lowered and "licen" in lowered:
+        text = _REQUIRE_LICENCE.sub("licence requirement", text)
+    if "forecast" in lowered:
+        text = _FORECASTS_RESULTS.sub(r"outlook \1", text)
     if "talk" in lowered and ("yield" in lowered or "produc" in lowered or "deliver" in lowered):
         text = _TALKS_YIELD.sub(r"\1 reach deal on", text)
     return text

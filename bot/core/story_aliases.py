@@ -163,7 +163,20 @@ ALIAS_PHRASES = (
         "de minimis|low value|small parcel|small package|cheap parcel|cheap package"
         "|tiny parcel|tiny package|small shipment|low cost parcel",
     ),
-    ("tariff exempt", "duty free|tariff free|tax free|tariff break|duty break|tax break"),
+    (
+        "tariff exempt",
+        "duty free|tariff free|tariff break|duty break|customs break|customs exemption"
+        "|customs waiver",
+    ),
+    ("tax exempt", "tax free|tax break"),
+    # Export controls by another name.
+    ("licence restrict", "licence requirement|license requirement|licensing requirement"),
+    # A company's outlook is its own news (not "forecasts" of a data release).
+    (
+        "outlook",
+        "annual forecast|quarterly forecast|revenue forecast|profit forecast|sales forecast"
+        "|financial guidance|revenue guidance|full year forecast",
+    ),
     (
         "eda",
         "electronic design automation|chip design software|chip design tool|chip design"
@@ -259,9 +272,10 @@ ALIAS_SYNONYMS = (
     ("impose", "reimpose reinstate"),
     ("fall", "slip"),
     ("allow", "let"),
-    ("forecast", "outlook guidance"),
     ("production", "output"),
     ("exit", "quit"),
+    ("post", "postal mail"),
+    ("sell", "sold"),
 )
 
 # A member names its class too, as a rare earth element says "rare earth": "Synopsys,
