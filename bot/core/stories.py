@@ -546,7 +546,10 @@ _REACTION_TERMS = _terms_of(
 # raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
 # nothing in coverage (the country's own term already counts).
 _SUBJECT_TERMS = frozenset("^" + country for country in _COUNTRIES - {"us", "china"})
-_WEIGHTLESS = _REACTION_TERMS | _SUBJECT_TERMS
+# The same marker when the US or China (or one of their officials) opens the headline.
+_OPENER_US_CHINA = "^uc"
+_MARKERS = _SUBJECT_TERMS | {_OPENER_US_CHINA}
+_WEIGHTLESS = _REACTION_TERMS | _MARKERS
 _TALK_TERMS = _terms_of("begin arrive talk")
 _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
 # Whom a sanction or a measure hits, by kind: a refinery and a shipping line sanctioned
@@ -1076,7 +1079,8 @@ class StoryFeatures:
 
 def _subject(title: str) -> str | None:
     """``^country`` when the headline opens with a country other than the US or China (by
-    name, capital, demonym or an official of it): who acts in "Chile raises royalty..."."""
+    name, capital, demonym or an official of it): who acts in "Chile raises royalty...";
+    ``^uc`` when it opens with the US or China."""
     # A dateline ("Taipei: President Trump weighs port fees") says where, not who.
     head = title[:40]
     colon = head.find(": ")
@@ -1087,7 +1091,11 @@ def _subject(title: str) -> str | None:
         return None
     first = _term(_join_phrases(words)[0])
     side = first if first in _COUNTRIES else _SIDE_OF.get(first)
-    return "^" + side if side is not None and "^" + side in _SUBJECT_TERMS else None
+    if side is None:
+        return None
+    if side in ("us", "china"):
+        return _OPENER_US_CHINA
+    return "^" + side if "^" + side in _SUBJECT_TERMS else None
 
 
 def story_features(title: str, summary: str = "") -> StoryFeatures:
@@ -1249,6 +1257,39 @@ def _subjects_apart(
     )
 
 
+# The US or China as an actor: either country, or one of their officials and agencies.
+_US_CHINA_ACTORS = frozenset(
+    {"us", "china", *(member for member, side in _SIDE_OF.items() if side in ("us", "china"))}
+)
+
+
+def _actor_apart(
+    subject_a: frozenset[str],
+    own_a: frozenset[str],
+    own_b: frozenset[str],
+    a: StoryFeatures,
+    b: StoryFeatures,
+) -> bool:
+    """Whether ``a`` opens with a third country acting and ``b`` opens with the US or
+    China acting, never stating that country: "European postal services suspend parcel
+    shipments to US" / "Trump ends duty-free exemption for low-value imports"; "EU
+    ministers back end of EUR150 de minimis threshold" / the same. A reaction, a
+    statement, a market move and a measure's recipients ("Korean chipmakers win US
+    approval") still join the event."""
+    if _OPENER_US_CHINA not in b.title or b.title & _SUBJECT_TERMS:
+        return False
+    if not (own_a.isdisjoint(_REACTION_TERMS) and own_b.isdisjoint(_REACTION_TERMS)):
+        return False
+    if a.title & _SPEAKER_TERMS or not own_a.isdisjoint(_RECEIVING | _MARKET_WORDS):
+        return False
+    stated_b = b.terms - b.background if b.background else b.terms
+    return all(side[1:] not in stated_b for side in subject_a)
+
+
+# A measure's recipients report it as theirs: "Korean chipmakers win year-long US approval".
+_RECEIVING = _terms_of("win get gets receive secure gain")
+
+
 def _probe_apart(own_a: frozenset[str], own_b: frozenset[str], b: StoryFeatures) -> bool:
     """Whether ``own_a`` reports a probe that ``b`` never mentions, where ``b``'s own
     clause takes a measure: "EU opens probe into Chinese tyre subsidies" is not "EU
@@ -1402,7 +1443,13 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if _countries_apart(own_a, own_b, a, b):
         return True
     subject_a = a.title & _SUBJECT_TERMS
-    if subject_a and _subjects_apart(subject_a, own_a, own_b, a, b):
+    if subject_a and (
+        _subjects_apart(subject_a, own_a, own_b, a, b)
+        or _actor_apart(subject_a, own_a, own_b, a, b)
+    ):
+        return True
+    subject_b = b.title & _SUBJECT_TERMS
+    if subject_b and not subject_a and _actor_apart(subject_b, own_b, own_a, b, a):
         return True
     # A phone call is not a meeting in person (nor talks): one headline says call, the
     # other only meets.
@@ -1461,7 +1508,7 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
 
 def _counted(terms: frozenset[str]) -> int:
     """How many words ``terms`` hold: a headline's subject marker is no word of its own."""
-    return len(terms) - len(terms & _SUBJECT_TERMS)
+    return len(terms) - len(terms & _MARKERS)
 
 
 def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
