@@ -316,7 +316,8 @@ _OPPOSITES_RAW = (
     ("expand extend", "shrink"),
     ("support back", "oppose"),
     ("begin", "end"),
-    ("ban restrict", "allow sell"),
+    # A grant or an approval is not a ban ("boosts grant to Micron" / "expands Micron ban").
+    ("ban restrict", "allow sell approve"),
     ("suspend", "resume restart"),
     # A measure put off is not a measure raised ("delays nickel export tax" / "raises
     # nickel export tax"); "pauses planned hike" states both and opposes neither.
@@ -540,7 +541,7 @@ _REACTION_TERMS = _terms_of(
     "decision move response respond responds react reacts reaction denounce denounces "
     "blast blasts hail hails praise praises dismay dismayed fret frets relieved relief "
     "firmly strongly resolutely oppose opposes protect protects safeguard safeguards shrug "
-    "shrugs hope hopes"
+    "shrugs hope hopes celebrate celebrates cheer cheers"
 )
 # Who acts, when a headline opens with a country other than the US or China ("Chile
 # raises royalty on copper miners" = ``^chile``): a marker for the rules, weighing
@@ -868,6 +869,14 @@ _REQUIRE_LICENCE = re.compile(r"\brequir(?:e|es|ed|ing)\s+(?:an?\s+)?(licen[cs]e
 _FORECASTS_RESULTS = re.compile(
     r"\bforecast(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,2}?(?:revenue|sales|profit|earnings)\b)", re.I
 )
+# "Talks get under way" begin ("under" is a stopword); "Beijing targets American
+# agriculture with new levies" imposes them on it.
+_UNDER_WAY = re.compile(r"\b(?:(?:get|gets|got)\s+)?under\s*way\b", re.I)
+_TARGETS_WITH = re.compile(
+    r"\btarget(?:s|ed|ing)?\s+((?:[\w'-]+\s+){1,3}?)with\s+((?:new\s+|more\s+|higher\s+)?"
+    r"(?:tariffs?|levies|levy|duties|duty|sanctions|curbs))\b",
+    re.I,
+)
 # "Paris talks yield 90-day extension": what talks yield is their outcome.
 _TALKS_YIELD = re.compile(
     r"\b(talks?)\s+(?:yield|yields|yielded|produce|produces|produced|deliver|delivers"
@@ -932,6 +941,10 @@ def _rewrite_phrases(text: str) -> str:
         text = _LIFT_TO.sub(lambda m: "raise" + (m.group(1) or ""), text)
     if "requir" in lowered and "licen" in lowered:
         text = _REQUIRE_LICENCE.sub("licence requirement", text)
+    if "under" in lowered and "way" in lowered:
+        text = _UNDER_WAY.sub("begin", text)
+    if "target" in lowered and " with " in lowered:
+        text = _TARGETS_WITH.sub(r"imposes \2 on \1", text)
     if "forecast" in lowered:
         text = _FORECASTS_RESULTS.sub(r"outlook \1", text)
     if "talk" in lowered and ("yield" in lowered or "produc" in lowered or "deliver" in lowered):
@@ -990,22 +1003,27 @@ _NOT_BACKGROUND_AFTER = _word_set(
 )
 _NOT_BACKGROUND_BEFORE = _word_set("such much well many long soon high low far fast good")
 # "What to watch as US and Chinese negotiators meet in Paris": an explainer's opener says
-# nothing, so what follows "as" is the headline's own event.
-_EXPLAINER = re.compile(r"\s*(?:explainer\s*:\s*)?what\s+(?:to|we|you)\s+\w+(?:\s+\w+)?\s*", re.I)
+# nothing (and is no background clause), so the headline is what follows it.
+_EXPLAINER = re.compile(
+    r"^\s*(?:explainer\s*[:-]\s*)?what\s+(?:to|we|you)\s+(?:need\s+to\s+)?(?:watch|know|expect)"
+    r"(?:\s+(?:as|when|about|from|for|before|after|ahead\s+of))?\s+",
+    re.I,
+)
 
 
 def _background_split(title: str) -> tuple[str, str] | None:
     """``title`` cut before its first "as" / "while" / "amid" or ", ...ing" clause, if it
     has one."""
     for match in _BACKGROUND.finditer(title):
-        if _EXPLAINER.fullmatch(title, 0, match.start()):
-            return None
         before = title[: match.start()].rsplit(None, 1)
         if before and before[-1].lower() in _NOT_BACKGROUND_BEFORE:
             continue
         if match.group(2):
             # ", exempting firms building in America": a participle clause says how the
-            # main clause's measure applies (same moment, like "as").
+            # main clause's measure applies (same moment, like "as"). ", Beijing" is no
+            # participle.
+            if _term(match.group(2).lower()) in _COUNTRIES:
+                continue
             return title[: match.start()], title[match.start(2) :]
         if match.group(1).lower() in _NOT_BACKGROUND_AFTER:
             continue
@@ -1100,6 +1118,8 @@ def _subject(title: str) -> str | None:
 
 def story_features(title: str, summary: str = "") -> StoryFeatures:
     """The features of an article with this headline and summary (plain text)."""
+    if "hat " in title or "HAT " in title:
+        title = _EXPLAINER.sub("", title, count=1)
     title_terms = _text_terms(title)
     if "say" in title or "SAY" in title or "Say" in title:
         side = _speaker_side(title)
@@ -1340,6 +1360,16 @@ def _lift_apart(a: StoryFeatures, b: StoryFeatures, own_b: frozenset[str]) -> bo
     )
 
 
+def _background_only(own_a: frozenset[str], b: StoryFeatures) -> bool:
+    """Whether ``a``'s own clause shares nothing but countries with ``b``'s headline, so
+    that only what ``a`` says went on meanwhile matches: "Europe's postal carriers halt
+    US deliveries as duty exemption ends" / "Brussels moves to end customs break on cheap
+    parcels". ("Synopsys resumes China sales as US removes EDA curbs" shares EDA with "US
+    lifts chip software curbs"; a reaction's own clause is its feeling.)"""
+    theirs = b.title - b.cause if b.cause else b.title
+    return (own_a & theirs - _MARKERS).issubset(_COUNTRIES) and own_a.isdisjoint(_REACTION_TERMS)
+
+
 def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
     naming no talks at all.
@@ -1409,6 +1439,12 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
         return True
     if _lift_apart(a, b, own_b) or _lift_apart(b, a, own_a):
+        return True
+    # Only for a third country's actors, whose own act the US or China's measure went on
+    # beside.
+    if (a.background and a.title & _SUBJECT_TERMS and _background_only(own_a, b)) or (
+        b.background and b.title & _SUBJECT_TERMS and _background_only(own_b, a)
+    ):
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True

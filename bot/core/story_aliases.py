@@ -267,7 +267,7 @@ ALIAS_SYNONYMS = (
     ("ban", "halt stop"),
     # Round six.
     ("parcel", "package packet"),
-    ("exempt", "loophole"),
+    ("exempt", "loophole waive"),
     ("revoke", "withdrawn"),
     ("impose", "reimpose reinstate"),
     ("fall", "slip"),
@@ -275,6 +275,7 @@ ALIAS_SYNONYMS = (
     ("production", "output"),
     ("exit", "quit"),
     ("post", "postal mail"),
+    ("talk", "consultation consult"),
     ("sell", "sold"),
 )
 
