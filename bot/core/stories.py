@@ -865,6 +865,11 @@ _LIFTED = re.compile(
 _LIFT_TO = re.compile(r"\blift(s|ed|ing)?\b(?=[^.;:]{0,40}?\bto\s+[$€£¥]?\d)", re.I)
 # "US requires licences for ethane exports" is a licence requirement: an export control.
 _REQUIRE_LICENCE = re.compile(r"\brequir(?:e|es|ed|ing)\s+(?:an?\s+)?(licen[cs]es?)\b", re.I)
+# "Caps rare earth output", "a cap on rare earth mining": a production quota.
+_CAP_OUTPUT = re.compile(
+    r"\bcap(?:s|ped|ping)?\s+(on\s+)?((?:[\w-]+\s+){0,2}?)(output|production|mining|smelting)\b",
+    re.I,
+)
 # "Qualcomm forecasts quarterly revenue above estimates": a company's outlook.
 _FORECASTS_RESULTS = re.compile(
     r"\bforecast(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,2}?(?:revenue|sales|profit|earnings)\b)", re.I
@@ -894,6 +899,12 @@ def _permit_verb(match: re.Match[str]) -> str:
     ):
         return match.group(0)
     return f"{before} {'allows' if verb[-1] in 'sS' else 'allowed'} {after}"
+
+
+def _cap_output(match: re.Match[str]) -> str:
+    # "a cap on mining" names the quota; "caps mining" sets it
+    verb = "" if match.group(1) else "sets "
+    return f"{verb}{match.group(2)}{match.group(3)} quota"
 
 
 def _rewrite_phrases(text: str) -> str:
@@ -941,6 +952,8 @@ def _rewrite_phrases(text: str) -> str:
         text = _LIFT_TO.sub(lambda m: "raise" + (m.group(1) or ""), text)
     if "requir" in lowered and "licen" in lowered:
         text = _REQUIRE_LICENCE.sub("licence requirement", text)
+    if "cap" in lowered:
+        text = _CAP_OUTPUT.sub(_cap_output, text)
     if "under" in lowered and "way" in lowered:
         text = _UNDER_WAY.sub("begin", text)
     if "target" in lowered and " with " in lowered:
