@@ -244,8 +244,7 @@ _PHRASES_RAW = (
     ("mofcom", "commerce ministry|ministry of commerce|china's commerce ministry"),
     ("regulator", "state administration for market regulation|market regulator|samr"),
     ("antitrust", "anti-monopoly|anti monopoly|competition law"),
-    # Not "phone" alone: "premium phone demand" is no call.
-    ("call", "phone call|by phone|spoke by phone"),
+    ("call", "phone call|by phone|spoke by phone|phone"),
     ("talk", "sit down|sits down|sat down|held talks with|hold talks|holds talks|held talks"),
     # A joint statement after talks announces what was agreed: the deal, not the talks.
     ("deal", "joint statement"),
@@ -865,6 +864,10 @@ _LIFTED = re.compile(
 _LIFT_TO = re.compile(r"\blift(s|ed|ing)?\b(?=[^.;:]{0,40}?\bto\s+[$€£¥]?\d)", re.I)
 # "US requires licences for ethane exports" is a licence requirement: an export control.
 _REQUIRE_LICENCE = re.compile(r"\brequir(?:e|es|ed|ing)\s+(?:an?\s+)?(licen[cs]es?)\b", re.I)
+# "Premium phone demand", "phone makers": handsets, not a call.
+_PHONE_GOODS = re.compile(
+    r"\bphones?(?=\s+(?:demand|sales|makers?|market|shipments?|brands?|prices?)\b)", re.I
+)
 # "Caps rare earth output", "a cap on rare earth mining": a production quota.
 _CAP_OUTPUT = re.compile(
     r"\bcap(?:s|ped|ping)?\s+(on\s+)?((?:[\w-]+\s+){0,2}?)(output|production|mining|smelting)\b",
@@ -952,6 +955,8 @@ def _rewrite_phrases(text: str) -> str:
         text = _LIFT_TO.sub(lambda m: "raise" + (m.group(1) or ""), text)
     if "requir" in lowered and "licen" in lowered:
         text = _REQUIRE_LICENCE.sub("licence requirement", text)
+    if "phone" in lowered:
+        text = _PHONE_GOODS.sub("handset", text)
     if "cap" in lowered:
         text = _CAP_OUTPUT.sub(_cap_output, text)
     if "under" in lowered and "way" in lowered:
