@@ -220,9 +220,6 @@ _PLACES_RAW = (
     ("austria", "austrian vienna"),
 )
 
-# Each country and the single words that stand for it (for "<demonym> capital").
-_COUNTRY_WORDS = (("china", "chinese"), ("us", "american"), *_PLACES_RAW, *ALIAS_PLACES)
-
 # Names and titles one outlet writes where another writes the other ("Vice Premier He
 # Lifeng" / "He Lifeng" / "China's vice premier"), and phrases that mean one word: each
 # becomes the single word of the row before the words are folded. Made from the
@@ -258,11 +255,6 @@ def _phrase_table() -> dict[tuple[str, ...], str]:
     for canonical, phrases in _PHRASES_RAW + ALIAS_PHRASES:
         for phrase in phrases.split("|"):
             table[tuple(content_words(phrase))] = canonical
-    # "The French capital" is Paris, so France: every country's capital by its name or
-    # demonym ("Japanese capital", "China's capital").
-    for canonical, variants in _COUNTRY_WORDS:
-        for word in [canonical, *variants.split()]:
-            table.setdefault((*content_words(word), "capital"), canonical)
     return table
 
 
@@ -854,6 +846,8 @@ _LIFT_MEASURE = re.compile(
     r"|sanctions))\b(?![\w-]*free|\s+(?:exemption|waiver|break|loophole|free|threats?)\b)",
     re.I,
 )
+# Cheap substring tests before the two expressions above: a measure's noun is there.
+_MEASURE_HINTS = ("curb", "control", "restriction", "ban", "tariff", "lev", "dut", "requirement")
 _LIFTED = re.compile(
     r"\b(curbs|controls|restrictions|bans?|tariffs?|levy|levies|duty|duties|requirements?"
     r"|sanctions)\b((?:\s+(?!(?:and|but|as)\b)[\w'-]+){0,3}?)"
@@ -932,13 +926,17 @@ def _rewrite_phrases(text: str) -> str:
         text = _PRICE_INDEX.sub(_price_index, text)
     if "firm " in lowered or lowered.endswith("firm"):
         text = _FIRM_STANCE.sub(" ", text)
-    if "all " in lowered or "every " in lowered:
+    if ("all " in lowered or "every " in lowered) and (
+        "countr" in lowered or "nation" in lowered or "partner" in lowered
+    ):
         text = _WORLDWIDE.sub(" worldwide ", text)
     if "off" in lowered and "cut" in lowered:
         text = _CUT_OFF.sub("curbs", text)
     if " out" in lowered and "pull" in lowered:
         text = _PULL_OUT.sub("exits", text)
-    if "down " in lowered or "up " in lowered:
+    if ("down " in lowered or "up " in lowered) and (
+        "%" in lowered or "per" in lowered or "pct" in lowered or "ly" in lowered
+    ):
         text = _DOWN_UP.sub(lambda m: "falls " if m.group(1).lower() == "down" else "rises ", text)
     if (
         "rescind" in lowered
@@ -948,7 +946,7 @@ def _rewrite_phrases(text: str) -> str:
         or "drop" in lowered
         or "end" in lowered
         or "axe" in lowered
-    ):
+    ) and any(noun in lowered for noun in _MEASURE_HINTS):
         text = _LIFT_MEASURE.sub(r"lifts \1", text)
         text = _LIFTED.sub(r"\1\2 lifted", text)
     if "lift" in lowered and " to " in lowered:
@@ -970,6 +968,15 @@ def _rewrite_phrases(text: str) -> str:
     return text
 
 
+def _drop_country_capital(joined: list[str], terms: set[str]) -> None:
+    """ "The French capital" is Paris, so France (the demonym is already the country): the
+    word "capital" after a country's name or demonym says nothing more."""
+    for before, word in itertools.pairwise(joined):
+        if word == "capital" and _term(before) in _COUNTRIES:
+            terms.discard("capital")
+            return
+
+
 def _text_terms(text: str) -> frozenset[str]:
     targets: list[str] = []
     if not text.isascii() and has_cjk(text):
@@ -980,6 +987,8 @@ def _text_terms(text: str) -> frozenset[str]:
     quantities, words = _split_quantities(text)
     joined = _join_phrases(_words(words))
     terms = {_term(token) for token in joined}
+    if "capital" in terms:
+        _drop_country_capital(joined, terms)
     lowered = words.lower()
     if any(hint in lowered for hint in _ROLE_HINTS):
         terms.update(_role_terms(joined))
