@@ -1413,6 +1413,19 @@ def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     )
 
 
+def _kinds_apart(
+    own_a: frozenset[str], own_b: frozenset[str], a: StoryFeatures, b: StoryFeatures
+) -> bool:
+    """Whether the headlines' own clauses take different kinds of measure (a tariff, a
+    ban), neither stated by the other article: what went on meanwhile ("Postal carriers
+    halt US deliveries as duty exemption ends") is not the headline's measure."""
+    mine = own_a & _MEASURE_KINDS
+    if not mine:
+        return False
+    theirs = own_b & _MEASURE_KINDS
+    return bool(theirs) and not mine & b.terms and not theirs & a.terms
+
+
 def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> bool:
     """Both headlines name one of ``names`` and neither article states the other's."""
     mine = a.title & names
@@ -1494,7 +1507,7 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         _named_apart(a, b, _GOODS)
         or _named_apart(a, b, _PROBE_KINDS)
         or _named_apart(a, b, _TARGET_KINDS)
-        or _named_apart(a, b, _MEASURE_KINDS)
+        or _kinds_apart(own_a, own_b, a, b)
     ):
         return True
     if bool(a.title & _OWN_FRAMES) != bool(b.title & _OWN_FRAMES):

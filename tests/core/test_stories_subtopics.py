@@ -231,3 +231,12 @@ def test_other_verb_phrases() -> None:
     assert {"impose", "tariff"} <= _title("Beijing targets Canadian canola with new levies")
     assert "fall" in _title("Parcel entries down sharply in January")
     assert "restrict" in _title("China opposes US cut-off of chip tools")
+
+
+def test_a_measure_named_only_meanwhile_is_not_the_headline_s_measure() -> None:
+    """"... as duty exemption ends" names a tariff, but the carriers' own act is a halt."""
+    assert not conflicting(
+        story_features("Canadian Couriers Halt US Deliveries as Duty Exemption Ends"),
+        story_features("Canada Post to stop accepting US-bound parcels from businesses"),
+    )
+    _apart("Canada bans US beef imports", "Canada imposes tariff on US beef")
