@@ -234,9 +234,9 @@ def test_other_verb_phrases() -> None:
 
 
 def test_a_measure_named_only_meanwhile_is_not_the_headline_s_measure() -> None:
-    """"... as duty exemption ends" names a tariff, but the carriers' own act is a halt."""
+    """A clause "as duty exemption ends" names a tariff; the carriers' own act is a halt."""
     assert not conflicting(
-        story_features("Canadian Couriers Halt US Deliveries as Duty Exemption Ends"),
+        story_features("Canadian Postal Carriers Halt US Deliveries as Duty Exemption Ends"),
         story_features("Canada Post to stop accepting US-bound parcels from businesses"),
     )
     _apart("Canada bans US beef imports", "Canada imposes tariff on US beef")
