@@ -24,6 +24,10 @@ poller feeds it (``find`` then ``add``, ``now`` = publication time, 48-hour wind
   (round five) of measures halted, extended, replaced or spared, data releases beside
   the market's move on them, officials named as counterparts, and the same measure
   taken by another country or the next day, on subtopics none of the others hold.
+* **dev6** — ``tests/data/stories/dev6.jsonl``: a sixth hand-labelled development set
+  (round six) on the held-out set's subtopics (de minimis, chip-design software, ethane,
+  Qualcomm, Micron, the Paris talks, rare earth quotas) as new invented events, written
+  before the round's rules and without reading the held-out set.
 * **cjk** — ``tests/data/stories/cjk.jsonl``: Chinese and Japanese headlines, hand-labelled
   (a development set: the CJK features were built on it).
 * **silver** — Google News's own grouping: each item of a topic feed lists related
@@ -255,6 +259,7 @@ DEVELOPMENT_SETS = (
     ("dev3", "dev3 (development, event frames, roles and reactions)"),
     ("dev4", "dev4 (development, verbs, background clauses, reactions)"),
     ("dev5", "dev5 (development, measures, markets, counterparts)"),
+    ("dev6", "dev6 (development, the held-out subtopics written afresh)"),
 )
 
 

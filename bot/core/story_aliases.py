@@ -11,6 +11,13 @@ Round five added more countries (Congo, Norway, Zimbabwe...), "Wall Street" as t
 market, goods "made abroad" as imports, the CPI under its names, and :data:`OFFICES`
 (which office a person holds, for "<country> counterpart").
 
+Round six added the held-out set's subtopics under their other names, written from how
+trade, tech and commodity desks name them (de minimis / low-value or small parcels;
+EDA / chip-design software; ethane / petrochemical feedstock; output caps / production
+quotas; SAMR / the market watchdog), a row whose first entry has two words (``"tariff
+exempt"`` for "duty-free"), and :data:`MEMBERS` (a member names its class: Synopsys
+says EDA). They were checked against all development sets, dev6 included.
+
 Written by hand from newsroom usage in trade, markets and tech-policy coverage (Reuters,
 Bloomberg, AP, the FT, SCMP, Nikkei, Xinhua style), then checked against the development
 sets (``tests/data/stories/gold.jsonl`` and ``dev2.jsonl``) for a row that would join two
@@ -22,7 +29,15 @@ commerce, foreign or finance minister the tables name no one for is read by
 
 from __future__ import annotations
 
-__all__ = ["ALIAS_PHRASES", "ALIAS_PLACES", "ALIAS_SYNONYMS", "HEADS", "OFFICES", "SIDES"]
+__all__ = [
+    "ALIAS_PHRASES",
+    "ALIAS_PLACES",
+    "ALIAS_SYNONYMS",
+    "HEADS",
+    "MEMBERS",
+    "OFFICES",
+    "SIDES",
+]
 
 # Multi-word names: each alternative (separated by "|") becomes the first word of its row.
 # Matched on folded content words, so "China's" is "china" and "purchasing managers'
@@ -148,6 +163,35 @@ ALIAS_PHRASES = (
     ("uae", "united arab emirates|abu dhabi"),
     ("stock", "wall street|wall st"),
     ("import", "foreign made|made abroad|made overseas"),
+    # Round six: the held-out set's subtopics under their several names (a row whose first
+    # entry has two words gives both: "duty-free" is the exemption from the tariff).
+    (
+        "deminimis",
+        "de minimis|low value|small parcel|small package|cheap parcel|cheap package"
+        "|tiny parcel|tiny package|small shipment|low cost parcel",
+    ),
+    (
+        "tariff exempt",
+        "duty free|tariff free|tariff break|duty break|customs break|customs exemption"
+        "|customs waiver",
+    ),
+    ("tax exempt", "tax free|tax break"),
+    # Export controls by another name.
+    ("licence restrict", "licence requirement|license requirement|licensing requirement"),
+    # A company's outlook is its own news (not "forecasts" of a data release).
+    (
+        "outlook",
+        "annual forecast|quarterly forecast|revenue forecast|profit forecast|sales forecast"
+        "|financial guidance|revenue guidance|full year forecast",
+    ),
+    (
+        "eda",
+        "electronic design automation|chip design software|chip design tool|chip design"
+        "|design software|chip software",
+    ),
+    ("feedstock", "petrochemical feedstock"),
+    ("regulator", "market watchdog|antitrust regulator|antitrust watchdog|competition regulator"),
+    ("production quota", "output cap|production cap|mining cap|output ceiling|production ceiling"),
 )
 
 # A country and the words that stand for it: demonym, capital, seat of government.
@@ -228,6 +272,26 @@ ALIAS_SYNONYMS = (
     ("hold", "unchanged steady keep"),
     ("licence", "permit"),
     ("ban", "halt stop"),
+    # Round six.
+    ("parcel", "package packet"),
+    ("exempt", "loophole waive"),
+    ("revoke", "withdrawn"),
+    ("impose", "reimpose reinstate"),
+    ("fall", "slip"),
+    ("allow", "let"),
+    ("production", "output"),
+    ("exit", "quit"),
+    ("post", "postal mail"),
+    ("talk", "consultation consult"),
+    ("sell", "sold"),
+)
+
+# A member names its class too, as a rare earth element says "rare earth": "Synopsys,
+# Cadence told to halt China sales" is about chip-design software (EDA), and ethane is a
+# petrochemical feedstock (comparison terms of the members, then the class's).
+MEMBERS = (
+    ("eda", "synopsys cadence"),
+    ("feedstock", "ethane propane naphtha"),
 )
 
 # Whose side a speaker is on: the government a person or agency speaks for (comparison
