@@ -532,6 +532,17 @@ def test_fields_are_told_apart_in_the_single_pass() -> None:
     assert [m.watch_id for m in matcher.match(MatchDocument("gallium"))] == [1]
 
 
+def test_fields_are_told_apart_after_multibyte_titles() -> None:
+    """The automaton's offsets count UTF-8 bytes: a title of accented or CJK letters (more
+    bytes than characters) still ends where its last hit does."""
+    matcher = Matcher.build(
+        [(1, parse_query("title:gallium")), (2, parse_query("summary:gallium"))]
+    )
+    for title in ("Éléphants défendent gallium", "稀土和 gallium", "😀😀😀 gallium"):
+        assert [m.watch_id for m in matcher.match(MatchDocument(title, "other"))] == [1]
+        assert [m.watch_id for m in matcher.match(MatchDocument(title[:-8], "gallium"))] == [2]
+
+
 def test_double_negation_is_anchored_on_the_inner_term() -> None:
     """`NOT -x AND y` holds like `x AND y` and is only looked at when x or y is present."""
     matcher = Matcher.build([(1, parse_query("NOT -tariff AND china"))])
