@@ -9,34 +9,22 @@ act beside the US or China's. Headlines in the manner of tests/data/stories/dev6
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 
 from bot.core.stories import (
-    StoryIndex,
     conflicting,
-    same_story,
     story_features,
 )
+from tests.core.storychecks import assert_apart, assert_one_story
 
 NOW = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 
 
-def _one_story(*titles: str) -> None:
-    """Each headline, fed to the index minutes after the previous one, joins the first."""
-    index = StoryIndex()
-    index.add("s-first", story_features(titles[0]), NOW)
-    for minutes, title in enumerate(titles[1:], start=1):
-        features = story_features(title)
-        when = NOW + timedelta(minutes=20 * minutes)
-        assert index.find(features, when) == "s-first", title
-        index.add("s-first", features, when)
+_one_story = partial(assert_one_story, now=NOW)
 
 
-def _apart(a: str, b: str, summary_a: str = "", summary_b: str = "") -> None:
-    """Two headlines never merge, however close in time."""
-    first, second = story_features(a, summary_a), story_features(b, summary_b)
-    assert conflicting(first, second)
-    assert not same_story(first, second, apart=timedelta(minutes=30))
+_apart = assert_apart
 
 
 def _title(headline: str) -> frozenset[str]:

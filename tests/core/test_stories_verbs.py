@@ -12,29 +12,23 @@ Headlines invented for these tests, in the manner of tests/data/stories.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
 from bot.core.stories import (
     StoryFeatures,
-    StoryIndex,
     conflicting,
     same_story,
     story_features,
 )
+from tests.core.storychecks import assert_one_story
 
 NOW = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 SOON = timedelta(minutes=30)
 
 
-def _one_story(*titles: str) -> None:
-    """Each headline, arriving half an hour after the last, joins the first one's story."""
-    index = StoryIndex()
-    index.add("s-first", story_features(titles[0]), NOW)
-    for n, title in enumerate(titles[1:], start=1):
-        at = NOW + n * SOON
-        assert index.find(story_features(title), at) == "s-first", title
-        index.add("s-first", story_features(title), at)
+_one_story = partial(assert_one_story, now=NOW, step=SOON)
 
 
 def test_meeting_beginning_talks_and_sitting_down_are_one_frame() -> None:
