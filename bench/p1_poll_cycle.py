@@ -392,6 +392,7 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
         gc.collect()
         t0 = time.perf_counter()
         cpu0 = time.process_time()
+        others0 = others_cpu(core, farm)
         if args.seed == "pipeline":
             if seed_profiler:
                 seed_profiler.enable()
@@ -402,8 +403,8 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             cpu_seed = time.process_time() - cpu0
             print(
                 f"cycle 1 (seeding through the pipeline, all 200, silent): {t_seed:.2f} s, "
-                f"{seed.feeds / t_seed:,.0f} feeds/s (this process's CPU {cpu_seed:.2f} s); "
-                f"{describe(seed)}"
+                f"{seed.feeds / t_seed:,.0f} feeds/s (this process's CPU {cpu_seed:.2f} s, "
+                f"{cpu_delta(others0, others_cpu(core, farm))}); {describe(seed)}"
             )
             print(
                 f"first-poll target: >= {TARGET_FIRST_POLL:,} feeds/s "
@@ -425,10 +426,12 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             return
         # A warm-up cycle with nothing changed: the poller loads its story index and the
         # connection pool fills, as in a process that has been running for a while.
+        cpu0 = time.process_time()
         warm, t_warm = await timed_cycle(core)
         print(
             f"warm-up cycle (nothing changed): {t_warm:.2f} s, "
-            f"{warm.feeds / t_warm:,.0f} feeds/s; {describe(warm)}"
+            f"{warm.feeds / t_warm:,.0f} feeds/s (this process's CPU "
+            f"{time.process_time() - cpu0:.2f} s); {describe(warm)}"
         )
 
         results: list[tuple[float, float, float]] = []
@@ -441,12 +444,14 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
                 f"round {r}: bumped {bumped['bumped']} feeds with {bumped['new_items']} new items"
             )
             cpu0 = time.process_time()
+            others0 = others_cpu(core, farm)
             report, t_cycle = await timed_cycle(core, profiler)
             cpu_cycle = time.process_time() - cpu0
+            others = cpu_delta(others0, others_cpu(core, farm))
             pipeline_rate = report.feeds / t_cycle
             print(
                 f"round {r}: measured pipeline cycle: {t_cycle:.2f} s for {report.feeds} feeds = "
-                f"{pipeline_rate:,.0f} feeds/s (this process's CPU {cpu_cycle:.2f} s); "
+                f"{pipeline_rate:,.0f} feeds/s (this process's CPU {cpu_cycle:.2f} s, {others}); "
                 f"{describe(report)}"
             )
             await asyncio.to_thread(farm.bump, args.changed, seed=2 * r)
@@ -496,6 +501,27 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
         if profiler and writer:
             print_profile("measured cycles: event loop", profiler, args.profile_top)
             print_profile("measured cycles: store writer thread", writer, args.profile_top)
+
+
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of another process (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def others_cpu(core: Core, farm: FeedFarm) -> dict[str, float]:
+    """CPU so far of the farm and of the poller's parsing workers: on two cores they
+    share the machine with the pipeline, so their cost is part of every figure."""
+    executor = core.poller.prepare_pool._executor
+    workers = getattr(executor, "_processes", None) or {}
+    return {"farm": process_cpu(farm.pid), "workers": sum(process_cpu(p) for p in workers)}
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> str:
+    return ", ".join(f"{k} {after[k] - before[k]:.2f} s" for k in before)
 
 
 def load_average() -> str:

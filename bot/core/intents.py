@@ -51,6 +51,9 @@ class FeedOutcome:
     # A first poll's entries, cleaned already (bot.core.prepare): then ``entries`` is empty.
     cleaned: list[CleanEntry] | None = None
     notes: list[str] | None = None  # each entry's headline note, when worked out already
+    # Every entry's print (``PrepareJob.known``): kept by the poller once this outcome is
+    # recorded. ``entries`` then holds only those not in the last recorded body.
+    prints: bytes = b""
 
     @property
     def entry_count(self) -> int:

@@ -20,6 +20,7 @@ explicit ``[fetch] chat_private_allowlist`` does.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -208,6 +209,7 @@ def chat_policy(allowlist: Iterable[str], *, public_networks: Iterable[str] = ()
 STRICT = AddressPolicy()
 
 
+@functools.lru_cache(maxsize=4096)  # every poll of every feed asks again for its host
 def _parse_ip_literal(host: str) -> tuple[IPAddress, bool] | None:
     """``(address, odd_notation)`` when ``host`` is an IP in any notation, else None.
 

@@ -47,6 +47,9 @@ BATCH_MAX_ENTRIES = 2_000  # feed entries per write transaction (memory bound)
 # Cycles claiming at least this many feeds parse in worker processes (when configured):
 # below it the parsing is too little to be worth a process.
 POOL_MIN_FEEDS = 200
+# Feeds whose last body's entry prints are kept (~0.5 KB each): beyond it they are dropped
+# and rebuilt by the next cycle.
+_LAST_BODIES_MAX = 200_000
 
 
 class FeedFetcher(Protocol):
@@ -124,6 +127,11 @@ class Poller:
         self._watches: dict[int, CompiledWatch] = {}
         self._matcher = Matcher.build([])
         self.last_cycle: CycleReport | None = None
+        # feed id -> (body hash, entry prints) of the last body this poller recorded: the
+        # next changed body's entries found there are known without a seen-keys lookup.
+        # Used only while the stored body hash is still that one, i.e. no other instance
+        # recorded a poll of the feed since.
+        self._last_bodies: dict[int, tuple[str, bytes]] = {}
 
     # ---- watches ------------------------------------------------------------------------
 
@@ -210,6 +218,8 @@ class Poller:
                 report.lease_takeovers += self.store.take_lease_takeovers()
                 report.feeds += len(batch)
                 in_worker = report.feeds >= self.pool_min_feeds
+                if in_worker and not self.prepare_pool.running:
+                    self.prepare_pool.warm()
                 for feed in batch:
                     await slots.acquire()
                     task = asyncio.create_task(
@@ -265,6 +275,8 @@ class Poller:
             outcome.result = result
             if result.not_modified or result.body is None:
                 return outcome
+            last = self._last_bodies.get(feed.id)
+            known = last[1] if last is not None and last[0] == feed.body_hash else b""
             prepared = await self.prepare_pool.prepare(
                 PrepareJob(
                     body=result.body,
@@ -274,6 +286,7 @@ class Poller:
                     feed_name=feed.name,
                     fetched_at=now,
                     clean=not feed.seeded,
+                    known=known if feed.seeded else b"",
                 ),
                 in_worker=in_worker,
             )
@@ -285,6 +298,7 @@ class Poller:
             outcome.entries = prepared.entries
             outcome.cleaned = prepared.cleaned
             outcome.notes = prepared.notes
+            outcome.prints = prepared.prints
         except FeedError as e:
             outcome.error = e
         except Exception as e:  # one broken feed never stops the others
@@ -403,7 +417,17 @@ class Poller:
         # Ours are indexed already; under the lock nobody else stored any since.
         self._stories_seen_id = max([self._stories_seen_id, *applied.article_ids])
         report.new_articles += plan.new_articles  # only once recorded: a rollback records none
+        self._remember_bodies(changed)
         report.alert_ids.extend(applied.alert_ids)
+
+    def _remember_bodies(self, recorded: Sequence[FeedOutcome]) -> None:
+        """Keep the entry prints of bodies just recorded (only once they are: a rollback
+        must leave their entries unknown)."""
+        if len(self._last_bodies) + len(recorded) > _LAST_BODIES_MAX:
+            self._last_bodies.clear()  # feeds removed since leave entries behind
+        for o in recorded:
+            if o.result is not None and o.result.body_hash and o.prints:
+                self._last_bodies[o.feed.id] = (o.result.body_hash, o.prints)
 
     def _place(self, plan: intents.IngestPlan, facts: intents.PlacementFacts) -> intents.Placement:
         """Stories and alerts for a plan, under the store's story lock: index what other

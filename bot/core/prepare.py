@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
-from bot.core.decide import headline_note
+from bot.core.decide import entry_print, headline_note
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
 
@@ -37,6 +37,10 @@ class PrepareJob:
     feed_name: str | None  # the operator's name for the feed, if any
     fetched_at: datetime
     clean: bool  # also clean every entry (a first poll: all of them are new)
+    # The entry prints (``decide.entry_print``, 8 bytes each) of the body this feed's last
+    # recorded poll saw: entries found there, headline unchanged, are known and are left
+    # out of what travels back (most of a changed feed's entries are old ones).
+    known: bytes = b""
 
 
 class CleanEntry(NamedTuple):
@@ -57,6 +61,8 @@ class Prepared:
     entries: list[tuple[FeedEntry, str]]  # each entry with its raw key (without ``clean``)
     cleaned: list[CleanEntry] | None = None  # with ``clean``, in the feed's order
     notes: list[str] | None = None  # without ``clean``: each entry's headline note
+    prints: bytes = b""  # every entry's print, for the next poll's ``PrepareJob.known``
+    skipped: int = 0  # entries left out as known
 
 
 def prepare_body(job: PrepareJob) -> Prepared:
@@ -66,9 +72,26 @@ def prepare_body(job: PrepareJob) -> Prepared:
     title = job.feed_name or parsed.title
     feed_url = job.feed_url
     if not job.clean:
-        entries = [(entry, raw_entry_key(entry, feed_url=feed_url)) for entry in parsed.entries]
-        notes = [headline_note(entry.title or "") for entry in parsed.entries]
-        return Prepared(title, parsed.ttl_seconds, parsed.warning, entries, notes=notes)
+        known = job.known
+        old = {known[i : i + 8] for i in range(0, len(known), 8)}
+        entries, notes, prints = [], [], []
+        for entry in parsed.entries:
+            raw = raw_entry_key(entry, feed_url=feed_url)
+            note = headline_note(entry.title or "")
+            mark = entry_print(raw, note)
+            prints.append(mark)
+            if mark not in old:
+                entries.append((entry, raw))
+                notes.append(note)
+        return Prepared(
+            title,
+            parsed.ttl_seconds,
+            parsed.warning,
+            entries,
+            notes=notes,
+            prints=b"".join(prints),
+            skipped=len(prints) - len(entries),
+        )
     cleaned = []
     for entry in parsed.entries:
         identity = entry_identity(entry, feed_url=feed_url)
@@ -89,7 +112,13 @@ def prepare_body(job: PrepareJob) -> Prepared:
                 article,
             )
         )
-    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned)
+    prints = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
+    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=prints)
+
+
+def _ready() -> None:
+    """Nothing: run once per worker by :meth:`PreparePool.warm`, whose unpickling of this
+    function imports the parsing modules in the new process."""
 
 
 class PreparePool:
@@ -112,21 +141,39 @@ class PreparePool:
         self._last_used = 0.0
         self._broken_at: float | None = None
 
-    async def prepare(self, job: PrepareJob, *, in_worker: bool = True) -> Prepared:
-        if self.workers <= 0 or not in_worker:
-            return prepare_body(job)
-        loop = asyncio.get_running_loop()
+    def warm(self) -> None:
+        """Start the workers now, without waiting for them: a cycle calls this as it claims
+        its feeds, so the processes start and import while the first fetches are in
+        flight instead of after the first body arrives."""
+        executor = self._ready_executor(asyncio.get_running_loop().time())
+        if executor is not None:
+            for _ in range(self.workers):
+                executor.submit(_ready)
+
+    def _ready_executor(self, now: float) -> Executor | None:
+        """The executor to use now, started if need be; None: prepare in the loop."""
+        if self.workers <= 0:
+            return None
         if self._broken_at is not None:
-            if loop.time() - self._broken_at < self.rest:
-                return prepare_body(job)
+            if now - self._broken_at < self.rest:
+                return None
             self._broken_at = None
-        self._last_used = loop.time()
+        self._last_used = now
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
             )
+        return self._executor
+
+    async def prepare(self, job: PrepareJob, *, in_worker: bool = True) -> Prepared:
+        if self.workers <= 0 or not in_worker:
+            return prepare_body(job)
+        loop = asyncio.get_running_loop()
+        executor = self._ready_executor(loop.time())
+        if executor is None:
+            return prepare_body(job)
         try:
-            return await loop.run_in_executor(self._executor, prepare_body, job)
+            return await loop.run_in_executor(executor, prepare_body, job)
         except BrokenProcessPool:
             if self._broken_at is None:
                 log.warning(

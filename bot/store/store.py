@@ -8,8 +8,11 @@ PostgreSQL; SQLite runs one instance, guarded by a file lock in ``bot.app``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from bot.core.alerts import AlertRow
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
@@ -176,11 +179,22 @@ def new_feed_row(
 
 
 def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
-    """A stdlib-sqlite3 engine on the same file, for batch writes in one worker thread."""
+    """A stdlib-sqlite3 engine on the same file, for batch writes in one writer thread.
+
+    It keeps its one connection open between transactions: a new connection per batch
+    re-read the schema, ran the pragmas and started with a cold page cache, every batch.
+    Only the writer thread ever uses it (``check_same_thread`` off so that ``dispose`` may
+    close it from the loop's thread at shutdown)."""
     url = engine.url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    sync = create_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    sync = create_engine(
+        url.set(drivername="sqlite"),
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
     event.listen(sync, "connect", _sqlite_pragmas)
     return sync
 
@@ -194,8 +208,10 @@ class Store(Outbox):
         self.dialect = engine.dialect.name
         self._lease_takeovers = 0
         self._sync_engine = sync_sqlite_engine(engine)
-        # One writer thread: SQLite takes one writer at a time anyway.
+        # One writer thread: SQLite takes one writer at a time anyway, and the thread keeps
+        # the engine's one connection (with its warm page cache) to itself.
         self._write_lock = asyncio.Lock()
+        self._writer: ThreadPoolExecutor | None = None
         self.controls = ControlsStore(self)
 
     async def run_write(self, work: Callable[[Connection], T]) -> T:
@@ -212,7 +228,10 @@ class Store(Outbox):
                     return work(conn)
 
             async with self._write_lock:
-                return await asyncio.to_thread(in_thread)
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(1, thread_name_prefix="wirewatch-writer")
+                call = functools.partial(contextvars.copy_context().run, in_thread)
+                return await asyncio.get_running_loop().run_in_executor(self._writer, call)
         async with self.engine.begin() as conn:
             return await conn.run_sync(work)
 
@@ -269,6 +288,9 @@ class Store(Outbox):
         await self.engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
