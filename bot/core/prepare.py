@@ -112,8 +112,8 @@ def prepare_body(job: PrepareJob) -> Prepared:
                 article,
             )
         )
-    prints = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
-    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=prints)
+    marks = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
+    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=marks)
 
 
 def _ready() -> None:

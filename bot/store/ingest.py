@@ -424,19 +424,27 @@ def update_feed_states(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
     if not rows:
         return
     if conn.dialect.name == "sqlite" and len({r["b_id"] for r in rows}) == len(rows):
-        # One UPDATE ... FROM a JSON array (see add_seen_keys: no step per row).
-        names = [k for k in rows[0] if k != "b_id"]
-        binds = [_bound(conn, feeds.c[name]) for name in names]
+        # One UPDATE ... FROM a JSON array (see add_seen_keys: no step per row). Columns
+        # with one value in every row (a 304's status, no error, the lease let go: most of
+        # them) are bound once instead of travelling in every row.
+        first = rows[0]
+        names = [k for k in first if k != "b_id"]
+        same = [n for n in names if all(r[n] == first[n] for r in rows)]
+        varying = [n for n in names if n not in same]
+        binds = [_bound(conn, feeds.c[name]) for name in varying]
         packed = json.dumps(
-            [[r["b_id"], *(bind(r[n]) for n, bind in zip(names, binds, strict=True))] for r in rows]
+            [
+                [r["b_id"], *(bind(r[n]) for n, bind in zip(varying, binds, strict=True))]
+                for r in rows
+            ]
         )
-        sets = ", ".join(
-            f"\"{n}\" = json_extract(w.value, '$[{i}]')" for i, n in enumerate(names, 1)
-        )
+        sets = [f'"{n}" = ?' for n in same] + [
+            f"\"{n}\" = json_extract(w.value, '$[{i}]')" for i, n in enumerate(varying, 1)
+        ]
         conn.exec_driver_sql(
-            f"UPDATE feeds SET {sets} FROM json_each(?) AS w"
+            f"UPDATE feeds SET {', '.join(sets)} FROM json_each(?) AS w"
             " WHERE feeds.id = json_extract(w.value, '$[0]')",
-            (packed,),
+            (*(_bound(conn, feeds.c[n])(first[n]) for n in same), packed),
         )
         return
     stmt = (

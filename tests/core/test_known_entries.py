@@ -1,0 +1,178 @@
+"""A changed feed's old entries are known from the last body the poller recorded.
+
+Most of a changed feed's ~50 entries were in its previous body. The poller keeps each
+recorded body's entry prints (raw key plus headline note, 8 bytes each); the next
+body's entries with a print found there stay in the parsing worker, and only the rest
+are looked up among the seen keys. These tests drive the real core against a local feed
+server and a real SQLite file, and check that nothing is lost: new items alert, a changed
+headline is still noticed, and the prints are trusted only for the body that was
+recorded last, by this poller, in a transaction that committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.app import Core
+from bot.core.prepare import PrepareJob, prepare_body
+from bot.store.schema import articles, feeds
+from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock, core_for, make_settings
+
+WATCHES = [{"query": '"rare earth"', "name": "rare earth"}]
+
+
+def item(slug: str, title: str, clock: FakeClock, age_minutes: int = 30) -> dict[str, Any]:
+    return {
+        "title": title,
+        "link": f"https://wire.test/{slug}",
+        "guid": f"wire-{slug}",
+        "description": f"{title}. More to follow.",
+        "pubDate": clock.now() - timedelta(minutes=age_minutes),
+    }
+
+
+def backlog(clock: FakeClock, n: int = 20) -> list[dict[str, Any]]:
+    return [item(f"old{i}", f"Rare earth market note number {i}", clock, 60 + i) for i in range(n)]
+
+
+class KeysAsked:
+    """Counts the keys each poll asks the store about (raw and identity keys)."""
+
+    def __init__(self, core: Core) -> None:
+        self.count = 0
+        inner = core.store.seen_keys
+
+        async def seen_keys(keys_by_feed: Mapping[int, Sequence[str]]) -> Any:
+            self.count += sum(len(keys) for keys in keys_by_feed.values())
+            return await inner(keys_by_feed)
+
+        core.store.seen_keys = seen_keys  # type: ignore[method-assign]
+
+    def take(self) -> int:
+        n, self.count = self.count, 0
+        return n
+
+
+async def poll_alerts(core: Core) -> list[str]:
+    report = await core.poll(due_only=False)
+    return [a.title for a in await core.store.alerts_by_ids(report.alert_ids)]
+
+
+async def test_old_entries_skip_the_lookup_and_new_or_retitled_ones_do_not(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    old = backlog(clock)
+    async with FeedServer() as server:
+        server.set_feed("/w.rss", rss(old))
+        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        async with core_for(settings, clock=clock) as core:
+            asked = KeysAsked(core)
+            assert await poll_alerts(core) == []  # the first poll is silent
+
+            clock.advance(minutes=10)
+            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
+            retitled = {**old[3], "title": "Rare earth market note number 3 lifts curbs"}
+            server.set_feed("/w.rss", rss([fresh, *old[:3], retitled, *old[4:]]))
+            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
+            # The raw keys of the two entries not in the last body, then the new item's
+            # three identity keys (guid, URL, headline and date): not all 21 entries'.
+            assert asked.take() == 2 + 3
+
+            async with core.store.transaction() as conn:
+                title = (
+                    await conn.execute(
+                        select(articles.c.title).where(articles.c.url == old[3]["link"])
+                    )
+                ).scalar_one()
+            assert title == "Rare earth market note number 3 lifts curbs"
+
+            clock.advance(minutes=10)
+            fresh2 = item("new2", "Rare earth quotas raised", clock, 1)
+            server.set_feed("/w.rss", rss([fresh2, fresh, *old[:3], retitled, *old[4:]]))
+            assert await poll_alerts(core) == ["Rare earth quotas raised"]
+            assert asked.take() == 1 + 3
+
+
+async def test_prints_are_not_trusted_after_another_instance_recorded_the_feed(
+    tmp_path: Path,
+) -> None:
+    """Another instance polled the feed since (the stored body hash is not ours): every
+    entry is checked against the seen keys, as without prints."""
+    clock = FakeClock()
+    old = backlog(clock)
+    async with FeedServer() as server:
+        server.set_feed("/w.rss", rss(old))
+        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        async with core_for(settings, clock=clock) as core:
+            asked = KeysAsked(core)
+            await poll_alerts(core)
+            async with core.store.transaction() as conn:
+                await conn.execute(update(feeds).values(body_hash="another-instance"))
+
+            clock.advance(minutes=10)
+            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
+            server.set_feed("/w.rss", rss([fresh, *old]))
+            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
+            assert asked.take() >= len(old) + 1
+
+
+async def test_a_batch_that_did_not_commit_leaves_its_entries_unknown(tmp_path: Path) -> None:
+    """After a failed write the same new item still alerts on the next poll: the prints
+    are kept only once a batch is recorded, and the stored body hash is still the old
+    body's anyway."""
+    clock = FakeClock()
+    old = backlog(clock)
+    async with FeedServer() as server:
+        server.set_feed("/w.rss", rss(old))
+        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        async with core_for(settings, clock=clock) as core:
+            await poll_alerts(core)
+
+            clock.advance(minutes=10)
+            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
+            server.set_feed("/w.rss", rss([fresh, *old]))
+            inner = core.store.apply_ingest
+
+            async def failing(*args: Any, **kwargs: Any) -> Any:
+                raise OSError("disk full")
+
+            core.store.apply_ingest = failing  # type: ignore[method-assign]
+            assert await poll_alerts(core) == []
+            core.store.apply_ingest = inner  # type: ignore[method-assign]
+
+            clock.advance(minutes=10)
+            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
+            clock.advance(minutes=10)
+            assert await poll_alerts(core) == []  # a 304 now: nothing twice
+
+
+@pytest.mark.parametrize("clean", [False, True])
+def test_prepare_leaves_out_entries_whose_print_is_known(clean: bool) -> None:
+    clock = FakeClock(datetime(2026, 12, 5, 12, 0, tzinfo=UTC))
+    old = backlog(clock, 5)
+    url = "https://wire.test/feed.rss"
+
+    def job(body: bytes, known: bytes = b"", *, clean: bool = False) -> PrepareJob:
+        return PrepareJob(body, url, None, url, None, clock.now(), clean, known=known)
+
+    first = prepare_body(job(rss(old).encode(), clean=clean))
+    assert len(first.prints) == 8 * len(old)
+
+    retitled = {**old[1], "title": "Rare earth market note number 1, revised"}
+    fresh = item("new", "A new rare earth item", clock, 1)
+    second = prepare_body(job(rss([fresh, old[0], retitled, *old[2:]]).encode(), first.prints))
+    assert [e.title for e, _raw in second.entries] == [fresh["title"], retitled["title"]]
+    assert second.notes is not None and len(second.notes) == 2
+    assert second.skipped == len(old) - 1
+    assert len(second.prints) == 8 * (len(old) + 1)
+
+    # Nothing is left out without the last body's prints.
+    assert len(prepare_body(job(rss(old).encode())).entries) == len(old)
