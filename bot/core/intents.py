@@ -29,7 +29,7 @@ from bot.core.notices import FeedFailing, FeedRecovered, Notice
 from bot.core.prepare import CleanEntry
 from bot.core.schedule import effective_interval, next_poll_at
 from bot.core.storeport import FeedRow
-from bot.core.stories import StoryIndex, story_features, story_key_for_url
+from bot.core.stories import StoryFeatures, StoryIndex, story_features, story_key_for_url
 
 # ---- what the poller hands over -------------------------------------------------------------
 
@@ -165,6 +165,8 @@ class IngestPlan:
     seen_notes: Mapping[tuple[int, str], str] = field(default_factory=dict)  # re-titled
     retitles: tuple[RetitleIntent, ...] = ()
     fresh: tuple[FeedArticles, ...] = ()
+    # Story features worked out already (in a parsing worker), by article URL.
+    features: Mapping[str, StoryFeatures] = field(default_factory=dict)
     # The newest article id the story index has looked at: what other instances stored
     # after it must be indexed before placing ``fresh``.
     stories_seen_id: int = 0
@@ -323,6 +325,16 @@ class Candidate(NamedTuple):
     entry: FeedEntry | None
     identity: EntryIdentity | None
     article: Article | None
+    features: StoryFeatures | None = None  # worked out with the article, in the worker
+
+
+class Retitled(NamedTuple):
+    """A known entry with another headline: the raw entry, or the worker's article."""
+
+    outcome: FeedOutcome
+    entry: FeedEntry | None
+    raw_key: str
+    article: Article | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,7 +346,7 @@ class Screened:
     seen_raw: Mapping[tuple[int, str], str | None]
     candidates: Mapping[int, list[Candidate]]
     notes: Mapping[tuple[int, str], str]
-    retitled: tuple[tuple[FeedOutcome, FeedEntry, str], ...]
+    retitled: tuple[Retitled, ...]
     keys_by_feed: Mapping[int, list[str]]  # each feed's identity keys, in order, once each
 
 
@@ -352,19 +364,26 @@ def screen_entries(
     aside); the rest get their identity keys (usually a few entries per feed)."""
     candidates: dict[int, list[Candidate]] = {}
     notes: dict[tuple[int, str], str] = {}
-    retitled: list[tuple[FeedOutcome, FeedEntry, str]] = []
+    retitled: list[Retitled] = []
     for o in outcomes:
         fid, listed = o.feed.id, set()
         found = candidates[fid] = []
         if o.cleaned is not None:
-            # A first poll cleaned in a worker: nothing of this feed was seen before.
+            # Cleaned in a worker already: a first poll's entries, or those of a known
+            # feed that were not in its last body.
             for c in o.cleaned:
-                if c.raw_key in listed or (fid, c.raw_key) in seen_raw:
+                if c.raw_key in listed:
+                    continue
+                if (fid, c.raw_key) in seen_raw:
+                    before = seen_raw[(fid, c.raw_key)]
+                    if before is not None and before != c.note:
+                        retitled.append(Retitled(o, None, c.raw_key, c.article))
+                        notes[(fid, c.raw_key)] = c.note
                     continue
                 notes[(fid, c.raw_key)] = c.note
                 listed.add(c.raw_key)
                 if c.keys:
-                    found.append(Candidate(c.keys, None, None, c.article))
+                    found.append(Candidate(c.keys, None, None, c.article, c.features))
             continue
         notes_in = o.notes
         for i, (entry, raw) in enumerate(o.entries):
@@ -374,7 +393,7 @@ def screen_entries(
             if (fid, raw) in seen_raw:
                 before = seen_raw[(fid, raw)]
                 if before is not None and before != note:
-                    retitled.append((o, entry, raw))  # the same item, another headline
+                    retitled.append(Retitled(o, entry, raw, None))  # another headline
                     notes[(fid, raw)] = note
                 continue
             notes[(fid, raw)] = note
@@ -423,16 +442,24 @@ def plan_entries(
         if (fid, k) not in seen
     ]
     retitles: list[RetitleIntent] = []
-    for o, entry, _raw in screened.retitled:
-        article = article_from_entry(
-            entry, feed_url=o.feed.url, feed_title=o.feed_title, seen_at=now
-        )
+    for o, entry, _raw, cleaned in screened.retitled:
+        article = cleaned
+        if entry is not None:
+            article = article_from_entry(
+                entry, feed_url=o.feed.url, feed_title=o.feed_title, seen_at=now
+            )
         if article is not None and article.url:
             retitles.append(RetitleIntent(article.url, article.title, article.summary))
     seen_notes = {
-        (o.feed.id, raw): screened.notes[(o.feed.id, raw)] for o, _, raw in screened.retitled
+        (o.feed.id, raw): screened.notes[(o.feed.id, raw)] for o, _, raw, _ in screened.retitled
     }
     fresh: list[FeedArticles] = []
+    features = {
+        c.article.url: c.features
+        for found in screened.candidates.values()
+        for c in found
+        if c.features is not None and c.article is not None
+    }
     for o in screened.outcomes:
         feed_seen = {k for k in keys_by_feed[o.feed.id] if (o.feed.id, k) in seen}
         articles = fresh_articles(o, screened.candidates[o.feed.id], feed_seen)
@@ -448,6 +475,7 @@ def plan_entries(
         seen_notes=seen_notes,
         retitles=tuple(retitles),
         fresh=tuple(fresh),
+        features=features,
     )
 
 
@@ -459,7 +487,7 @@ def fresh_articles(
     """Clean only the entries none of whose keys were seen (cleaning is the costly part)."""
     fresh = []
     for i in decide.fresh_indexes([c.keys for c in entries], seen):
-        _keys, entry, identity, article = entries[i]
+        _keys, entry, identity, article, _features = entries[i]
         if article is None and entry is not None:
             article = article_from_entry(
                 entry,
@@ -517,7 +545,9 @@ def place_articles(
                 # The same canonical URL through another feed: same article and story.
                 continue
             if d.alert or len(stories):
-                features = story_features(article.title, article.summary)
+                features = plan.features.get(article.url) or story_features(
+                    article.title, article.summary
+                )
                 found = stories.find(features, now)
                 story_key = found or story_key_for_url(article.url)
                 if found is not None:

@@ -5,8 +5,11 @@ first poll every entry cleaned too.
 a worker process (see :class:`PreparePool`): parsing and cleaning are most of a cycle's
 CPU, and in the event loop's process they compete with fetching and the store's writer
 for one interpreter lock. A first poll cleans every entry (all of them are new to the
-feed), which is why the worker does that work too; a known feed's entries are cleaned in
-the loop after its seen keys are checked, because most of them are old news.
+feed), which is why the worker does that work too. A known feed's entries are mostly old
+news: those found in the body the poller recorded last (``PrepareJob.known``) stay here,
+and the few others are cleaned here too, with their story features. Without that body's
+prints, the entries go back raw and are cleaned in the loop only once their seen keys are
+checked.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
 from bot.core.decide import entry_print, headline_note
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
+
+if TYPE_CHECKING:
+    from bot.core.stories import StoryFeatures
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,9 @@ class CleanEntry(NamedTuple):
     note: str  # see bot.core.decide.headline_note
     keys: tuple[str, ...]  # identity keys (empty: not news)
     article: Article | None
+    # Worked out beside a known feed's few new entries (they may alert and join stories);
+    # never for a first poll's, whose items are held and not indexed.
+    features: StoryFeatures | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +68,10 @@ class Prepared:
     ttl_seconds: int | None
     warning: str | None
     entries: list[tuple[FeedEntry, str]]  # each entry with its raw key (without ``clean``)
-    cleaned: list[CleanEntry] | None = None  # with ``clean``, in the feed's order
-    notes: list[str] | None = None  # without ``clean``: each entry's headline note
+    # With ``clean``, every entry cleaned; with ``known``, those not in the last body. In
+    # the feed's order. ``entries`` is empty then.
+    cleaned: list[CleanEntry] | None = None
+    notes: list[str] | None = None  # with ``entries``: each one's headline note
     prints: bytes = b""  # every entry's print, for the next poll's ``PrepareJob.known``
     skipped: int = 0  # entries left out as known
 
@@ -71,49 +82,76 @@ def prepare_body(job: PrepareJob) -> Prepared:
     parsed = parse_feed(job.body, url=job.url, content_type=job.content_type)
     title = job.feed_name or parsed.title
     feed_url = job.feed_url
-    if not job.clean:
-        known = job.known
-        old = {known[i : i + 8] for i in range(0, len(known), 8)}
-        entries, notes, prints = [], [], []
-        for entry in parsed.entries:
-            raw = raw_entry_key(entry, feed_url=feed_url)
-            note = headline_note(entry.title or "")
-            mark = entry_print(raw, note)
-            prints.append(mark)
-            if mark not in old:
-                entries.append((entry, raw))
-                notes.append(note)
+    if job.clean:
+        cleaned = [
+            _cleaned(
+                entry,
+                raw_entry_key(entry, feed_url=feed_url),
+                headline_note(entry.title or ""),
+                job,
+                title,
+            )
+            for entry in parsed.entries
+        ]
+        marks = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
+        return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=marks)
+    known = job.known
+    old = {known[i : i + 8] for i in range(0, len(known), 8)}
+    entries, notes, prints = [], [], []
+    for entry in parsed.entries:
+        raw = raw_entry_key(entry, feed_url=feed_url)
+        note = headline_note(entry.title or "")
+        mark = entry_print(raw, note)
+        prints.append(mark)
+        if mark not in old:
+            entries.append((entry, raw))
+            notes.append(note)
+    skipped = len(prints) - len(entries)
+    if old:
+        # The last body's entries left out, what remains is nearly always new: cleaned
+        # here, with its story features, rather than in the poller's busy process.
+        from bot.core.stories import story_features  # only workers that need it load it
+
+        cleaned = []
+        for (entry, raw), note in zip(entries, notes, strict=True):
+            c = _cleaned(entry, raw, note, job, title)
+            if c.article is not None:
+                c = c._replace(features=story_features(c.article.title, c.article.summary))
+            cleaned.append(c)
         return Prepared(
             title,
             parsed.ttl_seconds,
             parsed.warning,
-            entries,
-            notes=notes,
+            [],
+            cleaned,
             prints=b"".join(prints),
-            skipped=len(prints) - len(entries),
+            skipped=skipped,
         )
-    cleaned = []
-    for entry in parsed.entries:
-        identity = entry_identity(entry, feed_url=feed_url)
-        article = None
-        if identity is not None:
-            article = article_from_entry(
-                entry,
-                feed_url=feed_url,
-                feed_title=title,
-                seen_at=job.fetched_at,
-                identity=identity,
-            )
-        cleaned.append(
-            CleanEntry(
-                raw_entry_key(entry, feed_url=feed_url),
-                headline_note(entry.title or ""),
-                identity.keys if identity is not None else (),
-                article,
-            )
+    return Prepared(
+        title,
+        parsed.ttl_seconds,
+        parsed.warning,
+        entries,
+        notes=notes,
+        prints=b"".join(prints),
+        skipped=skipped,
+    )
+
+
+def _cleaned(
+    entry: FeedEntry, raw: str, note: str, job: PrepareJob, title: str | None
+) -> CleanEntry:
+    identity = entry_identity(entry, feed_url=job.feed_url)
+    article = None
+    if identity is not None:
+        article = article_from_entry(
+            entry,
+            feed_url=job.feed_url,
+            feed_title=title,
+            seen_at=job.fetched_at,
+            identity=identity,
         )
-    marks = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
-    return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=marks)
+    return CleanEntry(raw, note, identity.keys if identity is not None else (), article)
 
 
 def _ready() -> None:

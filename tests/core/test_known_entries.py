@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from bot.app import Core
 from bot.core.prepare import PrepareJob, prepare_body
+from bot.core.stories import story_features
 from bot.store.schema import articles, feeds
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -169,10 +170,19 @@ def test_prepare_leaves_out_entries_whose_print_is_known(clean: bool) -> None:
     retitled = {**old[1], "title": "Rare earth market note number 1, revised"}
     fresh = item("new", "A new rare earth item", clock, 1)
     second = prepare_body(job(rss([fresh, old[0], retitled, *old[2:]]).encode(), first.prints))
-    assert [e.title for e, _raw in second.entries] == [fresh["title"], retitled["title"]]
-    assert second.notes is not None and len(second.notes) == 2
+    # What remains is cleaned in the worker, story features and all.
+    assert second.entries == []
+    assert second.cleaned is not None
+    assert [c.article.title for c in second.cleaned if c.article] == [
+        fresh["title"],
+        retitled["title"],
+    ]
+    assert [c.features for c in second.cleaned] == [
+        story_features(c.article.title, c.article.summary) for c in second.cleaned if c.article
+    ]
     assert second.skipped == len(old) - 1
     assert len(second.prints) == 8 * (len(old) + 1)
 
-    # Nothing is left out without the last body's prints.
-    assert len(prepare_body(job(rss(old).encode())).entries) == len(old)
+    # Nothing is left out, nor cleaned, without the last body's prints.
+    unknown = prepare_body(job(rss(old).encode()))
+    assert len(unknown.entries) == len(old) and unknown.cleaned is None
