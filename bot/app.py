@@ -278,6 +278,7 @@ async def open_core(
         in_flight=settings.fetch.concurrency,
         instance_id=instance_id,
         prepare_pool=PreparePool(settings.poll.workers),
+        max_body_bytes=limits.max_bytes,
     )
     deliverer = Deliverer(
         store=store,

@@ -19,6 +19,8 @@ WirewatchError
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class WirewatchError(Exception):
     """Base of every error Wirewatch raises on purpose."""
@@ -57,6 +59,14 @@ class FetchError(FeedError):
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in parsing workers too (a body decoded there): the status must cross.
+        return (
+            type(self),
+            (self.reason,),
+            {"status": self.status, "retry_after": self.retry_after},
+        )
 
 
 class BlockedAddressError(FetchError):

@@ -37,7 +37,6 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Protocol
 
 import aiohttp
 import brotli
@@ -45,6 +44,7 @@ import yarl
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from bot.core.bodies import decoder_for, size_words
 from bot.core.errors import BlockedAddressError, FetchError
 from bot.core.netguard import AddressPolicy, GuardedResolver, chat_policy, check_url_syntax
 
@@ -83,6 +83,9 @@ class FetchRequest:
     # allow_private_addresses. False: a chat user's, private addresses refused except the
     # chat allow-list. True: private addresses allowed for this request alone.
     allow_private: bool | None = None
+    # False: a 200's body comes back as sent (``FetchResult.content_encoding`` says how),
+    # neither decoded nor hashed, for a parsing worker to do both (``bodies.decode_body``).
+    decode: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,17 +102,9 @@ class FetchResult:
     content_type: str | None
     max_age: int | None  # Cache-Control max-age, seconds
     elapsed: float  # seconds
-
-
-def size_words(n: int) -> str:
-    """``10485760`` -> ``"10 MB"``: sizes as the reasons people read show them."""
-    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
-        return f"{n // (1024 * 1024)} MB"
-    if n >= 1024 * 1024:
-        return f"{n / (1024 * 1024):.1f} MB"
-    if n >= 1024 and n % 1024 == 0:
-        return f"{n // 1024} KB"
-    return f"{n} bytes"
+    # Set (to "identity" when none) only for a body left as sent (``FetchRequest.decode``):
+    # then ``body_hash`` is None and an unchanged body is found out only once decoded.
+    content_encoding: str | None = None
 
 
 def status_words(status: int, reason: str | None = None) -> str:
@@ -150,80 +145,6 @@ def parse_max_age(cache_control: str | None) -> int | None:
             if value.isdigit():
                 return int(value)
     return None
-
-
-class _Decoder(Protocol):
-    def feed(self, data: bytes, limit: int) -> bytes:
-        """Decode ``data``; may stop once the output reaches ``limit`` bytes."""
-        ...
-
-
-class _Identity:
-    def feed(self, data: bytes, limit: int) -> bytes:
-        return data
-
-
-class _ZlibDecoder:
-    """gzip (possibly multi-member) or deflate (zlib-wrapped, or raw as some servers send)."""
-
-    def __init__(self, coding: str) -> None:
-        self._coding = coding
-        self._obj: zlib._Decompress | None = None
-
-    def _new(self, first: bytes) -> zlib._Decompress:
-        if self._coding == "gzip":
-            return zlib.decompressobj(16 + zlib.MAX_WBITS)
-        # RFC 9110 "deflate" is zlib-wrapped; some servers send a raw stream. A zlib header
-        # is CM=8 in the low nibble and a 16-bit value divisible by 31.
-        wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] << 8 | first[1]) % 31 == 0
-        return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        out = bytearray()
-        while data:
-            if self._obj is None:
-                self._obj = self._new(data)
-            obj = self._obj
-            out += obj.decompress(data, max(1, limit - len(out)))
-            if obj.unconsumed_tail:
-                break  # output limit reached; the caller refuses the body
-            if obj.eof and obj.unused_data and self._coding == "gzip":
-                rest = obj.unused_data
-                if rest[:2] != b"\x1f\x8b":
-                    break  # trailing garbage after the last member: ignore it
-                self._obj = None  # another gzip member follows
-                data = rest
-                continue
-            break
-        return bytes(out)
-
-
-class _BrotliDecoder:
-    def __init__(self) -> None:
-        self._obj = brotli.Decompressor()
-
-    def feed(self, data: bytes, limit: int) -> bytes:
-        out = bytearray(self._obj.process(data, output_buffer_limit=max(1, limit)))
-        # With an output limit brotli keeps the rest buffered until drained with empty input.
-        while not self._obj.can_accept_more_data() and len(out) < limit:
-            more = self._obj.process(b"", output_buffer_limit=max(1, limit - len(out)))
-            if not more:
-                break
-            out += more
-        return bytes(out)
-
-
-def _decoder_for(content_encoding: str | None) -> _Decoder:
-    coding = (content_encoding or "identity").strip().lower()
-    if coding in ("", "identity"):
-        return _Identity()
-    if coding in ("gzip", "x-gzip"):
-        return _ZlibDecoder("gzip")
-    if coding == "deflate":
-        return _ZlibDecoder("deflate")
-    if coding == "br":
-        return _BrotliDecoder()
-    raise FetchError(f"unsupported Content-Encoding: {coding}")
 
 
 def _describe_client_error(exc: aiohttp.ClientError, url: str) -> str:
@@ -435,6 +356,23 @@ class Fetcher:
                 max_age=max_age,
                 elapsed=time.monotonic() - started,
             )
+        if not req.decode:
+            coding = resp.headers.get("Content-Encoding") or "identity"
+            decoder_for(coding)  # an unknown coding fails here, as when decoding
+            return FetchResult(
+                url=req.url,
+                final_url=str(resp.url),
+                status=status,
+                not_modified=False,
+                body=await self._read_body(resp, decode=False),
+                body_hash=None,
+                etag=etag,
+                last_modified=last_modified,
+                content_type=resp.headers.get("Content-Type"),
+                max_age=max_age,
+                elapsed=time.monotonic() - started,
+                content_encoding=coding,
+            )
         body = await self._read_body(resp)
         body_hash = hashlib.sha1(body).hexdigest()
         # Servers without validators resend the same bytes; same hash means nothing to parse.
@@ -453,13 +391,15 @@ class Fetcher:
             elapsed=time.monotonic() - started,
         )
 
-    async def _read_body(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read_body(self, resp: aiohttp.ClientResponse, *, decode: bool = True) -> bytes:
+        """The body, decoded unless ``decode`` is False (then the cap bounds what was
+        sent; the decoded size is checked where it is decoded)."""
         cap = self.limits.max_bytes
         too_large = f"too large: over {size_words(cap)}"
         if resp.content_length is not None and resp.content_length > cap:
             resp.close()
             raise FetchError(too_large, status=resp.status)
-        decoder = _decoder_for(resp.headers.get("Content-Encoding"))
+        decoder = decoder_for(resp.headers.get("Content-Encoding") if decode else None)
         out = bytearray()
         raw_total = 0
         try:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from bot.core import intents
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
-from bot.core.fetch import FetchRequest, FetchResult
+from bot.core.fetch import FetchLimits, FetchRequest, FetchResult
 from bot.core.intents import FeedNotice, FeedOutcome
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article
@@ -105,6 +105,7 @@ class Poller:
         story_window: timedelta = timedelta(hours=48),
         prepare_pool: PreparePool | None = None,
         pool_min_feeds: int = POOL_MIN_FEEDS,
+        max_body_bytes: int = FetchLimits().max_bytes,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
@@ -121,6 +122,7 @@ class Poller:
         # Parsing (and a first poll's cleaning) in worker processes, when there are any.
         self.prepare_pool = prepare_pool or PreparePool(0)
         self.pool_min_feeds = pool_min_feeds
+        self.max_body_bytes = max_body_bytes
         self.stories = StoryIndex(window=story_window)
         self._stories_loaded = False
         self._stories_seen_id = 0  # the newest article id the story index has looked at
@@ -261,9 +263,12 @@ class Poller:
     async def _fetch_and_parse(self, feed: FeedRow, *, in_worker: bool = False) -> FeedOutcome:
         now = self.clock.now()
         outcome = FeedOutcome(feed=feed, fetched_at=now)
+        # A body bound for a worker process is decoded and hashed there too.
+        decode = not (in_worker and self.prepare_pool.workers > 0)
         try:
             result = await self.fetcher.fetch(
                 FetchRequest(
+                    decode=decode,
                     url=feed.url,
                     etag=feed.etag,
                     last_modified=feed.last_modified,
@@ -287,9 +292,17 @@ class Poller:
                     fetched_at=now,
                     clean=not feed.seeded,
                     known=known if feed.seeded else b"",
+                    encoding=result.content_encoding,
+                    max_bytes=self.max_body_bytes,
+                    previous_body_hash=feed.body_hash,
                 ),
                 in_worker=in_worker,
             )
+            if prepared.body_hash is not None:
+                result = replace(result, body_hash=prepared.body_hash, content_encoding=None)
+            if prepared.unchanged:  # the same bytes again, without validators
+                outcome.result = replace(result, body=None, not_modified=True)
+                return outcome
             # Only the parsed entries travel on: holding bodies in the queue costs memory.
             outcome.result = replace(result, body=None)
             outcome.ttl_seconds = prepared.ttl_seconds

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
+from bot.core.bodies import decode_body
 from bot.core.decide import entry_print, headline_note
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
@@ -47,6 +48,12 @@ class PrepareJob:
     # recorded poll saw: entries found there, headline unchanged, are known and are left
     # out of what travels back (most of a changed feed's entries are old ones).
     known: bytes = b""
+    # Set when ``body`` is as the server sent it (``FetchRequest.decode`` off): decoded
+    # and hashed here, within ``max_bytes``, and found unchanged when its hash is
+    # ``previous_body_hash``.
+    encoding: str | None = None
+    max_bytes: int = 0
+    previous_body_hash: str | None = None
 
 
 class CleanEntry(NamedTuple):
@@ -74,12 +81,19 @@ class Prepared:
     notes: list[str] | None = None  # with ``entries``: each one's headline note
     prints: bytes = b""  # every entry's print, for the next poll's ``PrepareJob.known``
     skipped: int = 0  # entries left out as known
+    body_hash: str | None = None  # with ``PrepareJob.encoding``: the decoded body's sha1
+    unchanged: bool = False  # ... equal to ``previous_body_hash``: nothing was parsed
 
 
 def prepare_body(job: PrepareJob) -> Prepared:
     """Parse ``job.body``; raises :class:`~bot.core.errors.ParseError` on a body that is
     not a feed."""
-    parsed = parse_feed(job.body, url=job.url, content_type=job.content_type)
+    body, body_hash = job.body, None
+    if job.encoding is not None:
+        body, body_hash = decode_body(body, job.encoding, job.max_bytes)
+        if body_hash == job.previous_body_hash:
+            return Prepared(None, None, None, [], body_hash=body_hash, unchanged=True)
+    parsed = parse_feed(body, url=job.url, content_type=job.content_type)
     title = job.feed_name or parsed.title
     feed_url = job.feed_url
     if job.clean:
@@ -94,7 +108,15 @@ def prepare_body(job: PrepareJob) -> Prepared:
             for entry in parsed.entries
         ]
         marks = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
-        return Prepared(title, parsed.ttl_seconds, parsed.warning, [], cleaned, prints=marks)
+        return Prepared(
+            title,
+            parsed.ttl_seconds,
+            parsed.warning,
+            [],
+            cleaned,
+            prints=marks,
+            body_hash=body_hash,
+        )
     known = job.known
     old = {known[i : i + 8] for i in range(0, len(known), 8)}
     entries, notes, prints = [], [], []
@@ -126,6 +148,7 @@ def prepare_body(job: PrepareJob) -> Prepared:
             cleaned,
             prints=b"".join(prints),
             skipped=skipped,
+            body_hash=body_hash,
         )
     return Prepared(
         title,
@@ -135,6 +158,7 @@ def prepare_body(job: PrepareJob) -> Prepared:
         notes=notes,
         prints=b"".join(prints),
         skipped=skipped,
+        body_hash=body_hash,
     )
 
 
