@@ -83,12 +83,15 @@ def headline_note(title: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
 
+PRINT_SIZE = 6  # bytes of an entry print
+
+
 def entry_print(raw_key: str, note: str) -> bytes:
-    """8 bytes standing for an entry's raw key with its headline note: an entry whose
+    """A few bytes standing for an entry's raw key with its headline note: an entry whose
     print was in the body a feed's last recorded poll saw is known, headline and all (see
-    ``bot.core.prepare``). 64 bits: a new entry mistaken for one of a feed's ~50 old ones
-    is a ~1-in-10^17 event."""
-    return hashlib.blake2b(f"{raw_key}\n{note}".encode(), digest_size=8).digest()
+    ``bot.core.prepare``). 48 bits: a new entry mistaken for one of a feed's ~50 old ones
+    is a ~1-in-5x10^12 event; the poller holds ~50 prints for each of its feeds."""
+    return hashlib.blake2b(f"{raw_key}\n{note}".encode(), digest_size=PRINT_SIZE).digest()
 
 
 def headline_changed_materially(old: str, new: str) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
 from bot.core.bodies import decode_body
-from bot.core.decide import entry_print, headline_note
+from bot.core.decide import PRINT_SIZE, entry_print, headline_note
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
 
@@ -44,9 +44,9 @@ class PrepareJob:
     feed_name: str | None  # the operator's name for the feed, if any
     fetched_at: datetime
     clean: bool  # also clean every entry (a first poll: all of them are new)
-    # The entry prints (``decide.entry_print``, 8 bytes each) of the body this feed's last
-    # recorded poll saw: entries found there, headline unchanged, are known and are left
-    # out of what travels back (most of a changed feed's entries are old ones).
+    # The entry prints (``decide.entry_print``) of the body this feed's last recorded poll
+    # saw: entries found there, headline unchanged, are known and are left out of what
+    # travels back (most of a changed feed's entries are old ones).
     known: bytes = b""
     # Set when ``body`` is as the server sent it (``FetchRequest.decode`` off): decoded
     # and hashed here, within ``max_bytes``, and found unchanged when its hash is
@@ -118,7 +118,7 @@ def prepare_body(job: PrepareJob) -> Prepared:
             body_hash=body_hash,
         )
     known = job.known
-    old = {known[i : i + 8] for i in range(0, len(known), 8)}
+    old = {known[i : i + PRINT_SIZE] for i in range(0, len(known), PRINT_SIZE)}
     entries, notes, prints = [], [], []
     for entry in parsed.entries:
         raw = raw_entry_key(entry, feed_url=feed_url)

@@ -1,7 +1,7 @@
 """A changed feed's old entries are known from the last body the poller recorded.
 
 Most of a changed feed's ~50 entries were in its previous body. The poller keeps each
-recorded body's entry prints (raw key plus headline note, 8 bytes each); the next
+recorded body's entry prints (raw key plus headline note, a few bytes each); the next
 body's entries with a print found there stay in the parsing worker, and only the rest
 are looked up among the seen keys. These tests drive the real core against a local feed
 server and a real SQLite file, and check that nothing is lost: new items alert, a changed
@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import Core
+from bot.core.decide import PRINT_SIZE
 from bot.core.prepare import PrepareJob, prepare_body
 from bot.core.stories import story_features
 from bot.store.schema import articles, feeds
@@ -165,7 +166,7 @@ def test_prepare_leaves_out_entries_whose_print_is_known(clean: bool) -> None:
         return PrepareJob(body, url, None, url, None, clock.now(), clean, known=known)
 
     first = prepare_body(job(rss(old).encode(), clean=clean))
-    assert len(first.prints) == 8 * len(old)
+    assert len(first.prints) == PRINT_SIZE * len(old)
 
     retitled = {**old[1], "title": "Rare earth market note number 1, revised"}
     fresh = item("new", "A new rare earth item", clock, 1)
@@ -181,7 +182,7 @@ def test_prepare_leaves_out_entries_whose_print_is_known(clean: bool) -> None:
         story_features(c.article.title, c.article.summary) for c in second.cleaned if c.article
     ]
     assert second.skipped == len(old) - 1
-    assert len(second.prints) == 8 * (len(old) + 1)
+    assert len(second.prints) == PRINT_SIZE * (len(old) + 1)
 
     # Nothing is left out, nor cleaned, without the last body's prints.
     unknown = prepare_body(job(rss(old).encode()))
