@@ -356,27 +356,16 @@ class Fetcher:
                 max_age=max_age,
                 elapsed=time.monotonic() - started,
             )
-        if not req.decode:
+        coding: str | None = None
+        if req.decode:
+            body = await self._read_body(resp)
+            body_hash: str | None = hashlib.sha1(body).hexdigest()
+            # Servers without validators resend the same bytes; same hash: nothing to parse.
+            unchanged = req.previous_body_hash is not None and body_hash == req.previous_body_hash
+        else:
             coding = resp.headers.get("Content-Encoding") or "identity"
             decoder_for(coding)  # an unknown coding fails here, as when decoding
-            return FetchResult(
-                url=req.url,
-                final_url=str(resp.url),
-                status=status,
-                not_modified=False,
-                body=await self._read_body(resp, decode=False),
-                body_hash=None,
-                etag=etag,
-                last_modified=last_modified,
-                content_type=resp.headers.get("Content-Type"),
-                max_age=max_age,
-                elapsed=time.monotonic() - started,
-                content_encoding=coding,
-            )
-        body = await self._read_body(resp)
-        body_hash = hashlib.sha1(body).hexdigest()
-        # Servers without validators resend the same bytes; same hash means nothing to parse.
-        unchanged = req.previous_body_hash is not None and body_hash == req.previous_body_hash
+            body, body_hash, unchanged = await self._read_body(resp, decode=False), None, False
         return FetchResult(
             url=req.url,
             final_url=str(resp.url),
@@ -389,6 +378,7 @@ class Fetcher:
             content_type=resp.headers.get("Content-Type"),
             max_age=max_age,
             elapsed=time.monotonic() - started,
+            content_encoding=coding,
         )
 
     async def _read_body(self, resp: aiohttp.ClientResponse, *, decode: bool = True) -> bytes:

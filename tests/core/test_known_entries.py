@@ -11,10 +11,11 @@ recorded last, by this poller, in a transaction that committed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import select, update
@@ -67,9 +68,20 @@ async def poll_alerts(core: Core) -> list[str]:
     return [a.title for a in await core.store.alerts_by_ids(report.alert_ids)]
 
 
-async def test_old_entries_skip_the_lookup_and_new_or_retitled_ones_do_not(
-    tmp_path: Path,
-) -> None:
+class Seeded(NamedTuple):
+    core: Core
+    server: FeedServer
+    clock: FakeClock
+    old: list[dict[str, Any]]  # the feed's items at its (silent) first poll
+    asked: KeysAsked  # seen-key lookups from then on
+
+    def serve(self, *items: dict[str, Any]) -> None:
+        self.server.set_feed("/w.rss", rss(list(items)))
+
+
+@asynccontextmanager
+async def seeded_feed(tmp_path: Path) -> AsyncIterator[Seeded]:
+    """One feed of 20 items, polled once (silently) by a real core that stays open."""
     clock = FakeClock()
     old = backlog(clock)
     async with FeedServer() as server:
@@ -78,29 +90,35 @@ async def test_old_entries_skip_the_lookup_and_new_or_retitled_ones_do_not(
         async with core_for(settings, clock=clock) as core:
             asked = KeysAsked(core)
             assert await poll_alerts(core) == []  # the first poll is silent
-
+            asked.take()
             clock.advance(minutes=10)
-            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
-            retitled = {**old[3], "title": "Rare earth market note number 3 lifts curbs"}
-            server.set_feed("/w.rss", rss([fresh, *old[:3], retitled, *old[4:]]))
-            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
-            # The raw keys of the two entries not in the last body, then the new item's
-            # three identity keys (guid, URL, headline and date): not all 21 entries'.
-            assert asked.take() == 2 + 3
+            yield Seeded(core, server, clock, old, asked)
 
-            async with core.store.transaction() as conn:
-                title = (
-                    await conn.execute(
-                        select(articles.c.title).where(articles.c.url == old[3]["link"])
-                    )
-                ).scalar_one()
-            assert title == "Rare earth market note number 3 lifts curbs"
 
-            clock.advance(minutes=10)
-            fresh2 = item("new2", "Rare earth quotas raised", clock, 1)
-            server.set_feed("/w.rss", rss([fresh2, fresh, *old[:3], retitled, *old[4:]]))
-            assert await poll_alerts(core) == ["Rare earth quotas raised"]
-            assert asked.take() == 1 + 3
+async def test_old_entries_skip_the_lookup_and_new_or_retitled_ones_do_not(
+    tmp_path: Path,
+) -> None:
+    async with seeded_feed(tmp_path) as f:
+        old = f.old
+        fresh = item("new1", "Rare earth exports slump as curbs bite", f.clock, 1)
+        retitled = {**old[3], "title": "Rare earth market note number 3 lifts curbs"}
+        f.serve(fresh, *old[:3], retitled, *old[4:])
+        assert await poll_alerts(f.core) == ["Rare earth exports slump as curbs bite"]
+        # The raw keys of the two entries not in the last body, then the new item's
+        # three identity keys (guid, URL, headline and date): not all 21 entries'.
+        assert f.asked.take() == 2 + 3
+
+        async with f.core.store.transaction() as conn:
+            title = (
+                await conn.execute(select(articles.c.title).where(articles.c.url == old[3]["link"]))
+            ).scalar_one()
+        assert title == "Rare earth market note number 3 lifts curbs"
+
+        f.clock.advance(minutes=10)
+        fresh2 = item("new2", "Rare earth quotas raised", f.clock, 1)
+        f.serve(fresh2, fresh, *old[:3], retitled, *old[4:])
+        assert await poll_alerts(f.core) == ["Rare earth quotas raised"]
+        assert f.asked.take() == 1 + 3
 
 
 async def test_prints_are_not_trusted_after_another_instance_recorded_the_feed(
@@ -108,52 +126,34 @@ async def test_prints_are_not_trusted_after_another_instance_recorded_the_feed(
 ) -> None:
     """Another instance polled the feed since (the stored body hash is not ours): every
     entry is checked against the seen keys, as without prints."""
-    clock = FakeClock()
-    old = backlog(clock)
-    async with FeedServer() as server:
-        server.set_feed("/w.rss", rss(old))
-        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
-        async with core_for(settings, clock=clock) as core:
-            asked = KeysAsked(core)
-            await poll_alerts(core)
-            async with core.store.transaction() as conn:
-                await conn.execute(update(feeds).values(body_hash="another-instance"))
-
-            clock.advance(minutes=10)
-            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
-            server.set_feed("/w.rss", rss([fresh, *old]))
-            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
-            assert asked.take() >= len(old) + 1
+    async with seeded_feed(tmp_path) as f:
+        async with f.core.store.transaction() as conn:
+            await conn.execute(update(feeds).values(body_hash="another-instance"))
+        f.serve(item("new1", "Rare earth exports slump as curbs bite", f.clock, 1), *f.old)
+        assert await poll_alerts(f.core) == ["Rare earth exports slump as curbs bite"]
+        assert f.asked.take() >= len(f.old) + 1
 
 
 async def test_a_batch_that_did_not_commit_leaves_its_entries_unknown(tmp_path: Path) -> None:
     """After a failed write the same new item still alerts on the next poll: the prints
     are kept only once a batch is recorded, and the stored body hash is still the old
     body's anyway."""
-    clock = FakeClock()
-    old = backlog(clock)
-    async with FeedServer() as server:
-        server.set_feed("/w.rss", rss(old))
-        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
-        async with core_for(settings, clock=clock) as core:
-            await poll_alerts(core)
+    async with seeded_feed(tmp_path) as f:
+        f.serve(item("new1", "Rare earth exports slump as curbs bite", f.clock, 1), *f.old)
+        store = f.core.store
+        inner = store.apply_ingest
 
-            clock.advance(minutes=10)
-            fresh = item("new1", "Rare earth exports slump as curbs bite", clock, 1)
-            server.set_feed("/w.rss", rss([fresh, *old]))
-            inner = core.store.apply_ingest
+        async def failing(*args: Any, **kwargs: Any) -> Any:
+            raise OSError("disk full")
 
-            async def failing(*args: Any, **kwargs: Any) -> Any:
-                raise OSError("disk full")
+        store.apply_ingest = failing  # type: ignore[method-assign]
+        assert await poll_alerts(f.core) == []
+        store.apply_ingest = inner  # type: ignore[method-assign]
 
-            core.store.apply_ingest = failing  # type: ignore[method-assign]
-            assert await poll_alerts(core) == []
-            core.store.apply_ingest = inner  # type: ignore[method-assign]
-
-            clock.advance(minutes=10)
-            assert await poll_alerts(core) == ["Rare earth exports slump as curbs bite"]
-            clock.advance(minutes=10)
-            assert await poll_alerts(core) == []  # a 304 now: nothing twice
+        f.clock.advance(minutes=10)
+        assert await poll_alerts(f.core) == ["Rare earth exports slump as curbs bite"]
+        f.clock.advance(minutes=10)
+        assert await poll_alerts(f.core) == []  # a 304 now: nothing twice
 
 
 @pytest.mark.parametrize("clean", [False, True])
