@@ -48,11 +48,12 @@ class FeedOutcome:
     ttl_seconds: int | None = None
     error: FeedError | None = None
     parse_warning: str | None = None
-    # A first poll's entries, cleaned already (bot.core.prepare): then ``entries`` is empty.
+    # Entries cleaned in a worker already (bot.core.prepare): a first poll's, or a known
+    # feed's that were not in its last recorded body. Then ``entries`` is empty.
     cleaned: list[CleanEntry] | None = None
     notes: list[str] | None = None  # each entry's headline note, when worked out already
     # Every entry's print (``PrepareJob.known``): kept by the poller once this outcome is
-    # recorded. ``entries`` then holds only those not in the last recorded body.
+    # recorded. Entries found in the last recorded body's prints are in neither list.
     prints: bytes = b""
 
     @property

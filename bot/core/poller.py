@@ -317,6 +317,8 @@ class Poller:
             outcome.prints = prepared.prints
         except FeedError as e:
             outcome.error = e
+            if outcome.result is not None and outcome.result.body is not None:
+                outcome.result = replace(outcome.result, body=None)  # a bomb's, say
         except Exception as e:  # one broken feed never stops the others
             log.exception("unexpected error polling %s", feed.url)
             outcome.error = FeedError(f"internal error: {type(e).__name__}: {e}")
