@@ -174,3 +174,20 @@ async def test_a_cycle_in_worker_processes_stores_and_alerts_as_one_in_the_loop(
     # Four outlets' copies of one event: one story, one alert.
     assert len(in_loop[0]) == 28 and len(in_loop[1]) == 1
     assert in_workers == in_loop
+
+
+async def test_a_big_cycle_starts_the_workers_as_it_claims_its_feeds(tmp_path: Path) -> None:
+    """The workers start when a cycle big enough for them claims its feeds, even if no
+    body comes back to parse (all 304s): the next changed body finds them ready."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        server.set_feed("/f.rss", rss([{"title": "Rare earths", "link": "https://a.test/1"}]))
+        settings = make_settings(tmp_path, feeds=[server.url("/f.rss")], poll={"workers": 1})
+        async with core_for(settings, clock=clock) as core:
+            pool = core.poller.prepare_pool
+            await core.poll(due_only=False)  # below the pool's size: parsed in the loop
+            assert not pool.running
+            core.poller.pool_min_feeds = 1  # a test's one feed, as a big install's many
+            report = await core.poll(due_only=False)
+            assert report.not_modified == 1
+            assert pool.running
