@@ -160,3 +160,50 @@ def test_sqlite_times_are_written_as_sqlalchemy_writes_them() -> None:
             assert ingest._sqlite_time(value) == bind(value)
     with pytest.raises(ValueError, match="naive"):
         ingest._sqlite_time(datetime(2026, 1, 2))
+
+
+async def test_feed_states_sharing_some_columns_read_back_per_feed(store: Store) -> None:
+    """Rows of one shape (here three 304s and two 200s) bind the columns they share once and
+    carry the others per row: each feed still reads back its own values."""
+    ids = []
+    for i in range(5):
+        info = await store.upsert_feed(
+            f"https://shared{i}.example/rss", name=None, interval=600, source="config", now=NOW
+        )
+        ids.append(info.id)
+    intents = tuple(
+        FeedUpdateIntent(
+            ids[i], NOW + timedelta(seconds=i), 304, NOW + timedelta(minutes=i), 0, False
+        )
+        for i in range(3)
+    ) + tuple(
+        FeedUpdateIntent(
+            ids[i],
+            NOW,
+            200,
+            NOW + timedelta(minutes=10),
+            0,
+            False,
+            validators=FeedValidators(f'"e{i}"', None, "same-hash", None, None),
+        )
+        for i in range(3, 5)
+    )
+    await store.apply_ingest(IngestPlan(now=NOW, feeds=intents), _nothing_placed)
+    async with store.transaction() as conn:
+        rows = {r.id: r for r in (await conn.execute(select(feeds))).all()}
+    for i in range(3):
+        row = rows[ids[i]]
+        assert (row.last_status, row.last_fetch_at, row.next_poll_at) == (
+            304,
+            NOW + timedelta(seconds=i),
+            NOW + timedelta(minutes=i),
+        )
+        assert row.last_success_at == NOW + timedelta(seconds=i) and row.seeded is False
+    for i in range(3, 5):
+        row = rows[ids[i]]
+        assert (row.etag, row.body_hash, row.last_status, row.seeded) == (
+            f'"e{i}"',
+            "same-hash",
+            200,
+            True,
+        )
