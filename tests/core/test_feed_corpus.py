@@ -184,11 +184,13 @@ async def test_google_news_alerts_once_per_article_with_the_real_outlet_and_link
     assert again.alert_ids == []
 
 
+@pytest.mark.parametrize("workers", [0, 1], ids=["in the loop", "in a worker"])
 async def test_one_poll_of_every_file_marks_the_broken_ones_and_stores_the_rest(
-    tmp_path: Path,
+    tmp_path: Path, workers: int
 ) -> None:
     """Served from a local server and polled together, each unreadable document marks only
-    its own feed failing (with the parser's reason); every other feed is healthy."""
+    its own feed failing (with the parser's reason); every other feed is healthy. The same
+    parsed in the event loop and in a worker process (which gets the bodies as sent)."""
     clock = FakeClock()
     async with FeedServer() as server:
         urls = {}
@@ -202,9 +204,13 @@ async def test_one_poll_of_every_file_marks_the_broken_ones_and_stores_the_rest(
                 f"/{path.name}", feed_bytes(path), content_type=kind, gzip=path.suffix == ".gz"
             )
             urls[path.name] = server.url(f"/{path.name}")
-        settings = make_settings(tmp_path, feeds=list(urls.values()), poll={"failing_after": 1})
+        settings = make_settings(
+            tmp_path, feeds=list(urls.values()), poll={"failing_after": 1, "workers": workers}
+        )
         async with core_for(settings, clock=clock) as core:
+            core.poller.pool_min_feeds = 0  # a test's few feeds, as a big install's many
             await core.poll(due_only=False)
+            assert core.poller.prepare_pool.running is (workers > 0)
             feeds = {f.url: f for f in await core.api.list_feeds(Caller.console())}
             stored = await core.api.latest(Caller.console(), limit=500)
     for name, url in urls.items():
