@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from bot.core.alerts import AlertRow
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
@@ -181,14 +181,23 @@ def new_feed_row(
 def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
     """A stdlib-sqlite3 engine on the same file, for batch writes in one writer thread.
 
-    A connection per batch (no pool): a connection kept open keeps its cached statements,
-    and with them the bound parameters of the last batch (a seeding poll's JSON arrays run
-    to megabytes), which measured +12 MB of resident memory; a warm page cache bought
-    nothing measurable in the poll cycle."""
+    Its one connection stays open between batches: a connection per batch re-ran the
+    pragmas, re-read the schema and started with a cold page cache, every batch (~0.3 s
+    of CPU in an all-304 cycle of 10,000 feeds). No statement cache: a cached statement
+    keeps the bound parameters of its last run, and a seeding poll's JSON arrays run to
+    megabytes (+12 MB resident, measured). Only the writer thread uses the connection;
+    ``check_same_thread`` is off so that ``dispose`` may close it from the loop's thread.
+    """
     url = engine.url
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    sync = create_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    sync = create_engine(
+        url.set(drivername="sqlite"),
+        poolclass=QueuePool,
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False, "cached_statements": 0},
+    )
     event.listen(sync, "connect", _sqlite_pragmas)
     return sync
 
@@ -202,7 +211,8 @@ class Store(Outbox):
         self.dialect = engine.dialect.name
         self._lease_takeovers = 0
         self._sync_engine = sync_sqlite_engine(engine)
-        # One writer thread: SQLite takes one writer at a time anyway.
+        # One writer thread: SQLite takes one writer at a time anyway, and the thread keeps
+        # the engine's one connection to itself.
         self._write_lock = asyncio.Lock()
         self._writer: ThreadPoolExecutor | None = None
         self.controls = ControlsStore(self)
