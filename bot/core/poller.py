@@ -265,7 +265,7 @@ class Poller:
         now = self.clock.now()
         outcome = FeedOutcome(feed=feed, fetched_at=now)
         # A body bound for a worker process is decoded and hashed there too.
-        decode = not (in_worker and self.prepare_pool.workers > 0)
+        decode = not self.prepare_pool.sends(in_worker)
         try:
             result = await self.fetcher.fetch(
                 FetchRequest(

@@ -227,8 +227,13 @@ class PreparePool:
             )
         return self._executor
 
+    def sends(self, in_worker: bool) -> bool:
+        """Whether :meth:`prepare` hands a body asked ``in_worker`` to a worker process (a
+        broken pool's fallback aside): such a body may come undecoded, the worker decodes."""
+        return in_worker and self.workers > 0
+
     async def prepare(self, job: PrepareJob, *, in_worker: bool = True) -> Prepared:
-        if self.workers <= 0 or not in_worker:
+        if not self.sends(in_worker):
             return prepare_body(job)
         loop = asyncio.get_running_loop()
         executor = self._ready_executor(loop.time())
