@@ -62,7 +62,12 @@ import ahocorasick_rs
 import re2
 
 from bot.core.query import And, Node, Not, Or, Query, Term, compile_regex, regex_options
-from bot.core.textfold import is_spaceless_char, surface_fold, surface_variants
+from bot.core.textfold import (
+    is_spaceless_char,
+    surface_fold,
+    surface_fold_fields,
+    surface_variants,
+)
 
 __all__ = ["Match", "MatchDocument", "Matcher", "explain", "match_one"]
 
@@ -140,6 +145,7 @@ class _Article:
 
     __slots__ = (
         "_body",
+        "_encoded",
         "_hits",
         "_joined",
         "_key_terms",
@@ -150,32 +156,32 @@ class _Article:
         "_regex_hits",
         "_source",
         "_text",
+        "_texts",
         "_title",
         "_title_end",
         "any",
-        "texts",
     )
 
     def __init__(
         self,
         matcher: Matcher,
-        text: str,
+        encoded: bytes,
         hits: list[_Hit],
         key_terms: list[int],
         title_end: int,
-        texts: list[str | None],
         raw_source: str,
     ) -> None:
         self._matcher = matcher
-        self._text = text  # " title \n summary \n content ": what the automaton read
+        self._encoded = encoded  # b" title \n summary \n content ": what the automaton read
         self._hits = hits  # (key, start, end) over " title \n summary \n content " in UTF-8
         self._key_terms = key_terms  # key -> term id
         self._title_end = title_end  # hits ending at or before this byte are in the title
         # Term ids found anywhere but the publisher name.
         self.any: set[int] = set(map(key_terms.__getitem__, map(_FIRST, hits)))
-        self.texts = texts  # surface-folded title, summary, content, source (None: not yet)
         self._raw_source = raw_source
-        # Worked out when first asked for.
+        # Worked out when first asked for (only regexes need the text as str).
+        self._text: str | None = None
+        self._texts: list[str | None] | None = None
         self._title: AbstractSet[int] | None = None
         self._body: AbstractSet[int] | None = None
         self._source: AbstractSet[int] | None = None
@@ -183,6 +189,24 @@ class _Article:
         self._possible_regexes: AbstractSet[int] | None = None
         self._regex_answers: dict[tuple[int, int], bool] | None = None
         self._regex_hits: list[AbstractSet[int] | None] | None = None
+
+    @property
+    def text(self) -> str:
+        """``" title \\n summary \\n content "``, as the automaton read it."""
+        text = self._text
+        if text is None:
+            text = self._text = self._encoded.decode()
+        return text
+
+    @property
+    def texts(self) -> list[str | None]:
+        """The surface-folded title, summary, content and publisher name (None: not yet)."""
+        texts = self._texts
+        if texts is None:
+            fields = [field.strip() for field in self.text.split("\n")]
+            fields += [""] * (3 - len(fields))
+            texts = self._texts = [*fields, None]
+        return texts
 
     @property
     def title(self) -> AbstractSet[int]:
@@ -239,7 +263,7 @@ class _Article:
                 for index in indexes:
                     present.update(literals[index][1])
                 return present
-            text = self._text
+            text = self.text
             source = self.source_text if matcher._regex_in_source else ""
             found: set[int] = set()
             for literal, regex_ids in literals:
@@ -280,10 +304,10 @@ class _Article:
         plus the publisher name when some regex looks there."""
         joined = self._joined
         if joined is None:
-            text = self._text
+            joined = self._encoded
             if self._matcher._regex_in_source:
-                text = f"{text}\n {self.source_text} "
-            joined = self._joined = text.encode()
+                joined = f"{self.text}\n {self.source_text} ".encode()
+            self._joined = joined
         return joined
 
     def regex(self, regex_id: int, field_code: int) -> bool:
@@ -302,7 +326,7 @@ class _Article:
         if answer is None:
             literal = self._matcher._regex_literals[regex_id]
             if literal is not None and literal not in (
-                self.source_text if field_code == _SOURCE else self._text
+                self.source_text if field_code == _SOURCE else self.text
             ):
                 answer = False
             elif len(answers) < _SINGLE_REGEX_SEARCHES:
@@ -639,35 +663,23 @@ class Matcher:
         return self._watches[watch_id].present_terms(self._article(doc))
 
     def _article(self, doc: MatchDocument) -> _Article:
-        title = surface_fold(doc.title)
-        summary = surface_fold(doc.summary)
-        # The " \n " joints hold no key (keys are words and single spaces), so no hit spans
-        # two fields, and the spaces pad the words either side of them.
+        # One text for one automaton pass: " title \n summary \n content ", folded. The
+        # newlines between fields are in no key (keys are words and single spaces), so no
+        # hit spans two fields, and the spaces pad the words either side of them. The
+        # automaton reads UTF-8 (a str costs it a character offset table per call), so
+        # offsets are in bytes: a hit ending at or before the first newline is in the title.
         content = doc.content
         if content:
-            content = surface_fold(content)
-            text = f" {title} \n {summary} \n {content} "
+            encoded = surface_fold_fields(doc.title, doc.summary, content)
         else:
-            text = f" {title} \n {summary} "
-        # The automaton reads UTF-8 (a str costs it a character offset table per call), so
-        # offsets are in bytes: a hit ending at or before the space after the title (in
-        # bytes) is in the title.
-        encoded = text.encode()
-        title_end = 2 + (len(title) if title.isascii() else len(title.encode()))
+            encoded = surface_fold_fields(doc.title, doc.summary)
+        title_end = encoded.index(b"\n")
         automaton = self._automaton
         hits = automaton.find(encoded, True) if automaton is not None else []
         if self._delta is not None:
             hits = self._with_delta(hits, encoded)
         # The source is folded only if some watch looks at it (see _Article.source_text).
-        return _Article(
-            self,
-            text,
-            hits,
-            self._key_terms,
-            title_end,
-            [title, summary, content, None],
-            doc.source,
-        )
+        return _Article(self, encoded, hits, self._key_terms, title_end, doc.source)
 
     def _with_delta(self, hits: list[_Hit], text: bytes) -> list[_Hit]:
         """``hits`` plus the second automaton's, its keys numbered after the first's."""

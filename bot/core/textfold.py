@@ -40,6 +40,7 @@ __all__ = [
     "is_spaceless_char",
     "plural_stem",
     "surface_fold",
+    "surface_fold_fields",
     "surface_variants",
 ]
 
@@ -94,6 +95,11 @@ def _range(first: int, last: int) -> str:
 _ASCII_TABLE = bytes(
     c + 32 if 65 <= c <= 90 else c if (48 <= c <= 57 or 97 <= c <= 122) else 32 for c in range(256)
 )
+# The same, for fields joined by _FIELD_JOINT: its NUL becomes the newline between fields
+# (text holding a NUL of its own is folded field by field instead).
+_FIELD_JOINT = " \x00 "
+_JOINED_TABLE = _ASCII_TABLE[:0] + b"\n" + _ASCII_TABLE[1:]
+_SPACE_RUNS = re.compile(b"  +")
 # The non-ASCII characters common in English news text, mapped to what the full Unicode
 # path would make of them, so such text still takes the ASCII fast path.
 _COMMON_NON_ASCII = (
@@ -169,19 +175,44 @@ def surface_fold(text: str) -> str:
     """
     if not text:
         return ""
-    if not text.isascii():
-        # isascii() is a flag test, so stopping as soon as the text is ASCII is free.
-        for char, replacement in _COMMON_NON_ASCII:
-            if char in text:
-                text = text.replace(char, replacement)
-                if text.isascii():
-                    break
-        else:
-            return _fold_unicode(text)
-    return _fold_ascii(text)
+    ascii_text = _as_ascii(text)
+    if ascii_text is None:
+        return _fold_unicode(text)
+    return _fold_ascii(ascii_text, _ASCII_TABLE).strip().decode("ascii")
 
 
-def _fold_ascii(text: str) -> str:
+def surface_fold_fields(*fields: str) -> bytes:
+    """The fields surface-folded and joined for one matcher pass, in UTF-8:
+    ``b" title \n summary "``. Each field is padded by a space either side, and a newline
+    stands only between fields (a newline inside a field folds to a space like any other).
+
+    Text that is ASCII (or becomes so with the common replacements) is folded in one pass
+    over all fields, which costs ~30 % less than folding them one by one; the rest is
+    folded field by field. Either way, splitting the result on newlines and stripping each
+    part gives exactly :func:`surface_fold` of each field.
+    """
+    text = _as_ascii(f" {_FIELD_JOINT.join(fields)} ")
+    if text is not None and text.count("\x00") == len(fields) - 1:
+        return _fold_ascii(text, _JOINED_TABLE)
+    folded = " \n ".join(map(surface_fold, fields))
+    return f" {folded} ".encode()
+
+
+def _as_ascii(text: str) -> str | None:
+    """``text`` itself when ASCII; else with the common non-ASCII characters replaced, when
+    that leaves ASCII; else None (the full Unicode path must fold it)."""
+    if text.isascii():
+        return text
+    # isascii() is a flag test, so stopping as soon as the text is ASCII is free.
+    for char, replacement in _COMMON_NON_ASCII:
+        if char in text:
+            text = text.replace(char, replacement)
+            if text.isascii():
+                return text
+    return None
+
+
+def _fold_ascii(text: str, table: bytes) -> bytes:
     # bytes.translate does case and punctuation in one C pass: ~10x faster than a regex
     # substitution over the same 600 characters. Apostrophes are removed beforehand, and
     # only when there are some: translate with characters to delete takes a slower loop.
@@ -192,13 +223,12 @@ def _fold_ascii(text: str) -> str:
         text = _ACRONYM_DOT.sub("", text)
     if apostrophe:  # after the acronym rule, which reads "'" as a word boundary
         text = text.replace("'", "")
-    folded = text.encode("ascii").translate(_ASCII_TABLE)
-    # Nearly every text has a double space (". " folds to two): replace without looking
-    # first (replace returns the same object when there is none), then look for longer runs.
-    folded = folded.replace(b"  ", b" ")
-    while b"  " in folded:
-        folded = folded.replace(b"  ", b" ")
-    return folded.strip().decode("ascii")
+    folded = text.encode("ascii").translate(table)
+    # Nearly every text has a double space (". " folds to two). One regex pass collapses
+    # every run: a replace of "  " plus a test for longer runs scans the text twice
+    # (~2.9 µs against ~2.1 µs over 600 characters, where spaces are too common for the
+    # substring search to skip ahead).
+    return _SPACE_RUNS.sub(b" ", folded)
 
 
 def _fold_unicode(text: str) -> str:

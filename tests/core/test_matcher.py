@@ -532,6 +532,18 @@ def test_fields_are_told_apart_in_the_single_pass() -> None:
     assert [m.watch_id for m in matcher.match(MatchDocument("gallium"))] == [1]
 
 
+def test_fields_are_told_apart_when_the_text_holds_newlines_or_nuls() -> None:
+    """Fields are joined for one pass; a newline or NUL inside a field is just a separator
+    of words there, never the edge of a field."""
+    matcher = Matcher.build(
+        [(1, parse_query("title:gallium")), (2, parse_query('summary:"export ban"'))]
+    )
+    doc = MatchDocument("China\nexport\x00ban", summary="more on\ngallium")
+    assert matcher.match(doc) == []
+    doc = MatchDocument("Gallium\n\nprices", summary="an export\x00ban\nlooms")
+    assert [m.watch_id for m in matcher.match(doc)] == [1, 2]
+
+
 def test_fields_are_told_apart_after_multibyte_titles() -> None:
     """The automaton's offsets count UTF-8 bytes: a title of accented or CJK letters (more
     bytes than characters) still ends where its last hit does."""

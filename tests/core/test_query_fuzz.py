@@ -18,7 +18,7 @@ from bot.core.errors import QuerySyntaxError
 from bot.core.highlight import highlight_spans
 from bot.core.matcher import MatchDocument, Matcher, match_one
 from bot.core.query import Query, Term, compile_regex, evaluate, parse_query
-from bot.core.textfold import fold, is_spaceless_char, surface_fold
+from bot.core.textfold import fold, is_spaceless_char, surface_fold, surface_fold_fields
 
 FUZZ = settings(
     max_examples=300,
@@ -71,6 +71,22 @@ documents = st.builds(
     content=st.lists(st.sampled_from(WORDS), max_size=4).map(" ".join),
     source=st.sampled_from(["Reuters", "Xinhua News", "AP"]),
 )
+
+
+# Field text with what the one-pass fold of joined fields must not be confused by: newlines
+# and NULs of the text's own, acronyms and possessives at a field's edge, curly quotes.
+FIELD_PIECES = [*WORDS, " ", ",", ".", "'s", "\u2019s", "U.S.", "\n", "\x00", "—", "\u00ad"]
+field_texts = st.lists(st.sampled_from(FIELD_PIECES), max_size=8).map("".join)
+
+
+@FUZZ
+@given(st.lists(field_texts, min_size=1, max_size=3))
+def test_fields_folded_in_one_pass_read_back_as_each_folded_alone(fields: list[str]) -> None:
+    """The matcher folds title, summary and content in one pass; what it reads between
+    the newlines is exactly each field folded on its own, padded by spaces."""
+    parts = surface_fold_fields(*fields).decode().split("\n")
+    assert [part.strip() for part in parts] == [surface_fold(field) for field in fields]
+    assert all(part[:1] == " " and part[-1:] == " " for part in parts)
 
 
 def reference_present(term: Term, doc: MatchDocument) -> bool:
