@@ -6,8 +6,9 @@ Builds ``--watches`` watch queries in the full query language (words, phrases, A
 terms, all from a fixed seed. Then it reports:
 
 * articles/s through :class:`bot.core.matcher.Matcher` (one Aho-Corasick pass over the
-  text fields; the median of ``--repeat`` passes over all articles), and how that splits: folding the text alone, folding plus the automaton
-  pass (the floor no change to the Python around it can go below), the rest;
+  text fields; the median of ``--repeat`` passes over all articles), and how that
+  splits: folding the text alone, folding plus the automaton pass (the floor no change to
+  the Python around it can go below), the rest;
 * articles/s of the naive baseline, one compiled ``re`` regex per watch (``\\b(?:t1|t2)\\b``
   over its positive terms, case-insensitive), measured on ``--baseline-sample`` articles
   and extrapolated: the naive loop is far too slow to run over all of them;
