@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from feedfarm import FeedFarm, synthetic_watches  # noqa: E402 - after the path tweak
+from p6_stories import farm_articles  # noqa: E402
 from sqlalchemy import bindparam, insert, select, update  # noqa: E402
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
 
@@ -62,7 +63,7 @@ from bot.core.errors import FeedError  # noqa: E402
 from bot.core.fetch import Fetcher, FetchRequest  # noqa: E402
 from bot.core.parsing import parse_feed  # noqa: E402
 from bot.core.prepare import PrepareJob  # noqa: E402
-from bot.core.stories import story_key_for_url  # noqa: E402
+from bot.core.stories import story_features, story_key_for_url  # noqa: E402
 from bot.settings import Settings, WatchConfig  # noqa: E402
 from bot.store.schema import articles as articles_table  # noqa: E402
 from bot.store.schema import feeds as feeds_table  # noqa: E402
@@ -341,6 +342,23 @@ async def raw_ceiling(
     return {**counts, "elapsed": elapsed, "feeds": len(rows)}
 
 
+def hold_stories(core: Core, count: int, *, offset: int) -> None:
+    """Fill the poller's story index as a bot that has been running holds it: ``count``
+    farm headlines (items the farm does not serve, in the same vocabulary), clustered as
+    the poller clusters them, all seen in the last hour (untimed)."""
+    index = core.poller.stories
+    now = datetime.now(UTC)
+    t0 = time.perf_counter()
+    for n, (title, summary) in enumerate(farm_articles(count, offset=offset)):
+        features = story_features(title, summary)
+        seen_at = now - timedelta(seconds=3600 * (count - n) / count)
+        index.add(index.find(features, seen_at) or f"held-{n}", features, seen_at)
+    print(
+        f"story index: {len(index):,} headlines held before the first poll, as in a running "
+        f"bot ({time.perf_counter() - t0:.1f} s, untimed)"
+    )
+
+
 async def make_all_due(core: Core) -> None:
     """Every feed due now (untimed). ``poll(due_only=False)`` alone polls only the due feeds
     when some are due already (its force mode starts only when none is), so a measured
@@ -374,6 +392,8 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
             f"{farm.feeds} feeds inserted in {t_insert:.2f} s"
         )
 
+        if args.held_stories:
+            hold_stories(core, args.held_stories, offset=farm.feeds * 50)
         seed_profiler = cProfile.Profile() if args.profile_seed else None
         seed_writer = profile_writer(core.store) if args.profile_seed else None
         gc.collect()
@@ -543,6 +563,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
     p.add_argument("--seed-only", action="store_true", help="stop after the seeding cycle")
+    p.add_argument(
+        "--held-stories",
+        type=int,
+        default=0,
+        help="headlines in the story index before the first poll (a running bot's window)",
+    )
     p.add_argument(
         "--profile-seed",
         action="store_true",

@@ -20,7 +20,7 @@ from typing import Protocol
 from bot.core import intents
 from bot.core.errors import FeedError, ParseError, QuerySyntaxError
 from bot.core.fetch import FetchLimits, FetchRequest, FetchResult
-from bot.core.intents import FeedNotice, FeedOutcome
+from bot.core.intents import HELD_LOOKUPS, FeedNotice, FeedOutcome
 from bot.core.matcher import MatchDocument, Matcher
 from bot.core.models import Article
 from bot.core.ports import Clock
@@ -168,6 +168,13 @@ class Poller:
             dests.extend(d for d in self.default_destinations() if d not in dests)
         return tuple(dests)
 
+    def _first_poll_features(self) -> int:
+        """How many of a first poll's newest articles need story features: those it alerts
+        on (``backfill``) and, while the story index holds something, those looked up in
+        it (:data:`~bot.core.intents.HELD_LOOKUPS`). Worked out where the entries are
+        cleaned; any the placement still lacks, it works out itself."""
+        return self.backfill + (HELD_LOOKUPS if len(self.stories) else 0)
+
     async def _load_stories(self) -> None:
         if self._stories_loaded:
             return
@@ -295,6 +302,7 @@ class Poller:
                     fetched_at=now,
                     clean=not feed.seeded,
                     known=known if feed.seeded else b"",
+                    features_for=0 if feed.seeded else self._first_poll_features(),
                     encoding=result.content_encoding,
                     max_bytes=self.max_body_bytes,
                     previous_body_hash=feed.body_hash,

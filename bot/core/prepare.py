@@ -54,6 +54,9 @@ class PrepareJob:
     encoding: str | None = None
     max_bytes: int = 0
     previous_body_hash: str | None = None
+    # With ``clean``: the newest this-many articles also get their story features (those a
+    # first poll may alert on or look up in a story index that holds something).
+    features_for: int = 0
 
 
 class CleanEntry(NamedTuple):
@@ -64,8 +67,8 @@ class CleanEntry(NamedTuple):
     note: str  # see bot.core.decide.headline_note
     keys: tuple[str, ...]  # identity keys (empty: not news)
     article: Article | None
-    # Worked out beside a known feed's few new entries (they may alert and join stories);
-    # never for a first poll's, whose items are held and not indexed.
+    # Worked out beside a known feed's few new entries (they may alert and join stories),
+    # and for a first poll's newest few (``PrepareJob.features_for``).
     features: StoryFeatures | None = None
 
 
@@ -107,6 +110,8 @@ def prepare_body(job: PrepareJob) -> Prepared:
             )
             for entry in parsed.entries
         ]
+        if job.features_for:
+            _add_features(cleaned, job.features_for)
         marks = b"".join(entry_print(c.raw_key, c.note) for c in cleaned)
         return Prepared(
             title,
@@ -176,6 +181,18 @@ def _cleaned(
             identity=identity,
         )
     return CleanEntry(raw, note, identity.keys if identity is not None else (), article)
+
+
+def _add_features(cleaned: list[CleanEntry], count: int) -> None:
+    """Work out the story features of the ``count`` newest articles of ``cleaned``."""
+    from bot.core.stories import story_features  # only workers that need it load it
+
+    dated = [(c.article.published, i) for i, c in enumerate(cleaned) if c.article is not None]
+    dated.sort(reverse=True)
+    for _, i in dated[:count]:
+        c = cleaned[i]
+        assert c.article is not None
+        cleaned[i] = c._replace(features=story_features(c.article.title, c.article.summary))
 
 
 def _ready() -> None:

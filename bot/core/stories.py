@@ -1711,6 +1711,11 @@ class StoryIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def window(self) -> timedelta:
+        """How long an article stays joinable after it was last seen."""
+        return self._window
+
     def add(self, story_key: str, features: StoryFeatures, seen_at: datetime) -> None:
         """Remember that an article with ``features`` belongs to ``story_key``."""
         if len(features.title) < MIN_TITLE_TERMS:

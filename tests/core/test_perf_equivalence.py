@@ -78,11 +78,12 @@ def _new_feed(feed_id: int) -> FeedRow:
     )
 
 
-def _seeding_plan(titles: list[str]) -> intents.IngestPlan:
+def _seeding_plan(titles: list[str], published: list[datetime] | None = None) -> intents.IngestPlan:
     feed = _new_feed(1)
+    dates = published or [SEEN] * len(titles)
     entries = [
-        FeedEntry(guid=f"i{n}", link=f"https://outlet.example/{n}", title=t, published=SEEN)
-        for n, t in enumerate(titles)
+        FeedEntry(guid=f"i{n}", link=f"https://outlet.example/{n}", title=t, published=when)
+        for n, (t, when) in enumerate(zip(titles, dates, strict=True))
     ]
     outcome = FeedOutcome(
         feed=feed,
@@ -130,6 +131,34 @@ def test_a_seeding_poll_still_joins_a_held_item_to_a_story_the_index_holds() -> 
     ]
     assert placed.grown == ("s-rare",)
     assert len(stories) == 1  # held items are looked up, never indexed
+
+
+def test_a_seeding_poll_looks_up_only_its_newest_held_items_within_the_window() -> None:
+    """A new feed's backlog costs a story lookup for its newest HELD_LOOKUPS items only,
+    and only for those published within the story window: an item of the story further
+    down the backlog, or published before the window, keeps a story of its own."""
+    story = TITLES[0] + " again"
+    others = [f"Quarterly results at retailer number {n} beat forecasts" for n in range(12)]
+    titles = [story, *others[: intents.HELD_LOOKUPS - 1], story + " today", story + " abroad"]
+    published = [SEEN - timedelta(minutes=n) for n in range(len(titles))]
+    published[-1] = SEEN - timedelta(days=3)  # newest-first order aside, before the window
+    stories = StoryIndex()
+    stories.add("s-rare", story_features(TITLES[0]), SEEN - timedelta(hours=1))
+    placed = intents.place_articles(
+        _seeding_plan(titles, published),
+        PlacementFacts(stored={}),
+        stories=stories,
+        targets=lambda a, r: [],
+    )
+    keys = [p.story_key for p in placed.articles]
+    assert keys[0] == "s-rare"  # the newest item joins
+    n = intents.HELD_LOOKUPS
+    assert keys[n] == story_key_for_url(f"https://outlet.example/{n}")  # past the newest N
+    assert keys[n + 1] == story_key_for_url(f"https://outlet.example/{n + 1}")  # too old
+    assert placed.grown == ("s-rare",)
+    # Without the bound, both would have joined: the lookup is what decides.
+    for title in titles[n:]:
+        assert stories.find(story_features(title), SEEN) == "s-rare"
 
 
 def test_keys_are_still_urlsafe_base64_of_blake2b() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.api import Caller
+from bot.core.intents import HELD_LOOKUPS
 from bot.core.models import Alert
 from bot.settings import Settings
 from tests.feedserver import FeedServer, rss
@@ -92,6 +93,9 @@ async def test_restart_and_reordered_redated_or_reguided_items_never_repeat(tmp_
         assert await poll(settings, clock) == []
 
 
+SCMP_HEADLINE = "China, U.S. set for key trade talks in Malaysia"
+
+
 async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path) -> None:
     """Near-duplicate headlines from two outlets share one story key and one alert."""
     clock = FakeClock()
@@ -104,7 +108,7 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
         await poll(settings, clock)
 
         r = item("kl", "China, U.S. set for key trade talks in Malaysia this week", clock)
-        s = item("kl2", "China, U.S. set for key trade talks in Malaysia", clock, host="scmp.test")
+        s = item("kl2", SCMP_HEADLINE, clock, host="scmp.test")
         server.set_feed("/reuters.rss", rss([r]))
         server.set_feed("/scmp.rss", rss([s]))
         alerts = await poll(settings, clock)
@@ -114,6 +118,43 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
             found = await core.api.latest(Caller.console(), limit=10)
         stories = {a.title: a.story_key for a in found}
         assert stories[r["title"]] == stories[s["title"]] == alerts[0].story_key
+
+
+async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_only(
+    tmp_path: Path,
+) -> None:
+    """An outlet added to a running bot: its first poll is silent, its newest item about a
+    story the bot is telling joins that story, and an item of the same story further down
+    its backlog than HELD_LOOKUPS keeps a story of its own (it is not looked up)."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        reuters, scmp = server.url("/reuters.rss"), server.url("/scmp.rss")
+        watches = [{"query": '"He Lifeng" OR Malaysia', "name": "talks"}]
+        settings = make_settings(tmp_path, feeds=[reuters], watches=watches)
+        server.set_feed("/reuters.rss", rss([item("x", "Fed holds rates", clock)]))
+        await poll(settings, clock)
+        headline = "China, U.S. set for key trade talks in Malaysia this week"
+        server.set_feed("/reuters.rss", rss([item("kl", headline, clock, age_minutes=5)]))
+        [alert] = await poll(settings, clock)
+
+        clock.advance(minutes=10)
+        backlog = [
+            item("kl2", headline, clock, age_minutes=2, host="scmp.test"),
+            *(
+                item(f"o{n}", f"Harbour ferry timetable {n} changes", clock, age_minutes=10 + n)
+                for n in range(HELD_LOOKUPS)
+            ),
+            # Joins when looked up (the two-outlet test above shows these headlines do).
+            item("kl3", SCMP_HEADLINE, clock, age_minutes=90, host="scmp.test"),
+        ]
+        server.set_feed("/scmp.rss", rss(backlog))
+        both = make_settings(tmp_path, feeds=[reuters, scmp], watches=watches)
+        assert await poll(both, clock) == []  # a new feed's first poll is silent
+        async with core_for(both, clock=clock) as core:
+            found = await core.api.latest(Caller.console(), limit=50)
+        story_of = {a.url: a.story_key for a in found}
+        assert story_of["https://scmp.test/kl2"] == alert.story_key
+        assert story_of["https://scmp.test/kl3"] != alert.story_key
 
 
 async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bot.core.decide import headline_note
 from bot.core.errors import ParseError
 from bot.core.parsing import parse_feed
 from bot.core.prepare import PrepareJob, PreparePool, prepare_body
+from bot.core.stories import story_features
 from bot.store.schema import articles
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -71,6 +73,36 @@ def test_a_first_polls_cleaning_is_what_the_loop_would_do(name: str) -> None:
     assert known.cleaned is None
     assert [e for e, _ in known.entries] == list(parsed.entries)
     assert known.notes == [headline_note(e.title or "") for e in parsed.entries]
+
+
+def test_a_first_poll_works_out_story_features_for_its_newest_articles_when_asked() -> None:
+    """While the story index holds something, a first poll's newest items are looked up
+    in it: their features are worked out where they are cleaned, the others' never."""
+    items = [
+        {
+            "title": f"Tariff talks round {n} end without a deal",
+            "link": f"https://publisher.example/{n}",
+            "description": f"Negotiators met for the {n}th time.",
+            "pubDate": SEEN_AT - timedelta(hours=(n * 7) % 5, minutes=n),
+        }
+        for n in range(6)
+    ]
+    job = PrepareJob(
+        rss(items).encode(), "https://publisher.example/rss", None,
+        "https://publisher.example/rss", None, SEEN_AT, True, features_for=3,
+    )  # fmt: skip
+    cleaned = prepare_body(job).cleaned
+    assert cleaned is not None
+    newest = sorted(cleaned, key=lambda c: c.article.published if c.article else SEEN_AT)[-3:]
+    for c in cleaned:
+        assert c.article is not None
+        if c in newest:
+            assert c.features == story_features(c.article.title, c.article.summary)
+        else:
+            assert c.features is None
+    assert prepare_body(replace(job, features_for=0)).cleaned == [
+        c._replace(features=None) for c in cleaned
+    ]
 
 
 async def test_a_worker_process_gives_what_the_loop_gives_and_survives_a_dead_worker() -> None:
