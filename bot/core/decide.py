@@ -42,6 +42,12 @@ def new_articles(articles: Sequence[Article], seen_keys: set[str]) -> list[Artic
     return [articles[i] for i in fresh_indexes([a.identity_keys for a in articles], seen_keys)]
 
 
+def newest(dates: Sequence[datetime], count: int) -> list[int]:
+    """Indexes of the ``count`` newest of ``dates``, newest first; equal dates in the
+    feed's order (whatever picks a feed's newest items picks the same ones)."""
+    return sorted(range(len(dates)), key=dates.__getitem__, reverse=True)[:count]
+
+
 def decide_items(
     fresh: Sequence[Article],
     *,
@@ -54,8 +60,7 @@ def decide_items(
     never when older than ``max_age``."""
     backfilled: set[int] = set()
     if first_poll and backfill > 0:
-        newest = sorted(range(len(fresh)), key=lambda i: fresh[i].published, reverse=True)
-        backfilled = set(newest[:backfill])
+        backfilled = set(newest([a.published for a in fresh], backfill))
     out = []
     for i, article in enumerate(fresh):
         if first_poll and i not in backfilled:

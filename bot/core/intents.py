@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import NamedTuple
 
 from bot.core import decide
@@ -607,13 +606,8 @@ def held_lookups(
     """URLs of one feed's held items worth a story lookup: the newest HELD_LOOKUPS of those
     published within ``window`` of ``now``."""
     recent = [d.article for d in decisions if not d.alert and now - d.article.published <= window]
-    if len(recent) > HELD_LOOKUPS:
-        recent.sort(key=_PUBLISHED, reverse=True)
-        del recent[HELD_LOOKUPS:]
-    return frozenset(a.url for a in recent)
-
-
-_PUBLISHED = attrgetter("published")
+    dates = [a.published for a in recent]
+    return frozenset(recent[i].url for i in decide.newest(dates, HELD_LOOKUPS))
 
 
 def _wider(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, ...] | None:

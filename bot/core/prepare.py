@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
 from bot.core.bodies import decode_body
-from bot.core.decide import PRINT_SIZE, entry_print, headline_note
+from bot.core.decide import PRINT_SIZE, entry_print, headline_note, newest
 from bot.core.models import Article, FeedEntry
 from bot.core.parsing import parse_feed
 
@@ -187,12 +187,10 @@ def _add_features(cleaned: list[CleanEntry], count: int) -> None:
     """Work out the story features of the ``count`` newest articles of ``cleaned``."""
     from bot.core.stories import story_features  # only workers that need it load it
 
-    dated = [(c.article.published, i) for i, c in enumerate(cleaned) if c.article is not None]
-    dated.sort(reverse=True)
-    for _, i in dated[:count]:
-        c = cleaned[i]
-        assert c.article is not None
-        cleaned[i] = c._replace(features=story_features(c.article.title, c.article.summary))
+    found = [(i, c.article) for i, c in enumerate(cleaned) if c.article is not None]
+    for j in newest([article.published for _, article in found], count):
+        i, article = found[j]
+        cleaned[i] = cleaned[i]._replace(features=story_features(article.title, article.summary))
 
 
 def _ready() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core.decide import HELD_FIRST_POLL, HELD_TOO_OLD, decide_items, fresh_indexes
+from bot.core.decide import HELD_FIRST_POLL, HELD_TOO_OLD, decide_items, fresh_indexes, newest
 from bot.core.models import Article
 
 NOW = datetime(2026, 11, 25, 12, tzinfo=UTC)
@@ -38,6 +38,15 @@ def test_first_poll_holds_everything_but_the_backfill() -> None:
         ("2", True, None),
         ("3", False, HELD_FIRST_POLL),
     ]
+
+
+def test_the_newest_items_are_picked_newest_first_and_equal_dates_in_feed_order() -> None:
+    """Backfill, the worker's story features and the story lookups of a new feed's backlog
+    all pick its newest items with this: undated items (all "first seen now") included."""
+    dates = [NOW - timedelta(hours=2), NOW, NOW - timedelta(hours=1), NOW, NOW]
+    assert newest(dates, 3) == [1, 3, 4]
+    assert newest(dates, 10) == [1, 3, 4, 2, 0]
+    assert newest([], 3) == []
 
 
 def test_old_items_never_alert_but_undated_ones_do() -> None:
