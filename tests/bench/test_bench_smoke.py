@@ -35,6 +35,8 @@ def test_p1_and_p4_print_positive_figures_at_a_tiny_size() -> None:
             "0.25",
             "--ports",
             "2",
+            "--held-stories",
+            "100",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -74,6 +76,9 @@ def test_p1_and_p4_print_positive_figures_at_a_tiny_size() -> None:
     assert r1["ceiling_feeds_per_s"] > 0
     assert r1["ratio"] > 0
     assert "cores" in out1 and "Python" in out1
+    # The story index was filled before the first poll, as in a running bot.
+    held = re.search(r"story index: ([\d,]+) headlines held before the first poll", out1)
+    assert held and int(held.group(1).replace(",", "")) > 0, out1
     # The measured cycle saw the bumped feeds change and the rest answer 304.
     cycle2 = re.search(
         r"measured pipeline cycle: .*?(\d+) changed, (\d+) not modified, (\d+) failed", out1
