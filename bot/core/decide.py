@@ -95,7 +95,7 @@ def entry_print(raw_key: str, note: str) -> bytes:
     """A few bytes standing for an entry's raw key with its headline note: an entry whose
     print was in the body a feed's last recorded poll saw is known, headline and all (see
     ``bot.core.prepare``). 48 bits: a new entry mistaken for one of a feed's ~50 old ones
-    is a ~1-in-5x10^12 event; the poller holds ~50 prints for each of its feeds."""
+    is a ~1-in-5x10^12 event; each feed stores ~50 prints, those of its last recorded body."""
     return hashlib.blake2b(f"{raw_key}\n{note}".encode(), digest_size=PRINT_SIZE).digest()
 
 

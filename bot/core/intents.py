@@ -107,6 +107,9 @@ class FeedValidators:
     body_hash: str | None
     ttl_seconds: int | None
     max_age: int | None
+    # The body's entry prints, stored beside its hash for the next change (None: the
+    # stored ones stay).
+    entry_prints: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +258,10 @@ def feed_update(
     result: FetchResult,
     ttl_seconds: int | None,
     now: datetime,
+    entry_prints: bytes | None = None,
 ) -> FeedUpdateIntent:
-    """A successful fetch: failures reset, next poll from the feed's (or server's) cadence."""
+    """A successful fetch: failures reset, next poll from the feed's (or server's) cadence.
+    A new body's ``entry_prints`` are stored with its validators."""
     interval = effective_interval(feed.interval, ttl_seconds=ttl_seconds, max_age=result.max_age)
     validators = None
     if not result.not_modified:
@@ -266,6 +271,7 @@ def feed_update(
             body_hash=result.body_hash,
             ttl_seconds=ttl_seconds,
             max_age=result.max_age,
+            entry_prints=entry_prints,
         )
     return FeedUpdateIntent(
         feed_id=feed.id,

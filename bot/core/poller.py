@@ -47,9 +47,6 @@ BATCH_MAX_ENTRIES = 2_000  # feed entries per write transaction (memory bound)
 # Cycles claiming at least this many feeds parse in worker processes (when configured):
 # below it the parsing is too little to be worth a process.
 POOL_MIN_FEEDS = 200
-# Feeds whose last body's entry prints are kept (~0.4 KB each): beyond it they are dropped
-# and rebuilt by the next cycle.
-_LAST_BODIES_MAX = 200_000
 
 
 class FeedFetcher(Protocol):
@@ -129,12 +126,6 @@ class Poller:
         self._watches: dict[int, CompiledWatch] = {}
         self._matcher = Matcher.build([])
         self.last_cycle: CycleReport | None = None
-        # feed id -> the last body this poller recorded: its hash's first 8 bytes, then its
-        # entry prints. The next changed body's entries found there are known without a
-        # seen-keys lookup; used only while the stored body hash is still that one, i.e.
-        # no other instance recorded a poll of the feed since. (One bytes object per feed:
-        # 10,000 feeds hold ~4 MB.)
-        self._last_bodies: dict[int, bytes] = {}
 
     # ---- watches ------------------------------------------------------------------------
 
@@ -288,10 +279,6 @@ class Poller:
             outcome.result = result
             if result.not_modified or result.body is None:
                 return outcome
-            last = self._last_bodies.get(feed.id)
-            known = b""
-            if last is not None and feed.body_hash and last[:8].hex() == feed.body_hash[:16]:
-                known = last[8:]
             prepared = await self.prepare_pool.prepare(
                 PrepareJob(
                     body=result.body,
@@ -301,7 +288,9 @@ class Poller:
                     feed_name=feed.name,
                     fetched_at=now,
                     clean=not feed.seeded,
-                    known=known if feed.seeded else b"",
+                    # The entry prints stored with the last recorded body (whichever
+                    # instance recorded it): its entries found again are known at once.
+                    known=feed.entry_prints if feed.seeded else b"",
                     features_for=0 if feed.seeded else self._first_poll_features(),
                     encoding=result.content_encoding,
                     max_bytes=self.max_body_bytes,
@@ -411,6 +400,7 @@ class Poller:
                     result=result,
                     ttl_seconds=outcome.ttl_seconds,
                     now=now,
+                    entry_prints=outcome.prints,
                 )
             )
             if result.not_modified:
@@ -443,18 +433,7 @@ class Poller:
         # Ours are indexed already; under the lock nobody else stored any since.
         self._stories_seen_id = max([self._stories_seen_id, *applied.article_ids])
         report.new_articles += plan.new_articles  # only once recorded: a rollback records none
-        self._remember_bodies(changed)
         report.alert_ids.extend(applied.alert_ids)
-
-    def _remember_bodies(self, recorded: Sequence[FeedOutcome]) -> None:
-        """Keep the entry prints of bodies just recorded (only once they are: a rollback
-        must leave their entries unknown)."""
-        if len(self._last_bodies) + len(recorded) > _LAST_BODIES_MAX:
-            self._last_bodies.clear()  # feeds removed since leave entries behind
-        for o in recorded:
-            body_hash = o.result.body_hash if o.result is not None else None
-            if body_hash and len(body_hash) >= 16 and o.prints:
-                self._last_bodies[o.feed.id] = bytes.fromhex(body_hash[:16]) + o.prints
 
     def _place(self, plan: intents.IngestPlan, facts: intents.PlacementFacts) -> intents.Placement:
         """Stories and alerts for a plan, under the store's story lock: index what other

@@ -6,7 +6,8 @@ a worker process (see :class:`PreparePool`): parsing and cleaning are most of a 
 CPU, and in the event loop's process they compete with fetching and the store's writer
 for one interpreter lock. A first poll cleans every entry (all of them are new to the
 feed), which is why the worker does that work too. A known feed's entries are mostly old
-news: those found in the body the poller recorded last (``PrepareJob.known``) stay here,
+news: those found in the body recorded last for the feed (``PrepareJob.known``, its
+prints as stored with the feed) stay here,
 and the few others are cleaned here too, with their story features. Without that body's
 prints, the entries go back raw and are cleaned in the loop only once their seen keys are
 checked.

@@ -63,6 +63,8 @@ class FeedRow:
     # Workspaces/servers whose channels may receive this feed's items; None: everyone's
     # (the operator's feeds, and chat feeds from before tenancy).
     reach: tuple[str, ...] | None = None
+    # The entry prints of the body recorded last (see PrepareJob.known); empty: none yet.
+    entry_prints: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ together, so a crash anywhere leaves either all of a feed's results or none of t
 from __future__ import annotations
 
 import json
+from base64 import b64encode
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -629,6 +630,8 @@ def feed_state_row(intent: FeedUpdateIntent) -> dict[str, Any]:
             max_age=v.max_age,
             seeded=True,
         )
+        if v.entry_prints is not None:
+            row["entry_prints"] = b64encode(v.entry_prints).decode("ascii")
     return row
 
 

@@ -62,6 +62,10 @@ feeds = Table(
     Column("etag", Text),
     Column("last_modified", Text),
     Column("body_hash", String(40)),
+    # The entry prints (bot.core.decide.entry_print) of the body recorded last, base64:
+    # its entries found in the next changed body are known without a seen-keys lookup,
+    # whichever instance polls it next and after a restart. Written with body_hash.
+    Column("entry_prints", Text),
     Column("ttl_seconds", Integer),
     Column("max_age", Integer),
     # False until the first successful poll: that poll records items without alerting.

@@ -11,6 +11,7 @@ import asyncio
 import contextvars
 import functools
 import logging
+from base64 import b64decode
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -68,6 +69,7 @@ _FEED_ROW = (
     feeds.c.etag,
     feeds.c.last_modified,
     feeds.c.body_hash,
+    feeds.c.entry_prints,
     feeds.c.seeded,
     feeds.c.consecutive_failures,
     feeds.c.error_since,
@@ -93,6 +95,7 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
         failing_notified=r.failing_notified,
         source=r.source,
         reach=reach,
+        entry_prints=b64decode(r.entry_prints) if r.entry_prints else b"",
     )
 
 

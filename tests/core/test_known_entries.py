@@ -1,16 +1,18 @@
-"""A changed feed's old entries are known from the last body the poller recorded.
+"""A changed feed's old entries are known from the last body recorded for it.
 
-Most of a changed feed's ~50 entries were in its previous body. The poller keeps each
-recorded body's entry prints (raw key plus headline note, a few bytes each); the next
-body's entries with a print found there stay in the parsing worker, and only the rest
-are looked up among the seen keys. These tests drive the real core against a local feed
-server and a real SQLite file, and check that nothing is lost: new items alert, a changed
-headline is still noticed, and the prints are trusted only for the body that was
-recorded last, by this poller, in a transaction that committed.
+Most of a changed feed's ~50 entries were in its previous body. Each recorded body's
+entry prints (raw key plus headline note, a few bytes each) are stored with the feed, in
+the transaction that records the body; the next body's entries with a print found there
+stay in the parsing worker, and only the rest are looked up among the seen keys. These
+tests drive the real core against a local feed server and a real SQLite file, and check
+that nothing is lost: new items alert, a changed headline is still noticed, the prints
+survive a restart, and they are those of the body recorded last, by whichever instance,
+in a transaction that committed.
 """
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -121,23 +123,50 @@ async def test_old_entries_skip_the_lookup_and_new_or_retitled_ones_do_not(
         assert f.asked.take() == 1 + 3
 
 
-async def test_prints_are_not_trusted_after_another_instance_recorded_the_feed(
+async def test_a_restarted_poller_knows_the_old_entries_from_the_stored_prints(
     tmp_path: Path,
 ) -> None:
-    """Another instance polled the feed since (the stored body hash is not ours): every
-    entry is checked against the seen keys, as without prints."""
+    """The prints are stored with the feed: after a restart, the first change of a feed
+    already looks up only its new entries."""
+    clock = FakeClock()
+    old = backlog(clock)
+    async with FeedServer() as server:
+        server.set_feed("/w.rss", rss(old))
+        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        async with core_for(settings, clock=clock) as core:
+            assert await poll_alerts(core) == []
+        clock.advance(minutes=10)
+        server.set_feed("/w.rss", rss([item("new1", "Rare earth curbs bite", clock, 1), *old]))
+        async with core_for(settings, clock=clock) as core:  # a new process
+            asked = KeysAsked(core)
+            assert await poll_alerts(core) == ["Rare earth curbs bite"]
+            assert asked.take() == 1 + 3
+
+
+async def test_the_prints_another_instance_stored_are_the_ones_used(tmp_path: Path) -> None:
+    """Another instance recorded the feed since: the prints stored with that body, not
+    those of the body this poller saw, say which entries are known."""
     async with seeded_feed(tmp_path) as f:
+        url = f.server.url("/w.rss")
+        theirs = prepare_body(
+            PrepareJob(rss(f.old[:10]).encode(), url, None, url, None, f.clock.now(), False)
+        ).prints
         async with f.core.store.transaction() as conn:
-            await conn.execute(update(feeds).values(body_hash="another-instance"))
+            await conn.execute(
+                update(feeds).values(
+                    body_hash="another-instance", entry_prints=b64encode(theirs).decode()
+                )
+            )
         f.serve(item("new1", "Rare earth exports slump as curbs bite", f.clock, 1), *f.old)
         assert await poll_alerts(f.core) == ["Rare earth exports slump as curbs bite"]
-        assert f.asked.take() >= len(f.old) + 1
+        # The raw keys of the 10 old entries that body did not hold and of the new one,
+        # then the new one's three identity keys.
+        assert f.asked.take() == 10 + 1 + 3
 
 
 async def test_a_batch_that_did_not_commit_leaves_its_entries_unknown(tmp_path: Path) -> None:
     """After a failed write the same new item still alerts on the next poll: the prints
-    are kept only once a batch is recorded, and the stored body hash is still the old
-    body's anyway."""
+    are stored in the batch's transaction, so the old body's stay."""
     async with seeded_feed(tmp_path) as f:
         f.serve(item("new1", "Rare earth exports slump as curbs bite", f.clock, 1), *f.old)
         store = f.core.store

@@ -207,3 +207,45 @@ async def test_feed_states_sharing_some_columns_read_back_per_feed(store: Store)
             200,
             True,
         )
+
+
+async def test_entry_prints_are_stored_with_a_new_body_and_claimed_with_the_feed(
+    store: Store,
+) -> None:
+    """A new body's entry prints (any bytes) are stored with its validators and come back
+    when the feed is claimed; a 304 and a body recorded without prints leave them; a feed
+    never recorded has none."""
+    ids = []
+    for i in range(3):
+        info = await store.upsert_feed(
+            f"https://prints{i}.example/rss", name=None, interval=600, source="config", now=NOW
+        )
+        ids.append(info.id)
+    prints = bytes(range(256)) * 2
+    later = NOW + timedelta(minutes=10)
+    first = (
+        FeedUpdateIntent(
+            ids[0], NOW, 200, NOW, 0, False,
+            validators=FeedValidators('"a"', None, "h0", None, None, entry_prints=prints),
+        ),
+        FeedUpdateIntent(
+            ids[1], NOW, 200, NOW, 0, False,
+            validators=FeedValidators('"b"', None, "h1", None, None, entry_prints=b"\x00b1"),
+        ),
+    )  # fmt: skip
+    await store.apply_ingest(IngestPlan(now=NOW, feeds=first), _nothing_placed)
+    then = (
+        FeedUpdateIntent(ids[0], later, 304, NOW, 0, False),
+        FeedUpdateIntent(
+            ids[1], later, 200, NOW, 0, False,
+            validators=FeedValidators('"c"', None, "h2", None, None),
+        ),
+    )  # fmt: skip
+    await store.apply_ingest(IngestPlan(now=later, feeds=then), _nothing_placed)
+    claimed = await store.claim_feeds(
+        owner="me", now=later, lease=timedelta(minutes=5), limit=10, due_only=False
+    )
+    by_id = {row.id: row for row in claimed}
+    assert by_id[ids[0]].entry_prints == prints and by_id[ids[0]].body_hash == "h0"
+    assert by_id[ids[1]].entry_prints == b"\x00b1" and by_id[ids[1]].body_hash == "h2"
+    assert by_id[ids[2]].entry_prints == b""
