@@ -26,6 +26,7 @@ from bot.app import Core
 from bot.core.decide import PRINT_SIZE
 from bot.core.prepare import PrepareJob, prepare_body
 from bot.core.stories import story_features
+from bot.settings import Settings
 from bot.store.schema import articles, feeds
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -81,14 +82,19 @@ class Seeded(NamedTuple):
         self.server.set_feed("/w.rss", rss(list(items)))
 
 
+def serve_backlog(server: FeedServer, tmp_path: Path, clock: FakeClock) -> Settings:
+    """The feed of 20 items at /w.rss, and settings that poll it."""
+    server.set_feed("/w.rss", rss(backlog(clock)))
+    return make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+
+
 @asynccontextmanager
 async def seeded_feed(tmp_path: Path) -> AsyncIterator[Seeded]:
     """One feed of 20 items, polled once (silently) by a real core that stays open."""
     clock = FakeClock()
     old = backlog(clock)
     async with FeedServer() as server:
-        server.set_feed("/w.rss", rss(old))
-        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        settings = serve_backlog(server, tmp_path, clock)
         async with core_for(settings, clock=clock) as core:
             asked = KeysAsked(core)
             assert await poll_alerts(core) == []  # the first poll is silent
@@ -131,8 +137,7 @@ async def test_a_restarted_poller_knows_the_old_entries_from_the_stored_prints(
     clock = FakeClock()
     old = backlog(clock)
     async with FeedServer() as server:
-        server.set_feed("/w.rss", rss(old))
-        settings = make_settings(tmp_path, feeds=[server.url("/w.rss")], watches=WATCHES)
+        settings = serve_backlog(server, tmp_path, clock)
         async with core_for(settings, clock=clock) as core:
             assert await poll_alerts(core) == []
         clock.advance(minutes=10)
