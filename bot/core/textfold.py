@@ -98,7 +98,7 @@ _ASCII_TABLE = bytes(
 # The same, for fields joined by _FIELD_JOINT: its NUL becomes the newline between fields
 # (text holding a NUL of its own is folded field by field instead).
 _FIELD_JOINT = " \x00 "
-_JOINED_TABLE = _ASCII_TABLE[:0] + b"\n" + _ASCII_TABLE[1:]
+_JOINED_TABLE = b"\n" + _ASCII_TABLE[1:]
 _SPACE_RUNS = re.compile(b"  +")
 # The non-ASCII characters common in English news text, mapped to what the full Unicode
 # path would make of them, so such text still takes the ASCII fast path.
@@ -183,7 +183,7 @@ def surface_fold(text: str) -> str:
 
 def surface_fold_fields(*fields: str) -> bytes:
     """The fields surface-folded and joined for one matcher pass, in UTF-8:
-    ``b" title \n summary "``. Each field is padded by a space either side, and a newline
+    ``b" title \\n summary "``. Each field is padded by a space either side, and a newline
     stands only between fields (a newline inside a field folds to a space like any other).
 
     Text that is ASCII (or becomes so with the common replacements) is folded in one pass
