@@ -1,6 +1,7 @@
 """Per-channel alert templates: a small, safe subset of Jinja2.
 
-A channel manager may shape the first line of every alert (``template set``). The
+A channel manager may shape the first line of every alert, and each story's line where a
+digest or a burst lists several (``template set``). The
 template language is Jinja2's, run in its immutable sandbox and further cut down to what a
 headline needs: ``{{ field }}`` with a few filters, and ``{% if %}``. No loops, no macros,
 no calls, no attribute access beyond the documented fields: a template can neither reach

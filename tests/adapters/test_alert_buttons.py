@@ -143,6 +143,38 @@ async def test_a_channel_template_shapes_its_alerts_and_errors_show_when_set(roo
     assert "NEWSFLASH" not in room.messages()[-1]
 
 
+async def test_a_channel_template_shapes_each_story_of_its_digests_and_listings(
+    room: Room,
+) -> None:
+    """A summary or a burst lists several stories in one message: each story's line is
+    the channel's template too, as its own message would be."""
+    await room.say("template set", {"text": "FLASH {{ source|upper }}: {{ title }} {{ url }}"})
+    await room.say("digest", {"mode": "hourly"})
+    room.publish("re-1", "China tightens rare earth export rules")
+    room.publish("li-1", "Lithium prices slide again")
+    await room.tick(minutes=10)
+    await room.tick(minutes=55)  # past the hour
+    (digest,) = room.messages()
+    assert "FLASH NEWS: China tightens rare earth export rules" in digest
+    assert "FLASH NEWS: Lithium prices slide again" in digest
+
+    await room.say("digest", {"mode": "realtime"})
+    headlines = [
+        "Rare earth magnet makers warn of shortages in Europe",
+        "Lithium miner in Chile doubles output",
+        "Vietnam opens its first rare earth refinery",
+        "Battery recyclers bid for lithium from old phones",
+        "Rare earth stockpile plan approved by Tokyo",
+        "Lithium price index hits a two-year low",
+    ]
+    for n, headline in enumerate(headlines):
+        room.publish(f"burst-{n}", headline)
+    await room.tick(minutes=1)
+    (listing,) = room.messages()[1:]  # more than the burst threshold: one listing
+    for headline in headlines:
+        assert f"FLASH NEWS: {headline}" in listing
+
+
 async def test_watch_edit_sets_then_clears_the_ping_alerts_carry(room: Room) -> None:
     from tests.fakes.discord import ROLE_ID, RoleRef
 

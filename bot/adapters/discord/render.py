@@ -333,9 +333,11 @@ DIGEST_URL_LIMIT = 300
 
 
 def _digest_line(alert: Alert) -> str:
-    title = fit(clean(alert.title) or clean(alert.url), 200)
+    # The channel's template shapes each story's line here as in its own message.
+    templated = templated_line(alert)
+    title = templated or fit(clean(alert.title) or clean(alert.url), 200)
     url = _http_url(alert.url)
-    if url and len(url) <= DIGEST_URL_LIMIT:
+    if templated is None and url and len(url) <= DIGEST_URL_LIMIT:
         title = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})"
     outlets = 1 + len(alert.also_reported_by)
     facts = [fit(clean(alert.source), 60), f"{outlets} outlet{'s' if outlets > 1 else ''}"]
@@ -405,7 +407,9 @@ def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
         if rid is not None and rid not in roles:
             roles.append(rid)
     content = " ".join(f"<@&{rid}>" for rid in roles) or None
-    templated = templated_line(alerts[0]) if len(alerts) == 1 else None
+    # The channel's template shapes each story's line: beside the embed of a one-story
+    # message, one line per story above a listing's compact embeds.
+    templated = "\n".join(line for alert in alerts if (line := templated_line(alert)))
     if templated:
         content = fit(f"{content} {templated}" if content else templated, CONTENT_LIMIT)
     allowed = discord.AllowedMentions(

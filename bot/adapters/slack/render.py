@@ -398,7 +398,9 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
         if alert.also_reported_by:
             facts.append(_also_reported(alert.also_reported_by, alert.coverage))
         updated = " _(updated)_" if alert.updated else ""
-        lines = [f"*{link(alert.url, title)}*{updated}", " · ".join(f for f in facts if f)]
+        # The channel's template shapes each story's line here as in its own message.
+        headline = templated_line(alert) or f"*{link(alert.url, title)}*"
+        lines = [f"{headline}{updated}", " · ".join(f for f in facts if f)]
         blocks.append(section("\n".join(lines)))
     if len(alerts) > room:
         blocks.append(context(f"_…and {len(alerts) - room} more_"))
@@ -447,7 +449,8 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
                     "also "
                     + ", ".join(_watch_label(h.watch_id, h.watch_name) for h in alert.also_matched)
                 )
-            lines.append(f"• {link(alert.url, title)} — " + " · ".join(f for f in facts if f))
+            headline = templated_line(alert) or link(alert.url, title)
+            lines.append(f"• {headline} — " + " · ".join(f for f in facts if f))
         blocks.extend(sections_from_lines(lines, max_blocks=MAX_BLOCKS - len(blocks)))
     titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
     return SlackMessage(
