@@ -52,6 +52,7 @@ from p6_stories import farm_articles  # noqa: E402
 from sqlalchemy import bindparam, insert, select, update  # noqa: E402
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: E402
 
+from bot.allocator import use_one_malloc_arena  # noqa: E402
 from bot.app import Core, open_core  # noqa: E402
 from bot.core.articles import (  # noqa: E402
     article_from_entry,
@@ -381,6 +382,9 @@ async def timed_cycle(core: Core, profiler: cProfile.Profile | None = None) -> t
 
 async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
     settings = build_settings(db, args.watches, args.workers)
+    if args.one_arena:
+        # Before open_core starts the database threads, as `wirewatch run` does.
+        print(f"one malloc arena: {'set' if use_one_malloc_arena() else 'not available'}")
     t0 = time.perf_counter()
     async with open_core(settings) as core:
         t_sync = time.perf_counter() - t0
@@ -563,6 +567,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--profile", action="store_true", help="cProfile the measured cycle")
     p.add_argument("--seed-only", action="store_true", help="stop after the seeding cycle")
+    p.add_argument(
+        "--one-arena",
+        action="store_true",
+        help="one glibc malloc arena for all threads, as `wirewatch run` sets it",
+    )
     p.add_argument(
         "--held-stories",
         type=int,
