@@ -118,10 +118,13 @@ def fields_of(alert: Alert, escape: Callable[[str], str]) -> dict[str, object]:
     }
 
 
-def render(source: str, fields: Mapping[str, object]) -> str:
-    """The template's output for these fields, one paragraph, capped."""
+def render(source: str, fields: Mapping[str, object], *, one_line: bool = False) -> str:
+    """The template's output for these fields, one paragraph, capped; with ``one_line``,
+    its line breaks and runs of spaces made single spaces (a story's line in a list)."""
     try:
         out = str(_compiled(source).render(**fields)).strip()
+        if one_line:
+            out = " ".join(out.split())
     except TemplateError:
         raise
     except Exception as e:  # the sandbox refusing something, a filter given a bad value

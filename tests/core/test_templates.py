@@ -66,3 +66,17 @@ def test_jinja2_loads_with_the_first_template_not_at_start_up() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.split() == ["False", "True"]
+
+
+def test_a_story_line_in_a_list_is_one_line() -> None:
+    """In a digest or listing each story is one line: the template's line breaks and runs
+    of spaces become single spaces there (its own message keeps them)."""
+    source = "{{ source }}:\n  {{ title }}{% if outlets > 1 %}\n({{ outlets }} outlets){% endif %}"
+    fields = fields_of(SAMPLE, str)
+    assert render(source, fields) == (
+        "Example Wire:\n  China expands rare earth export controls to five more elements\n"
+        "(3 outlets)"
+    )
+    assert render(source, fields, one_line=True) == (
+        "Example Wire: China expands rare earth export controls to five more elements (3 outlets)"
+    )

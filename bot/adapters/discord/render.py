@@ -334,7 +334,7 @@ DIGEST_URL_LIMIT = 300
 
 def _digest_line(alert: Alert) -> str:
     # The channel's template shapes each story's line here as in its own message.
-    templated = templated_line(alert)
+    templated = templated_line(alert, one_line=True)
     title = templated or fit(clean(alert.title) or clean(alert.url), 200)
     url = _http_url(alert.url)
     if templated is None and url and len(url) <= DIGEST_URL_LIMIT:
@@ -383,13 +383,13 @@ def update_text(alerts: Sequence[Alert]) -> str:
     return fit("\n".join(lines) or "Coverage of this story grew.", CONTENT_LIMIT)
 
 
-def templated_line(alert: Alert) -> str | None:
+def templated_line(alert: Alert, *, one_line: bool = False) -> str | None:
     """The channel's template for this alert in Discord markdown, or None (no template, or
     one that fails: the embed alone then, and a log line; templates are checked when set)."""
     if not alert.template:
         return None
     try:
-        out = templates.render(alert.template, templates.fields_of(alert, clean))
+        out = templates.render(alert.template, templates.fields_of(alert, clean), one_line=one_line)
     except templates.TemplateError as e:
         log.warning("template failed at send time: %s", e)
         return None
@@ -409,7 +409,10 @@ def alert_message(alerts: Sequence[Alert]) -> AlertMessage:
     content = " ".join(f"<@&{rid}>" for rid in roles) or None
     # The channel's template shapes each story's line: beside the embed of a one-story
     # message, one line per story above a listing's compact embeds.
-    templated = "\n".join(line for alert in alerts if (line := templated_line(alert)))
+    one_line = len(alerts) > 1
+    templated = "\n".join(
+        line for alert in alerts if (line := templated_line(alert, one_line=one_line))
+    )
     if templated:
         content = fit(f"{content} {templated}" if content else templated, CONTENT_LIMIT)
     allowed = discord.AllowedMentions(

@@ -357,13 +357,15 @@ def render_alert(alert: Alert) -> SlackMessage:
     return SlackMessage(text=_fallback(text), blocks=fit_blocks(blocks))
 
 
-def templated_line(alert: Alert) -> str | None:
+def templated_line(alert: Alert, *, one_line: bool = False) -> str | None:
     """The channel's template for this alert in mrkdwn, or None (no template, or one that
     fails: the default headline then, and a log line; templates are checked when set)."""
     if not alert.template:
         return None
     try:
-        out = templates.render(alert.template, templates.fields_of(alert, escape_text))
+        out = templates.render(
+            alert.template, templates.fields_of(alert, escape_text), one_line=one_line
+        )
     except templates.TemplateError as e:
         log.warning("template failed at send time: %s", e)
         return None
@@ -399,7 +401,7 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
             facts.append(_also_reported(alert.also_reported_by, alert.coverage))
         updated = " _(updated)_" if alert.updated else ""
         # The channel's template shapes each story's line here as in its own message.
-        headline = templated_line(alert) or f"*{link(alert.url, title)}*"
+        headline = templated_line(alert, one_line=True) or f"*{link(alert.url, title)}*"
         lines = [f"{headline}{updated}", " · ".join(f for f in facts if f)]
         blocks.append(section("\n".join(lines)))
     if len(alerts) > room:
@@ -449,7 +451,7 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
                     "also "
                     + ", ".join(_watch_label(h.watch_id, h.watch_name) for h in alert.also_matched)
                 )
-            headline = templated_line(alert) or link(alert.url, title)
+            headline = templated_line(alert, one_line=True) or link(alert.url, title)
             lines.append(f"• {headline} — " + " · ".join(f for f in facts if f))
         blocks.extend(sections_from_lines(lines, max_blocks=MAX_BLOCKS - len(blocks)))
     titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
