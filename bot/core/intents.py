@@ -52,8 +52,8 @@ class FeedOutcome:
     # feed's that were not in its last recorded body. Then ``entries`` is empty.
     cleaned: list[CleanEntry] | None = None
     notes: list[str] | None = None  # each entry's headline note, when worked out already
-    # Every entry's print (``PrepareJob.known``): kept by the poller once this outcome is
-    # recorded. Entries found in the last recorded body's prints are in neither list.
+    # Every entry's print (``PrepareJob.known``): stored with the feed when this outcome
+    # is recorded. Entries found in the last recorded body's prints are in neither list.
     prints: bytes = b""
 
     @property

@@ -7,8 +7,8 @@ CPU, and in the event loop's process they compete with fetching and the store's 
 for one interpreter lock. A first poll cleans every entry (all of them are new to the
 feed), which is why the worker does that work too. A known feed's entries are mostly old
 news: those found in the body recorded last for the feed (``PrepareJob.known``, its
-prints as stored with the feed) stay here,
-and the few others are cleaned here too, with their story features. Without that body's
+prints as stored with the feed) stay here, and the few others are cleaned here too, with
+their story features. Without that body's
 prints, the entries go back raw and are cleaned in the loop only once their seen keys are
 checked.
 """
@@ -45,8 +45,8 @@ class PrepareJob:
     feed_name: str | None  # the operator's name for the feed, if any
     fetched_at: datetime
     clean: bool  # also clean every entry (a first poll: all of them are new)
-    # The entry prints (``decide.entry_print``) of the body this feed's last recorded poll
-    # saw: entries found there, headline unchanged, are known and are left out of what
+    # The entry prints (``decide.entry_print``) stored with the body recorded last for this
+    # feed: entries found there, headline unchanged, are known and are left out of what
     # travels back (most of a changed feed's entries are old ones).
     known: bytes = b""
     # Set when ``body`` is as the server sent it (``FetchRequest.decode`` off): decoded
