@@ -193,7 +193,19 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
         report.new_articles,
         len(alerts),
     )
+    if report.first_polls:
+        log.info("%s", _first_poll_hint(report.first_polls, core.settings.poll.backfill))
     return 0
+
+
+def _first_poll_hint(feeds: int, backfill: int) -> str:
+    """Why a first poll printed (next to) nothing: a newcomer's first question."""
+    which = "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+    if backfill:
+        kept = f"alerted on its newest {backfill} and recorded the rest without alerting"
+    else:
+        kept = "recorded its items without alerting ([poll] backfill = N alerts the newest N)"
+    return f"{which} polled for the first time: each {kept}; the next polls alert what is new"
 
 
 OPERATOR = Caller.console()
@@ -209,7 +221,10 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
         info = await core.api.add_feed(OPERATOR, args.url, name=args.name)
         print(f"added feed #{info.id}: {line(info.name)} {line(info.url)}")
     elif args.action == "list":
-        for f in await core.api.list_feeds(OPERATOR):
+        feeds = await core.api.list_feeds(OPERATOR)
+        if not feeds:
+            print("no feeds yet: add one with `wirewatch feed add URL`, or [[feeds]] in the config")
+        for f in feeds:
             health = f.health.value
             if f.health is FeedHealth.FAILING:
                 health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
@@ -251,7 +266,10 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
             await core.api.subscribe(_at(extra), [str(info.id)])
         print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(dests)}")
     elif args.action == "list":
-        for w in await core.api.list_watches(OPERATOR):
+        watches = await core.api.list_watches(OPERATOR)
+        if not watches:
+            print("no watches yet: add one with `wirewatch watch add QUERY`, or [[watches]]")
+        for w in watches:
             last = iso_utc(w.last_hit_at) or "never"
             name = f" ({line(w.name)})" if w.name else ""
             dests = ", ".join(line(d) for d in w.destinations) or "default destinations"
@@ -272,7 +290,14 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
 
 
 async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
-    for a in await core.api.latest(OPERATOR, args.query, limit=args.limit):
+    found = await core.api.latest(OPERATOR, args.query, limit=args.limit)
+    if not found and not args.json:
+        print(
+            "no stored recent article matches that query"
+            if args.query
+            else "no articles stored yet: `wirewatch poll --once` fetches the feeds"
+        )
+    for a in found:
         if args.json:
             print(json_line(a.as_json()))
         else:

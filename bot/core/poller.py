@@ -69,6 +69,9 @@ class CycleReport:
     not_modified: int = 0
     failed: int = 0
     new_articles: int = 0
+    # Feeds polled for the first time whose items were recorded (silently, but for
+    # ``backfill``): what a newcomer's first ``poll --once`` needs explained.
+    first_polls: int = 0
     alert_ids: list[int] = field(default_factory=list)
     notices: list[FeedNotice] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # feed url -> reason
@@ -433,6 +436,7 @@ class Poller:
         # Ours are indexed already; under the lock nobody else stored any since.
         self._stories_seen_id = max([self._stories_seen_id, *applied.article_ids])
         report.new_articles += plan.new_articles  # only once recorded: a rollback records none
+        report.first_polls += sum(1 for o in changed if not o.feed.seeded)
         report.alert_ids.extend(applied.alert_ids)
 
     def _place(self, plan: intents.IngestPlan, facts: intents.PlacementFacts) -> intents.Placement:

@@ -67,6 +67,8 @@ async def test_poll_once_json_prints_one_object_per_alert(tmp_path: Path) -> Non
         code, out, err = await wirewatch("poll", "--once", "--json", config=cfg)
         assert (code, out) == (0, "")
         assert "503" in err
+        # Why nothing printed: said once, for the one feed that answered.
+        assert "1 feed was polled for the first time" in err and "backfill" in err
 
         server.set_feed(
             "/a.rss",
@@ -130,6 +132,25 @@ async def test_watch_feed_latest_status_and_why_commands(tmp_path: Path) -> None
         assert code == 0 and "removed watch #3" in out
         code, _, err = await wirewatch("watch", "remove", "99", config=cfg)
         assert code == 1 and "no watch" in err
+
+
+async def test_an_empty_store_says_what_to_do_next(tmp_path: Path) -> None:
+    """A newcomer's first `feed list`, `watch list` and `latest` say how to fill them
+    (on stdout, as their rows would be); `latest --json` stays empty for scripts."""
+    cfg = tmp_path / "empty.toml"
+    cfg.write_text(
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path / "e.db"}"\n[health]\nenabled = false\n'
+    )
+    code, out, _ = await wirewatch("feed", "list", config=cfg)
+    assert code == 0 and "no feeds yet" in out and "wirewatch feed add URL" in out
+    code, out, _ = await wirewatch("watch", "list", config=cfg)
+    assert code == 0 and "no watches yet" in out and "wirewatch watch add QUERY" in out
+    code, out, _ = await wirewatch("latest", config=cfg)
+    assert code == 0 and "no articles stored yet" in out
+    code, out, _ = await wirewatch("latest", "tariffs", config=cfg)
+    assert code == 0 and "no stored recent article matches" in out
+    code, out, _ = await wirewatch("latest", "--json", config=cfg)
+    assert (code, out) == (0, "")
 
 
 async def test_bad_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:
