@@ -66,6 +66,7 @@ from bot.core.parsing import parse_feed  # noqa: E402
 from bot.core.prepare import PrepareJob  # noqa: E402
 from bot.core.stories import story_features, story_key_for_url  # noqa: E402
 from bot.settings import Settings, WatchConfig  # noqa: E402
+from bot.spawning import lean_worker_start  # noqa: E402
 from bot.store.schema import articles as articles_table  # noqa: E402
 from bot.store.schema import feeds as feeds_table  # noqa: E402
 from bot.store.schema import seen_items as seen_table  # noqa: E402
@@ -417,6 +418,9 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
                 f"{seed.feeds / t_seed:,.0f} feeds/s (this process's CPU {cpu_seed:.2f} s, "
                 f"{cpu_delta(others0, others_cpu(core, farm))}); {describe(seed)}"
             )
+            rss = workers_rss_mb(core)
+            if rss:
+                print(f"parsing workers' RSS after the first poll: {', '.join(rss)} MB")
             print(
                 f"first-poll target: >= {TARGET_FIRST_POLL:,} feeds/s "
                 f"({'met' if seed.feeds / t_seed >= TARGET_FIRST_POLL else 'MISSED'})"
@@ -531,6 +535,21 @@ def process_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def workers_rss_mb(core: Core) -> list[str]:
+    """Each parsing worker's resident memory (Linux /proc; empty elsewhere)."""
+    executor = core.poller.prepare_pool._executor
+    out = []
+    for pid in getattr(executor, "_processes", None) or {}:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for row in status.splitlines():
+            if row.startswith("VmRSS:"):
+                out.append(f"{int(row.split()[1]) / 1024:.0f}")
+    return out
+
+
 def others_cpu(core: Core, farm: FeedFarm) -> dict[str, float]:
     """CPU so far of the farm and of the poller's parsing workers: on two cores they
     share the machine with the pipeline, so their cost is part of every figure."""
@@ -584,6 +603,12 @@ def main(argv: list[str] | None = None) -> None:
         help="cProfile the seeding cycle (with --seed pipeline) and stop there",
     )
     p.add_argument("--profile-top", type=int, default=30)
+    p.add_argument(
+        "--workers-import-main",
+        action="store_true",
+        help="let the parsing workers re-run this script (the whole app) as they start, as "
+        "the `wirewatch` console script's did before bot.spawning",
+    )
     args = p.parse_args(argv)
 
     print(
@@ -594,6 +619,8 @@ def main(argv: list[str] | None = None) -> None:
         f"P1 poll cycle: {args.feeds} feeds, {args.changed:.0%} changed, "
         f"{args.watches} + 8 watches, {args.workers} parsing worker process(es)"
     )
+    if not args.workers_import_main:
+        lean_worker_start()  # as the `wirewatch` console script does
     t0 = time.perf_counter()
     with (
         tempfile.TemporaryDirectory(prefix="wirewatch-p1-") as tmp,

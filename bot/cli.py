@@ -24,6 +24,7 @@ from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings, validate_destination, web_url_problem
+from bot.spawning import lean_worker_start
 from bot.terminal import terminal_text
 
 log = logging.getLogger("wirewatch")
@@ -384,6 +385,13 @@ def say(message: str) -> None:
     for text in message.splitlines() or [""]:
         # Errors can quote a feed or a server (a parse failure, a status line).
         print(f"wirewatch: {terminal_text(text)}", file=sys.stderr)
+
+
+def console() -> int:
+    """The `wirewatch` console script: :func:`main`, with parsing workers that do not
+    import the command line again (see bot.spawning)."""
+    lean_worker_start()
+    return main()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -207,7 +207,7 @@ class PollSettings(Section):
     # How often the scheduler looks for due feeds (each feed keeps its own interval).
     tick_seconds: float = Field(default=15, gt=0)
     # Processes that parse fetched feeds beside the event loop (0: parse in the loop).
-    # Each costs ~40 MB (plus ~13 MB once for multiprocessing's resource tracker): worth it
+    # Each costs ~30 MB (plus ~13 MB once for multiprocessing's resource tracker): worth it
     # for thousands of feeds on a machine with a core to spare.
     workers: int = Field(default=0, ge=0, le=16)
 
