@@ -32,6 +32,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot.adapters.console import ConsoleNotifier, notice_console_text
 from bot.allocator import return_free_memory, use_one_malloc_arena
+from bot.collector import settle
 from bot.core.delivery import Deliverer
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.fetch import Fetcher, FetchLimits
@@ -150,6 +151,8 @@ class Core:
         self, *, due_only: bool = True, progress: Callable[[int, int], None] | None = None
     ) -> CycleReport:
         report = await self.poller.run_cycle(due_only=due_only, progress=progress)
+        if report.feeds:
+            settle()  # what the cycle left behind is garbage or state (see bot.collector)
         self.metrics.observe_cycle(report)
         for notice in report.notices:
             # The operator reads this: commands in the command line's syntax.
@@ -312,6 +315,7 @@ async def open_core(
                 # Replicas start together: one syncs the config at a time (no duplicate rows).
                 async with session_lock(store.engine, CONFIG_SYNC_KEY):
                     await sync_config(core)
+            settle()
             yield core
     finally:
         poller.prepare_pool.close()
