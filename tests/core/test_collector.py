@@ -1,5 +1,5 @@
 """Frozen survivors between cycles (bot.collector): later collections skip them, and
-nothing they drop is kept for good."""
+nothing they drop is kept longer than FULL_EVERY."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import gc
 import weakref
 from pathlib import Path
 
-from bot.collector import settle
+import pytest
+
+from bot import collector
+from bot.collector import FULL_EVERY, settle
 from tests.feedserver import FeedServer, rss
 from tests.support import core_for, make_settings
 
@@ -19,19 +22,40 @@ class Node:
         self.me: Node | None = None
 
 
-def test_a_settle_freezes_survivors_and_the_next_one_frees_what_they_dropped() -> None:
-    state = Node()
-    state.me = state  # a cycle: refcounting alone never frees it
-    alive = weakref.ref(state)
-    settle()
+def cycle() -> tuple[Node, weakref.ref[Node]]:
+    node = Node()
+    node.me = node  # refcounting alone never frees it
+    return node, weakref.ref(node)
+
+
+def test_survivors_are_frozen_and_a_full_settle_frees_what_they_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector, "_collector", collector._Collector())
+    assert settle(now=0.0) is True  # the first one walks everything
+    state, alive = cycle()
+    assert settle(now=1.0) is False
     assert gc.get_freeze_count() > 0
 
     del state  # the process lets go of part of its state...
     gc.collect()
-    assert alive() is not None  # ...frozen, an ordinary collection leaves it alone
+    assert alive() is not None  # ...frozen, ordinary collections leave it alone
+    assert settle(now=2.0) is False
+    assert alive() is not None
 
-    settle()
-    assert alive() is None  # the next settle collects it
+    assert settle(now=1.0 + FULL_EVERY) is True
+    assert alive() is None  # the next full settle collects it
+
+
+def test_a_settle_collects_what_came_after_the_last_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector, "_collector", collector._Collector())
+    settle(now=0.0)
+    garbage, alive = cycle()
+    del garbage  # a cycle's leftovers, not state
+    assert settle(now=1.0) is False
+    assert alive() is None
 
 
 async def test_a_poll_cycle_ends_with_its_survivors_frozen(tmp_path: Path) -> None:
