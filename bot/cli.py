@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,6 +34,8 @@ log = logging.getLogger("wirewatch")
 # `latest` and `watch test` read at most this many stored articles (a script asking for
 # more wants everything, which `latest` is not for).
 LIMIT_MAX = 1000
+# Past this many feeds, `status` lists only the failing ones (unless --all).
+STATUS_ROWS = 20
 
 
 def count(text: str) -> int:
@@ -121,7 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     latest.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
     latest.add_argument("--json", action="store_true")
 
-    command(sub, "status", "feed health, outbox, destinations")
+    status = command(sub, "status", "feed health, outbox, destinations")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help=f"every feed's line (by default only failing ones past {STATUS_ROWS} feeds)",
+    )
     why = command(sub, "why", "what happened to an article URL")
     why.add_argument("url")
 
@@ -306,7 +314,7 @@ async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_status(core: Core) -> int:
+async def cmd_status(core: Core, show_all: bool) -> int:
     st = await core.api.status(OPERATOR)
     print(f"last poll: {iso_utc(st.last_poll_at) or 'never'}")
     print(
@@ -316,13 +324,22 @@ async def cmd_status(core: Core) -> int:
     )
     ok = sum(1 for f in st.feeds if f.health is not FeedHealth.FAILING)
     print(f"feeds: {len(st.feeds)} ({ok} ok, {len(st.failing_feeds)} failing)")
-    for f in st.feeds:
+    # Thousands of healthy feeds (an OPML import) would bury the few that need a look.
+    shown = st.feeds
+    if not show_all and len(st.feeds) > STATUS_ROWS:
+        shown = tuple(f for f in st.feeds if f.health is FeedHealth.FAILING)
+    for f in shown:
         row = f"  #{f.id:<4} {f.health.value:<8} {line(f.name or f.url)}"
         row += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
         if f.last_error:
             row += f"; last error: {line(f.last_error)} (since {iso_utc(f.error_since)})"
         row += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
         print(row)
+    if len(shown) < len(st.feeds):
+        print(
+            f"  ({len(st.feeds) - len(shown)} feeds not failing:"
+            " `wirewatch status --all` lists them)"
+        )
     if st.destinations:
         print("destinations:")
         for d in st.destinations:
@@ -373,7 +390,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "latest":
             return await cmd_latest(core, args)
         if args.command == "status":
-            return await cmd_status(core)
+            return await cmd_status(core, args.all)
         if args.command == "why":
             return await cmd_why(core, args.url)
     raise AssertionError(args.command)
@@ -385,6 +402,16 @@ def say(message: str) -> None:
     for text in message.splitlines() or [""]:
         # Errors can quote a feed or a server (a parse failure, a status line).
         print(f"wirewatch: {terminal_text(text)}", file=sys.stderr)
+
+
+def _reader_gone() -> int:
+    """stdout's reader went away (`wirewatch feed list | head`): stop quietly, with the
+    status a shell gives a command killed by SIGPIPE, as other command-line tools do."""
+    # The interpreter flushes stdout on its way out: into the void now, not the closed pipe.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141  # 128 + SIGPIPE (13), also where the signal does not exist
 
 
 def console() -> int:
@@ -402,7 +429,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging("DEBUG" if args.verbose else "WARNING", "text")
         from bot.demo import run_demo
 
-        return asyncio.run(run_demo())
+        try:
+            return asyncio.run(run_demo())
+        except BrokenPipeError:
+            return _reader_gone()
     try:
         settings = load_settings(args.config)
     except ConfigError as e:
@@ -426,6 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _reader_gone()
     except Exception as e:
         # A bug or a failure nobody worded yet: one line, and the traceback with -v.
         if args.verbose:

@@ -153,6 +153,51 @@ async def test_an_empty_store_says_what_to_do_next(tmp_path: Path) -> None:
     assert (code, out) == (0, "")
 
 
+async def test_status_of_many_feeds_shows_the_failing_ones(tmp_path: Path) -> None:
+    """Past 20 feeds (an OPML import), `status` lists only the failing feeds and says how
+    to see the rest; `status --all` lists every one."""
+    async with FeedServer() as server:
+        urls = []
+        for i in range(23):
+            server.set_feed(f"/ok{i}.rss", rss([news(f"s{i}", f"Story {i}", 5)]))
+            urls.append(server.url(f"/ok{i}.rss"))
+        for name in ("down", "gone"):
+            server.set_feed(f"/{name}.rss", "no", status=503)
+            urls.append(server.url(f"/{name}.rss"))
+        cfg = write_config(tmp_path, urls, extra="[poll]\nfailing_after = 1\n")
+        await wirewatch("poll", "--once", config=cfg)
+
+        code, out, _ = await wirewatch("status", config=cfg)
+        assert code == 0 and "feeds: 25 (23 ok, 2 failing)" in out
+        assert "/down.rss" in out and "/gone.rss" in out and "503" in out
+        assert "/ok0.rss" not in out
+        assert "23 feeds not failing: `wirewatch status --all` lists them" in out
+
+        code, out, _ = await wirewatch("status", "--all", config=cfg)
+        assert code == 0 and all(f"/ok{i}.rss" in out for i in range(23))
+        assert "/down.rss" in out and "not failing" not in out
+
+
+async def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`wirewatch feed list | head -n 1`: the reader leaves early; the command stops with
+    the status of a SIGPIPE (141) and writes no error."""
+    cfg = write_config(tmp_path, [f"https://feeds{i}.news.test/rss" for i in range(2000)])
+    shell = (
+        f"{sys.executable} -m bot --config {cfg} feed list | head -n 1 >/dev/null;"
+        ' echo "status=${PIPESTATUS[0]}" >&2'
+    )
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        shell,
+        cwd=ROOT,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert err.decode().strip() == "status=141"
+
+
 async def test_bad_config_exits_2_with_a_clear_message(tmp_path: Path) -> None:
     """A broken config or a secret in the file stops the run before it starts."""
     bad = tmp_path / "bad.toml"
