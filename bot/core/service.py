@@ -636,7 +636,9 @@ class Wirewatch:
             others = sorted({s.source for s in story if s.id != row.id})
             lines.append(f"Also carried by: {', '.join(others)} (story {row.story_key}).")
         doc = _doc(row)
-        for w in await self._visible_watches(caller):
+        watches = await self._visible_watches(caller)
+        told = len(lines)
+        for w in watches:
             try:
                 q = parse_query(w.query)
             except Exception:
@@ -653,6 +655,13 @@ class Wirewatch:
                         else " but an excluded term too."
                     )
                 )
+        if len(lines) == told:
+            # Silence here would leave "why no alert?" unanswered.
+            lines.append(
+                "No watch is set, so nothing could alert on it."
+                if not watches
+                else f"No watch found any of its terms in it ({len(watches)} checked)."
+            )
         own = self._own_destinations(caller)
         for a in await self.store.alerts_for_story(row.story_key):
             if not caller.operator and a.destination not in own:

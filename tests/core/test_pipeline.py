@@ -172,6 +172,21 @@ async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> No
         assert any("older than the alert age limit" in line for line in why.lines)
 
 
+async def test_why_says_when_no_watch_found_anything(tmp_path: Path) -> None:
+    """`why` on an article no watch has a word of: it says so, rather than nothing."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
+        await poll(settings, clock)
+        server.set_feed("/r.rss", rss([item("cat", "Cat rescued from tree", clock)]))
+        await poll(settings, clock)
+        async with core_for(settings, clock=clock) as core:
+            why = await core.api.why(Caller.console(), "https://reuters.test/cat")
+    assert why.found
+    assert why.lines[-1] == f"No watch found any of its terms in it ({len(WATCHES)} checked)."
+
+
 async def test_backfill_alerts_the_newest_items_of_a_new_feed(tmp_path: Path) -> None:
     """With backfill = 1 the first poll alerts only the newest matching item."""
     clock = FakeClock()
