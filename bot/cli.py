@@ -237,10 +237,8 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
             health = f.health.value
             if f.health is FeedHealth.FAILING:
                 health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
-            print(
-                f"#{f.id:<4} {line(f.url)}\n"
-                f"      {line(f.name)} [{health}] every {f.interval_seconds}s"
-            )
+            name = f"{line(f.name)} " if f.name else ""
+            print(f"#{f.id:<4} {line(f.url)}\n      {name}[{health}] every {f.interval_seconds}s")
     elif args.action == "remove":
         info = await core.api.remove_feed(OPERATOR, args.url)
         print(f"removed feed #{info.id}: {line(info.url)}")
