@@ -36,6 +36,7 @@ log = logging.getLogger("wirewatch")
 LIMIT_MAX = 1000
 # Past this many feeds, `status` lists only the failing ones (unless --all).
 STATUS_ROWS = 20
+NO_MATCH = "no stored recent article matches that query"
 
 
 def count(text: str) -> int:
@@ -290,7 +291,7 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
     elif args.action == "test":
         found = await core.api.test_query(OPERATOR, args.query, limit=args.limit)
         if not found:
-            print("no stored recent article matches that query")
+            print(NO_MATCH)
         for a in found:
             _print_article(a)
     return 0
@@ -300,7 +301,7 @@ async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
     found = await core.api.latest(OPERATOR, args.query, limit=args.limit)
     if not found and not args.json:
         print(
-            "no stored recent article matches that query"
+            NO_MATCH
             if args.query
             else "no articles stored yet: `wirewatch poll --once` fetches the feeds"
         )
