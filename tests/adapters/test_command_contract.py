@@ -313,6 +313,7 @@ async def test_a_workspace_adds_and_removes_its_own_feed(
     url = feeds.url("/desk.rss")
     added = await chat.run("feeds add", {"url": url, "name": "desk"})
     assert "added" in added.text and "this workspace's channels only" in added.text
+    assert "recorded without alerting when it is first read" in added.text
     again = await chat.run("feeds add", {"url": url})
     assert "already reads" in again.text
     listed = await chat.run("feeds list", manager=False)

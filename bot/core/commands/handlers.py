@@ -479,6 +479,14 @@ class Commands:
                         "matching items reach this workspace's channels only.",
                     )
                 ),
+                # Otherwise "I added it, and the story I can see in it never came" is the
+                # first thing a newcomer asks.
+                Paragraph(
+                    (
+                        "What it carries now is recorded without alerting when it is first "
+                        "read (no flood of old news); items it publishes after that alert.",
+                    )
+                ),
             ),
             tone=Tone.SUCCESS,
             data={"feed_id": feed.id, "discovered": feed.url != typed},
