@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.core.api import Caller
 from bot.core.intents import HELD_LOOKUPS
-from bot.core.models import Alert
+from bot.core.models import Alert, WhyReport
 from bot.settings import Settings
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -157,32 +157,35 @@ async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_o
         assert story_of["https://scmp.test/kl3"] != alert.story_key
 
 
-async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
-    """A newly found item published four days ago is recorded but never alerts."""
-    clock = FakeClock()
+async def published_after_seeding(
+    tmp_path: Path, clock: FakeClock, new: dict[str, Any], url: str
+) -> tuple[list[Alert], WhyReport]:
+    """A feed seeded with one item, then showing ``new``: the second poll's alerts, and
+    what `why` says of ``url``."""
     async with FeedServer() as server:
         settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
         server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
         await poll(settings, clock)
-        stale = item("old", "Rare earth quotas set", clock, age_minutes=4 * 24 * 60)
-        server.set_feed("/r.rss", rss([stale]))
-        assert await poll(settings, clock) == []
+        server.set_feed("/r.rss", rss([new]))
+        alerts = await poll(settings, clock)
         async with core_for(settings, clock=clock) as core:
-            why = await core.api.why(Caller.console(), "https://reuters.test/old")
-        assert any("older than the alert age limit" in line for line in why.lines)
+            return alerts, await core.api.why(Caller.console(), url)
+
+
+async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
+    """A newly found item published four days ago is recorded but never alerts."""
+    clock = FakeClock()
+    stale = item("old", "Rare earth quotas set", clock, age_minutes=4 * 24 * 60)
+    alerts, why = await published_after_seeding(tmp_path, clock, stale, "https://reuters.test/old")
+    assert alerts == []
+    assert any("older than the alert age limit" in line for line in why.lines)
 
 
 async def test_why_says_when_no_watch_found_anything(tmp_path: Path) -> None:
     """`why` on an article no watch has a word of: it says so, rather than nothing."""
     clock = FakeClock()
-    async with FeedServer() as server:
-        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
-        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
-        await poll(settings, clock)
-        server.set_feed("/r.rss", rss([item("cat", "Cat rescued from tree", clock)]))
-        await poll(settings, clock)
-        async with core_for(settings, clock=clock) as core:
-            why = await core.api.why(Caller.console(), "https://reuters.test/cat")
+    cat = item("cat", "Cat rescued from tree", clock)
+    _, why = await published_after_seeding(tmp_path, clock, cat, "https://reuters.test/cat")
     assert why.found
     assert why.lines[-1] == f"No watch found any of its terms in it ({len(WATCHES)} checked)."
 
