@@ -270,6 +270,7 @@ async def test_import_from_a_url_adds_checks_and_reports_each_feed(chat: Chat) -
     )
     answer = await chat.run("feeds import", {"url": feeds.url("/subs.opml")})
     assert "Desk list lists 5 feeds: 2 added, 1 already here, 2 refused" in answer.text
+    assert "these feeds carry now is recorded without alerting when they are first" in answer.text
     assert "169.254.169.254" in answer.text and "blocked" in answer.text
     assert "gone.rss — HTTP 404" in answer.text
     urls = {f.url for f in await chat.core.api.list_feeds(chat.here())}

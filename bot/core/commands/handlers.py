@@ -479,14 +479,7 @@ class Commands:
                         "matching items reach this workspace's channels only.",
                     )
                 ),
-                # Otherwise "I added it, and the story I can see in it never came" is the
-                # first thing a newcomer asks.
-                Paragraph(
-                    (
-                        "What it carries now is recorded without alerting when it is first "
-                        "read (no flood of old news); items it publishes after that alert.",
-                    )
-                ),
+                _first_read_note(1),
             ),
             tone=Tone.SUCCESS,
             data={"feed_id": feed.id, "discovered": feed.url != typed},
@@ -578,6 +571,7 @@ class Commands:
                     (f"Added ({len(result.added)})",), tuple(feed_line(f) for f in result.added)
                 )
             )
+            blocks.append(_first_read_note(len(result.added)))
         if result.refused:
             blocks.append(
                 Section(
@@ -910,6 +904,24 @@ class Commands:
             blocks=(Section((f"Why: {report.url}",), tuple((ln,) for ln in report.lines)),),
             tone=Tone.INFO if report.found else Tone.WARNING,
         )
+
+
+def _first_read_note(feeds: int) -> Paragraph:
+    """Why a feed just added does not alert on what it shows now: otherwise "I added it,
+    and the story I can see in it never came" is the first thing a newcomer asks."""
+    if feeds == 1:
+        return Paragraph(
+            (
+                "What it carries now is recorded without alerting when it is first read "
+                "(no flood of old news); items it publishes after that alert.",
+            )
+        )
+    return Paragraph(
+        (
+            "What these feeds carry now is recorded without alerting when they are first "
+            "read (no flood of old news); items they publish after that alert.",
+        )
+    )
 
 
 def _volume_text(controls: WatchControls, now: datetime | None) -> str:
