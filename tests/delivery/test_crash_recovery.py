@@ -116,12 +116,15 @@ async def test_stop_finishes_the_send_in_flight_and_leaves_the_rest_queued(rig: 
     urls = rig.publish(4)
     await rig.poll()
     stop = asyncio.Event()
-    rig.slack.on_post = lambda _platform: stop.set()
+    # The first message on either platform stops the sender. The two destinations send
+    # side by side, so which one gets there first is the scheduler's to say; either way
+    # each finishes the send it has in flight (one message at most) and claims no more.
+    rig.slack.on_post = rig.discord.on_post = lambda _platform: stop.set()
     await asyncio.wait_for(rig.core.deliverer.run(stop, idle=0.01), timeout=10)
-    assert len(rig.posted(SLACK)) == 1
-    assert len(rig.posted(DISCORD)) <= 2
+    slack, discord = len(rig.posted(SLACK)), len(rig.posted(DISCORD))
+    assert slack <= 1 and discord <= 1 and slack + discord >= 1
     depth, _, _ = await rig.core.store.outbox_stats()
-    assert depth == 8 - 1 - len(rig.posted(DISCORD))
+    assert depth == 8 - slack - discord
     await rig.restart()
     await rig.deliver_all()
     await rig.assert_exactly_once_in_order(urls)
