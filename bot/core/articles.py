@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -61,6 +62,11 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 _REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# A lowercase http(s) URL with a plain host (no port, user or trailing dot) and a path of
+# RFC 3986 characters, without query or fragment: canonical as it is.
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?/[!$%&'()*+,\-./0-9:;=@A-Z_a-z~]*"
+)
 _SUFFIX_SEPARATORS = (" - ", " – ", " — ", " | ")
 
 
@@ -101,6 +107,14 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     url = url.strip()
     if "&amp;" in url:
         url = url.replace("&amp;", "&")
+    if _PLAIN_URL.fullmatch(url) and "/articles/" not in url:
+        # Already canonical: what the parsing below would rebuild unchanged (most feed
+        # links; a first poll canonicalises every item's).
+        return url
+    return _parsed_canonical_url(url, base, keep_fragment)
+
+
+def _parsed_canonical_url(url: str, base: str | None, keep_fragment: bool) -> str:
     if base and not url.startswith(("http://", "https://")):
         try:
             url = urljoin(base, url)

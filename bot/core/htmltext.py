@@ -90,9 +90,29 @@ def _to_text(value: str, strip_tags: Callable[[str], str]) -> str:
             text = strip_tags(text)
         if not any(marker in text for marker in _ESCAPED_MARKERS):
             break
+    return _fold(text)
+
+
+def _fold(text: str) -> str:
+    """``text`` with whitespace folded to single spaces and trimmed, less what _DROP
+    matches (and terminal escape sequences, when there is any)."""
+    folded = " ".join(text.split())
+    # Every character _DROP removes is unprintable, so a printable fold holds none of them
+    # but those the split took for whitespace, which _DROP deletes instead (words joined).
+    # These checks run at C speed (chained: a generator costs more than the six), where
+    # the regex scan cost as much as the split and join.
+    if folded.isprintable() and not (
+        "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+    ):
+        return folded
     if _DROP.search(text):
-        text = _DROP.sub("", without_escape_sequences(text))
-    return " ".join(text.split())
+        return " ".join(_DROP.sub("", without_escape_sequences(text)).split())
+    return folded
 
 
 def _strip_title_tags(value: str) -> str:

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core import htmltext, intents
-from bot.core.articles import article_from_entry, entry_identity, raw_entry_key
+from bot.core import articles, htmltext, intents
+from bot.core.articles import article_from_entry, canonical_url, entry_identity, raw_entry_key
+from bot.core.display import without_escape_sequences
 from bot.core.intents import FeedOutcome, PlacementFacts
 from bot.core.models import FeedEntry
 from bot.core.storeport import FeedRow
@@ -209,3 +210,47 @@ def test_tag_stripping_matches_the_per_tag_reading() -> None:
         expected = _oracle_strip(value)
         got = htmltext._strip_tags(value)
         assert got == (htmltext._tokenize(value) if expected is None else expected), value
+
+
+_TEXT_PIECES = [
+    "word", "Zoë", " ", "\n", "\t", "\r", "\xa0", "\u2028", "\x85", "\x0b", "\x0c", "\x1c",
+    "\x1f", "\x00", "\x07", "\x7f", "\u00ad", "\u200b", "\u200d", "\u2060", "\ufeff",
+    "\u200e", "\x9b", "\x1b[2J", "\x1b]0;title\x07", "\ue000", "中文", "-",
+]  # fmt: skip
+
+
+def test_folding_matches_the_regex_reading() -> None:
+    def oracle(text: str) -> str:
+        if htmltext._DROP.search(text):
+            text = htmltext._DROP.sub("", without_escape_sequences(text))
+        return " ".join(text.split())
+
+    rng = random.Random(11)
+    for _ in range(50_000):
+        value = "".join(rng.choice(_TEXT_PIECES) for _ in range(rng.randint(1, 10)))
+        assert htmltext._fold(value) == oracle(value), repr(value)
+
+
+_SCHEMES = ["https://", "http://", "HTTPS://", "ftp://", "", "//"]
+_HOSTS = ["news.example.com", "Example.ORG", "a.b.", "e.org:8080", "e.org:443", "u@e.org",
+          "[::1]", "news.google.com", "www.google.com", "x-y.co", "é.fr", ""]  # fmt: skip
+_PATH_PIECES = ["/", "/world/", "/articles/", "page", "%2F", "+", "~x", ";p=1", "/url", " ",
+                "\t", "é", "&", "&amp;", "a.html", "(1)", "'", "!", "*", "@", "\\"]  # fmt: skip
+_TAILS = ["", "", "", "?utm_source=rss", "?b=2&a=1", "?q=https://e.org/x", "#frag", "?", "#"]
+
+
+def test_a_plain_url_is_canonical_as_it_is() -> None:
+    rng = random.Random(5)
+    shortcut = 0
+    for _ in range(50_000):
+        path = "".join(rng.choice(_PATH_PIECES) for _ in range(rng.randint(0, 5)))
+        if rng.random() < 0.5:  # most feed links: plain scheme, host and path
+            url = rng.choice(_SCHEMES[:2]) + rng.choice(_HOSTS[:2]) + path
+        else:
+            url = rng.choice(_SCHEMES) + rng.choice(_HOSTS) + path + rng.choice(_TAILS)
+        trimmed = url.strip().replace("&amp;", "&")
+        shortcut += bool(articles._PLAIN_URL.fullmatch(trimmed))
+        for keep_fragment in (False, True):
+            plain = articles._parsed_canonical_url(trimmed, FEED, keep_fragment)
+            assert canonical_url(url, base=FEED, keep_fragment=keep_fragment) == plain, url
+    assert shortcut > 1_000  # the shortcut is taken often enough to be pinned
