@@ -254,3 +254,12 @@ def test_a_plain_url_is_canonical_as_it_is() -> None:
             plain = articles._parsed_canonical_url(trimmed, FEED, keep_fragment)
             assert canonical_url(url, base=FEED, keep_fragment=keep_fragment) == plain, url
     assert shortcut > 1_000  # the shortcut is taken often enough to be pinned
+
+
+def test_the_block_tag_pattern_matches_exactly_the_block_elements() -> None:
+    names = sorted(htmltext._BLOCK)
+    near = [n + "x" for n in names] + [n[:-1] for n in names] + ["P", "Pre", "bR", "TD"]
+    for name in names + near:
+        for tag in (f"<{name}>", f"</{name}>", f"<{name} class='x'>"):
+            matched = htmltext._BLOCK_TAG.fullmatch(tag) is not None
+            assert matched == (name.lower() in htmltext._BLOCK), tag
