@@ -387,7 +387,7 @@ async def bench(args: argparse.Namespace, farm: FeedFarm, db: Path) -> None:
         # Before open_core starts the database threads, as `wirewatch run` does.
         print(f"one malloc arena: {'set' if use_one_malloc_arena() else 'not available'}")
     t0 = time.perf_counter()
-    async with open_core(settings) as core:
+    async with open_core(settings, polls=True) as core:
         t_sync = time.perf_counter() - t0
         t0 = time.perf_counter()
         await insert_feeds(core, farm.urls(), settings.poll.default_interval)

@@ -109,7 +109,7 @@ async def seed_template(template: str, urls: list[str], queries: list[str]) -> f
         log_level="WARNING",
         watches=[WatchConfig(query=q, channels=[]) for q in queries],
     )
-    async with open_core(settings) as core:
+    async with open_core(settings, polls=True) as core:
         db = await asyncpg.connect(dsn(template))
         try:
             await db.execute(

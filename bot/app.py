@@ -250,8 +250,11 @@ async def open_core(
     instance_id: str | None = None,
     console: ConsoleNotifier | None = None,
     sync: bool = True,
+    polls: bool = False,
 ) -> AsyncIterator[Core]:
-    """Open the store (migrating it), sync the config, and build the core."""
+    """Open the store (migrating it), sync the config, and build the core. With ``polls``
+    (``run``, ``poll``) the start-up state is settled (see :mod:`bot.collector`) so a
+    first poll's collections leave it out; a one-shot command does not pay for that."""
     clock = clock or SystemClock()
     instance_id = instance_id or instance_name()
     store = await open_store(settings)
@@ -315,7 +318,8 @@ async def open_core(
                 # Replicas start together: one syncs the config at a time (no duplicate rows).
                 async with session_lock(store.engine, CONFIG_SYNC_KEY):
                     await sync_config(core)
-            settle()
+            if polls:
+                settle()
             yield core
     finally:
         poller.prepare_pool.close()
@@ -343,7 +347,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
         lock = InstanceLock(path)
         lock.acquire()
     try:
-        async with open_core(settings) as core, contextlib.AsyncExitStack() as running:
+        async with open_core(settings, polls=True) as core, contextlib.AsyncExitStack() as running:
             if lock is not None:
                 await core.store.release_all_leases()
             # The config's feeds and watches are in the store now (open_core synced them),

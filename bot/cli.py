@@ -374,7 +374,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         if lock is not None:
             lock.acquire()
         try:
-            async with open_core(settings, console=console) as core:
+            async with open_core(settings, console=console, polls=True) as core:
                 if lock is not None:
                     await core.store.release_all_leases()
                 return await cmd_poll(core, args.json)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import collector
+from bot.app import open_core
 from bot.collector import FULL_EVERY, settle
 from tests.feedserver import FeedServer, rss
 from tests.support import core_for, make_settings
@@ -67,3 +68,13 @@ async def test_a_poll_cycle_ends_with_its_survivors_frozen(tmp_path: Path) -> No
             report = await core.poll(due_only=False)
             assert report.feeds == 1
             assert gc.get_freeze_count() > 0
+
+
+async def test_only_a_polling_process_settles_its_start_up_state(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, feeds=[])
+    gc.unfreeze()
+    async with open_core(settings):  # a one-shot command (`feed list`): no full walk
+        assert gc.get_freeze_count() == 0
+    async with open_core(settings, polls=True):  # `run`, `poll`
+        assert gc.get_freeze_count() > 0
+    gc.unfreeze()
