@@ -205,7 +205,19 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     )
     if report.first_polls:
         log.info("%s", _first_poll_hint(report.first_polls, core.settings.poll.backfill))
+    if report.leased_elsewhere:
+        log.info("%s", _leased_elsewhere_hint(report.leased_elsewhere))
     return 0
+
+
+def _leased_elsewhere_hint(feeds: int) -> str:
+    """Why a forced poll polled fewer feeds than there are (instances sharing PostgreSQL)."""
+    which = "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+    return (
+        f"{which} left out: another instance is polling "
+        + ("it" if feeds == 1 else "them")
+        + " right now, and alerts what is new there"
+    )
 
 
 def _first_poll_hint(feeds: int, backfill: int) -> str:

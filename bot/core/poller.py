@@ -77,6 +77,9 @@ class CycleReport:
     errors: dict[str, str] = field(default_factory=dict)  # feed url -> reason
     parse_failures: int = 0
     lease_takeovers: int = 0
+    # A forced poll of everything (``poll --once``): active feeds left to the instance
+    # that holds them (it is polling them right now).
+    leased_elsewhere: int = 0
     fetch_seconds: list[float] = field(default_factory=list)
     elapsed: float = 0.0
 
@@ -199,6 +202,9 @@ class Poller:
             await self.refresh_watches()
         if not due_only:
             await self._make_all_due()
+            report.leased_elsewhere = await self.store.count_leased_elsewhere(
+                self.instance_id, self.clock.now()
+            )
         queue: asyncio.Queue[FeedOutcome | None] = asyncio.Queue(maxsize=100)
         writer = asyncio.create_task(self._write_outcomes(queue, report))
         # Keep fetch slots busy across claims: the next batch is claimed while the last

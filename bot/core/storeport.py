@@ -110,6 +110,10 @@ class FeedsStore(Protocol):
         """Every active feed becomes due at ``now`` (a forced poll of everything)."""
         ...
 
+    async def count_leased_elsewhere(self, owner: str, now: datetime) -> int:
+        """Active feeds another instance holds a live lease on (a forced poll skips them)."""
+        ...
+
     async def upsert_feed(
         self,
         url: str,

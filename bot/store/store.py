@@ -278,6 +278,25 @@ class Store(Outbox):
                 .values(next_poll_at=now)
             )
 
+    async def count_leased_elsewhere(self, owner: str, now: datetime) -> int:
+        """Active feeds another instance holds a live lease on (it is polling them): what a
+        forced poll of everything skips."""
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(feeds)
+                        .where(
+                            feeds.c.active.is_(True),
+                            feeds.c.lease_owner.is_not(None),
+                            feeds.c.lease_owner != owner,
+                            feeds.c.lease_until >= now,
+                        )
+                    )
+                ).scalar_one()
+            )
+
     def take_lease_takeovers(self) -> int:
         """Feeds claimed from an instance whose lease had expired, since the last call."""
         n, self._lease_takeovers = self._lease_takeovers, 0

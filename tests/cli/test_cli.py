@@ -105,6 +105,37 @@ async def test_poll_once_json_prints_one_object_per_alert(tmp_path: Path) -> Non
         assert (code, out) == (0, "")
 
 
+async def test_poll_once_says_which_feeds_another_instance_is_polling(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Instances sharing PostgreSQL: a forced poll leaves a feed another instance holds a
+    live lease on to it, and says so rather than polling fewer feeds without a word."""
+    import asyncpg
+
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("a", "Rare earth quotas unchanged", 30)]))
+        server.set_feed("/b.rss", rss([news("b", "Greer opens tariff talks", 30)]))
+        cfg = write_config(tmp_path, [server.url("/a.rss"), server.url("/b.rss")])
+        cfg.write_text(
+            cfg.read_text().replace(f"sqlite+aiosqlite:///{tmp_path / 'ww.db'}", postgres_url, 1)
+        )
+        code, _out, err = await wirewatch("poll", "--once", config=cfg)
+        assert code == 0 and "polled 2 feeds" in err and "left out" not in err
+
+        db = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await db.execute(
+                "UPDATE feeds SET lease_owner = 'another-instance',"
+                " lease_until = now() + interval '5 minutes' WHERE url = $1",
+                server.url("/b.rss"),
+            )
+        finally:
+            await db.close()
+        code, _out, err = await wirewatch("poll", "--once", config=cfg)
+        assert code == 0 and "polled 1 feeds" in err
+        assert "1 feed was left out: another instance is polling it right now" in err
+
+
 async def test_watch_feed_latest_status_and_why_commands(tmp_path: Path) -> None:
     """The management commands work against the same store and say clearly what failed."""
     async with FeedServer() as server:
