@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +207,18 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     if report.first_polls:
         log.info("%s", _first_poll_hint(report.first_polls, core.settings.poll.backfill))
     if report.leased_elsewhere:
-        log.info("%s", _leased_elsewhere_hint(report.leased_elsewhere))
+        log.info("%s", _leased_elsewhere_hint(report.leased_elsewhere, core.poller.lease))
     return 0
 
 
-def _leased_elsewhere_hint(feeds: int) -> str:
+def _leased_elsewhere_hint(feeds: int, lease: timedelta) -> str:
     """Why a forced poll polled fewer feeds than there are (instances sharing PostgreSQL)."""
     which = "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+    minutes = max(1, round(lease.total_seconds() / 60))
+    held = "its lease and polls it" if feeds == 1 else "their leases and polls them"
     return (
-        f"{which} left out: another instance is polling "
-        + ("it" if feeds == 1 else "them")
-        + " right now, and alerts what is new there"
+        f"{which} left out: another instance holds {held} (a lease left by a stopped"
+        f" instance runs out within {minutes} minutes)"
     )
 
 

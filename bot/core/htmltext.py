@@ -44,8 +44,6 @@ _SIMPLE_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)[^<>]*>")
 _LEFTOVER_TAG = re.compile(r"<[A-Za-z/]")
 
 
-# What _SIMPLE_TAG matches when its whole name is a block element (ASCII case-insensitive,
-# as ``name.lower() in _BLOCK``), and when it holds a quote.
 def _trie(words: Iterable[str]) -> str:
     """A regex matching exactly ``words``, their shared prefixes factored out: the engine
     tries alternatives one by one, so at every '<' a flat list of ~50 names costs ~50 tries,
@@ -62,6 +60,8 @@ def _trie(words: Iterable[str]) -> str:
     return "(?:" + "|".join(branches) + ")" + ("?" if ends else "")
 
 
+# What _SIMPLE_TAG matches when its whole name is a block element (ASCII case-insensitive,
+# as ``name.lower() in _BLOCK``), and when it holds a quote.
 _BLOCK_TAG = re.compile(
     r"</?" + _trie(_BLOCK) + r"(?![A-Za-z0-9:-])[^<>]*>", re.IGNORECASE | re.ASCII
 )

@@ -133,7 +133,8 @@ async def test_poll_once_says_which_feeds_another_instance_is_polling(
             await db.close()
         code, _out, err = await wirewatch("poll", "--once", config=cfg)
         assert code == 0 and "polled 1 feeds" in err
-        assert "1 feed was left out: another instance is polling it right now" in err
+        assert "1 feed was left out: another instance holds its lease and polls it" in err
+        assert "runs out within 5 minutes" in err
 
 
 async def test_watch_feed_latest_status_and_why_commands(tmp_path: Path) -> None:
