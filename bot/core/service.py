@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +60,13 @@ DISCOVERY_TRIES = 3
 # Feeds of one import checked at once: enough to be quick, few enough to be polite.
 IMPORT_CONCURRENCY = 4
 TREND_MAX_ARTICLES = 20_000
-BACKFILL_SCAN = 5000
+# `latest QUERY`, `watch test` and `backfill` read the retention window newest first, a
+# page at a time, until they have found enough: at most SCAN_MAX articles (~0.5 s of
+# matching), so a query nothing matches cannot hold the event loop for long in a busy
+# install, while a match a few days old is still found (one page of 5,000 held a few
+# hours of 2,000 feeds).
+SCAN_PAGE = 5000
+SCAN_MAX = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,17 +342,25 @@ class Wirewatch:
 
     async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
         parsed = parse_query(query)
-        rows = await self.store.recent_articles(
-            since=self.clock.now() - RECENT_WINDOW, limit=5000, visible_to=caller.tenant
-        )
-        out = []
-        for r in rows:
-            matched = match_one(parsed, _doc(r))
-            if matched is not None:
-                out.append(_article_view(r, matched=matched, query=parsed))
-                if len(out) >= limit:
-                    break
+        out: list[ArticleView] = []
+        async with aclosing(self._recent_pages(caller)) as pages:
+            async for rows in pages:
+                for r in rows:
+                    matched = match_one(parsed, _doc(r))
+                    if matched is not None:
+                        out.append(_article_view(r, matched=matched, query=parsed))
+                        if len(out) >= limit:
+                            return out
         return out
+
+    async def _recent_pages(self, caller: Caller) -> AsyncGenerator[list[Any], None]:
+        """The articles of the retention window ``caller`` may see, newest first, in pages
+        of SCAN_PAGE, SCAN_MAX in all at most."""
+        ids = await self.store.recent_article_ids(
+            since=self.clock.now() - RECENT_WINDOW, limit=SCAN_MAX, visible_to=caller.tenant
+        )
+        for start in range(0, len(ids), SCAN_PAGE):
+            yield await self.store.articles_with_ids(ids[start : start + SCAN_PAGE])
 
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
@@ -520,21 +535,23 @@ class Wirewatch:
         self._require_manager(caller)
         watches = await self.store.watch_infos(caller.destination)
         queries = [(w, parse_query(w.query)) for w in watches]
-        rows = await self.store.recent_articles(
-            since=self.clock.now() - RECENT_WINDOW, limit=BACKFILL_SCAN, visible_to=caller.tenant
-        )
         # Newest first: the first matching article of each story stands for it.
         picked: dict[str, tuple[Any, WatchInfo, tuple[str, ...]]] = {}
-        for row in rows:
-            if row.story_key in picked:
-                continue
-            doc = _doc(row)
-            for watch, parsed in queries:
-                matched = match_one(parsed, doc)
-                if matched is not None:
-                    picked[row.story_key] = (row, watch, tuple(matched))
-                    break
-        here = await self.store.stories_alerted_in(caller.destination, list(picked))
+        here: set[str] = set()
+        async with aclosing(self._recent_pages(caller)) as pages:
+            async for rows in pages:
+                for row in rows:
+                    if row.story_key in picked:
+                        continue
+                    doc = _doc(row)
+                    for watch, parsed in queries:
+                        matched = match_one(parsed, doc)
+                        if matched is not None:
+                            picked[row.story_key] = (row, watch, tuple(matched))
+                            break
+                here = await self.store.stories_alerted_in(caller.destination, list(picked))
+                if len(picked) - len(here) >= count:
+                    break  # enough stories this channel has not had
         fresh = [v for k, v in picked.items() if k not in here][:count]
         fresh.reverse()  # oldest first, so the channel reads them in order
         alert_rows = [

@@ -204,6 +204,16 @@ class ArticlesStore(Protocol):
         """Recently seen articles, newest first, as rows with their feed's URL."""
         ...
 
+    async def recent_article_ids(
+        self, *, since: datetime, limit: int, visible_to: str | None = None
+    ) -> list[int]:
+        """The ids of :meth:`recent_articles`, in its order (one pass, ids only)."""
+        ...
+
+    async def articles_with_ids(self, ids: Sequence[int]) -> list[Any]:
+        """Those articles as :meth:`recent_articles` rows, in the order of ``ids``."""
+        ...
+
     async def article_visible(self, article_id: int, tenant: str) -> bool:
         """Whether a workspace may see an article (it came from a feed it may read)."""
         ...

@@ -857,6 +857,38 @@ class Store(Outbox):
             )
             return list(rows)
 
+    async def recent_article_ids(
+        self, *, since: datetime, limit: int, visible_to: str | None = None
+    ) -> list[int]:
+        """The ids of :meth:`recent_articles`, in its order: the window is read and sorted
+        once, by (published, id) alone, and the rows are fetched a page at a time
+        (:meth:`articles_with_ids`), where paging by offset or by the last row read the
+        whole window again for every page."""
+        conds = [articles.c.first_seen_at >= since]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(articles.c.id)
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(*conds)
+                .order_by(articles.c.published.desc(), articles.c.id.desc())
+                .limit(limit)
+            )
+            return [r[0] for r in rows]
+
+    async def articles_with_ids(self, ids: Sequence[int]) -> list[Any]:
+        if not ids:
+            return []
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(articles, feeds.c.url.label("feed_url"))
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(articles.c.id.in_(list(ids)))
+            )
+            by_id = {r.id: r for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
     async def article_visible(self, article_id: int, tenant: str) -> bool:
         async with self.engine.connect() as conn:
             found = await conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -227,3 +228,28 @@ async def test_inserting_an_article_another_feed_already_stored_reuses_it(store:
     )
     assert second["https://a.test/same"] == first["https://a.test/same"]
     assert second["https://a.test/new"].story_key == "s-3"
+
+
+async def test_recent_article_ids_and_their_rows_in_pages(store: Store) -> None:
+    """The ids come in ``recent_articles``' order (newest published first, the id breaking
+    ties); fetched a page at a time they give the same rows in the same order."""
+    when = [NOW - timedelta(minutes=m) for m in (5, 1, 3, 3, 3, 2, 4, 3)]
+
+    def write(conn: Connection) -> None:
+        rows = [
+            (replace(_article(f"https://a.test/{i}"), published=t), f"s{i}", None, None)
+            for i, t in enumerate(when)
+        ]
+        ingest.insert_articles(conn, rows, now=NOW)
+
+    await store.run_write(write)
+    since = NOW - timedelta(days=1)
+    whole = await store.recent_articles(since=since, limit=100)
+    ids = await store.recent_article_ids(since=since, limit=100)
+    assert ids == [r.id for r in whole]
+    assert await store.recent_article_ids(since=since, limit=3) == ids[:3]
+    paged = [
+        r for start in (0, 3, 6) for r in await store.articles_with_ids(ids[start : start + 3])
+    ]
+    assert [(r.url, r.feed_url) for r in paged] == [(r.url, r.feed_url) for r in whole]
+    assert await store.articles_with_ids([]) == []
