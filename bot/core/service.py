@@ -62,9 +62,9 @@ IMPORT_CONCURRENCY = 4
 TREND_MAX_ARTICLES = 20_000
 # `latest QUERY`, `watch test` and `backfill` read the retention window newest first, a
 # page at a time, until they have found enough: at most SCAN_MAX articles (~0.5 s of
-# matching), so a query nothing matches cannot hold the event loop for long in a busy
-# install, while a match a few days old is still found (one page of 5,000 held a few
-# hours of 2,000 feeds).
+# matching and ~1 s of reading with 100,000 stored), so a query nothing matches cannot
+# hold the event loop for long in a busy install, while a match a few days old is still
+# found (one page of 5,000 held a few hours of 2,000 feeds).
 SCAN_PAGE = 5000
 SCAN_MAX = 50_000
 
