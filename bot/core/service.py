@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -59,7 +59,8 @@ RECENT_WINDOW = timedelta(days=14)
 DISCOVERY_TRIES = 3
 # Feeds of one import checked at once: enough to be quick, few enough to be polite.
 IMPORT_CONCURRENCY = 4
-TREND_MAX_ARTICLES = 20_000
+# Articles a trend reads at most, newest first (~1 s of matching, read a page at a time).
+TREND_MAX_ARTICLES = 100_000
 # `latest QUERY`, `watch test` and `backfill` read the retention window newest first, a
 # page at a time, until they have found enough: at most SCAN_MAX articles (~0.5 s of
 # matching and ~1 s of reading with 100,000 stored), so a query nothing matches cannot
@@ -576,15 +577,40 @@ class Wirewatch:
         watch = found[0]
         parsed = parse_query(watch.query)
         now = self.clock.now()
-        rows = await self.store.trend_articles(
-            since=now - timedelta(days=days), limit=TREND_MAX_ARTICLES, visible_to=caller.tenant
+        today = now.date()
+        first = datetime.combine(today - timedelta(days=days - 1), time(), UTC)
+        # An article is published at most a day after it was first seen (see articles.py):
+        # a day earlier by first sight holds every article published in the window.
+        ids = await self.store.recent_article_ids(
+            since=first - timedelta(days=1), limit=TREND_MAX_ARTICLES, visible_to=caller.tenant
         )
-        points = [
-            TrendPoint(r.story_key, r.published, r.source)
-            for r in rows
-            if match_one(parsed, _doc(r)) is not None
-        ]
-        return count_trend(watch.name or watch.query, points, today=now.date(), days=days)
+        points: list[TrendPoint] = []
+        oldest_read: datetime | None = None
+        for start in range(0, len(ids), SCAN_PAGE):
+            rows = await self.store.articles_with_ids(ids[start : start + SCAN_PAGE])
+            points += [
+                TrendPoint(r.story_key, r.published, r.source)
+                for r in rows
+                if match_one(parsed, _doc(r)) is not None
+            ]
+            if rows:
+                oldest_read = rows[-1].published
+        read_all = len(ids) < TREND_MAX_ARTICLES
+        counted_from: date | None
+        if not read_all and oldest_read is not None:
+            # The oldest day read may hold more articles than were read.
+            counted_from = oldest_read.astimezone(UTC).date() + timedelta(days=1)
+        else:
+            stored_since = await self.store.oldest_article_seen_at()
+            counted_from = stored_since.astimezone(UTC).date() if stored_since else None
+        return count_trend(
+            watch.name or watch.query,
+            points,
+            today=today,
+            days=days,
+            counted_from=counted_from,
+            read_all=read_all,
+        )
 
     # ---- status and why -------------------------------------------------------------------
 

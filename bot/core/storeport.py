@@ -237,10 +237,8 @@ class ArticlesStore(Protocol):
         """Every alert queued for a story, oldest first."""
         ...
 
-    async def trend_articles(
-        self, *, since: datetime, limit: int, visible_to: str | None = None
-    ) -> list[Any]:
-        """Articles published since ``since``, newest first, with the text watches match."""
+    async def oldest_article_seen_at(self) -> datetime | None:
+        """When the oldest article still stored was first seen (None: none is)."""
         ...
 
     async def stories_alerted_in(self, destination: str, story_keys: Sequence[str]) -> set[str]:

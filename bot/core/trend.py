@@ -37,6 +37,11 @@ class TrendData:
     days: tuple[date, ...]  # oldest first, one per day, the last is today (UTC)
     stories_per_day: tuple[int, ...]
     top_sources: tuple[tuple[str, int], ...]  # (outlet, stories), most first
+    # The first day counted in full, when the window starts earlier (None: every day is):
+    # before it the store holds only part of the articles (kept for a limited time, or
+    # the bot was not running yet), or more articles were stored than a trend reads.
+    counted_from: date | None = None
+    read_all: bool = True  # False: cut by how many articles a trend reads
 
     @property
     def total(self) -> int:
@@ -44,7 +49,14 @@ class TrendData:
 
 
 def count_trend(
-    watch: str, points: Iterable[TrendPoint], *, today: date, days: int, top: int = TOP_SOURCES
+    watch: str,
+    points: Iterable[TrendPoint],
+    *,
+    today: date,
+    days: int,
+    top: int = TOP_SOURCES,
+    counted_from: date | None = None,
+    read_all: bool = True,
 ) -> TrendData:
     """Stories per day over the ``days`` days ending ``today`` (UTC), and the top outlets.
 
@@ -68,6 +80,8 @@ def count_trend(
         days=window,
         stories_per_day=tuple(per_day.get(d, 0) for d in window),
         top_sources=tuple((name, len(keys)) for name, keys in ranked[:top]),
+        counted_from=counted_from if counted_from is not None and counted_from > first else None,
+        read_all=read_all,
     )
 
 
@@ -88,7 +102,14 @@ def render_trend_png(data: TrendData, *, dpi: int = 100) -> bytes:
     FigureCanvasAgg(figure)
     per_day, sources = figure.subplots(1, 2, width_ratios=(3, 2))
     # Feed and query text is never markup: parse_math=False keeps a "$" a dollar sign.
-    per_day.bar(range(len(data.days)), data.stories_per_day, color="#3b6ea8")
+    partial = data.days.index(data.counted_from) if data.counted_from in data.days else 0
+    if data.counted_from is not None and data.counted_from > data.days[-1]:
+        partial = len(data.days)
+    colors = ["#b8c4d0"] * partial + ["#3b6ea8"] * (len(data.days) - partial)
+    per_day.bar(range(len(data.days)), data.stories_per_day, color=colors)
+    if partial:
+        # Days counted in part are drawn pale and said to be so, never shown as quiet days.
+        per_day.text(0.01, 0.97, "paler: counted in part", transform=per_day.transAxes, va="top")
     step = max(1, len(data.days) // 10)
     ticks = list(range(0, len(data.days), step))
     per_day.set_xticks(ticks, labels=[data.days[i].strftime("%d %b") for i in ticks])

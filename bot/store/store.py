@@ -1132,28 +1132,9 @@ class Store(Outbox):
 
         return await self.run_write(work)
 
-    async def trend_articles(
-        self, *, since: datetime, limit: int, visible_to: str | None = None
-    ) -> list[Any]:
-        """Articles published (or, without a date, first seen) since ``since``, newest
-        first, with the text a watch matches; with ``visible_to``, only from feeds that
-        workspace may see."""
-        conds = [articles.c.published >= since]
-        if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+    async def oldest_article_seen_at(self) -> datetime | None:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(
-                    articles.c.title,
-                    articles.c.summary,
-                    articles.c.content,
-                    articles.c.source,
-                    articles.c.story_key,
-                    articles.c.published,
-                )
-                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                .where(*conds)
-                .order_by(articles.c.published.desc(), articles.c.id.desc())
-                .limit(limit)
-            )
-            return list(rows)
+            found: datetime | None = (
+                await conn.execute(select(func.min(articles.c.first_seen_at)))
+            ).scalar()
+            return found

@@ -1,7 +1,8 @@
 """`latest QUERY`, `watch test` and `backfill` read the retention window newest first, a
 page at a time (``SCAN_PAGE``), until they have found enough or read ``SCAN_MAX``
 articles: a match older than one page is found, and a query nothing matches stops at the
-bound. The pages are made tiny here so a few articles stand for a busy install's day."""
+bound. `trend` reads its days the same way, and says which days it counted only in part.
+The pages are made tiny here so a few articles stand for a busy install's day."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.app import Core
 from bot.core import service
 from bot.core.api import Caller
 from bot.core.models import Article
+from bot.core.trend import PNG_MAGIC, render_trend_png
 from bot.store import ingest
 from bot.store.schema import feeds
 from tests.support import FakeClock, core_for, make_settings
@@ -39,16 +41,18 @@ async def core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         yield opened
 
 
-async def store_headlines(core: Core, headlines: list[tuple[str, int]]) -> None:
+async def store_headlines(
+    core: Core, headlines: list[tuple[str, int]], *, seen: datetime = NOW
+) -> None:
     """Articles of the config feed with these titles, published that many minutes ago,
-    each its own story."""
+    each its own story, first seen at ``seen``."""
 
     def write(conn: Connection) -> None:
         feed_id = conn.execute(select(feeds.c.id)).scalar_one()
         rows = [
             (
                 Article(
-                    url=f"https://news.test/{i}",
+                    url=f"https://news.test/{seen:%s}/{i}",
                     title=title,
                     summary=title,
                     content="",
@@ -63,7 +67,7 @@ async def store_headlines(core: Core, headlines: list[tuple[str, int]]) -> None:
             )
             for i, (title, minutes) in enumerate(headlines)
         ]
-        ingest.insert_articles(conn, rows, now=NOW)
+        ingest.insert_articles(conn, rows, now=seen)
 
     await core.store.run_write(write)
 
@@ -94,3 +98,43 @@ async def test_backfill_reads_back_until_it_has_enough_new_stories(core: Core) -
     second = await core.api.backfill(A, 2)
     assert [a.title for a in second.queued] == ["Rare earth story 4", "Rare earth story 3"]
     assert second.already_here == 2
+
+
+DAY = 24 * 60  # minutes
+
+
+async def test_a_trend_cut_by_its_bound_says_from_which_day_it_counted_in_full(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "TREND_MAX_ARTICLES", 6)
+    # One "rare earth" story a day for ten days, and a quiet headline beside each.
+    await store_headlines(
+        core,
+        [(f"Rare earth story {d}", d * DAY + 30) for d in range(10)]
+        + [(f"Port fees {d}", d * DAY + 60) for d in range(10)],
+    )
+    data = await core.api.trend(A, "rare earth", 7)
+    assert not data.read_all
+    # The six newest are read, back to day 2: that day may hold more, so day 1 is the first
+    # counted in full.
+    assert data.counted_from == (NOW - timedelta(days=1)).date()
+    assert data.stories_per_day[-3:] == (1, 1, 1)
+    png = render_trend_png(data)
+    assert png.startswith(PNG_MAGIC)
+
+
+async def test_a_trend_says_the_days_before_the_stored_history_are_partial(
+    core: Core,
+) -> None:
+    # Everything was first seen today (a new install): earlier days are backlog only.
+    await store_headlines(core, [(f"Rare earth story {d}", d * DAY + 30) for d in range(3)])
+    data = await core.api.trend(A, "rare earth", 7)
+    assert data.read_all and data.counted_from == NOW.date()
+    assert data.total == 3
+
+
+async def test_a_trend_within_the_stored_history_is_counted_in_full(core: Core) -> None:
+    await store_headlines(core, [("Old quiet headline", 20 * DAY)], seen=NOW - timedelta(days=20))
+    await store_headlines(core, [(f"Rare earth story {d}", d * DAY + 30) for d in range(3)])
+    data = await core.api.trend(A, "rare earth", 7)
+    assert data.counted_from is None and data.read_all and data.total == 3

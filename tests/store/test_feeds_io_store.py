@@ -34,9 +34,9 @@ async def test_queued_alerts_are_what_a_backfill_must_skip(store: Store) -> None
     assert await store.stories_alerted_in("slack:C2", ["s1"]) == set()
 
 
-async def test_trend_articles_are_the_window_newest_first(store: Store) -> None:
-    for day in range(5):
+async def test_the_oldest_article_kept_is_when_stored_history_starts(store: Store) -> None:
+    assert await store.oldest_article_seen_at() is None
+    for day in range(3):
         await add_article(store, f"https://a.test/{day}", f"s{day}", NOW - timedelta(days=day))
-    rows = await store.trend_articles(since=NOW - timedelta(days=2, hours=1), limit=10)
-    assert [r.story_key for r in rows] == ["s0", "s1", "s2"]
-    assert rows[0].content == "lithium" and rows[0].source == "Reuters"
+    # add_article records every article as first seen at NOW, whatever its date.
+    assert await store.oldest_article_seen_at() == NOW

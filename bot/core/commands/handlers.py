@@ -62,7 +62,7 @@ from bot.core.models import (
 )
 from bot.core.opml import OpmlFeed, render_opml
 from bot.core.templates import FIELDS, TemplateError
-from bot.core.trend import render_trend_png
+from bot.core.trend import TrendData, render_trend_png
 
 log = logging.getLogger(__name__)
 
@@ -658,7 +658,8 @@ class Commands:
                         Code(shorten(data.watch, QUERY_SHOWN)),
                         f": {data.total} matching stor{'ies' if data.total != 1 else 'y'} in the "
                         f"last {len(data.days)} days, busiest day "
-                        f"{max(data.stories_per_day, default=0)}; top sources: {top}.",
+                        f"{max(data.stories_per_day, default=0)}; top sources: {top}."
+                        + _trend_partial_note(data),
                     )
                 ),
             ),
@@ -1040,3 +1041,15 @@ def _user_id(caller: Caller) -> str:
     """The platform-native id inside ``caller.user`` ("slack:U1" -> "U1")."""
     assert caller.user is not None
     return caller.user.partition(":")[2] or caller.user
+
+
+def _trend_partial_note(data: TrendData) -> str:
+    """Why the chart's paler days are not quiet days."""
+    if data.counted_from is None:
+        return ""
+    day = f"{data.counted_from.day} {data.counted_from:%b}"
+    if data.read_all:
+        why = "the bot holds none or only some of their articles (it keeps them for a limited time)"
+    else:
+        why = "only the newest articles were read, and there were more"
+    return f" Days before {day} are counted in part: {why}."
