@@ -108,8 +108,9 @@ def render_trend_png(data: TrendData, *, dpi: int = 100) -> bytes:
     colors = ["#b8c4d0"] * partial + ["#3b6ea8"] * (len(data.days) - partial)
     per_day.bar(range(len(data.days)), data.stories_per_day, color=colors)
     if partial:
-        # Days counted in part are drawn pale and said to be so, never shown as quiet days.
-        per_day.text(0.01, 0.97, "paler: counted in part", transform=per_day.transAxes, va="top")
+        # Days counted in part are shaded and said to be so, never shown as quiet days.
+        per_day.axvspan(-0.5, partial - 0.5, color="#e6eaef", zorder=0)
+        per_day.text(0.01, 0.97, "shaded: counted in part", transform=per_day.transAxes, va="top")
     step = max(1, len(data.days) // 10)
     ticks = list(range(0, len(data.days), step))
     per_day.set_xticks(ticks, labels=[data.days[i].strftime("%d %b") for i in ticks])
