@@ -354,11 +354,18 @@ class Wirewatch:
                             return out
         return out
 
-    async def _recent_pages(self, caller: Caller) -> AsyncGenerator[list[Any], None]:
-        """The articles of the retention window ``caller`` may see, newest first, in pages
-        of SCAN_PAGE, SCAN_MAX in all at most."""
+    async def _recent_pages(
+        self, caller: Caller, *, since: datetime | None = None, limit: int | None = None
+    ) -> AsyncGenerator[list[Any], None]:
+        """The articles first seen since ``since`` (default: the retention window) that
+        ``caller`` may see, newest first, in pages of SCAN_PAGE, ``limit`` (default
+        SCAN_MAX) in all at most."""
+        if since is None:
+            since = self.clock.now() - RECENT_WINDOW
+        if limit is None:
+            limit = SCAN_MAX
         ids = await self.store.recent_article_ids(
-            since=self.clock.now() - RECENT_WINDOW, limit=SCAN_MAX, visible_to=caller.tenant
+            since=since, limit=limit, visible_to=caller.tenant
         )
         for start in range(0, len(ids), SCAN_PAGE):
             yield await self.store.articles_with_ids(ids[start : start + SCAN_PAGE])
@@ -581,21 +588,19 @@ class Wirewatch:
         first = datetime.combine(today - timedelta(days=days - 1), time(), UTC)
         # An article is published at most a day after it was first seen (see articles.py):
         # a day earlier by first sight holds every article published in the window.
-        ids = await self.store.recent_article_ids(
-            since=first - timedelta(days=1), limit=TREND_MAX_ARTICLES, visible_to=caller.tenant
-        )
         points: list[TrendPoint] = []
-        oldest_read: datetime | None = None
-        for start in range(0, len(ids), SCAN_PAGE):
-            rows = await self.store.articles_with_ids(ids[start : start + SCAN_PAGE])
+        read, oldest_read = 0, None
+        pages = self._recent_pages(
+            caller, since=first - timedelta(days=1), limit=TREND_MAX_ARTICLES
+        )
+        async for rows in pages:
             points += [
                 TrendPoint(r.story_key, r.published, r.source)
                 for r in rows
                 if match_one(parsed, _doc(r)) is not None
             ]
-            if rows:
-                oldest_read = rows[-1].published
-        read_all = len(ids) < TREND_MAX_ARTICLES
+            read, oldest_read = read + len(rows), rows[-1].published
+        read_all = read < TREND_MAX_ARTICLES
         counted_from: date | None
         if not read_all and oldest_read is not None:
             # The oldest day read may hold more articles than were read.

@@ -102,9 +102,8 @@ def render_trend_png(data: TrendData, *, dpi: int = 100) -> bytes:
     FigureCanvasAgg(figure)
     per_day, sources = figure.subplots(1, 2, width_ratios=(3, 2))
     # Feed and query text is never markup: parse_math=False keeps a "$" a dollar sign.
-    partial = data.days.index(data.counted_from) if data.counted_from in data.days else 0
-    if data.counted_from is not None and data.counted_from > data.days[-1]:
-        partial = len(data.days)
+    full_from = data.counted_from
+    partial = 0 if full_from is None else sum(1 for day in data.days if day < full_from)
     colors = ["#b8c4d0"] * partial + ["#3b6ea8"] * (len(data.days) - partial)
     per_day.bar(range(len(data.days)), data.stories_per_day, color=colors)
     if partial:

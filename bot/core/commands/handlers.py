@@ -1044,7 +1044,7 @@ def _user_id(caller: Caller) -> str:
 
 
 def _trend_partial_note(data: TrendData) -> str:
-    """Why the chart's paler days are not quiet days."""
+    """Why the chart's shaded days are not quiet days."""
     if data.counted_from is None:
         return ""
     day = f"{data.counted_from.day} {data.counted_from:%b}"
