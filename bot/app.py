@@ -306,6 +306,7 @@ async def open_core(
             feeds_per_workspace=settings.limits.feeds_per_workspace,
         ),
         wake_delivery=deliverer.wake,
+        recent_window=timedelta(days=settings.database.retention_days),
     )
     core = Core(settings, store, fetcher, poller, deliverer, api, clock)
     deliverer.on_sent = core.metrics.observe_sent

@@ -54,7 +54,7 @@ from bot.core.trend import TrendData, TrendPoint, count_trend
 
 log = logging.getLogger(__name__)
 
-RECENT_WINDOW = timedelta(days=14)
+RECENT_WINDOW = timedelta(days=14)  # the default of [database] retention_days
 # A page that names several feeds: the best few are tried, not all of them.
 DISCOVERY_TRIES = 3
 # Feeds of one import checked at once: enough to be quick, few enough to be polite.
@@ -127,6 +127,7 @@ class Wirewatch:
         default_interval: int = 300,
         quotas: Quotas = Quotas(),
         wake_delivery: Callable[[], None] | None = None,
+        recent_window: timedelta = RECENT_WINDOW,
     ) -> None:
         self.store = store
         self.poller = poller
@@ -135,6 +136,9 @@ class Wirewatch:
         self.default_interval = default_interval
         self.quotas = quotas
         self.wake_delivery = wake_delivery
+        # What `latest`, `watch test` and `backfill` look back over: the articles kept
+        # (``[database] retention_days``).
+        self.recent_window = recent_window
 
     # ---- who sees what ------------------------------------------------------------------
 
@@ -361,7 +365,7 @@ class Wirewatch:
         ``caller`` may see, newest first, in pages of SCAN_PAGE, ``limit`` (default
         SCAN_MAX) in all at most."""
         if since is None:
-            since = self.clock.now() - RECENT_WINDOW
+            since = self.clock.now() - self.recent_window
         if limit is None:
             limit = SCAN_MAX
         ids = await self.store.recent_article_ids(
@@ -376,7 +380,7 @@ class Wirewatch:
         if query:
             return await self.test_query(caller, query, limit=limit)
         rows = await self.store.recent_articles(
-            since=self.clock.now() - RECENT_WINDOW, limit=limit, visible_to=caller.tenant
+            since=self.clock.now() - self.recent_window, limit=limit, visible_to=caller.tenant
         )
         return [_article_view(r) for r in rows]
 

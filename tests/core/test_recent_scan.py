@@ -138,3 +138,19 @@ async def test_a_trend_within_the_stored_history_is_counted_in_full(core: Core) 
     await store_headlines(core, [(f"Rare earth story {d}", d * DAY + 30) for d in range(3)])
     data = await core.api.trend(A, "rare earth", 7)
     assert data.counted_from is None and data.read_all and data.total == 3
+
+
+async def test_latest_looks_back_as_far_as_articles_are_kept(tmp_path: Path) -> None:
+    for days_kept, found in ((14, []), (30, ["Rare earth quotas widened"])):
+        (tmp_path / str(days_kept)).mkdir()
+        settings = make_settings(
+            tmp_path / str(days_kept),
+            feeds=["https://news.example/rss"],
+            database={"retention_days": days_kept},
+        )
+        async with core_for(settings, clock=FakeClock(NOW)) as opened:
+            await store_headlines(
+                opened, [("Rare earth quotas widened", 20 * DAY)], seen=NOW - timedelta(days=20)
+            )
+            got = await opened.api.latest(Caller.console(), '"rare earth"')
+            assert [a.title for a in got] == found, days_kept
