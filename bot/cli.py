@@ -213,7 +213,7 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
 
 def _leased_elsewhere_hint(feeds: int, lease: timedelta) -> str:
     """Why a forced poll polled fewer feeds than there are (instances sharing PostgreSQL)."""
-    which = "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+    which = _feeds_were(feeds)
     minutes = max(1, round(lease.total_seconds() / 60))
     held = "its lease and polls it" if feeds == 1 else "their leases and polls them"
     return (
@@ -222,9 +222,13 @@ def _leased_elsewhere_hint(feeds: int, lease: timedelta) -> str:
     )
 
 
+def _feeds_were(feeds: int) -> str:
+    return "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+
+
 def _first_poll_hint(feeds: int, backfill: int) -> str:
     """Why a first poll printed (next to) nothing: a newcomer's first question."""
-    which = "1 feed was" if feeds == 1 else f"{feeds} feeds were"
+    which = _feeds_were(feeds)
     if backfill:
         kept = f"alerted on its newest {backfill} and recorded the rest without alerting"
     else:

@@ -205,6 +205,11 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
     return sync
 
 
+# An article row as the commands read it: every column, and its feed's URL.
+_ARTICLE_ROW = (articles, feeds.c.url.label("feed_url"))
+_WITH_FEED = articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id)
+
+
 class Store(Outbox):
     """Async access to Wirewatch's tables. Construct with :meth:`open`."""
 
@@ -839,23 +844,27 @@ class Store(Outbox):
             )
         return out
 
+    def _recent(self, *columns: Any, since: datetime, visible_to: str | None) -> Any:
+        """SELECT ``columns`` of the articles first seen since ``since`` (that ``visible_to``
+        may see, when given) with their feed, newest (published, id) first."""
+        conds = [articles.c.first_seen_at >= since]
+        if visible_to is not None:
+            conds.append(self._visible_feeds(visible_to))
+        return (
+            select(*columns)
+            .select_from(_WITH_FEED)
+            .where(*conds)
+            .order_by(articles.c.published.desc(), articles.c.id.desc())
+        )
+
     async def recent_articles(
         self, *, since: datetime, limit: int, visible_to: str | None = None
     ) -> list[Any]:
         """Recently seen articles, newest first; with ``visible_to``, only from feeds that
         workspace may see."""
-        conds = [articles.c.first_seen_at >= since]
-        if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+        query = self._recent(*_ARTICLE_ROW, since=since, visible_to=visible_to).limit(limit)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(articles, feeds.c.url.label("feed_url"))
-                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                .where(*conds)
-                .order_by(articles.c.published.desc(), articles.c.id.desc())
-                .limit(limit)
-            )
-            return list(rows)
+            return list(await conn.execute(query))
 
     async def recent_article_ids(
         self, *, since: datetime, limit: int, visible_to: str | None = None
@@ -864,27 +873,16 @@ class Store(Outbox):
         once, by (published, id) alone, and the rows are fetched a page at a time
         (:meth:`articles_with_ids`), where paging by offset or by the last row read the
         whole window again for every page."""
-        conds = [articles.c.first_seen_at >= since]
-        if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+        query = self._recent(articles.c.id, since=since, visible_to=visible_to).limit(limit)
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(articles.c.id)
-                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                .where(*conds)
-                .order_by(articles.c.published.desc(), articles.c.id.desc())
-                .limit(limit)
-            )
-            return [r[0] for r in rows]
+            return [r[0] for r in await conn.execute(query)]
 
     async def articles_with_ids(self, ids: Sequence[int]) -> list[Any]:
         if not ids:
             return []
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(articles, feeds.c.url.label("feed_url"))
-                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                .where(articles.c.id.in_(list(ids)))
+                select(*_ARTICLE_ROW).select_from(_WITH_FEED).where(articles.c.id.in_(list(ids)))
             )
             by_id = {r.id: r for r in rows}
         return [by_id[i] for i in ids if i in by_id]
@@ -921,9 +919,7 @@ class Store(Outbox):
         async with self.engine.connect() as conn:
             return (
                 await conn.execute(
-                    select(articles, feeds.c.url.label("feed_url"))
-                    .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
-                    .where(articles.c.url == url)
+                    select(*_ARTICLE_ROW).select_from(_WITH_FEED).where(articles.c.url == url)
                 )
             ).first()
 

@@ -910,17 +910,15 @@ class Commands:
 def _first_read_note(feeds: int) -> Paragraph:
     """Why a feed just added does not alert on what it shows now: otherwise "I added it,
     and the story I can see in it never came" is the first thing a newcomer asks."""
-    if feeds == 1:
-        return Paragraph(
-            (
-                "What it carries now is recorded without alerting when it is first read "
-                "(no flood of old news); items it publishes after that alert.",
-            )
-        )
+    carries, is_, publishes = (
+        ("it carries", "it is", "it publishes")
+        if feeds == 1
+        else ("these feeds carry", "they are", "they publish")
+    )
     return Paragraph(
         (
-            "What these feeds carry now is recorded without alerting when they are first "
-            "read (no flood of old news); items they publish after that alert.",
+            f"What {carries} now is recorded without alerting when {is_} first read "
+            f"(no flood of old news); items {publishes} after that alert.",
         )
     )
 
