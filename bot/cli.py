@@ -23,7 +23,7 @@ from bot.adapters.console import ConsoleNotifier, format_story, group_by_story, 
 from bot.app import Core, InstanceLock, open_core, open_store, run, sqlite_path
 from bot.core.api import Caller
 from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
-from bot.core.models import ArticleView, FeedHealth, iso_utc
+from bot.core.models import ArticleSearch, ArticleView, FeedHealth, iso_utc
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings, validate_destination, web_url_problem
 from bot.spawning import lean_worker_start
@@ -308,26 +308,38 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
         print(f"removed watch #{info.id}: {line(info.query)}")
     elif args.action == "test":
         found = await core.api.test_query(OPERATOR, args.query, limit=args.limit)
-        if not found:
+        if not found.articles:
             print(NO_MATCH)
-        for a in found:
+        for a in found.articles:
             _print_article(a)
+        _searched_back(found)
     return 0
+
+
+def _searched_back(found: ArticleSearch) -> None:
+    """On stderr (stdout holds the results): how far back a search cut by its bound read."""
+    if found.searched_back_to is not None:
+        print(
+            f"searched the newest {found.read:,} articles kept, published back to "
+            f"{iso_utc(found.searched_back_to)}: older ones were not searched",
+            file=sys.stderr,
+        )
 
 
 async def cmd_latest(core: Core, args: argparse.Namespace) -> int:
     found = await core.api.latest(OPERATOR, args.query, limit=args.limit)
-    if not found and not args.json:
+    if not found.articles and not args.json:
         print(
             NO_MATCH
             if args.query
             else "no articles stored yet: `wirewatch poll --once` fetches the feeds"
         )
-    for a in found:
+    for a in found.articles:
         if args.json:
             print(json_line(a.as_json()))
         else:
             _print_article(a)
+    _searched_back(found)
     return 0
 
 

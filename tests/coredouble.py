@@ -35,6 +35,7 @@ from bot.core.errors import (
 )
 from bot.core.matcher import MatchDocument, match_one
 from bot.core.models import (
+    ArticleSearch,
     ArticleView,
     DestinationStatus,
     FeedHealth,
@@ -215,16 +216,16 @@ class MemoryCore:
             self._set(caller, [w], [], on=False)
         return w
 
-    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
         parse_query(query)
-        return self.articles[:limit]
+        return ArticleSearch(tuple(self.articles[:limit]))
 
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
-    ) -> list[ArticleView]:
+    ) -> ArticleSearch:
         if query:
             parse_query(query)
-        return self.articles[:limit]
+        return ArticleSearch(tuple(self.articles[:limit]))
 
     async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
         self._manager(caller)

@@ -27,7 +27,14 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.core.controls import ChannelControls, ChannelReport, WatchControls
-from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport
+from bot.core.models import (
+    ArticleSearch,
+    ArticleView,
+    FeedInfo,
+    StatusReport,
+    WatchInfo,
+    WhyReport,
+)
 from bot.core.opml import ImportResult
 from bot.core.trend import TrendData
 
@@ -127,14 +134,14 @@ class CoreAPI(Protocol):
         """
         ...
 
-    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
         """Recent stored articles (from feeds the caller may see) ``query`` would match,
-        newest first, with matched terms."""
+        newest first, with matched terms, and how far back the search read."""
         ...
 
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
-    ) -> list[ArticleView]:
+    ) -> ArticleSearch:
         """Newest stored articles the caller may see (matching ``query`` when given)."""
         ...
 

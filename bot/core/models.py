@@ -214,6 +214,22 @@ class ArticleView:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleSearch:
+    """What ``latest`` and ``watch test`` found, newest first, and how far back they read.
+
+    A search reads the articles kept newest first and stops at a bound (a query nothing
+    matches must not read a busy install's whole history). ``searched_back_to`` is set
+    when it stopped there before finding enough: the publication time of the oldest
+    article it read, with ``read`` the articles it read. Older kept articles were not
+    searched, and the reply says so rather than let "no match" read as "none stored".
+    """
+
+    articles: tuple[ArticleView, ...]
+    searched_back_to: datetime | None = None
+    read: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class DestinationStatus:
     destination: str
     state: DestinationState

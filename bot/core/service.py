@@ -43,7 +43,15 @@ from bot.core.errors import (
 )
 from bot.core.fetch import FetchRequest
 from bot.core.matcher import MatchDocument, explain, match_one
-from bot.core.models import ArticleView, FeedInfo, StatusReport, WatchInfo, WhyReport, iso_utc
+from bot.core.models import (
+    ArticleSearch,
+    ArticleView,
+    FeedInfo,
+    StatusReport,
+    WatchInfo,
+    WhyReport,
+    iso_utc,
+)
 from bot.core.opml import ImportResult, parse_opml
 from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
@@ -345,44 +353,55 @@ class Wirewatch:
         await self.poller.refresh_watches()
         return w
 
-    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> list[ArticleView]:
+    async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
         parsed = parse_query(query)
         out: list[ArticleView] = []
-        async with aclosing(self._recent_pages(caller)) as pages:
+        read, oldest = 0, None
+        bounded, pages = await self._recent_scan(caller)
+        async with aclosing(pages) as pages:
             async for rows in pages:
                 for r in rows:
                     matched = match_one(parsed, _doc(r))
                     if matched is not None:
                         out.append(_article_view(r, matched=matched, query=parsed))
                         if len(out) >= limit:
-                            return out
-        return out
+                            return ArticleSearch(tuple(out))
+                read += len(rows)
+                if rows:
+                    oldest = rows[-1].published
+        if not bounded:
+            return ArticleSearch(tuple(out))
+        return ArticleSearch(tuple(out), searched_back_to=oldest, read=read)
 
-    async def _recent_pages(
+    async def _recent_scan(
         self, caller: Caller, *, since: datetime | None = None, limit: int | None = None
-    ) -> AsyncGenerator[list[Any], None]:
+    ) -> tuple[bool, AsyncGenerator[list[Any], None]]:
         """The articles first seen since ``since`` (default: the retention window) that
         ``caller`` may see, newest first, in pages of SCAN_PAGE, ``limit`` (default
-        SCAN_MAX) in all at most."""
+        SCAN_MAX) in all at most; and whether the window holds more than that."""
         if since is None:
             since = self.clock.now() - self.recent_window
         if limit is None:
             limit = SCAN_MAX
+        # One id past the bound tells a window cut by it from one that ends there.
         ids = await self.store.recent_article_ids(
-            since=since, limit=limit, visible_to=caller.tenant
+            since=since, limit=limit + 1, visible_to=caller.tenant
         )
+        return len(ids) > limit, self._pages_of(ids[:limit])
+
+    async def _pages_of(self, ids: list[int]) -> AsyncGenerator[list[Any], None]:
         for start in range(0, len(ids), SCAN_PAGE):
             yield await self.store.articles_with_ids(ids[start : start + SCAN_PAGE])
 
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
-    ) -> list[ArticleView]:
+    ) -> ArticleSearch:
         if query:
             return await self.test_query(caller, query, limit=limit)
         rows = await self.store.recent_articles(
             since=self.clock.now() - self.recent_window, limit=limit, visible_to=caller.tenant
         )
-        return [_article_view(r) for r in rows]
+        return ArticleSearch(tuple(_article_view(r) for r in rows))
 
     # ---- feeds --------------------------------------------------------------------------
 
@@ -550,7 +569,8 @@ class Wirewatch:
         # Newest first: the first matching article of each story stands for it.
         picked: dict[str, tuple[Any, WatchInfo, tuple[str, ...]]] = {}
         here: set[str] = set()
-        async with aclosing(self._recent_pages(caller)) as pages:
+        _, pages = await self._recent_scan(caller)
+        async with aclosing(pages) as pages:
             async for rows in pages:
                 for row in rows:
                     if row.story_key in picked:
@@ -593,8 +613,8 @@ class Wirewatch:
         # An article is published at most a day after it was first seen (see articles.py):
         # a day earlier by first sight holds every article published in the window.
         points: list[TrendPoint] = []
-        read, oldest_read = 0, None
-        pages = self._recent_pages(
+        oldest_read: datetime | None = None
+        bounded, pages = await self._recent_scan(
             caller, since=first - timedelta(days=1), limit=TREND_MAX_ARTICLES
         )
         async for rows in pages:
@@ -603,8 +623,8 @@ class Wirewatch:
                 for r in rows
                 if match_one(parsed, _doc(r)) is not None
             ]
-            read, oldest_read = read + len(rows), rows[-1].published
-        read_all = read < TREND_MAX_ARTICLES
+            oldest_read = rows[-1].published
+        read_all = not bounded
         counted_from: date | None
         if not read_all and oldest_read is not None:
             # The oldest day read may hold more articles than were read.

@@ -17,6 +17,7 @@ import pytest
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.slack.app import SlackAdapter
 from bot.app import Core
+from bot.core import service
 from bot.core.api import Caller
 from bot.core.commands.catalogue import CATALOGUE, COMMANDS
 from tests.adapters.slack.conftest import _PROXY_VARS, slack_settings
@@ -293,6 +294,20 @@ async def test_watch_test_shows_matches(chat: Chat) -> None:
     answer = await chat.run("watch test", {"query": '"rare earth"'}, manager=False)
     assert "would have matched 1 recent article" in answer.text
     assert "China curbs rare earth exports" in answer.text
+
+
+async def test_a_search_cut_by_its_bound_says_how_far_back_it_read(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only the newest article kept is read (China curbs..., 30 minutes old): the lithium
+    # story, 40 minutes old, lies past the bound, and the answer says so.
+    monkeypatch.setattr(service, "SCAN_MAX", 1)
+    missed = await chat.run("latest", {"query": "lithium"}, manager=False)
+    assert "No article matching lithium among the newest 1 article kept" in missed.text
+    assert "older ones were not searched" in missed.text
+    tested = await chat.run("watch test", {"query": '"rare earth"'}, manager=False)
+    assert "China curbs rare earth exports" in tested.text
+    assert "Searched the newest 1 article kept, published back to" in tested.text
 
 
 async def test_feeds_chat_rules(chat: Chat) -> None:

@@ -139,7 +139,7 @@ async def test_why_for_an_unknown_article_says_it_was_not_seen(core: CoreAPI) ->
 
 
 async def test_latest_and_test_check_the_query(core: CoreAPI) -> None:
-    assert await core.latest(A, limit=5) == []
+    assert (await core.latest(A, limit=5)).articles == ()
     with pytest.raises(QuerySyntaxError):
         await core.test_query(A, "(unclosed")
 

@@ -220,7 +220,7 @@ async def test_one_poll_of_every_file_marks_the_broken_ones_and_stores_the_rest(
             assert expected.removeprefix("fails: ") in (feeds[url].last_error or ""), name
         else:
             assert feeds[url].health is FeedHealth.OK, (name, feeds[url].last_error)
-    stored_feeds = {a.feed_url for a in stored}
+    stored_feeds = {a.feed_url for a in stored.articles}
     with_items = {urls[n] for n, e in EXPECTED.items() if isinstance(e, int) and e}
     assert stored_feeds == with_items
 

@@ -116,7 +116,7 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
 
         async with core_for(settings, clock=clock) as core:
             found = await core.api.latest(Caller.console(), limit=10)
-        stories = {a.title: a.story_key for a in found}
+        stories = {a.title: a.story_key for a in found.articles}
         assert stories[r["title"]] == stories[s["title"]] == alerts[0].story_key
 
 
@@ -152,7 +152,7 @@ async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_o
         assert await poll(both, clock) == []  # a new feed's first poll is silent
         async with core_for(both, clock=clock) as core:
             found = await core.api.latest(Caller.console(), limit=50)
-        story_of = {a.url: a.story_key for a in found}
+        story_of = {a.url: a.story_key for a in found.articles}
         assert story_of["https://scmp.test/kl2"] == alert.story_key
         assert story_of["https://scmp.test/kl3"] != alert.story_key
 

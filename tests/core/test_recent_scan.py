@@ -75,9 +75,10 @@ async def store_headlines(
 async def test_latest_and_watch_test_find_a_match_pages_back(core: Core) -> None:
     await store_headlines(core, [*FILLER, ("Rare earth quotas widened", 100)])
     found = await core.api.latest(Caller.console(), '"rare earth"', limit=5)
-    assert [a.title for a in found] == ["Rare earth quotas widened"]
+    assert [a.title for a in found.articles] == ["Rare earth quotas widened"]
+    assert found.searched_back_to is None  # the whole window was read
     tested = await core.api.test_query(A, '"rare earth"')
-    assert [a.title for a in tested] == ["Rare earth quotas widened"]
+    assert [a.title for a in tested.articles] == ["Rare earth quotas widened"]
 
 
 async def test_a_query_nothing_matches_stops_at_the_bound(
@@ -85,7 +86,28 @@ async def test_a_query_nothing_matches_stops_at_the_bound(
 ) -> None:
     await store_headlines(core, [*FILLER, ("Rare earth quotas widened", 100)])
     monkeypatch.setattr(service, "SCAN_MAX", 20)  # the match is the 31st newest
-    assert await core.api.latest(Caller.console(), '"rare earth"', limit=5) == []
+    found = await core.api.latest(Caller.console(), '"rare earth"', limit=5)
+    assert found.articles == ()
+    # It says how far back it read (the 20 newest, published 1 to 20 minutes ago), so "no
+    # match" does not read as "none kept".
+    assert found.read == 20
+    assert found.searched_back_to == NOW - timedelta(minutes=20)
+
+
+async def test_fewer_matches_than_asked_say_where_the_search_stopped(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store_headlines(
+        core, [("Rare earth talks resume", 0), *FILLER, ("Rare earth quotas widened", 100)]
+    )
+    monkeypatch.setattr(service, "SCAN_MAX", 20)
+    tested = await core.api.test_query(A, '"rare earth"', limit=5)
+    assert [a.title for a in tested.articles] == ["Rare earth talks resume"]
+    assert tested.read == 20 and tested.searched_back_to == NOW - timedelta(minutes=19)
+    # A window that ends exactly at the bound was read whole: nothing is left unsearched.
+    monkeypatch.setattr(service, "SCAN_MAX", 32)
+    whole = await core.api.test_query(A, '"rare earth"', limit=5)
+    assert len(whole.articles) == 2 and whole.searched_back_to is None
 
 
 async def test_backfill_reads_back_until_it_has_enough_new_stories(core: Core) -> None:
@@ -153,4 +175,4 @@ async def test_latest_looks_back_as_far_as_articles_are_kept(tmp_path: Path) -> 
                 opened, [("Rare earth quotas widened", 20 * DAY)], seen=NOW - timedelta(days=20)
             )
             got = await opened.api.latest(Caller.console(), '"rare earth"')
-            assert [a.title for a in got] == found, days_kept
+            assert [a.title for a in got.articles] == found, days_kept

@@ -54,6 +54,7 @@ from bot.core.errors import (
     WirewatchError,
 )
 from bot.core.models import (
+    ArticleSearch,
     DestinationState,
     FeedHealth,
     FeedInfo,
@@ -425,14 +426,21 @@ class Commands:
 
     async def _watch_test(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         query = str(args["query"])
-        articles = await self.core.test_query(caller, query, limit=TEST_LIMIT)
+        found = await self.core.test_query(caller, query, limit=TEST_LIMIT)
+        articles = found.articles
         shown = Code(shorten(query, QUERY_SHOWN))
         if not articles:
+            if found.searched_back_to is not None:
+                return text_reply("No article matches ", shown, *_unsearched(found, " among "))
             return text_reply("No stored recent article matches ", shown, ".")
         count = f"{len(articles)} recent article{'s' if len(articles) != 1 else ''}"
         return Reply(
             summary=f"{count} match",
-            blocks=(Paragraph((shown, f" would have matched {count}:")), Articles(tuple(articles))),
+            blocks=(
+                Paragraph((shown, f" would have matched {count}:")),
+                Articles(articles),
+                *_searched_back(found),
+            ),
             data={"urls": [a.url for a in articles]},
         )
 
@@ -440,11 +448,15 @@ class Commands:
         query = _opt_str(args.get("query"))
         limit = int(str(args.get("count") or LATEST_DEFAULT))
         share = bool(args.get("share"))
-        articles = await self.core.latest(caller, query, limit=limit)
+        found = await self.core.latest(caller, query, limit=limit)
+        articles = found.articles
         visibility = Visibility.CHANNEL if share else Visibility.PRIVATE
         about: Line = (" matching ", Code(shorten(query, QUERY_SHOWN))) if query else ()
         if not articles:
-            reply = text_reply("No stored articles", *about, " yet.")
+            if found.searched_back_to is not None:
+                reply = text_reply("No article", *about, *_unsearched(found, " among "))
+            else:
+                reply = text_reply("No stored articles", *about, " yet.")
             return Reply(reply.summary, reply.blocks, visibility=visibility)
         heading: list[Span] = [
             Strong(f"Latest {len(articles)} article{'s' if len(articles) != 1 else ''}"),
@@ -454,7 +466,7 @@ class Commands:
             heading += [" — shared by ", UserRef(_user_id(caller))]
         return Reply(
             summary=plain_text(tuple(heading)),
-            blocks=(Paragraph(tuple(heading)), Articles(tuple(articles))),
+            blocks=(Paragraph(tuple(heading)), Articles(articles), *_searched_back(found)),
             visibility=visibility,
             data={"urls": [a.url for a in articles]},
         )
@@ -1026,6 +1038,23 @@ def _refs(value: object) -> tuple[str, ...]:
         return tuple(p for p in value.replace(",", " ").split() if p)
     assert isinstance(value, tuple | list)
     return tuple(str(v) for v in value)
+
+
+def _unsearched(found: ArticleSearch, lead: str) -> Line:
+    """How far back a search cut by its bound read (``searched_back_to`` is set)."""
+    articles = f"{found.read:,} article{'s' if found.read != 1 else ''}"
+    return (
+        f"{lead}the newest {articles} kept, published back to ",
+        When(found.searched_back_to, absolute=True),
+        ": older ones were not searched.",
+    )
+
+
+def _searched_back(found: ArticleSearch) -> tuple[Paragraph, ...]:
+    """A note under fewer results than asked for, when the search stopped at its bound."""
+    if found.searched_back_to is None:
+        return ()
+    return (Paragraph(_unsearched(found, "Searched ")),)
 
 
 def _opt_str(value: object) -> str | None:
