@@ -320,7 +320,8 @@ def _searched_back(found: ArticleSearch) -> None:
     """On stderr (stdout holds the results): how far back a search cut by its bound read."""
     if found.searched_back_to is not None:
         print(
-            f"searched the newest {found.read:,} articles kept, published back to "
+            f"searched the newest {found.read:,} article{'s' if found.read != 1 else ''} kept,"
+            f" published back to "
             f"{iso_utc(found.searched_back_to)}: older ones were not searched",
             file=sys.stderr,
         )
