@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
 from bot.adapters.console import ConsoleNotifier
 from bot.app import Core, open_core
+from bot.core.models import Article
 from bot.settings import FeedConfig, Settings, WatchConfig
+from bot.store import ingest
+from bot.store.schema import feeds
 
 # The project's own feed documents, one oddity each (see the README beside them).
 TEST_FEEDS = Path(__file__).resolve().parent / "data" / "feeds"
@@ -76,3 +82,40 @@ async def core_for(
     """A real core (store, poller, sender, API) for ``settings``."""
     async with open_core(settings, clock=clock, console=console) as core:
         yield core
+
+
+async def stored_headlines(
+    core: Core,
+    headlines: Sequence[tuple[str, int]],
+    *,
+    now: datetime,
+    seen: datetime | None = None,
+) -> None:
+    """Articles of the config's one feed with these titles, published that many minutes
+    before ``now``, each its own story, first seen at ``seen`` (default ``now``): a busy
+    install's history without polling it in."""
+    seen_at = now if seen is None else seen
+
+    def write(conn: Connection) -> None:
+        feed_id = conn.execute(select(feeds.c.id)).scalar_one()
+        rows = [
+            (
+                Article(
+                    url=f"https://news.test/{seen_at:%s}/{i}",
+                    title=title,
+                    summary=title,
+                    content="",
+                    source="Wire",
+                    published=now - timedelta(minutes=minutes),
+                    published_known=True,
+                    identity_keys=(f"u:{i}",),
+                ),
+                f"s-{i}",
+                None,
+                feed_id,
+            )
+            for i, (title, minutes) in enumerate(headlines)
+        ]
+        ingest.insert_articles(conn, rows, now=seen_at)
+
+    await core.store.run_write(write)

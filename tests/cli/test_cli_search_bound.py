@@ -13,17 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from bot import cli
 from bot.core import service
-from bot.core.models import Article
 from bot.settings import load_settings
-from bot.store import ingest
-from bot.store.schema import feeds
 from tests.cli.test_cli import write_config
-from tests.support import core_for
+from tests.support import core_for, stored_headlines
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -33,30 +28,7 @@ def seed(cfg: Path, headlines: list[tuple[str, int]]) -> None:
 
     async def run() -> None:
         async with core_for(load_settings(cfg)) as core:
-
-            def write(conn: Connection) -> None:
-                feed_id = conn.execute(select(feeds.c.id)).scalar_one()
-                rows = [
-                    (
-                        Article(
-                            url=f"https://news.test/{i}",
-                            title=title,
-                            summary=title,
-                            content="",
-                            source="Wire",
-                            published=NOW - timedelta(minutes=minutes),
-                            published_known=True,
-                            identity_keys=(f"u:{i}",),
-                        ),
-                        f"s-{i}",
-                        None,
-                        feed_id,
-                    )
-                    for i, (title, minutes) in enumerate(headlines)
-                ]
-                ingest.insert_articles(conn, rows, now=NOW)
-
-            await core.store.run_write(write)
+            await stored_headlines(core, headlines, now=NOW)
 
     asyncio.run(run())
 

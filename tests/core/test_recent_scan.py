@@ -11,17 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from bot.app import Core
 from bot.core import service
 from bot.core.api import Caller
-from bot.core.models import Article
 from bot.core.trend import PNG_MAGIC, render_trend_png
-from bot.store import ingest
-from bot.store.schema import feeds
-from tests.support import FakeClock, core_for, make_settings
+from tests.support import FakeClock, core_for, make_settings, stored_headlines
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 A = Caller("slack:CA", "slack:T1", "slack:UA", can_manage=True)
@@ -44,32 +39,8 @@ async def core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
 async def store_headlines(
     core: Core, headlines: list[tuple[str, int]], *, seen: datetime = NOW
 ) -> None:
-    """Articles of the config feed with these titles, published that many minutes ago,
-    each its own story, first seen at ``seen``."""
-
-    def write(conn: Connection) -> None:
-        feed_id = conn.execute(select(feeds.c.id)).scalar_one()
-        rows = [
-            (
-                Article(
-                    url=f"https://news.test/{seen:%s}/{i}",
-                    title=title,
-                    summary=title,
-                    content="",
-                    source="Wire",
-                    published=NOW - timedelta(minutes=minutes),
-                    published_known=True,
-                    identity_keys=(f"u:{i}",),
-                ),
-                f"s-{i}",
-                None,
-                feed_id,
-            )
-            for i, (title, minutes) in enumerate(headlines)
-        ]
-        ingest.insert_articles(conn, rows, now=seen)
-
-    await core.store.run_write(write)
+    """Headlines published that many minutes before this module's NOW."""
+    await stored_headlines(core, headlines, now=NOW, seen=seen)
 
 
 async def test_latest_and_watch_test_find_a_match_pages_back(core: Core) -> None:
