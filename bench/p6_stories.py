@@ -260,6 +260,7 @@ DEVELOPMENT_SETS = (
     ("dev4", "dev4 (development, verbs, background clauses, reactions)"),
     ("dev5", "dev5 (development, measures, markets, counterparts)"),
     ("dev6", "dev6 (development, the held-out subtopics written afresh)"),
+    ("dev7", "dev7 (development, one topic's different events within two hours)"),
 )
 
 
