@@ -900,6 +900,9 @@ _CAP_OUTPUT = re.compile(
 _FORECASTS_RESULTS = re.compile(
     r"\bforecast(?:s|ed|ing)?\s+((?:[\w-]+\s+){0,2}?(?:revenue|sales|profit|earnings)\b)", re.I
 )
+# "Magnet start-up Niron raises...": a young company, not a beginning ("start" is one of
+# begin's words, so the hyphen split made every start-up's news "begin" something).
+_START_UP = re.compile(r"\bstart-?ups?\b", re.I)
 # "Talks get under way" begin ("under" is a stopword); "Beijing targets American
 # agriculture with new levies" imposes them on it.
 _UNDER_WAY = re.compile(r"\b(?:(?:get|gets|got)\s+)?under\s*way\b", re.I)
@@ -988,6 +991,8 @@ def _rewrite_phrases(text: str) -> str:
         text = _CAP_OUTPUT.sub(_cap_output, text)
     if "under" in lowered and "way" in lowered:
         text = _UNDER_WAY.sub("begin", text)
+    if "start" in lowered:
+        text = _START_UP.sub("startup", text)
     if "target" in lowered and " with " in lowered:
         text = _TARGETS_WITH.sub(r"imposes \2 on \1", text)
     if "forecast" in lowered:
