@@ -94,6 +94,13 @@ three with the other article's lead). Rules override the score
   US deliveries as duty exemption ends"); kinds of measure (a tariff, a ban) are compared
   on the headlines' own clauses.
 
+* One frame, another name (round eight): two companies' or sectors' shares moving on
+  one rule ("Nvidia shares fall on China chip export ban" / "AMD shares fall as China
+  export ban widens") are two market moves, and two things put on one list ("China adds
+  28 US defence firms to export control list" / "China adds lithium battery technology
+  to export control list") two listings, when neither article names the other's
+  (``fillers``: ``@nvidia``, ``+lithium``).
+
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
 ("Rubio speaks with Chinese counterpart" = ``wangyi``), else ``office:country``
@@ -1072,6 +1079,36 @@ _EXPLAINER = re.compile(
 )
 
 
+# Whose shares moved: the capitalised word before "shares" or "stock" ("Nvidia shares
+# fall", "AMD's stock slides"), a company's name or a sector opening the headline ("Chip
+# stocks fall"), each move a story of its own; "Chinese chip stocks" names no one.
+_MOVER = re.compile(r"\b([A-Z][\w&.-]*)(?:['’]s)?\s+(?:shares|stocks?)\b")
+# What a list took in: "adds 28 US defence firms to export control list", "puts 28
+# American companies on export control list", "adds 20 to entity list".
+_LISTED = re.compile(
+    r"\b(?:adds?|added|adding|puts?|putting|places?|placed)\s+(.{2,60}?)\s+(?:to|on)\s+"
+    r"(?:[\w'’-]+\s+){0,3}?\w*list\b",
+    re.I,
+)
+# Too common in this coverage to tell one filler from another.
+_NOT_FILLERS = _COUNTRIES | {"company"}
+
+
+def _fillers(title: str) -> frozenset[str]:
+    """The headline's frame fillers (see :class:`StoryFeatures`)."""
+    found = set()
+    if "tock" in title or "hare" in title or "TOCK" in title or "HARE" in title:
+        for mover in _MOVER.finditer(title):
+            term = _term(mover.group(1).lower())
+            if term not in _COUNTRIES:
+                found.add("@" + term)
+    if "list" in title or "List" in title or "LIST" in title:
+        listed = _LISTED.search(title)
+        if listed:
+            found.update("+" + term for term in _text_terms(listed.group(1)) - _NOT_FILLERS)
+    return frozenset(found)
+
+
 def _background_split(title: str) -> tuple[str, str] | None:
     """``title`` cut before its first "as" / "while" / "amid" or ", ...ing" clause, if it
     has one."""
@@ -1104,15 +1141,19 @@ class StoryFeatures:
     shipments to US fall"): left out of the opposite rules too, but, being the same
     moment, it still agrees with the other headline's words ("Synopsys resumes China
     sales as US removes EDA curbs" / "US lifts chip software curbs"), where an earlier
-    event named after "after" does not. (Two sets, not four, and ``cause`` and
-    ``background`` mostly the shared empty set: 20,000 articles' features are held in
-    memory.)
+    event named after "after" does not. ``fillers`` name who fills a headline's frame
+    where two events of one frame differ only there: ``@nvidia`` whose shares moved
+    ("Nvidia shares fall..."), ``+lithium`` what was put on a list ("China adds lithium
+    battery technology to export control list"). (Two sets, not four, and ``cause``,
+    ``background`` and ``fillers`` mostly the shared empty set: 20,000 articles' features
+    are held in memory.)
     """
 
     title: frozenset[str]
     terms: frozenset[str]
     cause: frozenset[str]
     background: frozenset[str]
+    fillers: frozenset[str]
 
     def __init__(
         self,
@@ -1120,11 +1161,13 @@ class StoryFeatures:
         lead: frozenset[str] = frozenset(),
         cause: frozenset[str] = frozenset(),
         background: frozenset[str] = frozenset(),
+        fillers: frozenset[str] = frozenset(),
     ) -> None:
         object.__setattr__(self, "title", title)
         object.__setattr__(self, "terms", title | lead if lead else title)
         object.__setattr__(self, "cause", cause & title if cause else _NO_TERMS)
         object.__setattr__(self, "background", background & title if background else _NO_TERMS)
+        object.__setattr__(self, "fillers", fillers or _NO_TERMS)
 
     @property
     def lead(self) -> frozenset[str]:
@@ -1143,6 +1186,8 @@ class StoryFeatures:
             data["cause"] = sorted(self.cause)
         if self.background:
             data["background"] = sorted(self.background)
+        if self.fillers:
+            data["fillers"] = sorted(self.fillers)
         return data
 
     @classmethod
@@ -1153,6 +1198,7 @@ class StoryFeatures:
             frozenset(data.get("lead", ())),
             frozenset(data.get("cause", ())),
             frozenset(data.get("background", ())),
+            frozenset(data.get("fillers", ())),
         )
 
 
@@ -1224,7 +1270,7 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             and own.isdisjoint(_MARKET_WORDS)
         ):
             title_terms = title_terms | {_PRICE_MOVE}
-    return StoryFeatures(title_terms, lead_terms, cause, background)
+    return StoryFeatures(title_terms, lead_terms, cause, background, _fillers(title))
 
 
 def story_key_for_url(canonical_url: str) -> str:
@@ -1469,6 +1515,27 @@ def _named_apart(a: StoryFeatures, b: StoryFeatures, names: frozenset[str]) -> b
     return bool(theirs) and not mine & b.terms and not theirs & a.terms
 
 
+def _fillers_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether the headlines fill one frame with different names, neither stated by the
+    other article: "Nvidia shares fall on China chip export ban" / "AMD shares fall as
+    China export ban widens" (each company's shares are a market move of their own);
+    "China adds 28 US defence firms to export control list" / "China adds lithium
+    battery technology to export control list"."""
+    for kind in "@+":
+        mine = {term[1:] for term in a.fillers if term[0] == kind}
+        if not mine:
+            continue
+        theirs = {term[1:] for term in b.fillers if term[0] == kind}
+        if (
+            theirs
+            and mine.isdisjoint(theirs)
+            and mine.isdisjoint(b.terms)
+            and theirs.isdisjoint(a.terms)
+        ):
+            return True
+    return False
+
+
 def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str]) -> bool:
     """Whether two headlines are statements of different sides, one of them unnamed by the
     other article.
@@ -1521,6 +1588,8 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     ):
         return True
     if _market_only(a, b) or _market_only(b, a):
+        return True
+    if a.fillers and b.fillers and _fillers_apart(a, b):
         return True
     terms_a, terms_b = a.terms, b.terms
     targets_a = terms_a & _TARGET_TERMS

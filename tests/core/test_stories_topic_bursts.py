@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.core.stories import StoryIndex, story_features
-from tests.core.storychecks import assert_one_story
+from bot.core.stories import StoryFeatures, StoryIndex, conflicting, story_features
+from tests.core.storychecks import assert_apart, assert_one_story
 
 NOW = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
 
@@ -57,3 +57,71 @@ def test_the_opening_under_other_words_still_joins() -> None:
         now=NOW,
         step=timedelta(minutes=15),
     )
+
+
+# Round eight (tests/data/stories/dev8.jsonl): one frame, filled by another name.
+
+
+def test_each_companys_shares_are_a_market_move_of_their_own() -> None:
+    # Five shared headline words (shares, fall, China, export, ban): only the company
+    # tells them apart, and neither article names the other's.
+    assert_apart(
+        "Intel shares fall on China chip export ban",
+        "Micron shares fall as China export ban widens",
+        "Intel's stock fell 5% in early trading after the rule.",
+        "Micron Technology dropped 3% as investors weighed the hit to memory sales.",
+    )
+    assert story_features("Micron's stock slides on China ban").fillers == {"@micron"}
+    # A sector opening the headline fills it too (two sectors' moves are two stories),
+    # and a sector the company's article names is no conflict.
+    assert story_features("Chip stocks fall on China export ban").fillers == {"@chip"}
+    assert not conflicting(
+        story_features("Chip stocks fall on China export ban"),
+        story_features("Intel shares fall on China chip export ban"),
+    )
+    assert not story_features("Chinese chip stocks fall on export ban").fillers
+
+
+def test_one_companys_shares_still_join_under_other_words() -> None:
+    assert_one_story(
+        "Intel shares fall on China chip export ban",
+        "Intel stock slides after new China chip export ban",
+        now=NOW,
+        step=timedelta(minutes=15),
+    )
+    # Naming the other company is no conflict: "Intel and Micron shares fall" covers both.
+    both = story_features("Intel shares fall on China chip export ban")
+    other = story_features(
+        "Micron shares fall on China chip export ban", "Micron and Intel both fell 4%."
+    )
+    assert not conflicting(both, other)
+
+
+def test_two_things_put_on_one_list_are_two_stories() -> None:
+    assert_apart(
+        "China adds 17 US drone makers to export control list",
+        "China adds graphite anode technology to export control list",
+    )
+    index = StoryIndex()
+    index.add(
+        "s-drones", story_features("China adds 17 US drone makers to export control list"), NOW
+    )
+    anodes = story_features("China adds graphite anode technology to export control list")
+    assert index.find(anodes, NOW + timedelta(minutes=30)) is None
+
+
+def test_one_listing_rewritten_still_joins() -> None:
+    assert_one_story(
+        "China adds 17 US drone makers to export control list",
+        "Beijing puts 17 American drone companies on export control list",
+        "China adds 17 US drone firms to its unreliable entity list",
+        now=NOW,
+        step=timedelta(minutes=20),
+    )
+
+
+def test_fillers_are_stored_with_the_features() -> None:
+    features = story_features("Intel shares fall as China adds 17 US drone makers to list")
+    assert {"@intel", "+#17"} < features.fillers
+    assert StoryFeatures.from_json(features.to_json()) == features
+    assert "fillers" not in story_features("China trade talks resume").to_json()
