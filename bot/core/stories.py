@@ -99,7 +99,7 @@ three with the other article's lead). Rules override the score
   export ban widens") are two market moves, and two things put on one list ("China adds
   28 US defence firms to export control list" / "China adds lithium battery technology
   to export control list") two listings, when neither article names the other's
-  (``fillers``: ``@nvidia``, ``+lithium``).
+  (``fillers``: ``@nvidia``, ``+lithium``). "Rare earth" is one term, not two.
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -1048,6 +1048,11 @@ def _text_terms(text: str) -> frozenset[str]:
     terms.update(targets)
     if not _RARE_EARTHS.isdisjoint(terms):
         terms.update(_RARE_EARTH_TERMS)
+    # "Rare earth" is one idea, one term (as 稀土 and レアアース always were): as two,
+    # "rare earth magnet" alone made the three shared words a pair needs, and among other
+    # news, where the topic's words are rare, weighed like an event's names.
+    if "earth" in terms and "rar" in terms:
+        terms.discard("rar")
     members = terms & _MEMBER_TERMS
     if members:
         terms.update(_MEMBER_CLASS[member] for member in members)

@@ -125,3 +125,41 @@ def test_fillers_are_stored_with_the_features() -> None:
     assert {"@intel", "+#17"} < features.fillers
     assert StoryFeatures.from_json(features.to_json()) == features
     assert "fillers" not in story_features("China trade talks resume").to_json()
+
+
+def _among_other_news() -> StoryIndex:
+    """An index already holding other news, as a running bot's does: there a topic's words
+    ("rare earth", "magnet") are rare, and weigh as much as an event's names."""
+    index = StoryIndex()
+    towns = ("Leeds", "Porto", "Lyon", "Graz", "Turin", "Ghent", "Bergen", "Cork")
+    subjects = ("budget", "tram line", "flood defences", "school meals", "bus fares")
+    for n in range(200):
+        town, subject = towns[n % len(towns)], subjects[n % len(subjects)]
+        index.add(
+            f"s-other{n}",
+            story_features(f"{town} council votes on {subject} plan number {n}"),
+            NOW - timedelta(hours=30) + n * timedelta(minutes=5),
+        )
+    return index
+
+
+def test_rare_earth_is_one_word_not_two() -> None:
+    # Counted as two shared words, "rare earth magnet" alone made the three a headline
+    # pair needs; in Chinese and Japanese (稀土, レアアース) it was always one.
+    title = story_features("China tightens rare earth export controls").title
+    assert "earth" in title and "rar" not in title
+    assert "earth" in story_features("Neodymium prices jump").title
+    assert "rar" in story_features("A rare move by the central bank").title
+
+
+def test_a_topics_different_events_stay_apart_among_other_news() -> None:
+    # Shared: rare earth, magnet. As two words and three in all, they were enough.
+    index = _among_other_news()
+    index.add(
+        "s-plant", story_features("Vulcan Elements opens rare earth magnet plant in Ohio"), NOW
+    )
+    funding = story_features("Rare earth magnet maker Arnold raises $50 million")
+    assert index.find(funding, NOW + timedelta(minutes=10)) is None
+    # The opening rewritten still joins among the same news.
+    rewrite = story_features("Vulcan Elements starts rare earth magnet production at Ohio plant")
+    assert index.find(rewrite, NOW + timedelta(minutes=20)) == "s-plant"
