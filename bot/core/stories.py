@@ -99,7 +99,12 @@ three with the other article's lead). Rules override the score
   export ban widens") are two market moves, and two things put on one list ("China adds
   28 US defence firms to export control list" / "China adds lithium battery technology
   to export control list") two listings, when neither article names the other's
-  (``fillers``: ``@nvidia``, ``+lithium``). "Rare earth" is one term, not two.
+  (``fillers``: ``@nvidia``, ``+lithium``). "Rare earth" is one term, not two. A
+  headline opening with Washington acting and one opening with Beijing acting (``=us``,
+  ``=cac``: the opener, when a government, an official or an agency) are two stories
+  when one article never names the other's government: "US grants Nvidia licences to
+  sell H20 chips in China" / "Cyberspace Administration of China summons Nvidia over
+  H20 security risks" (talks, calls and visits name both; reactions have their rules).
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -1149,7 +1154,8 @@ class StoryFeatures:
     event named after "after" does not. ``fillers`` name who fills a headline's frame
     where two events of one frame differ only there: ``@nvidia`` whose shares moved
     ("Nvidia shares fall..."), ``+lithium`` what was put on a list ("China adds lithium
-    battery technology to export control list"). (Two sets, not four, and ``cause``,
+    battery technology to export control list"), ``=cac`` which government acts
+    ("CAC summons Nvidia..."). (Two sets, not four, and ``cause``,
     ``background`` and ``fillers`` mostly the shared empty set: 20,000 articles' features
     are held in memory.)
     """
@@ -1207,10 +1213,9 @@ class StoryFeatures:
         )
 
 
-def _subject(title: str) -> str | None:
-    """``^country`` when the headline opens with a country other than the US or China (by
-    name, capital, demonym or an official of it): who acts in "Chile raises royalty...";
-    ``^uc`` when it opens with the US or China."""
+def _opener(title: str) -> tuple[str, str] | None:
+    """(the term, its country) when the headline opens with a country or one of its
+    officials or agencies: who acts in "Chile raises royalty...", "CAC summons Nvidia"."""
     # A dateline ("Taipei: President Trump weighs port fees") says where, not who.
     head = title[:40]
     colon = head.find(": ")
@@ -1221,8 +1226,12 @@ def _subject(title: str) -> str | None:
         return None
     first = _term(_join_phrases(words)[0])
     side = first if first in _COUNTRIES else _SIDE_OF.get(first)
-    if side is None:
-        return None
+    return None if side is None else (first, side)
+
+
+def _subject(side: str) -> str | None:
+    """``^country`` for a headline opening with a country other than the US or China
+    acting (see :func:`_opener`); ``^uc`` when it opens with the US or China."""
     if side in ("us", "china"):
         return _OPENER_US_CHINA
     return "^" + side if "^" + side in _SUBJECT_TERMS else None
@@ -1238,9 +1247,14 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
         if side is not None:
             title_terms = title_terms | {side}
     # A headline too short to join a story needs no subject (and must stay too short).
-    subject = _subject(title) if len(title_terms) >= MIN_TITLE_TERMS else None
-    if subject is not None:
-        title_terms = title_terms | {subject}
+    opener = _opener(title) if len(title_terms) >= MIN_TITLE_TERMS else None
+    fillers = _fillers(title)
+    if opener is not None:
+        subject = _subject(opener[1])
+        if subject is not None:
+            title_terms = title_terms | {subject}
+        if subject == _OPENER_US_CHINA:
+            fillers = fillers | {"=" + opener[0]}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
     cause = background = _NO_TERMS
@@ -1275,7 +1289,7 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             and own.isdisjoint(_MARKET_WORDS)
         ):
             title_terms = title_terms | {_PRICE_MOVE}
-    return StoryFeatures(title_terms, lead_terms, cause, background, _fillers(title))
+    return StoryFeatures(title_terms, lead_terms, cause, background, fillers)
 
 
 def story_key_for_url(canonical_url: str) -> str:
@@ -1538,7 +1552,48 @@ def _fillers_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
             and theirs.isdisjoint(a.terms)
         ):
             return True
-    return False
+    return _governments_apart(a, b)
+
+
+def _governments_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether one headline opens with Washington acting and the other with Beijing, and
+    one of the two articles never names the other's government: "US grants Nvidia
+    licences to sell H20 chips in China" / "Cyberspace Administration of China summons
+    Nvidia over H20 security risks". Talks, calls and deals name both; a reaction names
+    what it reacts to, and is left to the reaction rules."""
+    side_a = _opener_side(a)
+    if side_a is None:
+        return False
+    side_b = _opener_side(b)
+    if side_b is None or side_b == side_a:
+        return False
+    if not (a.title.isdisjoint(_REACTION_TERMS) and b.title.isdisjoint(_REACTION_TERMS)):
+        return False
+    return side_a not in _governments(b.terms) or side_b not in _governments(a.terms)
+
+
+def _opener_side(features: StoryFeatures) -> str | None:
+    for term in features.fillers:
+        if term[0] == "=":
+            return _GOVERNMENT_OF.get(term[1:])
+    return None
+
+
+# The US and China, their officials and agencies, by comparison term ("whitehous").
+_GOVERNMENT_OF = {
+    _term(member): side
+    for side, members in SIDES
+    if side in ("us", "china")
+    for member in (side, *members.split())
+}
+
+
+def _governments(terms: frozenset[str]) -> set[str]:
+    """The US and China as the terms name them, by country or by an official or agency."""
+    found: set[str] = {side for side in ("us", "china") if side in terms}
+    if len(found) < 2:
+        found.update(side for term in terms if (side := _GOVERNMENT_OF.get(term)) is not None)
+    return found
 
 
 def _speakers_apart(a: StoryFeatures, b: StoryFeatures, speaker_a: frozenset[str]) -> bool:
