@@ -1552,7 +1552,7 @@ def _fillers_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
             and theirs.isdisjoint(a.terms)
         ):
             return True
-    return _governments_apart(a, b)
+    return False
 
 
 def _governments_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
@@ -1649,7 +1649,7 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True
-    if a.fillers and b.fillers and _fillers_apart(a, b):
+    if a.fillers and b.fillers and (_fillers_apart(a, b) or _governments_apart(a, b)):
         return True
     terms_a, terms_b = a.terms, b.terms
     targets_a = terms_a & _TARGET_TERMS
