@@ -24,6 +24,8 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
             "400",
             "--articles",
             "200",
+            "--held",
+            "300",
         ],
         capture_output=True,
         text=True,
@@ -43,6 +45,12 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
         assert name in out, out
     assert len(re.findall(r"^  new : P=", out, re.M)) >= 5, out
     assert len(re.findall(r"^  old : P=", out, re.M)) >= 5, out
+    # Each set is also clustered among other news: the farm's headlines always, the real
+    # ones of ../shared/feeds only when present (else a line says it was skipped).
+    assert len(re.findall(r"^  new, 300 farm headlines held: P=", out, re.M)) >= 5, out
+    assert re.search(r"^  new, [\d,]+ real headlines held: P=", out, re.M) or (
+        "real headlines held: skipped, ../shared/feeds absent" in out
+    ), out
     result = re.search(r"^RESULT (.+)$", out, re.M)
     assert result, out
     figures = {k: float(v) for k, v in (pair.split("=") for pair in result.group(1).split())}
@@ -58,7 +66,15 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
 def test_p6_dev_never_runs_the_held_out_set_and_lists_development_misses() -> None:
     """--dev --misses: development and silver figures with their wrong pairs, no held-out."""
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "p6_stories.py"), "--dev", "--misses", "--no-speed"],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "p6_stories.py"),
+            "--dev",
+            "--misses",
+            "--no-speed",
+            "--held",
+            "300",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
