@@ -93,6 +93,8 @@ def format_story(alerts: Sequence[Alert]) -> str:
     if first.also_reported_by:
         outlets = ", ".join(line(o) for o in first.also_reported_by)
         lines.append(f"    also reported by: {outlets}")
+    for source, title, url in first.further:
+        lines.append(f"    more on this story: {line(source)}: {line(title)} ({line(url)})")
     return "\n".join(lines)
 
 

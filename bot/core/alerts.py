@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.core.models import Alert, WatchHit
+from bot.core.stories import THRESHOLD, story_features, story_similarity
 
 
 def one_per_story(alerts: Sequence[Alert]) -> list[Alert]:
@@ -46,3 +47,47 @@ class AlertRow:
     story_key: str
     article_id: int
     matched: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryArticle:
+    """One of a story's articles, as a message shows it."""
+
+    source: str
+    title: str
+    summary: str
+    url: str
+
+
+# Headlines shown by name under an alert, and the story's articles read for them (a story
+# of fifty outlets' rewrites is read no further than its first ones).
+FURTHER_SHOWN = 3
+FURTHER_READ = 20
+
+
+def news_of_their_own(
+    alerted: StoryArticle, others: Sequence[StoryArticle]
+) -> tuple[tuple[str, str, str], ...]:
+    """(outlet, headline, url) of the story's other articles a reader would not take for
+    a rewrite of the alerted one: the alerted outlet's own other articles (never listed
+    under "also reported by"), and any whose headline reads as its own news (similarity
+    under :data:`~bot.core.stories.THRESHOLD`: joined only by the lower bar of articles
+    minutes apart). A story is joined on words; when the words misled, the reader still
+    sees the headline instead of an outlet's name alone."""
+    found: list[tuple[str, str, str]] = []
+    features = None
+    said = {alerted.title.casefold()}
+    for other in others[:FURTHER_READ]:
+        if other.url == alerted.url or not other.title or other.title.casefold() in said:
+            continue
+        if other.source != alerted.source:
+            if features is None:
+                features = story_features(alerted.title, alerted.summary)
+            similarity = story_similarity(features, story_features(other.title, other.summary))
+            if similarity >= THRESHOLD:
+                continue
+        found.append((other.source, other.title, other.url))
+        said.add(other.title.casefold())
+        if len(found) == FURTHER_SHOWN:
+            break
+    return tuple(found)

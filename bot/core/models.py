@@ -152,6 +152,9 @@ class Alert:
     updated: bool = False  # the headline changed materially after it was first alerted
     also_matched: tuple[WatchHit, ...] = ()  # the story's other watches in this channel
     coverage: tuple[tuple[str, str], ...] = ()  # (outlet, url) of the story's other articles
+    # (outlet, headline, url) of the story's articles that are news of their own beside
+    # this one (bot.core.alerts.news_of_their_own): shown by headline, not only by outlet
+    further: tuple[tuple[str, str, str], ...] = ()
     digest: str | None = None  # part of a summary (digest, after quiet hours): its heading
     template: str | None = None  # the channel's template for its first line, if it set one
 

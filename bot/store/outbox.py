@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.alerts import StoryArticle, news_of_their_own
 from bot.core.models import Alert
 from bot.store.schema import alerts, articles, feeds, notices, posts, watches
 
@@ -171,22 +172,32 @@ class Outbox:
         )
         rows = (await conn.execute(q)).all()
         stories = {r.story_key for r in rows}
-        others: dict[str, list[tuple[int, str, str]]] = {}
+        others: dict[str, list[StoryArticle]] = {}
         if stories:
             for s in await conn.execute(
-                select(articles.c.story_key, articles.c.id, articles.c.source, articles.c.url)
+                select(
+                    articles.c.story_key,
+                    articles.c.source,
+                    articles.c.url,
+                    articles.c.title,
+                    articles.c.summary,
+                )
                 .where(articles.c.story_key.in_(stories))
                 .order_by(articles.c.id)
             ):
-                others.setdefault(s.story_key, []).append((s.id, s.source, s.url))
+                others.setdefault(s.story_key, []).append(
+                    StoryArticle(s.source, s.title, s.summary, s.url)
+                )
         out: list[Alert] = []
         for r in rows:
             also: list[str] = []
             coverage: list[tuple[str, str]] = []
-            for art_id, src, url in others.get(r.story_key, ()):
-                if art_id != r.article_id and src != r.source and src not in also:
-                    also.append(src)
-                    coverage.append((src, url))
+            story = others.get(r.story_key, [])
+            for other in story:
+                if other.url != r.url and other.source != r.source and other.source not in also:
+                    also.append(other.source)
+                    coverage.append((other.source, other.url))
+            alerted = StoryArticle(r.source, r.title, r.summary, r.url)
             out.append(
                 Alert(
                     id=r.id,
@@ -208,6 +219,7 @@ class Outbox:
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
                     coverage=tuple(coverage),
+                    further=news_of_their_own(alerted, story) if len(story) > 1 else (),
                     digest=r.digest,
                 )
             )

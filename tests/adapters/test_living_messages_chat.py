@@ -131,3 +131,32 @@ async def test_one_message_per_story_edited_as_outlets_join_and_the_headline_cha
     assert channel.edits() == 3
     text = channel.text(message)
     assert "seven elements" in text and "updated" in text
+
+
+async def test_the_outlets_own_follow_up_shows_by_its_headline(
+    setup: tuple[Core, Channel, FeedServer, FakeClock],
+) -> None:
+    # An outlet's second article on a story is never an "also reported by" name: before,
+    # it joined the story and the message showed nothing of it.
+    core, channel, feeds, clock = setup
+    clock.advance(minutes=10)
+    first = item("reuters", clock)
+    feeds.set_feed("/reuters.rss", rss([first], title="REUTERS"))
+    await core.poll(due_only=False)
+    await core.deliverer.deliver_once()
+    clock.advance(minutes=10)
+    follow_up = {
+        **item("reuters", clock, "China's expanded rare earth export controls add holmium"),
+        "link": "https://reuters.test/rare-earth-holmium",
+        "guid": "reuters-2",
+        "description": "Holmium and four other elements now need an export licence, Beijing said.",
+    }
+    feeds.set_feed("/reuters.rss", rss([follow_up, first], title="REUTERS"))
+    await core.poll(due_only=False)
+    await core.deliverer.deliver_once()
+    (message,) = channel.messages()
+    assert channel.edits() == 1
+    text = channel.text(message)
+    assert "China's expanded rare earth export controls add holmium" in text
+    assert "https://reuters.test/rare-earth-holmium" in text
+    assert "more on this story" in text.lower()

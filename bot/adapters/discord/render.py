@@ -222,6 +222,19 @@ def also_reported_text(alert: Alert) -> str:
     return ", ".join(shown) + (f" (+{more})" if more else "")
 
 
+def further_text(alert: Alert) -> str:
+    """``[headline](<url>) · Outlet`` per line: the story's articles that are news of
+    their own beside this one."""
+    lines = []
+    for source, title, url in alert.further:
+        target = _http_url(url)
+        headline = fit(clean(title), 150)
+        lines.append(
+            (f"[{headline}](<{target}>)" if target else headline) + f" · {fit(clean(source), 60)}"
+        )
+    return "\n".join(lines)
+
+
 def render_alert(
     alert: Alert, *, summary_limit: int = DEFAULT_SUMMARY_CHARS, compact: bool = False
 ) -> discord.Embed:
@@ -245,6 +258,12 @@ def render_alert(
         embed.add_field(
             name="Also reported by",
             value=fit(also_reported_text(alert), FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    if alert.further and not compact:
+        embed.add_field(
+            name="More on this story",
+            value=fit(further_text(alert), FIELD_VALUE_LIMIT),
             inline=False,
         )
     return embed
@@ -380,6 +399,8 @@ def update_text(alerts: Sequence[Alert]) -> str:
         if alert.also_reported_by:
             outlets = 1 + len(alert.also_reported_by)
             lines.append(f"📰 Now carried by {outlets} outlets — {also_reported_text(alert)}")
+        if alert.further:
+            lines.append("🧵 More on this story:\n" + further_text(alert))
     return fit("\n".join(lines) or "Coverage of this story grew.", CONTENT_LIMIT)
 
 

@@ -263,6 +263,18 @@ def _also_reported(names: Sequence[str], coverage: Sequence[tuple[str, str]] = (
     return "also reported by " + ", ".join(shown) + (f" (+{more})" if more else "")
 
 
+def _further(alert: Alert) -> str:
+    """``more on this story: <url|headline> (Outlet) · …``: the story's articles that are
+    news of their own beside this one, by headline."""
+    if not alert.further:
+        return ""
+    shown = [
+        f"{link(url, shorten(title, 100))} ({escape_text(shorten(source, 60))})"
+        for source, title, url in alert.further
+    ]
+    return "more on this story: " + " · ".join(shown)
+
+
 def _hits_line(alert: Alert) -> str:
     """Every watch that matched the story here: ``matched: x · watch #1; matched: y · …``."""
     parts = []
@@ -330,7 +342,11 @@ def render_alert(alert: Alert) -> SlackMessage:
     if alert.summary.strip():
         blocks.append(section(highlight(shorten(alert.summary, SUMMARY_CHARS), alert.matched)))
     blocks.append(
-        context(_hits_line(alert), _also_reported(alert.also_reported_by, alert.coverage))
+        context(
+            _hits_line(alert),
+            _also_reported(alert.also_reported_by, alert.coverage),
+            _further(alert),
+        )
     )
     buttons: list[Block] = []
     target = safe_url(alert.url)
@@ -473,6 +489,8 @@ def render_update(alerts: Sequence[Alert]) -> SlackMessage:
                 f"📰 Now carried by {outlets} outlets — "
                 + _also_reported(alert.also_reported_by, alert.coverage)
             )
+        if alert.further:
+            lines.append("🧵 " + _further(alert))
     text = "\n".join(lines) or "Coverage of this story grew."
     return SlackMessage(text=_fallback(text), blocks=[section(clip(text, MAX_SECTION_TEXT))])
 

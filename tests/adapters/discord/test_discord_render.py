@@ -282,3 +282,21 @@ def test_links_and_thumbnails_are_percent_encoded() -> None:
     assert embed.thumbnail.url == "https://img.test/%C3%BCn%C3%AFcode%20pic.jpg"
     listing = render.render_alerts([make_alert(i, url="https://n.test/a (b) c") for i in range(11)])
     assert "(https://n.test/a%20%28b%29%20c)" in (listing[-1].description or "")
+
+
+def test_the_storys_news_of_its_own_is_a_field_of_linked_headlines() -> None:
+    """Articles of the story that are news of their own: one field, headline links with
+    their outlet, mentions broken."""
+    alert = make_alert(
+        further=(
+            ("AP", "Niron raises $100 million @everyone", "https://ap.test/niron"),
+            ("Reuters", "Second item", "javascript:alert(1)"),
+        )
+    )
+    embed = render.render_alert(alert)
+    (field,) = [f for f in embed.fields if f.name == "More on this story"]
+    assert field.value is not None
+    assert "(<https://ap.test/niron>)" in field.value and "· AP" in field.value
+    assert "@everyone" not in field.value
+    assert "Second item · Reuters" in field.value and "javascript" not in field.value
+    assert not [f for f in render.render_alert(alert, compact=True).fields]

@@ -277,3 +277,21 @@ def test_webhook_messages_carry_no_buttons_that_cannot_work() -> None:
 
     message = without_buttons(render_alert(make_alert()))
     assert message.blocks and all(b["type"] != "actions" for b in message.blocks)
+
+
+def test_the_storys_news_of_its_own_is_named_by_headline_and_defused() -> None:
+    """Articles of the story that are news of their own show by headline, linked, with
+    their outlet; feed text in them mentions no one."""
+    message = render_alert(
+        make_alert(
+            further=(
+                ("AP", "Niron raises $100 million <!channel>", "https://ap.test/niron"),
+                ("<!here>", "Second item @everyone", "https://x.test/2"),
+            )
+        )
+    )
+    text = all_text(message.blocks)
+    assert "more on this story: <https://ap.test/niron|Niron raises $100 million" in text
+    assert "(AP)" in text
+    for dangerous in ("<!channel", "<!here", "@everyone"):
+        assert dangerous not in text
