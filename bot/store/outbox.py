@@ -188,6 +188,8 @@ class Outbox:
                 others.setdefault(s.story_key, []).append(
                     StoryArticle(s.source, s.title, s.summary, s.url)
                 )
+        # One story's alerts (a watch per destination) share their article: worked out once.
+        further: dict[str, tuple[tuple[str, str, str], ...]] = {}
         out: list[Alert] = []
         for r in rows:
             also: list[str] = []
@@ -197,7 +199,9 @@ class Outbox:
                 if other.url != r.url and other.source != r.source and other.source not in also:
                     also.append(other.source)
                     coverage.append((other.source, other.url))
-            alerted = StoryArticle(r.source, r.title, r.summary, r.url)
+            if r.url not in further:
+                alerted = StoryArticle(r.source, r.title, r.summary, r.url)
+                further[r.url] = news_of_their_own(alerted, story) if len(story) > 1 else ()
             out.append(
                 Alert(
                     id=r.id,
@@ -219,7 +223,7 @@ class Outbox:
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
                     coverage=tuple(coverage),
-                    further=news_of_their_own(alerted, story) if len(story) > 1 else (),
+                    further=further[r.url],
                     digest=r.digest,
                 )
             )
