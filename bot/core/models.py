@@ -181,6 +181,12 @@ class Alert:
             "matched": list(self.matched),
             "story": self.story_key,
             "also_reported_by": list(self.also_reported_by),
+            "coverage": [{"source": source, "url": url} for source, url in self.coverage],
+            "further": [
+                {"source": source, "title": title, "url": url}
+                for source, title, url in self.further
+            ],
+            "updated": self.updated,
         }
 
 

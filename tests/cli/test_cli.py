@@ -260,3 +260,44 @@ async def test_demo_shows_alerts_offline() -> None:
     assert out.count("China, U.S. set for key trade talks in Malaysia") == 1
     assert "Germaine Greer" not in out.split("3. Poll again")[0].split("2. Next poll")[1]
     assert "matched: rare earth" in out
+
+
+async def test_poll_json_carries_the_storys_other_outlets_and_news_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """A story's JSON line names the other outlets' articles (``coverage``) and, by
+    headline, the articles that are news of their own (``further``), as chat messages do."""
+    headline = "China expands rare earth export controls to five more elements"
+    async with FeedServer() as server:
+        server.set_feed(
+            "/a.rss", rss([news("old", "Greer opens tariff talks", 300)], title="Wire A")
+        )
+        server.set_feed(
+            "/b.rss", rss([news("b-old", "Soybean prices steady", 300)], title="Wire B")
+        )
+        cfg = write_config(tmp_path, [server.url("/a.rss"), server.url("/b.rss")])
+        code, out, _ = await wirewatch("poll", "--once", "--json", config=cfg)
+        assert (code, out) == (0, "")
+
+        follow_up = {
+            **news("holmium", "China's expanded rare earth export controls add holmium", 2),
+            "description": "Holmium and four other elements now need an export licence.",
+        }
+        first = news("controls", headline, 5)
+        server.set_feed("/a.rss", rss([follow_up, first], title="Wire A"))
+        server.set_feed("/b.rss", rss([news("b-controls", headline, 4)], title="Wire B"))
+        code, out, err = await wirewatch("poll", "--once", "--json", config=cfg)
+        assert code == 0, err
+        (row,) = [json.loads(line) for line in out.splitlines()]
+        assert row["url"] == "https://news.test/controls"
+        assert row["source"] == "Wire A"
+        assert row["also_reported_by"] == ["Wire B"]
+        assert row["coverage"] == [{"source": "Wire B", "url": "https://news.test/b-controls"}]
+        assert row["further"] == [
+            {
+                "source": "Wire A",
+                "title": "China's expanded rare earth export controls add holmium",
+                "url": "https://news.test/holmium",
+            }
+        ]
+        assert row["updated"] is False
