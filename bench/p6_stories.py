@@ -356,6 +356,9 @@ def main() -> None:
         development[name], _ = report_quality(label, items, backgrounds)
         if args.misses:
             print("\n".join(mistakes(items, cluster_new(items))))
+            for background in backgrounds:
+                print(f"  {background.label}:")
+                print("\n".join(mistakes(items, cluster_new(items, background.features))))
     holdout = None
     if not args.dev:
         holdout, _ = report_quality(

@@ -1014,6 +1014,26 @@ def _rewrite_phrases(text: str) -> str:
     return text
 
 
+# Who makes a product is an industry, not the product's news: "EV makers" and "electric
+# car makers" are carmakers, "rare earth magnets maker Niron" one company of another
+# industry, and the bare word "maker" shared by the two said nothing.
+_MAKERS = frozenset({"maker", "producer", "manufacturer"})
+_CARS = _terms_of("ev car auto vehicle carmaker automaker")
+
+
+def _qualify_makers(joined: list[str], terms: set[str]) -> None:
+    for before, word in itertools.pairwise(joined):
+        made = _term(word)
+        if made in _MAKERS:
+            terms.discard(made)
+            # As the one-word form is: "chip makers" are chipmakers (the chip word).
+            industry = "automaker" if _term(before) in _CARS else _term(before + "maker")
+            terms.add(industry)
+    if "carmaker" in terms:
+        terms.discard("carmaker")
+        terms.add("automaker")
+
+
 def _drop_country_capital(joined: list[str], terms: set[str]) -> None:
     """ "The French capital" is Paris, so France (the demonym is already the country): the
     word "capital" after a country's name or demonym says nothing more."""
@@ -1035,6 +1055,8 @@ def _text_terms(text: str) -> frozenset[str]:
     terms = {_term(token) for token in joined}
     if "capital" in terms:
         _drop_country_capital(joined, terms)
+    if not _MAKERS.isdisjoint(terms) or "carmaker" in terms:
+        _qualify_makers(joined, terms)
     lowered = words.lower()
     if any(hint in lowered for hint in _ROLE_HINTS):
         terms.update(_role_terms(joined))
@@ -1155,7 +1177,9 @@ class StoryFeatures:
     where two events of one frame differ only there: ``@nvidia`` whose shares moved
     ("Nvidia shares fall..."), ``+lithium`` what was put on a list ("China adds lithium
     battery technology to export control list"), ``=cac`` which government acts
-    ("CAC summons Nvidia..."). (Two sets, not four, and ``cause``,
+    ("CAC summons Nvidia..."), ``~us`` the other government when the article names it only
+    in passing, as a place or its companies' nationality ("... exports to China", "28 US
+    defence firms"). (Two sets, not four, and ``cause``,
     ``background`` and ``fillers`` mostly the shared empty set: 20,000 articles' features
     are held in memory.)
     """
@@ -1257,6 +1281,10 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
             fillers = fillers | {"=" + opener[0]}
     lead = lead_sentence(summary) if summary else ""
     lead_terms = _text_terms(lead) - title_terms if lead else frozenset()
+    if opener is not None and subject == _OPENER_US_CHINA:
+        other = "china" if _GOVERNMENT_OF.get(opener[0]) == "us" else "us"
+        if _named_in_passing(other, f"{title}\n{lead}", title_terms | lead_terms):
+            fillers = fillers | {"~" + other}
     cause = background = _NO_TERMS
     head = title
     if " after " in head or " After " in head:
@@ -1569,7 +1597,51 @@ def _governments_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
         return False
     if not (a.title.isdisjoint(_REACTION_TERMS) and b.title.isdisjoint(_REACTION_TERMS)):
         return False
-    return side_a not in _governments(b.terms) or side_b not in _governments(a.terms)
+    return side_a not in _named_governments(b) or side_b not in _named_governments(a)
+
+
+def _named_governments(features: StoryFeatures) -> set[str]:
+    """The US and China as an article names them, less one named only in passing."""
+    found = _governments(features.terms)
+    if found:
+        found -= {term[1:] for term in features.fillers if term[0] == "~"}
+    return found
+
+
+# A country named as a place or as its companies' nationality, not as a government that
+# acts: "exports to China", "28 US defence firms", "tariffs on Chinese goods".
+_COUNTRY_WORDS = {
+    "us": r"U\.?S\.?A?|America|Americans?|United States|Washington",
+    "china": r"China|Chinese|Beijing|PRC",
+}
+_IN_PASSING_NOUNS = (
+    r"firms?|compan(?:y|ies)|businesses|exporters?|importers?|contractors?|entities"
+    r"|manufacturers?|makers?|chipmakers?|suppliers?|goods|products|imports|exports"
+    r"|farmers|students|nationals|citizens|investors|customers|buyers|brands?"
+)
+_IN_PASSING = {
+    side: re.compile(
+        rf"(?:\b(?i:to|into|in|from)\s+(?:{words})\b(?!['’]s)"
+        rf"|\b(?:{words})(?:\s+[\w-]+){{0,2}}?\s+(?i:{_IN_PASSING_NOUNS})\b)"
+    )
+    for side, words in _COUNTRY_WORDS.items()
+}
+_MEETING_TERMS = _terms_of("visit talk call summit host deal")
+_NAMED = {side: re.compile(rf"\b(?:{words})\b") for side, words in _COUNTRY_WORDS.items()}
+
+
+def _named_in_passing(side: str, text: str, terms: frozenset[str]) -> bool:
+    """Whether ``text`` names the ``side`` government only in passing: every mention of
+    the country is a place or a nationality, and none of its officials or agencies. A
+    visit's or talks' place is its host: "Trump to travel to China" names Beijing; and a
+    trade figure is one flow whichever end reports it ("China's soybean imports from US
+    jump" / "US soybean shipments to China surge")."""
+    if _DATA_MOVE in terms or not terms.isdisjoint(_MEETING_TERMS):
+        return False
+    if any(_GOVERNMENT_OF.get(term) == side for term in terms if term != side):
+        return False
+    named = len(_NAMED[side].findall(text))
+    return named > 0 and len(_IN_PASSING[side].findall(text)) >= named
 
 
 def _opener_side(features: StoryFeatures) -> str | None:

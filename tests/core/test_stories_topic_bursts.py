@@ -198,3 +198,90 @@ def test_both_governments_named_on_both_sides_still_join() -> None:
         story_features("US adds 12 Chinese firms to entity list"),
         story_features("China firmly opposes US entity list additions"),
     )
+
+
+# Makers are an industry named by what they make (round eight's magnets burst).
+
+
+def test_makers_are_named_by_what_they_make() -> None:
+    for headline in (
+        "EV makers warn of magnet shortage",
+        "Electric car makers warn of magnet shortage",
+        "Carmakers warn of magnet shortage",
+        "Automakers warn of magnet shortage",
+        "Car producers warn of magnet shortage",
+    ):
+        title = story_features(headline).title
+        assert "automaker" in title and "maker" not in title, headline
+    title = story_features("Battery maker Voltra cuts jobs").title
+    assert "batterymaker" in title and "maker" not in title
+    # Two words or one, the same industry (the product stays a word of its own).
+    for one, two in (("Chipmakers", "Chip makers"), ("Winemakers", "Wine makers")):
+        assert (
+            story_features(f"{one} brace for tariffs").title
+            <= story_features(f"{two} brace for tariffs").title
+        ), two
+
+
+def test_a_magnet_makers_funding_does_not_join_the_carmakers_shortage() -> None:
+    # Before, rare earth, magnet and the bare word "maker" were three shared headline
+    # words: the start-up's funding joined the carmakers' shortage minutes old.
+    index = StoryIndex()
+    index.add(
+        "s-shortage",
+        story_features(
+            "Samarium magnets shortage hits EV makers",
+            "Carmakers in Korea said rare earth magnet deliveries from China had stalled.",
+        ),
+        NOW,
+    )
+    funding = story_features(
+        "Rare earth magnets maker Permag raises $60 million",
+        "Permag, which makes cobalt-free magnets, said the round will pay for a new line.",
+    )
+    assert index.find(funding, NOW + timedelta(minutes=10)) is None
+
+
+def test_the_carmakers_shortage_under_other_names_still_joins() -> None:
+    assert_one_story(
+        "Samarium magnets shortage hits EV makers",
+        "Carmakers hit by samarium magnet shortage",
+        "Automakers face samarium magnet shortage",
+        "Electric car makers hit by samarium magnets shortage",
+        now=NOW,
+        step=timedelta(minutes=15),
+    )
+
+
+# A country named in passing is no government acting (round nine).
+
+
+def test_a_country_named_as_a_place_or_its_companies_is_not_its_government() -> None:
+    # Each names the other country: before, that read as both governments named, as in
+    # talks, and the two acts joined among other news on "China", "US" and "export".
+    listing = story_features(
+        "Beijing puts 12 American drone makers on unreliable entity list",
+        "China's commerce ministry said the US companies had sold weapons to Taiwan.",
+    )
+    chips = story_features(
+        "US widens ban on memory chip exports to China",
+        "The Commerce Department said the rule covers shipments to Chinese buyers.",
+    )
+    assert "~us" in listing.fillers and "~china" in chips.fillers
+    assert conflicting(listing, chips) and conflicting(chips, listing)
+    assert StoryFeatures.from_json(chips.to_json()) == chips
+    # Named as a government, it still counts: "Beijing urges US to..." is no place.
+    assert "~us" not in story_features("China urges US to drop drone maker sanctions").fillers
+
+
+def test_visits_and_trade_flows_named_from_each_end_still_join() -> None:
+    for a, b in (
+        # A visit's place is its host.
+        ("Trump to travel to China in May, aides say", "Beijing confirms Xi will host Trump"),
+        # One trade flow, reported from either end.
+        (
+            "China's October corn imports from US jump to record",
+            "US corn shipments to China surge to all-time high",
+        ),
+    ):
+        assert not conflicting(story_features(a), story_features(b)), (a, b)
