@@ -1122,6 +1122,13 @@ _LISTED = re.compile(
     r"(?:[\w'’-]+\s+){0,3}?\w*list\b",
     re.I,
 )
+# Who raised money: "Magnet maker Niron raises $100 million", "Niron Magnetics secures
+# $100M" (the first word of the name before the verb).
+_FUNDED = re.compile(
+    r"\b([A-Z][\w&'’-]*)(?:\s+[A-Z][\w&'’-]*){0,2}\s+"
+    r"(?:raises|raised|secures|secured|lands|landed|closes|closed|bags|nets)\s+"
+    r"(?:[A-Z]{0,2}\$|€|£)\s?\d"
+)
 # Too common in this coverage to tell one filler from another.
 _NOT_FILLERS = _COUNTRIES | {"company"}
 
@@ -1134,6 +1141,10 @@ def _fillers(title: str) -> frozenset[str]:
             term = _term(mover.group(1).lower())
             if term not in _COUNTRIES:
                 found.add("@" + term)
+    if "$" in title or "€" in title or "£" in title:
+        funded = _FUNDED.search(title)
+        if funded:
+            found.add("$" + _term(funded.group(1).lower()))
     if "list" in title or "List" in title or "LIST" in title:
         listed = _LISTED.search(title)
         if listed:
@@ -1583,6 +1594,17 @@ def _fillers_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     return False
 
 
+def _funding_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether ``a`` is a company raising money and ``b`` is other news: it raises no money,
+    names neither that company nor the sum ("Magnet maker Niron raises $100 million" /
+    "Rare earth magnets plant opens in Texas")."""
+    funded = {term[1:] for term in a.fillers if term[0] == "$"}
+    if not funded or any(term[0] == "$" for term in b.fillers):
+        return False
+    sums = {term for term in a.title if term[0] == "$"}
+    return funded.isdisjoint(b.terms) and sums.isdisjoint(b.terms)
+
+
 def _governments_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether one headline opens with Washington acting and the other with Beijing, and
     one of the two articles never names the other's government: "US grants Nvidia
@@ -1722,6 +1744,8 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if _market_only(a, b) or _market_only(b, a):
         return True
     if a.fillers and b.fillers and (_fillers_apart(a, b) or _governments_apart(a, b)):
+        return True
+    if (a.fillers or b.fillers) and (_funding_apart(a, b) or _funding_apart(b, a)):
         return True
     terms_a, terms_b = a.terms, b.terms
     targets_a = terms_a & _TARGET_TERMS

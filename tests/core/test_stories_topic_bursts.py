@@ -285,3 +285,24 @@ def test_visits_and_trade_flows_named_from_each_end_still_join() -> None:
         ),
     ):
         assert not conflicting(story_features(a), story_features(b)), (a, b)
+
+
+def test_a_companys_funding_is_not_another_companys_plant_opening() -> None:
+    assert_apart(
+        "Solid-state battery maker Voltaic raises $80 million",
+        "Solid-state battery plant opens in Ohio",
+        "Voltaic, which makes sulfide electrolytes, said the round will pay for a pilot line.",
+        "QuantumCell began production at its Dayton plant, the first of its kind in the US.",
+    )
+    assert story_features("Voltaic Energy secures $80M for pilot line").fillers == {"$voltaic"}
+
+
+def test_one_funding_round_under_other_words_still_joins() -> None:
+    funding = story_features("Solid-state battery maker Voltaic raises $80 million")
+    for other in (
+        "Voltaic Energy secures $80M for solid-state battery line",
+        "Samsung leads $80 million round in solid-state battery maker",
+        "Voltaic lands backing from Samsung for solid-state battery line",
+    ):
+        assert not conflicting(funding, story_features(other)), other
+        assert not conflicting(story_features(other), funding), other
