@@ -105,6 +105,12 @@ three with the other article's lead). Rules override the score
   when one article never names the other's government: "US grants Nvidia licences to
   sell H20 chips in China" / "Cyberspace Administration of China summons Nvidia over
   H20 security risks" (talks, calls and visits name both; reactions have their rules).
+  A country named only as a place or as its companies' nationality ("exports to China",
+  "28 US defence firms") is not its government named (``~china``, ``~us``), except as a
+  visit's host or one end of a trade figure (round nine).
+* Round nine, too: makers are an industry named by what they make ("EV makers" and
+  "carmakers" are ``automaker``, a magnet maker ``magnetmaker``), and a company raising
+  money (``$niron``) is its own story beside news that names neither it nor the sum.
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
