@@ -1128,6 +1128,13 @@ _LISTED = re.compile(
     r"(?:[\w'’-]+\s+){0,3}?\w*list\b",
     re.I,
 )
+# A name opening the headline with a move by a percentage: its shares ("AMD drops 3% on
+# chip export restrictions"), unless a country, a data series, a market or a good moved.
+_OPENING_MOVER = re.compile(
+    r"^([A-Z][\w&.-]*)\s+(?:drops?|falls?|fell|slides?|slid|slumps?|sinks?|sank|tumbles?"
+    r"|plunges?|jumps?|rises?|rose|gains?|climbs?|soars?|surges?|rallies|rallied"
+    r"|rebounds?)\s+\d+(?:\.\d+)?\s?%"
+)
 # Who raised money: "Magnet maker Niron raises $100 million", "Niron Magnetics secures
 # $100M" (the first word of the name before the verb).
 _FUNDED = re.compile(
@@ -1137,6 +1144,7 @@ _FUNDED = re.compile(
 )
 # Too common in this coverage to tell one filler from another.
 _NOT_FILLERS = _COUNTRIES | {"company"}
+_NOT_MOVERS = _COUNTRIES | _DATA_SERIES | _MARKET_WORDS | _GOODS
 
 
 def _fillers(title: str) -> frozenset[str]:
@@ -1146,6 +1154,12 @@ def _fillers(title: str) -> frozenset[str]:
         for mover in _MOVER.finditer(title):
             term = _term(mover.group(1).lower())
             if term not in _COUNTRIES:
+                found.add("@" + term)
+    if "%" in title:
+        opening = _OPENING_MOVER.match(title)
+        if opening:
+            words = content_words(opening.group(1))
+            if words and (term := _term(words[0])) not in _NOT_MOVERS:
                 found.add("@" + term)
     if "$" in title or "€" in title or "£" in title:
         funded = _FUNDED.search(title)
@@ -1394,11 +1408,15 @@ def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
         return own_b.isdisjoint(_PRICE_MOVES)
     # A data release and the market's move on it are two stories ("US consumer prices
     # rise 2.6%" / "Wall Street rallies as softer inflation lifts rate-cut bets").
+    # A company whose shares moved, named by the other headline's move, is that move
+    # ("AMD shares fall as China export ban widens" / "AMD drops 3% on chip export
+    # restrictions"), whatever "export" and "drops" made it look like.
     return (
         _DATA_MOVE in own_b
         and own_b.isdisjoint(_TRADED)
         and _DATA_MOVE not in own_a
         and not own_a.isdisjoint(_TRADED)
+        and not any(term[0] == "@" and term in b.fillers for term in a.fillers)
     )
 
 

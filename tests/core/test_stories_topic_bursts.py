@@ -306,3 +306,18 @@ def test_one_funding_round_under_other_words_still_joins() -> None:
     ):
         assert not conflicting(funding, story_features(other)), other
         assert not conflicting(story_features(other), funding), other
+
+
+def test_a_companys_move_named_without_shares_is_still_its_shares() -> None:
+    shares = story_features("Intel shares slide as China export ban widens")
+    move = story_features("Intel drops 4% on chip export restrictions")
+    assert not conflicting(shares, move) and not conflicting(move, shares)
+    assert move.fillers == {"@intel"}
+    for not_shares in ("Exports drop 4% in November", "Soybeans jump 3% on China purchases"):
+        assert not story_features(not_shares).fillers, not_shares
+    # Another company's move is still another story, and a data release still apart.
+    assert conflicting(shares, story_features("Micron drops 4% on chip export restrictions"))
+    assert conflicting(
+        story_features("Chip stocks fall as China export ban widens"),
+        story_features("China's chip exports drop 4% in November"),
+    )
