@@ -110,7 +110,9 @@ three with the other article's lead). Rules override the score
   visit's host or one end of a trade figure (round nine).
 * Round nine, too: makers are an industry named by what they make ("EV makers" and
   "carmakers" are ``automaker``, a magnet maker ``magnetmaker``), and a company raising
-  money (``$niron``) is its own story beside news that names neither it nor the sum.
+  money (``$niron``) is its own story beside news that names neither it nor the sum,
+  and a name opening a headline with a move by a percentage ("AMD drops 3%...") is that
+  company's shares (``@amd``), not a data release.
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
