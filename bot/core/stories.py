@@ -112,7 +112,10 @@ three with the other article's lead). Rules override the score
   "carmakers" are ``automaker``, a magnet maker ``magnetmaker``), and a company raising
   money (``$niron``) is its own story beside news that names neither it nor the sum,
   and a name opening a headline with a move by a percentage ("AMD drops 3%...") is that
-  company's shares (``@amd``), not a data release.
+  company's shares (``@amd``), not a data release. A government acting is not a company
+  announcing its own plans or products in an article that names neither government nor
+  a measure ("BIS issues guidance against Huawei Ascend processors" / "Huawei unveils
+  three-year Ascend AI chip roadmap").
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -1631,6 +1634,21 @@ def _funding_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     return funded.isdisjoint(b.terms) and sums.isdisjoint(b.terms)
 
 
+def _government_beside_none(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether ``a`` opens with Washington or Beijing acting and ``b`` names neither
+    government at all, nor reacts: "BIS issues guidance against Huawei Ascend processors"
+    / "Huawei unveils three-year Ascend AI chip roadmap" (the company's own news)."""
+    if b.title.isdisjoint(_ANNOUNCING) or not b.title.isdisjoint(_MEASURE_NOUNS):
+        return False
+    if _opener_side(a) is None or _governments(b.terms):
+        return False
+    return b.title.isdisjoint(_REACTION_TERMS)
+
+
+# A company announcing its own plans or products ("unveils", "reveals plans", "roadmap").
+_ANNOUNCING = _terms_of("announce reveal roadmap")
+
+
 def _governments_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether one headline opens with Washington acting and the other with Beijing, and
     one of the two articles never names the other's government: "US grants Nvidia
@@ -1771,7 +1789,12 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         return True
     if a.fillers and b.fillers and (_fillers_apart(a, b) or _governments_apart(a, b)):
         return True
-    if (a.fillers or b.fillers) and (_funding_apart(a, b) or _funding_apart(b, a)):
+    if (a.fillers or b.fillers) and (
+        _funding_apart(a, b)
+        or _funding_apart(b, a)
+        or _government_beside_none(a, b)
+        or _government_beside_none(b, a)
+    ):
         return True
     terms_a, terms_b = a.terms, b.terms
     targets_a = terms_a & _TARGET_TERMS

@@ -321,3 +321,19 @@ def test_a_companys_move_named_without_shares_is_still_its_shares() -> None:
         story_features("Chip stocks fall as China export ban widens"),
         story_features("China's chip exports drop 4% in November"),
     )
+
+
+def test_a_governments_measure_is_not_the_companys_own_announcement() -> None:
+    guidance = "BIS warns companies against using Cambricon accelerators anywhere"
+    for roadmap in (
+        "Cambricon unveils three-year accelerator roadmap",
+        "Cambricon reveals plans for four new accelerators by 2028",
+    ):
+        assert conflicting(story_features(guidance), story_features(roadmap)), roadmap
+        assert conflicting(story_features(roadmap), story_features(guidance)), roadmap
+    # Naming the government, or announcing a measure, it may still be the same story.
+    for other in (
+        "Cambricon unveils roadmap despite US warning on its accelerators",
+        "President announces curbs on Cambricon accelerators",
+    ):
+        assert not conflicting(story_features(guidance), story_features(other)), other
