@@ -116,6 +116,8 @@ three with the other article's lead). Rules override the score
   announcing its own plans or products in an article that names neither government nor
   a measure ("BIS issues guidance against Huawei Ascend processors" / "Huawei unveils
   three-year Ascend AI chip roadmap").
+* Round ten: a country's exports and its imports are two data releases (one flow from
+  each end is one), and a figure that "hits a record" reached it (nothing was imposed).
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -926,6 +928,10 @@ _FORECASTS_RESULTS = re.compile(
 # "Magnet start-up Niron raises...": a young company, not a beginning ("start" is one of
 # begin's words, so the hyphen split made every start-up's news "begin" something).
 _START_UP = re.compile(r"\bstart-?ups?\b", re.I)
+# A figure that "hits a record" reached it: no measure was imposed ("hit" is impose's).
+_HIT_RECORD = re.compile(
+    r"\bhit(?:s|ting)?\s+(?:an?\s+)?(?=(?:[\w-]+\s+)?(?:record|high|low)\b)", re.I
+)
 # "Talks get under way" begin ("under" is a stopword); "Beijing targets American
 # agriculture with new levies" imposes them on it.
 _UNDER_WAY = re.compile(r"\b(?:(?:get|gets|got)\s+)?under\s*way\b", re.I)
@@ -1012,6 +1018,8 @@ def _rewrite_phrases(text: str) -> str:
         text = _PHONE_GOODS.sub("handset", text)
     if "cap" in lowered:
         text = _CAP_OUTPUT.sub(_cap_output, text)
+    if "hit" in lowered and ("record" in lowered or "high" in lowered or "low" in lowered):
+        text = _HIT_RECORD.sub("reach ", text)
     if "under" in lowered and "way" in lowered:
         text = _UNDER_WAY.sub("begin", text)
     if "start" in lowered:
@@ -1623,6 +1631,22 @@ def _fillers_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     return False
 
 
+def _series_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
+    """Whether two data releases of one country are its exports and its imports: "China's
+    November exports fall 4%" / "China's November soybean imports from US reach record".
+    One flow reported from each end ("US soybean shipments to China surge") is one story."""
+    if _DATA_MOVE not in a.title or _DATA_MOVE not in b.title:
+        return False
+    flows_a, flows_b = a.title & _FLOWS, b.title & _FLOWS
+    if len(flows_a) != 1 or len(flows_b) != 1 or flows_a == flows_b:
+        return False
+    side = _opener_side(a)
+    return side is not None and side == _opener_side(b)
+
+
+_FLOWS = _terms_of("export import")
+
+
 def _funding_apart(a: StoryFeatures, b: StoryFeatures) -> bool:
     """Whether ``a`` is a company raising money and ``b`` is other news: it raises no money,
     names neither that company nor the sum ("Magnet maker Niron raises $100 million" /
@@ -1790,7 +1814,8 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
     if a.fillers and b.fillers and (_fillers_apart(a, b) or _governments_apart(a, b)):
         return True
     if (a.fillers or b.fillers) and (
-        _funding_apart(a, b)
+        _series_apart(a, b)
+        or _funding_apart(a, b)
         or _funding_apart(b, a)
         or _government_beside_none(a, b)
         or _government_beside_none(b, a)

@@ -337,3 +337,22 @@ def test_a_governments_measure_is_not_the_companys_own_announcement() -> None:
         "President announces curbs on Cambricon accelerators",
     ):
         assert not conflicting(story_features(guidance), story_features(other)), other
+
+
+# Round ten (tests/data/stories/dev9.jsonl): one customs release, two series.
+
+
+def test_a_countrys_exports_and_its_imports_are_two_data_releases() -> None:
+    exports = story_features("China's October exports rise 6%")
+    imports = story_features("China's October corn imports from US hit record")
+    assert conflicting(exports, imports) and conflicting(imports, exports)
+    # One flow from each end is one story, and one series twice is one release.
+    shipments = story_features("US corn shipments to China climb to record in October")
+    assert not conflicting(imports, shipments)
+    assert not conflicting(exports, story_features("Chinese exports up 6% in October"))
+
+
+def test_a_figure_that_hits_a_record_reached_it() -> None:
+    assert "impose" not in story_features("China's corn imports from US hit record").title
+    assert "impose" not in story_features("Yuan hits 16-month low against dollar").title
+    assert "impose" in story_features("China hits US with tariffs on corn").title
