@@ -108,10 +108,10 @@ three with the other article's lead). Rules override the score
   A country named only as a place or as its companies' nationality ("exports to China",
   "28 US defence firms") is not its government named (``~china``, ``~us``), except as a
   visit's host or one end of a trade figure (round nine).
-* Round nine, too: makers are an industry named by what they make ("EV makers" and
-  "carmakers" are ``automaker``, a magnet maker ``magnetmaker``), and a company raising
-  money (``$niron``) is its own story beside news that names neither it nor the sum,
-  and a name opening a headline with a move by a percentage ("AMD drops 3%...") is that
+* Also round nine. Makers are an industry named by what they make ("EV makers" and
+  "carmakers" are ``automaker``, a magnet maker ``magnetmaker``). A company raising
+  money (``$niron``) is its own story beside news that names neither it nor the sum. A
+  name opening a headline with a move by a percentage ("AMD drops 3%...") is that
   company's shares (``@amd``), not a data release. A government acting is not a company
   announcing its own plans or products in an article that names neither government nor
   a measure ("BIS issues guidance against Huawei Ascend processors" / "Huawei unveils
@@ -1042,9 +1042,9 @@ _CARS = _terms_of("ev car auto vehicle carmaker automaker")
 
 def _qualify_makers(joined: list[str], terms: set[str]) -> None:
     for before, word in itertools.pairwise(joined):
-        made = _term(word)
-        if made in _MAKERS:
-            terms.discard(made)
+        maker = _term(word)
+        if maker in _MAKERS:
+            terms.discard(maker)
             # As the one-word form is: "chip makers" are chipmakers (the chip word).
             industry = "automaker" if _term(before) in _CARS else _term(before + "maker")
             terms.add(industry)
@@ -1811,11 +1811,14 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
         return True
     if _market_only(a, b) or _market_only(b, a):
         return True
-    if a.fillers and b.fillers and (_fillers_apart(a, b) or _governments_apart(a, b)):
+    if (
+        a.fillers
+        and b.fillers
+        and (_fillers_apart(a, b) or _governments_apart(a, b) or _series_apart(a, b))
+    ):
         return True
     if (a.fillers or b.fillers) and (
-        _series_apart(a, b)
-        or _funding_apart(a, b)
+        _funding_apart(a, b)
         or _funding_apart(b, a)
         or _government_beside_none(a, b)
         or _government_beside_none(b, a)
