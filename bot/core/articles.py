@@ -37,7 +37,7 @@ SUMMARY_MAX_CHARS = 1000
 CONTENT_MAX_CHARS = 20000
 TITLE_FALLBACK_CHARS = 140
 # A date this far past seen_at is a publisher's clock or template bug, not the future.
-_FUTURE_SLACK = timedelta(days=1)
+FUTURE_SLACK = timedelta(days=1)
 
 # Query parameters that identify a click, a campaign or a mailing, never the page.
 _TRACKING_PARAMS = frozenset(
@@ -357,7 +357,7 @@ def article_from_entry(
     summary = _cap(shown, SUMMARY_MAX_CHARS)
     content = _cap(content_text, CONTENT_MAX_CHARS)
     published = entry.published
-    known = published is not None and published <= seen_at + _FUTURE_SLACK
+    known = published is not None and published <= seen_at + FUTURE_SLACK
     image = entry.image_url
     if image and link and not image.startswith(("http://", "https://")):
         image = urljoin(canonical or link, image)

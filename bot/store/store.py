@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import QueuePool
 
 from bot.core.alerts import AlertRow
+from bot.core.articles import FUTURE_SLACK
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
 from bot.core.models import (
     DestinationState,
@@ -861,10 +862,32 @@ class Store(Outbox):
         self, *, since: datetime, limit: int, visible_to: str | None = None
     ) -> list[Any]:
         """Recently seen articles, newest first; with ``visible_to``, only from feeds that
-        workspace may see."""
-        query = self._recent(*_ARTICLE_ROW, since=since, visible_to=visible_to).limit(limit)
+        workspace may see.
+
+        Sorting the whole window by publication time read every article kept (0.57 s for
+        300,000). So the ``limit`` articles seen last bound it first: the newest ``limit``
+        published are at least as new as the oldest of those, and an article is never
+        published more than :data:`~bot.core.articles.FUTURE_SLACK` after it was first
+        seen, so none was first seen before that, less the slack (twice over, for
+        instances' clocks). Usually that leaves a day of articles, not the window.
+        """
         async with self.engine.connect() as conn:
-            return list(await conn.execute(query))
+            conds = [articles.c.first_seen_at >= since]
+            if visible_to is not None:
+                conds.append(self._visible_feeds(visible_to))
+            seen_last = (
+                select(articles.c.published)
+                .select_from(_WITH_FEED)
+                .where(*conds)
+                .order_by(articles.c.first_seen_at.desc())
+                .limit(limit)
+                .subquery()
+            )
+            oldest = (await conn.execute(select(func.min(seen_last.c.published)))).scalar()
+            if oldest is not None:
+                since = max(since, oldest - 2 * FUTURE_SLACK)
+            query = self._recent(*_ARTICLE_ROW, since=since, visible_to=visible_to)
+            return list(await conn.execute(query.limit(limit)))
 
     async def recent_article_ids(
         self, *, since: datetime, limit: int, visible_to: str | None = None

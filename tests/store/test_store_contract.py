@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -228,6 +229,46 @@ async def test_inserting_an_article_another_feed_already_stored_reuses_it(store:
     )
     assert second["https://a.test/same"] == first["https://a.test/same"]
     assert second["https://a.test/new"].story_key == "s-3"
+
+
+async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store: Store) -> None:
+    """``recent_articles`` bounds its read by the articles seen last; whatever they are (an
+    item dated almost a day ahead of its arrival, an old backlog imported a minute ago),
+    it returns what sorting the whole window would."""
+    rng = random.Random(7)
+    n = 0
+
+    async def arrive(seen: datetime, dates: list[datetime]) -> None:
+        def write(conn: Connection) -> None:
+            nonlocal n
+            rows = []
+            for published in dates:
+                n += 1
+                article = replace(_article(f"https://a.test/{n}"), published=published)
+                rows.append((article, f"s{n}", None, None))
+            ingest.insert_articles(conn, rows, now=seen)
+
+        await store.run_write(write)
+
+    async def check() -> None:
+        since = NOW - timedelta(days=14)
+        every = await store.recent_article_ids(since=since, limit=1000)
+        for limit in (1, 2, 5, 20, 60, 200):
+            found = await store.recent_articles(since=since, limit=limit)
+            assert [r.id for r in found] == every[:limit], limit
+
+    for day in range(10, 0, -1):  # ten days of arrivals, each published minutes before
+        seen = NOW - timedelta(days=day)
+        await arrive(seen, [seen - timedelta(minutes=rng.randint(0, 90)) for _ in range(8)])
+    # Seen a day ago, dated 23h55m ahead of that: newer than anything seen since.
+    await arrive(NOW - timedelta(days=1), [NOW - timedelta(minutes=5)])
+    await arrive(NOW - timedelta(minutes=10), [NOW - timedelta(minutes=60)])
+    await check()
+    # A new feed's backlog, seen last: published days to weeks ago.
+    await arrive(
+        NOW - timedelta(minutes=1), [NOW - timedelta(days=rng.randint(2, 20)) for _ in range(30)]
+    )
+    await check()
 
 
 async def test_recent_article_ids_and_their_rows_in_pages(store: Store) -> None:
