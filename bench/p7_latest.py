@@ -12,7 +12,8 @@ articles seen last were published, less the slack a date may run ahead of its ar
   ago) arrives last, which pushes the bound back by days.
 
 It prints the median of ``--repeat`` runs of each, in milliseconds, and the ratio of the
-whole-window sort to the bounded read, measured in the same run.
+whole-window sort to the bounded read, measured in the same run; then the same for the
+50,001 ids a query (``latest QUERY``, ``watch test``, ``trend``) reads newest first.
 
 Usage: ``python bench/p7_latest.py [--articles 300000] [--limit 5]``
 """
@@ -35,9 +36,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.store.schema import articles  # noqa: E402
 from bot.store.store import _ARTICLE_ROW, Store  # noqa: E402
 
 WINDOW = timedelta(days=14)
+SCAN = 50_001  # what `latest QUERY`, `watch test` and `trend` read (bot.core.service.SCAN_MAX + 1)
 FEEDS = 2_000
 
 
@@ -105,14 +108,31 @@ async def _compare(store: Store, now: datetime, limit: int, repeat: int, label: 
         async with store.engine.connect() as conn:
             return list(await conn.execute(query))
 
+    async def bounded_ids() -> list[int]:
+        return await store.recent_article_ids(since=since, limit=SCAN)
+
+    async def whole_window_ids() -> list[int]:
+        query = store._recent(articles.c.id, since=since, visible_to=None).limit(SCAN)
+        async with store.engine.connect() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
     new, old = await bounded(), await whole_window()
     assert [r.id for r in new] == [r.id for r in old], "the bounded read must find the same"
-    new_ms = await _median_ms(bounded, repeat)
-    old_ms = await _median_ms(whole_window, repeat)
-    print(
-        f"{label}: bounded {new_ms:,.1f} ms, whole-window sort {old_ms:,.1f} ms"
-        f" (x{old_ms / new_ms:.1f})"
-    )
+    assert await bounded_ids() == await whole_window_ids(), "the bounded scan must too"
+    for what, new_run, old_run in (
+        (label, bounded, whole_window),
+        (
+            f"the {SCAN:,} ids a query reads{label[len(f'latest {limit}') :]}",
+            bounded_ids,
+            whole_window_ids,
+        ),
+    ):
+        new_ms = await _median_ms(new_run, repeat)
+        old_ms = await _median_ms(old_run, repeat)
+        print(
+            f"{what}: bounded {new_ms:,.1f} ms, whole-window sort {old_ms:,.1f} ms"
+            f" (x{old_ms / new_ms:.1f})"
+        )
 
 
 async def main(args: argparse.Namespace) -> None:

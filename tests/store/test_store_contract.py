@@ -232,11 +232,12 @@ async def test_inserting_an_article_another_feed_already_stored_reuses_it(store:
 
 
 async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store: Store) -> None:
-    """``recent_articles`` bounds its read by the articles seen last; whatever they are (an
-    item dated almost a day ahead of its arrival, an old backlog imported a minute ago),
-    it returns what sorting the whole window would."""
+    """``recent_articles`` and ``recent_article_ids`` bound their read by the articles seen
+    last; whatever those are (an item dated almost a day ahead of its arrival, an old
+    backlog imported a minute ago), they return what sorting the whole window would."""
     rng = random.Random(7)
     n = 0
+    kept: list[tuple[datetime, int]] = []  # (published, id) of every article stored
 
     async def arrive(seen: datetime, dates: list[datetime]) -> None:
         def write(conn: Connection) -> None:
@@ -246,16 +247,18 @@ async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store
                 n += 1
                 article = replace(_article(f"https://a.test/{n}"), published=published)
                 rows.append((article, f"s{n}", None, None))
-            ingest.insert_articles(conn, rows, now=seen)
+            stored = ingest.insert_articles(conn, rows, now=seen)
+            kept.extend((a.published, stored[a.url].id) for a, *_ in rows)
 
         await store.run_write(write)
 
     async def check() -> None:
         since = NOW - timedelta(days=14)
-        every = await store.recent_article_ids(since=since, limit=1000)
+        every = [article_id for _, article_id in sorted(kept, reverse=True)]
         for limit in (1, 2, 5, 20, 60, 200):
             found = await store.recent_articles(since=since, limit=limit)
             assert [r.id for r in found] == every[:limit], limit
+            assert await store.recent_article_ids(since=since, limit=limit) == every[:limit]
 
     for day in range(10, 0, -1):  # ten days of arrivals, each published minutes before
         seen = NOW - timedelta(days=day)
