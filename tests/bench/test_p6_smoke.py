@@ -7,32 +7,13 @@ tests/core/test_stories.py on the same labelled data.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runbench import run_bench
 
 
 def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
     """Gold, held-out and silver figures for the new and the old rule, then articles/s."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "p6_stories.py"),
-            "--window",
-            "400",
-            "--articles",
-            "200",
-            "--held",
-            "300",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_bench("p6_stories.py", "--window", "400", "--articles", "200", "--held", "300")
     for name in (
         "gold (development)",
         "dev2 (development, rewrites and decoys)",
@@ -65,22 +46,7 @@ def test_p6_prints_quality_for_both_rules_and_positive_throughput() -> None:
 
 def test_p6_dev_never_runs_the_held_out_set_and_lists_development_misses() -> None:
     """--dev --misses: development and silver figures with their wrong pairs, no held-out."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "p6_stories.py"),
-            "--dev",
-            "--misses",
-            "--no-speed",
-            "--held",
-            "300",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_bench("p6_stories.py", "--dev", "--misses", "--no-speed", "--held", "300")
     assert "held out" not in out
     assert "holdout" not in out
     assert "dev2 (development, rewrites and decoys)" in out

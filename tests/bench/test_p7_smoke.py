@@ -8,31 +8,12 @@ checks it on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.bench.runbench import run_bench
 
 
 def test_p7_prints_the_bounded_read_against_the_whole_window_sort() -> None:
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "p7_latest.py"),
-            "--articles",
-            "3000",
-            "--backlog",
-            "100",
-            "--repeat",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        check=True,
-    ).stdout
+    out = run_bench("p7_latest.py", "--articles", "3000", "--backlog", "100", "--repeat", "1")
     lines = re.findall(r"bounded ([\d.,]+) ms, whole-window sort ([\d.,]+) ms \(x[\d.]+\)", out)
     assert len(lines) == 4, out
     assert all(float(a.replace(",", "")) > 0 for pair in lines for a in pair)
