@@ -845,16 +845,21 @@ class Store(Outbox):
             )
         return out
 
-    def _recent(self, *columns: Any, since: datetime, visible_to: str | None) -> Any:
-        """SELECT ``columns`` of the articles first seen since ``since`` (that ``visible_to``
-        may see, when given) with their feed, newest (published, id) first."""
+    def _window(self, since: datetime, visible_to: str | None) -> list[Any]:
+        """WHERE clauses for the articles first seen since ``since`` that ``visible_to``
+        may see, when given."""
         conds = [articles.c.first_seen_at >= since]
         if visible_to is not None:
             conds.append(self._visible_feeds(visible_to))
+        return conds
+
+    def _recent(self, *columns: Any, since: datetime, visible_to: str | None) -> Any:
+        """SELECT ``columns`` of the articles first seen since ``since`` (that ``visible_to``
+        may see, when given) with their feed, newest (published, id) first."""
         return (
             select(*columns)
             .select_from(_WITH_FEED)
-            .where(*conds)
+            .where(*self._window(since, visible_to))
             .order_by(articles.c.published.desc(), articles.c.id.desc())
         )
 
@@ -883,8 +888,8 @@ class Store(Outbox):
     async def _newest_reach(
         self, conn: AsyncConnection, since: datetime, limit: int, visible_to: str | None
     ) -> datetime:
-        """How far back of ``since`` the newest ``limit`` articles by publication time can
-        have been first seen.
+        """The earliest the newest ``limit`` articles by publication time (of those first
+        seen since ``since``) can have been first seen: ``since`` or later.
 
         Sorting the whole window by publication time read every article kept (0.66 s for
         300,000). The ``limit`` articles seen last bound it: the newest ``limit`` published
@@ -893,13 +898,10 @@ class Store(Outbox):
         first seen before that, less the slack (twice over, for instances' clocks).
         Usually that leaves a day or two of articles, not the window (bench P7).
         """
-        conds = [articles.c.first_seen_at >= since]
-        if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
         seen_last = (
             select(articles.c.published)
             .select_from(_WITH_FEED)
-            .where(*conds)
+            .where(*self._window(since, visible_to))
             .order_by(articles.c.first_seen_at.desc())
             .limit(limit)
             .subquery()
