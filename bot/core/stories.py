@@ -929,8 +929,12 @@ _FORECASTS_RESULTS = re.compile(
 # begin's words, so the hyphen split made every start-up's news "begin" something).
 _START_UP = re.compile(r"\bstart-?ups?\b", re.I)
 # A figure that "hits a record" reached it: no measure was imposed ("hit" is impose's).
+# ("Tariffs hit record farm exports" hit the exports: the record there is an adjective.)
 _HIT_RECORD = re.compile(
-    r"\bhit(?:s|ting)?\s+(?:an?\s+)?(?=(?:[\w-]+\s+)?(?:record|high|low)\b)", re.I
+    r"\bhit(?:s|ting)?\s+(?:an?\s+)?(?=(?:[\w-]+\s+)?(?:record|high|low)"
+    r"(?:\s*$|\s*[,;:.]|\s+(?:in|on|as|after|for|amid|since|against|despite|with|while"
+    r"|high|low)\b))",
+    re.I,
 )
 # "Talks get under way" begin ("under" is a stopword); "Beijing targets American
 # agriculture with new levies" imposes them on it.

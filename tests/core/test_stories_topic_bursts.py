@@ -356,3 +356,5 @@ def test_a_figure_that_hits_a_record_reached_it() -> None:
     assert "impose" not in story_features("China's corn imports from US hit record").title
     assert "impose" not in story_features("Yuan hits 16-month low against dollar").title
     assert "impose" in story_features("China hits US with tariffs on corn").title
+    # A record before a noun is an adjective: what was hit is the noun.
+    assert "impose" in story_features("Tariffs hit record farm exports").title
