@@ -117,7 +117,10 @@ three with the other article's lead). Rules override the score
   a measure ("BIS issues guidance against Huawei Ascend processors" / "Huawei unveils
   three-year Ascend AI chip roadmap").
 * Round ten: a country's exports and its imports are two data releases (one flow from
-  each end is one), and a figure that "hits a record" reached it (nothing was imposed).
+  each end is one), a figure that "hits a record" reached it (nothing was imposed),
+  opening or beginning something is not cutting something, and a bare headline that
+  retells the other article's lead needs fewer shared headline words
+  (:data:`TOLD_TITLE_TERMS`).
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -361,6 +364,9 @@ _OPPOSITES_RAW = (
     ("expand extend", "shrink"),
     ("support back", "oppose"),
     ("begin", "end"),
+    # Opening or beginning something is not cutting something ("Rare earth magnets plant
+    # opens in Texas" / "EV producers cut output as magnet supplies dry up").
+    ("begin open", "cut"),
     # A grant or an approval is not a ban ("boosts grant to Micron" / "expands Micron ban").
     ("ban restrict", "allow sell approve"),
     ("suspend", "resume restart"),
@@ -1392,6 +1398,12 @@ MIN_TITLE_TERMS = 4
 # The headlines must share at least this many terms: a lead alone never makes a story,
 # and two items named after one topic ("Rare earth" plus unrelated words) are not one.
 MIN_SHARED_TITLE_TERMS = 3
+# ... or one fewer when the other article states three of a headline's words, or two
+# fewer when it states TOLD_TITLE_TERMS of them: a bare headline that retells the other
+# article's lead ("MP Materials begins magnet production at Fort Worth site" / "Rare
+# earth magnets plant opens in Texas", whose lead says MP Materials began production at
+# its Fort Worth plant) shares one headline word and is the same story.
+TOLD_TITLE_TERMS = 6
 # When only one article has a lead, how much the coverage of its headline by the other
 # (which is a bare headline, so explains less) counts in the geometric mean.
 LEADLESS_SIDE = 0.4
@@ -1915,8 +1927,9 @@ def story_similarity(a: StoryFeatures, b: StoryFeatures, weight: Weight = _unifo
     weighed by ``weight`` (rarity in the index; uniform by default). When only one of
     the two has a lead, the other is a bare headline that can explain less, and the
     coverage of its own headline counts more (:data:`LEADLESS_SIDE`). Each headline must
-    have :data:`MIN_TITLE_TERMS` terms, they must share :data:`MIN_SHARED_TITLE_TERMS`,
-    and no rule may forbid the merge (:func:`conflicting`).
+    have :data:`MIN_TITLE_TERMS` terms, they must share :data:`MIN_SHARED_TITLE_TERMS`
+    (fewer when one article states more of the other's headline: see
+    :data:`TOLD_TITLE_TERMS`), and no rule may forbid the merge (:func:`conflicting`).
     """
     score = _overlap_score(a, b, weight)
     return 0.0 if score == 0.0 or conflicting(a, b) else score
@@ -1931,11 +1944,12 @@ def _overlap_score(a: StoryFeatures, b: StoryFeatures, weight: Weight) -> float:
     if len(a.title) < MIN_TITLE_TERMS or len(b.title) < MIN_TITLE_TERMS:
         return 0.0
     shared = _counted(a.title & b.title)
-    if shared < MIN_SHARED_TITLE_TERMS and (
-        shared < MIN_SHARED_TITLE_TERMS - 1
-        or max(_counted(a.title & b.terms), _counted(b.title & a.terms)) < MIN_SHARED_TITLE_TERMS
-    ):
-        return 0.0
+    if shared < MIN_SHARED_TITLE_TERMS:
+        told = max(_counted(a.title & b.terms), _counted(b.title & a.terms))
+        if told < MIN_SHARED_TITLE_TERMS or (
+            shared < MIN_SHARED_TITLE_TERMS - 1 and told < TOLD_TITLE_TERMS
+        ):
+            return 0.0
     a_by_b = _coverage(a, b, weight)
     if not a_by_b:
         return 0.0

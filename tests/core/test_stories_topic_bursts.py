@@ -358,3 +358,35 @@ def test_a_figure_that_hits_a_record_reached_it() -> None:
     assert "impose" in story_features("China hits US with tariffs on corn").title
     # A record before a noun is an adjective: what was hit is the noun.
     assert "impose" in story_features("Tariffs hit record farm exports").title
+
+
+def test_opening_something_and_cutting_something_are_two_acts() -> None:
+    opening = story_features(
+        "Lithium refinery opens in North Carolina",
+        "Albemarle began lithium hydroxide production at its Kings Mountain refinery.",
+    )
+    cut = story_features("Battery producers cut output as lithium supplies dry up")
+    assert conflicting(opening, cut) and conflicting(cut, opening)
+    # One headline stating both opposes neither.
+    assert not conflicting(
+        story_features("China begins tariff cuts on US farm goods"),
+        story_features("China cuts tariffs on US farm goods"),
+    )
+
+
+def test_a_bare_headline_the_other_articles_lead_told_joins_on_one_shared_word() -> None:
+    # Shared headline words: only "lithium"; but the bare headline is the other's lead.
+    index = StoryIndex()
+    index.add(
+        "s-refinery",
+        story_features(
+            "Lithium refinery opens in North Carolina",
+            "Albemarle began lithium hydroxide production at its Kings Mountain refinery.",
+        ),
+        NOW,
+    )
+    told = story_features("Albemarle begins lithium hydroxide production at Kings Mountain")
+    assert index.find(told, NOW + timedelta(minutes=20)) == "s-refinery"
+    # Sharing one headline word and less of the lead is not enough.
+    other = story_features("Albemarle lithium hydroxide prices fall")
+    assert index.find(other, NOW + timedelta(minutes=20)) is None
