@@ -120,7 +120,8 @@ three with the other article's lead). Rules override the score
   each end is one), a figure that "hits a record" reached it (nothing was imposed),
   opening or beginning something is not cutting something, and a bare headline that
   retells the other article's lead needs fewer shared headline words
-  (:data:`TOLD_TITLE_TERMS`).
+  (:data:`TOLD_TITLE_TERMS`). A side's formal act ("formally", "officially") is a
+  negotiation's stage of its own, after the agreement it carries out.
 
 Officials are also read by office: a "<country> counterpart" of a named official, or a
 "<country> trade minister" / "top diplomat", is the officeholder the alias tables know
@@ -1451,11 +1452,14 @@ def _market_only(a: StoryFeatures, b: StoryFeatures) -> bool:
 
 def _stage(title: frozenset[str]) -> int:
     """A negotiation's stage a headline reports: 1 talks (officials meet, talks begin),
-    2 the outcome (a deal, a framework, a consensus), 0 neither.
+    2 the outcome (a deal, a framework, a consensus), 3 a side's formal act carrying it
+    out ("China formally extends tariff truce with US after Paris talks"), 0 none.
 
     A headline naming an outcome reports it, whatever talks it names ("consensus in
     Vienna talks"), and talks "by phone" are the call's frame, not a round of talks.
     """
+    if "formally" in title or "officially" in title:
+        return 3
     if not _OUTCOME_TERMS.isdisjoint(title):
         return 2
     return 1 if not _TALK_TERMS.isdisjoint(title) and "call" not in title else 0

@@ -390,3 +390,16 @@ def test_a_bare_headline_the_other_articles_lead_told_joins_on_one_shared_word()
     # Sharing one headline word and less of the lead is not enough.
     other = story_features("Albemarle lithium hydroxide prices fall")
     assert index.find(other, NOW + timedelta(minutes=20)) is None
+
+
+def test_a_formal_act_is_a_stage_after_the_agreement_it_carries_out() -> None:
+    formal = story_features("Japan formally extends rice tariff waiver for US after Tokyo talks")
+    for earlier in (
+        "Japan, US agree in Tokyo to extend rice tariff waiver, Lutnick says",
+        "US and Japanese negotiators meet in Tokyo on rice tariff waiver",
+    ):
+        assert conflicting(formal, story_features(earlier)), earlier
+    # The act itself, told without the word, is the same story.
+    assert not conflicting(
+        formal, story_features("Japan extends rice tariff waiver for US by a year")
+    )
