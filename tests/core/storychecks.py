@@ -18,6 +18,13 @@ def assert_one_story(*titles: str, now: datetime, step: timedelta = timedelta(mi
         index.add("s-first", features, when)
 
 
+def index_holding(key: str, title: str, summary: str, at: datetime) -> StoryIndex:
+    """A story index holding one article (``title`` with its lead), seen ``at``."""
+    index = StoryIndex()
+    index.add(key, story_features(title, summary), at)
+    return index
+
+
 def assert_apart(a: str, b: str, summary_a: str = "", summary_b: str = "") -> None:
     """Two headlines never merge, however close in time."""
     first, second = story_features(a, summary_a), story_features(b, summary_b)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.core.stories import StoryIndex, conflicting, same_story, story_features
+from bot.core.stories import conflicting, same_story, story_features
+from tests.core.storychecks import index_holding
 
 NOW = datetime(2026, 6, 2, 3, 0, tzinfo=UTC)
 
@@ -179,14 +180,11 @@ def test_a_price_word_without_a_price_move_is_not_a_market_story() -> None:
 
 def test_two_shared_headline_words_join_when_the_lead_states_a_third() -> None:
     """A bare headline joins a story whose lead names what the headlines do not share."""
-    index = StoryIndex()
-    index.add(
+    index = index_holding(
         "s-minerals",
-        story_features(
-            "Japan and US sign critical minerals framework in Tokyo",
-            "Japanese Prime Minister Sanae Takaichi and U.S. President Donald Trump signed a "
-            "framework on Tuesday to secure supplies of critical minerals and rare earths.",
-        ),
+        "Japan and US sign critical minerals framework in Tokyo",
+        "Japanese Prime Minister Sanae Takaichi and U.S. President Donald Trump signed a "
+        "framework on Tuesday to secure supplies of critical minerals and rare earths.",
         NOW,
     )
     rewrite = story_features("Takaichi, Trump sign deal on rare earths supply")

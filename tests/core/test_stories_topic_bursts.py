@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.core.stories import StoryFeatures, StoryIndex, conflicting, story_features
-from tests.core.storychecks import assert_apart, assert_one_story
+from tests.core.storychecks import assert_apart, assert_one_story, index_holding
 
 NOW = datetime(2026, 12, 8, 14, 0, tzinfo=UTC)
 
@@ -32,14 +32,11 @@ def test_a_start_up_is_a_company_not_a_beginning() -> None:
 def test_a_start_ups_funding_does_not_join_a_plant_opening_minutes_old() -> None:
     # Three shared headline words (rare earth, magnet), and "start-up" no longer makes a
     # fourth out of the other lead's "began".
-    index = StoryIndex()
-    index.add(
+    index = index_holding(
         "s-plant",
-        story_features(
-            "Vulcan Elements opens rare earth magnet plant in North Carolina",
-            "Vulcan Elements began commercial production of samarium cobalt magnets at its"
-            " Benson, North Carolina, site on Monday.",
-        ),
+        "Vulcan Elements opens rare earth magnet plant in North Carolina",
+        "Vulcan Elements began commercial production of samarium cobalt magnets at its"
+        " Benson, North Carolina, site on Monday.",
         NOW,
     )
     funding = story_features(
@@ -226,13 +223,10 @@ def test_makers_are_named_by_what_they_make() -> None:
 def test_a_magnet_makers_funding_does_not_join_the_carmakers_shortage() -> None:
     # Before, rare earth, magnet and the bare word "maker" were three shared headline
     # words: the start-up's funding joined the carmakers' shortage minutes old.
-    index = StoryIndex()
-    index.add(
+    index = index_holding(
         "s-shortage",
-        story_features(
-            "Samarium magnets shortage hits EV makers",
-            "Carmakers in Korea said rare earth magnet deliveries from China had stalled.",
-        ),
+        "Samarium magnets shortage hits EV makers",
+        "Carmakers in Korea said rare earth magnet deliveries from China had stalled.",
         NOW,
     )
     funding = story_features(
@@ -376,13 +370,10 @@ def test_opening_something_and_cutting_something_are_two_acts() -> None:
 
 def test_a_bare_headline_the_other_articles_lead_told_joins_on_one_shared_word() -> None:
     # Shared headline words: only "lithium"; but the bare headline is the other's lead.
-    index = StoryIndex()
-    index.add(
+    index = index_holding(
         "s-refinery",
-        story_features(
-            "Lithium refinery opens in North Carolina",
-            "Albemarle began lithium hydroxide production at its Kings Mountain refinery.",
-        ),
+        "Lithium refinery opens in North Carolina",
+        "Albemarle began lithium hydroxide production at its Kings Mountain refinery.",
         NOW,
     )
     told = story_features("Albemarle begins lithium hydroxide production at Kings Mountain")
