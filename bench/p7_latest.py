@@ -12,8 +12,10 @@ articles seen last were published, less the slack a date may run ahead of its ar
   ago) arrives last, which pushes the bound back by days.
 
 It prints the median of ``--repeat`` runs of each, in milliseconds, and the ratio of the
-whole-window sort to the bounded read, measured in the same run; then the same for the
-50,001 ids a query (``latest QUERY``, ``watch test``, ``trend``) reads newest first.
+whole-window sort to the bounded read, measured in the same run; what the core's
+``latest`` costs in all (it lists stories: it reads a few times ``--limit`` articles, then
+the outlets of the stories it shows); then the same for the 50,001 ids a query (``latest
+QUERY``, ``watch test``, ``trend``) reads newest first.
 
 Usage: ``python bench/p7_latest.py [--articles 300000] [--limit 5]``
 """
@@ -36,6 +38,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.core.api import Caller  # noqa: E402
+from bot.core.ports import SystemClock  # noqa: E402
+from bot.core.service import Wirewatch  # noqa: E402
 from bot.store.schema import articles  # noqa: E402
 from bot.store.store import _ARTICLE_ROW, Store  # noqa: E402
 
@@ -116,8 +121,18 @@ async def _compare(store: Store, now: datetime, limit: int, repeat: int, label: 
         async with store.engine.connect() as conn:
             return [r[0] for r in await conn.execute(query)]
 
+    # What a user's `latest` costs: the core reads a few times as many articles, to list
+    # stories, and then the outlets of the stories it lists.
+    core = Wirewatch(store=store, poller=None, fetcher=None, clock=SystemClock())  # type: ignore[arg-type]
+
+    async def stories() -> Any:
+        return await core.latest(Caller.console(), limit=limit)
+
     new, old = await bounded(), await whole_window()
     assert [r.id for r in new] == [r.id for r in old], "the bounded read must find the same"
+    listed = [a.id for a in (await stories()).articles]
+    assert listed == [r.id for r in new], "each article is its own story here"
+    print(f"{label}, as stories through the core: {await _median_ms(stories, repeat):,.1f} ms")
     assert await bounded_ids() == await whole_window_ids(), "the bounded scan must too"
     for what, new_run, old_run in (
         (label, bounded, whole_window),

@@ -32,7 +32,7 @@ from bot.terminal import terminal_text
 log = logging.getLogger("wirewatch")
 
 
-# `latest` and `watch test` read at most this many stored articles (a script asking for
+# `latest` and `watch test` list at most this many stories (a script asking for
 # more wants everything, which `latest` is not for).
 LIMIT_MAX = 1000
 # Past this many feeds, `status` lists only the failing ones (unless --all).
@@ -117,11 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     command(wsub, "list", "list watches with hit counts")
     wr = command(wsub, "remove", "remove a watch by id or name")
     wr.add_argument("query", metavar="ID")
-    wt = command(wsub, "test", "which stored recent articles a query matches")
+    wt = command(wsub, "test", "which recent stories a query matches (a line each)")
     wt.add_argument("query")
     wt.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
 
-    latest = command(sub, "latest", "newest stored articles, optionally matching a query")
+    latest = command(
+        sub,
+        "latest",
+        "newest stories (a line each, with their other outlets), optionally matching a query",
+    )
     latest.add_argument("query", nargs="?")
     latest.add_argument("--limit", type=count, default=10, help=f"1 to {LIMIT_MAX} (default 10)")
     latest.add_argument("--json", action="store_true")
@@ -178,7 +182,9 @@ def _progress() -> Callable[[int, int], None] | None:
 def _print_article(a: ArticleView) -> None:
     when = iso_utc(a.published) or "undated"
     matched = f"    matched: {', '.join(line(m) for m in a.matched)}\n" if a.matched else ""
-    print(f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}", end="")
+    also = ", ".join(line(s) for s in a.also_reported_by)
+    also = f"    also reported by: {also}\n" if also else ""
+    print(f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}{also}", end="")
 
 
 async def cmd_poll(core: Core, as_json: bool) -> int:

@@ -59,6 +59,23 @@ class StoryArticle:
     url: str
 
 
+def other_outlets(
+    source: str, url: str, outlets: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """The outlets besides ``source`` carrying a story, from its articles' (outlet, url) in
+    first-seen order: their names, and each one's first article. An outlet's own other
+    articles of the story are not "also reported by"."""
+    also: list[str] = []
+    coverage: list[tuple[str, str]] = []
+    for other_source, other_url in outlets:
+        if other_url == url or other_source == source or not other_source:
+            continue
+        if other_source not in also:
+            also.append(other_source)
+            coverage.append((other_source, other_url))
+    return tuple(also), tuple(coverage)
+
+
 # Headlines shown by name under an alert, and the story's articles read for them (a story
 # of fifty outlets' rewrites is read no further than its first ones).
 FURTHER_SHOWN = 3

@@ -192,7 +192,9 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class ArticleView:
-    """A stored article as ``latest`` and ``watch test`` show it."""
+    """A stored article as ``latest`` and ``watch test`` show it: the newest of its story
+    there, with the story's other outlets (``also_reported_by``, and each one's first
+    article in ``coverage``), as an alert carries them."""
 
     id: int
     url: str
@@ -206,6 +208,8 @@ class ArticleView:
     watch_query: str | None = None
     watch_id: int | None = None
     image_url: str | None = None
+    also_reported_by: tuple[str, ...] = ()
+    coverage: tuple[tuple[str, str], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -219,6 +223,8 @@ class ArticleView:
             "published": iso_utc(self.published),
             "matched": list(self.matched),
             "story": self.story_key,
+            "also_reported_by": list(self.also_reported_by),
+            "coverage": [{"source": source, "url": url} for source, url in self.coverage],
         }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -42,6 +42,7 @@ from bot.core.errors import (
     QuotaError,
 )
 from bot.core.fetch import FetchRequest
+from bot.core.listing import story_leads, with_outlets
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import (
     ArticleSearch,
@@ -76,6 +77,10 @@ TREND_MAX_ARTICLES = 100_000
 # found (one page of 5,000 held a few hours of 2,000 feeds).
 SCAN_PAGE = 5000
 SCAN_MAX = 50_000
+# `latest` reads LATEST_READ_AHEAD times the stories asked for, then that many times more
+# while those articles hold too few stories, up to LATEST_READ_MAX articles.
+LATEST_READ_AHEAD = 4
+LATEST_READ_MAX = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,24 +359,39 @@ class Wirewatch:
         return w
 
     async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
+        """The newest ``limit`` stories with an article ``query`` matches (each shown by its
+        newest such article), as the watch would have alerted them: once a story."""
         parsed = parse_query(query)
-        out: list[ArticleView] = []
+        since = self.clock.now() - self.recent_window
+        leads: dict[str, ArticleView] = {}
         read, oldest = 0, None
-        bounded, pages = await self._recent_scan(caller)
+        bounded, pages = await self._recent_scan(caller, since=since)
         async with aclosing(pages) as pages:
             async for rows in pages:
                 for r in rows:
+                    if r.story_key in leads:
+                        continue
                     matched = match_one(parsed, _doc(r))
                     if matched is not None:
-                        out.append(_article_view(r, matched=matched, query=parsed))
-                        if len(out) >= limit:
-                            return ArticleSearch(tuple(out))
+                        leads[r.story_key] = _article_view(r, matched=matched, query=parsed)
+                        if len(leads) >= limit:
+                            return ArticleSearch(await self._outlets(caller, leads, since))
                 read += len(rows)
                 if rows:
                     oldest = rows[-1].published
+        found = await self._outlets(caller, leads, since)
         if not bounded:
-            return ArticleSearch(tuple(out))
-        return ArticleSearch(tuple(out), searched_back_to=oldest, read=read)
+            return ArticleSearch(found)
+        return ArticleSearch(found, searched_back_to=oldest, read=read)
+
+    async def _outlets(
+        self, caller: Caller, leads: Mapping[str, ArticleView], since: datetime
+    ) -> tuple[ArticleView, ...]:
+        """``leads`` (one per story) with the other outlets ``caller`` may see carry them."""
+        if not leads:
+            return ()
+        outlets = await self.store.story_outlets(list(leads), since=since, visible_to=caller.tenant)
+        return with_outlets(list(leads.values()), outlets)
 
     async def _recent_scan(
         self, caller: Caller, *, since: datetime | None = None, limit: int | None = None
@@ -396,12 +416,23 @@ class Wirewatch:
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
     ) -> ArticleSearch:
+        """The newest ``limit`` stories, each shown by its newest article."""
         if query:
             return await self.test_query(caller, query, limit=limit)
-        rows = await self.store.recent_articles(
-            since=self.clock.now() - self.recent_window, limit=limit, visible_to=caller.tenant
-        )
-        return ArticleSearch(tuple(_article_view(r) for r in rows))
+        since = self.clock.now() - self.recent_window
+        # A story's outlets are its newest articles too: read a few times ``limit``, and
+        # more while they hold fewer stories than asked.
+        read = limit * LATEST_READ_AHEAD
+        while True:
+            rows = await self.store.recent_articles(
+                since=since, limit=read, visible_to=caller.tenant
+            )
+            leads = story_leads((_article_view(r) for r in rows), limit)
+            if len(leads) >= limit or len(rows) < read or read >= LATEST_READ_MAX:
+                break
+            read = min(read * LATEST_READ_AHEAD, LATEST_READ_MAX)
+        by_story = {lead.story_key: lead for lead in leads}
+        return ArticleSearch(await self._outlets(caller, by_story, since))
 
     # ---- feeds --------------------------------------------------------------------------
 

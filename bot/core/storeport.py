@@ -214,6 +214,13 @@ class ArticlesStore(Protocol):
         """Those articles as :meth:`recent_articles` rows, in the order of ``ids``."""
         ...
 
+    async def story_outlets(
+        self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
+    ) -> dict[str, list[tuple[str, str]]]:
+        """(outlet, url) of each story's articles first seen since ``since`` (that
+        ``visible_to`` may see), oldest first."""
+        ...
+
     async def article_visible(self, article_id: int, tenant: str) -> bool:
         """Whether a workspace may see an article (it came from a feed it may read)."""
         ...

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.core.alerts import StoryArticle, news_of_their_own
+from bot.core.alerts import StoryArticle, news_of_their_own, other_outlets
 from bot.core.models import Alert
 from bot.store.schema import alerts, articles, feeds, notices, posts, watches
 
@@ -192,13 +192,8 @@ class Outbox:
         further: dict[str, tuple[tuple[str, str, str], ...]] = {}
         out: list[Alert] = []
         for r in rows:
-            also: list[str] = []
-            coverage: list[tuple[str, str]] = []
             story = others.get(r.story_key, [])
-            for other in story:
-                if other.url != r.url and other.source != r.source and other.source not in also:
-                    also.append(other.source)
-                    coverage.append((other.source, other.url))
+            also, coverage = other_outlets(r.source, r.url, [(s.source, s.url) for s in story])
             if r.url not in further:
                 alerted = StoryArticle(r.source, r.title, r.summary, r.url)
                 further[r.url] = news_of_their_own(alerted, story) if len(story) > 1 else ()
@@ -218,11 +213,11 @@ class Outbox:
                     story_key=r.story_key,
                     feed_url=r.feed_url or "",
                     created_at=r.created_at,
-                    also_reported_by=tuple(also),
+                    also_reported_by=also,
                     image_url=r.image_url,
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
-                    coverage=tuple(coverage),
+                    coverage=coverage,
                     further=further[r.url],
                     digest=r.digest,
                 )

@@ -909,6 +909,23 @@ class Store(Outbox):
         oldest = (await conn.execute(select(func.min(seen_last.c.published)))).scalar()
         return since if oldest is None else max(since, oldest - 2 * FUTURE_SLACK)
 
+    async def story_outlets(
+        self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
+    ) -> dict[str, list[tuple[str, str]]]:
+        found: dict[str, list[tuple[str, str]]] = {}
+        if not story_keys:
+            return found
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(articles.c.story_key, articles.c.source, articles.c.url)
+                .select_from(_WITH_FEED)
+                .where(articles.c.story_key.in_(list(story_keys)), *self._window(since, visible_to))
+                .order_by(articles.c.id)
+            )
+            for key, source, url in rows:
+                found.setdefault(key, []).append((source, url))
+        return found
+
     async def articles_with_ids(self, ids: Sequence[int]) -> list[Any]:
         if not ids:
             return []

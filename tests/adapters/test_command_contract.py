@@ -290,9 +290,53 @@ async def test_latest_is_private_unless_shared_and_counts(chat: Chat) -> None:
     assert "Lithium prices slide again" in shared.text and "China curbs" not in shared.text
 
 
+RULES = "Beijing adds licence rules for seven elements."
+
+
+async def test_latest_lists_a_story_once_naming_its_other_outlets(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    """Two outlets carry a new rare-earth story: `latest` and `watch test` show it on one
+    line, by its newest article, naming the other outlet ("also reported by")."""
+    core, feeds = world
+
+    def item(host: str, title: str, minutes: int, lead: str = RULES) -> dict[str, Any]:
+        return {
+            "title": title,
+            "link": f"https://{host}/{minutes}",
+            "guid": f"{host}-{minutes}",
+            "description": lead,
+            "pubDate": core.clock.now() - timedelta(minutes=minutes),
+        }
+
+    feeds.set_feed(
+        "/wire.rss",
+        rss([item("wire.test", "Soybean futures steady", 50, "Prices held.")], title="Wire"),
+    )
+    added = await chat.run("feeds add", {"url": feeds.url("/wire.rss")})
+    assert "Wire" in added.text
+    await core.poll(due_only=False)  # the new feed's first poll: its items recorded
+    reuters = item("reuters.test", "China tightens rare earth export licences", 12)
+    wire = item("wire.test", "China tightens export licences for rare earths", 5)
+    feeds.set_feed("/news.rss", rss([reuters], title="Reuters test"))
+    feeds.set_feed("/wire.rss", rss([wire], title="Wire"))
+    await core.poll(due_only=False)
+
+    for answer in (
+        await chat.run("latest", manager=False),
+        await chat.run("watch test", {"query": '"rare earth"'}, manager=False),
+    ):
+        assert wire["title"] in answer.text and reuters["title"] not in answer.text
+        assert answer.text.count(RULES) == 1
+        assert "also reported by" in answer.text.lower()
+        assert "Reuters test" in answer.text
+    listed = (await chat.run("latest", manager=False)).text
+    assert "Latest 4 stories" in listed  # the story, the soybeans, and the two before
+
+
 async def test_watch_test_shows_matches(chat: Chat) -> None:
     answer = await chat.run("watch test", {"query": '"rare earth"'}, manager=False)
-    assert "would have matched 1 recent article" in answer.text
+    assert "would have matched 1 recent story" in answer.text
     assert "China curbs rare earth exports" in answer.text
 
 

@@ -301,3 +301,33 @@ async def test_poll_json_carries_the_storys_other_outlets_and_news_of_its_own(
             }
         ]
         assert row["updated"] is False
+
+
+async def test_latest_prints_a_story_once_with_its_other_outlets(tmp_path: Path) -> None:
+    """Two outlets carry one story: `latest` prints it once, by its newest article, with
+    the other outlet on an "also reported by" line (and in the JSON line)."""
+    headline = "China expands rare earth export controls to five more elements"
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([], title="Wire A"))
+        server.set_feed("/b.rss", rss([], title="Wire B"))
+        cfg = write_config(tmp_path, [server.url("/a.rss"), server.url("/b.rss")])
+        assert (await wirewatch("poll", "--once", config=cfg))[0] == 0
+        server.set_feed(
+            "/a.rss",
+            rss([news("controls", headline, 5), news("soy", "Soybean prices steady", 9)],
+                title="Wire A"),
+        )  # fmt: skip
+        server.set_feed("/b.rss", rss([news("b-controls", headline, 4)], title="Wire B"))
+        assert (await wirewatch("poll", "--once", config=cfg))[0] == 0
+
+        code, out, err = await wirewatch("latest", config=cfg)
+        assert code == 0, err
+        assert out.count(headline) == 1 and "Soybean prices steady" in out
+        assert "Wire B: " + headline in out and "    also reported by: Wire A\n" in out
+        code, out, err = await wirewatch("latest", "--json", config=cfg)
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert [(r["source"], r["also_reported_by"]) for r in rows] == [
+            ("Wire B", ["Wire A"]),
+            ("Wire A", []),
+        ]
+        assert rows[0]["coverage"] == [{"source": "Wire A", "url": "https://news.test/controls"}]

@@ -103,21 +103,29 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
         feeds = [server.url("/reuters.rss"), server.url("/scmp.rss")]
         watches = [{"query": '"He Lifeng" OR Malaysia', "name": "talks"}]
         settings = make_settings(tmp_path, feeds=feeds, watches=watches)
-        server.set_feed("/reuters.rss", rss([item("x", "Fed holds rates", clock)]))
-        server.set_feed("/scmp.rss", rss([item("y", "HK stocks rise", clock, host="scmp.test")]))
+        server.set_feed("/reuters.rss", rss([item("x", "Fed holds rates", clock)], title="Reuters"))
+        hk = item("y", "HK stocks rise", clock, host="scmp.test")
+        server.set_feed("/scmp.rss", rss([hk], title="SCMP"))
         await poll(settings, clock)
 
         r = item("kl", "China, U.S. set for key trade talks in Malaysia this week", clock)
         s = item("kl2", SCMP_HEADLINE, clock, host="scmp.test")
-        server.set_feed("/reuters.rss", rss([r]))
-        server.set_feed("/scmp.rss", rss([s]))
+        server.set_feed("/reuters.rss", rss([r], title="Reuters"))
+        server.set_feed("/scmp.rss", rss([s], title="SCMP"))
         alerts = await poll(settings, clock)
         assert len(alerts) == 1
 
         async with core_for(settings, clock=clock) as core:
+            first = await core.store.article_by_url(r["link"])
+            second = await core.store.article_by_url(s["link"])
             found = await core.api.latest(Caller.console(), limit=10)
-        stories = {a.title: a.story_key for a in found.articles}
-        assert stories[r["title"]] == stories[s["title"]] == alerts[0].story_key
+        assert first.story_key == second.story_key == alerts[0].story_key
+        # `latest` lists the story once, by its newest article, naming the other outlet.
+        shown = [a for a in found.articles if a.story_key == alerts[0].story_key]
+        assert len(shown) == 1
+        assert {shown[0].url, *(url for _, url in shown[0].coverage)} == {r["link"], s["link"]}
+        assert {shown[0].source, *shown[0].also_reported_by} == {"Reuters", "SCMP"}
+        assert len(found.articles) == 3  # and the two earlier headlines, each its own story
 
 
 async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_only(

@@ -231,6 +231,35 @@ async def test_inserting_an_article_another_feed_already_stored_reuses_it(store:
     assert second["https://a.test/new"].story_key == "s-3"
 
 
+async def test_story_outlets_are_a_storys_articles_a_workspace_may_see(store: Store) -> None:
+    """(outlet, url) of each story's articles oldest first, within the window, and only
+    from feeds the asking workspace may read."""
+    shared = await store.upsert_feed("https://wire.test/rss", name=None, interval=300,
+                                     source="config", now=NOW)  # fmt: skip
+    own = await store.upsert_feed("https://a.test/rss", name=None, interval=300,
+                                  source="user", now=NOW, tenant="slack:TA")  # fmt: skip
+    rows = [
+        (replace(_article("https://wire.test/1"), source="Wire"), "s-1", None, shared.id),
+        (replace(_article("https://a.test/1"), source="Desk A"), "s-1", None, own.id),
+        (replace(_article("https://wire.test/2"), source="Wire"), "s-2", None, shared.id),
+    ]
+    await store.run_write(lambda c: ingest.insert_articles(c, rows[:1], now=NOW))
+    await store.run_write(lambda c: ingest.insert_articles(c, rows[1:], now=NOW))
+    old = (replace(_article("https://old.test/1"), source="Old"), "s-1", None, shared.id)
+    await store.run_write(lambda c: ingest.insert_articles(c, [old], now=NOW - timedelta(days=20)))
+    since = NOW - timedelta(days=14)
+    keys = ["s-1", "s-2", "s-none"]
+    assert await store.story_outlets(keys, since=since, visible_to="slack:TA") == {
+        "s-1": [("Wire", "https://wire.test/1"), ("Desk A", "https://a.test/1")],
+        "s-2": [("Wire", "https://wire.test/2")],
+    }
+    assert await store.story_outlets(keys, since=since, visible_to="slack:TB") == {
+        "s-1": [("Wire", "https://wire.test/1")],
+        "s-2": [("Wire", "https://wire.test/2")],
+    }
+    assert await store.story_outlets([], since=since) == {}
+
+
 async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store: Store) -> None:
     """``recent_articles`` and ``recent_article_ids`` bound their read by the articles seen
     last; whatever those are (an item dated almost a day ahead of its arrival, an old

@@ -211,14 +211,14 @@ def footer_text(alert: Alert) -> str:
     return plain("; ".join(parts))
 
 
-def also_reported_text(alert: Alert) -> str:
+def also_reported_text(item: Alert | ArticleView) -> str:
     """``[Reuters](<url>), [SCMP](<url>) (+3)``: the outlets carrying the story too."""
-    links = dict(alert.coverage)
+    links = dict(item.coverage)
     shown = []
-    for name in alert.also_reported_by[:3]:
+    for name in item.also_reported_by[:3]:
         url = _http_url(links.get(name))
         shown.append(f"[{clean(name)}](<{url}>)" if url else clean(name))
-    more = len(alert.also_reported_by) - len(shown)
+    more = len(item.also_reported_by) - len(shown)
     return ", ".join(shown) + (f" (+{more})" if more else "")
 
 
@@ -467,7 +467,8 @@ def notice_text(text: str) -> str:
 
 
 def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord.Embed:
-    """A stored article for ``/latest`` and ``/watch test``."""
+    """A stored article for ``/latest`` and ``/watch test``: its story's newest, with the
+    other outlets carrying it (left out with the summary, when ten must fit)."""
     embed = discord.Embed(
         title=fit(clean(article.title) or article.url, TITLE_LIMIT),
         url=_http_url(article.url),
@@ -482,6 +483,12 @@ def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord
     image = _http_url(article.image_url)
     if image:
         embed.set_thumbnail(url=image)
+    if article.also_reported_by and summary_limit:
+        embed.add_field(
+            name="Also reported by",
+            value=fit(also_reported_text(article), FIELD_VALUE_LIMIT),
+            inline=False,
+        )
     return embed
 
 

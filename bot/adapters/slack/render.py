@@ -524,7 +524,8 @@ def alert_metadata(alerts: Sequence[Alert]) -> dict[str, Any]:
 
 
 def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessage:
-    """``latest`` and ``watch test``: articles formatted like a condensed alert listing.
+    """``latest`` and ``watch test``: a story a line (its newest article), formatted like a
+    condensed alert listing.
 
     ``heading`` is mrkdwn the caller already escaped.
     """
@@ -538,6 +539,8 @@ def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessa
             facts.append(f"matched: {_matched_label(article.matched)}")
         if article.watch_id is not None:
             facts.append(_watch_label(article.watch_id, None))
+        if article.also_reported_by:
+            facts.append(_also_reported(article.also_reported_by, article.coverage))
         lines.append(" · ".join(f for f in facts if f))
         if article.summary.strip():
             lines.append(

@@ -177,7 +177,7 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "watch test",
-        "what a query would have matched among recent articles",
+        "the recent stories a query would have matched",
         "QUERY",
         "lithium NOT battery",
         (Param("query", Kind.TEXT, "The query to try", required=True, max_length=QUERY_MAX),),
@@ -185,11 +185,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "latest",
-        "the newest stored articles (only you see them unless `share`)",
+        "the newest stories, a line each (only you see them unless `share`)",
         "[QUERY] [N] [share]",
         "lithium 10",
         (
-            Param("query", Kind.TEXT, "Only articles matching this query", max_length=QUERY_MAX),
+            Param(
+                "query",
+                Kind.TEXT,
+                "Only stories with an article matching this query",
+                max_length=QUERY_MAX,
+            ),
             Param(
                 "count",
                 Kind.INT,

@@ -433,7 +433,7 @@ class Commands:
             if found.searched_back_to is not None:
                 return text_reply("No article matches ", shown, *_unsearched(found, " among "))
             return text_reply("No stored recent article matches ", shown, ".")
-        count = f"{len(articles)} recent article{'s' if len(articles) != 1 else ''}"
+        count = f"{len(articles)} recent stor{'ies' if len(articles) != 1 else 'y'}"
         return Reply(
             summary=f"{count} match",
             blocks=(
@@ -459,7 +459,7 @@ class Commands:
                 reply = text_reply("No stored articles", *about, " yet.")
             return Reply(reply.summary, reply.blocks, visibility=visibility)
         heading: list[Span] = [
-            Strong(f"Latest {len(articles)} article{'s' if len(articles) != 1 else ''}"),
+            Strong(f"Latest {len(articles)} stor{'ies' if len(articles) != 1 else 'y'}"),
             *about,
         ]
         if share and caller.user:

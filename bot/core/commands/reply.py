@@ -203,6 +203,10 @@ def reply_text(reply: Reply, *, command_prefix: str = "") -> str:
         elif isinstance(block, Pre):
             parts.append(block.text)
         elif isinstance(block, Articles):
-            parts.extend(f"{a.source}: {a.title} {a.url}" for a in block.articles)
+            parts.extend(
+                f"{a.source}: {a.title} {a.url}"
+                + (f" (also {', '.join(a.also_reported_by)})" if a.also_reported_by else "")
+                for a in block.articles
+            )
     parts.extend(f"[{f.name}: {f.title}]" for f in reply.files)
     return "\n".join(p for p in parts if p)

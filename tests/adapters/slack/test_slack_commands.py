@@ -225,7 +225,7 @@ async def test_watch_test_acks_first_then_answers_with_matches(world: World) -> 
     assert ack == {}
     (response,) = await world.responded()
     body = text_of(response)
-    assert "would have matched 1 recent article" in body
+    assert "would have matched 1 recent story" in body
     assert "China curbs *rare earth* exports" in body
 
 

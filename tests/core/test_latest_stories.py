@@ -1,0 +1,122 @@
+"""`latest` and `watch test` list stories, not articles: a story five outlets carry is one
+line, shown by its newest article, naming the other outlets, and never an outlet the
+asking workspace may not read. Articles are written straight into a real SQLite store,
+each with the story key and feed the test gives it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection
+
+from bot.app import Core
+from bot.core.api import Caller
+from bot.core.articles import Article
+from bot.store import ingest
+from tests.support import FakeClock, core_for, make_settings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+A = Caller("slack:CA", "slack:TA", "slack:UA", can_manage=True)
+B = Caller("slack:CB", "slack:TB", "slack:UB", can_manage=True)
+
+
+@pytest.fixture
+async def core(tmp_path: Path) -> AsyncIterator[Core]:
+    settings = make_settings(
+        tmp_path,
+        feeds=["https://wire.example/rss"],
+        watches=[{"query": '"rare earth"', "name": "rare earth"}],
+    )
+    async with core_for(settings, clock=FakeClock(NOW)) as opened:
+        yield opened
+
+
+async def feed_ids(core: Core) -> tuple[int, int]:
+    """The operator's feed, and a feed only workspace A reads (its own)."""
+    [operator] = await core.store.list_feeds()
+    own = await core.store.upsert_feed(
+        "https://a-only.example/rss", name=None, interval=300, source="user", now=NOW,
+        tenant=A.tenant,
+    )  # fmt: skip
+    return operator.id, own.id
+
+
+async def store(core: Core, *rows: tuple[str, str, str, int, int]) -> None:
+    """(outlet, headline, story key, feed id, minutes before NOW) articles."""
+
+    def write(conn: Connection) -> None:
+        ingest.insert_articles(
+            conn,
+            [
+                (
+                    Article(
+                        url=f"https://{outlet.lower()}.test/{minutes}",
+                        title=title,
+                        summary=title,
+                        content="",
+                        source=outlet,
+                        published=NOW - timedelta(minutes=minutes),
+                        published_known=True,
+                        identity_keys=(f"u:{outlet}:{minutes}",),
+                    ),
+                    story,
+                    None,
+                    feed_id,
+                )
+                for outlet, title, story, feed_id, minutes in rows
+            ],
+            now=NOW,
+        )
+
+    await core.store.run_write(write)
+
+
+async def test_a_story_of_many_outlets_is_one_line_and_the_others_still_fill_the_list(
+    core: Core,
+) -> None:
+    feed, _ = await feed_ids(core)
+    # The newest thirty articles are one story: `latest 3` must read past them.
+    outlets = [f"Outlet{i}" for i in range(30)]
+    await store(
+        core,
+        *[
+            (o, f"China widens rare earth curbs ({o})", "s-curbs", feed, 30 - i)
+            for i, o in enumerate(outlets)
+        ],
+        ("Desk", "Soybean futures steady", "s-soy", feed, 40),
+        ("Desk", "Port fees rise at Long Beach", "s-port", feed, 50),
+        ("Desk", "Lithium prices slide again", "s-lithium", feed, 60),
+    )
+    found = await core.api.latest(Caller.console(), limit=3)
+    assert [a.story_key for a in found.articles] == ["s-curbs", "s-soy", "s-port"]
+    lead = found.articles[0]
+    assert lead.source == "Outlet29" and lead.title.endswith("(Outlet29)")  # the newest
+    assert lead.also_reported_by == tuple(outlets[:29])  # first-seen order, all of them
+    assert dict(lead.coverage)["Outlet0"] == "https://outlet0.test/30"
+    assert found.articles[1].also_reported_by == ()
+
+    matched = await core.api.test_query(Caller.console(), '"rare earth" OR lithium', limit=5)
+    assert [a.story_key for a in matched.articles] == ["s-curbs", "s-lithium"]
+    assert matched.articles[0].matched == ("rare earth",)
+    assert len(matched.articles[0].also_reported_by) == 29
+
+
+async def test_an_outlet_only_one_workspace_reads_is_named_to_that_workspace_only(
+    core: Core,
+) -> None:
+    feed, own = await feed_ids(core)
+    await store(
+        core,
+        ("Wire", "China widens rare earth curbs", "s-curbs", feed, 30),
+        ("PrivateDesk", "China widens curbs on rare earths", "s-curbs", own, 20),
+    )
+    seen_by_a = await core.api.latest(A, limit=5)
+    assert [(a.source, a.also_reported_by) for a in seen_by_a.articles] == [
+        ("PrivateDesk", ("Wire",))
+    ]
+    for search in (await core.api.latest(B, limit=5), await core.api.test_query(B, "curbs")):
+        [shown] = search.articles
+        assert (shown.source, shown.also_reported_by, shown.coverage) == ("Wire", (), ())
