@@ -911,12 +911,36 @@ _SLASH_DATE = re.compile(
 )
 
 
+# Month names as feeds in other languages write them in RFC 822 dates ("Seg, 24 Set 2018
+# 19:25:00 -0300", "Di, 03 Mär 2026"): Portuguese, Spanish, French, German, Italian and
+# Dutch, in full and abbreviated. None of them names another month in another language.
+_MONTH_NAMES = (
+    "jan janeiro enero ene janvier janv januar jänner gennaio gen januari",
+    "feb fevereiro fev febrero février févr fevr februar febbraio februari",
+    "mar março marco marzo mars märz mär mrz maart mrt",
+    "apr abril abr avril avr april aprile",
+    "may maio mai mayo maggio mag mei",
+    "jun junho junio juin juni giugno giu",
+    "jul julho julio juillet juil juli luglio lug",
+    "aug agosto ago août aout august augustus",
+    "sep setembro set septiembre setiembre sept septembre september settembre",
+    "oct outubro out octubre octobre oktober okt ottobre ott",
+    "nov novembro noviembre novembre november",
+    "dec dezembro dez diciembre dic décembre déc dezember dicembre december",
+)
+_ENGLISH_MONTH = {
+    name: names.split()[0].title() for names in _MONTH_NAMES for name in names.split()
+}
+# [weekday,] day month year rest: the weekday (any language) is dropped, the month named.
+_LOCAL_RFC822 = re.compile(r"(?:[^\W\d_]+\.?,?\s+)?(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{2,4}\s.*)")
+
+
 def parse_date(value: str) -> datetime | None:
     """Parse a feed date into an aware UTC datetime, or None when it is not a date.
 
-    Handles RFC 822 (also 'Z' zones, missing seconds, two-digit years), ISO 8601 (also
-    nanoseconds and a space instead of 'T') and ``2020/1/10 14:33:00``. A date without
-    a zone is taken as UTC.
+    Handles RFC 822 (also 'Z' zones, missing seconds, two-digit years, and day and month
+    names in six other languages), ISO 8601 (also nanoseconds and a space instead of
+    'T') and ``2020/1/10 14:33:00``. A date without a zone is taken as UTC.
     """
     value = value.strip()
     if not value:
@@ -925,11 +949,17 @@ def parse_date(value: str) -> datetime | None:
     if iso:
         return _from_parts(iso.groups())
     parts = parsedate_tz(value)
+    if parts is None:
+        local = _LOCAL_RFC822.fullmatch(value)
+        month = _ENGLISH_MONTH.get(local.group(2).casefold()) if local else None
+        if local and month:
+            parts = parsedate_tz(f"{local.group(1)} {month} {local.group(3)}")
     if parts is not None:
         try:
-            stamp = calendar.timegm(parts[:9]) - (parts[9] or 0)
-            return datetime.fromtimestamp(stamp, UTC)
-        except (OverflowError, ValueError, OSError):
+            # Built field by field, so "31 Feb" is no date rather than 3 March.
+            when = datetime(*parts[:6], tzinfo=UTC)
+            return when - timedelta(seconds=parts[9] or 0)
+        except (OverflowError, ValueError):
             return None
     return None
 

@@ -52,6 +52,7 @@ EXPECTED: dict[str, int | str] = {
     "json-feed-1.0.json": 2,
     "json-feed-1.1-escaped-slashes.json": 2,
     "json-feed-truncated.json": 2,  # cut mid-string: the 2 complete items before the cut
+    "localized-month-names.rss": 4,
     "markup-as-text-in-titles.atom": 2,
     "markup-as-text-in-titles.rss": 3,
     "php-warning-before-xml.rss": 1,
@@ -423,6 +424,18 @@ def test_relative_links_resolve_against_feed_link_and_url() -> None:
     ]
     assert feed.entries[0].title == "Winter event & patch 7.2"
     assert feed.entries[0].published == datetime(2026, 11, 26, 18, 0, 29, tzinfo=UTC)
+
+
+def test_month_and_day_names_in_another_language_are_dates() -> None:
+    """Portuguese RFC 822 dates are read ("Qua, 02 Dez 2026"), so a years-old item is
+    known to be old; a day the month does not have stays undated."""
+    entries = _parse("localized-month-names.rss").entries
+    assert [e.published for e in entries] == [
+        datetime(2026, 12, 2, 12, 15, tzinfo=UTC),
+        datetime(2026, 10, 31, 21, 40, tzinfo=UTC),
+        datetime(2026, 9, 25, 10, 5, tzinfo=UTC),
+        None,  # 31 Fev
+    ]
 
 
 def test_missing_dates_stay_none_and_article_uses_seen_at() -> None:

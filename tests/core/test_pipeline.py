@@ -7,7 +7,7 @@ the same story from several outlets, and broken feeds.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -159,10 +159,10 @@ async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_o
         both = make_settings(tmp_path, feeds=[reuters, scmp], watches=watches)
         assert await poll(both, clock) == []  # a new feed's first poll is silent
         async with core_for(both, clock=clock) as core:
-            found = await core.api.latest(Caller.console(), limit=50)
-        story_of = {a.url: a.story_key for a in found.articles}
-        assert story_of["https://scmp.test/kl2"] == alert.story_key
-        assert story_of["https://scmp.test/kl3"] != alert.story_key
+            joined = await core.store.article_by_url("https://scmp.test/kl2")
+            apart = await core.store.article_by_url("https://scmp.test/kl3")
+        assert joined.story_key == alert.story_key
+        assert apart.story_key != alert.story_key
 
 
 async def published_after_seeding(
@@ -187,6 +187,35 @@ async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> No
     alerts, why = await published_after_seeding(tmp_path, clock, stale, "https://reuters.test/old")
     assert alerts == []
     assert any("older than the alert age limit" in line for line in why.lines)
+
+
+def portuguese_date(when: datetime) -> str:
+    """RFC 822 as a Brazilian news site writes it: "Qua, 02 Dez 2026 09:15:00 -0300"."""
+    days = ["Seg", "Ter", "Qua", "Qui", "Sex", "Sáb", "Dom"]
+    months = ["Jan", "Fev", "Mar", "Abr", "Mai", "Jun", "Jul", "Ago", "Set", "Out", "Nov", "Dez"]
+    local = when.astimezone(timezone(timedelta(hours=-3)))
+    return (
+        f"{days[local.weekday()]}, {local.day:02d} {months[local.month - 1]} {local.year}"
+        f" {local:%H:%M:%S} -0300"
+    )
+
+
+async def test_an_old_item_dated_in_portuguese_is_known_to_be_old(tmp_path: Path) -> None:
+    """Day and month names in another language are still a date: an item published four
+    days ago never alerts, and `why` says so (undated, it would have counted as new)."""
+    clock = FakeClock()
+    date = portuguese_date(clock.now() - timedelta(days=4))
+    stale = item("velho", "Rare earth quotas set", clock, pubDate=date)
+    url = "https://reuters.test/velho"
+    alerts, why = await published_after_seeding(tmp_path, clock, stale, url)
+    assert alerts == []
+    assert any("older than the alert age limit" in line for line in why.lines)
+
+    fresh = item("novo", "Rare earth quotas set", clock, pubDate=portuguese_date(clock.now()))
+    alerts, _ = await published_after_seeding(tmp_path / "2", clock, fresh, "")
+    assert [a.url for a in alerts] == ["https://reuters.test/novo"]
+    assert alerts[0].published is not None
+    assert abs(alerts[0].published - clock.now()) < timedelta(seconds=1)
 
 
 async def test_why_says_when_no_watch_found_anything(tmp_path: Path) -> None:
