@@ -260,7 +260,7 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
             print("no feeds yet: add one with `wirewatch feed add URL`, or [[feeds]] in the config")
         for f in feeds:
             health = f.health.value
-            if f.health is FeedHealth.FAILING:
+            if f.health in (FeedHealth.FAILING, FeedHealth.RETRYING):
                 health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
             name = f"{line(f.name)} " if f.name else ""
             print(f"#{f.id:<4} {line(f.url)}\n      {name}[{health}] every {f.interval_seconds}s")
@@ -358,12 +358,16 @@ async def cmd_status(core: Core, show_all: bool) -> int:
         + (f" (oldest since {iso_utc(st.oldest_pending_at)})" if st.oldest_pending_at else "")
         + f", {st.dead_letters} dead letters"
     )
-    ok = sum(1 for f in st.feeds if f.health is not FeedHealth.FAILING)
-    print(f"feeds: {len(st.feeds)} ({ok} ok, {len(st.failing_feeds)} failing)")
+    counts = {h: sum(1 for f in st.feeds if f.health is h) for h in FeedHealth}
+    print(
+        f"feeds: {len(st.feeds)} ({counts[FeedHealth.OK] + counts[FeedHealth.NEW]} ok,"
+        f" {counts[FeedHealth.RETRYING]} retrying, {counts[FeedHealth.FAILING]} failing)"
+    )
     # Thousands of healthy feeds (an OPML import) would bury the few that need a look.
     shown = st.feeds
     if not show_all and len(st.feeds) > STATUS_ROWS:
-        shown = tuple(f for f in st.feeds if f.health is FeedHealth.FAILING)
+        troubled = (FeedHealth.FAILING, FeedHealth.RETRYING)
+        shown = tuple(f for f in st.feeds if f.health in troubled)
     for f in shown:
         row = f"  #{f.id:<4} {f.health.value:<8} {line(f.name or f.url)}"
         row += f"\n         last success: {iso_utc(f.last_success_at) or 'never'}"
@@ -373,7 +377,7 @@ async def cmd_status(core: Core, show_all: bool) -> int:
         print(row)
     if len(shown) < len(st.feeds):
         print(
-            f"  ({len(st.feeds) - len(shown)} feeds not failing:"
+            f"  ({len(st.feeds) - len(shown)} feeds not failing or retrying:"
             " `wirewatch status --all` lists them)"
         )
     if st.destinations:

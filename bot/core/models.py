@@ -79,6 +79,9 @@ def _values(item: Any) -> tuple[object, ...]:
 
 class FeedHealth(StrEnum):
     OK = "ok"
+    # The last fetch or parse failed, not yet often enough in a row to call it failing
+    # (and tell the channels): it is tried again at its next poll.
+    RETRYING = "retrying"
     FAILING = "failing"
     NEW = "new"
 

@@ -116,7 +116,9 @@ def _claimed_rows(rows: Sequence[Any], owners: dict[int, list[str]]) -> list[Fee
 def _feed_info(r: Any, failing_after: int) -> FeedInfo:
     if r.consecutive_failures >= failing_after:
         health = FeedHealth.FAILING
-    elif r.last_success_at is None and r.consecutive_failures == 0:
+    elif r.consecutive_failures > 0:
+        health = FeedHealth.RETRYING
+    elif r.last_success_at is None:
         health = FeedHealth.NEW
     else:
         health = FeedHealth.OK

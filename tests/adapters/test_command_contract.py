@@ -383,10 +383,25 @@ async def test_a_workspace_adds_and_removes_its_own_feed(
     assert url not in (await chat.run("feeds list")).text
 
 
+async def test_a_feed_whose_last_poll_failed_is_retrying_not_ok(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    """One failed poll (under the failing threshold) is no "ok": `feeds list` and
+    `status` say the feed is retrying, since when, and why."""
+    core, feeds = world
+    feeds.set_feed("/news.rss", "busy", status=500)
+    await core.poll(due_only=False)
+    listed = await chat.run("feeds list", manager=False)
+    assert "🔁" in listed.text and "retrying, failed" in listed.text and "HTTP 500" in listed.text
+    status = await chat.run("status", manager=False)
+    assert "0 ok · 1 retrying · 0 failing · 0 new" in status.text
+
+
 async def test_status_and_why(chat: Chat) -> None:
     await chat.run("subscribe", {"watches": "1"})
     status = await chat.run("status", manager=False)
-    assert "1 ok · 0 failing · 0 new" in status.text and "0 dead letters" in status.text
+    assert "1 ok · 0 retrying · 0 failing · 0 new" in status.text
+    assert "0 dead letters" in status.text
     assert '#1 rare earth "rare earth"' in status.text
     why = await chat.run("why", {"url": "https://reuters.test/re"}, manager=False)
     assert "China curbs rare earth exports" in why.text

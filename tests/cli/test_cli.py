@@ -186,8 +186,9 @@ async def test_an_empty_store_says_what_to_do_next(tmp_path: Path) -> None:
 
 
 async def test_status_of_many_feeds_shows_the_failing_ones(tmp_path: Path) -> None:
-    """Past 20 feeds (an OPML import), `status` lists only the failing feeds and says how
-    to see the rest; `status --all` lists every one."""
+    """Past 20 feeds (an OPML import), `status` lists only the feeds that need a look (the
+    failing ones, and one whose last poll failed: retrying) and says how to see the rest;
+    `status --all` lists every one."""
     async with FeedServer() as server:
         urls = []
         for i in range(23):
@@ -196,18 +197,27 @@ async def test_status_of_many_feeds_shows_the_failing_ones(tmp_path: Path) -> No
         for name in ("down", "gone"):
             server.set_feed(f"/{name}.rss", "no", status=503)
             urls.append(server.url(f"/{name}.rss"))
-        cfg = write_config(tmp_path, urls, extra="[poll]\nfailing_after = 1\n")
+        server.set_feed("/flaky.rss", rss([news("f", "Flaky story", 5)]))
+        urls.append(server.url("/flaky.rss"))
+        cfg = write_config(tmp_path, urls, extra="[poll]\nfailing_after = 2\n")
+        await wirewatch("poll", "--once", config=cfg)
+        server.set_feed("/flaky.rss", "busy", status=500)
         await wirewatch("poll", "--once", config=cfg)
 
         code, out, _ = await wirewatch("status", config=cfg)
-        assert code == 0 and "feeds: 25 (23 ok, 2 failing)" in out
+        assert code == 0 and "feeds: 26 (23 ok, 1 retrying, 2 failing)" in out
         assert "/down.rss" in out and "/gone.rss" in out and "503" in out
+        flaky = out[out.index("retrying") :]
+        assert "last success: 20" in flaky and "last error: HTTP 500" in flaky
         assert "/ok0.rss" not in out
-        assert "23 feeds not failing: `wirewatch status --all` lists them" in out
+        assert "23 feeds not failing or retrying: `wirewatch status --all` lists them" in out
 
         code, out, _ = await wirewatch("status", "--all", config=cfg)
         assert code == 0 and all(f"/ok{i}.rss" in out for i in range(23))
         assert "/down.rss" in out and "not failing" not in out
+
+        code, out, _ = await wirewatch("feed", "list", config=cfg)
+        assert "[retrying since 20" in out and ": HTTP 500" in out
 
 
 async def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:

@@ -115,7 +115,12 @@ def watch_line(watch: WatchInfo) -> Line:
 
 
 def feed_line(feed: FeedInfo) -> Line:
-    mark = {FeedHealth.OK: "✅", FeedHealth.FAILING: "⚠️", FeedHealth.NEW: "🆕"}[feed.health]
+    mark = {
+        FeedHealth.OK: "✅",
+        FeedHealth.RETRYING: "🔁",
+        FeedHealth.FAILING: "⚠️",
+        FeedHealth.NEW: "🆕",
+    }[feed.health]
     spans: list[Span] = [f"{mark} ", Code(f"#{feed.id}"), " "]
     if feed.name:
         spans.append(f"{feed.name} — ")
@@ -123,9 +128,9 @@ def feed_line(feed: FeedInfo) -> Line:
     spans.append(f" · every {max(1, round(feed.interval_seconds / 60))} min")
     if feed.source == "config":
         spans.append(" · operator's feed")
-    if feed.health is FeedHealth.FAILING:
+    if feed.health in (FeedHealth.FAILING, FeedHealth.RETRYING):
         spans += [
-            " · failing since ",
+            " · failing since " if feed.health is FeedHealth.FAILING else " · retrying, failed ",
             When(feed.error_since),
             f": {feed.last_error or 'unknown error'}",
         ]
@@ -957,8 +962,8 @@ def status_reply(report: StatusReport, destination: str) -> Reply:
     lines: list[Line] = [
         (
             Strong("Feeds: "),
-            f"{counts[FeedHealth.OK]} ok · {counts[FeedHealth.FAILING]} failing · "
-            f"{counts[FeedHealth.NEW]} new · last poll ",
+            f"{counts[FeedHealth.OK]} ok · {counts[FeedHealth.RETRYING]} retrying · "
+            f"{counts[FeedHealth.FAILING]} failing · {counts[FeedHealth.NEW]} new · last poll ",
             When(report.last_poll_at),
         ),
     ]

@@ -273,7 +273,7 @@ async def test_status_shows_health_queue_and_this_channels_watches(world: World)
     """`status` renders the StatusReport: feeds, last poll, outbox, dead letters, watches."""
     await world.command("subscribe 1")
     body = text_of(await world.command("status", user=MEMBER))
-    assert "*Feeds: *1 ok · 0 failing · 0 new · last poll <!date^" in body
+    assert "*Feeds: *1 ok · 0 retrying · 0 failing · 0 new · last poll <!date^" in body
     assert "*Delivery: *0 waiting · 0 dead letters" in body
     assert '`#1` *rare earth* `"rare earth"`' in body
 
