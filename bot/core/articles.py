@@ -326,7 +326,8 @@ def article_from_entry(
     description matches on its last paragraph too. A title keeps any '<' that is not
     markup beyond doubt (:func:`~bot.core.htmltext.title_to_text`). The publisher is the
     entry's own source (Google News ``<source>``), else the " - Publisher" suffix of a Google
-    News title, else the feed title, else the feed's host. A missing date, or one more than a
+    News title, else the host a redirector link (Google Alerts) leads to, else the feed
+    title, else the feed's host. A missing date, or one more than a
     day after ``seen_at``, becomes ``seen_at`` with ``published_known=False``.
     """
     # The poller's screening computed the identity already: reusing it saves parsing
@@ -347,6 +348,7 @@ def article_from_entry(
     source = (
         clean_text(entry.source_name or "")
         or (head.suffix if head.google_news else None)
+        or _relayed_publisher(link, canonical)
         or clean_text(feed_title or "")
         or _host(feed_url)
         or feed_url
@@ -496,6 +498,21 @@ def _fallback_title(summary: str, canonical: str | None) -> str:
 
 
 @lru_cache(maxsize=4096)  # called with the same few feed URLs for every entry
+def _relayed_publisher(link: str | None, canonical: str | None) -> str | None:
+    """The host of the article a redirector link leads to (Google Alerts' google.com/url,
+    a Facebook or Tumblr wrapper): its publisher, where the feed only relays it. Without
+    it every relayed article would carry the feed's name, and a story two of them carry
+    would not show two outlets."""
+    if not link or not canonical or not any(path + "?" in link for path in _REDIRECT_PATHS):
+        return None
+    try:
+        if _unwrap_redirect(urlsplit(link)) is None:
+            return None
+    except ValueError:
+        return None
+    return _host(canonical).removeprefix("www.") or None
+
+
 def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()

@@ -410,6 +410,8 @@ def test_google_alerts_links_unwrapped_and_bold_stripped() -> None:
     )
     assert articles[0].title == "Magnet makers scramble as rare earth curbs bite"
     assert articles[1].title == "The rare-earth garden: a mineral collector's story"
+    # The alert feed only relays: each article's publisher is where its link leads.
+    assert [a.source for a in articles] == ["pacificledger.example", "hobbyrocks.example"]
 
 
 def test_relative_links_resolve_against_feed_link_and_url() -> None:
