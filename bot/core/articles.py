@@ -61,6 +61,7 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("t.umblr.com", "/redirect", ("z",)),
 )
 _REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
+_REDIRECT_MARKS = tuple(path + "?" for path in _REDIRECT_PATHS)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A lowercase http(s) URL with a plain host (no port, user or trailing dot) and a path of
 # RFC 3986 characters, without query or fragment: canonical as it is.
@@ -503,7 +504,7 @@ def _relayed_publisher(link: str | None, canonical: str | None) -> str | None:
     a Facebook or Tumblr wrapper): its publisher, where the feed only relays it. Without
     it every relayed article would carry the feed's name, and a story two of them carry
     would not show two outlets."""
-    if not link or not canonical or not any(path + "?" in link for path in _REDIRECT_PATHS):
+    if not link or not canonical or not any(mark in link for mark in _REDIRECT_MARKS):
         return None
     try:
         if _unwrap_redirect(urlsplit(link)) is None:
