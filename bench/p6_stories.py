@@ -319,6 +319,7 @@ DEVELOPMENT_SETS = (
     ("dev7", "dev7 (development, one topic's different events within two hours)"),
     ("dev8", "dev8 (development, decoys sharing a topic's 3-4 words within minutes)"),
     ("dev9", "dev9 (development, round nine's frames under other names)"),
+    ("dev10", "dev10 (development, one event in other words: offices for names, other units)"),
 )
 
 
