@@ -601,7 +601,9 @@ _REACTION_TERMS = _terms_of(
 _SUBJECT_TERMS = frozenset("^" + country for country in _COUNTRIES - {"us", "china"})
 # The same marker when the US or China (or one of their officials) opens the headline.
 _OPENER_US_CHINA = "^uc"
-_MARKERS = _SUBJECT_TERMS | {_OPENER_US_CHINA}
+# A headline whose words fold into fewer terms than a story needs (see story_features).
+_WRITTEN_LONG = "^w"
+_MARKERS = _SUBJECT_TERMS | {_OPENER_US_CHINA, _WRITTEN_LONG}
 _WEIGHTLESS = _REACTION_TERMS | _MARKERS
 _TALK_TERMS = _terms_of("begin arrive talk")
 _OUTCOME_TERMS = _terms_of("deal sign framework conclude consensus")
@@ -1329,6 +1331,10 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
         side = _speaker_side(title)
         if side is not None:
             title_terms = title_terms | {side}
+    if len(title_terms) < MIN_TITLE_TERMS and len(set(_words(title))) >= MIN_TITLE_TERMS:
+        # Written at length, folded short: an office and its holder's name are one term
+        # ("China's trade envoy Li Chenggang arrives in Washington"), yet no short headline.
+        title_terms = title_terms | {_WRITTEN_LONG}
     # A headline too short to join a story needs no subject (and must stay too short).
     opener = _opener(title) if len(title_terms) >= MIN_TITLE_TERMS else None
     fillers = _fillers(title)

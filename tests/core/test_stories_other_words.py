@@ -1,0 +1,44 @@
+"""One event in other words (round eleven, tests/data/stories/dev10.jsonl): an office for
+a name, a market's move beside the measure that moved it. Headlines in the manner of
+dev10, written for these tests (other people, places and companies).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.core.stories import MIN_TITLE_TERMS, same_story, story_features
+from tests.core.storychecks import assert_one_story
+
+NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
+
+
+def test_an_office_written_with_its_holders_name_is_no_short_headline() -> None:
+    # "Treasury Secretary Scott Bessent" folds to one term, leaving three: too few to join
+    # anything, though the outlet wrote seven words. Such a headline now joins its rewrite.
+    for arrival, rewrite in (
+        (
+            "Treasury Secretary Scott Bessent arrives in Geneva",
+            "Bessent lands in Geneva ahead of China talks",
+        ),
+        (
+            "US Trade Representative Jamieson Greer arrives in London",
+            "USTR Greer arrives in London for trade talks",
+        ),
+        (
+            "Chinese Vice Premier He Lifeng arrives in Madrid",
+            "China's He Lifeng arrives in Madrid for talks with US",
+        ),
+    ):
+        assert_one_story(arrival, rewrite, now=NOW, step=timedelta(minutes=25))
+
+
+def test_another_official_arriving_in_the_same_city_is_another_story() -> None:
+    bessent = story_features("Treasury Secretary Scott Bessent arrives in Geneva")
+    greer = story_features("Trade Representative Jamieson Greer arrives in Geneva")
+    assert not same_story(bessent, greer, apart=timedelta(minutes=30))
+
+
+def test_a_headline_of_few_words_stays_too_short_to_join() -> None:
+    for short in ("Bessent arrives", "Greer in London", "He Lifeng speaks"):
+        assert len(story_features(short).title) < MIN_TITLE_TERMS, short
