@@ -1338,6 +1338,11 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     # A headline too short to join a story needs no subject (and must stay too short).
     opener = _opener(title) if len(title_terms) >= MIN_TITLE_TERMS else None
     fillers = _fillers(title)
+    if "%" in title and _PRICE_MOVE not in title_terms and _OPENING_MOVER.match(title):
+        # "Nvidia falls 4% as US freezes China licences": the company's shares moved, a
+        # market story beside the measure its clause names.
+        if any(filler[0] == "@" for filler in fillers):
+            title_terms = title_terms | {_PRICE_MOVE}
     if opener is not None:
         subject = _subject(opener[1])
         if subject is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.core.stories import MIN_TITLE_TERMS, same_story, story_features
-from tests.core.storychecks import assert_one_story
+from tests.core.storychecks import assert_apart, assert_one_story
 
 NOW = datetime(2027, 1, 20, 9, 0, tzinfo=UTC)
 
@@ -42,3 +42,20 @@ def test_another_official_arriving_in_the_same_city_is_another_story() -> None:
 def test_a_headline_of_few_words_stays_too_short_to_join() -> None:
     for short in ("Bessent arrives", "Greer in London", "He Lifeng speaks"):
         assert len(story_features(short).title) < MIN_TITLE_TERMS, short
+
+
+def test_a_companys_move_by_a_percentage_is_its_shares_beside_the_measure() -> None:
+    # "as Washington widens...": the clause names the measure, the headline the move.
+    assert_apart(
+        "Micron slides 6% as Washington widens memory chip curbs",
+        "US widens curbs on memory chip exports to China",
+        summary_b="The Commerce Department added high-bandwidth memory to its export rules.",
+    )
+    # The move told in other words is still one story.
+    assert_one_story(
+        "Micron slides 6% as Washington widens memory chip curbs",
+        "Micron shares fall 6% after US widens memory chip curbs",
+        "Micron slides 6% on new US memory chip curbs",
+        now=NOW,
+        step=timedelta(minutes=10),
+    )
