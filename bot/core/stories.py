@@ -226,6 +226,7 @@ _SYNONYMS_RAW = (
     ("licence", "license"),
     ("visit", "trip travel"),
     ("arrive", "land"),
+    ("testify", "testifies testified testimony"),
     ("threat", "threaten"),
     ("announce", "unveil outline"),
     ("company", "firm"),
@@ -982,8 +983,27 @@ def _cap_output(match: re.Match[str]) -> str:
     return f"{verb}{match.group(2)}{match.group(3)} quota"
 
 
+# An official's hearing in Congress in the words outlets use for it: "tells senators",
+# "before Senate panel" testify ("Bessent defends Treasury budget before Senate panel" /
+# "Treasury Secretary tells senators IRS overhaul on track").
+_TESTIMONY = re.compile(
+    r"\b(?:tells?|told)\s+(senators|lawmakers|legislators|congress)\b"
+    r"|\bbefore\s+(?:an?\s+|the\s+)?(senate|house|congressional)\s+"
+    r"(panel|committee|subcommittee)\b",
+    re.I,
+)
+
+
+def _testimony(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"testifies to {match.group(1)}"
+    return f"testifies before {match.group(2)} {match.group(3)}"
+
+
 def _rewrite_phrases(text: str) -> str:
     lowered = text.lower()
+    if "tell" in lowered or "told" in lowered or "before" in lowered:
+        text = _TESTIMONY.sub(_testimony, text)
     if "hold" in lowered:
         text = _HOLD_ALONE.sub(" paused ", _ON_HOLD.sub(r"pauses \1", text))
     if " rise" in lowered:

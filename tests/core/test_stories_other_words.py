@@ -59,3 +59,23 @@ def test_a_companys_move_by_a_percentage_is_its_shares_beside_the_measure() -> N
         now=NOW,
         step=timedelta(minutes=10),
     )
+
+
+def test_a_hearing_in_congress_in_other_words_is_one_story() -> None:
+    # "tells senators" and "before Senate panel" both say the official testified: with
+    # the official and the chamber, a third shared word.
+    assert_one_story(
+        "Lutnick defends agency budget before Senate panel",
+        "Commerce Secretary tells senators tariff revenue is rising",
+        now=NOW,
+    )
+    assert_one_story(
+        "Greer defends staffing cuts before Senate committee",
+        "Trade Representative tells senators his office will shrink",
+        now=NOW,
+    )
+    # One chamber's hearing is not the other's.
+    assert_apart(
+        "Greer testifies before Senate panel on China trade deal",
+        "Greer defends China trade deal before House committee",
+    )
