@@ -1358,11 +1358,15 @@ def story_features(title: str, summary: str = "") -> StoryFeatures:
     # A headline too short to join a story needs no subject (and must stay too short).
     opener = _opener(title) if len(title_terms) >= MIN_TITLE_TERMS else None
     fillers = _fillers(title)
-    if "%" in title and _PRICE_MOVE not in title_terms and _OPENING_MOVER.match(title):
-        # "Nvidia falls 4% as US freezes China licences": the company's shares moved, a
-        # market story beside the measure its clause names.
-        if any(filler[0] == "@" for filler in fillers):
-            title_terms = title_terms | {_PRICE_MOVE}
+    # "Nvidia falls 4% as US freezes China licences": the company's shares moved, a market
+    # story beside the measure its clause names.
+    if (
+        "%" in title
+        and _PRICE_MOVE not in title_terms
+        and any(filler[0] == "@" for filler in fillers)
+        and _OPENING_MOVER.match(title)
+    ):
+        title_terms = title_terms | {_PRICE_MOVE}
     if opener is not None:
         subject = _subject(opener[1])
         if subject is not None:
@@ -1627,6 +1631,25 @@ def _background_only(own_a: frozenset[str], b: StoryFeatures) -> bool:
     return (own_a & theirs - _MARKERS).issubset(_COUNTRIES) and own_a.isdisjoint(_REACTION_TERMS)
 
 
+# The people of the sides' tables (not their agencies): who takes part in a call or talks.
+_AGENCIES = {
+    *("whitehouse", "bis", "fed", "fcc", "ftc", "doj", "cfius", "cbp", "usda", "pentagon"),
+    *("mofcom", "pboc", "nbs", "cac", "gacc", "ndrc", "miit", "meti", "boj", "ecb"),
+}
+_PEOPLE = frozenset(_SIDE_OF) - _AGENCIES
+
+
+def _parties_apart(own_a: frozenset[str], own_b: frozenset[str]) -> bool:
+    """Whether two headlines report calls between different people: "Bessent, He Lifeng
+    hold video call" is not "Xi, Trump talk by phone", though both were calls of the two
+    sides a day apart. (Not talks: "US and Chinese trade chiefs meet" names its people by
+    their offices, a guess that "Bessent and He Lifeng begin talks" must not contradict.)"""
+    if "call" not in own_a or "call" not in own_b:
+        return False
+    people_a, people_b = own_a & _PEOPLE, own_b & _PEOPLE
+    return bool(people_a) and bool(people_b) and people_a.isdisjoint(people_b)
+
+
 def _talks_apart(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether the headline terms ``a`` report talks held and ``b`` a measure taken,
     naming no talks at all.
@@ -1855,6 +1878,8 @@ def conflicting(a: StoryFeatures, b: StoryFeatures) -> bool:
             if own_a.isdisjoint(other) and own_b.isdisjoint(one):
                 return True
     if _stages_apart(own_a, own_b) or _talks_apart(own_a, b.title) or _talks_apart(own_b, a.title):
+        return True
+    if _parties_apart(own_a, own_b):
         return True
     if _lift_apart(a, b, own_b) or _lift_apart(b, a, own_a):
         return True

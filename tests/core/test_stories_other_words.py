@@ -79,3 +79,17 @@ def test_a_hearing_in_congress_in_other_words_is_one_story() -> None:
         "Greer testifies before Senate panel on China trade deal",
         "Greer defends China trade deal before House committee",
     )
+
+
+def test_calls_between_different_people_are_different_stories() -> None:
+    # Both calls of the two sides, both on export controls: the callers differ.
+    assert_apart(
+        "Lutnick and Wang Wentao hold phone call on export controls",
+        "Rubio and Wang Yi hold phone call on export controls",
+    )
+    # The same call with one caller named by office is still one story.
+    assert_one_story(
+        "Lutnick and Wang Wentao hold phone call on export controls",
+        "China's commerce minister, Lutnick discuss export controls by phone",
+        now=NOW,
+    )
