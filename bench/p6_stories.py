@@ -320,6 +320,7 @@ DEVELOPMENT_SETS = (
     ("dev8", "dev8 (development, decoys sharing a topic's 3-4 words within minutes)"),
     ("dev9", "dev9 (development, round nine's frames under other names)"),
     ("dev10", "dev10 (development, one event in other words: offices for names, other units)"),
+    ("dev11", "dev11 (development, paraphrases beside the other side's answer)"),
 )
 
 
