@@ -227,6 +227,10 @@ _SYNONYMS_RAW = (
     ("visit", "trip travel"),
     ("arrive", "land"),
     ("testify", "testifies testified testimony"),
+    ("soybean", "soy soya"),
+    # A company's "US operations" are its US business ("TikTok's American operations pass
+    # to Oracle-led group" / "ByteDance signs deal to sell TikTok's US business").
+    ("business", "operations"),
     ("threat", "threaten"),
     ("announce", "unveil outline"),
     ("company", "firm"),
@@ -304,6 +308,7 @@ _PHRASES_RAW = (
     ("talk", "sit down|sits down|sat down|held talks with|hold talks|holds talks|held talks"),
     # A joint statement after talks announces what was agreed: the deal, not the talks.
     ("deal", "joint statement"),
+    ("record", "all-time high|all time high|record high"),
     ("retaliate", "hits back|hit back|strikes back|countermeasures|countermeasure"),
 )
 

@@ -93,3 +93,22 @@ def test_calls_between_different_people_are_different_stories() -> None:
         "China's commerce minister, Lutnick discuss export controls by phone",
         now=NOW,
     )
+
+
+# Round twelve (tests/data/stories/dev11.jsonl): paraphrases of one event.
+
+
+def test_soy_and_an_all_time_high_are_soybeans_and_a_record() -> None:
+    assert_one_story(
+        "Argentina's soybean exports to China hit record in March",
+        "Argentine soy shipments to China reach all-time high",
+        now=NOW,
+    )
+
+
+def test_a_companys_operations_in_a_country_are_its_business_there() -> None:
+    assert_one_story(
+        "Intel sells its China business to local partner",
+        "Intel's China operations go to Tsinghua Unigroup",
+        now=NOW,
+    )
