@@ -407,7 +407,7 @@ _MARKET_WORDS_RAW = "stock share dow nasdaq wall futures yuan selloff rout"
 # "US tightens chip export controls on China").
 _GOODS_RAW = (
     "earth chip soybean battery lithium graphite gallium germanium antimony tungsten steel "
-    "aluminium aluminum drone solar"
+    "aluminium aluminum drone solar wheat corn sorghum pork beef chicken cotton"
 )
 
 _SPELLED = {

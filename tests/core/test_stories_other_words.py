@@ -112,3 +112,11 @@ def test_a_companys_operations_in_a_country_are_its_business_there() -> None:
         "Intel's China operations go to Tsinghua Unigroup",
         now=NOW,
     )
+
+
+def test_one_countrys_record_exports_of_two_crops_are_two_stories() -> None:
+    # Farm goods are goods too: a record for soybeans is not one for wheat.
+    assert_apart(
+        "Argentina's soybean exports to China hit record in March",
+        "Argentina's wheat exports to China hit record in March",
+    )
