@@ -1791,11 +1791,12 @@ _IN_PASSING_NOUNS = (
     r"firms?|compan(?:y|ies)|businesses|exporters?|importers?|contractors?|entities"
     r"|manufacturers?|makers?|chipmakers?|suppliers?|goods|products|imports|exports"
     r"|farmers|students|nationals|citizens|investors|customers|buyers|brands?"
+    r"|ships|vessels|fleets|tankers|carriers|airlines"
 )
 _IN_PASSING = {
     side: re.compile(
         rf"(?:\b(?i:to|into|in|from)\s+(?:{words})\b(?!['’]s)"
-        rf"|\b(?:{words})(?:\s+[\w-]+){{0,2}}?\s+(?i:{_IN_PASSING_NOUNS})\b)"
+        rf"|\b(?:{words})(?:-\w+)?(?:\s+[\w-]+){{0,2}}?\s+(?i:{_IN_PASSING_NOUNS})\b)"
     )
     for side, words in _COUNTRY_WORDS.items()
 }

@@ -120,3 +120,18 @@ def test_one_countrys_record_exports_of_two_crops_are_two_stories() -> None:
         "Argentina's soybean exports to China hit record in March",
         "Argentina's wheat exports to China hit record in March",
     )
+
+
+def test_the_other_sides_ships_are_named_in_passing() -> None:
+    # "Chinese-built tankers" and "American tankers" name the ships' country, not its
+    # government: Washington's fees and Beijing's answer are two stories.
+    assert_apart(
+        "US to charge docking fees on Chinese-built tankers",
+        "Beijing hits back with charges on American tankers",
+    )
+    # Beijing's fees told twice are one.
+    assert_one_story(
+        "China to charge docking fees on US-owned tankers",
+        "Beijing hits back with charges on American tankers",
+        now=NOW,
+    )
