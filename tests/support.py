@@ -84,6 +84,16 @@ async def core_for(
         yield core
 
 
+@contextlib.asynccontextmanager
+async def rare_earth_core(tmp_path: Path, now: datetime, *, feed: str) -> AsyncIterator[Core]:
+    """A real core at ``now`` reading one operator feed, with one watch: "rare earth"."""
+    settings = make_settings(
+        tmp_path, feeds=[feed], watches=[{"query": '"rare earth"', "name": "rare earth"}]
+    )
+    async with core_for(settings, clock=FakeClock(now)) as core:
+        yield core
+
+
 async def stored_headlines(
     core: Core,
     headlines: Sequence[tuple[str, int]],

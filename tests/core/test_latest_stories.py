@@ -16,7 +16,7 @@ from bot.app import Core
 from bot.core.api import Caller
 from bot.core.articles import Article
 from bot.store import ingest
-from tests.support import FakeClock, core_for, make_settings
+from tests.support import rare_earth_core
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 A = Caller("slack:CA", "slack:TA", "slack:UA", can_manage=True)
@@ -25,12 +25,7 @@ B = Caller("slack:CB", "slack:TB", "slack:UB", can_manage=True)
 
 @pytest.fixture
 async def core(tmp_path: Path) -> AsyncIterator[Core]:
-    settings = make_settings(
-        tmp_path,
-        feeds=["https://wire.example/rss"],
-        watches=[{"query": '"rare earth"', "name": "rare earth"}],
-    )
-    async with core_for(settings, clock=FakeClock(NOW)) as opened:
+    async with rare_earth_core(tmp_path, NOW, feed="https://wire.example/rss") as opened:
         yield opened
 
 

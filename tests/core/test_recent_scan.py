@@ -16,7 +16,7 @@ from bot.app import Core
 from bot.core import service
 from bot.core.api import Caller
 from bot.core.trend import PNG_MAGIC, render_trend_png
-from tests.support import FakeClock, core_for, make_settings, stored_headlines
+from tests.support import FakeClock, core_for, make_settings, rare_earth_core, stored_headlines
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 A = Caller("slack:CA", "slack:T1", "slack:UA", can_manage=True)
@@ -27,12 +27,7 @@ FILLER = [(f"Port fees rise at dock {i}", i) for i in range(1, 31)]  # 30 newer 
 async def core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Core]:
     monkeypatch.setattr(service, "SCAN_PAGE", 4)
     monkeypatch.setattr(service, "SCAN_MAX", 40)
-    settings = make_settings(
-        tmp_path,
-        feeds=["https://news.example/rss"],
-        watches=[{"query": '"rare earth"', "name": "rare earth"}],
-    )
-    async with core_for(settings, clock=FakeClock(NOW)) as opened:
+    async with rare_earth_core(tmp_path, NOW, feed="https://news.example/rss") as opened:
         yield opened
 
 
