@@ -321,6 +321,7 @@ DEVELOPMENT_SETS = (
     ("dev9", "dev9 (development, round nine's frames under other names)"),
     ("dev10", "dev10 (development, one event in other words: offices for names, other units)"),
     ("dev11", "dev11 (development, paraphrases beside the other side's answer)"),
+    ("dev12", "dev12 (development, wire and state-media wording of one event, beside the next)"),
 )
 
 
