@@ -228,6 +228,8 @@ _SYNONYMS_RAW = (
     ("arrive", "land"),
     ("testify", "testifies testified testimony"),
     ("soybean", "soy soya"),
+    ("auto", "autos car cars vehicle vehicles automobile automobiles"),
+    ("mineral", "minerals"),
     # A company's "US operations" are its US business ("TikTok's American operations pass
     # to Oracle-led group" / "ByteDance signs deal to sell TikTok's US business").
     ("business", "operations"),
@@ -245,7 +247,7 @@ _SYNONYMS_RAW = (
     ("suspend", "pause delay postpone freeze suspension"),
     ("raise", "hike increase boost"),
     ("cut", "lower reduce slash halve"),
-    ("ban", "bar block prohibit"),
+    ("ban", "bar block prohibit embargo embargoes"),
     ("sanction", "blacklist"),
     ("impose", "slap hit"),
     # One equity market under its many names: the markets desk's story either way.

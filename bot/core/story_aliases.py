@@ -292,6 +292,7 @@ ALIAS_SYNONYMS = (
 MEMBERS = (
     ("eda", "synopsys cadence"),
     ("feedstock", "ethane propane naphtha"),
+    ("mineral", "gallium germanium antimony graphite tungsten"),
 )
 
 # Whose side a speaker is on: the government a person or agency speaks for (comparison

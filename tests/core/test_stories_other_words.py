@@ -135,3 +135,25 @@ def test_the_other_sides_ships_are_named_in_passing() -> None:
         "Beijing hits back with charges on American tankers",
         now=NOW,
     )
+
+
+# Round thirteen (tests/data/stories/dev12.jsonl): wire and state-media wording.
+
+
+def test_an_embargo_is_a_ban_and_gallium_a_critical_mineral() -> None:
+    # Three hours apart: the full bar, which the shared words alone did not reach.
+    assert_one_story(
+        "Beijing lifts embargo on critical minerals exports to US",
+        "China suspends ban on antimony, tungsten exports to US",
+        now=NOW,
+        step=timedelta(hours=3),
+    )
+
+
+def test_cars_vehicles_and_autos_are_one_word() -> None:
+    for headline in (
+        "US and South Korea settle car tariff dispute",
+        "Seoul, Washington strike deal on vehicle levies",
+        "Mexico, US agree to cut auto tariffs",
+    ):
+        assert "auto" in story_features(headline).title, headline
