@@ -728,7 +728,8 @@ class Wirewatch:
         ]
         if row.held_reason:
             lines.append(f"Not alerted: {row.held_reason}.")
-        story = await self.store.story_articles(row.story_key)
+        # Another workspace's own feed may carry the story too: never named here.
+        story = await self.store.story_articles(row.story_key, visible_to=caller.tenant)
         if story and story[0].id != row.id:
             first = story[0]
             lines.append(

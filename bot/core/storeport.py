@@ -236,8 +236,9 @@ class ArticlesStore(Protocol):
         """One stored article (a row with its feed's URL), or None."""
         ...
 
-    async def story_articles(self, story_key: str) -> list[Any]:
-        """Every stored article of a story, oldest first."""
+    async def story_articles(self, story_key: str, *, visible_to: str | None = None) -> list[Any]:
+        """Every stored article of a story, oldest first; with ``visible_to``, only from
+        feeds that workspace may see."""
         ...
 
     async def alerts_for_story(self, story_key: str) -> list[Any]:

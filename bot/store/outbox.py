@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.alerts import StoryArticle, news_of_their_own, other_outlets
 from bot.core.models import Alert
-from bot.store.schema import alerts, articles, feeds, notices, posts, watches
+from bot.store.schema import alerts, articles, feeds, notices, posts, subscriptions, watches
+from bot.store.visibility import visible_feeds
 
 
 class Outbox:
@@ -161,19 +162,31 @@ class Outbox:
                 watches.c.name.label("watch_name"),
                 watches.c.mention,
                 feeds.c.url.label("feed_url"),
+                # The workspace of the channel: its coverage names only what it may read.
+                func.coalesce(subscriptions.c.tenant, watches.c.tenant).label("reader"),
             )
             .select_from(
                 alerts.join(articles, articles.c.id == alerts.c.article_id)
                 .join(watches, watches.c.id == alerts.c.watch_id)
                 .outerjoin(feeds, feeds.c.id == articles.c.feed_id)
+                .outerjoin(
+                    subscriptions,
+                    and_(
+                        subscriptions.c.watch_id == alerts.c.watch_id,
+                        subscriptions.c.destination == alerts.c.destination,
+                    ),
+                )
             )
             .where(alerts.c.id.in_(list(ids)))
             .order_by(alerts.c.id)
         )
         rows = (await conn.execute(q)).all()
-        stories = {r.story_key for r in rows}
-        others: dict[str, list[StoryArticle]] = {}
-        if stories:
+        others: dict[tuple[str | None, str], list[StoryArticle]] = {}
+        for reader in {r.reader for r in rows}:
+            stories = {r.story_key for r in rows if r.reader == reader}
+            conds = [articles.c.story_key.in_(stories)]
+            if reader is not None:
+                conds.append(visible_feeds(reader))
             for s in await conn.execute(
                 select(
                     articles.c.story_key,
@@ -182,21 +195,24 @@ class Outbox:
                     articles.c.title,
                     articles.c.summary,
                 )
-                .where(articles.c.story_key.in_(stories))
+                .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                .where(*conds)
                 .order_by(articles.c.id)
             ):
-                others.setdefault(s.story_key, []).append(
+                others.setdefault((reader, s.story_key), []).append(
                     StoryArticle(s.source, s.title, s.summary, s.url)
                 )
         # One story's alerts (a watch per destination) share their article: worked out once.
-        further: dict[str, tuple[tuple[str, str, str], ...]] = {}
+        further: dict[tuple[str | None, str], tuple[tuple[str, str, str], ...]] = {}
         out: list[Alert] = []
         for r in rows:
-            story = others.get(r.story_key, [])
+            story = others.get((r.reader, r.story_key), [])
             also, coverage = other_outlets(r.source, r.url, [(s.source, s.url) for s in story])
-            if r.url not in further:
+            if (r.reader, r.url) not in further:
                 alerted = StoryArticle(r.source, r.title, r.summary, r.url)
-                further[r.url] = news_of_their_own(alerted, story) if len(story) > 1 else ()
+                further[(r.reader, r.url)] = (
+                    news_of_their_own(alerted, story) if len(story) > 1 else ()
+                )
             out.append(
                 Alert(
                     id=r.id,
@@ -218,7 +234,7 @@ class Outbox:
                     mention=r.mention,
                     updated=r.article_updated_at is not None,
                     coverage=coverage,
-                    further=further[r.url],
+                    further=further[(r.reader, r.url)],
                     digest=r.digest,
                 )
             )

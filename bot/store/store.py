@@ -54,6 +54,7 @@ from bot.store.schema import (
     subscriptions,
     watches,
 )
+from bot.store.visibility import visible_feeds
 
 log = logging.getLogger(__name__)
 
@@ -444,16 +445,6 @@ class Store(Outbox):
                 ).scalar_one()
             )
 
-    def _visible_feeds(self, tenant: str) -> Any:
-        """A WHERE clause for feeds whose items ``tenant`` may see."""
-        owned = select(feed_owners.c.feed_id).where(feed_owners.c.tenant == tenant)
-        anyone_owns = select(feed_owners.c.feed_id)
-        return or_(
-            feeds.c.source.in_(GLOBAL_SOURCES),
-            feeds.c.id.in_(owned),
-            ~feeds.c.id.in_(anyone_owns),
-        )
-
     async def sync_config(
         self,
         *,
@@ -558,7 +549,7 @@ class Store(Outbox):
         """Active feeds; with ``visible_to``, only those that workspace may see."""
         conds = [feeds.c.active.is_(True)]
         if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+            conds.append(visible_feeds(visible_to))
         async with self.engine.connect() as conn:
             rows = await conn.execute(select(feeds).where(*conds).order_by(feeds.c.id))
             return [_feed_info(r, self.failing_after) for r in rows]
@@ -569,7 +560,7 @@ class Store(Outbox):
             cond = or_(cond, feeds.c.id == int(ref.lstrip("#")))
         conds = [cond, feeds.c.active.is_(True)]
         if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+            conds.append(visible_feeds(visible_to))
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(feeds).where(*conds))).first()
             return None if row is None else _feed_info(row, self.failing_after)
@@ -852,7 +843,7 @@ class Store(Outbox):
         may see, when given."""
         conds = [articles.c.first_seen_at >= since]
         if visible_to is not None:
-            conds.append(self._visible_feeds(visible_to))
+            conds.append(visible_feeds(visible_to))
         return conds
 
     def _recent(self, *columns: Any, since: datetime, visible_to: str | None) -> Any:
@@ -943,7 +934,7 @@ class Store(Outbox):
             found = await conn.execute(
                 select(articles.c.id)
                 .select_from(articles.join(feeds, feeds.c.id == articles.c.feed_id))
-                .where(articles.c.id == article_id, self._visible_feeds(tenant))
+                .where(articles.c.id == article_id, visible_feeds(tenant))
             )
             return found.first() is not None
 
@@ -974,12 +965,16 @@ class Store(Outbox):
                 )
             ).first()
 
-    async def story_articles(self, story_key: str) -> list[Any]:
+    async def story_articles(self, story_key: str, *, visible_to: str | None = None) -> list[Any]:
+        conds = [articles.c.story_key == story_key]
+        if visible_to is not None:
+            conds.append(visible_feeds(visible_to))
         async with self.engine.connect() as conn:
             return list(
                 await conn.execute(
                     select(articles.c.id, articles.c.url, articles.c.source, articles.c.title)
-                    .where(articles.c.story_key == story_key)
+                    .select_from(_WITH_FEED)
+                    .where(*conds)
                     .order_by(articles.c.id)
                 )
             )

@@ -115,3 +115,50 @@ async def test_an_outlet_only_one_workspace_reads_is_named_to_that_workspace_onl
     for search in (await core.api.latest(B, limit=5), await core.api.test_query(B, "curbs")):
         [shown] = search.articles
         assert (shown.source, shown.also_reported_by, shown.coverage) == ("Wire", (), ())
+
+
+async def test_why_names_only_the_outlets_the_asking_workspace_reads(core: Core) -> None:
+    # Workspace A's own feed carried the story first; workspace B asks about the
+    # operator's article of it.
+    feed, own = await feed_ids(core)
+    await store(
+        core,
+        ("PrivateDesk", "Scoop: China to widen rare earth curbs", "s-curbs", own, 40),
+        ("Wire", "China widens rare earth curbs", "s-curbs", feed, 30),
+    )
+    told_b = "\n".join((await core.api.why(B, "https://wire.test/30")).lines)
+    assert "PrivateDesk" not in told_b and "Scoop" not in told_b
+    told_a = "\n".join((await core.api.why(A, "https://wire.test/30")).lines)
+    assert "Same story as “Scoop: China to widen rare earth curbs” from PrivateDesk" in told_a
+
+
+async def test_an_alerts_coverage_names_only_what_its_channels_workspace_reads(
+    core: Core,
+) -> None:
+    # Both workspaces' channels follow the operator's watch; the story's first outlet is
+    # workspace A's own feed. B's alert must not carry A's outlet, its link or headline.
+    for caller in (A, B):
+        await core.api.subscribe(caller, ["rare earth"])
+    [watch] = await core.store.watch_infos()
+    feed, own = await feed_ids(core)
+    await store(
+        core,
+        ("PrivateDesk", "Scoop: China to widen rare earth curbs", "s-curbs", own, 40),
+        ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30),
+    )
+
+    def queue(conn: Connection) -> list[int]:
+        wire = ingest.articles_by_url(conn, ["https://wire.test/30"])["https://wire.test/30"]
+        rows = [
+            ingest.AlertRow(watch.id, caller.destination, "s-curbs", wire.id, ("rare earth",))
+            for caller in (A, B)
+        ]
+        return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, NOW)]
+
+    ids = await core.store.run_write(queue)
+    by_channel = {a.destination: a for a in await core.store.alerts_by_ids(ids)}
+    for_b = by_channel[B.destination]
+    assert for_b.also_reported_by == () and for_b.coverage == () and for_b.further == ()
+    for_a = by_channel[A.destination]
+    assert for_a.also_reported_by == ("PrivateDesk",)
+    assert for_a.coverage == (("PrivateDesk", "https://privatedesk.test/40"),)
