@@ -367,9 +367,8 @@ def test_hand_labelled_trade_stories_cluster_with_precision_of_at_least_98_perce
     The recall floors sit a little under what bench/p6_stories.py measured (development
     0.942, 0.964, 0.987 and 0.968 in round four; 0.951, 0.988, 1.000, 1.000 and dev5's
     0.922 in round five; dev7's 0.938 in round seven; dev8's 0.952 in round ten; dev9's
-    1.000 in round ten; dev10's 1.000 in round eleven; dev11's 0.909 in round twelve; dev12's 0.963 in round
-    thirteen; held
-    out 0.800 in round two): they
+    1.000 in round ten; dev10's 1.000 in round eleven; dev11's 0.909 in round twelve;
+    dev12's 0.963 in round thirteen; held out 0.800 in round two): they
     catch a regression, they were not tuned to.
 
     The labelled sets are hard on purpose (same topic, different event; opposite actions;
