@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -375,23 +375,25 @@ class Wirewatch:
                     if matched is not None:
                         leads[r.story_key] = _article_view(r, matched=matched, query=parsed)
                         if len(leads) >= limit:
-                            return ArticleSearch(await self._outlets(caller, leads, since))
+                            found = await self._outlets(caller, [*leads.values()], since)
+                            return ArticleSearch(found)
                 read += len(rows)
                 if rows:
                     oldest = rows[-1].published
-        found = await self._outlets(caller, leads, since)
+        found = await self._outlets(caller, [*leads.values()], since)
         if not bounded:
             return ArticleSearch(found)
         return ArticleSearch(found, searched_back_to=oldest, read=read)
 
     async def _outlets(
-        self, caller: Caller, leads: Mapping[str, ArticleView], since: datetime
+        self, caller: Caller, leads: Sequence[ArticleView], since: datetime
     ) -> tuple[ArticleView, ...]:
         """``leads`` (one per story) with the other outlets ``caller`` may see carry them."""
         if not leads:
             return ()
-        outlets = await self.store.story_outlets(list(leads), since=since, visible_to=caller.tenant)
-        return with_outlets(list(leads.values()), outlets)
+        keys = [lead.story_key for lead in leads]
+        outlets = await self.store.story_outlets(keys, since=since, visible_to=caller.tenant)
+        return with_outlets(leads, outlets)
 
     async def _recent_scan(
         self, caller: Caller, *, since: datetime | None = None, limit: int | None = None
@@ -431,8 +433,7 @@ class Wirewatch:
             if len(leads) >= limit or len(rows) < read or read >= LATEST_READ_MAX:
                 break
             read = min(read * LATEST_READ_AHEAD, LATEST_READ_MAX)
-        by_story = {lead.story_key: lead for lead in leads}
-        return ArticleSearch(await self._outlets(caller, by_story, since))
+        return ArticleSearch(await self._outlets(caller, leads, since))
 
     # ---- feeds --------------------------------------------------------------------------
 
