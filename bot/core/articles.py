@@ -498,7 +498,6 @@ def _fallback_title(summary: str, canonical: str | None) -> str:
     return _truncate(title, TITLE_FALLBACK_CHARS) if len(title) > TITLE_FALLBACK_CHARS else title
 
 
-@lru_cache(maxsize=4096)  # called with the same few feed URLs for every entry
 def _relayed_publisher(link: str | None, canonical: str | None) -> str | None:
     """The host of the article a redirector link leads to (Google Alerts' google.com/url,
     a Facebook or Tumblr wrapper): its publisher, where the feed only relays it. Without
@@ -514,6 +513,7 @@ def _relayed_publisher(link: str | None, canonical: str | None) -> str | None:
     return _host(canonical).removeprefix("www.") or None
 
 
+@lru_cache(maxsize=4096)  # called with the same few feed URLs for every entry
 def _host(url: str) -> str:
     try:
         return (urlsplit(url).hostname or "").lower()
