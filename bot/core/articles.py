@@ -59,6 +59,9 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("l.facebook.com", "/l.php", ("u",)),
     ("lm.facebook.com", "/l.php", ("u",)),
     ("t.umblr.com", "/redirect", ("z",)),
+    # Bing News search feeds link through a click counter whose parameters change with
+    # every fetch: unwrapped, one article is one URL however often it is fetched.
+    ("bing.com", "/news/apiclick.aspx", ("url",)),
 )
 _REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
 _REDIRECT_MARKS = tuple(path + "?" for path in _REDIRECT_PATHS)
@@ -101,7 +104,8 @@ def canonical_url(url: str, *, base: str | None = None, keep_fragment: bool = Fa
     the fragment (unless ``keep_fragment``: some feeds address items by anchor) and
     tracking parameters (``utm_*``, ``fbclid``, ...); sorts the remaining parameters;
     unwraps redirectors that carry the target in a parameter (google.com/url,
-    news.google.com/news/url, l.facebook.com) and old-format news.google.com/rss/articles/
+    news.google.com/news/url, l.facebook.com, Bing News' click counter) and old-format
+    news.google.com/rss/articles/
     links, whose token holds the URL. Current Google News tokens stay as they are:
     resolving them needs a request. Non-HTTP URLs come back trimmed only.
     """

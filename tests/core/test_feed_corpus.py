@@ -28,6 +28,7 @@ EXPECTED: dict[str, int | str] = {
     "api-json-not-a-feed.json": "fails: not a feed: JSON document is not a JSON Feed",
     "atom-namespace-odd-prefix.rss": 1,
     "atom-no-declaration.atom": 2,
+    "bing-news-search.rss": 2,
     "blank-lines-before-declaration.rss": 1,
     "bogus-prolog.rss": 2,
     "cdata-whitespace-no-guid.rss": 2,
@@ -412,6 +413,24 @@ def test_google_alerts_links_unwrapped_and_bold_stripped() -> None:
     assert articles[1].title == "The rare-earth garden: a mineral collector's story"
     # The alert feed only relays: each article's publisher is where its link leads.
     assert [a.source for a in articles] == ["pacificledger.example", "hobbyrocks.example"]
+
+
+def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:
+    """Bing News: the click counter is unwrapped (tracking dropped), and each article is
+    its target host's, not "port fees - BingNews"."""
+    url = "https://www.bing.com/news/search?q=port+fees&format=rss"
+    feed = _parse("bing-news-search.rss", url)
+    articles = [
+        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
+        for e in feed.entries
+    ]
+    assert [(a.url, a.source) for a in articles if a is not None] == [
+        (
+            "https://www.harbordaily.example/business/2026/11/port-fees-take-effect.html",
+            "harbordaily.example",
+        ),
+        ("https://pacificledger.example/shipping/reroute", "pacificledger.example"),
+    ]
 
 
 def test_relative_links_resolve_against_feed_link_and_url() -> None:

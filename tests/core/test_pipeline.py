@@ -281,3 +281,32 @@ async def test_one_fetch_per_feed_per_cycle_however_many_watches(tmp_path: Path)
         server.set_feed("/r.rss", rss([item("a", "Rare find", clock)]))
         await poll(settings, clock)
         assert server.hits("/r.rss") == 1
+
+
+async def test_a_bing_news_item_fetched_again_with_a_new_click_id_never_alerts_twice(
+    tmp_path: Path,
+) -> None:
+    """Bing News search feeds link through a click counter whose ``tid`` changes on every
+    fetch, with no guid: the article behind it is one item, and its outlet is its host."""
+    clock = FakeClock()
+    target = "https%3a%2f%2fwww.harbordaily.example%2fports%2frare-earth-magnets.html"
+
+    def bing(tid: str, title: str = "Rare earth magnets pile up at US ports") -> dict[str, Any]:
+        return {
+            "title": title,
+            "link": f"http://www.bing.com/news/apiclick.aspx?ref=FexRss&tid={tid}&url={target}",
+            "description": f"{title}. More to follow.",
+            "pubDate": clock.now() - timedelta(minutes=20),
+        }
+
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/bing.rss")], watches=WATCHES)
+        server.set_feed("/bing.rss", rss([item("seed", "Markets open", clock)]))
+        await poll(settings, clock)
+        server.set_feed("/bing.rss", rss([bing("A1")], title="rare earth - BingNews"))
+        first = await poll(settings, clock)
+        assert [(a.url, a.source) for a in first] == [
+            ("https://www.harbordaily.example/ports/rare-earth-magnets.html", "harbordaily.example")
+        ]
+        server.set_feed("/bing.rss", rss([bing("B2")], title="rare earth - BingNews"))
+        assert await poll(settings, clock) == []
