@@ -186,6 +186,7 @@ class StoredArticle(NamedTuple):
     story_key: str
     held_reason: str | None
     title: str = ""
+    feed_id: int | None = None  # the feed it was first stored from (None: since removed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,13 +233,16 @@ class RetitledArticle:
     title: str
     summary: str
     story_key: str
+    feed_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Placement:
     articles: tuple[ArticleIntent, ...] = ()
     alerts: tuple[AlertIntent, ...] = ()  # oldest article first
-    grown: tuple[str, ...] = ()  # stories another outlet joined: their messages grow
+    # (story, the joining outlet's feed id): the story's messages grow, where their
+    # channel's workspace may read that feed.
+    grown: tuple[tuple[str, int], ...] = ()
     retitled: tuple[RetitledArticle, ...] = ()
 
 
@@ -544,14 +548,14 @@ def place_articles(
     now = plan.now
     stored = facts.stored
     retitled = tuple(
-        RetitledArticle(was.id, r.title, r.summary, was.story_key)
+        RetitledArticle(was.id, r.title, r.summary, was.story_key, was.feed_id)
         for r in plan.retitles
         if (was := stored.get(r.url)) is not None
         and decide.headline_changed_materially(was.title, r.title)
     )
     intents: list[ArticleIntent] = []
     story_of: dict[str, str] = {url: a.story_key for url, a in stored.items()}
-    grown: dict[str, None] = {}
+    grown: dict[tuple[str, int], None] = {}
     for fresh in plan.fresh:
         looked_up = held_lookups(fresh.decisions, now, stories.window)
         for d in fresh.decisions:
@@ -567,7 +571,7 @@ def place_articles(
                 found = stories.find(features, now)
                 story_key = found or story_key_for_url(article.url)
                 if found is not None:
-                    grown[found] = None  # another outlet's copy: the story's messages grow
+                    grown[(found, fresh.feed.id)] = None  # the story's messages grow
                 if d.alert:
                     # Held items (a new feed's backlog, old news) are not indexed: the index
                     # is for stories that can still alert; a seeding poll brings thousands.

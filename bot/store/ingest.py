@@ -64,6 +64,7 @@ from bot.store.schema import (
     subscriptions,
     watches,
 )
+from bot.store.visibility import feed_reach, reaches
 
 # Bound parameters per statement: SQLite (3.32+) and PostgreSQL allow 32,766; stay under.
 _CHUNK = 5000
@@ -205,12 +206,12 @@ def articles_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, StoredAr
         # all unknown): one JSON array bound once, where an IN list of that many values
         # cost SQLAlchemy as much Python as SQLite's own index probes.
         rows = conn.exec_driver_sql(
-            "SELECT id, url, story_key, held_reason, title FROM articles"
+            "SELECT id, url, story_key, held_reason, title, feed_id FROM articles"
             " WHERE url IN (SELECT value FROM json_each(?))",
             (json.dumps(list(urls)),),
         )
         for r in rows:
-            out[r[1]] = StoredArticle(r[0], r[2], r[3], r[4])
+            out[r[1]] = StoredArticle(r[0], r[2], r[3], r[4], r[5])
         return out
     for i in range(0, len(urls), _CHUNK):
         rows = conn.execute(
@@ -220,10 +221,11 @@ def articles_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, StoredAr
                 articles.c.story_key,
                 articles.c.held_reason,
                 articles.c.title,
+                articles.c.feed_id,
             ).where(articles.c.url.in_(list(urls[i : i + _CHUNK])))
         )
         for r in rows:
-            out[r.url] = StoredArticle(r.id, r.story_key, r.held_reason, r.title)
+            out[r.url] = StoredArticle(r.id, r.story_key, r.held_reason, r.title, r.feed_id)
     return out
 
 
@@ -334,7 +336,9 @@ def _insert_articles_sqlite(
     for v in values:
         url = v["url"]
         if url in ids and url not in stored:
-            stored[url] = StoredArticle(ids[url], v["story_key"], v["held_reason"], v["title"])
+            stored[url] = StoredArticle(
+                ids[url], v["story_key"], v["held_reason"], v["title"], v["feed_id"]
+            )
     return stored
 
 
@@ -373,10 +377,14 @@ def _insert_articles_returning(
             articles.c.story_key,
             articles.c.held_reason,
             articles.c.title,
+            articles.c.feed_id,
         ),
         list(values),
     )
-    return {r.url: StoredArticle(r.id, r.story_key, r.held_reason, r.title) for r in result}
+    return {
+        r.url: StoredArticle(r.id, r.story_key, r.held_reason, r.title, r.feed_id)
+        for r in result
+    }
 
 
 def insert_alerts(
@@ -504,24 +512,52 @@ def insert_notices(
     conn.execute(insert(notices), values)
 
 
-def touch_posts(conn: Connection, story_keys: Sequence[str]) -> int:
-    """Stories that grew (another outlet, another watch): their messages need an edit.
+def touch_posts(conn: Connection, grown: Sequence[tuple[str, int | None]]) -> int:
+    """Stories that grew, each with the feed that grew it (None: since removed): the
+    messages showing them need an edit. A message names only the feeds its channel's
+    workspace may read, so a story grown by one workspace's own feed is edited there
+    alone: elsewhere the edit would show nothing new, and tell that something moved.
     Returns how many messages were marked."""
-    if not story_keys:
+    if not grown:
         return 0
+    growers: dict[str, set[int | None]] = {}
+    for story_key, feed_id in grown:
+        growers.setdefault(story_key, set()).add(feed_id)
+    reach = feed_reach(conn, sorted({f for _, f in grown if f is not None}))
+    keys = sorted(growers)
     pairs: set[tuple[str, str]] = set()
-    for start in range(0, len(story_keys), _CHUNK):
-        chunk = list(story_keys[start : start + _CHUNK])
+    for start in range(0, len(keys), _CHUNK):
         rows = conn.execute(
-            select(alerts.c.destination, alerts.c.message_id)
+            select(
+                alerts.c.destination,
+                alerts.c.message_id,
+                alerts.c.story_key,
+                func.coalesce(subscriptions.c.tenant, watches.c.tenant).label("reader"),
+            )
+            .select_from(
+                alerts.join(watches, watches.c.id == alerts.c.watch_id).outerjoin(
+                    subscriptions,
+                    and_(
+                        subscriptions.c.watch_id == alerts.c.watch_id,
+                        subscriptions.c.destination == alerts.c.destination,
+                    ),
+                )
+            )
             .where(
-                alerts.c.story_key.in_(chunk),
+                alerts.c.story_key.in_(keys[start : start + _CHUNK]),
                 alerts.c.state == "sent",
                 alerts.c.message_id.is_not(None),
             )
             .distinct()
         )
-        pairs.update((r.destination, r.message_id) for r in rows)
+        for r in rows:
+            if any(
+                # A feed since removed shows to the operator's channels alone, as in
+                # the alert's own read (``visible_feeds``).
+                reaches(() if f is None else reach.get(f, ()), r.reader)
+                for f in growers[r.story_key]
+            ):
+                pairs.add((r.destination, r.message_id))
     if not pairs:
         return 0
     ordered = sorted(pairs)  # one lock order across instances
@@ -674,7 +710,7 @@ def apply_plan(
             .where(articles.c.id == r.article_id)
             .values(title=r.title, summary=r.summary, updated_at=now)
         )
-    touch_posts(conn, sorted({r.story_key for r in placement.retitled}))
+    touch_posts(conn, list(dict.fromkeys((r.story_key, r.feed_id) for r in placement.retitled)))
     set_seen_notes(conn, dict(plan.seen_notes))
     inserted = insert_articles(
         conn,

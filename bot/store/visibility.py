@@ -4,9 +4,10 @@ by it, an alert's coverage included (its channel's workspace)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 
 from bot.core.storeport import GLOBAL_SOURCES
 from bot.store.schema import feed_owners, feeds
@@ -21,3 +22,30 @@ def visible_feeds(tenant: str) -> Any:
         feeds.c.id.in_(owned),
         ~feeds.c.id.in_(anyone_owns),
     )
+
+
+def feed_reach(conn: Connection, feed_ids: Sequence[int]) -> dict[int, tuple[str, ...] | None]:
+    """Each feed's reach: the workspaces that may read it, None for everyone (the
+    operator's feeds, and those no workspace owns). A feed since removed is absent."""
+    if not feed_ids:
+        return {}
+    ids = list(feed_ids)
+    owners: dict[int, set[str]] = {}
+    for feed_id, tenant in conn.execute(
+        select(feed_owners.c.feed_id, feed_owners.c.tenant).where(feed_owners.c.feed_id.in_(ids))
+    ):
+        owners.setdefault(feed_id, set()).add(tenant)
+    return {
+        feed_id: None
+        if source in GLOBAL_SOURCES or feed_id not in owners
+        else tuple(sorted(owners[feed_id]))
+        for feed_id, source in conn.execute(
+            select(feeds.c.id, feeds.c.source).where(feeds.c.id.in_(ids))
+        )
+    }
+
+
+def reaches(reach: tuple[str, ...] | None, reader: str | None) -> bool:
+    """Whether a feed of this reach shows to a channel of workspace ``reader`` (None: the
+    operator's destinations, which see every feed; a reach of () shows to them alone)."""
+    return reach is None or reader is None or reader in reach

@@ -162,3 +162,40 @@ async def test_an_alerts_coverage_names_only_what_its_channels_workspace_reads(
     for_a = by_channel[A.destination]
     assert for_a.also_reported_by == ("PrivateDesk",)
     assert for_a.coverage == (("PrivateDesk", "https://privatedesk.test/40"),)
+
+
+async def test_a_story_grown_by_a_workspaces_own_feed_edits_only_that_workspaces_message(
+    core: Core,
+) -> None:
+    # Both workspaces' channels got the operator feed's alert of one story. Workspace A's
+    # own feed then carries it: A's message grows (it names A's outlet); B's would show
+    # nothing new, and an edit would still tell B that something moved.
+    for caller in (A, B):
+        await core.api.subscribe(caller, ["rare earth"])
+    [watch] = await core.store.watch_infos()
+    feed, own = await feed_ids(core)
+    await store(
+        core, ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30)
+    )
+
+    def queue(conn: Connection) -> list[int]:
+        wire = ingest.articles_by_url(conn, ["https://wire.test/30"])["https://wire.test/30"]
+        rows = [
+            ingest.AlertRow(watch.id, caller.destination, "s-curbs", wire.id, ("rare earth",))
+            for caller in (A, B)
+        ]
+        return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, NOW)]
+
+    ids = await core.store.run_write(queue)
+    for alert_id, message in zip(ids, ("m-a", "m-b"), strict=True):
+        await core.store.mark_sent([alert_id], message_id=message, now=NOW)
+
+    async def due() -> set[str]:
+        return set(await core.store.edit_destinations(NOW + timedelta(minutes=1)))
+
+    assert await due() == set()
+    marked = await core.store.run_write(lambda conn: ingest.touch_posts(conn, [("s-curbs", own)]))
+    assert marked == 1 and await due() == {A.destination}
+    # The operator's feed growing it reaches both.
+    marked = await core.store.run_write(lambda conn: ingest.touch_posts(conn, [("s-curbs", feed)]))
+    assert marked == 2 and await due() == {A.destination, B.destination}

@@ -130,7 +130,7 @@ def test_a_seeding_poll_still_joins_a_held_item_to_a_story_the_index_holds() -> 
         "s-rare",
         story_key_for_url("https://outlet.example/1"),
     ]
-    assert placed.grown == ("s-rare",)
+    assert placed.grown == (("s-rare", 1),)  # with the feed that grew it
     assert len(stories) == 1  # held items are looked up, never indexed
 
 
@@ -156,7 +156,7 @@ def test_a_seeding_poll_looks_up_only_its_newest_held_items_within_the_window() 
     n = intents.HELD_LOOKUPS
     assert keys[n] == story_key_for_url(f"https://outlet.example/{n}")  # past the newest N
     assert keys[n + 1] == story_key_for_url(f"https://outlet.example/{n + 1}")  # too old
-    assert placed.grown == ("s-rare",)
+    assert placed.grown == (("s-rare", 1),)  # with the feed that grew it
     # Without the bound, both would have joined: the lookup is what decides.
     for title in titles[n:]:
         assert stories.find(story_features(title), SEEN) == "s-rare"
