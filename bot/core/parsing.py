@@ -63,6 +63,7 @@ import json
 import logging
 import re
 import warnings
+import zlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -205,6 +206,10 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
     if not isinstance(body, bytes | bytearray | memoryview):
         raise TypeError(f"parse_feed needs bytes, got {type(body).__name__}")
     body = bytes(body)
+    notes: list[str] = []
+    if body[:2] == _GZIP_MAGIC:
+        body = _inflate(body)
+        notes.append("inflated a gzip body sent without Content-Encoding")
     if len(body) > MAX_BODY_BYTES:
         raise ParseError(f"feed too large: {len(body) // (1024 * 1024)} MB (limit 20 MB)")
     body = _utf16_to_utf8(body)
@@ -223,9 +228,26 @@ def parse_feed(body: bytes, *, url: str, content_type: str | None = None) -> Par
             body[match.start() :],
             url=url,
             content_type=content_type,
-            notes=["removed text before the XML document"],
+            notes=[*notes, "removed text before the XML document"],
         )
-    return _parse_xml(body, url=url, content_type=content_type)
+    return _parse_xml(body, url=url, content_type=content_type, notes=notes)
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _inflate(body: bytes) -> bytes:
+    """A pre-compressed file served without ``Content-Encoding`` (object stores do this
+    when the upload's metadata is missing) is still the feed; inflated under the same
+    cap as any body, so a small bomb cannot grow past it."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise ParseError("not a feed: a corrupt gzip file") from exc
+    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+        raise ParseError("feed too large: over 20 MB inflated (limit 20 MB)")
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ clone. The table below is the contract, one line per file.
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -577,6 +578,46 @@ def test_gzip_file_as_the_fetcher_hands_it_on() -> None:
         "Swift tip #1: result builders",
         "Swift tip #2: result builders",
     ]
+
+
+@pytest.mark.parametrize("workers", [0, 1], ids=["in the loop", "in a worker"])
+async def test_a_gzip_file_served_without_content_encoding_is_still_the_feed(
+    tmp_path: Path, workers: int
+) -> None:
+    """An object store serving a pre-compressed feed without ``Content-Encoding`` (its
+    upload's metadata missing) sends gzip bytes as the body: the feed is read, healthy,
+    and says how it came."""
+    raw = (TEST_FEEDS / "gzip-compressed.rss.gz").read_bytes()
+    assert raw[:2] == b"\x1f\x8b"
+    async with FeedServer() as server:
+        server.set_feed("/feed.xml", raw, content_type="application/xml")
+        settings = make_settings(
+            tmp_path, feeds=[server.url("/feed.xml")], poll={"workers": workers}
+        )
+        async with core_for(settings, clock=FakeClock()) as core:
+            core.poller.pool_min_feeds = 0
+            await core.poll(due_only=False)
+            [feed] = await core.api.list_feeds(Caller.console())
+            listed = await core.api.latest(Caller.console(), limit=10)
+    assert feed.health is FeedHealth.OK, feed.last_error
+    assert "Swift tip #1: result builders" in [a.title for a in listed.articles]
+    assert "inflated a gzip body" in (_parse_raw(raw).warning or "")
+
+
+def _parse_raw(body: bytes) -> ParsedFeed:
+    return parse_feed(body, url="https://feeds.example.org/feed.xml")
+
+
+def test_a_corrupt_or_oversized_gzip_body_fails_with_its_reason() -> None:
+    """A gzip file cut short, or one inflating past the body cap (a bomb: 21 MB of
+    spaces in 21 KB), is refused with a reason a person can act on."""
+    raw = (TEST_FEEDS / "gzip-compressed.rss.gz").read_bytes()
+    with pytest.raises(ParseError, match="corrupt gzip"):
+        _parse_raw(raw[:2] + b"\x00" * 40)
+    bomb = gzip.compress(b"<rss>" + b" " * (21 * 1024 * 1024), compresslevel=9)
+    assert len(bomb) < 64 * 1024
+    with pytest.raises(ParseError, match="too large"):
+        _parse_raw(bomb)
 
 
 def test_huge_feed_keeps_every_item_on_the_fast_path() -> None:
