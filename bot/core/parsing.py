@@ -316,6 +316,12 @@ def _parse_xml(
             raise ParseError("refused: markup nested too deeply")
         fast_feed = fast.feed
         fast_entries = _entries(fast.entries, url=url, feed=fast_feed)
+        if root_local == "rss" and not fast.bozo and _fields_astray(fast_entries):
+            opened = _open_empty_elements(body, notes)
+            again = _parse_fast(opened) if opened is not body else None
+            if again is not None and not again.bozo and len(again.entries) >= len(fast.entries):
+                body, fast, fast_feed = opened, again, again.feed
+                fast_entries = _entries(fast.entries, url=url, feed=fast_feed)
         if fast.bozo and "limit exceeded" in str(fast.get("bozo_exception") or ""):
             # More items than any real feed carries: keep the first ones rather than hand
             # a huge document to the slow parser.
@@ -716,6 +722,51 @@ def _repair_markup(body: bytes, notes: list[str]) -> bytes:
     if kinds:
         notes.append("repaired " + ", ".join(sorted(kinds)))
     return b"".join(out)
+
+
+# An empty element written self-closed (``<category/>``, ``<dc:creator />``,
+# ``<guid isPermaLink="false"/>``). Those whose meaning is their attributes (enclosures,
+# media, links) are read right by the fast parser and left alone, and so are empty items
+# (counted apart: see ``_ITEM_TAG``).
+_EMPTY_ELEMENT = re.compile(
+    rb"<(?!(?:media:|enclosure\b|[\w.-]+:link\b|link\s+href|itunes:(?:image|category)\b"
+    rb"|item\b|[\w.-]+:item\b))"
+    rb"([A-Za-z_][\w.:-]*)(\s[^<>]*?)?\s*/>"
+)
+
+
+def _fields_astray(entries: Sequence[FeedEntry]) -> bool:
+    """Whether the fast parser may have misread an empty self-closed element: it gives
+    the element after one nothing (a title, link or date missing) and its text to the
+    empty one (a byline that is a date). Read from the result, so a clean feed pays a
+    glance at its entries, not a scan of its body."""
+    return any(
+        not e.title or not e.link or e.published is None or (e.author or "x")[0].isdigit()
+        for e in entries
+    )
+
+
+def _open_empty_elements(body: bytes, notes: list[str]) -> bytes:
+    """``<category/>`` becomes ``<category></category>``: the fast parser reads the text
+    of the element after an empty self-closed one in an RSS item as that element's (a
+    title vanished, a date became a category). Touches only markup outside CDATA."""
+    if _EMPTY_ELEMENT.search(body) is None:
+        return body
+    spans = _cdata_spans(body)
+    opened = 0
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        nonlocal opened
+        if _inside(match.start(), spans):
+            return match.group(0)
+        opened += 1
+        name, attributes = match.group(1), match.group(2) or b""
+        return b"<" + name + attributes + b"></" + name + b">"
+
+    out = _EMPTY_ELEMENT.sub(fix, body)
+    if opened:
+        notes.append(f"opened {opened} empty self-closed elements")
+    return out if opened else body
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:

@@ -36,6 +36,7 @@ EXPECTED: dict[str, int | str] = {
     "dcterms-dates.rss": 3,
     "default-namespace-on-rss.rss": 2,  # the same story twice: both parsed, deduped later
     "double-escaped-titles.rss": 2,
+    "empty-self-closed-elements.rss": 3,
     "empty-body.xml": "fails: empty body",
     "empty-channel.rss": 0,
     "full-text-in-description.rss": 1,
@@ -618,6 +619,39 @@ def test_a_corrupt_or_oversized_gzip_body_fails_with_its_reason() -> None:
     assert len(bomb) < 64 * 1024
     with pytest.raises(ParseError, match="too large"):
         _parse_raw(bomb)
+
+
+def test_empty_self_closed_elements_do_not_swallow_the_next_field() -> None:
+    """The fast parser gives the text of the element after an empty self-closed one
+    (``<category/>``, ``<dc:creator />``, ``<guid isPermaLink="false"/>``) to the empty
+    one: a title and dates vanished, a link became the guid's, a byline a date. Each
+    item reads whole, and CDATA (``<br/>`` in a description) is left as it was."""
+    feed = _parse("empty-self-closed-elements.rss")
+    assert feed.parser == "fast" and "opened 6 empty self-closed elements" in (feed.warning or "")
+    got = [(e.title, e.link, e.published, e.author) for e in feed.entries]
+    site = "https://harbourledger.example/trade"
+    assert got == [
+        (
+            "Dockers vote on new contract as tariff backlog clears",
+            f"{site}/dockers-vote",
+            datetime(2026, 11, 24, 8, 15, tzinfo=UTC),
+            None,
+        ),
+        (
+            "Rare earth shipments resume at the southern terminal",
+            f"{site}/rare-earth-shipments",
+            datetime(2026, 11, 24, 6, 40, tzinfo=UTC),
+            None,
+        ),
+        (
+            "Freight rates ease for a third week",
+            f"{site}/freight-rates",
+            datetime(2026, 11, 23, 17, 5, tzinfo=UTC),
+            "Ines Varga",
+        ),
+    ]
+    assert feed.entries[0].summary == "<p>Ballots close Friday.<br/>Results next week.</p>"
+    assert feed.entries[1].image_url == "https://harbourledger.example/img/2211.jpg"
 
 
 def test_huge_feed_keeps_every_item_on_the_fast_path() -> None:
