@@ -233,12 +233,14 @@ def rss(
     """An RSS 2.0 document from dicts.
 
     Item keys (all optional): title, link, guid, description, pubDate (datetime or str),
-    source (publisher name), source_url, content (content:encoded), author.
+    source (publisher name), source_url, content (content:encoded), author, orig_link
+    (FeedBurner's ``feedburner:origLink``: the publisher's URL behind a tracking link).
     ``ttl`` (minutes) adds the channel's <ttl> hint.
     """
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>',
-        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        ' xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0">',
         "<channel>",
         f"<title>{escape(title)}</title>",
         f"<link>{escape(link)}</link>",
@@ -265,6 +267,8 @@ def rss(
         if item.get("content") is not None:
             content = str(item["content"]).replace("]]>", "]]]]><![CDATA[>")
             parts.append(f"<content:encoded><![CDATA[{content}]]></content:encoded>")
+        if item.get("orig_link") is not None:
+            parts.append(f"<feedburner:origLink>{escape(item['orig_link'])}</feedburner:origLink>")
         parts.append("</item>")
     parts += ["</channel>", "</rss>"]
     return "\n".join(parts)

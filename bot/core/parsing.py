@@ -69,6 +69,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
+from html import unescape
 from html.entities import html5 as _HTML5_ENTITIES
 from typing import Any
 from urllib.parse import urljoin
@@ -354,6 +355,8 @@ def _parse_xml(
             notes.append(f"{problem}; not retried: {refusal}")
         log.debug("feed %s: %s; using %s", url, problem, parser)
 
+    if b"origLink>" in body:
+        chosen_entries = _original_links(body, chosen_entries, url)
     title = _text(_get(chosen_feed, "title")) if chosen_feed is not None else None
     if not chosen_entries and truncated:
         raise ParseError("truncated XML: no items recovered")
@@ -733,6 +736,53 @@ _EMPTY_ELEMENT = re.compile(
     rb"|item\b|[\w.-]+:item\b))"
     rb"([A-Za-z_][\w.:-]*)(\s[^<>]*?)?\s*/>"
 )
+
+
+# FeedBurner and Pheedo put a click-tracking redirect in an item's link and the
+# publisher's own URL beside it.
+_ITEM_BLOCK = re.compile(rb"<(?:item|entry)[\s>].*?</(?:item|entry)>", re.S)
+_ORIG_LINK = re.compile(rb"<(?:feedburner|pheedo):origLink>\s*(?:<!\[CDATA\[)?\s*([^<\s\]]+)")
+_BLOCK_ID = re.compile(
+    rb"<(?:guid|id)(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?\s*([^<\]]+?)\s*(?:\]\]>)?\s*<"
+)
+_BLOCK_LINK = re.compile(
+    rb"<link>\s*(?:<!\[CDATA\[)?\s*([^<\s\]]+)|<link\b[^>]*?\bhref=[\"']([^\"']+)"
+)
+
+
+def _original_links(body: bytes, entries: tuple[FeedEntry, ...], url: str) -> tuple[FeedEntry, ...]:
+    """Each entry's link is the publisher's URL its ``<feedburner:origLink>`` (or
+    Pheedo's) gives, not the tracker's redirect: alerts link the article itself, and the
+    same article from the publisher's own feed (or Google News) is the same URL.
+
+    Items are matched to entries by guid, else by link (one channel link repeated on
+    every item is ambiguous and matches nothing)."""
+    found: dict[str, str | None] = {}
+    for block in _ITEM_BLOCK.finditer(body):
+        text = block.group(0)
+        orig = _ORIG_LINK.search(text)
+        if orig is None:
+            continue
+        target = unescape(orig.group(1).decode("utf-8", "replace"))
+        if not target.startswith(("http://", "https://")):
+            continue
+        ident = _BLOCK_ID.search(text)
+        keys = [f"id:{unescape(ident.group(1).decode('utf-8', 'replace'))}"] if ident else []
+        keys += [
+            "link:" + unescape((m.group(1) or m.group(2)).decode("utf-8", "replace"))
+            for m in _BLOCK_LINK.finditer(text)
+        ]
+        for key in keys:
+            found[key] = None if key in found and found[key] != target else target
+    if not found:
+        return entries
+    out = []
+    for entry in entries:
+        publisher = found.get(f"id:{entry.guid}") if entry.guid else None
+        if publisher is None and entry.link:
+            publisher = found.get(f"link:{entry.link}")
+        out.append(entry if publisher is None else replace(entry, link=_resolve(publisher, url)))
+    return tuple(out)
 
 
 def _fields_astray(entries: Sequence[FeedEntry]) -> bool:

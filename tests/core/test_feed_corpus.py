@@ -39,6 +39,8 @@ EXPECTED: dict[str, int | str] = {
     "empty-self-closed-elements.rss": 3,
     "empty-body.xml": "fails: empty body",
     "empty-channel.rss": 0,
+    "feedburner-origlink.atom": 1,
+    "feedburner-origlink.rss": 4,
     "full-text-in-description.rss": 1,
     "gb2312-slash-dates.rss": 2,
     "google-alerts.atom": 2,
@@ -415,6 +417,22 @@ def test_google_alerts_links_unwrapped_and_bold_stripped() -> None:
     assert articles[1].title == "The rare-earth garden: a mineral collector's story"
     # The alert feed only relays: each article's publisher is where its link leads.
     assert [a.source for a in articles] == ["pacificledger.example", "hobbyrocks.example"]
+
+
+def test_feedburner_and_pheedo_items_link_the_publishers_own_url() -> None:
+    """``feedburner:origLink`` (and Pheedo's) replaces the click-tracking link, matched to
+    its item by guid when every item repeats the channel's link; an item without one
+    keeps its link."""
+    links = [(e.title, e.link) for e in _parse("feedburner-origlink.rss").entries]
+    site = "https://pacificledger.example/markets"
+    assert links == [
+        ("Copper climbs as smelters cut output", f"{site}/copper-climbs?src=rss&ref=fb"),
+        ("Yuan steadies after central bank fixing", f"{site}/yuan-steadies"),
+        ("Port volumes hold near record", f"{site}/port-volumes"),
+        ("Sponsored: a webinar on freight hedging", "https://ads.pacificledger.example/click?s=41"),
+    ]
+    [entry] = _parse("feedburner-origlink.atom").entries
+    assert entry.link == "https://harbournotes.example/2026/11/strait.html"
 
 
 def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:

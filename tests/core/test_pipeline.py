@@ -283,6 +283,36 @@ async def test_one_fetch_per_feed_per_cycle_however_many_watches(tmp_path: Path)
         assert server.hits("/r.rss") == 1
 
 
+async def test_a_feedburner_relayed_article_is_the_publishers_own_and_alerts_once(
+    tmp_path: Path,
+) -> None:
+    """A FeedBurner feed links each item through its click tracker and names the
+    publisher's URL in ``feedburner:origLink``: the alert links the article itself, and
+    the same article in the publisher's own feed, polled in the same cycle under another
+    headline, is the same article (one alert), not a second story."""
+    clock = FakeClock()
+    article = "https://reuters.test/rare-earth-quota"
+    relayed = item(
+        "x",
+        "Rare earth miners get their 2027 allowance",
+        clock,
+        link="http://feedproxy.test/~r/reuters/~3/Ab1/rare-earth-quota",
+        guid="reuters-relay-118",
+        orig_link=article,
+    )
+    own = item("rare-earth-quota", "China sets new rare earth mining quota", clock)
+    async with FeedServer() as server:
+        feeds = [server.url("/fb.rss"), server.url("/own.rss")]
+        settings = make_settings(tmp_path, feeds=feeds, watches=WATCHES)
+        for path in ("/fb.rss", "/own.rss"):
+            server.set_feed(path, rss([item("seed", "Markets open", clock)]))
+        await poll(settings, clock)
+        server.set_feed("/fb.rss", rss([relayed], title="Reuters via FeedBurner"))
+        server.set_feed("/own.rss", rss([own], title="Reuters"))
+        alerts = await poll(settings, clock)
+    assert [a.url for a in alerts] == [article]
+
+
 async def test_a_bing_news_item_fetched_again_with_a_new_click_id_never_alerts_twice(
     tmp_path: Path,
 ) -> None:
