@@ -382,8 +382,7 @@ def _insert_articles_returning(
         list(values),
     )
     return {
-        r.url: StoredArticle(r.id, r.story_key, r.held_reason, r.title, r.feed_id)
-        for r in result
+        r.url: StoredArticle(r.id, r.story_key, r.held_reason, r.title, r.feed_id) for r in result
     }
 
 
