@@ -23,7 +23,7 @@ from bot.adapters.console import ConsoleNotifier, format_story, group_by_story, 
 from bot.app import Core, InstanceLock, open_core, open_store, run, sqlite_path
 from bot.core.api import Caller
 from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
-from bot.core.models import ArticleSearch, ArticleView, FeedHealth, iso_utc
+from bot.core.models import ArticleSearch, ArticleView, FeedHealth, FeedInfo, iso_utc
 from bot.logs import setup_logging
 from bot.settings import Settings, load_settings, validate_destination, web_url_problem
 from bot.spawning import lean_worker_start
@@ -250,6 +250,13 @@ def _at(destination: str) -> Caller:
     return Caller(destination=destination, tenant=None, user="cli", can_manage=True)
 
 
+def _moved_words(feed: FeedInfo) -> str:
+    said = f"moved permanently to {line(feed.moved_to)}: polled there"
+    if feed.source == "config":
+        said += "; the config can name the new URL"
+    return said
+
+
 async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
         info = await core.api.add_feed(OPERATOR, args.url, name=args.name)
@@ -264,6 +271,8 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
                 health += f" since {iso_utc(f.error_since)}: {line(f.last_error)}"
             name = f"{line(f.name)} " if f.name else ""
             print(f"#{f.id:<4} {line(f.url)}\n      {name}[{health}] every {f.interval_seconds}s")
+            if f.moved_to:
+                print(f"      {_moved_words(f)}")
     elif args.action == "remove":
         info = await core.api.remove_feed(OPERATOR, args.url)
         print(f"removed feed #{info.id}: {line(info.url)}")
@@ -374,6 +383,8 @@ async def cmd_status(core: Core, show_all: bool) -> int:
         if f.last_error:
             row += f"; last error: {line(f.last_error)} (since {iso_utc(f.error_since)})"
         row += f"; next poll: {iso_utc(f.next_poll_at) or 'now'}"
+        if f.moved_to:
+            row += f"\n         {_moved_words(f)}"
         print(row)
     if len(shown) < len(st.feeds):
         print(

@@ -32,7 +32,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
@@ -105,6 +105,9 @@ class FetchResult:
     # Set (to "identity" when none) only for a body left as sent (``FetchRequest.decode``):
     # then ``body_hash`` is None and an unchanged body is found out only once decoded.
     content_encoding: str | None = None
+    # The URL reached when every redirect on the way was permanent (301, 308); None
+    # without redirects or when one was temporary.
+    moved_to: str | None = None
 
 
 def status_words(status: int, reason: str | None = None) -> str:
@@ -303,14 +306,17 @@ class Fetcher:
         if req.last_modified:
             headers["If-Modified-Since"] = req.last_modified
         url = req.url
+        permanent: bool | None = None  # None: no redirect yet
         for _hop in range(self.limits.max_redirects + 1):
             check_url_syntax(url, policy=policy)
             try:
                 async with session.get(url, headers=headers, allow_redirects=False) as resp:
                     if resp.status in REDIRECT_STATUSES:
+                        permanent = permanent is not False and resp.status in (301, 308)
                         url = self._redirect_target(resp)
                         continue
-                    return await self._finish(req, resp, started)
+                    result = await self._finish(req, resp, started)
+                    return replace(result, moved_to=url) if permanent else result
             except FetchError:
                 raise
             except aiohttp.ClientError as exc:

@@ -126,6 +126,7 @@ class FeedUpdateIntent:
     error_since: datetime | None = None
     # A new body (not a 304): its validators, and the feed counts as seeded.
     validators: FeedValidators | None = None
+    moved_to: str | None = None  # where the feed's URL permanently redirects, if it does
 
     @property
     def succeeded(self) -> bool:
@@ -285,7 +286,16 @@ def feed_update(
         consecutive_failures=0,
         failing_notified=False,
         validators=validators,
+        moved_to=moved_to(feed, result.moved_to),
     )
+
+
+def moved_to(feed: FeedRow, permanent: str | None) -> str | None:
+    """Where to fetch the feed next: a chain of permanent redirects moves it there (or
+    back home); a temporary one, or none from the new address, keeps it where it is."""
+    if permanent is None:
+        return feed.moved_to
+    return None if permanent == feed.url else permanent
 
 
 def failure_update(
@@ -320,6 +330,9 @@ def failure_update(
         failing_notified=feed.failing_notified or failures >= failing_after,
         error=error.reason,
         error_since=since,
+        # The address it moved to is gone: its own URL is tried again (it may redirect
+        # somewhere else now).
+        moved_to=None if getattr(error, "status", None) in (404, 410) else feed.moved_to,
     )
     return intent, notice
 

@@ -99,6 +99,7 @@ class FeedInfo:
     consecutive_failures: int
     next_poll_at: datetime | None
     source: str  # "config" (file) | "operator" (CLI) | "user" (chat)
+    moved_to: str | None = None  # where its URL permanently redirects (fetched there)
 
 
 @dataclass(frozen=True, slots=True)

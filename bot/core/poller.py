@@ -277,7 +277,7 @@ class Poller:
             result = await self.fetcher.fetch(
                 FetchRequest(
                     decode=decode,
-                    url=feed.url,
+                    url=feed.fetch_url,
                     etag=feed.etag,
                     last_modified=feed.last_modified,
                     previous_body_hash=feed.body_hash,

@@ -65,6 +65,11 @@ class FeedRow:
     reach: tuple[str, ...] | None = None
     # The entry prints of the body recorded last (see PrepareJob.known); empty: none yet.
     entry_prints: bytes = b""
+    moved_to: str | None = None  # where its URL permanently redirects (fetched there)
+
+    @property
+    def fetch_url(self) -> str:
+        return self.moved_to or self.url
 
 
 @dataclass(frozen=True, slots=True)

@@ -664,6 +664,7 @@ def feed_state_row(intent: FeedUpdateIntent) -> dict[str, Any]:
         "next_poll_at": intent.next_poll_at,
         "lease_owner": None,
         "lease_until": None,
+        "moved_to": intent.moved_to,
     }
     if intent.succeeded:
         row["last_success_at"] = intent.fetched_at

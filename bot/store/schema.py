@@ -66,6 +66,10 @@ feeds = Table(
     # its entries found in the next changed body are known without a seen-keys lookup,
     # whichever instance polls it next and after a restart. Written with body_hash.
     Column("entry_prints", Text),
+    # Where the URL permanently redirects (every hop a 301 or 308), fetched there directly.
+    # The feed keeps its URL: its items' identity keys are salted with it, and a config
+    # feed stays the one its file names.
+    Column("moved_to", Text),
     Column("ttl_seconds", Integer),
     Column("max_age", Integer),
     # False until the first successful poll: that poll records items without alerting.

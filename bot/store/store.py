@@ -78,6 +78,7 @@ _FEED_ROW = (
     feeds.c.last_error,
     feeds.c.failing_notified,
     feeds.c.source,
+    feeds.c.moved_to,
 )
 
 
@@ -98,6 +99,7 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
         source=r.source,
         reach=reach,
         entry_prints=b64decode(r.entry_prints) if r.entry_prints else b"",
+        moved_to=r.moved_to,
     )
 
 
@@ -135,6 +137,7 @@ def _feed_info(r: Any, failing_after: int) -> FeedInfo:
         consecutive_failures=r.consecutive_failures,
         next_poll_at=r.next_poll_at,
         source=r.source,
+        moved_to=r.moved_to,
     )
 
 

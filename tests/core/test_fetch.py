@@ -383,6 +383,36 @@ async def test_redirects_are_followed_up_to_the_limit() -> None:
         assert result.final_url == server.url("/r/3")
 
 
+@pytest.mark.parametrize(
+    ("statuses", "moved"),
+    [
+        ((301,), True),
+        ((308, 301), True),
+        ((302,), False),
+        ((301, 307), False),  # one temporary hop: the feed has not moved
+        ((), False),
+    ],
+)
+async def test_a_chain_of_permanent_redirects_says_where_the_feed_moved(
+    statuses: tuple[int, ...], moved: bool
+) -> None:
+    """Only when every hop is a 301 or 308 has the feed moved (RFC 9110 15.4: clients
+    may update their links); the fetch still reaches the body whatever the chain."""
+    async with FeedServer() as server, _fetcher() as fetcher:
+        for hop, status in enumerate(statuses):
+
+            async def redirect(
+                request: web.Request, hop: int = hop, status: int = status
+            ) -> web.StreamResponse:
+                return web.Response(status=status, headers={"Location": f"/m/{hop + 1}"})
+
+            server.set_handler(f"/m/{hop}", redirect)
+        server.set_feed(f"/m/{len(statuses)}", FEED)
+        result = await fetcher.fetch(FetchRequest(server.url("/m/0")))
+    assert result.body == BODY
+    assert result.moved_to == (server.url(f"/m/{len(statuses)}") if moved else None)
+
+
 async def test_too_many_redirects_is_a_fetch_error() -> None:
     """One hop more than max_redirects fails, and the last target is never requested."""
     async with FeedServer() as server, _fetcher(max_redirects=3) as fetcher:

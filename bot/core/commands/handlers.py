@@ -126,6 +126,8 @@ def feed_line(feed: FeedInfo) -> Line:
         spans.append(f"{feed.name} — ")
     spans.append(feed.url)
     spans.append(f" · every {max(1, round(feed.interval_seconds / 60))} min")
+    if feed.moved_to:
+        spans.append(f" · moved to {feed.moved_to}")
     if feed.source == "config":
         spans.append(" · operator's feed")
     if feed.health in (FeedHealth.FAILING, FeedHealth.RETRYING):
