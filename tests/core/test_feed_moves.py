@@ -35,9 +35,7 @@ async def test_a_permanently_moved_feed_is_polled_where_it_moved(tmp_path: Path)
         server.set_handler("/old.rss", moved)
         seed = story("seed", "Markets open higher", clock)
         server.set_feed("/new.rss", rss([seed]))
-        settings = make_settings(
-            tmp_path, feeds=[server.url("/old.rss")], watches=['"rare earth"']
-        )
+        settings = make_settings(tmp_path, feeds=[server.url("/old.rss")], watches=['"rare earth"'])
         async with core_for(settings, clock=clock) as core:
             await core.poll(due_only=False)
             [feed] = await core.api.list_feeds(Caller.console())
