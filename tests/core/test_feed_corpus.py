@@ -60,6 +60,7 @@ EXPECTED: dict[str, int | str] = {
     "localized-month-names.rss": 4,
     "markup-as-text-in-titles.atom": 2,
     "markup-as-text-in-titles.rss": 3,
+    "nested-titles-in-items.rss": 2,
     "php-warning-before-xml.rss": 1,
     "prefixed-atom-entries.atom": 1,
     "prefixed-rss-2.0-elements.rss": 2,
@@ -670,6 +671,32 @@ def test_empty_self_closed_elements_do_not_swallow_the_next_field() -> None:
     ]
     assert feed.entries[0].summary == "<p>Ballots close Friday.<br/>Results next week.</p>"
     assert feed.entries[1].image_url == "https://harbourledger.example/img/2211.jpg"
+
+
+def test_an_author_block_or_og_block_inside_an_item_does_not_replace_its_title() -> None:
+    """Google's blogs put an author block (name and job title) and an Open Graph block in
+    every item; the fast parser took the last ``<title>`` (the job title, or an empty
+    one) for the item's. Such a document is read by the tolerant parser."""
+    feed = _parse("nested-titles-in-items.rss")
+    assert [(e.title, e.author) for e in feed.entries] == [
+        ("Export licences for AI chips: what our customers need to know", "Mara Quint"),
+        ("Last month today: November on Lighthouse", "The Lighthouse blog team"),
+    ]
+    assert "New US export controls" in feed.entries[0].summary
+
+
+def test_a_nested_title_repeating_the_items_own_keeps_the_fast_parser() -> None:
+    """An ``<image>`` block inside the item repeating its title (a Slovak news site does
+    this) reads right already: no second parse."""
+    doc = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Správy</title>'
+        "<item><title>Ceny medi rastú</title><link>https://spravy.example/1</link>"
+        "<image><url>https://spravy.example/1.jpg</url><title><![CDATA[ Ceny medi rastú ]]>"
+        "</title></image><pubDate>Tue, 24 Nov 2026 18:00:00 GMT</pubDate></item>"
+        "</channel></rss>"
+    ).encode()
+    feed = parse_feed(doc, url="https://spravy.example/rss")
+    assert feed.parser == "fast" and feed.entries[0].title == "Ceny medi rastú"
 
 
 def test_huge_feed_keeps_every_item_on_the_fast_path() -> None:
