@@ -359,6 +359,8 @@ def _parse_xml(
 
     if _may_relay(fast, body):
         chosen_entries = _original_links(body, chosen_entries, url)
+    if _is_bing_news(fast):
+        chosen_entries = _bing_sources(body, chosen_entries)
     title = _text(_get(chosen_feed, "title")) if chosen_feed is not None else None
     if not chosen_entries and truncated:
         raise ParseError("truncated XML: no items recovered")
@@ -430,6 +432,38 @@ def _nested_title(body: bytes, entries: Sequence[FeedEntry]) -> bool:
 
 
 _FIRST_TITLE = re.compile(rb"<title>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</title>", re.S)
+
+
+_BING_ITEM = re.compile(
+    rb"<item>.*?<link>\s*([^<\s]+)\s*</link>.*?(?:<News:Source>([^<]*)</News:Source>.*?)?</item>",
+    re.S,
+)
+
+
+def _is_bing_news(fast: Any) -> bool:
+    if fast is None:
+        return False
+    spaces = fast.get("namespaces") or {}
+    return "bing.com" in (spaces.get("News") or "")
+
+
+def _bing_sources(body: bytes, entries: tuple[FeedEntry, ...]) -> tuple[FeedEntry, ...]:
+    """Bing News names each item's publisher in ``<News:Source>`` ("Harbor Daily"),
+    which the parsers skip: it becomes the entry's source, as Google News' ``<source>``
+    does, rather than the article's host."""
+    named: dict[str, str] = {}
+    for item in _BING_ITEM.finditer(body):
+        if item.group(2):
+            link = unescape(item.group(1).decode("utf-8", "replace"))
+            named[link] = unescape(item.group(2).decode("utf-8", "replace")).strip()
+    if not named:
+        return entries
+    return tuple(
+        replace(e, source_name=named[e.link])
+        if e.link in named and named[e.link] and not e.source_name
+        else e
+        for e in entries
+    )
 
 
 def _may_relay(fast: Any, body: bytes) -> bool:

@@ -438,7 +438,7 @@ def test_feedburner_and_pheedo_items_link_the_publishers_own_url() -> None:
 
 def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:
     """Bing News: the click counter is unwrapped (tracking dropped), and each article is
-    its target host's, not "port fees - BingNews"."""
+    its publisher's as ``<News:Source>`` names it, not "port fees - BingNews"."""
     url = "https://www.bing.com/news/search?q=port+fees&format=rss"
     feed = _parse("bing-news-search.rss", url)
     articles = [
@@ -448,9 +448,9 @@ def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:
     assert [(a.url, a.source) for a in articles if a is not None] == [
         (
             "https://www.harbordaily.example/business/2026/11/port-fees-take-effect.html",
-            "harbordaily.example",
+            "Harbor Daily",
         ),
-        ("https://pacificledger.example/shipping/reroute", "pacificledger.example"),
+        ("https://pacificledger.example/shipping/reroute", "Pacific Ledger"),
     ]
 
 
