@@ -427,17 +427,17 @@ def _nested_title(body: bytes, entries: Sequence[FeedEntry]) -> bool:
     if end < 0 or body.count(b"<title", start, end) < 2:
         return False
     own = _FIRST_TITLE.search(body, start, end)
-    said = unescape(own.group(1).decode("utf-8", "replace")) if own else ""
-    return " ".join(said.split()) != " ".join(entries[0].title.split())
+    said = b"" if own is None else own.group(1) or own.group(2) or b""
+    text = unescape(said.decode("utf-8", "replace"))
+    return " ".join(text.split()) != " ".join(entries[0].title.split())
 
 
-_FIRST_TITLE = re.compile(rb"<title>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>)?\s*</title>", re.S)
+# Linear on hostile text: no lazy run beside another quantifier over the same characters.
+_FIRST_TITLE = re.compile(rb"<title>\s*(?:<!\[CDATA\[(.*?)\]\]>|([^<]*))", re.S)
 
 
-_BING_ITEM = re.compile(
-    rb"<item>.*?<link>\s*([^<\s]+)\s*</link>.*?(?:<News:Source>([^<]*)</News:Source>.*?)?</item>",
-    re.S,
-)
+_ITEM_LINK = re.compile(rb"<link>\s*([^<\s]+)")
+_NEWS_SOURCE = re.compile(rb"<News:Source>([^<]*)</News:Source>")
 
 
 def _is_bing_news(fast: Any) -> bool:
@@ -452,10 +452,13 @@ def _bing_sources(body: bytes, entries: tuple[FeedEntry, ...]) -> tuple[FeedEntr
     which the parsers skip: it becomes the entry's source, as Google News' ``<source>``
     does, rather than the article's host."""
     named: dict[str, str] = {}
-    for item in _BING_ITEM.finditer(body):
-        if item.group(2):
-            link = unescape(item.group(1).decode("utf-8", "replace"))
-            named[link] = unescape(item.group(2).decode("utf-8", "replace")).strip()
+    for start, end in _item_spans(body):
+        link = _ITEM_LINK.search(body, start, end)
+        source = _NEWS_SOURCE.search(body, start, end)
+        if link is not None and source is not None:
+            named[unescape(link.group(1).decode("utf-8", "replace"))] = unescape(
+                source.group(1).decode("utf-8", "replace")
+            ).strip()
     if not named:
         return entries
     return tuple(
@@ -797,17 +800,28 @@ def _repair_markup(body: bytes, notes: list[str]) -> bytes:
 _EMPTY_ELEMENT = re.compile(
     rb"<(?!(?:media:|enclosure\b|[\w.-]+:link\b|link\s+href|itunes:(?:image|category)\b"
     rb"|item\b|[\w.-]+:item\b))"
-    rb"([A-Za-z_][\w.:-]*)(\s[^<>]*?)?\s*/>"
+    rb"([A-Za-z_][\w.:-]*)(\s[^<>]*)?/>"  # greedy: a lazy run beside \s* went quadratic
 )
 
 
 # FeedBurner and Pheedo put a click-tracking redirect in an item's link and the
 # publisher's own URL beside it.
-_ITEM_BLOCK = re.compile(rb"<(?:item|entry)[\s>].*?</(?:item|entry)>", re.S)
 _ORIG_LINK = re.compile(rb"<(?:feedburner|pheedo):origLink>\s*(?:<!\[CDATA\[)?\s*([^<\s\]]+)")
-_BLOCK_ID = re.compile(
-    rb"<(?:guid|id)(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?\s*([^<\]]+?)\s*(?:\]\]>)?\s*<"
-)
+_BLOCK_ID = re.compile(rb"<(?:guid|id)(?:\s[^>]*)?>\s*(?:<!\[CDATA\[)?([^<\]]*)")
+
+
+def _item_spans(body: bytes) -> Iterable[tuple[int, int]]:
+    """Each RSS item's or Atom entry's (start, end) offsets, found with plain searches
+    (a regex spanning items re-scanned the rest of a document with no closing tags once
+    per item)."""
+    for opening, closing in ((b"<item", b"</item>"), (b"<entry", b"</entry>")):
+        pos = body.find(opening)
+        while pos >= 0:
+            end = body.find(closing, pos)
+            if end < 0:
+                break
+            yield pos, end
+            pos = body.find(opening, end)
 _BLOCK_LINK = re.compile(
     rb"<link>\s*(?:<!\[CDATA\[)?\s*([^<\s\]]+)|<link\b[^>]*?\bhref=[\"']([^\"']+)"
 )
@@ -821,8 +835,8 @@ def _original_links(body: bytes, entries: tuple[FeedEntry, ...], url: str) -> tu
     Items are matched to entries by guid, else by link (one channel link repeated on
     every item is ambiguous and matches nothing)."""
     found: dict[str, str | None] = {}
-    for block in _ITEM_BLOCK.finditer(body):
-        text = block.group(0)
+    for start, end in _item_spans(body):
+        text = body[start:end]
         orig = _ORIG_LINK.search(text)
         if orig is None:
             continue
@@ -830,7 +844,8 @@ def _original_links(body: bytes, entries: tuple[FeedEntry, ...], url: str) -> tu
         if not target.startswith(("http://", "https://")):
             continue
         ident = _BLOCK_ID.search(text)
-        keys = [f"id:{unescape(ident.group(1).decode('utf-8', 'replace'))}"] if ident else []
+        said = unescape(ident.group(1).decode("utf-8", "replace")).strip() if ident else ""
+        keys = [f"id:{said}"] if said else []
         keys += [
             "link:" + unescape((m.group(1) or m.group(2)).decode("utf-8", "replace"))
             for m in _BLOCK_LINK.finditer(text)

@@ -219,3 +219,52 @@ def test_str_bodies_are_rejected_so_nothing_is_fetched() -> None:
     """A str that looks like a URL is never handed to a parser that would fetch it."""
     with pytest.raises(TypeError):
         parse_feed("https://example.org/feed.xml", url=URL)  # type: ignore[arg-type]
+
+
+FEEDBURNER = b' xmlns:feedburner="http://rssnamespace.org/feedburner/ext/1.0"'
+BING = b' xmlns:News="https://www.bing.com/news/search?q=x&amp;format=rss"'
+RUN = b" " * 200_000
+
+
+@pytest.mark.parametrize(
+    ("doc", "first_link"),
+    [
+        # an empty element's run of spaces (the repair of self-closed elements)
+        (
+            b'<rss version="2.0"><channel><title>t</title><item><title></title>'
+            b"<link>https://a.example/1</link><dc:creator" + RUN + b"></dc:creator></item>"
+            b"</channel></rss>",
+            "https://a.example/1",
+        ),
+        # a title's run of spaces with a nested title (the nested-title check)
+        (
+            b'<rss version="2.0"><channel><title>t</title><item><title>a' + RUN + b"b<title>c"
+            b"</title></title><link>https://a.example/1</link></item></channel></rss>",
+            "https://a.example/1",
+        ),
+        # a guid's run of spaces beside an origLink (FeedBurner's items)
+        (
+            b'<rss version="2.0"' + FEEDBURNER + b"><channel><title>t</title><item><title>x"
+            b"</title><guid>a" + RUN + b"b</guid><feedburner:origLink>https://a.example/x"
+            b"</feedburner:origLink></item></channel></rss>",
+            "https://a.example/x",
+        ),
+        # thousands of items never closed (FeedBurner's and Bing's per-item reads)
+        (
+            b'<rss version="2.0"'
+            + FEEDBURNER
+            + BING
+            + b"><channel><title>t</title>"
+            + b"<item><title>x</title><link>https://a.example/</link>" * 10_000
+            + b"</channel></rss>",
+            "https://a.example/",
+        ),
+    ],
+    ids=["empty element", "nested title", "origLink guid", "unclosed items"],
+)
+def test_the_feed_repairs_stay_linear_on_hostile_text(doc: bytes, first_link: str) -> None:
+    """Each repair reads untrusted text with patterns that cannot backtrack: a run of
+    200,000 spaces where a lazy pattern met a greedy one took minutes at 8,000."""
+    with finishes_within(10.0):
+        feed = parse_feed(doc, url=URL)
+    assert feed.entries[0].link == first_link
