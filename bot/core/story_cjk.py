@@ -61,7 +61,9 @@ _TARGETS = (
 
 _MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DATE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日")
-_DURATION = re.compile(r"(\d+)\s*(?:天|日間|个月|か月|ヶ月|カ月|周|週間|年間)")
+# A run of digits is tried once, from its first digit (a search from every digit of a
+# 10,000-digit run was quadratic: 1.3 s).
+_DURATION = re.compile(r"(?<!\d)(\d++)\s*+(?:天|日間|个月|か月|ヶ月|カ月|周|週間|年間)")
 _DURATION_UNITS = {
     "天": "days", "日間": "days", "个月": "months", "か月": "months", "ヶ月": "months",
     "カ月": "months", "周": "weeks", "週間": "weeks", "年間": "years",
