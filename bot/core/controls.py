@@ -168,8 +168,12 @@ def parse_quiet(text: str) -> tuple[time, time]:
     return a, b
 
 
+# A number is read from its first digit, at most six of them: a search from every digit
+# of a typed run of thousands was quadratic, and int() refuses over 4,300 digits. A unit
+# ends where letters end, so parts may touch ("1d12h").
 _DURATION_PART = re.compile(
-    r"(\d+)\s*(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)\b", re.IGNORECASE
+    r"(?<!\d)(\d{1,6})\s*+(weeks?|w|days?|d|hours?|hrs?|h|minutes?|mins?|m)(?![a-z])",
+    re.IGNORECASE,
 )
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

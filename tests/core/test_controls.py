@@ -60,6 +60,9 @@ def test_time_zones_are_iana_names() -> None:
 def test_durations_and_until() -> None:
     assert parse_until("2h", MONDAY_10) == MONDAY_10 + timedelta(hours=2)
     assert parse_until("1d 12h", MONDAY_10) == MONDAY_10 + timedelta(days=1, hours=12)
+    # Parts may touch, as the help says ("1d12h" once read as not a duration).
+    assert parse_until("1d12h", MONDAY_10) == MONDAY_10 + timedelta(days=1, hours=12)
+    assert parse_until("2h30m", MONDAY_10) == MONDAY_10 + timedelta(hours=2, minutes=30)
     assert parse_until("90 minutes", MONDAY_10) == MONDAY_10 + timedelta(minutes=90)
     # "until monday" on a Monday is next week's, at its start in the channel's zone.
     assert parse_until("until monday", MONDAY_10) == datetime(2026, 3, 9, tzinfo=UTC)
@@ -68,7 +71,8 @@ def test_durations_and_until() -> None:
     assert parse_until("until 08:00", MONDAY_10, "America/New_York") == datetime(
         2026, 3, 2, 13, tzinfo=UTC
     )
-    for bad in ("forever", "2 parsecs", "5h and then some", "40d"):
+    # Thousands of typed digits are no duration (int() refuses over 4,300 of them).
+    for bad in ("forever", "2 parsecs", "5h and then some", "40d", "3 months", "9" * 5000 + "h"):
         with pytest.raises(ControlError):
             parse_until(bad, MONDAY_10)
 
