@@ -822,6 +822,8 @@ def _item_spans(body: bytes) -> Iterable[tuple[int, int]]:
                 break
             yield pos, end
             pos = body.find(opening, end)
+
+
 _BLOCK_LINK = re.compile(
     rb"<link>\s*(?:<!\[CDATA\[)?\s*([^<\s\]]+)|<link\b[^>]*?\bhref=[\"']([^\"']+)"
 )

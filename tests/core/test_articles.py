@@ -79,6 +79,11 @@ def test_clean_text_caps_length_at_a_word_boundary() -> None:
             "https://example.com/a",
         ),
         ("https://example.com/a?_hsenc=1&_hsmi=2&yclid=3&msclkid=4&spm=5", "https://example.com/a"),
+        # Webtrekk's campaign mark: heise's RSS and Atom feeds tag one article two ways.
+        (
+            "https://www.heise.de/news/x-7237368.html?wt_mc=rss.red.ho.ho.atom.beitrag.beitrag",
+            "https://www.heise.de/news/x-7237368.html",
+        ),
         # feedType is a real parameter on Reuters links, not tracking.
         (
             "http://www.reuters.com/article/x?feedType=RSS",
