@@ -48,8 +48,9 @@ _TRACKING_PARAMS = frozenset(
         "at_custom2", "at_custom3", "at_custom4", "mkt_tok", "oly_anon_id", "oly_enc_id",
         "vero_id", "vero_conv", "wickedid", "__twitter_impression", "_ga", "_gl",
         "soc_src", "soc_trk", "sr_share", "cmp", "cmpgn", "s_cid", "wt.mc_id", "wt_mc_id",
-        "wtmc", "wt_mc", "icid", "campaign_id", "rss_id", "tracking_id", "ito", "smid", "guccounter",
-        "guce_referrer", "guce_referrer_sig", "trk", "trkcampaign", "mbid", "cid_source",
+        "wtmc", "wt_mc", "icid", "campaign_id", "rss_id", "tracking_id", "ito", "smid",
+        "guccounter", "guce_referrer", "guce_referrer_sig", "trk", "trkcampaign", "mbid",
+        "cid_source",
     }
 )  # fmt: skip
 # Redirect wrappers whose target sits in a query parameter: (host suffix, path) -> params.
