@@ -132,6 +132,20 @@ async def test_why_names_only_the_outlets_the_asking_workspace_reads(core: Core)
     assert "Same story as “Scoop: China to widen rare earth curbs” from PrivateDesk" in told_a
 
 
+async def alert_both_workspaces(core: Core, watch_id: int) -> list[int]:
+    """Queue the watch's alert of story "s-curbs" (the wire's article) for A and B."""
+
+    def queue(conn: Connection) -> list[int]:
+        wire = ingest.articles_by_url(conn, ["https://wire.test/30"])["https://wire.test/30"]
+        rows = [
+            ingest.AlertRow(watch_id, caller.destination, "s-curbs", wire.id, ("rare earth",))
+            for caller in (A, B)
+        ]
+        return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, NOW)]
+
+    return await core.store.run_write(queue)
+
+
 async def test_an_alerts_coverage_names_only_what_its_channels_workspace_reads(
     core: Core,
 ) -> None:
@@ -147,15 +161,7 @@ async def test_an_alerts_coverage_names_only_what_its_channels_workspace_reads(
         ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30),
     )
 
-    def queue(conn: Connection) -> list[int]:
-        wire = ingest.articles_by_url(conn, ["https://wire.test/30"])["https://wire.test/30"]
-        rows = [
-            ingest.AlertRow(watch.id, caller.destination, "s-curbs", wire.id, ("rare earth",))
-            for caller in (A, B)
-        ]
-        return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, NOW)]
-
-    ids = await core.store.run_write(queue)
+    ids = await alert_both_workspaces(core, watch.id)
     by_channel = {a.destination: a for a in await core.store.alerts_by_ids(ids)}
     for_b = by_channel[B.destination]
     assert for_b.also_reported_by == () and for_b.coverage == () and for_b.further == ()
@@ -178,15 +184,7 @@ async def test_a_story_grown_by_a_workspaces_own_feed_edits_only_that_workspaces
         core, ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30)
     )
 
-    def queue(conn: Connection) -> list[int]:
-        wire = ingest.articles_by_url(conn, ["https://wire.test/30"])["https://wire.test/30"]
-        rows = [
-            ingest.AlertRow(watch.id, caller.destination, "s-curbs", wire.id, ("rare earth",))
-            for caller in (A, B)
-        ]
-        return [alert_id for alert_id, _ in ingest.insert_alerts(conn, rows, NOW)]
-
-    ids = await core.store.run_write(queue)
+    ids = await alert_both_workspaces(core, watch.id)
     for alert_id, message in zip(ids, ("m-a", "m-b"), strict=True):
         await core.store.mark_sent([alert_id], message_id=message, now=NOW)
 
