@@ -318,11 +318,12 @@ def _parse_xml(
         fast_feed = fast.feed
         fast_entries = _entries(fast.entries, url=url, feed=fast_feed)
         if root_local == "rss" and not fast.bozo and _fields_astray(fast_entries):
-            opened = _open_empty_elements(body, notes)
-            again = _parse_fast(opened) if opened is not body else None
+            opened, count = _open_empty_elements(body)
+            again = _parse_fast(opened) if count else None
             if again is not None and not again.bozo and len(again.entries) >= len(fast.entries):
                 body, fast, fast_feed = opened, again, again.feed
                 fast_entries = _entries(fast.entries, url=url, feed=fast_feed)
+                notes.append(f"opened {count} empty self-closed elements")
         if fast.bozo and "limit exceeded" in str(fast.get("bozo_exception") or ""):
             # More items than any real feed carries: keep the first ones rather than hand
             # a huge document to the slow parser.
@@ -357,9 +358,17 @@ def _parse_xml(
             notes.append(f"{problem}; not retried: {refusal}")
         log.debug("feed %s: %s; using %s", url, problem, parser)
 
-    if _may_relay(fast, body):
+    # A relaying service (FeedBurner, Pheedo, Bing News) is known by the namespace it
+    # declares; without the fast parser's reading, by its element.
+    if fast is None:
+        relayed, bing = b"origLink>" in body, False
+    else:
+        spaces = fast.get("namespaces") or {}
+        relayed = "feedburner" in spaces or "pheedo" in spaces
+        bing = "bing.com" in (spaces.get("News") or "")
+    if relayed:
         chosen_entries = _original_links(body, chosen_entries, url)
-    if _is_bing_news(fast):
+    if bing:
         chosen_entries = _bing_sources(body, chosen_entries)
     title = _text(_get(chosen_feed, "title")) if chosen_feed is not None else None
     if not chosen_entries and truncated:
@@ -440,13 +449,6 @@ _ITEM_LINK = re.compile(rb"<link>\s*([^<\s]+)")
 _NEWS_SOURCE = re.compile(rb"<News:Source>([^<]*)</News:Source>")
 
 
-def _is_bing_news(fast: Any) -> bool:
-    if fast is None:
-        return False
-    spaces = fast.get("namespaces") or {}
-    return "bing.com" in (spaces.get("News") or "")
-
-
 def _bing_sources(body: bytes, entries: tuple[FeedEntry, ...]) -> tuple[FeedEntry, ...]:
     """Bing News names each item's publisher in ``<News:Source>`` ("Harbor Daily"),
     which the parsers skip: it becomes the entry's source, as Google News' ``<source>``
@@ -467,13 +469,6 @@ def _bing_sources(body: bytes, entries: tuple[FeedEntry, ...]) -> tuple[FeedEntr
         else e
         for e in entries
     )
-
-
-def _may_relay(fast: Any, body: bytes) -> bool:
-    """Whether the document declares FeedBurner's or Pheedo's namespace (origLink)."""
-    if fast is None:
-        return b"origLink>" in body
-    return any(prefix in ("feedburner", "pheedo") for prefix in fast.get("namespaces") or ())
 
 
 def _fallback_refusal(body: bytes) -> str | None:
@@ -876,12 +871,13 @@ def _fields_astray(entries: Sequence[FeedEntry]) -> bool:
     )
 
 
-def _open_empty_elements(body: bytes, notes: list[str]) -> bytes:
+def _open_empty_elements(body: bytes) -> tuple[bytes, int]:
     """``<category/>`` becomes ``<category></category>``: the fast parser reads the text
     of the element after an empty self-closed one in an RSS item as that element's (a
-    title vanished, a date became a category). Touches only markup outside CDATA."""
+    title vanished, a date became a category). Touches only markup outside CDATA.
+    Returns the document and how many elements it opened."""
     if _EMPTY_ELEMENT.search(body) is None:
-        return body
+        return body, 0
     spans = _cdata_spans(body)
     opened = 0
 
@@ -894,9 +890,7 @@ def _open_empty_elements(body: bytes, notes: list[str]) -> bytes:
         return b"<" + name + attributes + b"></" + name + b">"
 
     out = _EMPTY_ELEMENT.sub(fix, body)
-    if opened:
-        notes.append(f"opened {opened} empty self-closed elements")
-    return out if opened else body
+    return (out, opened) if opened else (body, 0)
 
 
 def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:

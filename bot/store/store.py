@@ -54,7 +54,7 @@ from bot.store.schema import (
     subscriptions,
     watches,
 )
-from bot.store.visibility import visible_feeds
+from bot.store.visibility import reach_of, visible_feeds
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +105,7 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
 
 def _claimed_rows(rows: Sequence[Any], owners: dict[int, list[str]]) -> list[FeedRow]:
     """Claimed feeds' rows, each with the workspaces its items may reach."""
-    return [
-        _feed_row(
-            r,
-            None
-            if r.source in GLOBAL_SOURCES or r.id not in owners
-            else tuple(sorted(owners[r.id])),
-        )
-        for r in rows
-    ]
+    return [_feed_row(r, reach_of(r.source, owners.get(r.id))) for r in rows]
 
 
 def _feed_info(r: Any, failing_after: int) -> FeedInfo:

@@ -4,7 +4,7 @@ by it, an alert's coverage included (its channel's workspace)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
@@ -36,13 +36,19 @@ def feed_reach(conn: Connection, feed_ids: Sequence[int]) -> dict[int, tuple[str
     ):
         owners.setdefault(feed_id, set()).add(tenant)
     return {
-        feed_id: None
-        if source in GLOBAL_SOURCES or feed_id not in owners
-        else tuple(sorted(owners[feed_id]))
+        feed_id: reach_of(source, owners.get(feed_id))
         for feed_id, source in conn.execute(
             select(feeds.c.id, feeds.c.source).where(feeds.c.id.in_(ids))
         )
     }
+
+
+def reach_of(source: str, owners: Iterable[str] | None) -> tuple[str, ...] | None:
+    """A feed's reach from its source and owning workspaces: None (everyone) for the
+    operator's feeds and those no workspace owns."""
+    if source in GLOBAL_SOURCES or not owners:
+        return None
+    return tuple(sorted(set(owners)))
 
 
 def reaches(reach: tuple[str, ...] | None, reader: str | None) -> bool:
