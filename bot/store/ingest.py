@@ -64,7 +64,7 @@ from bot.store.schema import (
     subscriptions,
     watches,
 )
-from bot.store.visibility import feed_reach, reaches
+from bot.store.visibility import READER, feed_reach, reaches, with_reader
 
 # Bound parameters per statement: SQLite (3.32+) and PostgreSQL allow 32,766; stay under.
 _CHUNK = 5000
@@ -531,17 +531,9 @@ def touch_posts(conn: Connection, grown: Sequence[tuple[str, int | None]]) -> in
                 alerts.c.destination,
                 alerts.c.message_id,
                 alerts.c.story_key,
-                func.coalesce(subscriptions.c.tenant, watches.c.tenant).label("reader"),
+                READER,
             )
-            .select_from(
-                alerts.join(watches, watches.c.id == alerts.c.watch_id).outerjoin(
-                    subscriptions,
-                    and_(
-                        subscriptions.c.watch_id == alerts.c.watch_id,
-                        subscriptions.c.destination == alerts.c.destination,
-                    ),
-                )
-            )
+            .select_from(with_reader(alerts.join(watches, watches.c.id == alerts.c.watch_id)))
             .where(
                 alerts.c.story_key.in_(keys[start : start + _CHUNK]),
                 alerts.c.state == "sent",

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.alerts import StoryArticle, news_of_their_own, other_outlets
 from bot.core.models import Alert
-from bot.store.schema import alerts, articles, feeds, notices, posts, subscriptions, watches
-from bot.store.visibility import visible_feeds
+from bot.store.schema import alerts, articles, feeds, notices, posts, watches
+from bot.store.visibility import READER, visible_feeds, with_reader
 
 
 class Outbox:
@@ -163,18 +163,13 @@ class Outbox:
                 watches.c.mention,
                 feeds.c.url.label("feed_url"),
                 # The workspace of the channel: its coverage names only what it may read.
-                func.coalesce(subscriptions.c.tenant, watches.c.tenant).label("reader"),
+                READER,
             )
             .select_from(
-                alerts.join(articles, articles.c.id == alerts.c.article_id)
-                .join(watches, watches.c.id == alerts.c.watch_id)
-                .outerjoin(feeds, feeds.c.id == articles.c.feed_id)
-                .outerjoin(
-                    subscriptions,
-                    and_(
-                        subscriptions.c.watch_id == alerts.c.watch_id,
-                        subscriptions.c.destination == alerts.c.destination,
-                    ),
+                with_reader(
+                    alerts.join(articles, articles.c.id == alerts.c.article_id)
+                    .join(watches, watches.c.id == alerts.c.watch_id)
+                    .outerjoin(feeds, feeds.c.id == articles.c.feed_id)
                 )
             )
             .where(alerts.c.id.in_(list(ids)))

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from bot.core.storeport import GLOBAL_SOURCES
-from bot.store.schema import feed_owners, feeds
+from bot.store.schema import alerts, feed_owners, feeds, subscriptions, watches
 
 
 def visible_feeds(tenant: str) -> Any:
@@ -55,3 +55,20 @@ def reaches(reach: tuple[str, ...] | None, reader: str | None) -> bool:
     """Whether a feed of this reach shows to a channel of workspace ``reader`` (None: the
     operator's destinations, which see every feed; a reach of () shows to them alone)."""
     return reach is None or reader is None or reader in reach
+
+
+# The workspace an alert is read in: its channel's subscription's, else its watch's
+# (None: the operator's destinations). Select it over ``with_reader(...)``.
+READER = func.coalesce(subscriptions.c.tenant, watches.c.tenant).label("reader")
+
+
+def with_reader(joined: Any) -> Any:
+    """``joined`` (alerts already joined to their watches) with the subscription that
+    brought each alert to its channel, for :data:`READER`."""
+    return joined.outerjoin(
+        subscriptions,
+        and_(
+            subscriptions.c.watch_id == alerts.c.watch_id,
+            subscriptions.c.destination == alerts.c.destination,
+        ),
+    )
