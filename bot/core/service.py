@@ -85,7 +85,9 @@ LATEST_READ_MAX = 5000
 
 @dataclass(frozen=True, slots=True)
 class _CheckedFeed:
-    url: str  # the feed's own URL (a discovered one when the URL given was a page)
+    # The feed's own URL: a discovered one when the URL given was a page, and where it
+    # permanently redirects when it does (a new feed has no items keyed by the old one).
+    url: str
     title: str | None
 
 
@@ -449,7 +451,7 @@ class Wirewatch:
             found = await self.store.find_feed(checked.url, visible_to=caller.tenant)
             if found is not None:
                 raise DuplicateError(
-                    f"feed #{found.id} already reads {checked.url}, the feed that page names"
+                    f"feed #{found.id} already reads {checked.url}, where {url} leads"
                 )
         return await self._store_feed(caller, checked.url, name or checked.title)
 
@@ -484,7 +486,7 @@ class Wirewatch:
         else:
             if not parsed.entries:
                 log.info("feed %s parsed but has no items yet", url)
-            return _CheckedFeed(url, parsed.title)
+            return _CheckedFeed(result.moved_to or url, parsed.title)
         if not links:
             raise ParseError(
                 "that is a web page, and it names no feed "
@@ -503,7 +505,7 @@ class Wirewatch:
                 reasons.append(f"{link.url}: {e.reason}")
                 continue
             log.info("feed discovered", extra={"feed": link.url, "page": url})
-            return _CheckedFeed(link.url, feed.title or link.title)
+            return _CheckedFeed(found.moved_to or link.url, feed.title or link.title)
         raise ParseError(
             "that page names feeds, but none could be read (" + "; ".join(reasons) + ")"
         )

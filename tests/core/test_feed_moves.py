@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 
 from bot.core.api import Caller
 from bot.core.commands.handlers import feed_line
+from bot.core.errors import DuplicateError
 from bot.core.models import FeedHealth
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -64,3 +66,27 @@ async def test_a_permanently_moved_feed_is_polled_where_it_moved(tmp_path: Path)
             [feed] = await core.api.list_feeds(Caller.console())
     assert report.alert_ids == [] and feed.health is FeedHealth.OK
     assert server.hits("/old.rss") == 2
+
+
+async def test_a_feed_added_at_an_address_that_moved_is_added_where_it_moved(
+    tmp_path: Path,
+) -> None:
+    """A new feed has no items keyed by its old address: it is stored where it moved,
+    and adding the old address again says which feed already reads it."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+
+        async def moved(request: web.Request) -> web.StreamResponse:
+            return web.Response(status=308, headers={"Location": "/new.rss"})
+
+        server.set_handler("/old.rss", moved)
+        server.set_feed("/new.rss", rss([story("seed", "Markets open higher", clock)]))
+        async with core_for(make_settings(tmp_path), clock=clock) as core:
+            added = await core.api.add_feed(Caller.console(), server.url("/old.rss"))
+            assert (added.url, added.moved_to) == (server.url("/new.rss"), None)
+            with pytest.raises(DuplicateError) as again:
+                await core.api.add_feed(Caller.console(), server.url("/old.rss"))
+    assert str(again.value) == (
+        f"feed #{added.id} already reads {server.url('/new.rss')}, where "
+        f"{server.url('/old.rss')} leads"
+    )
