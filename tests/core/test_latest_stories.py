@@ -132,6 +132,16 @@ async def test_why_names_only_the_outlets_the_asking_workspace_reads(core: Core)
     assert "Same story as “Scoop: China to widen rare earth curbs” from PrivateDesk" in told_a
 
 
+async def both_workspaces_follow(core: Core) -> tuple[int, int, int]:
+    """A's and B's channels follow the operator's watch: (its id, the operator's feed,
+    A's own feed)."""
+    for caller in (A, B):
+        await core.api.subscribe(caller, ["rare earth"])
+    [watch] = await core.store.watch_infos()
+    feed, own = await feed_ids(core)
+    return watch.id, feed, own
+
+
 async def alert_both_workspaces(core: Core, watch_id: int) -> list[int]:
     """Queue the watch's alert of story "s-curbs" (the wire's article) for A and B."""
 
@@ -151,17 +161,14 @@ async def test_an_alerts_coverage_names_only_what_its_channels_workspace_reads(
 ) -> None:
     # Both workspaces' channels follow the operator's watch; the story's first outlet is
     # workspace A's own feed. B's alert must not carry A's outlet, its link or headline.
-    for caller in (A, B):
-        await core.api.subscribe(caller, ["rare earth"])
-    [watch] = await core.store.watch_infos()
-    feed, own = await feed_ids(core)
+    watch_id, feed, own = await both_workspaces_follow(core)
     await store(
         core,
         ("PrivateDesk", "Scoop: China to widen rare earth curbs", "s-curbs", own, 40),
         ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30),
     )
 
-    ids = await alert_both_workspaces(core, watch.id)
+    ids = await alert_both_workspaces(core, watch_id)
     by_channel = {a.destination: a for a in await core.store.alerts_by_ids(ids)}
     for_b = by_channel[B.destination]
     assert for_b.also_reported_by == () and for_b.coverage == () and for_b.further == ()
@@ -176,15 +183,12 @@ async def test_a_story_grown_by_a_workspaces_own_feed_edits_only_that_workspaces
     # Both workspaces' channels got the operator feed's alert of one story. Workspace A's
     # own feed then carries it: A's message grows (it names A's outlet); B's would show
     # nothing new, and an edit would still tell B that something moved.
-    for caller in (A, B):
-        await core.api.subscribe(caller, ["rare earth"])
-    [watch] = await core.store.watch_infos()
-    feed, own = await feed_ids(core)
+    watch_id, feed, own = await both_workspaces_follow(core)
     await store(
         core, ("Wire", "China widens rare earth curbs, adding licences", "s-curbs", feed, 30)
     )
 
-    ids = await alert_both_workspaces(core, watch.id)
+    ids = await alert_both_workspaces(core, watch_id)
     for alert_id, message in zip(ids, ("m-a", "m-b"), strict=True):
         await core.store.mark_sent([alert_id], message_id=message, now=NOW)
 
