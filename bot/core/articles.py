@@ -50,7 +50,7 @@ _TRACKING_PARAMS = frozenset(
         "soc_src", "soc_trk", "sr_share", "cmp", "cmpgn", "s_cid", "wt.mc_id", "wt_mc_id",
         "wtmc", "wt_mc", "icid", "campaign_id", "rss_id", "tracking_id", "ito", "smid",
         "guccounter", "guce_referrer", "guce_referrer_sig", "trk", "trkcampaign", "mbid",
-        "cid_source",
+        "cid_source", "ns_campaign", "ns_mchannel", "ns_source", "ns_linkname", "ns_fee",
     }
 )  # fmt: skip
 # Redirect wrappers whose target sits in a query parameter: (host suffix, path) -> params.
@@ -66,6 +66,10 @@ _REDIRECTORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 _REDIRECT_PATHS = frozenset(path for _, path, _ in _REDIRECTORS)
 _REDIRECT_MARKS = tuple(path + "?" for path in _REDIRECT_PATHS)
+# Ad servers that feed-relay services wrote whole items for ("Featured Advertiser"): an
+# item linking only there is an advert, never an article. A real item relayed through
+# them carries its origLink, which replaced the link before this is read.
+_AD_SERVER_MARKS = ("//ads.pheedo.com/", "//feedads.g.doubleclick.net/", "//ad.doubleclick.net/")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # A lowercase http(s) URL with a plain host (no port, user or trailing dot) and a path of
 # RFC 3986 characters, without query or fragment: canonical as it is.
@@ -324,7 +328,7 @@ def article_from_entry(
     identity: EntryIdentity | None = None,
 ) -> Article | None:
     """Clean one feed entry into an :class:`Article`; None when it has no title, no link
-    and no text.
+    and no text, or is an ad server's advert.
 
     Titles, summaries and content become plain text: the summary (for display) capped at
     :data:`SUMMARY_MAX_CHARS`, the content (stored) at :data:`CONTENT_MAX_CHARS`, and
@@ -472,6 +476,8 @@ def _identity_head(entry: FeedEntry, feed_url: str) -> _Head | None:
     google_news = googlenews.is_google_news_host(_host(feed_url)) or (
         link is not None and "//news.google.com/" in link
     )
+    if link is not None and any(mark in link for mark in _AD_SERVER_MARKS):
+        return None
     title = title_to_text(entry.title)
     if not title and not link:
         # An item that is only text (an outliner's <body>, a micro-post) is still news:

@@ -726,7 +726,11 @@ class Wirewatch:
             f"Seen {iso_utc(row.first_seen_at)} in feed {row.feed_url or '(removed feed)'} "
             f"from {row.source}: “{row.title}”.",
             f"Published {iso_utc(row.published)}"
-            + ("" if row.published_known else " (the feed gave no date: first-seen time used)")
+            + (
+                ""
+                if row.published_known
+                else " (the feed gave no date, or one more than a day ahead: first-seen time used)"
+            )
             + ".",
         ]
         if row.held_reason:

@@ -84,6 +84,12 @@ def test_clean_text_caps_length_at_a_word_boundary() -> None:
             "https://www.heise.de/news/x-7237368.html?wt_mc=rss.red.ho.ho.atom.beitrag.beitrag",
             "https://www.heise.de/news/x-7237368.html",
         ),
+        # comScore's campaign marks (Daily Mail's feeds tag every link with them).
+        (
+            "http://www.dailymail.co.uk/news/article-1.html?ns_campaign=1490&ns_mchannel=rss"
+            "&ns_source=x&ns_linkname=y&ns_fee=0",
+            "http://www.dailymail.co.uk/news/article-1.html",
+        ),
         # feedType is a real parameter on Reuters links, not tracking.
         (
             "http://www.reuters.com/article/x?feedType=RSS",

@@ -61,6 +61,7 @@ EXPECTED: dict[str, int | str] = {
     "markup-as-text-in-titles.atom": 2,
     "markup-as-text-in-titles.rss": 3,
     "nested-titles-in-items.rss": 2,
+    "pheedo-advert-items.rss": 4,  # 2 of them adverts: see ADVERTS
     "php-warning-before-xml.rss": 1,
     "prefixed-atom-entries.atom": 1,
     "prefixed-rss-2.0-elements.rss": 2,
@@ -100,10 +101,15 @@ def test_table_covers_every_file_in_tests_data_feeds() -> None:
     assert present == set(EXPECTED)
 
 
+# filename -> items that are an ad server's adverts (parsed, but no article).
+ADVERTS = {"pheedo-advert-items.rss": 2}
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_file_yields_its_items_or_fails_with_reason(name: str) -> None:
     """Each file yields the stated number of usable items, or a ParseError with the
-    stated reason; every item becomes an article with identity keys and a UTC date."""
+    stated reason; every item but an advert becomes an article with identity keys and a
+    UTC date."""
     expected = EXPECTED[name]
     if isinstance(expected, str):
         with pytest.raises(ParseError) as caught:
@@ -112,6 +118,7 @@ def test_file_yields_its_items_or_fails_with_reason(name: str) -> None:
         return
     feed = _parse(name)
     assert len(feed.entries) == expected
+    adverts = 0
     for entry in feed.entries:
         assert entry.published is None or entry.published.tzinfo is not None
         article = article_from_entry(
@@ -120,10 +127,13 @@ def test_file_yields_its_items_or_fails_with_reason(name: str) -> None:
             feed_title=feed.title,
             seen_at=SEEN_AT,
         )
-        assert article is not None
+        if article is None:
+            adverts += 1
+            continue
         assert article.identity_keys
         assert article.title
         assert article.published.tzinfo is not None
+    assert adverts == ADVERTS.get(name, 0)
 
 
 async def test_an_article_carried_whole_in_its_description_matches_on_every_paragraph(
@@ -434,6 +444,27 @@ def test_feedburner_and_pheedo_items_link_the_publishers_own_url() -> None:
     ]
     [entry] = _parse("feedburner-origlink.atom").entries
     assert entry.link == "https://harbournotes.example/2026/11/strait.html"
+
+
+def test_adverts_a_feed_relay_inserted_are_not_articles() -> None:
+    """ "Featured Advertiser" items that link only to an ad server (Pheedo's, a FeedBurner
+    ad feed's) become no article; the relayed article beside them is its publisher's."""
+    url = "https://feeds.harbordaily.example/wellness.rss"
+    feed = _parse("pheedo-advert-items.rss", url)
+    articles = [
+        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
+        for e in feed.entries
+    ]
+    assert [(a.title, a.url) for a in articles if a is not None] == [
+        (
+            "Clinics brace for a long flu season",
+            "https://www.harbordaily.example/wellness/2026/11/24/flu-season-clinics",
+        ),
+        (
+            "Walking an hour a day: what the new study found",
+            "https://www.harbordaily.example/wellness/2026/11/23/walking-study",
+        ),
+    ]
 
 
 def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:

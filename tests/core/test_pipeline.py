@@ -218,6 +218,18 @@ async def test_an_old_item_dated_in_portuguese_is_known_to_be_old(tmp_path: Path
     assert abs(alerts[0].published - clock.now()) < timedelta(seconds=1)
 
 
+async def test_an_item_dated_days_ahead_alerts_as_new_and_why_says_why(tmp_path: Path) -> None:
+    """A publisher's clock or template bug dates an item years ahead: it alerts as new,
+    dated when it was first seen, and `why` says the feed's date was set aside."""
+    clock = FakeClock()
+    ahead = item("ahead", "Rare earth quotas set", clock, pubDate=clock.now() + timedelta(days=3))
+    url = "https://reuters.test/ahead"
+    alerts, why = await published_after_seeding(tmp_path, clock, ahead, url)
+    assert [a.url for a in alerts] == [url]
+    assert alerts[0].published is None
+    assert any("or one more than a day ahead: first-seen time used" in line for line in why.lines)
+
+
 async def test_why_says_when_no_watch_found_anything(tmp_path: Path) -> None:
     """`why` on an article no watch has a word of: it says so, rather than nothing."""
     clock = FakeClock()
