@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -42,6 +41,7 @@ from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.prepare import PreparePool
 from bot.core.query import parse_query
+from bot.core.search_feeds import google_news_url, previous_google_news_url
 from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
 from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
@@ -54,17 +54,6 @@ log = logging.getLogger(__name__)
 # A database that does not answer within this is reported as unreachable (asyncpg alone
 # would wait 60 s per attempt, and a firewall that drops packets never answers at all).
 DATABASE_CONNECT_TIMEOUT = 15.0
-
-GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={q}&hl=en-US&gl=US&ceid=US:en"
-
-
-def google_news_url(query: str) -> str:
-    """A Google News RSS search feed for a watch query (its own syntax is close enough:
-    quoted phrases, OR, leading minus)."""
-    q = " ".join(
-        part for part in query.replace("(", " ").replace(")", " ").split() if part != "AND"
-    )
-    return GOOGLE_NEWS_SEARCH.format(q=quote_plus(q + " when:7d"))
 
 
 def user_agent(settings: Settings) -> str:
@@ -168,25 +157,30 @@ async def sync_config(core: Core) -> None:
     s = core.settings
     feeds = [(f.url, f.name, f.interval or s.poll.default_interval) for f in s.feeds]
     watches: list[tuple[str, str | None, str | None, bool, list[str]]] = []
+    renamed: dict[str, str] = {}
     for w in s.watches:
         try:
-            parse_query(w.query)
+            query = parse_query(w.query)
         except QuerySyntaxError as e:
             raise ConfigError(
                 f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}"
             ) from e
         watches.append((w.query, w.name, w.mention, w.channels is None, list(w.channels or ())))
         if w.google_news:
-            feeds.append(
-                (
-                    google_news_url(w.query),
-                    f"Google News: {w.name or w.query}",
-                    s.poll.default_interval,
+            search = google_news_url(query)
+            if search is None:
+                raise ConfigError(
+                    f"watch {w.name or w.query!r} in the config: google_news = true needs a "
+                    "word or phrase to search for, and a regular expression or a source: "
+                    "term is not one Google can search (set google_news = false)"
                 )
-            )
+            feeds.append((search, f"Google News: {w.name or w.query}", s.poll.default_interval))
+            renamed[previous_google_news_url(w.query)] = search
     # The same feed listed twice (or a watch's search feed configured by hand) is one feed.
     unique = list({url: (url, name, interval) for url, name, interval in feeds}.values())
-    await core.store.sync_config(feeds_=unique, watches_=watches, now=core.clock.now())
+    await core.store.sync_config(
+        feeds_=unique, watches_=watches, now=core.clock.now(), renamed=renamed
+    )
     await core.poller.refresh_watches()
 
 

@@ -4,25 +4,86 @@ default destinations."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from bot import app
-from bot.app import google_news_url, open_core
+from bot.app import open_core
 from bot.core.api import Caller
 from bot.core.errors import ConfigError
+from bot.core.search_feeds import previous_google_news_url
 from tests.support import make_settings
 
 
-def test_google_news_feed_is_built_from_the_watch_query() -> None:
-    """The search feed carries the query's words, phrases and exclusions (not AND/parens)."""
-    url = google_news_url('Greer -"Germaine Greer" AND (tariff OR duty)')
-    parts = urlsplit(url)
+async def test_a_watchs_google_news_feed_searches_its_query(tmp_path: Path) -> None:
+    """`google_news = true` adds a search feed carrying the query's words, phrases,
+    exclusions and groups, written as Google reads them."""
+    query = 'Greer -"Germaine Greer" AND (tariff OR duty) OR Bessent'
+    settings = make_settings(tmp_path, watches=[{"query": query, "google_news": True}])
+    async with open_core(settings) as core:
+        [feed] = await core.api.list_feeds(Caller.console())
+    parts = urlsplit(feed.url)
     assert parts.netloc == "news.google.com" and parts.path == "/rss/search"
     q = parse_qs(parts.query)["q"][0]
-    assert q == 'Greer -"Germaine Greer" tariff OR duty when:7d'
+    assert q == '(Greer -"Germaine Greer" (tariff OR duty)) OR Bessent when:7d'
+
+
+async def test_a_google_news_watch_google_cannot_search_is_refused(tmp_path: Path) -> None:
+    """A regular expression alone gives Google nothing to search for: the config says so,
+    rather than polling a search for everything."""
+    settings = make_settings(
+        tmp_path, watches=[{"query": "/tariffs? on china/", "name": "rx", "google_news": True}]
+    )
+    with pytest.raises(ConfigError) as refused:
+        async with open_core(settings):
+            pass
+    assert str(refused.value).startswith(
+        "watch 'rx' in the config: google_news = true needs a word or phrase to search for"
+    )
+
+
+async def test_an_upgrade_moves_a_search_feed_to_its_new_address_with_what_it_saw(
+    tmp_path: Path,
+) -> None:
+    """Versions before wrote a grouped query's search without its groups. After the
+    upgrade that feed is polled at the new address as the same feed: what it has seen
+    stays seen (nothing alerts again) and it is no new feed whose first poll is silent;
+    its validators, which belonged to the old address, are dropped."""
+    query = "tariff AND (China OR Beijing) OR Bessent"
+    old_url = previous_google_news_url(query)
+    before = make_settings(
+        tmp_path,
+        feeds=[{"url": old_url, "name": "Google News: tariffs"}],
+        watches=[{"query": query, "name": "tariffs"}],
+    )
+    async with open_core(before):
+        pass
+    db = tmp_path / "wirewatch.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE feeds SET seeded = 1, etag = '\"v7\"', body_hash = 'ab12'")
+        [(feed_id,)] = conn.execute("SELECT id FROM feeds").fetchall()
+        conn.execute(
+            "INSERT INTO seen_items (feed_id, key, seen_at) VALUES (?, 'p:0123456789abcdef', ?)",
+            (feed_id, "2026-12-01 10:00:00.000000"),
+        )
+
+    after = make_settings(
+        tmp_path, watches=[{"query": query, "name": "tariffs", "google_news": True}]
+    )
+    async with open_core(after) as core:
+        [feed] = await core.api.list_feeds(Caller.console())
+    assert feed.id == feed_id
+    assert parse_qs(urlsplit(feed.url).query)["q"][0] == (
+        "(tariff (China OR Beijing)) OR Bessent when:7d"
+    )
+    with sqlite3.connect(db) as conn:
+        row = conn.execute("SELECT seeded, etag, body_hash, active FROM feeds").fetchone()
+        seen = conn.execute("SELECT count(*) FROM seen_items WHERE feed_id = ?", (feed_id,))
+        assert row == (1, None, None, 1)
+        assert seen.fetchone() == (1,)
 
 
 async def test_config_sync_adds_updates_and_retires_config_items(tmp_path: Path) -> None:

@@ -446,14 +446,30 @@ class Store(Outbox):
         feeds_: Sequence[tuple[str, str | None, int]],
         watches_: Sequence[tuple[str, str | None, str | None, bool, Sequence[str]]],
         now: datetime,
+        renamed: Mapping[str, str] | None = None,
     ) -> None:
         """Make config feeds (url, name, interval) and config watches (query, name, mention,
         use_defaults, channels) match, in one transaction with a few statements: a config
         of thousands of feeds and watches starts in seconds. Chat-made items are untouched;
-        an unsubscribe made in chat survives (existing subscription rows are kept)."""
+        an unsubscribe made in chat survives (existing subscription rows are kept).
+
+        ``renamed`` (old URL -> new) moves a config feed whose address this version
+        writes otherwise (a watch's search feed) to the new one, with what it has seen, so
+        nothing it carried alerts again and nothing new is taken for a first poll's
+        backlog; its conditional-GET validators belonged to the old address."""
 
         def write(conn: Connection) -> None:
             ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            for old_url, new_url in (renamed or {}).items():
+                if old_url == new_url:
+                    continue
+                taken = conn.execute(select(feeds.c.id).where(feeds.c.url == new_url)).first()
+                if taken is None:
+                    conn.execute(
+                        update(feeds)
+                        .where(feeds.c.url == old_url, feeds.c.source == "config")
+                        .values(url=new_url, etag=None, last_modified=None, body_hash=None)
+                    )
             urls = [u for u, _, _ in feeds_]
             if feeds_:
                 stmt = ins(feeds)
