@@ -191,6 +191,29 @@ async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
     assert [f.url for f in await store.list_feeds()] == ["https://b.test/rss"]
 
 
+async def test_a_renamed_config_feed_keeps_its_row(store: Store) -> None:
+    """A config feed renamed at sync keeps its id (and so what it has seen); a rename onto
+    an address another feed holds changes nothing."""
+    config = {"watches_": [], "now": NOW}
+    await store.sync_config(
+        feeds_=[("https://old.test/q", "G", 300), ("https://taken.test/q", "T", 300)], **config
+    )
+    ids = {f.url: f.id for f in await store.list_feeds()}
+    await store.sync_config(
+        feeds_=[("https://new.test/q", "G", 300), ("https://taken.test/q", "T", 300)],
+        renamed={
+            "https://old.test/q": "https://new.test/q",
+            "https://x.test/q": "https://taken.test/q",
+        },
+        **config,
+    )
+    after = {f.url: f.id for f in await store.list_feeds()}
+    assert after == {
+        "https://new.test/q": ids["https://old.test/q"],
+        "https://taken.test/q": ids["https://taken.test/q"],
+    }
+
+
 async def test_times_come_back_as_utc(store: Store) -> None:
     """SQLite stores naive text; the store hands back timezone-aware UTC either way."""
     watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
