@@ -149,7 +149,7 @@ def parse_tz(name: str | None) -> str:
         return DEFAULT_TZ
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a tzdata folder
         raise ControlError(
             f"{name!r} is not a time zone: use an IANA name such as Europe/London,"
             " America/New_York or Asia/Shanghai"
@@ -198,6 +198,8 @@ def parse_until(text: str, now: datetime, tz: str = DEFAULT_TZ) -> datetime:
             raise ControlError(
                 f"{text!r} is not a duration: use e.g. 30m, 2h, 1d, 'until monday' or 'until 08:00'"
             )
+        if total > MAX_SNOOZE:  # before adding: 999999w is past the calendar's end
+            raise ControlError("a snooze lasts at most 30 days")
         until = now + total
     if until <= now:
         raise ControlError(f"{text!r} is already over")
@@ -207,15 +209,30 @@ def parse_until(text: str, now: datetime, tz: str = DEFAULT_TZ) -> datetime:
 
 
 def _until(what: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """``tomorrow`` / ``midnight``, a weekday (``monday``, ``mon``, ``thurs``), either
+    with a time (``monday 08:00``: that day at 08:00), or a time alone (the next one)."""
     local = now.astimezone(zone)
-    if what in {"tomorrow", "midnight"}:
-        day = local.date() + timedelta(days=1)
-        return _at(day, time(0, 0), zone)
-    if what in _WEEKDAYS or what[:3] in {d[:3] for d in _WEEKDAYS}:
-        target = next(i for i, d in enumerate(_WEEKDAYS) if d.startswith(what[:3]))
-        ahead = (target - local.weekday()) % 7 or 7
-        return _at(local.date() + timedelta(days=ahead), time(0, 0), zone)
+    day_word, _, clock = what.partition(" ")
+    clock = clock.strip()
+    if day_word in {"tomorrow", "midnight"} and not (day_word == "midnight" and clock):
+        at = parse_clock(clock) if clock else time(0, 0)
+        return _at(local.date() + timedelta(days=1), at, zone)
+    weekday = _weekday(day_word)
+    if weekday is not None:
+        ahead = (weekday - local.weekday()) % 7
+        if not clock:
+            return _at(local.date() + timedelta(days=ahead or 7), time(0, 0), zone)
+        at = parse_clock(clock)
+        moment = _at(local.date() + timedelta(days=ahead), at, zone)
+        return moment if moment > now else _at(local.date() + timedelta(days=ahead + 7), at, zone)
     return next_local(parse_clock(what), zone, now)
+
+
+def _weekday(word: str) -> int | None:
+    """Monday = 0 for a weekday's name or a prefix of it of three letters or more."""
+    if len(word) < 3:
+        return None
+    return next((i for i, day in enumerate(_WEEKDAYS) if day.startswith(word)), None)
 
 
 def parse_digest(mode: str, at: str | None, tz: str | None) -> tuple[Digest, time | None, str]:
@@ -324,30 +341,43 @@ def gate(
     gone = set(decision.muted)
     candidates = [c for c in candidates if c.id not in gone]
     waiting = [w for w in waiting if w.id not in gone]
+    blocked = channel_held(controls, now)
+    allowed: dict[int, int] = dict(sent_last_hour)
+
+    def held_for(watch_id: int) -> Hold | None:
+        """Why an alert due now waits for a summary, or None (and it counts as sent)."""
+        wc = watches.get(watch_id, WatchControls())
+        if blocked is not None:
+            return blocked
+        if snoozed(wc.snoozed_until, now):
+            return Hold.WATCH_SNOOZE
+        if controls.digest is not Digest.REALTIME:
+            return Hold.DIGEST
+        if wc.max_per_hour is not None and allowed.get(watch_id, 0) >= wc.max_per_hour:
+            return Hold.RATE
+        allowed[watch_id] = allowed.get(watch_id, 0) + 1
+        return None
+
+    # Older than any candidate: a story that reached its outlets goes first, under the
+    # channel's other controls like any alert due now.
     for w in waiting:
         need = watches.get(w.watch_id, WatchControls()).min_outlets or 0
         if w.outlets >= need:
-            decision.release.append(w.id)
+            reason = held_for(w.watch_id)
+            if reason is None:
+                decision.release.append(w.id)
+            else:
+                decision.hold[w.id] = reason
         elif now - w.created_at > WAIT_FOR_OUTLETS:
             decision.drop.append(w.id)
-    released = set(decision.release)
-    blocked = channel_held(controls, now)
-    allowed: dict[int, int] = dict(sent_last_hour)
     for c in candidates:
         wc = watches.get(c.watch_id, WatchControls())
-        if wc.min_outlets and c.outlets < wc.min_outlets and c.id not in released:
+        if wc.min_outlets and c.outlets < wc.min_outlets:
             decision.wait.append(c.id)
             continue
-        if blocked is not None:
-            decision.hold[c.id] = blocked
-        elif snoozed(wc.snoozed_until, now):
-            decision.hold[c.id] = Hold.WATCH_SNOOZE
-        elif controls.digest is not Digest.REALTIME:
-            decision.hold[c.id] = Hold.DIGEST
-        elif wc.max_per_hour is not None and allowed.get(c.watch_id, 0) >= wc.max_per_hour:
-            decision.hold[c.id] = Hold.RATE
-        else:
-            allowed[c.watch_id] = allowed.get(c.watch_id, 0) + 1
+        reason = held_for(c.watch_id)
+        if reason is not None:
+            decision.hold[c.id] = reason
     return decision
 
 
@@ -372,8 +402,9 @@ def flushable(
         return []
     out: list[int] = []
     for h in held:
-        watch_snoozed = snoozed(watches.get(h.watch_id, WatchControls()).snoozed_until, now)
-        if h.reason is Hold.WATCH_SNOOZE and watch_snoozed:
+        # Whatever held it first (quiet hours, the channel's snooze), its watch's own
+        # snooze still holds it until that ends.
+        if snoozed(watches.get(h.watch_id, WatchControls()).snoozed_until, now):
             continue
         if controls.digest is not Digest.REALTIME:
             # Whatever held it, it now waits for the digest (a digest at 08:00 inside quiet

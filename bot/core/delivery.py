@@ -98,6 +98,8 @@ class Deliverer:
         self._stopping: asyncio.Event | None = None
         self._templates: dict[str, str] = {}  # destination -> its template, read per pass
         self._threads: dict[str, bool] = {}  # destination -> story growth as thread replies
+        # A controlled channel -> the new alerts its gate let through in this pass.
+        self._gated: dict[str, set[int]] = {}
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -115,6 +117,7 @@ class Deliverer:
         if report.dead_lettered:
             log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
         await self.deliver_notices()
+        self._gated = {}
         for destination in await self.store.controls.controlled():
             await self._gate(destination, now)
         dests = await self.store.pending_destinations(now)
@@ -136,7 +139,18 @@ class Deliverer:
         decision = gate(candidates, waiting, channel, watches, sent, now, held, muted)
         if not decision.empty:
             await store.apply(destination, decision, now)
+        # What this pass may send of the channel's new alerts: one queued since (the poll
+        # runs in the same loop while a send awaits the platform) waits for the next gate.
+        stopped = set(decision.hold) | set(decision.wait) | set(decision.muted)
+        self._gated[destination] = {c.id for c in candidates if c.id not in stopped} | set(
+            decision.release
+        )
         held = [h for h in held if h.id not in set(decision.muted)]
+        held += [
+            Held(w.id, w.watch_id, decision.hold[w.id], now)
+            for w in waiting
+            if w.id in decision.hold
+        ]
         held += [
             Held(c.id, c.watch_id, decision.hold[c.id], now)
             for c in candidates
@@ -183,6 +197,7 @@ class Deliverer:
                 lease=self.lease,
                 batch=notifier.max_batch,
                 burst_threshold=self.burst_threshold,
+                gated=self._gated.get(destination),
             )
             if not claimed:
                 await self._edit_grown(destination, notifier, report)

@@ -19,7 +19,7 @@ importing the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -299,9 +299,11 @@ class OutboxStore(Protocol):
         batch: int,
         burst_threshold: int,
         digest_batch: int = 10,
+        gated: Set[int] | None = None,
     ) -> tuple[list[Alert], bool]:
         """Lease the oldest pending alerts of one destination, in order; returns
-        (alerts, maybe_sent)."""
+        (alerts, maybe_sent). With ``gated`` (a channel with controls), a new alert is
+        claimed only if its id is there: one queued after the gate ran waits for it."""
         ...
 
     async def alerts_by_ids(self, ids: Sequence[int]) -> list[Alert]:

@@ -322,9 +322,10 @@ class ControlsStore:
             for alert_id, reason in decision.hold.items():
                 by_reason.setdefault(reason, []).append(alert_id)
             for reason, ids in by_reason.items():
+                # A pending alert, or one whose wait for outlets ended into a hold.
                 await conn.execute(
                     update(alerts)
-                    .where(alerts.c.id.in_(ids), untouched)
+                    .where(alerts.c.id.in_(ids), or_(untouched, alerts.c.state == WAITING))
                     .values(state=HELD, hold=str(reason), held_at=now)
                 )
             if decision.wait:

@@ -7,7 +7,7 @@ loses an alert or sends one twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,7 @@ class Outbox:
         batch: int,
         burst_threshold: int,
         digest_batch: int = 10,
+        gated: Set[int] | None = None,
     ) -> tuple[list[Alert], bool]:
         """Lease the OLDEST pending alerts of one destination, in order.
 
@@ -69,7 +70,15 @@ class Outbox:
         metadata) is keyed on the batch's first alert, so a resend that found the earlier
         message must stand for the same alerts, or those added since would be marked sent
         unposted.
+
+        ``gated``: the new alerts (never attempted, no summary) a channel's controls let
+        through in this pass; one queued since the gate ran is not claimed, nor anything
+        after it, until the next pass gates it (a digest channel would get it at once).
         """
+
+        def cleared(alert_id: int, attempts: int, digest: str | None) -> bool:
+            return gated is None or attempts > 0 or digest is not None or alert_id in gated
+
         async with self.transaction() as conn:
             unsure = select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until).where(
                 alerts.c.destination == destination,
@@ -100,7 +109,13 @@ class Outbox:
                 )
             ).scalar_one()
             pick = (
-                select(alerts.c.id, alerts.c.next_attempt_at, alerts.c.lease_until, alerts.c.digest)
+                select(
+                    alerts.c.id,
+                    alerts.c.next_attempt_at,
+                    alerts.c.lease_until,
+                    alerts.c.digest,
+                    alerts.c.attempts,
+                )
                 .where(alerts.c.destination == destination, alerts.c.state == "pending")
                 .order_by(alerts.c.id)
                 .limit(max(batch, digest_batch))
@@ -117,7 +132,7 @@ class Outbox:
             for r in rows[:take]:
                 if r.next_attempt_at > now or (r.lease_until is not None and r.lease_until >= now):
                     break
-                if r.digest != heading:
+                if r.digest != heading or not cleared(r.id, r.attempts, r.digest):
                     break
                 ids.append(r.id)
             if not ids:
@@ -125,7 +140,7 @@ class Outbox:
             # Other watches' alerts for the same story ride along: one message per story.
             stories = select(alerts.c.story_key).where(alerts.c.id.in_(ids)).scalar_subquery()
             siblings = await conn.execute(
-                select(alerts.c.id).where(
+                select(alerts.c.id, alerts.c.attempts, alerts.c.digest).where(
                     alerts.c.destination == destination,
                     alerts.c.state == "pending",
                     alerts.c.story_key.in_(stories),
@@ -135,7 +150,7 @@ class Outbox:
                     or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now),
                 )
             )
-            ids.extend(r[0] for r in siblings)
+            ids.extend(r.id for r in siblings if cleared(r.id, r.attempts, r.digest))
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(ids))

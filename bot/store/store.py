@@ -1004,8 +1004,12 @@ class Store(Outbox):
             await conn.execute(
                 delete(articles).where(
                     articles.c.first_seen_at < articles_before,
+                    # Held for a summary or waiting for outlets (a snooze lasts up to
+                    # 30 days) is still to be sent: its article stays.
                     ~articles.c.id.in_(
-                        select(alerts.c.article_id).where(alerts.c.state == "pending")
+                        select(alerts.c.article_id).where(
+                            alerts.c.state.in_(["pending", "held", "waiting"])
+                        )
                     ),
                 )
             )

@@ -77,6 +77,36 @@ def test_durations_and_until() -> None:
             parse_until(bad, MONDAY_10)
 
 
+def test_a_zone_folder_or_a_huge_duration_is_refused_with_a_reason() -> None:
+    """ "Europe" is a folder of tzdata, not a zone; 999999 weeks lies past the calendar's
+    end: each is a plain refusal, where both once raised out of the parser."""
+    for folder in ("Europe", "America", "US", "Etc"):
+        with pytest.raises(ControlError, match="is not a time zone"):
+            parse_tz(folder)
+    for huge in ("999999w", "999999d 1h"):
+        with pytest.raises(ControlError, match="at most 30 days"):
+            parse_until(huge, MONDAY_10)
+
+
+def test_until_a_day_at_a_time() -> None:
+    """ "until monday 08:00" is that Monday at 08:00 (it once meant Monday 00:00, eight hours
+    early); a weekday is its name or three letters or more of it, nothing else."""
+    friday = datetime(2025, 3, 28, 10, 0, tzinfo=UTC)  # BST starts on Sunday 30 March
+    london = "Europe/London"
+    assert parse_until("until monday 08:00", friday, london) == datetime(
+        2025, 3, 31, 7, 0, tzinfo=UTC
+    )
+    assert parse_until("until mon 9am", friday, london) == datetime(2025, 3, 31, 8, tzinfo=UTC)
+    assert parse_until("until thurs", friday) == datetime(2025, 4, 3, tzinfo=UTC)
+    assert parse_until("until tomorrow 07:30", friday) == datetime(2025, 3, 29, 7, 30, tzinfo=UTC)
+    # Said on a Monday: today's 08:00 when it is still ahead, else next week's.
+    assert parse_until("until monday 11:00", MONDAY_10) == MONDAY_10 + timedelta(hours=1)
+    assert parse_until("until monday 09:00", MONDAY_10) == datetime(2026, 3, 9, 9, tzinfo=UTC)
+    for bad in ("until monkey", "until mo", "until friday noonish", "until midnight 08:00"):
+        with pytest.raises(ControlError):
+            parse_until(bad, friday)
+
+
 def test_quiet_hours_cross_midnight_in_the_channels_zone() -> None:
     start, end = parse_quiet("22:00-07:00")
     quiet = ChannelControls(quiet_start=start, quiet_end=end, quiet_tz="Asia/Shanghai")
@@ -140,6 +170,35 @@ def test_gate_reasons_in_order_of_precedence() -> None:
         2: Hold.DIGEST,
     }
     assert gate([_c(1)], [], ChannelControls(), {}, {}, MONDAY_10).empty
+
+
+def test_a_story_that_reached_its_outlets_still_waits_for_the_channels_controls() -> None:
+    """Released from waiting for outlets inside quiet hours, during a snooze, in a digest
+    channel or over the hourly cap, an alert is held like any alert due then (it once went
+    straight out)."""
+    watches = {1: WatchControls(min_outlets=2, max_per_hour=1)}
+    ready = [Waiting(7, 1, 2, MONDAY_10 - timedelta(minutes=10))]
+    quiet = ChannelControls(quiet_start=time(9), quiet_end=time(11))
+    assert gate([], ready, quiet, watches, {}, MONDAY_10).hold == {7: Hold.QUIET}
+    hourly = ChannelControls(digest=Digest.HOURLY)
+    assert gate([], ready, hourly, watches, {}, MONDAY_10).hold == {7: Hold.DIGEST}
+    capped = gate([], ready, ChannelControls(), watches, {1: 1}, MONDAY_10)
+    assert capped.hold == {7: Hold.RATE} and capped.release == []
+    # Let through, it counts against the cap of what comes after it.
+    decision = gate([_c(8, outlets=3)], ready, ChannelControls(), watches, {}, MONDAY_10)
+    assert decision.release == [7] and decision.hold == {8: Hold.RATE}
+
+
+def test_a_snoozed_watch_holds_its_alerts_whatever_held_them_first() -> None:
+    """Held for quiet hours or the channel's snooze, an alert of a watch snoozed beyond
+    them stays held until the watch's snooze ends too."""
+    watch_snoozed = {1: WatchControls(snoozed_until=MONDAY_10 + timedelta(hours=2))}
+    held = [Held(1, 1, Hold.QUIET, MONDAY_10), Held(2, 1, Hold.SNOOZE, MONDAY_10)]
+    assert flushable(held, ChannelControls(), watch_snoozed, MONDAY_10 + timedelta(hours=1)) == []
+    assert flushable(held, ChannelControls(), watch_snoozed, MONDAY_10 + timedelta(hours=2)) == [
+        1,
+        2,
+    ]
 
 
 def test_flush_waits_for_the_end_of_what_held_it() -> None:
