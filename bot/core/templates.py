@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from bot.core.display import web_url
 from bot.core.errors import WirewatchError
 from bot.core.models import Alert
 
@@ -98,14 +99,28 @@ def _compiled(source: str) -> Any:
     return _sandbox()[0].from_string(source)
 
 
-def fields_of(alert: Alert, escape: Callable[[str], str]) -> dict[str, object]:
-    """The documented fields of one alert, each string escaped for the platform."""
+# Inside a link, RFC 3986 leaves these as they are, and Discord reads them: a feed's URL
+# must not close a masked link [text](url) early and go on in text of its own.
+_LINK_MARKUP = str.maketrans({"(": "%28", ")": "%29"})
+URL_MAX = 2000
+
+
+def fields_of(
+    alert: Alert,
+    escape: Callable[[str], str],
+    *,
+    escape_url: Callable[[str], str] = lambda url: url,
+) -> dict[str, object]:
+    """The documented fields of one alert, each string escaped for the platform; the URL
+    well-formed and percent-encoded (no space, ``<``, ``>``, ``|``, brackets or
+    parentheses from the feed survive, so it can neither end a link nor start one),
+    then ``escape_url`` (Slack's ``&``); empty when it cannot be linked."""
     published = (
         alert.published.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if alert.published else ""
     )
     return {
         "title": escape(alert.title),
-        "url": alert.url,
+        "url": escape_url((web_url(alert.url, max_length=URL_MAX) or "").translate(_LINK_MARKUP)),
         "source": escape(alert.source),
         "summary": escape(alert.summary),
         "published": published,

@@ -203,3 +203,21 @@ async def test_not_relevant_counts_for_every_watch_the_message_lists(room: Room)
     await press(room, "Not relevant", manager=False)
     listed = await room.say("watch list")
     assert listed.text.count("(1 marked not relevant)") == 2
+
+
+async def test_a_feeds_link_in_a_template_cannot_make_a_link_of_its_own(room: Room) -> None:
+    """`{{ url }}` is the one field a template places inside a link; a feed's link with
+    markup of its own in it ("<url|label>", "[label](url)") stays one link to the article,
+    never a second link with a label of the feed's choosing."""
+    template = "<{{ url }}|{{ title }}>" if room.platform == "slack" else "[{{ title }}]({{ url }})"
+    await room.say("template set", {"text": template})
+    slug = "a?q=<https://evil.example/login|Reuters: sign in> [Sign in](https://evil.example/login)"
+    room.publish(slug, "Rare earth curbs widen")
+    await room.tick(minutes=1)
+    message = room.messages()[-1]
+    assert "<https://evil.example" not in message
+    assert "](https://evil.example" not in message
+    assert "evil.example/login|" not in message
+    assert (
+        "https://news.test/a?q=%3Chttps://evil.example/login%7CReuters:%20sign%20in%3E" in message
+    )

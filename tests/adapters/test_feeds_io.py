@@ -384,3 +384,16 @@ async def test_slack_tells_the_asker_when_the_file_cannot_be_shared(chat: Chat) 
         )
     )
     assert chat.fake.uploads == []
+
+
+async def test_trend_of_a_watch_with_a_long_query_is_uploaded(chat: Chat) -> None:
+    """An unnamed watch of twenty-five phrases: the chart's title and alt text name it by its
+    query, which made the alt text longer than the 1,024 characters Discord takes for an
+    attachment's description (it refused the answer; the fake refuses it as Discord does)."""
+    query = " OR ".join(f'"lithium hydroxide battery grade{n:02d}"' for n in range(25))
+    assert len(query) == 971  # within chat's 1,000 characters and 40 terms
+    added = await chat.run("watch add", {"query": query})
+    watch_id = added.text.split("#", 1)[1].split("`", 1)[0].split()[0]
+    answer = await chat.run("trend", {"watch": watch_id, "days": 7}, files=True)
+    ((name, png),) = answer.files
+    assert name == "wirewatch-trend.png" and png.startswith(PNG_MAGIC)

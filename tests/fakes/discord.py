@@ -279,9 +279,47 @@ def _form_errors(body: Mapping[str, Any]) -> web.Response | None:
                 for key in reversed(path):
                     leaf = {key: leaf}
                 errors.setdefault("embeds", {}).setdefault(str(index), {}).update(leaf)
+    embeds = [e for e in body.get("embeds") or [] if isinstance(e, dict)]
+    if sum(_embed_size(e) for e in embeds) > EMBED_TOTAL_MAX:
+        errors.setdefault("embeds", {})["_errors"] = [
+            {
+                "code": "BASE_TYPE_MAX_LENGTH",
+                "message": f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}",
+            }
+        ]
+    for index, attachment in enumerate(body.get("attachments") or []):
+        if len(str(attachment.get("description") or "")) > ATTACHMENT_DESCRIPTION_MAX:
+            errors.setdefault("attachments", {})[str(index)] = {
+                "description": {
+                    "_errors": [
+                        {
+                            "code": "BASE_TYPE_BAD_LENGTH",
+                            "message": "Must be between 0 and 1024 in length.",
+                        }
+                    ]
+                }
+            }
     if not errors:
         return None
     return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
+
+
+# Discord's limits on one message: every embed's text together, an attachment's alt text.
+EMBED_TOTAL_MAX = 6000
+ATTACHMENT_DESCRIPTION_MAX = 1024
+
+
+def _embed_size(embed: Mapping[str, Any]) -> int:
+    """The characters Discord counts towards a message's 6000 (UTF-16 units)."""
+
+    def units(value: Any) -> int:
+        return len(str(value or "").encode("utf-16-le")) // 2
+
+    total = units(embed.get("title")) + units(embed.get("description"))
+    for part in embed.get("fields") or []:
+        total += units(part.get("name")) + units(part.get("value"))
+    total += units((embed.get("footer") or {}).get("text"))
+    return total + units((embed.get("author") or {}).get("name"))
 
 
 def _json(

@@ -54,6 +54,7 @@ NO_PINGS = discord.AllowedMentions.none()
 CHOICES_LIMIT = 25  # Discord shows at most 25 autocomplete choices
 CHOICE_NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 100
+ATTACHMENT_DESCRIPTION_LIMIT = 1024
 MANAGERS = "members with Manage Channels"
 # Discord names an option once per command; the catalogue's plural is one pick here.
 # An alert's buttons (render.alert_buttons) and the catalogue commands they run.
@@ -391,7 +392,12 @@ def _message_fields(reply: Reply) -> dict[str, Any]:
     fields: dict[str, Any] = {"content": content, "embeds": embeds}
     if reply.files:
         fields["files"] = [
-            discord.File(io.BytesIO(f.data), filename=f.name, description=f.alt or f.title)
+            discord.File(
+                io.BytesIO(f.data),
+                filename=f.name,
+                # Discord refuses an attachment's description past 1,024 characters.
+                description=fit(f.alt or f.title, ATTACHMENT_DESCRIPTION_LIMIT),
+            )
             for f in reply.files
         ]
     return fields

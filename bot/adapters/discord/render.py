@@ -462,8 +462,10 @@ def alert_buttons(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
 
 
 def notice_text(text: str) -> str:
-    """An operational notice as plain message content: defused and within 2000."""
-    return fit(neutralise_mentions(text), CONTENT_LIMIT)
+    """An operational notice kept as text (from before notices were data) as message
+    content: it holds a feed's title and a server's error text, so it is escaped as feed
+    text is (no masked link, spoiler or heading of theirs), defused, within 2000."""
+    return fit(neutralise_mentions(escape_markdown(display_text(text))), CONTENT_LIMIT)
 
 
 def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord.Embed:

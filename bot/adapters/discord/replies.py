@@ -13,9 +13,11 @@ import discord
 from bot.adapters.discord.render import (
     CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
     EMBEDS_PER_MESSAGE,
     TITLE_LIMIT,
     clean,
+    embed_size,
     fit,
     render_articles,
     utf16_len,
@@ -37,6 +39,9 @@ from bot.core.commands.reply import (
     When,
     plain_text,
 )
+
+# A section with less room than this is left out rather than shown as "…and N more".
+SECTION_ROOM_MIN = 60
 
 _COLOURS = {
     Tone.INFO: discord.Colour.blurple(),
@@ -106,6 +111,7 @@ def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
     paragraphs: list[str] = []
     embeds: list[discord.Embed] = []
     colour = _COLOURS[reply.tone]
+    used = 0  # Discord refuses a message whose embeds hold more than 6000 in all
     for block in reply.blocks:
         if isinstance(block, Paragraph):
             paragraphs.append(markdown(block.spans))
@@ -115,14 +121,20 @@ def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
             rows = [markdown(r) for r in block.lines] or (
                 [markdown(block.empty)] if block.empty else []
             )
-            embeds.append(
-                discord.Embed(
-                    title=fit(plain_text(block.heading), TITLE_LIMIT),
-                    description=listing(rows) or None,
-                    colour=colour,
-                )
+            title = fit(plain_text(block.heading), TITLE_LIMIT)
+            room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used - utf16_len(title))
+            if room < SECTION_ROOM_MIN:
+                continue  # no room left: later sections are left out whole
+            embed = discord.Embed(
+                title=title, description=listing(rows, room) or None, colour=colour
             )
+            embeds.append(embed)
+            used += embed_size(embed)
         elif isinstance(block, Articles):
-            embeds.extend(render_articles(block.articles))
+            for embed in render_articles(block.articles):
+                if used + embed_size(embed) > EMBED_TOTAL_LIMIT:
+                    break
+                embeds.append(embed)
+                used += embed_size(embed)
     content = fit("\n".join(paragraphs), CONTENT_LIMIT) if paragraphs else None
     return content, embeds[:EMBEDS_PER_MESSAGE]

@@ -380,7 +380,9 @@ def templated_line(alert: Alert, *, one_line: bool = False) -> str | None:
         return None
     try:
         out = templates.render(
-            alert.template, templates.fields_of(alert, escape_text), one_line=one_line
+            alert.template,
+            templates.fields_of(alert, escape_text, escape_url=escape_text),
+            one_line=one_line,
         )
     except templates.TemplateError as e:
         log.warning("template failed at send time: %s", e)

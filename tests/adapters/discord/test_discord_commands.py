@@ -11,7 +11,7 @@ import pytest
 from bot.adapters.discord.client import DiscordAdapter
 from bot.app import Core
 from bot.core.api import Caller
-from bot.core.models import DestinationState, DestinationStatus
+from bot.core.models import DestinationState, DestinationStatus, FeedHealth, FeedInfo, WatchInfo
 from tests.coredouble import NOW, MemoryCore
 from tests.fakes.discord import (
     BOT_PERMISSIONS,
@@ -140,3 +140,27 @@ async def test_status_shows_when_this_channel_is_failing(
     call = await fake.slash("status")
     assert "**This channel:** ⚠️ failing since <t:" in call.text
     assert "Missing Access: the bot cannot see this channel. · 4 alerts waiting" in call.text
+
+
+async def test_a_status_longer_than_one_message_holds_is_cut_to_fit_not_refused(
+    fake: FakeDiscord, membot: DiscordAdapter, memcore: MemoryCore
+) -> None:
+    """Twenty failing feeds whose servers sent long errors and twenty watches here: each
+    list fits its embed, but together they passed Discord's 6,000 characters for one
+    message, which it refuses whole (the fake refuses it as Discord does). The answer
+    now fits, what does not saying how many more there are."""
+    for n in range(2, 22):
+        memcore.feeds[n] = FeedInfo(
+            n, f"https://outlet{n}.example/rss", f"Outlet {n}", 300, FeedHealth.FAILING, NOW,
+            "HTTP 503: " + "upstream proxy error, retry later " * 6, NOW, 9, None, "config",
+        )  # fmt: skip
+        memcore.watches[n + 1] = WatchInfo(
+            n + 1, f'"export controls" AND (gallium{n} OR germanium{n} OR antimony{n})',
+            f"critical minerals desk watch {n}", 0, None, (DEST,),
+        )  # fmt: skip
+    call = await fake.slash("status")
+    assert call.callback_type == MESSAGE
+    embeds = call.final.get("embeds") or []
+    sizes = [len(e.get("title") or "") + len(e.get("description") or "") for e in embeds]
+    assert len(sizes) >= 2 and sum(sizes) <= 6000
+    assert "more" in call.text
