@@ -196,9 +196,12 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
     else:
         for group in group_by_story(alerts):
             print(format_story(group) + "\n")
-    console_ids = [a.id for a in alerts if a.destination == "console"]
-    if console_ids:
-        await core.store.mark_sent(console_ids, message_id="stdout", now=core.clock.now())
+    # Each story printed is its own message, named as the console sender names one: when
+    # a story grows later, `run` prints that story again, not every story printed here.
+    for group in group_by_story([a for a in alerts if a.destination == "console"]):
+        await core.store.mark_sent(
+            [a.id for a in group], message_id=f"console-{group[0].id}", now=core.clock.now()
+        )
     for url, reason in sorted(report.errors.items()):
         log.warning("feed failed: %s: %s", line(url), line(reason))
     log.info(
