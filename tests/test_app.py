@@ -13,7 +13,7 @@ import pytest
 from bot import app
 from bot.app import open_core
 from bot.core.api import Caller
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, NotFoundError, PermissionDeniedError
 from bot.core.search_feeds import previous_google_news_url
 from tests.support import make_settings
 
@@ -160,3 +160,30 @@ async def test_a_database_that_never_answers_is_reported_once_the_wait_is_over(
         f"cannot open the database postgresql+asyncpg://wirewatch@127.0.0.1:{port}/wirewatch: "
         "no answer (timed out)"
     )
+
+
+async def test_config_feeds_and_watches_are_removed_in_the_file_not_from_the_cli(
+    tmp_path: Path,
+) -> None:
+    """Removed from the command line, a config feed or watch came back at the next start
+    while the command said "removed": the answer now says where it lives. What the command
+    line added it removes; a name two watches share is refused, not taken as the first."""
+    settings = make_settings(
+        tmp_path,
+        feeds=["https://a.test/rss"],
+        watches=[{"query": "lithium", "name": "metals"}, {"query": "cobalt", "name": "metals"}],
+    )
+    console = Caller.console()
+    async with open_core(settings) as core:
+        with pytest.raises(PermissionDeniedError, match="comes from the config file"):
+            await core.api.remove_feed(console, "https://a.test/rss")
+        with pytest.raises(PermissionDeniedError, match="comes from the config file"):
+            await core.api.remove_watch(console, "1")
+        with pytest.raises(NotFoundError, match=r"2 watches here answer to 'metals' \(#1, #2\)"):
+            await core.api.remove_watch(console, "metals")
+        added = await core.api.add_watch(console, "nickel", name="nickel")
+        assert (await core.api.remove_watch(console, "nickel")).id == added.id
+    async with open_core(settings) as core:
+        feeds = [f.url for f in await core.api.list_feeds(console)]
+        watches = sorted(w.query for w in await core.api.list_watches(console))
+    assert feeds == ["https://a.test/rss"] and watches == ["cobalt", "lithium"]

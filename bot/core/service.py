@@ -351,7 +351,17 @@ class Wirewatch:
         found, _ = self._resolve_watches([watch_ref], candidates)
         if not found:
             raise NotFoundError(f"no watch {watch_ref!r} here")
+        if len(found) > 1:
+            ids = ", ".join(f"#{w.id}" for w in found)
+            raise NotFoundError(
+                f"{len(found)} watches here answer to {watch_ref!r} ({ids}): name one by its id"
+            )
         w = found[0]
+        if caller.operator and home == "console" and w.owner is None:
+            raise PermissionDeniedError(
+                f"watch #{w.id} comes from the config file: remove it there "
+                "(it is added again at every start)"
+            )
         if w.owner == home or (caller.operator and home == "console"):
             await self.store.update_watch(w.id, active=False)
         else:
@@ -530,6 +540,11 @@ class Wirewatch:
         if feed is None:
             raise NotFoundError(f"no feed {feed_ref!r}")
         if caller.operator:
+            if feed.source == "config":
+                raise PermissionDeniedError(
+                    f"feed #{feed.id} comes from the config file: remove it there "
+                    "(it is added again at every start)"
+                )
             await self.store.deactivate_feed(feed.id)
             return feed
         if caller.tenant not in await self.store.feed_tenants(feed.id):
