@@ -371,8 +371,9 @@ async def cmd_status(core: Core, show_all: bool) -> int:
         + f", {st.dead_letters} dead letters"
     )
     counts = {h: sum(1 for f in st.feeds if f.health is h) for h in FeedHealth}
+    new = f"{counts[FeedHealth.NEW]} new, " if counts[FeedHealth.NEW] else ""
     print(
-        f"feeds: {len(st.feeds)} ({counts[FeedHealth.OK] + counts[FeedHealth.NEW]} ok,"
+        f"feeds: {len(st.feeds)} ({new}{counts[FeedHealth.OK]} ok,"
         f" {counts[FeedHealth.RETRYING]} retrying, {counts[FeedHealth.FAILING]} failing)"
     )
     # Thousands of healthy feeds (an OPML import) would bury the few that need a look.

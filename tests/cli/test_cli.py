@@ -200,6 +200,8 @@ async def test_status_of_many_feeds_shows_the_failing_ones(tmp_path: Path) -> No
         server.set_feed("/flaky.rss", rss([news("f", "Flaky story", 5)]))
         urls.append(server.url("/flaky.rss"))
         cfg = write_config(tmp_path, urls, extra="[poll]\nfailing_after = 2\n")
+        code, out, _ = await wirewatch("status", config=cfg)  # never polled: new, not ok
+        assert code == 0 and "feeds: 26 (26 new, 0 ok, 0 retrying, 0 failing)" in out
         await wirewatch("poll", "--once", config=cfg)
         server.set_feed("/flaky.rss", "busy", status=500)
         await wirewatch("poll", "--once", config=cfg)
