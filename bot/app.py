@@ -46,7 +46,7 @@ from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
 from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
 from bot.settings import Settings
-from bot.store.migrate import upgrade_to_head
+from bot.store.migrate import UnknownRevisionError, upgrade_to_head
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ async def open_store(settings: Settings) -> Store:
             async with store.engine.connect():
                 pass
         await upgrade_to_head(store.engine)
-    except (SQLAlchemyError, OSError, TimeoutError) as e:
+    except (SQLAlchemyError, OSError, TimeoutError, UnknownRevisionError) as e:
         await store.close()
         raise ConfigError(f"cannot open the database {shown_url(url)}: {failure_reason(e)}") from e
     return store

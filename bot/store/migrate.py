@@ -24,6 +24,14 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+class UnknownRevisionError(Exception):
+    """The database's schema is newer than this version knows (a newer one wrote it)."""
+
+
+def known_revisions() -> set[str]:
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")}
+
+
 def head_revision() -> str:
     """The newest revision id, read from the file names (``0002_notices.py`` -> ``0002``)."""
     return max(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
@@ -46,8 +54,15 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     A database already at the newest revision skips Alembic altogether (it is not even
     imported): the common start costs one query and no memory.
     """
-    if await current_revision(engine) == head_revision():
+    current = await current_revision(engine)
+    if current == head_revision():
         return
+    if current is not None and current not in known_revisions():
+        raise UnknownRevisionError(
+            f"its schema is at revision {current}, which this version does not know (its"
+            f" newest is {head_revision()}): a newer Wirewatch wrote it; run that version,"
+            " or restore a backup taken before it"
+        )
 
     def run(connection: Connection) -> None:
         from alembic import command

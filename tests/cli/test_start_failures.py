@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,19 @@ async def test_a_postgresql_url_without_the_async_driver_is_mapped_to_it(
     cfg = run_config(tmp_path, db_url=plain.replace("postgresql://", "postgres://"))
     code, out, err = await wirewatch("watch", "list", "--config", str(cfg))
     assert code == 0 and "tariff" in out, err
+
+
+async def test_a_database_a_newer_version_wrote_is_a_refused_start(tmp_path: Path) -> None:
+    """Rolled back after a newer version migrated the database: one line saying so, exit
+    2 (it was an "unexpected error" with exit 1)."""
+    db = tmp_path / "run.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES ('9999')")
+    reason = await refused_run(run_config(tmp_path))
+    assert reason.startswith(f"cannot open the database sqlite+aiosqlite:///{db}: its schema")
+    assert "revision 9999, which this version does not know" in reason
+    assert "a newer Wirewatch wrote it" in reason
 
 
 async def test_an_unreachable_database_is_one_line_with_the_password_masked(
