@@ -20,7 +20,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -34,7 +34,12 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from bot.core.errors import ConfigError
 from bot.core.netguard import split_allowlist
@@ -382,10 +387,58 @@ def load_settings(path: Path | None = None) -> Settings:
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{section}] must be a table, not {type(table).__name__}")
         table[key] = value
+    strays = _stray_variables(env)
+    if strays:
+        raise ConfigError("\n".join(strays))
     try:
         return Settings(**data)
     except ValidationError as e:
-        raise ConfigError("\n".join(f"{path}: {line}" for line in describe_all(e))) from e
+        raise ConfigError(
+            "\n".join(f"{origin or path}: {line}" for line, origin in describe_all(e))
+        ) from e
+    except SettingsError as e:
+        # A list or a table given in a variable must be JSON; pydantic-settings names only
+        # the field, in a traceback's words.
+        field = str(e).partition('field "')[2].partition('"')[0]
+        named = [n for n in env if n.upper().startswith(f"WIREWATCH_{field.upper()}")]
+        where = ", ".join(sorted(named)) or f"a WIREWATCH_{field.upper()} variable"
+        raise ConfigError(
+            f"{where}: not readable as {field}: a list or a table set in the environment is"
+            " written as JSON, e.g. WIREWATCH_DELIVERY__DEFAULT_DESTINATIONS='[\"slack:C1\"]'"
+        ) from e
+
+
+# WIREWATCH_ variables that are not settings: the config file's path, and the test suite's.
+_NOT_SETTINGS = ("WIREWATCH_CONFIG", "WIREWATCH_TEST_", "WIREWATCH_REQUIRE_")
+
+
+def _stray_variables(env: Mapping[str, str]) -> list[str]:
+    """A WIREWATCH_ variable no setting reads, named as a setting would be (a misspelt
+    section or key): silently ignored, the bot would run otherwise than its operator set
+    it (on another database, say). One line each."""
+    fields = list(Settings.model_fields)
+    lines = []
+    for name in sorted(env):
+        upper = name.upper()
+        if not upper.startswith("WIREWATCH_") or upper.startswith(_NOT_SETTINGS):
+            continue
+        if upper in _SHORT_ENV:
+            continue
+        rest = upper.removeprefix("WIREWATCH_")
+        head = rest.partition("__")[0].lower()
+        if head in fields:
+            continue
+        guess = closest(head, fields)
+        if guess is None and "__" not in rest:
+            continue  # not shaped like a setting: another tool's variable
+        nested = "__…" if "__" in rest else ""
+        hint = (
+            f"did you mean WIREWATCH_{guess.upper()}{nested}?"
+            if guess
+            else f"settings are WIREWATCH_<section>__<key>, sections: {', '.join(_SECTIONS)}"
+        )
+        lines.append(f"{name}: no setting has this name: {hint}")
+    return lines
 
 
 # Where an unknown key was found -> the model whose keys are valid there.
@@ -403,9 +456,10 @@ _SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
-def describe_all(error: ValidationError) -> list[str]:
-    """One line per problem. A misspelt required key is reported once, as the typo (not
-    also as the missing key it was meant to be)."""
+def describe_all(error: ValidationError) -> list[tuple[str, str | None]]:
+    """One line per problem, with the environment variable that set the value at fault
+    (None: the file did). A misspelt required key is reported once, as the typo (not also
+    as the missing key it was meant to be)."""
     errors = error.errors()
     meant = set()
     for err in errors:
@@ -413,7 +467,25 @@ def describe_all(error: ValidationError) -> list[str]:
             model = _SECTIONS.get(str(err["loc"][0]))
             guess = closest(str(err["loc"][-1]), list(model.model_fields)) if model else None
             meant.add((*err["loc"][:-1], guess))
-    return [describe(err) for err in errors if tuple(err["loc"]) not in meant]
+    return [
+        (describe(err), None if err["type"] == "extra_forbidden" else _value_origin(err["loc"]))
+        for err in errors
+        if tuple(err["loc"]) not in meant
+    ]
+
+
+def _value_origin(loc: Sequence[Any]) -> str | None:
+    """The variable that set the value at ``loc``, if one did (an unknown key names its
+    own in its line)."""
+    if not loc:
+        return None
+    section = str(loc[0])
+    if len(loc) > 1 and isinstance(loc[1], str):
+        origin = _env_origin(section, loc[1])
+        if origin is not None:
+            return origin
+    wanted = f"WIREWATCH_{section}".upper()
+    return next((name for name in os.environ if name.upper() == wanted), None)
 
 
 def describe(error: Any) -> str:

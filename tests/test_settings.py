@@ -130,6 +130,69 @@ def test_a_misspelt_key_set_from_the_environment_names_the_variable(
 
 
 @pytest.mark.parametrize(
+    ("variable", "line"),
+    [
+        (
+            "WIREWATCH_DATABSE__URL",
+            "WIREWATCH_DATABSE__URL: no setting has this name: did you mean WIREWATCH_DATABASE__…?",
+        ),
+        (
+            "WIREWATCH_LOG_LEVL",
+            "WIREWATCH_LOG_LEVL: no setting has this name: did you mean WIREWATCH_LOG_LEVEL?",
+        ),
+        (
+            "WIREWATCH_QQQ__PORT",
+            "WIREWATCH_QQQ__PORT: no setting has this name: settings are "
+            "WIREWATCH_<section>__<key>, sections: database, fetch, poll, delivery, slack, "
+            "discord, health, limits, feeds, watches",
+        ),
+    ],
+)
+def test_a_variable_no_setting_reads_is_refused_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, line: str
+) -> None:
+    """A misspelt section or top-level key in a variable was ignored without a word: the
+    bot ran on another database than the one its operator set. Variables not shaped like
+    a setting (another tool's) are left alone."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    monkeypatch.setenv(variable, "sqlite:////tmp/elsewhere.db")
+    monkeypatch.setenv("WIREWATCH_TEST_ONLY_SOMETHING", "1")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value) == line
+
+
+def test_a_bad_value_from_the_environment_is_blamed_on_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value a variable set is reported under the variable's name, not the file's, which
+    never held it; a list not written as JSON is one line saying how to write it (it was a
+    traceback)."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[poll]\nbackfill = 2\n")
+    monkeypatch.setenv("WIREWATCH_HEALTH__PORT", "99999")
+    monkeypatch.setenv("WIREWATCH_POLL__BACKFILL", "abc")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("WIREWATCH_POLL__BACKFILL: poll.backfill: Input should be")
+    assert lines[1].startswith("WIREWATCH_HEALTH__PORT: health.port: Input should be less")
+    monkeypatch.delenv("WIREWATCH_HEALTH__PORT")
+    monkeypatch.delenv("WIREWATCH_POLL__BACKFILL")
+    monkeypatch.setenv("WIREWATCH_DELIVERY__DEFAULT_DESTINATIONS", "slack:C1")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert str(err.value).startswith(
+        "WIREWATCH_DELIVERY__DEFAULT_DESTINATIONS: not readable as delivery: a list or a "
+        "table set in the environment is written as JSON"
+    )
+    monkeypatch.setenv("WIREWATCH_DELIVERY__DEFAULT_DESTINATIONS", '["slack:C1"]')
+    assert load_settings(cfg).delivery.default_destinations == ["slack:C1"]
+
+
+@pytest.mark.parametrize(
     "destination",
     [
         "console",
