@@ -33,7 +33,7 @@ from bot.adapters.console import ConsoleNotifier, notice_console_text
 from bot.allocator import return_free_memory, use_one_malloc_arena
 from bot.collector import settle
 from bot.core.delivery import Deliverer
-from bot.core.errors import ConfigError, QuerySyntaxError
+from bot.core.errors import ConfigError
 from bot.core.fetch import Fetcher, FetchLimits
 from bot.core.models import Alert
 from bot.core.notices import Notice
@@ -159,21 +159,10 @@ async def sync_config(core: Core) -> None:
     watches: list[tuple[str, str | None, str | None, bool, list[str]]] = []
     renamed: dict[str, str] = {}
     for w in s.watches:
-        try:
-            query = parse_query(w.query)
-        except QuerySyntaxError as e:
-            raise ConfigError(
-                f"watch {w.name or w.query!r} in the config: {e}\n{e.pointer()}"
-            ) from e
         watches.append((w.query, w.name, w.mention, w.channels is None, list(w.channels or ())))
-        if w.google_news:
-            search = google_news_url(query)
-            if search is None:
-                raise ConfigError(
-                    f"watch {w.name or w.query!r} in the config: google_news = true needs a "
-                    "word or phrase to search for, and a regular expression or a source: "
-                    "term is not one Google can search (set google_news = false)"
-                )
+        # The settings checked each query, and that Google can search what google_news asks.
+        search = google_news_url(parse_query(w.query)) if w.google_news else None
+        if search is not None:
             feeds.append((search, f"Google News: {w.name or w.query}", s.poll.default_interval))
             renamed[previous_google_news_url(w.query)] = search
     # The same feed listed twice (or a watch's search feed configured by hand) is one feed.

@@ -33,6 +33,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -41,8 +42,10 @@ from pydantic_settings import (
     SettingsError,
 )
 
-from bot.core.errors import ConfigError
+from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.netguard import split_allowlist
+from bot.core.query import parse_query
+from bot.core.search_feeds import google_news_query
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -246,6 +249,26 @@ class WatchConfig(Section):
     # Build a Google News RSS search feed from this query (the feed is added for all watches).
     google_news: bool = False
     mention: str | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _check_query(cls, v: str) -> str:
+        # Read with the rest of the file: every problem at once, before anything starts.
+        try:
+            parse_query(v)
+        except QuerySyntaxError as e:
+            raise ValueError(f"bad query {v!r}: {e}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _searchable(self) -> WatchConfig:
+        if self.google_news and google_news_query(parse_query(self.query)) is None:
+            raise ValueError(
+                "google_news = true needs a word or phrase to search for, and a regular "
+                "expression or a source: term is not one Google can search (set "
+                "google_news = false)"
+            )
+        return self
 
 
 class SlackSettings(Section):

@@ -31,20 +31,6 @@ async def test_a_watchs_google_news_feed_searches_its_query(tmp_path: Path) -> N
     assert q == '(Greer -"Germaine Greer" (tariff OR duty)) OR Bessent when:7d'
 
 
-async def test_a_google_news_watch_google_cannot_search_is_refused(tmp_path: Path) -> None:
-    """A regular expression alone gives Google nothing to search for: the config says so,
-    rather than polling a search for everything."""
-    settings = make_settings(
-        tmp_path, watches=[{"query": "/tariffs? on china/", "name": "rx", "google_news": True}]
-    )
-    with pytest.raises(ConfigError) as refused:
-        async with open_core(settings):
-            pass
-    assert str(refused.value).startswith(
-        "watch 'rx' in the config: google_news = true needs a word or phrase to search for"
-    )
-
-
 async def test_an_upgrade_moves_a_search_feed_to_its_new_address_with_what_it_saw(
     tmp_path: Path,
 ) -> None:

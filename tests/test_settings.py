@@ -129,6 +129,34 @@ def test_a_misspelt_key_set_from_the_environment_names_the_variable(
     )
 
 
+def test_bad_queries_are_refused_with_the_rest_of_the_file_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    """Each query is read with the file: every bad one is a line naming the file and the
+    key, beside the file's other problems (they were found one at a time, after the
+    database was opened), and a google_news watch Google could not search is refused."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[[feeds]]\nurl = "not a url"\n'
+        "[[watches]]\nquery = '(tariff OR'\n"
+        "[[watches]]\nquery = '-sports'\n"
+        "[[watches]]\nquery = '/tariffs? on china/'\ngoogle_news = true\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    feed, *queries = str(err.value).splitlines()
+    assert feed.startswith(f"{cfg}: feeds[1].url")
+    assert queries == [
+        f"{cfg}: watches[1].query: bad query '(tariff OR': OR needs a term after it at position 9",
+        f"{cfg}: watches[2].query: bad query '-sports': needs at least one positive term (a "
+        "query of only NOT terms would match almost every article) at position 1",
+        f"{cfg}: watches[3]: google_news = true needs a word or phrase to search for, and a "
+        "regular expression or a source: term is not one Google can search (set google_news "
+        "= false)",
+    ]
+    assert not (tmp_path / "wirewatch.db").exists()
+
+
 @pytest.mark.parametrize(
     ("variable", "line"),
     [
