@@ -370,6 +370,8 @@ def _parse_xml(
         chosen_entries = _original_links(body, chosen_entries, url)
     if bing:
         chosen_entries = _bing_sources(body, chosen_entries)
+    if parser == "fast" and any(not e.link for e in chosen_entries):
+        chosen_entries = _dropped_links(body, chosen_entries, url)
     title = _text(_get(chosen_feed, "title")) if chosen_feed is not None else None
     if not chosen_entries and truncated:
         raise ParseError("truncated XML: no items recovered")
@@ -858,6 +860,46 @@ def _original_links(body: bytes, entries: tuple[FeedEntry, ...], url: str) -> tu
             publisher = found.get(f"link:{entry.link}")
         out.append(entry if publisher is None else replace(entry, link=_resolve(publisher, url)))
     return tuple(out)
+
+
+# An RSS item's <link> text; an Atom entry's <link> tags and their attributes. Possessive:
+# linear on a run of spaces after <link> with nothing behind it.
+_RSS_LINK = re.compile(rb"<link>\s*+(?:<!\[CDATA\[)?\s*+([^<\s\]]++)")
+_LINK_TAG = re.compile(rb"<link\b([^>]*+)>")
+_HREF = re.compile(rb"\bhref=[\"']([^\"']++)")
+_REL = re.compile(rb"\brel=[\"']([^\"']++)")
+
+
+def _dropped_links(body: bytes, entries: tuple[FeedEntry, ...], url: str) -> tuple[FeedEntry, ...]:
+    """The fast parser drops a link to a private or local host (``127.0.0.1``, ``10.x``,
+    ``wiki.corp.local``, ``*.internal``): an intranet feed's items would alert without
+    their links. Such an entry gets the link its own item carries, when items and entries
+    pair one to one (a feed with items the parser skipped keeps what it read)."""
+    spans = list(_item_spans(body))
+    if len(spans) != len(entries):
+        return entries
+    out = []
+    for entry, (start, end) in zip(entries, spans, strict=True):
+        found = None if entry.link else _item_link(body[start:end])
+        out.append(entry if found is None else replace(entry, link=_resolve(found, url)))
+    return tuple(out)
+
+
+def _item_link(item: bytes) -> str | None:
+    """An item's own link: RSS ``<link>`` text, else Atom's alternate ``<link href>``."""
+    text = _RSS_LINK.search(item)
+    raw = text.group(1) if text is not None else None
+    if raw is None:
+        for tag in _LINK_TAG.finditer(item):
+            rel = _REL.search(tag.group(1))
+            href = _HREF.search(tag.group(1))
+            if href is not None and (rel is None or rel.group(1) == b"alternate"):
+                raw = href.group(1)
+                break
+    if raw is None:
+        return None
+    link = unescape(raw.decode("utf-8", "replace")).strip()
+    return link if link.startswith(("http://", "https://")) else None
 
 
 def _fields_astray(entries: Sequence[FeedEntry]) -> bool:

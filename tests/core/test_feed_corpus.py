@@ -51,6 +51,8 @@ EXPECTED: dict[str, int | str] = {
     "html-entity-no-prolog.rss": 1,
     "html-page-not-a-feed.html": "fails: not a feed: looks like an HTML page",
     "illegally-nested-empty-items.rss": 3,  # 6 <item> tags, 3 are empty nested <item />
+    "intranet-links.atom": 2,
+    "intranet-links.rss": 4,
     "invalid-character-reference-z-date.rss": 2,
     "iso-8859-1-declared-self-closed.rss": 4,
     "iso-8859-1-undeclared-no-prolog.rss": 3,  # 4 <item>s, one has nothing in it
@@ -464,6 +466,24 @@ def test_adverts_a_feed_relay_inserted_are_not_articles() -> None:
             "Walking an hour a day: what the new study found",
             "https://www.harbordaily.example/wellness/2026/11/23/walking-study",
         ),
+    ]
+
+
+def test_links_to_private_and_local_hosts_are_kept() -> None:
+    """An intranet feed (an operator's, with private addresses allowed): the fast parser
+    drops every link to a private or local host (``*.local``, ``10.x``, ``*.internal``,
+    ``192.168.x``, ``*.lan``); each item keeps its own, an Atom entry its alternate."""
+    rss = _parse("intranet-links.rss", "http://wiki.tradedesk.local/feed.rss")
+    assert [e.link for e in rss.entries] == [
+        "http://wiki.tradedesk.local/pages/rare-earth-licences?rev=41",
+        "http://10.20.0.15/desk/notes/tariff-schedule",
+        "https://docs.corp.internal/briefings/export-controls?id=3&view=deck",
+        "https://www.mofcom.example/notice/2026/117",
+    ]
+    atom = _parse("intranet-links.atom", "http://tracker.desk.lan/feed.atom")
+    assert [e.link for e in atom.entries] == [
+        "http://tracker.desk.lan/tickets/5521",
+        "http://192.168.40.7/tickets/5522",
     ]
 
 

@@ -260,8 +260,24 @@ RUN = b" " * 200_000
             + b"</channel></rss>",
             "https://a.example/",
         ),
+        # an intranet link (the fast parser drops it) between runs of spaces, and an Atom
+        # style link tag whose attributes are runs of spaces
+        (
+            b'<rss version="2.0"><channel><title>t</title><item><title>x</title><link>'
+            + RUN
+            + b"http://wiki.desk.local/1"
+            + RUN
+            + b"</link></item><item><title>y</title><link>"
+            + RUN
+            + b"</link><link"
+            + RUN
+            + b"href='http://h.local/"
+            + RUN
+            + b"'/></item></channel></rss>",
+            "http://wiki.desk.local/1",
+        ),
     ],
-    ids=["empty element", "nested title", "origLink guid", "unclosed items"],
+    ids=["empty element", "nested title", "origLink guid", "unclosed items", "local link"],
 )
 def test_the_feed_repairs_stay_linear_on_hostile_text(doc: bytes, first_link: str) -> None:
     """Each repair reads untrusted text with patterns that cannot backtrack: a run of
