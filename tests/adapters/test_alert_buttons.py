@@ -221,3 +221,49 @@ async def test_a_feeds_link_in_a_template_cannot_make_a_link_of_its_own(room: Ro
     assert (
         "https://news.test/a?q=%3Chttps://evil.example/login%7CReuters:%20sign%20in%3E" in message
     )
+
+
+async def test_a_personal_alerts_buttons_work_in_the_dm(room: Room) -> None:
+    """A `dm add` watch's alert carries the same buttons; pressed by its owner in the DM,
+    "Not relevant" and "Mute this story" act on that DM's alert (they looked for it in a
+    channel and found none), and no "Mute this watch here" is offered (`dm remove` is)."""
+    from tests.fakes.discord import USER_ID
+
+    await room.say("dm add", {"query": "gallium"}, manager=False)
+    room.publish("ga-1", "China curbs gallium exports again")
+    await room.tick(minutes=1)
+    if room.platform == "slack":
+        dm = f"D{SLACK_MEMBER}"
+        (message,) = room.fake.messages.get(dm, [])
+        buttons = {
+            e["text"]["text"]: (e["action_id"], e.get("value", ""))
+            for block in message.get("blocks") or []
+            for e in block.get("elements") or []
+            if e.get("type") == "button"
+        }
+    else:
+        dm = room.fake.dm_channels[USER_ID]
+        (message,) = room.fake.messages.get(dm, [])
+        buttons = {
+            c["label"]: (c["custom_id"], "")
+            for row in message.get("components") or []
+            for c in row.get("components") or []
+        }
+    assert not any(label.startswith("Mute this watch") for label in buttons)
+
+    async def press_in_dm(label: str) -> str:
+        action, value = buttons[label]
+        if room.platform == "slack":
+            before = len(room.fake.responses)
+            await room.fake.send_block_action(action, value, user_id=SLACK_MEMBER, channel_id=dm)
+            await room.fake.wait_for(lambda: len(room.fake.responses) > before)
+            body: dict[str, Any] = room.fake.responses[before].body
+            blocks = [str((b.get("text") or {}).get("text", "")) for b in body.get("blocks") or []]
+            return "\n".join([str(body.get("text", "")), *blocks])
+        call = await room.fake.click(
+            action, channel_id=dm, guild_id=None, user_id=USER_ID, member_permissions=0
+        )
+        return call.text
+
+    assert "noted" in await press_in_dm("Not relevant")
+    assert "Muted here" in await press_in_dm("Mute this story")

@@ -297,6 +297,10 @@ def _source_line(item: ArticleLike) -> str:
     return " · ".join(parts)
 
 
+def _personal(destination: str) -> bool:
+    return destination.startswith("slack-dm:")
+
+
 def _mute_button(watch_id: int, action_id: str, label: str = "Mute this watch here") -> Block:
     return button(
         label,
@@ -357,7 +361,9 @@ def render_alert(alert: Alert) -> SlackMessage:
         button("Not relevant", f"{ACTION_IRRELEVANT}:{alert.id}", value=str(alert.id)),
         button("Pause watch 24h", f"{ACTION_PAUSE}:{alert.watch_id}", value=str(alert.watch_id)),
     ]
-    if alert.also_matched:
+    if _personal(alert.destination):
+        pass  # a DM's watches are the person's own: `dm remove`, not a channel's mute
+    elif alert.also_matched:
         for hit in alert.hits[:4]:
             buttons.append(
                 _mute_button(
@@ -424,14 +430,15 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
         blocks.append(section("\n".join(lines)))
     if len(alerts) > room:
         blocks.append(context(f"_…and {len(alerts) - room} more_"))
-    blocks.append(
-        {
-            "type": "actions",
-            "elements": [
-                _mute_button(w, f"{ACTION_MUTE}:{w}", f"Mute watch #{w} here") for w in mute_ids
-            ],
-        }
-    )
+    if mute_ids and not _personal(alerts[0].destination):
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _mute_button(w, f"{ACTION_MUTE}:{w}", f"Mute watch #{w} here") for w in mute_ids
+                ],
+            }
+        )
     titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
     text = f"{len(alerts)} new stories: {titles}"
     if mentions:

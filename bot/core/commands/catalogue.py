@@ -500,6 +500,7 @@ CATALOGUE += (
         (_ALERT,),
         mutating=True,
         hidden=True,
+        in_dm=True,  # a personal alert's button, pressed in the DM
     ),
     CommandSpec(
         "not-relevant",
@@ -508,6 +509,7 @@ CATALOGUE += (
         "42",
         (_ALERT,),
         hidden=True,
+        in_dm=True,
     ),
 )
 
