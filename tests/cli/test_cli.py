@@ -166,6 +166,26 @@ async def test_watch_feed_latest_status_and_why_commands(tmp_path: Path) -> None
         assert code == 1 and "no watch" in err
 
 
+async def test_feed_check_reads_a_web_page_as_feed_add_does(tmp_path: Path) -> None:
+    """`feed check` of a site's page checks the feed the page names, as `feed add` would
+    add it (it refused the page: "not a feed: looks like an HTML page")."""
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("x", "Rare earth magnets shortage", 5)]))
+        page = (
+            '<html><head><link rel="alternate" type="application/rss+xml" href="/a.rss">'
+            "</head><body>Home</body></html>"
+        )
+        server.set_feed("/home", page, content_type="text/html")
+        server.set_feed("/plain", "<html><body>shop</body></html>", content_type="text/html")
+        cfg = write_config(tmp_path, [])
+        code, out, err = await wirewatch("feed", "check", server.url("/home"), config=cfg)
+        assert code == 0, err
+        assert f"is a web page; the feed it names is {server.url('/a.rss')}" in out
+        assert "OK: " in out and "Rare earth magnets shortage" in out
+        code, _, err = await wirewatch("feed", "check", server.url("/plain"), config=cfg)
+        assert code == 1 and "it names no feed" in err
+
+
 async def test_an_empty_store_says_what_to_do_next(tmp_path: Path) -> None:
     """A newcomer's first `feed list`, `watch list` and `latest` say how to fill them
     (on stdout, as their rows would be); `latest --json` stays empty for scripts."""
