@@ -68,7 +68,13 @@ from typing import Any, Literal
 import re2
 
 from bot.core.errors import QuerySyntaxError
-from bot.core.textfold import MAX_TERM_VARIANTS, fold_term, has_spaceless, variant_count
+from bot.core.textfold import (
+    MAX_TERM_VARIANTS,
+    fold_pattern_letters,
+    fold_term,
+    has_spaceless,
+    variant_count,
+)
 
 __all__ = [
     "FIELDS",
@@ -421,8 +427,10 @@ class _Parser:
         if token.kind == "REGEX":
             if not token.value:
                 raise self.error("empty /regex/", token.position)
+            # It reads folded text: its own letters are folded the same way.
+            pattern = fold_pattern_letters(token.value)
             try:
-                compile_regex(token.value)
+                compile_regex(pattern)
             except re2.error as exc:
                 reason = (
                     exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
@@ -431,7 +439,7 @@ class _Parser:
             return Term(
                 text=f"/{token.value}/",
                 field=field_name,
-                folded=token.value,
+                folded=pattern,
                 is_regex=True,
                 position=token.position,
             )

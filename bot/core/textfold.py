@@ -248,6 +248,20 @@ def _fold_unicode(text: str) -> str:
     return _NON_WORD.sub(" ", folded).strip()
 
 
+def fold_pattern_letters(pattern: str) -> str:
+    """A ``/regex/`` pattern's non-ASCII letters and digits folded as the text it reads is
+    (accents off, width and case folded), so ``/béssent/`` finds what ``bessent`` does
+    and ``/ＣＨＩＮＡ/`` what ``china`` does. Other characters stay: folding a full-width
+    ``（`` would make it a group."""
+    if pattern.isascii():
+        return pattern
+    pattern = unicodedata.normalize("NFC", pattern)
+    return "".join(
+        (_fold_unicode(char) or char) if char.isalnum() and not char.isascii() else char
+        for char in pattern
+    )
+
+
 def plural_stem(token: str) -> str:
     """Fold one surface token's English plural to its singular; idempotent.
 

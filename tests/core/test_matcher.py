@@ -175,6 +175,16 @@ def test_full_width_latin_matches() -> None:
     assert matches("china", "ＣＨＩＮＡ ＥＸＰＯＲＴＳ")
 
 
+def test_a_regex_with_accents_or_full_width_letters_reads_folded_text_as_a_word_does() -> None:
+    """`/béssent/` and `/ＣＨＩＮＡ/` match what `bessent` and `china` match: the text a
+    regex reads is folded, so its letters are too (it matched nothing, without a word)."""
+    assert matches("/béssent/", "Bessent arrives in Geneva")
+    assert matches("/béssent/", "Béssent arrives in Geneva")
+    assert matches("/ＣＨＩＮＡ ｅｘｐｏｒｔｓ?/", "China exports slump")
+    assert matches("/straße/", "Strasse closed")
+    assert not matches("/béssent/", "Bassent arrives")
+
+
 def test_us_matches_with_and_without_dots() -> None:
     """U.S. and US are the same word on either side."""
     assert matches("U.S.", "US and China agree")
