@@ -493,10 +493,48 @@ def console() -> int:
     return main()
 
 
+# Options of the commands that take a query, with those that take a value.
+_QUERY_COMMANDS = {("watch", "add"), ("watches", "add"), ("watch", "test"), ("watches", "test")}
+_FLAGS = {"--json", "-v", "--verbose", "-h", "--help"}
+_VALUED = {"--name", "--channel", "--limit", "--config"}
+
+
+def _query_last(argv: list[str]) -> list[str]:
+    """A query that starts with an exclusion (``-sports tariff``) is the query, not an
+    option argparse does not know: it goes after ``--``, where a positional may start with
+    a dash. Only for the commands that take a query, and only a word no option is."""
+    words: list[str] = []
+    value_next = False
+    for arg in argv:
+        if value_next:
+            value_next = False
+        elif not arg.startswith("-"):
+            words.append(arg)
+        elif arg in _VALUED:
+            value_next = True
+    if not (tuple(words[:2]) in _QUERY_COMMANDS or words[:1] == ["latest"]) or "--" in argv:
+        return argv
+    out: list[str] = []
+    query: str | None = None
+    takes_value = False
+    for arg in argv:
+        option = arg.partition("=")[0]
+        if takes_value:
+            takes_value = False
+        elif arg.startswith("-") and len(arg) > 1 and option not in _FLAGS | _VALUED:
+            if query is None:
+                query = arg
+                continue
+        elif option in _VALUED and "=" not in arg:
+            takes_value = True
+        out.append(arg)
+    return out if query is None else [*out, "--", query]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status is 0 ok, 1 the command failed, 2 it could not run
     (bad usage, bad configuration, a database/port/platform that cannot be used)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_query_last(sys.argv[1:] if argv is None else list(argv)))
     if args.command == "demo":
         setup_logging("DEBUG" if args.verbose else "WARNING", "text")
         from bot.demo import run_demo

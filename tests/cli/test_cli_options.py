@@ -122,3 +122,19 @@ async def test_feed_add_and_check_refuse_a_malformed_url_before_fetching(tmp_pat
             assert f"argument url: feed URL {url!r} {problem}" in err
     code, out, _ = await wirewatch("feed", "list", config=cfg)
     assert code == 0 and out.startswith("no feeds yet")
+
+
+async def test_a_query_that_starts_with_an_exclusion_is_a_query(tmp_path: Path) -> None:
+    """`watch add '-sports tariff'` adds that watch, and `watch add -sports` gets the
+    query's own refusal, where argparse took both for an unknown option ("the following
+    arguments are required: query")."""
+    cfg = write_config(tmp_path, [])
+    code, out, err = await wirewatch(
+        "watch", "add", "-sports tariff", "--name", "no sport", config=cfg
+    )
+    assert code == 0, err
+    assert "added watch #3: -sports tariff" in out
+    code, _, err = await wirewatch("watch", "add", "-sports", config=cfg)
+    assert code == 1 and "needs at least one positive term" in err
+    code, _, err = await wirewatch("latest", "-sports", "--limit", "3", config=cfg)
+    assert code == 1 and "needs at least one positive term" in err
