@@ -295,7 +295,9 @@ def _tokenize(text: str) -> Iterator[_Token]:
 
 def _find_closing_quote(text: str, start: int, expected: str) -> int:
     for j in range(start, len(text)):
-        if text[j] == expected or (expected != '"' and text[j] in _CLOSE_QUOTES):
+        # Any closing mark ends a phrase: an editor that curls only one end of "a b”
+        # leaves mixed quotes.
+        if text[j] == expected or text[j] in _CLOSE_QUOTES:
             return j
     return -1
 

@@ -107,8 +107,11 @@ def test_field_names_are_case_insensitive() -> None:
 
 
 def test_curly_quotes_make_a_phrase() -> None:
-    """Chat clients turn "x" into “x”; both quote a phrase."""
+    """Chat clients turn "x" into “x”; both quote a phrase, and so do mixed ends (an
+    editor that curls only one of them)."""
     assert shape(parse_query("“export ban” china").root) == ("AND", "export ban", "china")
+    assert shape(parse_query('"export ban” china').root) == ("AND", "export ban", "china")
+    assert shape(parse_query('“export ban" china').root) == ("AND", "export ban", "china")
 
 
 def test_term_text_is_as_written_without_quotes_or_field() -> None:
