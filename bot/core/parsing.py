@@ -500,6 +500,7 @@ def _parse_tolerant(body: bytes) -> Any:
     # expat refuses raw control characters outright; the fast parser tolerates them.
     if len(stripped := body.translate(None, _CONTROL_BYTES)) != len(body):
         body = stripped
+    body = _surrogate_refs_replaced(body)
     with warnings.catch_warnings():
         # feedparser warns about its own internals (and we run tests with warnings=error).
         warnings.simplefilter("ignore")
@@ -1354,7 +1355,36 @@ def _rss_in_json(rss: dict[str, Any], *, url: str) -> ParsedFeed:
 
 
 def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    if not isinstance(value, str):
+        return ""
+    text: str = value
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = _without_surrogates(text)
+    return text.strip()
+
+
+def _without_surrogates(text: str) -> str:
+    """A lone UTF-16 surrogate ("\\ud83d": an emoji cut in half by a script) is valid
+    JSON but no text: the database and every chat API refuse it. It becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A character reference to a UTF-16 surrogate (&#xD83D;, &#55357;): no XML character, and
+# the tolerant parser raises on it (the fast one reads U+FFFD).
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _surrogate_refs_replaced(body: bytes) -> bytes:
+    def replaced(match: re.Match[bytes]) -> bytes:
+        hex_digits, digits = match.groups()
+        code = int(hex_digits, 16) if hex_digits else int(digits)
+        return b"&#xFFFD;" if 0xD800 <= code <= 0xDFFF else match.group(0)
+
+    return _CHAR_REF.sub(replaced, body) if b"&#" in body else body
 
 
 def _recover_truncated_json(text: str, exc: json.JSONDecodeError, *, url: str) -> ParsedFeed:

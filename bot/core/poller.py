@@ -359,13 +359,33 @@ class Poller:
                     break
                 batch.append(nxt)
                 entries += nxt.entry_count
-            try:
-                await self._commit_batch(batch, report)
-            except Exception:
-                log.exception(
-                    "could not record a batch of %d feeds; leases will expire", len(batch)
-                )
-                await self.store.release_feeds(self.instance_id, [o.feed.id for o in batch])
+            await self._record(batch, report)
+
+    async def _record(self, batch: list[FeedOutcome], report: CycleReport) -> None:
+        """Commit ``batch``; when that fails, each feed on its own, so one feed's bad data
+        never loses the others' alerts, and the feed at fault is recorded as failing with
+        the reason (it backs off, and `status` shows why) rather than polled again at once."""
+        notices, alerts = len(report.notices), len(report.alert_ids)
+        try:
+            await self._commit_batch(batch, report)
+            return
+        except Exception as exc:
+            del report.notices[notices:], report.alert_ids[alerts:]
+            if len(batch) > 1:
+                log.warning("could not record a batch of %d feeds; one by one now", len(batch))
+                for outcome in batch:
+                    await self._record([outcome], report)
+                return
+            log.exception("could not record feed %s", batch[0].feed.url)
+            reason = f"internal error: its items could not be recorded ({type(exc).__name__})"
+        failed = replace(batch[0], result=None, entries=[], cleaned=None, error=FeedError(reason))
+        try:
+            await self._commit_batch([failed], report)
+        except Exception:
+            log.exception(
+                "could not record feed %s as failing; its lease will expire", failed.feed.url
+            )
+            await self.store.release_feeds(self.instance_id, [failed.feed.id])
 
     async def _commit_batch(self, batch: list[FeedOutcome], report: CycleReport) -> None:
         """Record a batch of finished feeds in ONE transaction: the pure plan of what it
