@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import tomllib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from aiohttp import web
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.adapters.console import format_story, group_by_story
 from bot.app import open_core
@@ -25,8 +27,53 @@ from bot.settings import (
     FeedConfig,
     FetchSettings,
     Settings,
-    load_settings,
+    WatchConfig,
 )
+
+# The launch pack's watches (config/default.toml's), for an install without that file: a
+# wheel, the Docker image. A test keeps the two the same.
+PACK = (
+    ("rare earth", '"rare earth"'),
+    ("Bessent", "Bessent"),
+    ("Greer", 'Greer -"Germaine Greer"'),
+    ("He Lifeng", '"He Lifeng"'),
+    ("China tariffs", "tariff AND (China OR Chinese OR Beijing)"),
+    ("export controls", '"export controls"'),
+    (
+        "chip export bans",
+        '(chip OR semiconductor OR Nvidia) AND ("export ban" OR "export controls" OR '
+        '"export restrictions")',
+    ),
+    ("Trump–Xi summit", "Trump AND Xi AND (summit OR meeting OR talks OR call)"),
+)
+
+
+class DemoSettings(Settings):
+    """The demo's own settings, whatever the environment says: WIREWATCH_DATABASE__URL
+    set for the real bot must not bring the demo's outlets and watches into its database."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def pack_watches() -> list[WatchConfig]:
+    """The launch pack's watches: the default config's when it is there, else :data:`PACK`
+    (never through the environment, and never its Google News searches)."""
+    try:
+        data = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+        pack = [(w.get("name"), w["query"]) for w in data.get("watches", [])]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        pack = list(PACK)
+    return [WatchConfig(query=query, name=name) for name, query in pack]
+
 
 OUTLETS = {
     "reuters": "Reuters World (sample)",
@@ -164,18 +211,14 @@ async def run_demo(out: object = None) -> int:
 
     try:
         with tempfile.TemporaryDirectory(prefix="wirewatch-demo-") as tmp:
-            base = load_settings(DEFAULT_CONFIG)
-            settings = Settings(
+            settings = DemoSettings(
                 database=DatabaseSettings(url=f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"),
                 fetch=FetchSettings(allow_private_addresses=True),
                 feeds=[
                     FeedConfig(url=f"http://127.0.0.1:{port}/{o}.rss", name=name)
                     for o, name in OUTLETS.items()
                 ],
-                watches=[
-                    w.model_copy(update={"google_news": False, "channels": None})
-                    for w in base.watches
-                ],
+                watches=pack_watches(),
             )
             async with open_core(settings) as core:
                 say(

@@ -173,3 +173,16 @@ async def test_config_feeds_and_watches_are_removed_in_the_file_not_from_the_cli
         feeds = [f.url for f in await core.api.list_feeds(console)]
         watches = sorted(w.query for w in await core.api.list_watches(console))
     assert feeds == ["https://a.test/rss"] and watches == ["cobalt", "lithium"]
+
+
+def test_the_demo_reads_the_launch_pack_with_or_without_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An install from the wheel (the Docker image) has no config/default.toml: the demo
+    uses the same pack, built in (it failed with a traceback)."""
+    from bot import demo
+
+    from_file = [(w.name, w.query) for w in demo.pack_watches()]
+    assert from_file == list(demo.PACK)
+    monkeypatch.setattr(demo, "DEFAULT_CONFIG", tmp_path / "absent.toml")
+    assert [(w.name, w.query) for w in demo.pack_watches()] == list(demo.PACK)

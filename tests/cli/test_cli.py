@@ -284,10 +284,15 @@ async def test_user_added_feed_cannot_reach_private_addresses(tmp_path: Path) ->
     assert code == 1 and "loopback" in err
 
 
-async def test_demo_shows_alerts_offline() -> None:
-    """`wirewatch demo` serves sample feeds locally and shows the grouped alerts."""
-    code, out, _ = await wirewatch("demo")
+async def test_demo_shows_alerts_offline(tmp_path: Path) -> None:
+    """`wirewatch demo` serves sample feeds locally and shows the grouped alerts, in a
+    database of its own even where the environment names the operator's (it recorded its
+    outlets and watches there, and switched the operator's config feeds off)."""
+    operators = tmp_path / "operator.db"
+    env = {"WIREWATCH_DATABASE__URL": f"sqlite+aiosqlite:///{operators}"}
+    code, out, _ = await wirewatch("demo", env=env)
     assert code == 0
+    assert not operators.exists()
     assert "0 alerts (a new feed's first poll is silent" in out
     assert out.count("China, U.S. set for key trade talks in Malaysia") == 1
     assert "Germaine Greer" not in out.split("3. Poll again")[0].split("2. Next poll")[1]
