@@ -935,11 +935,20 @@ class FakeDiscord:
         member_permissions: int = ALL_PERMISSIONS,
         app_permissions: int = BOT_PERMISSIONS,
         within: float = 5.0,
+        stale_client: bool = False,
     ) -> InteractionCall:
         """Run a slash command as a user would; return once the bot answered the callback.
 
         ``guild_id=None`` sends it as from a DM. Deferred commands: ``await call.wait_final()``.
+        A command synced with ``dm_permission: false`` is not offered in a DM, as in
+        Discord's client: sending it from one is an error of the test, unless
+        ``stale_client`` (a client still showing an older command list).
         """
+        if guild_id is None and not stale_client:
+            synced = {c["name"]: c for c in self.synced_commands.get(None, [])}
+            assert synced.get(name, {}).get("dm_permission") is not False, (
+                f"/{name} is not offered in direct messages"
+            )
         payload = self._interaction_payload(
             2,
             name,

@@ -180,9 +180,11 @@ class DiscordCommands:
                 group = app_commands.Group(
                     name=spec.group,
                     description=f"Wirewatch {spec.group}",
-                    # A group that changes a channel is for server channels; "dm" (your own
-                    # watches) works in a direct message with the bot too.
-                    guild_only=any(s.mutating for s in CATALOGUE if s.group == spec.group),
+                    # Discord sets where a group works, not each of its commands: a group
+                    # with a command that works in a DM (your own watches, `watch volume`
+                    # on your DM alerts) is offered there, and its server-only commands
+                    # answer that they work in a server channel (see invoke).
+                    guild_only=_server_only(spec.group),
                 )
                 groups[spec.group] = group
                 top.append(group)
@@ -384,6 +386,11 @@ class DiscordCommands:
             await interaction.response.send_message(
                 ephemeral=not public, allowed_mentions=NO_PINGS, **fields
             )
+
+
+def _server_only(group: str) -> bool:
+    members = [s for s in CATALOGUE if s.group == group and not s.hidden]
+    return any(s.mutating for s in members) and not any(s.in_dm for s in members)
 
 
 def _message_fields(reply: Reply) -> dict[str, Any]:

@@ -99,7 +99,16 @@ async def test_subscribe_is_refused_where_the_bot_cannot_post_and_says_what_is_m
 async def test_channel_commands_are_refused_in_direct_messages(
     fake: FakeDiscord, bot: DiscordAdapter, core: Core
 ) -> None:
-    call = await fake.slash("subscribe", guild_id=None, channel_id=1900000000000000001)
+    """Discord offers /subscribe in servers only; a client with an older command list
+    may still send it from a DM, and the bot refuses it there itself. So it does a
+    server-only command of a group offered in DMs (/watch add beside /watch volume)."""
+    call = await fake.slash(
+        "subscribe", guild_id=None, channel_id=1900000000000000001, stale_client=True
+    )
+    assert call.ephemeral and "works in a server channel" in call.text
+    call = await fake.slash(
+        "watch", {"query": "cobalt"}, subcommand="add", guild_id=None, channel_id=19
+    )
     assert call.ephemeral and "works in a server channel" in call.text
 
 
