@@ -65,6 +65,7 @@ BOT_SCOPES = frozenset(
         "channels:history",
         "groups:history",
         "im:write",
+        "im:history",
     }
 )
 
