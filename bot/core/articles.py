@@ -288,8 +288,10 @@ def identity_keys(
     ``g:`` hashes (feed URL, guid) when the guid looks stable: non-empty and not merely the
     item's URL (that is covered by ``u:``, and would break when the URL gains a tracking
     parameter). ``u:`` hashes the canonical URL. ``t:`` hashes (feed URL, folded title,
-    publication day); without a date it is used only when nothing else identifies the item,
-    because a recurring title ("Daily briefing") would otherwise swallow new items.
+    publication day), for an item without a guid of its own (one whose link may change
+    with every fetch); without a date only when nothing else identifies the item. An item
+    with its own guid has no ``t:``: a recurring title ("Live updates", "Daily briefing")
+    twice in one day is two items, and the second must not be taken for the first.
 
     With ``publisher`` (an aggregator's item: Google News, see
     :func:`~bot.core.googlenews.publisher_id`) ``p:`` hashes (publisher, folded title,
@@ -299,7 +301,8 @@ def identity_keys(
     """
     keys: list[str] = []
     guid = (guid or "").strip()
-    if guid and not _guid_is_url_of(guid, canonical):
+    own_guid = bool(guid) and not _guid_is_url_of(guid, canonical)
+    if own_guid:
         keys.append("g:" + _digest(feed_url.strip(), guid))
     if canonical:
         keys.append("u:" + _digest(canonical))
@@ -307,7 +310,7 @@ def identity_keys(
     if folded and publisher:
         day = published.date().isoformat() if published is not None else ""
         keys.append("p:" + _digest(publisher, folded, day))
-    elif folded and (published is not None or not keys):
+    elif folded and not own_guid and (published is not None or not keys):
         day = published.date().isoformat() if published is not None else ""
         keys.append("t:" + _digest(feed_url.strip(), folded, day))
     return tuple(keys)

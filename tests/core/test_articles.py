@@ -194,10 +194,11 @@ def _keys(**overrides: object) -> tuple[str, ...]:
 
 
 def test_identity_keys_strongest_first_and_compact() -> None:
-    """g:, u:, t: in that order, each short."""
+    """g:, u: in that order, each short; t: only without a guid of the item's own."""
     keys = _keys()
-    assert [k[:2] for k in keys] == ["g:", "u:", "t:"]
+    assert [k[:2] for k in keys] == ["g:", "u:"]
     assert all(len(k) <= 20 for k in keys)
+    assert [k[:2] for k in _keys(guid=None)] == ["u:", "t:"]
 
 
 def test_redated_item_keeps_guid_and_url_keys() -> None:

@@ -180,6 +180,26 @@ async def published_after_seeding(
             return alerts, await core.api.why(Caller.console(), url)
 
 
+async def test_a_recurring_headline_twice_in_a_day_is_two_items(tmp_path: Path) -> None:
+    """A live blog's "Live updates" at 09:00 and another at 09:20, each with its own link
+    and guid: the second alerts too (a key of headline and day took it for the first)."""
+    clock = FakeClock()
+    fed = item(
+        "live-fed", "Live updates", clock, description="The Fed holds rates.", age_minutes=20
+    )
+    curbs = item("live-curbs", "Live updates", clock, description="China widens rare earth curbs.")
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)]))
+        assert await poll(settings, clock) == []
+        server.set_feed("/r.rss", rss([fed]))
+        assert await poll(settings, clock) == []  # no watch of ours
+        clock.advance(minutes=5)
+        server.set_feed("/r.rss", rss([curbs, fed]))
+        alerts = await poll(settings, clock)
+    assert [a.url for a in alerts] == ["https://reuters.test/live-curbs"]
+
+
 async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
     """A newly found item published four days ago is recorded but never alerts."""
     clock = FakeClock()
