@@ -267,7 +267,12 @@ def feed_update(
 ) -> FeedUpdateIntent:
     """A successful fetch: failures reset, next poll from the feed's (or server's) cadence.
     A new body's ``entry_prints`` are stored with its validators."""
-    interval = effective_interval(feed.interval, ttl_seconds=ttl_seconds, max_age=result.max_age)
+    max_age = result.max_age
+    if result.not_modified:
+        # Nothing new was read: the cadence the body asked for when it was stored holds.
+        ttl_seconds = feed.ttl_seconds
+        max_age = feed.max_age if max_age is None else max_age
+    interval = effective_interval(feed.interval, ttl_seconds=ttl_seconds, max_age=max_age)
     validators = None
     if not result.not_modified:
         validators = FeedValidators(

@@ -66,6 +66,10 @@ class FeedRow:
     # The entry prints of the body recorded last (see PrepareJob.known); empty: none yet.
     entry_prints: bytes = b""
     moved_to: str | None = None  # where its URL permanently redirects (fetched there)
+    # The cadence its last new body asked for (<ttl>, Cache-Control max-age): a 304 or an
+    # unchanged body carries no <ttl>, and may leave out the header.
+    ttl_seconds: int | None = None
+    max_age: int | None = None
 
     @property
     def fetch_url(self) -> str:

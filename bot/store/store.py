@@ -79,6 +79,8 @@ _FEED_ROW = (
     feeds.c.failing_notified,
     feeds.c.source,
     feeds.c.moved_to,
+    feeds.c.ttl_seconds,
+    feeds.c.max_age,
 )
 
 
@@ -100,6 +102,8 @@ def _feed_row(r: Any, reach: tuple[str, ...] | None = None) -> FeedRow:
         reach=reach,
         entry_prints=b64decode(r.entry_prints) if r.entry_prints else b"",
         moved_to=r.moved_to,
+        ttl_seconds=r.ttl_seconds,
+        max_age=r.max_age,
     )
 
 

@@ -200,6 +200,26 @@ async def test_a_recurring_headline_twice_in_a_day_is_two_items(tmp_path: Path) 
     assert [a.url for a in alerts] == ["https://reuters.test/live-curbs"]
 
 
+async def test_a_feeds_ttl_keeps_its_cadence_through_not_modified_answers(tmp_path: Path) -> None:
+    """A feed asking for a 20-minute <ttl>: polled every 20 minutes, also after a 304 or
+    an unchanged body, which carry no <ttl> (the configured 5 minutes came back then)."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
+        server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)], ttl=20))
+        async with core_for(settings, clock=clock) as core:
+            gaps = []
+            for _ in range(3):  # the new body, then a 304, then a 304 again
+                await core.poll(due_only=False)
+                [feed] = await core.store.list_feeds()
+                assert feed.next_poll_at is not None
+                gaps.append(feed.next_poll_at - clock.now())
+                clock.advance(minutes=21)
+    assert server.last_headers("/r.rss").get("If-None-Match")
+    # Each feed keeps a fixed phase within its interval, so a gap is up to one interval.
+    assert all(timedelta(minutes=10) < gap <= timedelta(minutes=20) for gap in gaps), gaps
+
+
 async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
     """A newly found item published four days ago is recorded but never alerts."""
     clock = FakeClock()
