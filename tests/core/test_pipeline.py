@@ -8,6 +8,7 @@ the same story from several outlets, and broken feeds.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -208,16 +209,17 @@ async def test_a_feeds_ttl_keeps_its_cadence_through_not_modified_answers(tmp_pa
         settings = make_settings(tmp_path, feeds=[server.url("/r.rss")], watches=WATCHES)
         server.set_feed("/r.rss", rss([item("seed", "Markets open", clock)], ttl=20))
         async with core_for(settings, clock=clock) as core:
-            gaps = []
-            for _ in range(3):  # the new body, then a 304, then a 304 again
-                await core.poll(due_only=False)
+            await core.poll(due_only=False)  # the new body
+            due = []
+            for _ in range(3):  # a 304 each time, polled when due
                 [feed] = await core.store.list_feeds()
                 assert feed.next_poll_at is not None
-                gaps.append(feed.next_poll_at - clock.now())
-                clock.advance(minutes=21)
+                due.append(feed.next_poll_at)
+                clock.advance(seconds=(feed.next_poll_at - clock.now()).total_seconds() + 1)
+                assert (await core.poll(due_only=True)).not_modified == 1
     assert server.last_headers("/r.rss").get("If-None-Match")
-    # Each feed keeps a fixed phase within its interval, so a gap is up to one interval.
-    assert all(timedelta(minutes=10) < gap <= timedelta(minutes=20) for gap in gaps), gaps
+    gaps = [later - earlier for earlier, later in pairwise(due)]
+    assert all(timedelta(minutes=19) < gap < timedelta(minutes=21) for gap in gaps), gaps
 
 
 async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
