@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import aiohttp
 import brotli
@@ -214,6 +215,20 @@ class Fetcher:
         self._sessions: dict[bool | None, aiohttp.ClientSession] = {}
         self._open = False
         self._slots = asyncio.Semaphore(limits.concurrency)
+        # A host's turn is taken before a slot and before the deadline starts: waiting for
+        # one of a busy host's connections (hundreds of Google News searches) is no
+        # timeout, and holds no slot another host's feed could use.
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    def _host_turn(self, url: str) -> asyncio.Semaphore:
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            host = ""  # refused with its reason once fetched
+        turn = self._hosts.get(host)
+        if turn is None:
+            turn = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
+        return turn
 
     async def __aenter__(self) -> Fetcher:
         self._open = True
@@ -275,7 +290,7 @@ class Fetcher:
             raise RuntimeError("Fetcher used outside 'async with'")
         session = self._session_for(req.allow_private)
         policy = self._policies[req.allow_private]
-        async with self._slots:
+        async with self._host_turn(req.url), self._slots:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self.limits.total_deadline):

@@ -222,6 +222,25 @@ async def test_a_feeds_ttl_keeps_its_cadence_through_not_modified_answers(tmp_pa
     assert all(timedelta(minutes=19) < gap < timedelta(minutes=21) for gap in gaps), gaps
 
 
+async def test_many_feeds_on_one_busy_host_wait_their_turn_not_time_out(tmp_path: Path) -> None:
+    """Twelve feeds on one host (Google News searches), two connections to it at a time,
+    each answer in 0.5 s, a 2 s deadline: every feed is fetched. Waiting for the host's
+    connection counted against the deadline, so half of them failed as timeouts."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        server.delay = 0.5
+        paths = [f"/f{i}.rss" for i in range(12)]
+        for path in paths:
+            server.set_feed(path, rss([item(path.strip("/"), "Markets open", clock)]))
+        fetch = {"allow_private_addresses": True, "timeout_seconds": 1, "per_host": 2}
+        settings = make_settings(
+            tmp_path, feeds=[server.url(p) for p in paths], watches=WATCHES, fetch=fetch
+        )
+        async with core_for(settings, clock=clock) as core:
+            report = await core.poll(due_only=False)
+    assert (report.fetched, report.failed, report.errors) == (12, 0, {})
+
+
 async def test_items_older_than_the_age_limit_do_not_alert(tmp_path: Path) -> None:
     """A newly found item published four days ago is recorded but never alerts."""
     clock = FakeClock()
