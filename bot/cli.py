@@ -195,7 +195,11 @@ async def cmd_poll(core: Core, as_json: bool) -> int:
             print(json_line(alert.as_json()))
     else:
         for group in group_by_story(alerts):
-            print(format_story(group) + "\n")
+            destination = group[0].destination
+            # Another destination's copy is queued for `run` to send: said, so two copies
+            # of one story never read as the same alert printed twice.
+            queued = "" if destination == "console" else f"    (queued for {line(destination)})"
+            print(format_story(group) + (f"\n{queued}" if queued else "") + "\n")
     # Each story printed is its own message, named as the console sender names one: when
     # a story grows later, `run` prints that story again, not every story printed here.
     for group in group_by_story([a for a in alerts if a.destination == "console"]):

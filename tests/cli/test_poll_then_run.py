@@ -72,3 +72,30 @@ async def test_run_prints_again_only_the_story_that_grew(
     assert "China bans gallium exports to the US" in updates[0]
     assert "also reported by: AP" in updates[0]
     assert "magnet" not in out.getvalue()
+
+
+async def test_poll_once_says_which_copy_of_a_story_is_queued_for_a_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A watch to the console and to a Slack channel: `poll --once` prints the story for
+    each, and says the channel's copy is queued (two identical blocks read as one alert
+    printed twice)."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        settings = make_settings(
+            tmp_path,
+            feeds=[server.url("/reuters.rss")],
+            watches=[{"query": "gallium", "channels": ["console", "slack:C1"]}],
+        )
+        server.set_feed("/reuters.rss", rss([_item(clock, "r.test", "seed", "Markets open")]))
+        async with core_for(settings, clock=clock) as core:
+            await cmd_poll(core, False)
+            clock.advance(minutes=10)
+            server.set_feed(
+                "/reuters.rss",
+                rss([_item(clock, "r.test", "ga", "China bans gallium exports to the US")]),
+            )
+            await cmd_poll(core, False)
+    blocks = [b for b in capsys.readouterr().out.split("\n\n") if "gallium exports" in b]
+    assert len(blocks) == 2
+    assert [b.endswith("(queued for slack:C1)") for b in blocks] == [False, True]
