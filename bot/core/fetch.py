@@ -221,8 +221,10 @@ class Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     def _host_turn(self, url: str) -> asyncio.Semaphore:
+        # Per host and port, as the connector counts its connections.
         try:
-            host = (urlsplit(url).hostname or "").lower()
+            parts = urlsplit(url)
+            host = f"{(parts.hostname or '').lower()}:{parts.port}"
         except ValueError:
             host = ""  # refused with its reason once fetched
         turn = self._hosts.get(host)
