@@ -111,6 +111,17 @@ class FetchResult:
     moved_to: str | None = None
 
 
+def feed_address(url: str) -> str:
+    """A feed URL as one address: scheme and host lower-case, no default port, no dot
+    segments or fragment, unreserved characters unescaped (``HTTP://Site/a/../b.xml#x``
+    is ``http://site/b.xml``), so one feed written two ways is not added twice. A URL that
+    does not parse is returned as given, to be refused with its reason."""
+    try:
+        return str(yarl.URL(url.strip()).with_fragment(None))
+    except (ValueError, TypeError):
+        return url
+
+
 def status_words(status: int, reason: str | None = None) -> str:
     """``"HTTP 404 Not Found"``; the standard phrase wins over whatever the server sent."""
     try:

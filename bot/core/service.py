@@ -41,7 +41,7 @@ from bot.core.errors import (
     PermissionDeniedError,
     QuotaError,
 )
-from bot.core.fetch import FetchRequest
+from bot.core.fetch import FetchRequest, feed_address
 from bot.core.listing import story_leads, with_outlets
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import (
@@ -451,14 +451,14 @@ class Wirewatch:
 
     async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
         self._require_manager(caller)
-        url = url.strip().strip("<>")
+        url = feed_address(url.strip().strip("<>"))
         existing = await self.store.find_feed(url, visible_to=caller.tenant)
         if existing is not None:
             raise DuplicateError(f"feed #{existing.id} already reads {url}")
         await self._check_feed_quota(caller, adding=1)
         checked = await self._checked_feed(caller, url)
-        if checked.url != url:
-            found = await self.store.find_feed(checked.url, visible_to=caller.tenant)
+        if feed_address(checked.url) != url:
+            found = await self.store.find_feed(feed_address(checked.url), visible_to=caller.tenant)
             if found is not None:
                 raise DuplicateError(
                     f"feed #{found.id} already reads {checked.url}, where {url} leads"
@@ -522,7 +522,7 @@ class Wirewatch:
 
     async def _store_feed(self, caller: Caller, url: str, name: str | None) -> FeedInfo:
         return await self.store.upsert_feed(
-            url,
+            feed_address(url),
             name=name,
             interval=self.default_interval,
             source="operator" if caller.operator else "user",
@@ -574,10 +574,13 @@ class Wirewatch:
         todo: list[tuple[str, str | None]] = []
         room = await self._check_feed_quota(caller, adding=0)
         for item in doc.feeds:
+            address = feed_address(item.url)
             if urlsplit(item.url).scheme not in ("http", "https"):
                 refused.append((item.url, "not an http(s) address"))
-            elif await self.store.find_feed(item.url, visible_to=caller.tenant) is not None:
+            elif await self.store.find_feed(address, visible_to=caller.tenant) is not None:
                 present.append(item.url)
+            elif any(address == queued for queued, _ in todo):
+                present.append(item.url)  # the file lists it twice, written two ways
             elif len(todo) >= room:
                 refused.append(
                     (
@@ -586,7 +589,7 @@ class Wirewatch:
                     )
                 )
             else:
-                todo.append((item.url, item.title))
+                todo.append((address, item.title))
         slots = asyncio.Semaphore(IMPORT_CONCURRENCY)
 
         async def check(feed_url: str) -> _CheckedFeed | str:
@@ -601,7 +604,10 @@ class Wirewatch:
         for (feed_url, title), outcome in zip(todo, outcomes, strict=True):
             if isinstance(outcome, str):
                 refused.append((feed_url, outcome))
-            elif await self.store.find_feed(outcome.url, visible_to=caller.tenant) is not None:
+            elif (
+                await self.store.find_feed(feed_address(outcome.url), visible_to=caller.tenant)
+                is not None
+            ):
                 present.append(feed_url)  # a page whose feed this workspace already reads
             else:
                 added.append(await self._store_feed(caller, outcome.url, title or outcome.title))

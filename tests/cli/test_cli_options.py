@@ -90,6 +90,16 @@ async def test_adding_a_feed_twice_says_it_is_already_there(tmp_path: Path) -> N
         assert err.splitlines() == [f"wirewatch: feed #1 already reads {url}"]
         code, out, _ = await wirewatch("feed", "list", config=cfg)
         assert out.count(url) == 1
+        # The same address written otherwise is the same feed (each was added again).
+        host = url.removeprefix("http://").split("/")[0]
+        for other in (
+            f"HTTP://{host}/a.rss",
+            f"{url}#latest",
+            f"http://{host}/news/../a.rss",
+            f"http://{host}/%61.rss",
+        ):
+            code, _, err = await wirewatch("feed", "add", other, config=cfg)
+            assert code == 1 and "feed #1 already reads" in err, (other, err)
 
 
 async def test_watch_add_refuses_a_destination_typo(tmp_path: Path) -> None:
