@@ -242,6 +242,12 @@ class FeedConfig(Section):
         return v
 
 
+# What a watch may ping: a Discord role, a Slack user group (the adapters' own forms).
+_PING = re.compile(
+    r"<@&\d{1,20}>|role:\d{1,20}|\d{1,20}|(?:<!subteam\^)?S[A-Z0-9]{2,}(?:\|[^>]*)?>?"
+)
+
+
 class WatchConfig(Section):
     query: str
     name: str | None = None
@@ -259,6 +265,19 @@ class WatchConfig(Section):
         except QuerySyntaxError as e:
             raise ValueError(f"bad query {v!r}: {e}") from None
         return v
+
+    @field_validator("mention")
+    @classmethod
+    def _check_mention(cls, v: str | None) -> str | None:
+        # The adapters ping only a role or a user group; anything else (a <!channel>, an
+        # @everyone) was dropped at send time without a word.
+        if v is not None and not _PING.fullmatch(v.strip()):
+            raise ValueError(
+                f"mention {v!r} is neither a Discord role (its id, <@&id> or role:id) nor a "
+                "Slack user group (its S… id or <!subteam^S…>): a watch never pings "
+                "everyone, here or a channel"
+            )
+        return v.strip() if v is not None else None
 
     @model_validator(mode="after")
     def _searchable(self) -> WatchConfig:

@@ -129,6 +129,23 @@ def test_a_misspelt_key_set_from_the_environment_names_the_variable(
     )
 
 
+@pytest.mark.parametrize("mention", ["<!channel>", "@everyone", "<!here>", "everyone", "#desk"])
+def test_a_watch_mention_that_is_no_role_or_group_is_refused(tmp_path: Path, mention: str) -> None:
+    """A watch pings a Discord role or a Slack user group; `<!channel>` or `@everyone`
+    was accepted and then silently dropped at send time."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[[watches]]\nquery = 'tariff'\nmention = '{mention}'\n")
+    with pytest.raises(ConfigError, match="is neither a Discord role"):
+        load_settings(cfg)
+
+
+@pytest.mark.parametrize("mention", ["S0DESK", "<!subteam^S0DESK>", "<@&123456789012345678>"])
+def test_a_role_or_a_user_group_is_a_watch_mention(tmp_path: Path, mention: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[[watches]]\nquery = 'tariff'\nmention = '{mention}'\n")
+    assert load_settings(cfg).watches[0].mention == mention
+
+
 def test_bad_queries_are_refused_with_the_rest_of_the_file_before_anything_starts(
     tmp_path: Path,
 ) -> None:
