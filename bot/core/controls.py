@@ -247,6 +247,9 @@ def parse_digest(mode: str, at: str | None, tz: str | None) -> tuple[Digest, tim
         if not at:
             raise ControlError("a daily digest needs its time: daily 08:00 [Europe/London]")
         return digest, parse_clock(at), parse_tz(tz)
+    if at and tz is None and not _CLOCK.match(at.strip()):
+        # Typed in one line ("digest hourly Europe/London"), the zone comes second.
+        at, tz = None, at
     if at:
         raise ControlError(f"only daily digests take a time ({digest} does not)")
     return digest, None, parse_tz(tz)

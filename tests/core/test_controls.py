@@ -22,6 +22,7 @@ from bot.core.controls import (
     in_quiet,
     next_digest,
     parse_clock,
+    parse_digest,
     parse_quiet,
     parse_tz,
     parse_until,
@@ -105,6 +106,18 @@ def test_until_a_day_at_a_time() -> None:
     for bad in ("until monkey", "until mo", "until friday noonish", "until midnight 08:00"):
         with pytest.raises(ControlError):
             parse_until(bad, friday)
+
+
+def test_an_hourly_digest_typed_on_one_line_takes_its_zone_second() -> None:
+    """`digest hourly Europe/London` (Slack's one line of text): the second word is the
+    zone, as the usage line says (it was read as a time, and refused)."""
+    assert parse_digest("hourly", "Europe/London", None) == (
+        Digest.HOURLY,
+        None,
+        "Europe/London",
+    )
+    with pytest.raises(ControlError, match="only daily digests take a time"):
+        parse_digest("hourly", "08:00", None)
 
 
 def test_quiet_hours_cross_midnight_in_the_channels_zone() -> None:

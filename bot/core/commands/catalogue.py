@@ -347,7 +347,8 @@ CATALOGUE += (
                 required=True,
                 choices=("realtime", "hourly", "daily"),
             ),
-            Param("at", Kind.WORD, "Daily digests: the time, HH:MM", max_length=8),
+            # Up to a zone's length: on one line of text an hourly digest's zone is here.
+            Param("at", Kind.WORD, "Daily digests: the time, HH:MM", max_length=64),
             _TZ,
         ),
         mutating=True,
