@@ -287,3 +287,22 @@ async def test_story_growth_as_thread_replies_instead_of_edits(room: Room) -> No
     assert len(posted) == 1 and edits == 0
     (reply,) = replies
     assert "Now carried by 2 outlets" in _text(reply) and "WIRE" in _text(reply)
+
+
+async def test_thread_replies_stop_once_the_story_message_is_deleted(room: Room) -> None:
+    """Discord: a reply to a deleted message was sent as a loose message of its own (the
+    reply said not to fail), and every later growth posted another. Now the reply is
+    refused as Discord refuses it, and the message gets no more updates, as an edit would."""
+    if room.platform == "slack":
+        pytest.skip("Slack keeps a deleted message's thread: a reply lands where it did")
+    await room.say("updates", {"mode": "thread"})
+    room.publish("re-1", "China tightens rare earth export rules")
+    await room.tick(minutes=1)
+    (first,) = [m for m in room.fake.messages.get(CHANNEL_ID, []) if m.get("embeds")]
+    room.fake.delete_message(CHANNEL_ID, first["id"])
+    before = len(room.fake.messages.get(CHANNEL_ID, []))
+    room.publish("re-1", "China tightens rare earth export rules", outlet="wire")
+    await room.tick(minutes=2)
+    room.publish("re-1", "China tightens rare earth export rules", outlet="ap")
+    await room.tick(minutes=2)
+    assert len(room.fake.messages.get(CHANNEL_ID, [])) == before

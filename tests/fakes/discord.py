@@ -640,6 +640,11 @@ class FakeDiscord:
                 return _json(message)
         return _json({"message": "Unknown Message", "code": 10008}, status=404)
 
+    def delete_message(self, channel_id: int, message_id: str) -> None:
+        """Someone with Manage Messages deleted one of the bot's messages."""
+        kept = [m for m in self.messages.get(channel_id, []) if m["id"] != message_id]
+        self.messages[channel_id] = kept
+
     def _create_channel_message(self, channel_id: int, body: dict[str, Any]) -> web.Response:
         failure = self._take_failure(f"channel:{channel_id}")
         if failure is not None:
@@ -647,6 +652,21 @@ class FakeDiscord:
         refused = _form_errors(body)
         if refused is not None:
             return refused
+        reference = body.get("message_reference") or {}
+        if reference and reference.get("fail_if_not_exists", True):
+            wanted = str(reference.get("message_id"))
+            if not any(m["id"] == wanted for m in self.messages.get(channel_id, [])):
+                # A reply to a deleted message, as Discord refuses it.
+                errors = {
+                    "message_reference": {
+                        "_errors": [
+                            {"code": "REPLIES_UNKNOWN_MESSAGE", "message": "Unknown message"}
+                        ]
+                    }
+                }
+                return _json(
+                    {"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400
+                )
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             earlier = self._nonces.get((channel_id, str(nonce)))

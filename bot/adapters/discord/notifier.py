@@ -265,8 +265,10 @@ class DiscordNotifier:
         try:
             await channel.send(
                 content=render.update_text(alerts),
+                # Refused when the message is gone (deleted by a moderator): the update
+                # then stops, as a failed edit does, rather than post loose in the channel.
                 reference=discord.MessageReference(
-                    message_id=int(message_id), channel_id=channel.id, fail_if_not_exists=False
+                    message_id=int(message_id), channel_id=channel.id, fail_if_not_exists=True
                 ),
                 allowed_mentions=discord.AllowedMentions.none(),
             )
