@@ -101,6 +101,7 @@ class Outbox:
                     .values(lease_owner=owner, lease_until=now + lease)
                 )
                 return (await self._alerts_by_ids(conn, same))[0], True
+            await self._fold_into_sent(conn, destination, now)
             queued = (
                 await conn.execute(
                     select(func.count())
@@ -158,6 +159,48 @@ class Outbox:
             )
             found = await self._alerts_by_ids(conn, ids)
             return found[0], any(found[1])
+
+    async def _fold_into_sent(self, conn: AsyncConnection, destination: str, now: datetime) -> None:
+        """A pending alert whose story this destination was sent since it was queued joins
+        that story's message, as one queued after the send does (see
+        :func:`bot.store.ingest.fold_into_posts`): an alert released from waiting for
+        outlets, held for a summary, or queued while the story's first send was unsure,
+        would otherwise post the story a second time."""
+        sent = alerts.alias("sent")
+        free = or_(alerts.c.lease_until.is_(None), alerts.c.lease_until < now)
+        rows = (
+            await conn.execute(
+                select(alerts.c.id, func.min(sent.c.message_id).label("message_id"))
+                .join(
+                    sent,
+                    and_(
+                        sent.c.destination == alerts.c.destination,
+                        sent.c.story_key == alerts.c.story_key,
+                        sent.c.state == "sent",
+                        sent.c.message_id.is_not(None),
+                    ),
+                )
+                .where(
+                    alerts.c.destination == destination,
+                    alerts.c.state == "pending",
+                    alerts.c.maybe_sent.is_(False),
+                    free,
+                )
+                .group_by(alerts.c.id)
+            )
+        ).all()
+        for row in rows:
+            joined = await conn.execute(
+                update(alerts)
+                .where(alerts.c.id == row.id, alerts.c.state == "pending", free)
+                .values(state="sent", sent_at=now, message_id=row.message_id)
+            )
+            if joined.rowcount:
+                await conn.execute(
+                    update(posts)
+                    .where(posts.c.destination == destination, posts.c.message_id == row.message_id)
+                    .values(revision=posts.c.revision + 1)
+                )
 
     async def _alerts_by_ids(
         self, conn: AsyncConnection, ids: Sequence[int]

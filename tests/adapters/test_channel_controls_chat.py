@@ -306,3 +306,36 @@ async def test_thread_replies_stop_once_the_story_message_is_deleted(room: Room)
     room.publish("re-1", "China tightens rare earth export rules", outlet="ap")
     await room.tick(minutes=2)
     assert len(room.fake.messages.get(CHANNEL_ID, [])) == before
+
+
+BOTH_WATCHES = "China tightens rare earth and lithium export rules"
+
+
+def _story_posts(room: Room, words: str) -> list[dict[str, Any]]:
+    """The channel's top-level messages carrying ``words`` (no thread replies)."""
+    raw = room.fake.messages.get("C1" if room.platform == "slack" else CHANNEL_ID, [])
+    return [
+        m
+        for m in raw
+        if words in _text(m) and not m.get("thread_ts") and not m.get("message_reference")
+    ]
+
+
+async def test_a_story_two_watches_match_is_one_message_whatever_held_one_of_them(
+    room: Room,
+) -> None:
+    """Watch #1 waits for two outlets, #2 posts at once; or #1 is snoozed: the story was
+    posted again when #1's alert went out later. It joins the story's message instead."""
+    await room.say("watch volume", {"watch": "1", "min-outlets": 2})
+    room.publish("both-1", BOTH_WATCHES)
+    await room.tick(minutes=1)
+    room.publish("both-1", BOTH_WATCHES, outlet="wire")
+    await room.tick(minutes=1)
+    await room.tick(minutes=1)
+    assert len(_story_posts(room, "lithium export rules")) == 1
+
+    await room.say("snooze", {"target": "1", "duration": "30m"})
+    room.publish("both-2", "Australian miner finds rare earth and lithium deposit in Pilbara")
+    await room.tick(minutes=1)
+    await room.tick(minutes=31)
+    assert len(_story_posts(room, "deposit in Pilbara")) == 1
