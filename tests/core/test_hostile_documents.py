@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.articles import clean_text
-from bot.core.errors import ParseError
+from bot.core.errors import FetchError, ParseError
 from bot.core.htmltext import title_to_text
 from bot.core.models import ParsedFeed
 from bot.core.parsing import MAX_BODY_BYTES, parse_feed
@@ -309,3 +309,21 @@ def test_a_cjk_headline_with_a_huge_number_stays_linear() -> None:
         huge = story_features("美国关税延长" + "9" * 1_000_000 + "天", "")
     assert "tariff" in huge.terms and "us" in huge.terms
     assert "d90day" in story_features("美国关税延长90天", "").terms
+
+
+def test_a_body_of_countless_gzip_members_is_refused_at_once() -> None:
+    """Ten megabytes of empty gzip members: a worker decoding the whole body handed the
+    rest of it to each member, quadratic (minutes of CPU, the output never reaching the
+    size cap). It is read in slices now, and more than 1,000 members are refused; a body
+    of a few hundred real members still decodes."""
+    import gzip
+
+    from bot.core.bodies import MAX_GZIP_MEMBERS, decode_body
+
+    hostile = gzip.compress(b"") * 500_000
+    with finishes_within(5.0), pytest.raises(FetchError) as refused:
+        decode_body(hostile, "gzip", 20 * 1024 * 1024)
+    assert f"more than {MAX_GZIP_MEMBERS} gzip members" in str(refused.value)
+    members = [gzip.compress(f"<p>part {n}</p>".encode()) for n in range(900)]
+    body, _ = decode_body(b"".join(members), "gzip", 20 * 1024 * 1024)
+    assert body.startswith(b"<p>part 0</p>") and body.endswith(b"<p>part 899</p>")
