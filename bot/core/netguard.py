@@ -245,7 +245,10 @@ def check_url_syntax(url: str, *, policy: AddressPolicy = STRICT) -> None:
         raise BlockedAddressError(f"blocked: only http and https URLs are allowed, not {shown}")
     if parsed.user is not None or parsed.password is not None:
         raise BlockedAddressError("blocked: URLs with credentials are not allowed")
-    host = (parsed.host or "").rstrip(".").lower()
+    try:
+        host = (parsed.host or "").rstrip(".").lower()
+    except (UnicodeError, ValueError) as exc:  # "xn--": an IDNA label that decodes to nothing
+        raise BlockedAddressError("blocked: not a valid URL (its host name)") from exc
     if not host:
         raise BlockedAddressError("blocked: URL has no host")
 
@@ -313,8 +316,10 @@ class GuardedResolver(AbstractResolver):
         if not kept:
             if not refused:
                 raise OSError(f"no addresses for {host}")
-            ip, reason = refused[0]
-            raise BlockedAddressError(f"blocked: {host} resolves to {_show(ip)}, {reason}")
+            # The address itself stays in the log above: told in chat, a member could map
+            # the bot's network name by name.
+            _, reason = refused[0]
+            raise BlockedAddressError(f"blocked: {host} resolves to {reason}")
         return kept
 
     async def close(self) -> None:

@@ -54,7 +54,7 @@ async def test_a_pooled_connection_of_an_operator_feed_is_not_reused_for_chat() 
         server.set_feed("/feed", FEED)
         url = f"http://intranet.test:{server.port}/feed"
         assert (await fetcher.fetch(FetchRequest(url))).status == 200
-        with pytest.raises(BlockedAddressError, match=r"resolves to 127\.0\.0\.1, a loopback"):
+        with pytest.raises(BlockedAddressError, match=r"resolves to a loopback address"):
             await fetcher.fetch(chat(url))
         assert server.hits("/feed") == 1
 
@@ -92,7 +92,7 @@ async def test_chat_allowlist_hosts_open_their_names_and_subdomains_only() -> No
         server.set_feed("/feed", FEED)
         for host in ("intranet.test", "feeds.intranet.test"):
             assert (await fetcher.fetch(chat(f"http://{host}:{server.port}/feed"))).status == 200
-        with pytest.raises(BlockedAddressError, match=r"other\.test resolves to 127\.0\.0\.1"):
+        with pytest.raises(BlockedAddressError, match=r"other\.test resolves to a loopback"):
             await fetcher.fetch(chat(f"http://other.test:{server.port}/feed"))
         with pytest.raises(BlockedAddressError, match="a cloud metadata address"):
             await fetcher.fetch(chat(f"http://meta.intranet.test:{server.port}/feed"))
