@@ -388,7 +388,9 @@ class Store(Outbox):
                         )
                 elif source in GLOBAL_SOURCES and row.source == "user":
                     values["source"] = source  # the operator takes it over for everyone
-                if name:
+                # A workspace joining a feed others read keeps its name: the row is shared,
+                # and its name is the source shown in their alerts.
+                if name and (not row.active or source in GLOBAL_SOURCES or not row.name):
                     values["name"] = name
                 await conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).one()

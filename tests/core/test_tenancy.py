@@ -72,3 +72,19 @@ async def test_chat_limits_hold_and_the_operator_is_exempt(tmp_path: Path) -> No
             await core.api.add_watch(B, "a OR b OR c OR d")
         operator = Caller("slack:CA", None, "cli", can_manage=True)
         await core.api.add_watch(operator, "a OR b OR c OR d OR e")
+
+
+async def test_a_workspace_joining_a_feed_keeps_the_name_another_gave_it(tmp_path: Path) -> None:
+    """B reads a feed under its own name; A adding the same feed (naming it, or taking
+    the feed's title) renamed it for B too, and B's alerts then showed A's name as their
+    source, even after A left."""
+    async with FeedServer() as server:
+        server.set_feed("/desk.rss", rss([], title="Desk wire"))
+        settings = make_settings(tmp_path, fetch={"chat_private_allowlist": ["127.0.0.1"]})
+        async with core_for(settings) as core:
+            url = server.url("/desk.rss")
+            await core.api.add_feed(B, url, name="B's M&A desk")
+            await core.api.add_feed(A, url, name="FAKE NEWS WIRE")
+            await core.api.remove_feed(A, url)
+            names = [f.name for f in await core.api.list_feeds(B)]
+    assert names == ["B's M&A desk"]
