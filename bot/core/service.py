@@ -529,6 +529,7 @@ class Wirewatch:
             now=self.clock.now(),
             added_by=caller.user,
             tenant=caller.tenant,
+            tenant_max=None if caller.operator else self.quotas.feeds_per_workspace,
         )
 
     async def list_feeds(self, caller: Caller) -> list[FeedInfo]:

@@ -133,8 +133,10 @@ class FeedsStore(Protocol):
         now: datetime,
         added_by: str | None = None,
         tenant: str | None = None,
+        tenant_max: int | None = None,
     ) -> FeedInfo:
-        """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner."""
+        """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
+        refusing (QuotaError) when it would own more than ``tenant_max`` feeds."""
         ...
 
     async def list_feeds(self, *, visible_to: str | None = None) -> list[FeedInfo]:

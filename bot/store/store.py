@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
@@ -28,6 +28,7 @@ from sqlalchemy.pool import QueuePool
 
 from bot.core.alerts import AlertRow
 from bot.core.articles import FUTURE_SLACK
+from bot.core.errors import QuotaError
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
 from bot.core.models import (
     DestinationState,
@@ -360,9 +361,14 @@ class Store(Outbox):
         now: datetime,
         added_by: str | None = None,
         tenant: str | None = None,
+        tenant_max: int | None = None,
     ) -> FeedInfo:
-        """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner."""
+        """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
+        refusing (QuotaError) when it would own more than ``tenant_max`` feeds: counted in
+        the writing transaction, so adds sent at once cannot each find room."""
         async with self.transaction() as conn:
+            if tenant is not None and tenant_max is not None:
+                await self._check_room(conn, tenant, url, tenant_max)
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
             if row is None:
                 await conn.execute(
@@ -433,6 +439,26 @@ class Store(Outbox):
                 .values(active=False)
             )
             return bool(result.rowcount)
+
+    async def _check_room(
+        self, conn: AsyncConnection, tenant: str, url: str, tenant_max: int
+    ) -> None:
+        if conn.dialect.name == "postgresql":
+            # Instances adding for one workspace take turns (SQLite has one writer anyway).
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:tenant))"), {"tenant": tenant}
+            )
+        owned = (
+            select(feed_owners.c.feed_id)
+            .join(feeds, feeds.c.id == feed_owners.c.feed_id)
+            .where(feed_owners.c.tenant == tenant, feeds.c.active.is_(True))
+        )
+        ids = {r[0] for r in await conn.execute(owned)}
+        here = (await conn.execute(select(feeds.c.id).where(feeds.c.url == url))).first()
+        if (here is None or here[0] not in ids) and len(ids) >= tenant_max:
+            raise QuotaError(
+                f"this workspace has {len(ids)} feeds, the most allowed; remove one first"
+            )
 
     async def count_tenant_feeds(self, tenant: str) -> int:
         async with self.engine.connect() as conn:

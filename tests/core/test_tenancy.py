@@ -88,3 +88,29 @@ async def test_a_workspace_joining_a_feed_keeps_the_name_another_gave_it(tmp_pat
             await core.api.remove_feed(A, url)
             names = [f.name for f in await core.api.list_feeds(B)]
     assert names == ["B's M&A desk"]
+
+
+async def test_feeds_added_at_once_cannot_pass_the_workspaces_quota(tmp_path: Path) -> None:
+    """Ten `feeds add` at once, each fetch taking a second: all ten were added under a
+    quota of two (each counted before its fetch, none after). The count is taken again
+    where the feed is written."""
+    import asyncio
+
+    async with FeedServer() as server:
+        server.delay = 0.5
+        for n in range(10):
+            server.set_feed(f"/f{n}.rss", rss([], title=f"Feed {n}"))
+        settings = make_settings(
+            tmp_path,
+            fetch={"chat_private_allowlist": ["127.0.0.1"]},
+            limits={"feeds_per_workspace": 2},
+        )
+        async with core_for(settings) as core:
+            results = await asyncio.gather(
+                *(core.api.add_feed(A, server.url(f"/f{n}.rss")) for n in range(10)),
+                return_exceptions=True,
+            )
+            owned = await core.store.count_tenant_feeds("slack:TA")
+    assert owned == 2
+    refused = [r for r in results if isinstance(r, QuotaError)]
+    assert len(refused) == 8 and "the most allowed" in str(refused[0])

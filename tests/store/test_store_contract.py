@@ -349,3 +349,26 @@ async def test_recent_article_ids_and_their_rows_in_pages(store: Store) -> None:
     ]
     assert [(r.url, r.feed_url) for r in paged] == [(r.url, r.feed_url) for r in whole]
     assert await store.articles_with_ids([]) == []
+
+
+async def test_a_workspaces_feed_quota_is_counted_where_the_feed_is_written(store: Store) -> None:
+    """The owner row is written only while the workspace owns fewer than its quota (one
+    it already owns may be added again); PostgreSQL instances take turns per workspace."""
+    from bot.core.errors import QuotaError
+
+    for n in range(2):
+        await store.upsert_feed(
+            f"https://f{n}.test/rss", name=None, interval=300, source="user", now=NOW,
+            tenant="slack:TA", tenant_max=2,
+        )  # fmt: skip
+    with pytest.raises(QuotaError, match="has 2 feeds"):
+        await store.upsert_feed(
+            "https://f9.test/rss", name=None, interval=300, source="user", now=NOW,
+            tenant="slack:TA", tenant_max=2,
+        )  # fmt: skip
+    again = await store.upsert_feed(
+        "https://f0.test/rss", name=None, interval=300, source="user", now=NOW,
+        tenant="slack:TA", tenant_max=2,
+    )  # fmt: skip
+    assert again.url == "https://f0.test/rss"
+    assert await store.count_tenant_feeds("slack:TA") == 2
