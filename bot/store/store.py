@@ -226,6 +226,10 @@ class Store(Outbox):
         # One writer thread: SQLite takes one writer at a time anyway, and the thread keeps
         # the engine's one connection to itself.
         self._write_lock = asyncio.Lock()
+        # Adds of feeds counted against a workspace's quota, one at a time in this process
+        # (SQLite's transactions may interleave their reads; PostgreSQL's instances also
+        # take an advisory lock per workspace).
+        self._quota_lock = asyncio.Lock()
         self._writer: ThreadPoolExecutor | None = None
         self.controls = ControlsStore(self)
 
@@ -366,6 +370,24 @@ class Store(Outbox):
         """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
         refusing (QuotaError) when it would own more than ``tenant_max`` feeds: counted in
         the writing transaction, so adds sent at once cannot each find room."""
+        if tenant is not None and tenant_max is not None:
+            async with self._quota_lock:
+                return await self._upsert_feed(
+                    url, name, interval, source, now, added_by, tenant, tenant_max
+                )
+        return await self._upsert_feed(url, name, interval, source, now, added_by, tenant, None)
+
+    async def _upsert_feed(
+        self,
+        url: str,
+        name: str | None,
+        interval: int,
+        source: str,
+        now: datetime,
+        added_by: str | None,
+        tenant: str | None,
+        tenant_max: int | None,
+    ) -> FeedInfo:
         async with self.transaction() as conn:
             if tenant is not None and tenant_max is not None:
                 await self._check_room(conn, tenant, url, tenant_max)
