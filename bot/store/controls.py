@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, or_, select, union, update
+from sqlalchemy import and_, delete, func, insert, or_, select, union, update
 
 from bot.core.controls import (
     Candidate,
@@ -28,9 +28,12 @@ from bot.store.schema import (
     articles,
     channel_controls,
     feedback,
+    feeds,
     muted_stories,
     watch_controls,
+    watches,
 )
+from bot.store.visibility import READER, visible_feeds, with_reader
 
 if TYPE_CHECKING:
     from bot.store.store import Store
@@ -270,11 +273,30 @@ class ControlsStore:
             keys = {r.story_key for r in rows if r.state != HELD}
             outlets: dict[str, int] = {}
             if keys:
+                # Only the outlets this channel's workspace may read count towards its
+                # threshold, as only they show in its alert.
+                reader = (
+                    await conn.execute(
+                        select(READER)
+                        .select_from(with_reader(alerts.join(watches)))
+                        .where(alerts.c.id.in_([r.id for r in rows]))
+                        .limit(1)
+                    )
+                ).scalar()
+                readable = (
+                    articles.c.story_key.in_(keys)
+                    if reader is None
+                    else and_(
+                        articles.c.story_key.in_(keys),
+                        or_(articles.c.feed_id.is_(None), visible_feeds(reader)),
+                    )
+                )
                 outlets = {
                     r[0]: int(r[1])
                     for r in await conn.execute(
                         select(articles.c.story_key, func.count(func.distinct(articles.c.source)))
-                        .where(articles.c.story_key.in_(keys))
+                        .select_from(articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id))
+                        .where(readable)
                         .group_by(articles.c.story_key)
                     )
                 }

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.slack.app import SlackAdapter
 from bot.app import Core
+from bot.store.schema import articles
 from tests.adapters.slack.conftest import _PROXY_VARS, slack_settings
 from tests.adapters.test_command_contract import (
     SLACK_ADMIN,
@@ -339,3 +341,38 @@ async def test_a_story_two_watches_match_is_one_message_whatever_held_one_of_the
     await room.tick(minutes=1)
     await room.tick(minutes=31)
     assert len(_story_posts(room, "deposit in Pilbara")) == 1
+
+
+async def test_only_outlets_the_workspace_reads_count_towards_its_threshold(room: Room) -> None:
+    """The watch alerts once two outlets carry a story. The second is another workspace's
+    own feed, which this channel cannot read (its alert would never name it): the story
+    still has one outlet here, and waits."""
+    from bot.core.models import Article
+    from bot.store import ingest
+
+    headline = "China tightens rare earth export rules for refiners"
+    await room.say("watch volume", {"watch": "1", "min-outlets": 2})
+    room.publish("s-1", headline)
+    await room.tick(minutes=1)
+    assert _story_posts(room, "for refiners") == []
+    other = "slack:TOTHER" if room.platform == "discord" else "discord:g:1"
+    elsewhere = await room.core.store.upsert_feed(
+        "https://private.example/rss", name="Their desk", interval=300, source="user",
+        now=room.clock.now(), tenant=other,
+    )  # fmt: skip
+    async with room.core.store.engine.connect() as conn:
+        (key,) = (
+            await conn.execute(select(articles.c.story_key).where(articles.c.title == headline))
+        ).one()
+    theirs = Article(
+        url="https://private.example/s-1", title=headline, summary=headline, content="",
+        source="PRIVATE DESK", published=room.clock.now(), published_known=True,
+        identity_keys=("u:https://private.example/s-1",),
+    )  # fmt: skip
+    await room.core.store.run_write(
+        lambda conn: ingest.insert_articles(
+            conn, [(theirs, key, None, elsewhere.id)], now=room.clock.now()
+        )
+    )
+    await room.tick(minutes=1)
+    assert _story_posts(room, "for refiners") == []
