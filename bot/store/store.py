@@ -8,6 +8,7 @@ PostgreSQL; SQLite runs one instance, guarded by a file lock in ``bot.app``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
@@ -370,25 +371,11 @@ class Store(Outbox):
         """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
         refusing (QuotaError) when it would own more than ``tenant_max`` feeds: counted in
         the writing transaction, so adds sent at once cannot each find room."""
-        if tenant is not None and tenant_max is not None:
-            async with self._quota_lock:
-                return await self._upsert_feed(
-                    url, name, interval, source, now, added_by, tenant, tenant_max
-                )
-        return await self._upsert_feed(url, name, interval, source, now, added_by, tenant, None)
-
-    async def _upsert_feed(
-        self,
-        url: str,
-        name: str | None,
-        interval: int,
-        source: str,
-        now: datetime,
-        added_by: str | None,
-        tenant: str | None,
-        tenant_max: int | None,
-    ) -> FeedInfo:
-        async with self.transaction() as conn:
+        counted = tenant is not None and tenant_max is not None
+        async with (
+            self._quota_lock if counted else contextlib.nullcontext(),
+            self.transaction() as conn,
+        ):
             if tenant is not None and tenant_max is not None:
                 await self._check_room(conn, tenant, url, tenant_max)
             row = (await conn.execute(select(feeds).where(feeds.c.url == url))).first()
