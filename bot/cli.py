@@ -285,39 +285,20 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
         print(f"removed feed #{info.id}: {line(info.url)}")
     elif args.action == "check":
         from bot.core.articles import article_from_entry
-        from bot.core.discovery import feed_links, looks_like_html
-        from bot.core.errors import ParseError
-        from bot.core.fetch import FetchRequest
-        from bot.core.netguard import check_url_syntax
-        from bot.core.parsing import parse_feed
 
-        if not core.settings.fetch.allow_private_addresses:
-            check_url_syntax(args.url)
-        result = await core.fetcher.fetch(FetchRequest(url=args.url))
-        assert result.body is not None
-        try:
-            parsed = parse_feed(result.body, url=result.final_url, content_type=result.content_type)
-        except ParseError:
-            # A web page naming its feed: what `feed add` would add, checked the same way.
-            if not looks_like_html(result.body, result.content_type):
-                raise
-            links = feed_links(result.body, result.final_url)
-            if not links:
-                raise ParseError(
-                    "that is a web page, and it names no feed "
-                    '(no <link rel="alternate"> to RSS, Atom or JSON Feed)'
-                ) from None
-            found = await core.fetcher.fetch(FetchRequest(url=links[0].url))
-            assert found.body is not None
-            parsed = parse_feed(found.body, url=found.final_url, content_type=found.content_type)
-            print(f"{line(args.url)} is a web page; the feed it names is {line(links[0].url)}")
+        checked = await core.api.check_feed(OPERATOR, args.url)
+        if checked.page is not None:
+            print(f"{line(args.url)} is a web page; the feed it names is {line(checked.url)}")
+        parsed = checked.parsed
         title = line(parsed.title) or "(untitled)"
         print(f"OK: {title} — {len(parsed.entries)} items ({parsed.parser} parser)")
         if parsed.warning:
             print(f"note: {line(parsed.warning)}")
         now = core.clock.now()
         for entry in parsed.entries[:5]:
-            art = article_from_entry(entry, feed_url=args.url, feed_title=parsed.title, seen_at=now)
+            art = article_from_entry(
+                entry, feed_url=checked.url, feed_title=parsed.title, seen_at=now
+            )
             if art:
                 print(f"  - {line(art.title)}\n    {line(art.url)}")
     return 0

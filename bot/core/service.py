@@ -48,6 +48,7 @@ from bot.core.models import (
     ArticleSearch,
     ArticleView,
     FeedInfo,
+    ParsedFeed,
     StatusReport,
     WatchInfo,
     WhyReport,
@@ -84,11 +85,13 @@ LATEST_READ_MAX = 5000
 
 
 @dataclass(frozen=True, slots=True)
-class _CheckedFeed:
+class CheckedFeed:
     # The feed's own URL: a discovered one when the URL given was a page, and where it
     # permanently redirects when it does (a new feed has no items keyed by the old one).
     url: str
     title: str | None
+    parsed: ParsedFeed
+    page: str | None = None  # the web page given, when the feed was found through it
 
 
 def _article_view(
@@ -456,7 +459,7 @@ class Wirewatch:
         if existing is not None:
             raise DuplicateError(f"feed #{existing.id} already reads {url}")
         await self._check_feed_quota(caller, adding=1)
-        checked = await self._checked_feed(caller, url)
+        checked = await self.check_feed(caller, url)
         if feed_address(checked.url) != url:
             found = await self.store.find_feed(feed_address(checked.url), visible_to=caller.tenant)
             if found is not None:
@@ -478,9 +481,10 @@ class Wirewatch:
             )
         return room
 
-    async def _checked_feed(self, caller: Caller, url: str) -> _CheckedFeed:
+    async def check_feed(self, caller: Caller, url: str) -> CheckedFeed:
         """Fetch ``url`` once and make sure a feed is there: the URL's own document, or a
-        feed its web page names (autodiscovery), fetched through the same guard."""
+        feed its web page names (autodiscovery), fetched through the same guard (what
+        ``feeds add`` adds, and ``wirewatch feed check`` shows)."""
         # The fetcher guards the address: the operator's private-address switch covers the
         # operator's own feeds only; chat feeds reach the chat allow-list at most.
         allow_private = None if caller.operator else False
@@ -496,7 +500,7 @@ class Wirewatch:
         else:
             if not parsed.entries:
                 log.info("feed %s parsed but has no items yet", url)
-            return _CheckedFeed(result.moved_to or url, parsed.title)
+            return CheckedFeed(result.moved_to or url, parsed.title, parsed)
         if not links:
             raise ParseError(
                 "that is a web page, and it names no feed "
@@ -515,7 +519,7 @@ class Wirewatch:
                 reasons.append(f"{link.url}: {e.reason}")
                 continue
             log.info("feed discovered", extra={"feed": link.url, "page": url})
-            return _CheckedFeed(found.moved_to or link.url, feed.title or link.title)
+            return CheckedFeed(found.moved_to or link.url, feed.title or link.title, feed, url)
         raise ParseError(
             "that page names feeds, but none could be read (" + "; ".join(reasons) + ")"
         )
@@ -593,10 +597,10 @@ class Wirewatch:
                 todo.append((address, item.title))
         slots = asyncio.Semaphore(IMPORT_CONCURRENCY)
 
-        async def check(feed_url: str) -> _CheckedFeed | str:
+        async def check(feed_url: str) -> CheckedFeed | str:
             async with slots:
                 try:
-                    return await self._checked_feed(caller, feed_url)
+                    return await self.check_feed(caller, feed_url)
                 except FeedError as e:
                     return e.reason
 
