@@ -7,6 +7,7 @@ through the same adapter's notifier, with a hand-moved clock."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -376,3 +377,29 @@ async def test_only_outlets_the_workspace_reads_count_towards_its_threshold(room
     )
     await room.tick(minutes=1)
     assert _story_posts(room, "for refiners") == []
+
+
+async def test_a_digest_page_of_long_stories_is_one_message_of_whole_lines(room: Room) -> None:
+    """Ten stories of ten watches with long names, headlines and links: on Discord a line
+    was cut at 500 characters inside its link (a broken link), and a page could pass the
+    6,000 characters Discord takes in all, be refused, and go out a story per message.
+    Lines shrink to fit now, a headline too long to link going unlinked (the fake refuses
+    an oversized page as Discord does)."""
+    vocabulary = ["quarry", "barge", "smelter", "tariff", "ledger", "harbor", "convoy"]
+    for n in range(10):
+        name = f"critical-minerals-desk-watch-{n:02d}-" + "x" * 44
+        await room.say("watch add", {"query": f"zircon{n}", "name": name})
+    await room.say("digest", {"mode": "hourly"})
+    for n in range(10):
+        # Words of its own in every headline: ten stories, not one.
+        words = " ".join(f"{w}{n}{k}" for k in range(3) for w in vocabulary)
+        room.publish(f"z-{n}-" + "p" * 250, f"Zircon{n} {words}")  # long links too
+    await room.tick(minutes=1)
+    await room.tick(minutes=60)
+    raw = room.fake.messages.get("C1" if room.platform == "slack" else CHANNEL_ID, [])
+    digests = [_text(m) for m in raw if "Hourly digest" in _text(m)]
+    assert len(digests) == 1
+    assert all(f"Zircon{n} " in digests[0] for n in range(10))
+    for line in digests[0].splitlines():
+        if "](" in line:  # Discord: a link in a line is whole
+            assert re.search(r"\]\(https://news\.test/z-\d-p+\)", line), line

@@ -351,25 +351,42 @@ DIGEST_LINE_LIMIT = 500  # ten of them, with the titles, stay inside the 6000 a 
 DIGEST_URL_LIMIT = 300
 
 
-def _digest_line(alert: Alert) -> str:
+def _digest_line(alert: Alert, limit: int = DIGEST_LINE_LIMIT) -> str:
     # The channel's template shapes each story's line here as in its own message.
     templated = templated_line(alert, one_line=True)
-    title = templated or fit(clean(alert.title) or clean(alert.url), 200)
-    url = _http_url(alert.url)
-    if templated is None and url and len(url) <= DIGEST_URL_LIMIT:
-        title = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})"
+    title = templated or fit(clean(alert.title) or clean(alert.url), min(200, limit // 2))
     outlets = 1 + len(alert.also_reported_by)
     facts = [fit(clean(alert.source), 60), f"{outlets} outlet{'s' if outlets > 1 else ''}"]
     if alert.published is not None:
         facts.append(f"<t:{int(_aware(alert.published).timestamp())}:R>")  # type: ignore[union-attr]
     if alert.also_matched:
         facts.append("also " + ", ".join(f"#{h.watch_id}" for h in alert.also_matched))
-    return fit(f"• {title} — " + " · ".join(f for f in facts if f), DIGEST_LINE_LIMIT)
+    tail = " — " + " · ".join(f for f in facts if f)
+    url = _http_url(alert.url)
+    if templated is None and url and len(url) <= DIGEST_URL_LIMIT:
+        linked = f"[{title}]({url.replace('(', '%28').replace(')', '%29')})"
+        # A line cut inside its link would break it: the headline goes unlinked instead.
+        if len(f"• {linked}{tail}") <= limit:
+            return f"• {linked}{tail}"
+    return fit(f"• {title}{tail}", limit)
 
 
 def render_digest(alerts: Sequence[Alert]) -> list[discord.Embed]:
     """One page of a summary: an embed per watch listing its stories (queue order, which
-    the core sorted newest first) with outlet counts; the first embed carries the heading."""
+    the core sorted newest first) with outlet counts; the first embed carries the heading.
+    Lines shrink (links, then headlines) until the page fits Discord's 6,000 characters,
+    which it would otherwise refuse whole (the page was then sent a story at a time)."""
+    for limit in (DIGEST_LINE_LIMIT, 300, 200, 120):
+        embeds, whole = _digest_embeds(alerts, limit)
+        if whole and sum(embed_size(e) for e in embeds) <= EMBED_TOTAL_LIMIT:
+            break
+    return embeds
+
+
+def _digest_embeds(alerts: Sequence[Alert], limit: int) -> tuple[list[discord.Embed], bool]:
+    """The page's embeds with lines of at most ``limit``, and whether every watch's lines
+    fit its embed whole (else one was cut, perhaps inside a link)."""
+    whole = True
     groups: dict[int, list[Alert]] = {}
     for alert in alerts:
         groups.setdefault(alert.watch_id, []).append(alert)
@@ -379,15 +396,17 @@ def render_digest(alerts: Sequence[Alert]) -> list[discord.Embed]:
     for index, group in enumerate(list(groups.values())[:EMBEDS_PER_MESSAGE]):
         first = group[0]
         label = f"watch #{first.watch_id}" + (f" ({first.watch_name})" if first.watch_name else "")
+        lines = "\n".join(_digest_line(a, limit) for a in group)
+        whole = whole and utf16_len(lines) <= DESCRIPTION_LIMIT
         embed = discord.Embed(
             title=fit(f"{heading} · {count}" if index == 0 else plain(label), TITLE_LIMIT),
-            description=fit("\n".join(_digest_line(a) for a in group), DESCRIPTION_LIMIT),
+            description=fit(lines, DESCRIPTION_LIMIT),
             colour=watch_colour(first.watch_id),
         )
         if index == 0:
             embed.set_author(name=fit(plain(label), AUTHOR_LIMIT))
         embeds.append(embed)
-    return embeds
+    return embeds, whole
 
 
 def update_text(alerts: Sequence[Alert]) -> str:

@@ -300,3 +300,33 @@ def test_the_storys_news_of_its_own_is_a_field_of_linked_headlines() -> None:
     assert "@everyone" not in field.value
     assert "Second item · Reuters" in field.value and "javascript" not in field.value
     assert not [f for f in render.render_alert(alert, compact=True).fields]
+
+
+def test_a_digest_page_of_long_stories_fits_one_message() -> None:
+    """Ten stories of ten watches, with 80-character names and outlets, long headlines
+    and long links, under a long heading: the page measured 6,133 characters, which
+    Discord refuses whole (it then went out a story per message). Its lines shrink, a
+    headline going unlinked before a link is cut, until the page fits."""
+    from bot.core import templates
+
+    alerts = [
+        replace(
+            templates.SAMPLE,
+            id=n,
+            destination="discord:1",
+            watch_id=100 + n,
+            watch_name="N" * 70 + f" watch {n:02d}",
+            title="Headline " + "x" * 400,
+            url="https://news.example/" + "p" * 278,
+            source="S" * 80,
+            digest="Daily digest for this channel " + "d" * 170,
+            template=None,
+        )
+        for n in range(10)
+    ]
+    embeds = render.alert_message(alerts).embeds
+    assert len(embeds) == 10
+    assert sum(render.embed_size(e) for e in embeds) <= render.EMBED_TOTAL_LIMIT
+    for embed in embeds:
+        for line in (embed.description or "").splitlines():
+            assert line.count("](") == line.count(")") or "](" not in line
