@@ -16,7 +16,7 @@ import pytest
 from bot.core.api import Caller
 from bot.core.articles import SUMMARY_MAX_CHARS, article_from_entry, clean_text
 from bot.core.errors import ParseError
-from bot.core.models import FeedHealth, ParsedFeed
+from bot.core.models import Article, FeedHealth, ParsedFeed
 from bot.core.parsing import parse_feed
 from tests.feedserver import FeedServer
 from tests.support import TEST_FEEDS, FakeClock, core_for, feed_bytes, make_settings
@@ -95,6 +95,15 @@ EXPECTED: dict[str, int | str] = {
 
 def _parse(name: str, url: str | None = None) -> ParsedFeed:
     return parse_feed(feed_bytes(TEST_FEEDS / name), url=url or f"https://feeds.example.org/{name}")
+
+
+def _articles(name: str, url: str) -> list[Article | None]:
+    """Each item of a test feed as the poller cleans it (None: no article)."""
+    feed = _parse(name, url)
+    return [
+        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
+        for e in feed.entries
+    ]
 
 
 def test_table_covers_every_file_in_tests_data_feeds() -> None:
@@ -416,11 +425,7 @@ def test_legacy_google_news_redirect_unwrapped_and_suffix_split() -> None:
 def test_google_alerts_links_unwrapped_and_bold_stripped() -> None:
     """Google Alerts: google.com/url?...&url= links lead to the article; <b> is gone."""
     url = "https://www.google.com/alerts/feeds/00000000000000000000/1111111111111111111"
-    feed = _parse("google-alerts.atom", url)
-    articles = [
-        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
-        for e in feed.entries
-    ]
+    articles = _articles("google-alerts.atom", url)
     assert articles[0] is not None and articles[1] is not None
     assert (
         articles[0].url
@@ -452,11 +457,7 @@ def test_adverts_a_feed_relay_inserted_are_not_articles() -> None:
     """ "Featured Advertiser" items that link only to an ad server (Pheedo's, a FeedBurner
     ad feed's) become no article; the relayed article beside them is its publisher's."""
     url = "https://feeds.harbordaily.example/wellness.rss"
-    feed = _parse("pheedo-advert-items.rss", url)
-    articles = [
-        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
-        for e in feed.entries
-    ]
+    articles = _articles("pheedo-advert-items.rss", url)
     assert [(a.title, a.url) for a in articles if a is not None] == [
         (
             "Clinics brace for a long flu season",
@@ -491,11 +492,7 @@ def test_bing_news_links_lead_to_the_article_and_name_its_publisher() -> None:
     """Bing News: the click counter is unwrapped (tracking dropped), and each article is
     its publisher's as ``<News:Source>`` names it, not "port fees - BingNews"."""
     url = "https://www.bing.com/news/search?q=port+fees&format=rss"
-    feed = _parse("bing-news-search.rss", url)
-    articles = [
-        article_from_entry(e, feed_url=url, feed_title=feed.title, seen_at=SEEN_AT)
-        for e in feed.entries
-    ]
+    articles = _articles("bing-news-search.rss", url)
     assert [(a.url, a.source) for a in articles if a is not None] == [
         (
             "https://www.harbordaily.example/business/2026/11/port-fees-take-effect.html",
