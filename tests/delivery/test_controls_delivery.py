@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 
 from bot.core.controls import ChannelControls, Digest, WatchControls
 from bot.core.delivery import Deliverer
-from bot.core.models import Alert, Article
+from bot.core.models import Alert
 from bot.core.notices import Notice
 from bot.store import ingest
 from bot.store.schema import alerts
 from bot.store.store import Store
+from tests.store.articles import add_article
 from tests.support import FakeClock
 
 DEST = "slack:C1"
@@ -68,25 +68,9 @@ class Desk:
 
     async def article(self, slug: str, *, source: str, story: str) -> tuple[str, int]:
         """One new article, of ``story`` or its own: (story key, article id)."""
-        now = self.clock.now()
-        article = Article(
-            url=f"https://news.test/{slug}",
-            title=f"Lithium {slug}",
-            summary="s",
-            content="lithium",
-            source=source,
-            published=now,
-            published_known=True,
-            identity_keys=(f"u:https://news.test/{slug}",),
-        )
-        key = story or f"s-{slug}"
-
-        def write(conn: Connection) -> int:
-            return ingest.insert_articles(conn, [(article, key, None, None)], now=now)[
-                article.url
-            ].id
-
-        return key, await self.store.run_write(write)
+        key, now = story or f"s-{slug}", self.clock.now()
+        url = f"https://news.test/{slug}"
+        return key, await add_article(self.store, url, key, now, source, seen=now)
 
     async def states(self) -> dict[int, str]:
         async with self.store.engine.connect() as conn:

@@ -14,9 +14,16 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 async def add_article(
-    store: Store, url: str, story: str, published: datetime, source: str = "Reuters"
+    store: Store,
+    url: str,
+    story: str,
+    published: datetime,
+    source: str = "Reuters",
+    *,
+    seen: datetime = NOW,
 ) -> int:
-    """One stored article of ``story`` (its id), as a poll would record it."""
+    """One stored article of ``story`` (its id), as a poll first seeing it at ``seen``
+    would record it."""
     article = Article(
         url=url,
         title=f"Title of {story}",
@@ -29,6 +36,6 @@ async def add_article(
     )
 
     def write(conn: Connection) -> int:
-        return ingest.insert_articles(conn, [(article, story, None, None)], now=NOW)[url].id
+        return ingest.insert_articles(conn, [(article, story, None, None)], now=seen)[url].id
 
     return await store.run_write(write)
