@@ -276,3 +276,19 @@ def test_a_config_path_that_is_not_a_readable_toml_file_is_one_line(tmp_path: Pa
     broken.write_text("[poll\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
         load_settings(broken)
+
+
+def test_every_bad_chat_allowlist_entry_is_named_at_once(tmp_path: Path) -> None:
+    """An operator fixing the allow-list hears of all its bad entries in one start, not one
+    per restart; the good entries around them are not blamed."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[fetch]\nchat_private_allowlist = ["10.1.0.0/16", "http://feeds.lan/", "feeds.lan",'
+        ' "10.0.0.0/33"]\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    message = str(err.value)
+    assert "fetch.chat_private_allowlist" in message
+    assert "'http://feeds.lan/', '10.0.0.0/33' are neither an IP address" in message
+    assert "'feeds.lan'" not in message and "10.1.0.0/16" not in message

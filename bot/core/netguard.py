@@ -181,9 +181,11 @@ class AddressPolicy:
 
 def split_allowlist(entries: Iterable[str]) -> tuple[list[str], list[str]]:
     """``(networks, hosts)`` from allow-list entries: an IP or CIDR is a network, anything
-    else a hostname. Raises ValueError for an entry that is neither."""
+    else a hostname. Raises ValueError naming every entry that is neither (an operator
+    fixing a list one entry per restart would be told of the next only after the next)."""
     networks: list[str] = []
     hosts: list[str] = []
+    bad: list[str] = []
     for raw in entries:
         entry = raw.strip()
         try:
@@ -193,8 +195,12 @@ def split_allowlist(entries: Iterable[str]) -> tuple[list[str], list[str]]:
             pass
         name = entry.rstrip(".").lower()
         if not _HOSTNAME.fullmatch(name):
-            raise ValueError(f"{raw!r} is neither an IP address, a CIDR network nor a hostname")
+            bad.append(repr(raw))
+            continue
         hosts.append(name)
+    if bad:
+        which = f"{bad[0]} is" if len(bad) == 1 else f"{', '.join(bad)} are"
+        raise ValueError(f"{which} neither an IP address, a CIDR network nor a hostname")
     return networks, hosts
 
 
