@@ -31,7 +31,8 @@ import hashlib
 import logging
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -192,6 +193,34 @@ def _describe_client_error(exc: aiohttp.ClientError, url: str) -> str:
     return f"network error with {host}: {exc}"
 
 
+class HostTurns:
+    """``per_host`` turns for each host, kept only while a fetch holds or waits for one:
+    a bot running for months meets every host its feeds ever redirected to, and a
+    semaphore kept for each would never be given back."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._turns: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    @asynccontextmanager
+    async def turn(self, host: str) -> AsyncIterator[None]:
+        entry = self._turns.get(host)
+        if entry is None:
+            entry = self._turns[host] = (asyncio.Semaphore(self._per_host), [0])
+        gate, users = entry
+        users[0] += 1
+        try:
+            async with gate:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._turns[host]
+
+
 class Fetcher:
     """Fetches feeds. Use as ``async with Fetcher(user_agent=...) as fetcher``.
 
@@ -229,19 +258,16 @@ class Fetcher:
         # A host's turn is taken before a slot and before the deadline starts: waiting for
         # one of a busy host's connections (hundreds of Google News searches) is no
         # timeout, and holds no slot another host's feed could use.
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self.host_turns = HostTurns(limits.per_host)
 
-    def _host_turn(self, url: str) -> asyncio.Semaphore:
+    def _host_turn(self, url: str) -> AbstractAsyncContextManager[None]:
         # Per host and port, as the connector counts its connections.
         try:
             parts = urlsplit(url)
             host = f"{(parts.hostname or '').lower()}:{parts.port}"
         except ValueError:
             host = ""  # refused with its reason once fetched
-        turn = self._hosts.get(host)
-        if turn is None:
-            turn = self._hosts[host] = asyncio.Semaphore(self.limits.per_host)
-        return turn
+        return self.host_turns.turn(host)
 
     async def __aenter__(self) -> Fetcher:
         self._open = True

@@ -574,6 +574,38 @@ async def test_per_host_limit_bounds_parallel_requests() -> None:
         )
         assert all(r.status == 200 for r in results)
         assert 2 <= most <= 4
+        # Nothing kept for a host once its fetches are done (a bot meets thousands).
+        assert len(fetcher.host_turns) == 0
+
+
+async def test_a_hosts_turns_are_given_back_when_its_fetches_end_however_they_end() -> None:
+    """Fetches to many hosts (here: ports) that succeed, fail or are cancelled while
+    waiting for their host's turn leave no per-host state behind."""
+    async with FeedServer() as server, _fetcher(per_host=1) as fetcher:
+        blocked = asyncio.Event()
+
+        async def hang(request: web.Request) -> web.StreamResponse:
+            await blocked.wait()
+            return web.Response(body=BODY, content_type="application/rss+xml")
+
+        async def feed(request: web.Request) -> web.StreamResponse:
+            return web.Response(body=BODY, content_type="application/rss+xml")
+
+        server.set_handler("/hang", hang)
+        server.set_handler("/feed", feed)
+        ok = await fetcher.fetch(FetchRequest(server.url("/feed")))
+        assert ok.status == 200
+        with pytest.raises(FetchError):
+            await fetcher.fetch(FetchRequest("http://127.0.0.1:9/feed"))  # refused
+        holder = asyncio.create_task(fetcher.fetch(FetchRequest(server.url("/hang"))))
+        waiter = asyncio.create_task(fetcher.fetch(FetchRequest(server.url("/hang"))))
+        await asyncio.sleep(0.05)
+        assert len(fetcher.host_turns) == 1  # one host: one held, one waiting
+        waiter.cancel()
+        holder.cancel()
+        await asyncio.gather(holder, waiter, return_exceptions=True)
+        assert len(fetcher.host_turns) == 0
+        blocked.set()
 
 
 # --- header parsing -------------------------------------------------------------------
