@@ -541,7 +541,11 @@ class Wirewatch:
 
     async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
         self._require_manager(caller)
-        feed = await self.store.find_feed(feed_ref.strip().strip("<>"), visible_to=caller.tenant)
+        ref = feed_ref.strip().strip("<>")
+        feed = await self.store.find_feed(ref, visible_to=caller.tenant)
+        if feed is None and feed_address(ref) != ref:
+            # Stored as `feeds add` stores an address: the form the user typed is the same feed.
+            feed = await self.store.find_feed(feed_address(ref), visible_to=caller.tenant)
         if feed is None:
             raise NotFoundError(f"no feed {feed_ref!r}")
         if caller.operator:

@@ -102,6 +102,22 @@ async def test_adding_a_feed_twice_says_it_is_already_there(tmp_path: Path) -> N
             assert code == 1 and "feed #1 already reads" in err, (other, err)
 
 
+async def test_a_feed_is_removed_by_the_address_it_was_added_with(tmp_path: Path) -> None:
+    """`feed add` stores one form of the address; `feed remove` with the address as the
+    user typed it when adding (case, a fragment) finds that feed, instead of "no feed"."""
+    async with FeedServer() as server:
+        server.set_feed("/a.rss", rss([news("x", "Rare earth magnets shortage", 5)]))
+        cfg = write_config(tmp_path, [])
+        host = server.url("/a.rss").removeprefix("http://").split("/")[0]
+        typed = f"HTTP://{host}/news/../a.rss#top"
+        code, out, err = await wirewatch("feed", "add", typed, config=cfg)
+        assert code == 0 and "added feed #1" in out, err
+        code, out, err = await wirewatch("feed", "remove", typed, config=cfg)
+        assert code == 0 and "#1" in out, (out, err)
+        code, out, _ = await wirewatch("feed", "list", config=cfg)
+        assert "a.rss" not in out
+
+
 async def test_watch_add_refuses_a_destination_typo(tmp_path: Path) -> None:
     """`--channel slak:C123` is refused before anything is stored, suggesting slack:C123."""
     cfg = write_config(tmp_path, [])
