@@ -30,6 +30,7 @@ from bot.core.errors import (
     RejectedMessageError,
     RetryableDeliveryError,
 )
+from bot.core.living import next_showing, shown_from_json, shown_in, shown_to_json
 from bot.core.models import Alert
 from bot.core.notices import ChannelRecovered, notice_from_row
 from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
@@ -282,7 +283,8 @@ class Deliverer:
             await self._failed(destination, ids, reason, None, permanent=False, sure=False)
             return False
         done = self.clock.now()
-        await self.store.mark_sent(ids, message_id=message_id, now=done)
+        shown = shown_to_json(shown_in(one_per_story(claimed)))
+        await self.store.mark_sent(ids, message_id=message_id, now=done, shown=shown)
         report.sent += len(ids)
         report.messages += 1
         if self.on_sent:
@@ -306,7 +308,7 @@ class Deliverer:
         claimed = await self.store.claim_edits(
             destination=destination, owner=self.instance_id, now=now, lease=self.lease
         )
-        for post_id, message_id, revision in claimed:
+        for post_id, message_id, revision, shown in claimed:
             if self._stopping is not None and self._stopping.is_set():
                 return
             now = self.clock.now()
@@ -314,21 +316,23 @@ class Deliverer:
                 # Webhooks cannot edit: the message keeps the coverage it was sent with.
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
-            alerts = await self.store.alerts_in_message(destination, message_id)
-            muted = await self.store.controls.muted(destination, [a.story_key for a in alerts])
-            if alerts and all(a.story_key in muted for a in alerts):
-                # Muted from its button: the message keeps what it showed.
+            stories = one_per_story(await self.store.alerts_in_message(destination, message_id))
+            muted = await self.store.controls.muted(destination, [a.story_key for a in stories])
+            showing = next_showing(stories, shown_from_json(shown), muted)
+            if not showing.grown:
+                # Nothing it shows changed, or only stories muted here (they keep what
+                # they showed): the message is left as it is.
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             try:
-                if (
-                    alerts
-                    and self._threads.get(destination)
-                    and isinstance(notifier, ThreadReplier)
-                ):
-                    await notifier.reply(destination, message_id, self._shaped(destination, alerts))
-                elif alerts:
-                    await notifier.edit(destination, message_id, self._shaped(destination, alerts))
+                if self._threads.get(destination) and isinstance(notifier, ThreadReplier):
+                    await notifier.reply(
+                        destination, message_id, self._shaped(destination, list(showing.grown))
+                    )
+                else:
+                    await notifier.edit(
+                        destination, message_id, self._shaped(destination, list(showing.stories))
+                    )
             except RetryableDeliveryError as e:
                 delay = retry_delay(1, e.retry_after, self.rng)
                 await self.store.edit_failed(
@@ -356,7 +360,11 @@ class Deliverer:
                 await self.store.edit_failed(post_id, error=e.reason, retry_at=now, give_up=True)
                 continue
             await self.store.edit_done(
-                post_id, revision=revision, now=now, next_edit_at=now + self.edit_gap
+                post_id,
+                revision=revision,
+                now=now,
+                next_edit_at=now + self.edit_gap,
+                shown=shown_to_json(showing.shown),
             )
             report.edited += 1
 

@@ -321,9 +321,16 @@ class OutboxStore(Protocol):
         ...
 
     async def mark_sent(
-        self, ids: Sequence[int], *, message_id: str, now: datetime, owner: str | None = None
+        self,
+        ids: Sequence[int],
+        *,
+        message_id: str,
+        now: datetime,
+        owner: str | None = None,
+        shown: str | None = None,
     ) -> None:
-        """The platform confirmed the message carrying these alerts."""
+        """The platform confirmed the message carrying these alerts; ``shown`` is what it
+        shows of each story (:func:`bot.core.living.shown_to_json`), kept with its post."""
         ...
 
     async def mark_retry(
@@ -351,8 +358,9 @@ class OutboxStore(Protocol):
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int]]:
-        """(post id, message id, revision) of this destination's messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None]]:
+        """(post id, message id, revision, what it last showed) of this destination's
+        messages due an edit."""
         ...
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
@@ -360,9 +368,16 @@ class OutboxStore(Protocol):
         ...
 
     async def edit_done(
-        self, post_id: int, *, revision: int, now: datetime, next_edit_at: datetime
+        self,
+        post_id: int,
+        *,
+        revision: int,
+        now: datetime,
+        next_edit_at: datetime,
+        shown: str | None = None,
     ) -> None:
-        """A message was edited up to ``revision``."""
+        """A message was edited (or answered in its thread) up to ``revision``; ``shown``,
+        when given, is what it and its thread show now."""
         ...
 
     async def edit_failed(

@@ -308,7 +308,13 @@ class Outbox:
             )
 
     async def mark_sent(
-        self, ids: Sequence[int], *, message_id: str, now: datetime, owner: str | None = None
+        self,
+        ids: Sequence[int],
+        *,
+        message_id: str,
+        now: datetime,
+        owner: str | None = None,
+        shown: str | None = None,
     ) -> None:
         async with self.transaction() as conn:
             await conn.execute(
@@ -338,6 +344,7 @@ class Outbox:
                         edited_revision=0,
                         next_edit_at=now,
                         edit_attempts=0,
+                        shown=shown,
                     )
                     .on_conflict_do_nothing()
                 )
@@ -360,11 +367,12 @@ class Outbox:
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int]]:
-        """(post id, message id, revision) of this destination's messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None]]:
+        """(post id, message id, revision, what it last showed) of this destination's
+        messages due an edit."""
         async with self.transaction() as conn:
             pick = (
-                select(posts.c.id, posts.c.message_id, posts.c.revision)
+                select(posts.c.id, posts.c.message_id, posts.c.revision, posts.c.shown)
                 .where(posts.c.destination == destination, self._due_edits(now))
                 .order_by(posts.c.id)
                 .limit(limit)
@@ -378,7 +386,7 @@ class Outbox:
                     .where(posts.c.id.in_([r.id for r in rows]))
                     .values(lease_owner=owner, lease_until=now + lease)
                 )
-            return [(r.id, r.message_id, r.revision) for r in rows]
+            return [(r.id, r.message_id, r.revision, r.shown) for r in rows]
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
         """The alerts one message carries, rebuilt with the story's current coverage."""
@@ -394,21 +402,26 @@ class Outbox:
             return (await self._alerts_by_ids(conn, ids))[0] if ids else []
 
     async def edit_done(
-        self, post_id: int, *, revision: int, now: datetime, next_edit_at: datetime
+        self,
+        post_id: int,
+        *,
+        revision: int,
+        now: datetime,
+        next_edit_at: datetime,
+        shown: str | None = None,
     ) -> None:
+        values: dict[str, Any] = {
+            "edited_revision": revision,
+            "next_edit_at": next_edit_at,
+            "edit_attempts": 0,
+            "last_error": None,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if shown is not None:
+            values["shown"] = shown
         async with self.transaction() as conn:
-            await conn.execute(
-                update(posts)
-                .where(posts.c.id == post_id)
-                .values(
-                    edited_revision=revision,
-                    next_edit_at=next_edit_at,
-                    edit_attempts=0,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_until=None,
-                )
-            )
+            await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
 
     async def edit_failed(
         self, post_id: int, *, error: str, retry_at: datetime, give_up: bool

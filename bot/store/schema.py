@@ -270,6 +270,8 @@ Index("ix_alerts_story", alerts.c.story_key, alerts.c.destination)
 # Every message a destination received, so a story that grows later edits its message
 # instead of posting again: ``revision`` counts changes, ``edited_revision`` what the
 # message shows; an edit waits for ``next_edit_at`` (one edit per message per gap).
+# ``shown`` is what it last showed of each story (JSON of bot.core.living; NULL for a
+# message posted before 0009, or by the CLI).
 posts = Table(
     "posts",
     metadata,
@@ -284,6 +286,7 @@ posts = Table(
     Column("last_error", Text),
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime()),
+    Column("shown", Text),
     UniqueConstraint("destination", "message_id", name="uq_post_message"),
 )
 Index("ix_posts_due", posts.c.destination, posts.c.next_edit_at)

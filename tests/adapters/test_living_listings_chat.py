@@ -1,0 +1,145 @@
+# ruff: noqa: F811  (the room fixture is imported, and named by every test)
+"""Living messages that list several stories (a burst's condensed listing), on both
+platforms: a muted story keeps its line as it was when the listing is edited. Real core
+on SQLite, real slack-bolt and discord.py clients against the fake servers, a hand-moved
+clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.store.schema import alerts, articles
+from tests.adapters.test_channel_controls_chat import Room, _text, room  # noqa: F401  (fixture)
+from tests.fakes.discord import CHANNEL_ID
+from tests.feedserver import rss
+
+# More than the burst threshold (5) at once: one listing message.
+HEADLINES = (
+    "Rare earth magnet makers warn of shortages in Europe",
+    "Lithium miner in Chile doubles output",
+    "Vietnam opens its first rare earth refinery",
+    "Battery recyclers bid for lithium from old phones",
+    "Rare earth stockpile plan approved by Tokyo",
+    "Lithium price index hits a two-year low",
+)
+
+
+def _raw(room: Room) -> list[dict[str, Any]]:
+    return list(room.fake.messages.get("C1" if room.platform == "slack" else CHANNEL_ID, []))
+
+
+def _is_reply(message: dict[str, Any]) -> bool:
+    return bool(message.get("thread_ts") or message.get("message_reference"))
+
+
+def _listing(room: Room) -> dict[str, Any]:
+    (listing,) = [m for m in _raw(room) if "news.test/burst-0" in _text(m) and not _is_reply(m)]
+    return listing
+
+
+def _replies(room: Room, message: dict[str, Any]) -> list[str]:
+    if room.platform == "slack":
+        return [_text(m) for m in _raw(room) if m.get("thread_ts") == message["ts"]]
+    return [
+        _text(m)
+        for m in _raw(room)
+        if str((m.get("message_reference") or {}).get("message_id")) == message["id"]
+    ]
+
+
+def _story_part(room: Room, message: dict[str, Any], headline: str) -> str:
+    """What a listing shows of one story: its section (Slack) or its embed (Discord)."""
+    if room.platform == "slack":
+        (part,) = [
+            str(b["text"]["text"])
+            for b in message.get("blocks") or []
+            if b.get("type") == "section" and headline in str(b["text"]["text"])
+        ]
+        return part
+    (embed,) = [e for e in message.get("embeds") or [] if headline in str(e.get("title"))]
+    fields = [f"{f['name']}: {f['value']}" for f in embed.get("fields") or []]
+    return "\n".join(
+        [str(embed.get("title")), *fields, str((embed.get("footer") or {}).get("text", ""))]
+    )
+
+
+def _edits(room: Room) -> int:
+    if room.platform == "slack":
+        return len(room.fake.calls_to("chat.update"))
+    return len(room.fake.edited)
+
+
+def _retitle(room: Room, slug: str, title: str) -> None:
+    """The news outlet rewrites one of its items' headline (same guid, same link)."""
+    for item in room.items:
+        if item["guid"] == f"news-{slug}":
+            item["title"] = title
+    room.feeds.set_feed(
+        "/news.rss",
+        rss([i for i in room.items if i["link"].startswith("https://news.")], title="NEWS"),
+    )
+
+
+async def _burst(room: Room) -> dict[str, Any]:
+    for n, headline in enumerate(HEADLINES):
+        room.publish(f"burst-{n}", headline)
+    await room.tick(minutes=1)
+    listing = _listing(room)
+    assert all(h in _text(listing) for h in HEADLINES), "one listing of the whole burst"
+    return listing
+
+
+async def _mute(room: Room, headline: str) -> None:
+    """Mute one story of the listing here, as a manager does: the typed command on Slack,
+    the "Mute this story" button's interaction on Discord (slash commands do not offer it)."""
+    async with room.core.store.engine.connect() as conn:
+        alert_id = (
+            await conn.execute(
+                select(alerts.c.id)
+                .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
+                .where(
+                    articles.c.title == headline,
+                    alerts.c.destination == room.chat.here().destination,
+                )
+            )
+        ).scalar_one()
+    if room.platform == "slack":
+        answer = (await room.say("story mute", {"alert": str(alert_id)})).text
+    else:
+        answer = (await room.fake.click(f"ww:story:{alert_id}")).text
+    assert "Muted here" in answer
+
+
+async def test_a_muted_story_keeps_its_line_when_the_listing_is_edited_for_another(
+    room: Room,
+) -> None:
+    """Before, the edit for the other story re-rendered every story of the listing from
+    its current coverage, the muted one too: "no more updates of it" was not kept."""
+    await _burst(room)
+    await _mute(room, HEADLINES[0])
+    before = _story_part(room, _listing(room), HEADLINES[0])
+    room.publish("burst-0", HEADLINES[0], outlet="wire")
+    room.publish("burst-1", HEADLINES[1], outlet="wire")
+    await room.tick(minutes=2)
+    listing = _listing(room)
+    grown = _story_part(room, listing, HEADLINES[1])
+    assert "WIRE" in grown and "https://wire.test/burst-1" in grown
+    assert _story_part(room, listing, HEADLINES[0]) == before
+    assert "wire.test/burst-0" not in _text(listing)
+
+
+async def test_a_muted_story_growing_alone_leaves_the_listing_as_it_was(room: Room) -> None:
+    """Its new outlet and its new headline are not shown, and the listing is not edited
+    for it at all (before, it was edited with both)."""
+    await _burst(room)
+    await _mute(room, HEADLINES[2])
+    edits = _edits(room)
+    room.publish("burst-2", HEADLINES[2], outlet="wire")
+    await room.tick(minutes=2)
+    _retitle(room, "burst-2", "Vietnam opens its first rare earth refinery near Hanoi port")
+    await room.tick(minutes=2)
+    assert _edits(room) == edits
+    text = _text(_listing(room))
+    assert "wire.test/burst-2" not in text and "Hanoi" not in text
