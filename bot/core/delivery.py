@@ -326,9 +326,7 @@ class Deliverer:
                 continue
             try:
                 if self._threads.get(destination) and isinstance(notifier, ThreadReplier):
-                    await notifier.reply(
-                        destination, message_id, self._shaped(destination, list(showing.grown))
-                    )
+                    await notifier.reply(destination, message_id, showing.grown)
                 else:
                     await notifier.edit(
                         destination, message_id, self._shaped(destination, list(showing.stories))

@@ -4,7 +4,8 @@ A posted message remembers what it last showed of each of its stories (:class:`S
 kept with the post). When its stories grow, :func:`next_showing` compares that with the
 stories now: a story the channel muted keeps what it showed (its line in a listing is
 not grown for it, nor when another story of the listing grows), and only the stories
-that changed since are an update. Pure: the sender reads and stores, this decides.
+that changed since are what a thread reply says, each with its headline when the
+message lists several. Pure: the sender reads and stores, this decides.
 """
 
 from __future__ import annotations
@@ -30,11 +31,21 @@ class Shown:
 
 
 @dataclass(frozen=True, slots=True)
+class Growth:
+    """One story's change since its message or thread last showed it, for a reply."""
+
+    alert: Alert  # the story now
+    retitled: bool  # its headline changed since it was first posted
+    named: bool  # the message lists several stories: the reply says which one grew
+    headline: str  # the one the message or its thread last showed: what a reader knows
+
+
+@dataclass(frozen=True, slots=True)
 class Showing:
     """What to do with a message whose stories grew."""
 
     stories: tuple[Alert, ...]  # what an edit renders: a muted story as it was last shown
-    grown: tuple[Alert, ...]  # stories not muted that changed; none: leave the message be
+    grown: tuple[Growth, ...]  # what a thread reply says; nothing: leave the message be
     shown: dict[str, Shown]  # what the message and its thread show after the update
 
 
@@ -82,15 +93,18 @@ def next_showing(
     """
     kept = shown or {}
     out: list[Alert] = []
-    grown: list[Alert] = []
+    grown: list[Growth] = []
     for story in stories:
         before = kept.get(story.story_key)
         if story.story_key in muted:
             out.append(story if before is None else as_shown(story, before))
             continue
         out.append(story)
-        if before is None or shown_of(story) != before:
-            grown.append(story)
+        named = len(stories) > 1
+        if before is None:
+            grown.append(Growth(story, story.updated, named, story.title))
+        elif shown_of(story) != before:
+            grown.append(Growth(story, story.updated, named, before.title))
     return Showing(tuple(out), tuple(grown), shown_in(out))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from bot.core.living import Growth
 from bot.core.models import Alert
 from bot.core.notices import Notice
 
@@ -63,9 +64,10 @@ class ThreadReplier(Protocol):
     """A notifier that can answer a message it posted in its thread (Slack thread_ts, a
     Discord reply): for channels that want story growth as replies instead of edits."""
 
-    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
-        """Post what is new about the stories of ``message_id`` (their coverage now, a
-        changed headline) under it. Raises like ``send``."""
+    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
+        """Post what is new about the stories of ``message_id`` that grew (their coverage
+        now; "headline now" only for a ``retitled`` one; each story's headline first when
+        it is ``named``, one of a listing's) under it. Raises like ``send``."""
         ...
 
 

@@ -1,7 +1,8 @@
 # ruff: noqa: F811  (the room fixture is imported, and named by every test)
-"""Living messages that list several stories (a burst's condensed listing), on both
-platforms: a muted story keeps its line as it was when the listing is edited. Real core
-on SQLite, real slack-bolt and discord.py clients against the fake servers, a hand-moved
+"""Living messages that list several stories (a burst's condensed listing) and growth as
+thread replies, on both platforms: a muted story keeps its line as it was when the
+listing is edited, and a reply under a listing names the story that grew. Real core on
+SQLite, real slack-bolt and discord.py clients against the fake servers, a hand-moved
 clock."""
 
 from __future__ import annotations
@@ -143,3 +144,16 @@ async def test_a_muted_story_growing_alone_leaves_the_listing_as_it_was(room: Ro
     assert _edits(room) == edits
     text = _text(_listing(room))
     assert "wire.test/burst-2" not in text and "Hanoi" not in text
+
+
+async def test_a_thread_reply_under_a_listing_names_the_story_that_grew(room: Room) -> None:
+    """Before, the reply said "Now carried by 2 outlets" without saying which of the six
+    stories: a reader of the thread could not tell."""
+    await room.say("updates", {"mode": "thread"})
+    listing = await _burst(room)
+    room.publish("burst-3", HEADLINES[3], outlet="wire")
+    await room.tick(minutes=2)
+    (reply,) = _replies(room, listing)
+    assert HEADLINES[3] in reply and "Now carried by 2 outlets" in reply and "WIRE" in reply
+    assert not any(h in reply for h in HEADLINES if h != HEADLINES[3]), "only the one that grew"
+    assert _edits(room) == 0

@@ -51,11 +51,14 @@ def test_a_record_this_version_cannot_read_counts_as_none() -> None:
 
 def test_a_message_without_a_record_grows_every_story_not_muted() -> None:
     """Messages posted before the record was kept: as before it, every story not muted is
-    an update."""
+    an update, its headline new when it was ever changed."""
     first = replace(grew(story(1, "Lithium prices slide again")), updated=True)
     second = story(2, "Lithium miners cut output")
     showing = next_showing([first, second, story(3, "Lithium muted")], None, {"s3"})
-    assert [a.id for a in showing.grown] == [1, 2]
+    assert [(g.alert.id, g.retitled, g.named) for g in showing.grown] == [
+        (1, True, True),
+        (2, False, True),
+    ]
     assert set(showing.shown) == {"s1", "s2", "s3"}
 
 
@@ -64,4 +67,4 @@ def test_a_story_unchanged_since_it_was_shown_is_no_growth() -> None:
     shown = shown_in([first, second])
     assert next_showing([first, second], shown, set()).grown == ()
     (growth,) = next_showing([first, grew(second)], shown, set()).grown
-    assert growth.story_key == "s2"
+    assert growth.alert.story_key == "s2" and growth.named

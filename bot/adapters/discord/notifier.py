@@ -37,6 +37,7 @@ from bot.core.errors import (
     RejectedMessageError,
     RetryableDeliveryError,
 )
+from bot.core.living import Growth
 from bot.core.models import Alert
 from bot.core.notices import Notice, PlainNotice, notice_line
 from bot.settings import DiscordSettings
@@ -257,14 +258,14 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
-    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
         """Answer a story's message with its growth (a Discord reply), for channels that
         asked for replies instead of edits; it pings nobody."""
         channel = await self._channel(destination)
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(
-                content=render.update_text(alerts),
+                content=render.update_text(grown),
                 # Refused when the message is gone (deleted by a moderator): the update
                 # then stops, as a failed edit does, rather than post loose in the channel.
                 reference=discord.MessageReference(

@@ -24,6 +24,7 @@ import discord
 from bot.core import templates
 from bot.core.display import display_text, web_url
 from bot.core.highlight import highlight_spans
+from bot.core.living import Growth
 from bot.core.models import Alert, ArticleView
 
 log = logging.getLogger(__name__)
@@ -409,11 +410,15 @@ def _digest_embeds(alerts: Sequence[Alert], limit: int) -> tuple[list[discord.Em
     return embeds, whole
 
 
-def update_text(alerts: Sequence[Alert]) -> str:
-    """A reply under a story's message: its coverage now and a changed headline."""
+def update_text(grown: Sequence[Growth]) -> str:
+    """A reply under a story's message: each story that grew (by the headline the thread
+    knows it by, under a listing), its coverage now and a headline changed since."""
     lines = []
-    for alert in alerts:
-        if alert.updated:
+    for growth in grown:
+        alert = growth.alert
+        if growth.named:
+            lines.append(f"🗞️ **{fit(clean(growth.headline) or clean(alert.url), 200)}**")
+        if growth.retitled:
             lines.append(f"✏️ Headline now: **{fit(clean(alert.title), 200)}**")
         if alert.also_reported_by:
             outlets = 1 + len(alert.also_reported_by)

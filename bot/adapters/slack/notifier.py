@@ -47,6 +47,7 @@ from bot.adapters.slack.render import (
 )
 from bot.adapters.slack.replies import mrkdwn
 from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
+from bot.core.living import Growth
 from bot.core.models import Alert
 from bot.core.notices import Notice, notice_line
 
@@ -242,15 +243,13 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
-    async def reply(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
         """Post a story's growth in its message's thread (``thread_ts``), for channels that
         asked for replies instead of edits."""
         channel = await self._resolve(destination)
         async with self._pacer.lock(channel):
             try:
-                await self._post(
-                    channel, render_update(alerts), metadata=None, thread_ts=message_id
-                )
+                await self._post(channel, render_update(grown), metadata=None, thread_ts=message_id)
             except _Ambiguous as e:
                 raise RetryableDeliveryError(e.reason) from e.__cause__
 

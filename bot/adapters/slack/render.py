@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from bot.core import templates
 from bot.core.display import display_text, web_url
 from bot.core.highlight import highlight_spans
+from bot.core.living import Growth
 from bot.core.models import (
     Alert,
     ArticleView,
@@ -485,12 +486,17 @@ def render_digest(alerts: Sequence[Alert]) -> SlackMessage:
     )
 
 
-def render_update(alerts: Sequence[Alert]) -> SlackMessage:
-    """A thread reply under a story's message: its coverage now and a changed headline."""
+def render_update(grown: Sequence[Growth]) -> SlackMessage:
+    """A thread reply under a story's message: each story that grew (by the headline the
+    thread knows it by, under a listing), its coverage now and a headline changed since."""
     lines = []
-    for alert in alerts:
-        title = shorten(alert.title, TITLE_CHARS) or alert.url
-        if alert.updated:
+    for growth in grown:
+        alert = growth.alert
+        if growth.named:
+            known = shorten(growth.headline, TITLE_CHARS) or alert.url
+            lines.append(f"🗞️ *{link(alert.url, known)}*")
+        if growth.retitled:
+            title = shorten(alert.title, TITLE_CHARS) or alert.url
             lines.append(f"✏️ Headline now: *{link(alert.url, title)}*")
         outlets = 1 + len(alert.also_reported_by)
         if alert.also_reported_by:
