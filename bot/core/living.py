@@ -5,7 +5,8 @@ kept with the post). When its stories grow, :func:`next_showing` compares that w
 stories now: a story the channel muted keeps what it showed (its line in a listing is
 not grown for it, nor when another story of the listing grows), and only the stories
 that changed since are what a thread reply says, each with its headline when the
-message lists several. Pure: the sender reads and stores, this decides.
+message lists several, and "headline now" only when the headline differs from the one
+the message or its thread last showed. Pure: the sender reads and stores, this decides.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Growth:
     """One story's change since its message or thread last showed it, for a reply."""
 
     alert: Alert  # the story now
-    retitled: bool  # its headline changed since it was first posted
+    retitled: bool  # its headline differs from the one last shown
     named: bool  # the message lists several stories: the reply says which one grew
     headline: str  # the one the message or its thread last showed: what a reader knows
 
@@ -102,9 +103,10 @@ def next_showing(
         out.append(story)
         named = len(stories) > 1
         if before is None:
+            # Unknown what was shown: its headline counts as new only if it ever changed.
             grown.append(Growth(story, story.updated, named, story.title))
         elif shown_of(story) != before:
-            grown.append(Growth(story, story.updated, named, before.title))
+            grown.append(Growth(story, story.title != before.title, named, before.title))
     return Showing(tuple(out), tuple(grown), shown_in(out))
 
 

@@ -1,9 +1,9 @@
 # ruff: noqa: F811  (the room fixture is imported, and named by every test)
 """Living messages that list several stories (a burst's condensed listing) and growth as
 thread replies, on both platforms: a muted story keeps its line as it was when the
-listing is edited, and a reply under a listing names the story that grew. Real core on
-SQLite, real slack-bolt and discord.py clients against the fake servers, a hand-moved
-clock."""
+listing is edited, a reply under a listing names the story that grew, and "Headline
+now" is said once per new headline. Real core on SQLite, real slack-bolt and discord.py
+clients against the fake servers, a hand-moved clock."""
 
 from __future__ import annotations
 
@@ -157,3 +157,26 @@ async def test_a_thread_reply_under_a_listing_names_the_story_that_grew(room: Ro
     assert HEADLINES[3] in reply and "Now carried by 2 outlets" in reply and "WIRE" in reply
     assert not any(h in reply for h in HEADLINES if h != HEADLINES[3]), "only the one that grew"
     assert _edits(room) == 0
+
+
+async def test_headline_now_is_said_once_per_new_headline_in_a_thread(room: Room) -> None:
+    """Before, every later reply repeated "Headline now" (the alert stays marked updated)
+    although the headline had not changed again."""
+    await room.say("updates", {"mode": "thread"})
+    headline = "China expands rare earth export controls to five more elements"
+    room.publish("re-1", headline)
+    await room.tick(minutes=1)
+    (story,) = [m for m in _raw(room) if "news.test/re-1" in _text(m)]
+    retitled = "China expands rare earth export controls to seven elements"
+    _retitle(room, "re-1", retitled)
+    await room.tick(minutes=2)
+    (first,) = _replies(room, story)
+    assert f"Headline now: *<https://news.test/re-1|{retitled}>*" in first or (
+        f"Headline now: **{retitled}**" in first
+    )
+    room.publish("re-1", headline, outlet="wire")
+    await room.tick(minutes=2)
+    again, second = _replies(room, story)
+    assert again == first
+    assert "Now carried by 2 outlets" in second and "WIRE" in second
+    assert "Headline now" not in second

@@ -67,4 +67,13 @@ def test_a_story_unchanged_since_it_was_shown_is_no_growth() -> None:
     shown = shown_in([first, second])
     assert next_showing([first, second], shown, set()).grown == ()
     (growth,) = next_showing([first, grew(second)], shown, set()).grown
-    assert growth.alert.story_key == "s2" and growth.named
+    assert growth.alert.story_key == "s2" and growth.named and not growth.retitled
+
+
+def test_headline_now_only_for_a_headline_other_than_the_one_last_shown() -> None:
+    posted = story(1, "Lithium prices slide")
+    retitled = replace(posted, title="Lithium prices slide to a two-year low", updated=True)
+    (first,) = next_showing([retitled], shown_in([posted]), set()).grown
+    assert first.retitled and first.headline == "Lithium prices slide"
+    (later,) = next_showing([grew(retitled)], shown_in([retitled]), set()).grown
+    assert not later.retitled and not later.named
