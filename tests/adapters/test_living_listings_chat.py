@@ -146,6 +146,21 @@ async def test_a_muted_story_growing_alone_leaves_the_listing_as_it_was(room: Ro
     assert "wire.test/burst-2" not in text and "Hanoi" not in text
 
 
+async def test_a_muted_story_of_a_listing_gets_no_thread_reply(room: Room) -> None:
+    """With growth as thread replies, the muted story's new outlet is not replied about
+    (before, the reply listed every story's coverage, the muted one's too)."""
+    await room.say("updates", {"mode": "thread"})
+    listing = await _burst(room)
+    await _mute(room, HEADLINES[4])
+    room.publish("burst-4", HEADLINES[4], outlet="wire")
+    await room.tick(minutes=2)
+    assert _replies(room, listing) == []
+    room.publish("burst-5", HEADLINES[5], outlet="wire")
+    await room.tick(minutes=2)
+    (reply,) = _replies(room, listing)
+    assert "wire.test/burst-5" in reply and "wire.test/burst-4" not in reply
+
+
 async def test_a_thread_reply_under_a_listing_names_the_story_that_grew(room: Room) -> None:
     """Before, the reply said "Now carried by 2 outlets" without saying which of the six
     stories: a reader of the thread could not tell."""
