@@ -78,5 +78,6 @@ class MessageEditor(Protocol):
 
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render the message ``message_id`` from ``alerts`` (the same alerts it was sent
-        with, their story's coverage now larger), as ``send`` would. Raises like ``send``."""
+        with, their story's coverage now larger; a story muted here as the message last
+        showed it), as ``send`` would. Raises like ``send``."""
         ...
