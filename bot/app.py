@@ -41,7 +41,7 @@ from bot.core.poller import CycleReport, Poller
 from bot.core.ports import Clock, Notifier, SystemClock
 from bot.core.prepare import PreparePool
 from bot.core.query import parse_query
-from bot.core.search_feeds import google_news_url, previous_google_news_url
+from bot.core.search_feeds import google_news_url, previous_google_news_url, search_feed_name
 from bot.core.service import Quotas, Wirewatch
 from bot.health import Metrics, start_health_server
 from bot.leader import CONFIG_SYNC_KEY, gateway_lock_key, session_lock, with_gateway_leadership
@@ -156,15 +156,18 @@ async def sync_config(core: Core) -> None:
     """Make the store's config feeds and watches match the settings (chat ones untouched)."""
     s = core.settings
     feeds = [(f.url, f.name, f.interval or s.poll.default_interval) for f in s.feeds]
-    watches: list[tuple[str, str | None, str | None, bool, list[str]]] = []
+    watches: list[tuple[str, str | None, str | None, bool, list[str], bool]] = []
     renamed: dict[str, str] = {}
+    where = s.fetch.google_news_url
     for w in s.watches:
-        watches.append((w.query, w.name, w.mention, w.channels is None, list(w.channels or ())))
+        watches.append(
+            (w.query, w.name, w.mention, w.channels is None, list(w.channels or ()), w.google_news)
+        )
         # The settings checked each query, and that Google can search what google_news asks.
-        search = google_news_url(parse_query(w.query)) if w.google_news else None
+        search = google_news_url(parse_query(w.query), where) if w.google_news else None
         if search is not None:
-            feeds.append((search, f"Google News: {w.name or w.query}", s.poll.default_interval))
-            renamed[previous_google_news_url(w.query)] = search
+            feeds.append((search, search_feed_name(w.name, w.query), s.poll.default_interval))
+            renamed[previous_google_news_url(w.query, where)] = search
     # The same feed listed twice (or a watch's search feed configured by hand) is one feed.
     unique = list({url: (url, name, interval) for url, name, interval in feeds}.values())
     await core.store.sync_config(
@@ -290,6 +293,7 @@ async def open_core(
         ),
         wake_delivery=deliverer.wake,
         recent_window=timedelta(days=settings.database.retention_days),
+        google_news_search=settings.fetch.google_news_url,
     )
     core = Core(settings, store, fetcher, poller, deliverer, api, clock)
     deliverer.on_sent = core.metrics.observe_sent

@@ -45,7 +45,7 @@ from pydantic_settings import (
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.netguard import split_allowlist
 from bot.core.query import parse_query
-from bot.core.search_feeds import google_news_query
+from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_query
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -197,11 +197,28 @@ class FetchSettings(Section):
     timeout_seconds: float = Field(default=30, gt=0)
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_redirects: int = Field(default=5, ge=0)
+    # Where a watch's Google News search goes, {q} standing for the search: another
+    # edition (hl, gl, ceid) or a server standing in for Google in tests.
+    google_news_url: str = GOOGLE_NEWS_SEARCH
 
     @field_validator("chat_private_allowlist")
     @classmethod
     def _check_allowlist(cls, v: list[str]) -> list[str]:
         split_allowlist(v)  # raises ValueError naming the bad entry
+        return v
+
+    @field_validator("google_news_url")
+    @classmethod
+    def _check_google_news_url(cls, v: str) -> str:
+        rest = v.replace("{q}", "", 1)
+        if "{q}" not in v or "{" in rest or "}" in rest:
+            raise ValueError(
+                f"google_news_url {v!r} must hold {{q}} once (where the search goes) and no "
+                "other braces"
+            )
+        problem = web_url_problem(v.replace("{q}", "q"))
+        if problem:
+            raise ValueError(f"google_news_url {v!r} {problem}")
         return v
 
 

@@ -32,6 +32,7 @@ from bot.core.errors import (
     NotFoundError,
     ParseError,
     PermissionDeniedError,
+    UnsearchableQueryError,
 )
 from bot.core.matcher import MatchDocument, match_one
 from bot.core.models import (
@@ -46,6 +47,7 @@ from bot.core.models import (
 )
 from bot.core.opml import ImportResult, parse_opml
 from bot.core.query import parse_query
+from bot.core.search_feeds import google_news_url
 from bot.core.trend import TrendData, TrendPoint, count_trend
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -114,6 +116,32 @@ class MemoryCore:
             changed.append(self.watches[w.id])
         return SubscribeResult(dest, tuple(changed), tuple(unchanged), tuple(unknown))
 
+    def _search_url(self, query: str) -> str:
+        url = google_news_url(parse_query(query))
+        if url is None:
+            raise UnsearchableQueryError(query)
+        return url
+
+    def _take_search(self, caller: Caller, url: str, name: str) -> None:
+        if any(f.url == url for f in self.feeds.values()):
+            return
+        feed = FeedInfo(
+            max(self.feeds) + 1, url, name, 300, FeedHealth.NEW, None, None, None, 0, None, "user"
+        )
+        self.feeds[feed.id] = feed
+        if caller.tenant is not None:
+            self.feed_tenants[feed.id] = caller.tenant
+
+    def _drop_search(self, tenant: str | None, url: str) -> None:
+        if any(
+            w.tenant == tenant and w.google_news and self._search_url(w.query) == url
+            for w in self.watches.values()
+        ):
+            return
+        for feed in [f for f in self.feeds.values() if f.url == url]:
+            if self.feed_tenants.get(feed.id) == tenant:
+                del self.feeds[feed.id]
+
     # --- the API ---------------------------------------------------------------------
 
     async def subscribe(self, caller: Caller, watch_refs: Sequence[str] = ()) -> SubscribeResult:
@@ -144,6 +172,7 @@ class MemoryCore:
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool = False,
     ) -> WatchInfo:
         self.calls.append("add_watch")
         self._manager(caller)
@@ -152,9 +181,11 @@ class MemoryCore:
         for w in self.watches.values():
             if w.owner == home and w.query.casefold() == parsed.text.casefold():
                 raise DuplicateError(f"watch #{w.id} already has that query here")
+        if google_news:
+            self._take_search(caller, self._search_url(parsed.text), f"Google News: {query}")
         new = WatchInfo(
             max(self.watches) + 1, parsed.text, name, 0, None, (home,), home, mention,
-            caller.tenant,
+            caller.tenant, google_news=google_news,
         )  # fmt: skip
         self.watches[new.id] = new
         return new
@@ -168,20 +199,26 @@ class MemoryCore:
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool | None = None,
     ) -> WatchInfo:
         self._manager(caller)
         owned = [w for w in self.watches.values() if w.owner == caller.destination]
         found, _ = self._find([watch_ref], owned)
         if not found:
             raise NotFoundError(f"no watch {watch_ref!r} of this channel")
-        w = found[0]
+        old = found[0]
         w = replace(
-            w,
-            query=parse_query(query).text if query is not None else w.query,
-            name=(name or None) if name is not None else w.name,
-            mention=(mention or None) if mention is not None else w.mention,
+            old,
+            query=parse_query(query).text if query is not None else old.query,
+            name=(name or None) if name is not None else old.name,
+            mention=(mention or None) if mention is not None else old.mention,
+            google_news=old.google_news if google_news is None else google_news,
         )
+        if w.google_news:
+            self._take_search(caller, self._search_url(w.query), f"Google News: {w.query}")
         self.watches[w.id] = w
+        if old.google_news:
+            self._drop_search(old.tenant, self._search_url(old.query))
         return w
 
     async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
@@ -212,6 +249,8 @@ class MemoryCore:
         w = found[0]
         if w.owner == caller.destination:
             del self.watches[w.id]
+            if w.google_news:
+                self._drop_search(w.tenant, self._search_url(w.query))
         else:
             self._set(caller, [w], [], on=False)
         return w

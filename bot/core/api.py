@@ -97,10 +97,16 @@ class CoreAPI(Protocol):
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool = False,
     ) -> WatchInfo:
         """Create a watch owned by the caller's channel (or, ``personal``, their DM) and
         subscribe it there. Raises ``QuerySyntaxError`` (with position) for a malformed
-        query and ``QuotaError`` past the channel's limits."""
+        query and ``QuotaError`` past the channel's limits.
+
+        ``google_news``: also poll a Google News search of the query, read for the caller's
+        workspace as one of its feeds (within its feed quota; its items reach that
+        workspace's channels only). Raises ``UnsearchableQueryError`` when Google could
+        search nothing of the query (a regular expression alone)."""
         ...
 
     async def edit_watch(
@@ -112,8 +118,11 @@ class CoreAPI(Protocol):
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool | None = None,
     ) -> WatchInfo:
-        """Change a watch this channel (or DM) owns. ``mention=""`` removes the ping."""
+        """Change a watch this channel (or DM) owns. ``mention=""`` removes the ping.
+        ``google_news`` turns its Google News search on or off (None: as it was); a search
+        no watch of the workspace uses any more stops being read for it."""
         ...
 
     async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
@@ -128,7 +137,9 @@ class CoreAPI(Protocol):
     async def remove_watch(
         self, caller: Caller, watch_ref: str, *, personal: bool = False
     ) -> WatchInfo:
-        """Remove a watch this channel owns, or unsubscribe it from an operator watch.
+        """Remove a watch this channel owns, or unsubscribe it from an operator watch. Its
+        Google News search stops being read for the workspace when no other of its
+        watches searches the same.
 
         Raises ``NotFoundError`` when the reference names no watch of this channel.
         """
@@ -157,7 +168,7 @@ class CoreAPI(Protocol):
 
     async def remove_feed(self, caller: Caller, feed_ref: str) -> FeedInfo:
         """Remove one of the workspace's feeds by id or URL. Raises ``NotFoundError``, or
-        ``PermissionDeniedError`` for an operator feed."""
+        ``PermissionDeniedError`` for an operator feed or a watch's Google News search."""
         ...
 
     async def import_feeds(

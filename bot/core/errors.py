@@ -3,6 +3,7 @@
 WirewatchError
 ├── ConfigError              bad settings or config file: the run cannot start
 ├── QuerySyntaxError         a watch query that does not parse (says where and why)
+├── UnsearchableQueryError   a watch asked to search Google News for what Google cannot search
 ├── FeedError                one feed could not be used this time (recorded on the feed)
 │   ├── FetchError           network, HTTP status, timeout, size cap
 │   │   └── BlockedAddressError  URL resolves to a private/loopback/metadata address
@@ -42,6 +43,18 @@ class QuerySyntaxError(WirewatchError):
     def pointer(self) -> str:
         """The query with a caret under the offending character, for chat and CLI replies."""
         return f"{self.query}\n{' ' * self.position}^"
+
+
+class UnsearchableQueryError(WirewatchError):
+    """A watch asked for a Google News search, and nothing in its query is a word or phrase
+    Google can search for (a regular expression, a ``source:`` term)."""
+
+    def __init__(self, query: str) -> None:
+        self.query = query
+        super().__init__(
+            "Google News can search only for words and phrases, and a regular expression "
+            "or a source: term is not one"
+        )
 
 
 class FeedError(WirewatchError):

@@ -114,6 +114,7 @@ class WatchInfo:
     mention: str | None = None  # the only mention an alert for this watch may carry
     tenant: str | None = None  # workspace/server of the owner (None: the operator's)
     not_relevant: int = 0  # stories people here marked "not relevant" (its precision)
+    google_news: bool = False  # also polls a Google News search of its query
 
 
 class DestinationState(StrEnum):

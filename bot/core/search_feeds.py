@@ -25,6 +25,7 @@ __all__ = [
     "google_news_query",
     "google_news_url",
     "previous_google_news_url",
+    "search_feed_name",
 ]
 
 GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={q}&hl=en-US&gl=US&ceid=US:en"
@@ -33,13 +34,19 @@ GOOGLE_NEWS_SEARCH = "https://news.google.com/rss/search?q={q}&hl=en-US&gl=US&ce
 RECENT = "when:7d"
 
 
-def google_news_url(query: Query) -> str | None:
+def google_news_url(query: Query, search: str = GOOGLE_NEWS_SEARCH) -> str | None:
     """The Google News RSS search feed for a watch, or None when nothing in its query can
-    be searched for there (a regular expression alone)."""
+    be searched for there (a regular expression alone). ``search`` is the search address
+    with ``{q}`` where the search goes (``[fetch] google_news_url``)."""
     searched = google_news_query(query)
     if searched is None:
         return None
-    return GOOGLE_NEWS_SEARCH.format(q=quote_plus(f"{searched} {RECENT}"))
+    return search.format(q=quote_plus(f"{searched} {RECENT}"))
+
+
+def search_feed_name(watch_name: str | None, query: str) -> str:
+    """What a watch's search feed is called in feed lists."""
+    return f"Google News: {watch_name or query}"
 
 
 def google_news_query(query: Query) -> str | None:
@@ -91,10 +98,10 @@ def _excluded(node: Node) -> str | None:
     return None  # Google cannot exclude a group: leave it out, finding more
 
 
-def previous_google_news_url(text: str) -> str:
+def previous_google_news_url(text: str, search: str = GOOGLE_NEWS_SEARCH) -> str:
     """The search feed versions before 2026-12 built for a query written ``text`` (its
     words with AND and parentheses dropped), so that an upgraded install moves that feed,
     with what it has seen, to the address :func:`google_news_url` gives now."""
     words = text.replace("(", " ").replace(")", " ").split()
     searched = " ".join(word for word in words if word != "AND")
-    return GOOGLE_NEWS_SEARCH.format(q=quote_plus(f"{searched} {RECENT}"))
+    return search.format(q=quote_plus(f"{searched} {RECENT}"))

@@ -40,6 +40,7 @@ from bot.core.errors import (
     ParseError,
     PermissionDeniedError,
     QuotaError,
+    UnsearchableQueryError,
 )
 from bot.core.fetch import FetchRequest, feed_address
 from bot.core.listing import story_leads, with_outlets
@@ -59,6 +60,7 @@ from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
+from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_url, search_feed_name
 from bot.core.storeport import CoreStore
 from bot.core.trend import TrendData, TrendPoint, count_trend
 
@@ -146,6 +148,7 @@ class Wirewatch:
         quotas: Quotas = Quotas(),
         wake_delivery: Callable[[], None] | None = None,
         recent_window: timedelta = RECENT_WINDOW,
+        google_news_search: str = GOOGLE_NEWS_SEARCH,
     ) -> None:
         self.store = store
         self.poller = poller
@@ -157,6 +160,7 @@ class Wirewatch:
         # What `latest`, `watch test` and `backfill` look back over: the articles kept
         # (``[database] retention_days``).
         self.recent_window = recent_window
+        self.google_news_search = google_news_search
 
     # ---- who sees what ------------------------------------------------------------------
 
@@ -253,12 +257,14 @@ class Wirewatch:
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool = False,
     ) -> WatchInfo:
         if not personal:
             self._require_manager(caller)
         home = self._home(caller, personal)
         parsed = parse_query(query)  # raises QuerySyntaxError with the position
         self._check_terms(caller, parsed)
+        search = self._search_url(parsed) if google_news else None
         owned = [w for w in await self.store.watch_infos() if w.owner == home]
         for w in owned:
             if w.query.casefold() == parsed.text.casefold():
@@ -268,6 +274,9 @@ class Wirewatch:
         if not caller.operator and len(owned) >= self.quotas.watches_per_channel:
             where = "your direct messages have" if personal else "this channel has"
             raise QuotaError(f"{where} {len(owned)} watches, the most allowed; remove one first")
+        if search is not None:
+            # Before the watch: a workspace out of feeds gets no watch it did not ask for.
+            await self._take_search_feed(caller, search, search_feed_name(name, parsed.text))
         watch_id = await self.store.add_watch(
             query=parsed.text,
             name=name,
@@ -278,6 +287,7 @@ class Wirewatch:
             mention=mention,
             now=self.clock.now(),
             destinations_=[home],
+            google_news=google_news,
         )
         await self.poller.refresh_watches()
         return await self._watch(watch_id)
@@ -306,12 +316,14 @@ class Wirewatch:
         name: str | None = None,
         mention: str | None = None,
         personal: bool = False,
+        google_news: bool | None = None,
     ) -> WatchInfo:
         if not personal:
             self._require_manager(caller)
         home = self._home(caller, personal)
         watch = await self._owned_watch(caller, watch_ref, home)
         values: dict[str, Any] = {}
+        parsed = parse_query(watch.query)
         if query is not None:
             parsed = parse_query(query)
             self._check_terms(caller, parsed)
@@ -320,10 +332,73 @@ class Wirewatch:
             values["name"] = name or None
         if mention is not None:
             values["mention"] = mention or None
+        if google_news is not None:
+            values["google_news"] = google_news
+        searching = watch.google_news if google_news is None else google_news
+        before = self._searches(watch)
+        after = self._search_url(parsed) if searching else None
+        if after is not None and after != before:
+            shown = values.get("name", watch.name)
+            await self._take_search_feed(caller, after, search_feed_name(shown, parsed.text))
         if values:
             await self.store.update_watch(watch.id, **values)
             await self.poller.refresh_watches()
+        if before is not None and before != after:
+            await self._release_search_feed(watch.tenant, before)
         return await self._watch(watch.id)
+
+    # ---- a watch's Google News search ---------------------------------------------------
+
+    def _searches(self, watch: WatchInfo) -> str | None:
+        """The search feed a watch polls, if it searches Google News."""
+        if not watch.google_news:
+            return None
+        return google_news_url(parse_query(watch.query), self.google_news_search)
+
+    def _search_url(self, parsed: Query) -> str:
+        """The watch's search feed; refused when Google could search nothing of it."""
+        url = google_news_url(parsed, self.google_news_search)
+        if url is None:
+            raise UnsearchableQueryError(parsed.text)
+        return url
+
+    async def _take_search_feed(self, caller: Caller, url: str, name: str) -> None:
+        """Read a watch's search feed for its workspace: the workspace's own (within its
+        feed quota), so its items reach that workspace's channels only."""
+        if await self.store.find_feed(url, visible_to=caller.tenant) is not None:
+            return  # read here already (the operator's, this workspace's own or its watches')
+        await self.store.upsert_feed(
+            url,
+            name=name,
+            interval=self.default_interval,
+            source="operator" if caller.operator else "user",
+            now=self.clock.now(),
+            added_by=caller.user,
+            tenant=caller.tenant,
+            tenant_max=None if caller.operator else self.quotas.feeds_per_workspace,
+            watch_search=True,
+        )
+        log.info("watch search feed added", extra={"feed": url, "tenant": caller.tenant})
+
+    async def _release_search_feed(self, tenant: str | None, url: str) -> None:
+        """A search feed no watch of its workspace searches any more stops being read for
+        it (unless the workspace added that feed itself)."""
+        if tenant is None:
+            return  # the operator's feeds go in the config file or at the command line
+        if await self._searching_watch(tenant, url) is not None:
+            return  # another of the workspace's watches searches it too
+        feed = await self.store.find_feed(url)
+        if feed is not None and await self.store.remove_feed_owner(
+            feed.id, tenant, watch_search_only=True
+        ):
+            log.info("watch search feed dropped", extra={"feed": url, "tenant": tenant})
+
+    async def _searching_watch(self, tenant: str, url: str) -> WatchInfo | None:
+        """A watch of ``tenant`` whose Google News search is ``url``."""
+        for w in await self.store.watch_infos():
+            if w.tenant == tenant and self._searches(w) == url:
+                return w
+        return None
 
     async def list_watches(self, caller: Caller, *, personal: bool = False) -> list[WatchInfo]:
         home = self._home(caller, personal)
@@ -367,6 +442,9 @@ class Wirewatch:
             )
         if w.owner == home or (caller.operator and home == "console"):
             await self.store.update_watch(w.id, active=False)
+            search = self._searches(w)
+            if search is not None:
+                await self._release_search_feed(w.tenant, search)
         else:
             # An operator watch: this channel just stops receiving it.
             await self.store.set_subscription(w.id, home, False, self.clock.now())
@@ -560,7 +638,15 @@ class Wirewatch:
             raise PermissionDeniedError(
                 f"feed #{feed.id} is the operator's; only the operator's config can remove it"
             )
-        await self.store.remove_feed_owner(feed.id, caller.tenant or "")
+        assert caller.tenant is not None
+        searching = await self._searching_watch(caller.tenant, feed.url)
+        if searching is not None:
+            # Taken away under the watch, it would go on saying it searches Google News.
+            raise PermissionDeniedError(
+                f"feed #{feed.id} is the Google News search of watch #{searching.id}: "
+                "turn that off on the watch (or remove the watch) instead"
+            )
+        await self.store.remove_feed_owner(feed.id, caller.tenant)
         return feed
 
     async def import_feeds(

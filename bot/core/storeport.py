@@ -94,6 +94,7 @@ class WatchRow:
     targets: tuple[Target, ...]
     owner: str | None = None
     tenant: str | None = None
+    google_news: bool = False  # also polls a Google News search of its query
 
     @property
     def destinations(self) -> tuple[str, ...]:
@@ -134,9 +135,11 @@ class FeedsStore(Protocol):
         added_by: str | None = None,
         tenant: str | None = None,
         tenant_max: int | None = None,
+        watch_search: bool = False,
     ) -> FeedInfo:
         """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
-        refusing (QuotaError) when it would own more than ``tenant_max`` feeds."""
+        refusing (QuotaError) when it would own more than ``tenant_max`` feeds.
+        ``watch_search``: the workspace owns it only as its watches' Google News search."""
         ...
 
     async def list_feeds(self, *, visible_to: str | None = None) -> list[FeedInfo]:
@@ -155,9 +158,12 @@ class FeedsStore(Protocol):
         """The workspaces that added this feed."""
         ...
 
-    async def remove_feed_owner(self, feed_id: int, tenant: str) -> bool:
+    async def remove_feed_owner(
+        self, feed_id: int, tenant: str, *, watch_search_only: bool = False
+    ) -> bool:
         """Drop a workspace's claim on a feed; True when nobody owns it any more and it
-        stopped being read."""
+        stopped being read. ``watch_search_only``: only a claim held as its watches'
+        Google News search."""
         ...
 
     async def count_tenant_feeds(self, tenant: str) -> int:
@@ -187,6 +193,7 @@ class WatchesStore(Protocol):
         mention: str | None = None,
         use_defaults: bool = False,
         destinations_: Sequence[str] = (),
+        google_news: bool = False,
     ) -> int:
         """Store a new watch and subscribe ``destinations_``; returns its id."""
         ...

@@ -100,6 +100,8 @@ watches = Table(
     Column("tenant", Text),  # workspace/server of that destination (None: operator's)
     Column("created_by", Text),
     Column("mention", Text),
+    # Also polls a Google News search written from its query (bot.core.search_feeds).
+    Column("google_news", Boolean, nullable=False, default=False),
     # Config watches without explicit channels follow the default destinations.
     Column("use_defaults", Boolean, nullable=False, default=False),
     Column("active", Boolean, nullable=False, default=True),
@@ -187,6 +189,9 @@ feed_owners = Table(
     Column("tenant", Text, primary_key=True),
     Column("added_by", Text),
     Column("created_at", UTCDateTime(), nullable=False),
+    # Owned only as the Google News search of the workspace's watches: it goes with the
+    # last of them. A feed the workspace added itself stays when its watches go.
+    Column("watch_search", Boolean, nullable=False, default=False),
 )
 Index("ix_feed_owners_tenant", feed_owners.c.tenant)
 

@@ -367,10 +367,12 @@ class Store(Outbox):
         added_by: str | None = None,
         tenant: str | None = None,
         tenant_max: int | None = None,
+        watch_search: bool = False,
     ) -> FeedInfo:
         """Add (or reactivate) a feed; with ``tenant``, record that workspace as an owner,
         refusing (QuotaError) when it would own more than ``tenant_max`` feeds: counted in
-        the writing transaction, so adds sent at once cannot each find room."""
+        the writing transaction, so adds sent at once cannot each find room.
+        ``watch_search``: the workspace owns it only as its watches' Google News search."""
         counted = tenant is not None and tenant_max is not None
         async with (
             self._quota_lock if counted else contextlib.nullcontext(),
@@ -412,7 +414,13 @@ class Store(Outbox):
             if tenant is not None:
                 await conn.execute(
                     self._insert(feed_owners)
-                    .values(feed_id=row.id, tenant=tenant, added_by=added_by, created_at=now)
+                    .values(
+                        feed_id=row.id,
+                        tenant=tenant,
+                        added_by=added_by,
+                        created_at=now,
+                        watch_search=watch_search,
+                    )
                     .on_conflict_do_nothing()
                 )
             return _feed_info(row, self.failing_after)
@@ -424,15 +432,19 @@ class Store(Outbox):
             )
             return sorted(r[0] for r in rows)
 
-    async def remove_feed_owner(self, feed_id: int, tenant: str) -> bool:
+    async def remove_feed_owner(
+        self, feed_id: int, tenant: str, *, watch_search_only: bool = False
+    ) -> bool:
         """Drop a workspace's claim on a feed; a chat feed nobody owns any more stops being
-        read. Returns whether the feed was deactivated."""
+        read. Returns whether the feed was deactivated. ``watch_search_only``: only a claim
+        held as its watches' Google News search (a feed it added itself stays)."""
         async with self.transaction() as conn:
-            await conn.execute(
-                delete(feed_owners).where(
-                    feed_owners.c.feed_id == feed_id, feed_owners.c.tenant == tenant
-                )
-            )
+            mine = [feed_owners.c.feed_id == feed_id, feed_owners.c.tenant == tenant]
+            if watch_search_only:
+                mine.append(feed_owners.c.watch_search.is_(True))
+            dropped = await conn.execute(delete(feed_owners).where(*mine))
+            if watch_search_only and not dropped.rowcount:
+                return False
             left = (
                 await conn.execute(
                     select(func.count())
@@ -485,14 +497,15 @@ class Store(Outbox):
         self,
         *,
         feeds_: Sequence[tuple[str, str | None, int]],
-        watches_: Sequence[tuple[str, str | None, str | None, bool, Sequence[str]]],
+        watches_: Sequence[tuple[str, str | None, str | None, bool, Sequence[str], bool]],
         now: datetime,
         renamed: Mapping[str, str] | None = None,
     ) -> None:
         """Make config feeds (url, name, interval) and config watches (query, name, mention,
-        use_defaults, channels) match, in one transaction with a few statements: a config
-        of thousands of feeds and watches starts in seconds. Chat-made items are untouched;
-        an unsubscribe made in chat survives (existing subscription rows are kept).
+        use_defaults, channels, google_news) match, in one transaction with a few
+        statements: a config of thousands of feeds and watches starts in seconds. Chat-made
+        items are untouched; an unsubscribe made in chat survives (existing subscription
+        rows are kept).
 
         ``renamed`` (old URL -> new) moves a config feed whose address this version
         writes otherwise (a watch's search feed) to the new one, with what it has seen, so
@@ -541,7 +554,7 @@ class Store(Outbox):
                     )
                 )
             }
-            wanted = {(q, n) for q, n, _, _, _ in watches_}
+            wanted = {(q, n) for q, n, *_ in watches_}
             stale = [i for key, i in existing.items() if key not in wanted]
             if stale:
                 conn.execute(update(watches).where(watches.c.id.in_(stale)).values(active=False))
@@ -554,10 +567,16 @@ class Store(Outbox):
                         active=True,
                         mention=bindparam("b_mention"),
                         use_defaults=bindparam("b_defaults"),
+                        google_news=bindparam("b_google_news"),
                     ),
                     [
-                        {"b_id": existing[(q, n)], "b_mention": m, "b_defaults": d}
-                        for q, n, m, d, _ in known
+                        {
+                            "b_id": existing[(q, n)],
+                            "b_mention": m,
+                            "b_defaults": d,
+                            "b_google_news": g,
+                        }
+                        for q, n, m, d, _, g in known
                     ],
                 )
             new = [w for w in watches_ if (w[0], w[1]) not in existing]
@@ -573,11 +592,12 @@ class Store(Outbox):
                             "origin": "config",
                             "mention": m,
                             "use_defaults": d,
+                            "google_news": g,
                             "active": True,
                             "hits": 0,
                             "created_at": now,
                         }
-                        for q, n, m, d, _ in new
+                        for q, n, m, d, _, g in new
                     ],
                 )
                 for r in rows:
@@ -589,7 +609,7 @@ class Store(Outbox):
                     "active": True,
                     "created_at": now,
                 }
-                for q, n, _, _, channels in watches_
+                for q, n, _, _, channels, _ in watches_
                 for dest in channels
             ]
             if subs:
@@ -734,6 +754,7 @@ class Store(Outbox):
         mention: str | None = None,
         use_defaults: bool = False,
         destinations_: Sequence[str] = (),
+        google_news: bool = False,
     ) -> int:
         async with self.transaction() as conn:
             result = await conn.execute(
@@ -746,6 +767,7 @@ class Store(Outbox):
                     created_by=created_by,
                     mention=mention,
                     use_defaults=use_defaults,
+                    google_news=google_news,
                     active=True,
                     hits=0,
                     created_at=now,
@@ -856,6 +878,7 @@ class Store(Outbox):
                     targets=tuple(sorted(by_watch.get(w.id, ()), key=lambda t: t.destination)),
                     owner=w.owner,
                     tenant=w.tenant,
+                    google_news=w.google_news,
                 )
                 for w in ws
             ]
@@ -886,6 +909,7 @@ class Store(Outbox):
                     owner=w.owner,
                     mention=w.mention,
                     tenant=w.tenant,
+                    google_news=w.google_news,
                 )
             )
         return out

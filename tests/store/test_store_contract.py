@@ -180,7 +180,7 @@ async def test_destination_failure_and_recovery(store: Store) -> None:
 async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
     """A config resync subscribes its channels once, never undoing a later unsubscribe,
     and retires config feeds and watches that left the file."""
-    config = {"watches_": [("q", None, None, False, ["slack:C1"])], "now": NOW}
+    config = {"watches_": [("q", None, None, False, ["slack:C1"], False)], "now": NOW}
     await store.sync_config(feeds_=[("https://a.test/rss", "A", 300)], **config)
     [row] = await store.watch_rows()
     assert row.destinations == ("slack:C1",)
@@ -189,6 +189,42 @@ async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
     [row] = await store.watch_rows()
     assert row.destinations == ()
     assert [f.url for f in await store.list_feeds()] == ["https://b.test/rss"]
+
+
+async def test_a_config_watch_records_whether_it_searches_google_news(store: Store) -> None:
+    watches = [("q", None, None, True, [], True), ("r", None, None, True, [], False)]
+    await store.sync_config(feeds_=[], watches_=watches, now=NOW)
+    assert {w.query: w.google_news for w in await store.watch_infos()} == {"q": True, "r": False}
+    turned = [("q", None, None, True, [], False), ("r", None, None, True, [], True)]
+    await store.sync_config(feeds_=[], watches_=turned, now=NOW)
+    assert {w.query: w.google_news for w in await store.watch_rows()} == {"q": False, "r": True}
+
+
+async def test_a_watch_search_claim_goes_alone_and_leaves_a_feed_added_by_hand(
+    store: Store,
+) -> None:
+    """A workspace that owns a feed as its watches' search gives it up with them (the
+    feed stops when nobody else owns it); a workspace that added the feed itself keeps it
+    whatever its watches do."""
+    url = "https://news.google.test/rss/search?q=tariffs"
+    search = await store.upsert_feed(url, name="Google News: tariffs", interval=300,
+                                     source="user", now=NOW, tenant="slack:TA",
+                                     watch_search=True)  # fmt: skip
+    await store.upsert_feed(url, name=None, interval=300, source="user", now=NOW,
+                            tenant="slack:TB")  # fmt: skip
+    assert await store.count_tenant_feeds("slack:TA") == 1  # the search counts in its quota
+    assert await store.remove_feed_owner(search.id, "slack:TB", watch_search_only=True) is False
+    assert await store.feed_tenants(search.id) == ["slack:TA", "slack:TB"]
+    assert await store.remove_feed_owner(search.id, "slack:TA", watch_search_only=True) is False
+    assert await store.feed_tenants(search.id) == ["slack:TB"]
+    assert await store.find_feed(url) is not None  # still read for the other workspace
+    await store.remove_feed_owner(search.id, "slack:TB")
+    assert await store.find_feed(url) is None
+    again = await store.upsert_feed(url, name=None, interval=300, source="user", now=NOW,
+                                    tenant="slack:TA", watch_search=True)  # fmt: skip
+    assert again.id == search.id
+    assert await store.remove_feed_owner(search.id, "slack:TA", watch_search_only=True) is True
+    assert await store.find_feed(url) is None and await store.feed_tenants(search.id) == []
 
 
 async def test_a_renamed_config_feed_keeps_its_row(store: Store) -> None:

@@ -64,6 +64,8 @@ _OPTION_NAMES = {
     "per-hour": "per_hour",
     "min-outlets": "min_outlets",
     "no-ping": "no_ping",
+    "google-news": "google_news",
+    "no-google-news": "no_google_news",
 }
 # Commands whose success means the bot will post in this channel from now on.
 _POSTS_HERE = frozenset({"subscribe", "watch add"})

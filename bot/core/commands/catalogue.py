@@ -109,6 +109,13 @@ _QUERY = Param(
 )
 _NAME = Param("name", Kind.WORD, "A short name for the watch", option=True, max_length=NAME_MAX)
 _PING = Param("ping", Kind.MENTION, "Who every alert of this watch pings", option=True)
+# A bare word on Slack ("watch add tariffs google-news"), a True/False option on Discord.
+_GOOGLE_NEWS = Param(
+    "google-news",
+    Kind.FLAG,
+    "Also search Google News for the query (one of this workspace's feeds)",
+    default=False,
+)
 
 
 CATALOGUE: tuple[CommandSpec, ...] = (
@@ -138,16 +145,16 @@ CATALOGUE: tuple[CommandSpec, ...] = (
     CommandSpec(
         "watch add",
         "a new watch whose matching news is posted in this channel",
-        "QUERY [--name NAME] [--ping GROUP]",
-        '"rare earth" AND (lithium OR cobalt) --name minerals',
-        (_QUERY, _NAME, _PING),
+        "QUERY [--name NAME] [--ping GROUP] [google-news]",
+        '"rare earth" AND (lithium OR cobalt) --name minerals google-news',
+        (_QUERY, _NAME, _PING, _GOOGLE_NEWS),
         mutating=True,
         aliases=("watch new",),
     ),
     CommandSpec(
         "watch edit",
-        "change a watch of this channel: its query, name or ping",
-        "WATCH [QUERY] [--name NAME] [--ping GROUP] [no-ping]",
+        "change a watch of this channel: its query, name, ping or Google News search",
+        "WATCH [QUERY] [--name NAME] [--ping GROUP] [no-ping] [google-news|no-google-news]",
         '3 "rare earth" AND (magnet OR export) --name magnets',
         (
             Param("watch", Kind.WATCH, "The watch (its #id or name)", required=True),
@@ -155,6 +162,13 @@ CATALOGUE: tuple[CommandSpec, ...] = (
             _NAME,
             Param("ping", Kind.MENTION, "Who its alerts ping from now on", option=True),
             Param("no-ping", Kind.FLAG, "Its alerts ping nobody", default=False),
+            # No default: on Discord, False turns the search off; left out, it stays.
+            Param(
+                "google-news",
+                Kind.FLAG,
+                "Search Google News for its query (True), or stop (False)",
+            ),
+            Param("no-google-news", Kind.FLAG, "Stop searching Google News for it"),
         ),
         mutating=True,
         aliases=("watch rename", "watch ping"),

@@ -51,6 +51,7 @@ from bot.core.errors import (
     PermissionDeniedError,
     QuerySyntaxError,
     QuotaError,
+    UnsearchableQueryError,
     WirewatchError,
 )
 from bot.core.models import (
@@ -62,6 +63,8 @@ from bot.core.models import (
     WatchInfo,
 )
 from bot.core.opml import OpmlFeed, render_opml
+from bot.core.query import parse_query
+from bot.core.search_feeds import google_news_query
 from bot.core.templates import FIELDS, TemplateError
 from bot.core.trend import TrendData, render_trend_png
 
@@ -109,6 +112,8 @@ def watch_line(watch: WatchInfo) -> Line:
         spans.append(f" · precision {precision}% ({marked} marked not relevant)")
     if watch.mention:
         spans.append(" · pings its group")
+    if watch.google_news:
+        spans.append(" · searches Google News")
     if watch.owner is None:
         spans.append(" · default watch")
     return tuple(spans)
@@ -216,6 +221,8 @@ class Commands:
             return await self._handlers[name](caller, args)
         except QuerySyntaxError as e:
             return query_error(e)
+        except UnsearchableQueryError as e:
+            return unsearchable_reply(e, spec)
         except FeedError as e:
             return text_reply(f"⚠️ That feed can't be used: {e.reason}", tone=Tone.ERROR)
         except (ControlError, TemplateError) as e:
@@ -344,9 +351,11 @@ class Commands:
             str(args["query"]),
             name=_opt_str(args.get("name")),
             mention=_opt_str(args.get("ping")),
+            google_news=bool(args.get("google-news")),
         )
         ref = watch_ref(watch)
         who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
+        searching = " It also searches Google News." if watch.google_news else ""
         return Reply(
             summary=f"Watch #{watch.id} added",
             blocks=(
@@ -359,23 +368,40 @@ class Commands:
                         " shows what it would have matched.",
                     )
                 ),
+                *_search_note(watch),
             ),
             tone=Tone.SUCCESS,
-            announce=(*who, " added watch ", *ref, " to this channel."),
+            announce=(*who, " added watch ", *ref, f" to this channel.{searching}"),
             data={"watch_id": watch.id},
         )
 
     async def _watch_edit(self, caller: Caller, args: Mapping[str, object]) -> Reply:
-        if not any(args.get(k) is not None for k in ("query", "name", "ping")) and not args.get(
-            "no-ping"
+        search_on, search_off = args.get("google-news"), args.get("no-google-news")
+        if search_on and search_off:
+            return text_reply(
+                "Say ",
+                Code("google-news"),
+                " or ",
+                Code("no-google-news"),
+                ", not both.",
+                tone=Tone.ERROR,
+            )
+        if (
+            not any(args.get(k) is not None for k in ("query", "name", "ping", "google-news"))
+            and not args.get("no-ping")
+            and not search_off
         ):
             return text_reply(
                 "Say what to change: a new query, ",
                 Code("--name NAME"),
                 ", ",
                 Code("--ping GROUP"),
-                " or ",
+                ", ",
                 Code("no-ping"),
+                ", ",
+                Code("google-news"),
+                " or ",
+                Code("no-google-news"),
                 ". e.g. ",
                 Cmd("watch edit", COMMANDS["watch edit"].example),
                 tone=Tone.ERROR,
@@ -388,13 +414,19 @@ class Commands:
             query=_opt_str(args.get("query")),
             name=("" if name.lower() == "none" else name) if name is not None else None,
             mention="" if args.get("no-ping") else ping,
+            google_news=False if search_off else None if search_on is None else bool(search_on),
         )
         ref = watch_ref(watch)
         who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
         pings = " It pings its group." if watch.mention else ""
+        asked_off = search_off or search_on is False
+        stopped = " It does not search Google News." if asked_off else ""
         return Reply(
             summary=f"Watch #{watch.id} changed",
-            blocks=(Paragraph(("✏️ Watch ", *ref, f" changed.{pings}")),),
+            blocks=(
+                Paragraph(("✏️ Watch ", *ref, f" changed.{pings}{stopped}")),
+                *(_search_note(watch) if watch.google_news else ()),
+            ),
             tone=Tone.SUCCESS,
             announce=(*who, " changed watch ", *ref, " in this channel."),
             data={"watch_id": watch.id},
@@ -924,6 +956,38 @@ class Commands:
             blocks=(Section((f"Why: {report.url}",), tuple((ln,) for ln in report.lines)),),
             tone=Tone.INFO if report.found else Tone.WARNING,
         )
+
+
+def _search_note(watch: WatchInfo) -> tuple[Paragraph, ...]:
+    """What a watch's Google News search looks for, and why its first read alerts nothing."""
+    searched = google_news_query(parse_query(watch.query)) if watch.google_news else None
+    if searched is None:
+        return ()
+    return (
+        Paragraph(
+            (
+                "🔎 It also searches Google News for ",
+                Code(shorten(searched, QUERY_SHOWN)),
+                " (the last 7 days), read as one of this workspace's feeds: its items reach "
+                "this workspace's channels only, and alert when they match the watch. What the "
+                "search finds now is recorded without alerting when it is first read.",
+            )
+        ),
+    )
+
+
+def unsearchable_reply(error: UnsearchableQueryError, spec: CommandSpec) -> Reply:
+    """Why a watch cannot search Google News, and the two ways on."""
+    without = "without google-news" if spec.name == "watch add" else "with no-google-news"
+    return text_reply(
+        "⚠️ Google News can't search for ",
+        Code(shorten(error.query, QUERY_SHOWN)),
+        ": it searches words and phrases, and a regular expression or a source: term is "
+        "not one. Add a word or phrase the articles must contain (",
+        Code('"rare earth" /export(s|ed)? ban/'),
+        f"), or keep the watch {without}.",
+        tone=Tone.ERROR,
+    )
 
 
 def _first_read_note(feeds: int) -> Paragraph:

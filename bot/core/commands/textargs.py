@@ -2,9 +2,10 @@
 
 Used by surfaces where a command is one line of text (Slack's ``/wirewatch …``). Rules:
 the command is the longest catalogue name (or alias) the text starts with; ``--name VALUE``
-options may appear anywhere; positional parameters follow the catalogue's order; a TEXT
-parameter takes the rest as typed (a query keeps its quotes), except the INT and FLAG
-parameters declared after it, which are taken from its end (``latest lithium 10 share``).
+options may appear anywhere, and so may a FLAG written ``--share``; positional parameters
+follow the catalogue's order; a TEXT parameter takes the rest as typed (a query keeps its
+quotes), except the INT and FLAG parameters declared after it, which are taken from its
+ends (``latest lithium 10 share``, ``watch add google-news tariffs``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, object]:
         args[name] = _convert(spec, options[name], _unquote(match.group(2)))
         return " "
 
+    for flag in (p for p in spec.params if p.kind is Kind.FLAG and not p.option):
+        # Typed like the options around it (``--name x --google-news``): otherwise it
+        # would be taken for an option without its value.
+        dashed = re.compile(rf"(?:^|\s)--{re.escape(flag.name)}(?=\s|$)", re.IGNORECASE)
+        rest, found = dashed.subn(" ", rest)
+        if found:
+            args[flag.name] = True
     rest = _OPTION.sub(take_option, rest)
     bare = _BARE_OPTION.search(rest)
     if bare:
