@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from aiohttp import web
 
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.slack.app import SlackAdapter
@@ -27,6 +28,9 @@ from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
 WATCHES = [{"query": '"rare earth"', "name": "rare earth"}, {"query": "lithium", "name": "lithium"}]
+# Google News searches go to the feed server (``[fetch] google_news_url``), never to Google.
+SEARCH_PATH = "/rss/search"
+SEARCH_ARGS = "?q={q}&hl=en-US&gl=US&ceid=US:en"
 SLACK_ADMIN, SLACK_MEMBER = "UADMIN", "UMEMBER"
 
 
@@ -163,7 +167,10 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Core, FeedServer]]:
             feeds=[feeds.url("/news.rss")],
             watches=WATCHES,
             # The feed server is on 127.0.0.1: chat may reach it only through the allow-list.
-            fetch={"chat_private_allowlist": ["127.0.0.1"]},
+            fetch={
+                "chat_private_allowlist": ["127.0.0.1"],
+                "google_news_url": feeds.url(SEARCH_PATH) + SEARCH_ARGS,
+            },
         )
         async with core_for(settings, clock=clock) as core:
             await core.poll(due_only=False)
@@ -406,3 +413,155 @@ async def test_status_and_why(chat: Chat) -> None:
     why = await chat.run("why", {"url": "https://reuters.test/re"}, manager=False)
     assert "China curbs rare earth exports" in why.text
     assert "first poll of the feed" in why.text
+
+
+class GoogleNews:
+    """The feed server's stand-in for Google News search: what each search asked for, and
+    Google-News-shaped answers (wrapped links, the publisher in <source>)."""
+
+    def __init__(self, feeds: FeedServer) -> None:
+        self.asked: list[str] = []
+        self.items: list[dict[str, Any]] = []
+        feeds.set_handler(SEARCH_PATH, self._answer)
+
+    def publish(self, token: str, title: str, outlet: str, when: Any) -> None:
+        self.items.insert(
+            0,
+            {
+                "title": f"{title} - {outlet}",
+                "link": f"https://news.google.com/rss/articles/{token}?oc=5",
+                "guid": token,
+                "description": f'{title}&nbsp;&nbsp;<font color="#6f6f6f">{outlet}</font>',
+                "pubDate": when,
+                "source": outlet,
+                "source_url": f"https://{outlet.lower().replace(' ', '')}.test",
+            },
+        )
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.asked.append(request.query.get("q", ""))
+        body = rss(self.items, title=f"{request.query.get('q', '')} - Google News")
+        return web.Response(text=body, content_type="application/rss+xml")
+
+
+def _search_feeds(feeds: list[Any]) -> list[str]:
+    return [f.url for f in feeds if f.url.startswith("http://127.0.0.1") and SEARCH_PATH in f.url]
+
+
+async def test_a_watch_added_with_google_news_searches_it_for_this_workspace(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    """`watch add … google-news` (Slack's bare word, Discord's boolean option): the
+    workspace reads the watch's Google News search as one of its own feeds; what the
+    search brings goes through the normal pipeline (its first read recorded silently,
+    then matched against the watch), and only this workspace's channels see it."""
+    core, feeds = world
+    google = GoogleNews(feeds)
+    now = core.clock.now()
+    google.publish("AU_yqL1", "Magnet makers hoard rare earth ahead of curbs", "Nikkei Asia",
+                   now - timedelta(hours=2))  # fmt: skip
+    added = await chat.run(
+        "watch add", {"query": '"rare earth" magnets', "name": "magnets", "google-news": True}
+    )
+    assert "added: new matching stories will be posted in this channel" in added.text
+    assert 'It also searches Google News for "rare earth" magnets' in added.text
+    assert "recorded without alerting when it is first read" in added.text and added.public
+    listed = await chat.run("watch list", manager=False)
+    assert "magnets" in listed.text and "searches Google News" in listed.text
+    status = await chat.run("status", manager=False)
+    assert "searches Google News" in status.text
+
+    here, elsewhere = chat.here(), Caller("slack:COTHER", "slack:TOTHER", can_manage=True)
+    (search,) = _search_feeds(await core.api.list_feeds(here))
+    assert _search_feeds(await core.api.list_feeds(elsewhere)) == []
+    assert "Google News: magnets" in (await chat.run("feeds list", manager=False)).text
+
+    await core.poll(due_only=False)  # the search's first read: recorded, not alerted
+    assert google.asked == ['"rare earth" magnets when:7d']
+    google.publish("AU_yqL2", "Japan stockpiles rare earth magnets for carmakers", "Kyodo",
+                   core.clock.now() - timedelta(minutes=5))  # fmt: skip
+    await core.poll(due_only=False)
+    mine = await chat.run("latest", {"query": "magnets"}, manager=False)
+    assert "Japan stockpiles rare earth magnets for carmakers" in mine.text
+    assert "carmakers - Kyodo" not in mine.text, "read as Google News: the publisher comes off"
+    theirs = await core.api.latest(elsewhere, "magnets")
+    assert theirs.articles == (), "another workspace never reads this workspace's search"
+    assert any(w.query == '"rare earth" magnets' for w in await core.api.list_watches(here))
+
+    kept = await chat.run("feeds remove", {"feed": search})
+    assert "is the Google News search of watch" in kept.text
+    removed = await chat.run("watch remove", {"watch": "magnets"})
+    assert "no longer posts in this channel" in removed.text
+    assert _search_feeds(await core.api.list_feeds(here)) == [], "gone with its watch"
+
+
+async def test_a_watchs_google_news_search_is_turned_off_and_on(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    core, feeds = world
+    GoogleNews(feeds)
+    here = chat.here()
+    await chat.run("watch add", {"query": "gallium", "name": "gallium"})
+    assert _search_feeds(await core.api.list_feeds(here)) == []
+    on = await chat.run("watch edit", {"watch": "gallium", "google-news": True})
+    assert "changed" in on.text and "It also searches Google News for gallium" in on.text
+    (before,) = _search_feeds(await core.api.list_feeds(here))
+    assert "searches Google News" in (await chat.run("watch list")).text
+
+    # A new query is a new search: the old one, which nothing else searches, goes.
+    await chat.run("watch edit", {"watch": "gallium", "query": "gallium OR germanium"})
+    (after,) = _search_feeds(await core.api.list_feeds(here))
+    assert after != before and "germanium" in after
+
+    # Two watches searching the same: the search stays until the last of them stops.
+    await chat.run("watch add", {"query": "gallium OR germanium", "google-news": True},
+                   other_channel=True)  # fmt: skip
+    off = await chat.run("watch edit", {"watch": "gallium", "no-google-news": True})
+    assert "It does not search Google News" in off.text
+    assert "searches Google News" not in (await chat.run("watch list")).text
+    assert _search_feeds(await core.api.list_feeds(here)) == [after]
+    (other,) = await core.api.list_watches(chat.here(other_channel=True))
+    if isinstance(chat, DiscordChat):
+        # Discord's boolean option also says no: google_news False.
+        await chat.run("watch edit", {"watch": str(other.id), "google-news": False},
+                       other_channel=True)  # fmt: skip
+    else:
+        await chat.run("watch edit", {"watch": str(other.id), "no-google-news": True},
+                       other_channel=True)  # fmt: skip
+    assert _search_feeds(await core.api.list_feeds(here)) == []
+    both = await chat.run(
+        "watch edit", {"watch": "gallium", "google-news": True, "no-google-news": True}
+    )
+    assert "not both" in both.text
+
+
+async def test_a_query_google_cannot_search_gets_no_search_and_says_why(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    core, feeds = world
+    GoogleNews(feeds)
+    refused = await chat.run("watch add", {"query": "/tariffs? on china/", "google-news": True})
+    assert "Google News can't search for /tariffs? on china/" in refused.text
+    assert "Add a word or phrase" in refused.text and "without google-news" in refused.text
+    assert not refused.public
+    assert await queries(chat) == []
+    await chat.run("watch add", {"query": "tariffs", "name": "tariffs", "google-news": True})
+    edited = await chat.run("watch edit", {"watch": "tariffs", "query": "source:reuters"})
+    assert "Google News can't search for source:reuters" in edited.text
+    assert "with no-google-news" in edited.text
+    assert await queries(chat) == ["tariffs"], "the watch keeps its query"
+    assert len(_search_feeds(await core.api.list_feeds(chat.here()))) == 1
+
+
+async def test_a_watchs_google_news_search_counts_towards_the_feed_quota(
+    chat: Chat, world: tuple[Core, FeedServer]
+) -> None:
+    core, feeds = world
+    GoogleNews(feeds)
+    core.api.quotas = service.Quotas(feeds_per_workspace=1)
+    await chat.run("watch add", {"query": "cobalt", "google-news": True})
+    full = await chat.run("watch add", {"query": "nickel", "google-news": True})
+    assert "this workspace has 1 feeds, the most allowed" in full.text
+    assert await queries(chat) == ["cobalt"], "no watch without the search it asked for"
+    desk = await chat.run("feeds add", {"url": feeds.url("/desk.rss")})
+    assert "the most allowed" in desk.text
