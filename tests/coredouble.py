@@ -299,6 +299,15 @@ class MemoryCore:
             raise NotFoundError(f"no feed {feed_ref!r}")
         if not caller.operator and self.feed_tenants.get(feed.id) != caller.tenant:
             raise PermissionDeniedError(f"feed #{feed.id} is the operator's")
+        for w in self.watches.values():
+            if (
+                w.tenant == caller.tenant
+                and w.google_news
+                and self._search_url(w.query) == feed.url
+            ):
+                raise PermissionDeniedError(
+                    f"feed #{feed.id} is the Google News search of watch #{w.id}"
+                )
         del self.feeds[feed.id]
         return feed
 

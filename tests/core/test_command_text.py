@@ -50,6 +50,39 @@ def test_latest_takes_a_query_a_count_and_share_in_any_order() -> None:
     assert parsed("latest 7")[1] == {"count": 7, "share": False}
 
 
+def test_google_news_is_a_word_at_either_end_of_the_query_or_written_as_an_option() -> None:
+    for text in (
+        'watch add "rare earth" magnets google-news --name magnets',
+        'watch add google-news "rare earth" magnets --name magnets',
+        'watch add "rare earth" magnets --google-news --name magnets',
+        'watch add "rare earth" magnets --name magnets --Google-News',
+    ):
+        assert parsed(text) == (
+            "watch add",
+            {"query": '"rare earth" magnets', "name": "magnets", "google-news": True},
+        ), text
+    assert parsed("watch add tariffs")[1] == {"query": "tariffs", "google-news": False}
+    # Inside the query it is a word to watch for, as typed.
+    assert parsed("watch add google-news outage OR gmail")[1]["query"] == "outage OR gmail"
+    assert parsed("watch add outage google-news gmail")[1] == {
+        "query": "outage google-news gmail",
+        "google-news": False,
+    }
+
+
+def test_watch_edit_turns_google_news_on_or_off_and_leaves_it_alone_otherwise() -> None:
+    unchanged = {"no-ping": False}
+    assert parsed("watch edit 3 google-news")[1] == {"watch": "3", "google-news": True, **unchanged}
+    assert parsed("watch edit magnets no-google-news")[1] == {
+        "watch": "magnets",
+        "no-google-news": True,
+        **unchanged,
+    }
+    _, both = parsed("watch edit 3 tariffs OR duties no-google-news")
+    assert both == {"watch": "3", "query": "tariffs OR duties", "no-google-news": True, **unchanged}
+    assert parsed("watch edit 3 --name x")[1] == {"watch": "3", "name": "x", **unchanged}
+
+
 def test_bad_counts_and_missing_arguments_say_how_to_use_the_command() -> None:
     with pytest.raises(UsageError) as out_of_range:
         parse_text(f"latest lithium {LATEST_MAX + 1}")

@@ -17,7 +17,9 @@ from bot.core.errors import (
     NotFoundError,
     PermissionDeniedError,
     QuerySyntaxError,
+    UnsearchableQueryError,
 )
+from bot.core.models import FeedInfo
 from tests.coredouble import MemoryCore
 from tests.support import core_for, make_settings
 
@@ -108,6 +110,32 @@ async def test_unsubscribe_all_empties_the_channel(core: CoreAPI) -> None:
     result = await core.unsubscribe(A)
     assert queries(result.changed) == ['"rare earth"', "chips", "lithium"]
     assert await core.list_watches(A) == []
+
+
+async def test_a_watchs_google_news_search_is_its_workspaces_feed_while_it_searches(
+    core: CoreAPI,
+) -> None:
+    def searches(feeds: list[FeedInfo]) -> list[str]:
+        return [f.url for f in feeds if f.url.startswith("https://news.google.com/rss/search")]
+
+    with pytest.raises(UnsearchableQueryError):
+        await core.add_watch(A, "/export(s|ed)? bans?/", google_news=True)
+    assert await core.list_watches(A) == [] and searches(await core.list_feeds(A)) == []
+    watch = await core.add_watch(A, "gallium", google_news=True)
+    assert watch.google_news
+    (search,) = searches(await core.list_feeds(A))
+    assert "q=gallium" in search
+    assert searches(await core.list_feeds(B)) == [], "never another workspace's"
+    with pytest.raises(PermissionDeniedError):
+        await core.remove_feed(A, search)
+    with pytest.raises(UnsearchableQueryError):
+        await core.edit_watch(A, str(watch.id), query="source:reuters")
+    off = await core.edit_watch(A, str(watch.id), google_news=False)
+    assert not off.google_news and searches(await core.list_feeds(A)) == []
+    await core.edit_watch(A, str(watch.id), google_news=True)
+    assert searches(await core.list_feeds(A)) == [search]
+    await core.remove_watch(A, str(watch.id))
+    assert searches(await core.list_feeds(A)) == []
 
 
 async def test_chat_feeds_cannot_reach_private_addresses(core: CoreAPI) -> None:
