@@ -31,6 +31,23 @@ async def test_a_watchs_google_news_feed_searches_its_query(tmp_path: Path) -> N
     assert q == '(Greer -"Germaine Greer" (tariff OR duty)) OR Bessent when:7d'
 
 
+async def test_a_config_watchs_search_goes_to_the_configured_edition_and_is_listed(
+    tmp_path: Path,
+) -> None:
+    edition = "https://news.google.com/rss/search?q={q}&hl=en-GB&gl=GB&ceid=GB:en"
+    settings = make_settings(
+        tmp_path,
+        watches=[{"query": "tariff", "google_news": True}, {"query": "duty"}],
+        fetch={"google_news_url": edition},
+    )
+    async with open_core(settings) as core:
+        [feed] = await core.api.list_feeds(Caller.console())
+        watches = {w.query: w.google_news for w in await core.api.list_watches(Caller.console())}
+    assert feed.url.endswith("&hl=en-GB&gl=GB&ceid=GB:en")
+    assert parse_qs(urlsplit(feed.url).query)["q"][0] == "tariff when:7d"
+    assert watches == {"tariff": True, "duty": False}
+
+
 async def test_an_upgrade_moves_a_search_feed_to_its_new_address_with_what_it_saw(
     tmp_path: Path,
 ) -> None:

@@ -146,6 +146,31 @@ def test_a_role_or_a_user_group_is_a_watch_mention(tmp_path: Path, mention: str)
     assert load_settings(cfg).watches[0].mention == mention
 
 
+@pytest.mark.parametrize(
+    ("address", "problem"),
+    [
+        ("https://news.google.com/rss/search?hl=en-GB", "must hold {q} once"),
+        ("https://news.google.com/rss/search?q={q}&x={q}", "must hold {q} once"),
+        ("https://news.google.com/rss/search?q={query}", "must hold {q} once"),
+        ("news.google.com/rss/search?q={q}", "must start with http:// or https://"),
+    ],
+)
+def test_a_google_news_address_without_its_search_is_refused(
+    tmp_path: Path, address: str, problem: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[fetch]\ngoogle_news_url = '{address}'\n")
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_settings(cfg)
+
+
+def test_another_google_news_edition_is_where_watches_search(tmp_path: Path) -> None:
+    edition = "https://news.google.com/rss/search?q={q}&hl=en-GB&gl=GB&ceid=GB:en"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[fetch]\ngoogle_news_url = '{edition}'\n")
+    assert load_settings(cfg).fetch.google_news_url == edition
+
+
 def test_bad_queries_are_refused_with_the_rest_of_the_file_before_anything_starts(
     tmp_path: Path,
 ) -> None:
