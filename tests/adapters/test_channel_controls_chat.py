@@ -23,6 +23,8 @@ from bot.app import Core
 from bot.store.schema import articles
 from tests.adapters.slack.conftest import _PROXY_VARS, slack_settings
 from tests.adapters.test_command_contract import (
+    SEARCH_ARGS,
+    SEARCH_PATH,
     SLACK_ADMIN,
     Answer,
     DiscordChat,
@@ -116,6 +118,11 @@ async def room(
                 {"query": '"rare earth"', "name": "rare earth"},
                 {"query": "lithium", "name": "lithium"},
             ],
+            # A watch's Google News search is a chat feed, on the feed server here.
+            fetch={
+                "chat_private_allowlist": ["127.0.0.1"],
+                "google_news_url": feeds.url(SEARCH_PATH) + SEARCH_ARGS,
+            },
         )
         core = await stack.enter_async_context(core_for(settings, clock=clock))
         chat: SlackChat | DiscordChat
