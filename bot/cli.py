@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     wa.add_argument("--name")
     wa.add_argument(
         "--channel", action="append", default=[], type=destination, help="destination, repeatable"
+    )
+    wa.add_argument(
+        "--google-news",
+        action="store_true",
+        help="also poll a Google News search built from the query ([fetch] google_news_url)",
     )
     command(wsub, "list", "list watches with hit counts")
     wr = command(wsub, "remove", "remove a watch by id or name")
@@ -307,10 +313,14 @@ async def cmd_feed(core: Core, args: argparse.Namespace) -> int:
 async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
     if args.action == "add":
         dests = args.channel or ["console"]
-        info = await core.api.add_watch(_at(dests[0]), args.query, name=args.name)
+        info = await core.api.add_watch(
+            _at(dests[0]), args.query, name=args.name, google_news=args.google_news
+        )
         for extra in dests[1:]:
             await core.api.subscribe(_at(extra), [str(info.id)])
         print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(dests)}")
+        if info.google_news:
+            print("  also searches Google News (its first read records what is there, silently)")
     elif args.action == "list":
         watches = await core.api.list_watches(OPERATOR)
         if not watches:
@@ -319,9 +329,10 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
             last = iso_utc(w.last_hit_at) or "never"
             name = f" ({line(w.name)})" if w.name else ""
             dests = ", ".join(line(d) for d in w.destinations) or "default destinations"
+            search = ", searches Google News" if w.google_news else ""
             print(
                 f"#{w.id:<4} {line(w.query)}{name}\n"
-                f"      hits: {w.hits}, last hit: {last}, to: {dests}"
+                f"      hits: {w.hits}, last hit: {last}, to: {dests}{search}"
             )
     elif args.action == "remove":
         info = await core.api.remove_watch(OPERATOR, args.query)
@@ -478,16 +489,31 @@ def console() -> int:
     return main()
 
 
-# Options of the commands that take a query, with those that take a value.
 _QUERY_COMMANDS = {("watch", "add"), ("watches", "add"), ("watch", "test"), ("watches", "test")}
-_FLAGS = {"--json", "-v", "--verbose", "-h", "--help"}
-_VALUED = {"--name", "--channel", "--limit", "--config"}
+
+
+@functools.cache
+def _option_kinds() -> tuple[frozenset[str], frozenset[str]]:
+    """``(flags, valued)``: every option the parser knows, read from it, so an option added
+    to a command is never mistaken for a query starting with a dash."""
+    flags: set[str] = set()
+    valued: set[str] = set()
+    parsers = [build_parser()]
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings:
+                (flags if action.nargs == 0 else valued).update(action.option_strings)
+    return frozenset(flags), frozenset(valued)
 
 
 def _query_last(argv: list[str]) -> list[str]:
     """A query that starts with an exclusion (``-sports tariff``) is the query, not an
     option argparse does not know: it goes after ``--``, where a positional may start with
     a dash. Only for the commands that take a query, and only a word no option is."""
+    flags, valued = _option_kinds()
     words: list[str] = []
     value_next = False
     for arg in argv:
@@ -495,7 +521,7 @@ def _query_last(argv: list[str]) -> list[str]:
             value_next = False
         elif not arg.startswith("-"):
             words.append(arg)
-        elif arg in _VALUED:
+        elif arg in valued:
             value_next = True
     if not (tuple(words[:2]) in _QUERY_COMMANDS or words[:1] == ["latest"]) or "--" in argv:
         return argv
@@ -506,11 +532,11 @@ def _query_last(argv: list[str]) -> list[str]:
         option = arg.partition("=")[0]
         if takes_value:
             takes_value = False
-        elif arg.startswith("-") and len(arg) > 1 and option not in _FLAGS | _VALUED:
+        elif arg.startswith("-") and len(arg) > 1 and option not in flags | valued:
             if query is None:
                 query = arg
                 continue
-        elif option in _VALUED and "=" not in arg:
+        elif option in valued and "=" not in arg:
             takes_value = True
         out.append(arg)
     return out if query is None else [*out, "--", query]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web
+
 from tests.cli.test_cli import news, wirewatch, write_config
 from tests.feedserver import FeedServer, rss
 
@@ -164,3 +166,43 @@ async def test_a_query_that_starts_with_an_exclusion_is_a_query(tmp_path: Path) 
     assert code == 1 and "needs at least one positive term" in err
     code, _, err = await wirewatch("latest", "-sports", "--limit", "3", config=cfg)
     assert code == 1 and "needs at least one positive term" in err
+
+
+async def test_watch_add_google_news_polls_a_search_of_the_query(tmp_path: Path) -> None:
+    """`watch add QUERY --google-news` (as `google_news = true` in the config and
+    `google-news` in chat): the watch is listed as searching, its search feed is listed,
+    its first read is silent and a new item found by the search alerts on the console."""
+    asked: list[str] = []
+    items: list[dict[str, object]] = [news("old", "Rare earth magnets: quotas unchanged", 300)]
+
+    async def google(request: web.Request) -> web.Response:
+        asked.append(request.query.get("q", ""))
+        return web.Response(text=rss(items), content_type="application/rss+xml")
+
+    async with FeedServer() as server:
+        server.set_handler("/rss/search", google)
+        search = server.url("/rss/search") + "?q={q}&hl=en-US"
+        cfg = write_config(tmp_path, [])
+        cfg.write_text(
+            cfg.read_text().replace("[fetch]\n", f'[fetch]\ngoogle_news_url = "{search}"\n')
+        )
+        code, out, err = await wirewatch(
+            "watch", "add", '"rare earth" magnets', "--google-news", config=cfg
+        )
+        assert code == 0, err
+        assert "also searches Google News" in out
+        code, out, _ = await wirewatch("watch", "list", config=cfg)
+        assert "searches Google News" in out
+        code, out, _ = await wirewatch("feed", "list", config=cfg)
+        assert "/rss/search?q=" in out
+        code, out, _ = await wirewatch("poll", "--once", config=cfg)
+        assert code == 0 and "quotas unchanged" not in out  # the first read is silent
+        assert asked and "rare earth" in asked[-1] and "magnets" in asked[-1]
+        items.insert(0, news("new", "China tightens rare earth magnets exports", 1))
+        code, out, _ = await wirewatch("poll", "--once", config=cfg)
+        assert code == 0 and "China tightens rare earth magnets exports" in out
+        # A query Google cannot search is refused with the reason, and no watch is added.
+        code, _, err = await wirewatch("watch", "add", "/magnets?/", "--google-news", config=cfg)
+        assert code == 1 and "Google" in err
+        code, out, _ = await wirewatch("watch", "list", config=cfg)
+        assert "/magnets?/" not in out
