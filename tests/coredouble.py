@@ -48,6 +48,7 @@ from bot.core.models import (
 from bot.core.opml import ImportResult, parse_opml
 from bot.core.query import parse_query
 from bot.core.search_feeds import google_news_url
+from bot.core.storypick import StoryHere, stories_named
 from bot.core.trend import TrendData, TrendPoint, count_trend
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -476,6 +477,24 @@ class MemoryCore:
         dest, story, _, title = self._alert(caller, alert_ref)
         self.muted.add((dest, story))
         return title
+
+    async def stories_here(self, caller: Caller) -> list[StoryHere]:
+        newest = sorted(
+            ((alert_id, a) for alert_id, a in self.alerts.items() if a[0] == caller.destination),
+            reverse=True,
+        )
+        found: dict[str, StoryHere] = {}
+        for alert_id, (dest, story, _, title) in newest:
+            found.setdefault(story, StoryHere(alert_id, story, title, (dest, story) in self.muted))
+        return list(found.values())
+
+    async def mute_story_named(self, caller: Caller, words: str) -> tuple[StoryHere, ...]:
+        self.calls.append("mute_story_named")
+        self._manager(caller)
+        found = stories_named(words, await self.stories_here(caller))
+        if len(found) == 1:
+            self.muted.add((caller.destination, found[0].story_key))
+        return found
 
     async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
         self.calls.append("not_relevant")

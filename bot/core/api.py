@@ -36,6 +36,7 @@ from bot.core.models import (
     WhyReport,
 )
 from bot.core.opml import ImportResult
+from bot.core.storypick import StoryHere
 from bot.core.trend import TrendData
 
 
@@ -253,6 +254,18 @@ class CoreAPI(Protocol):
         """Mute the story of an alert sent to the caller's channel: its pending alerts are let
         go and its message is no longer updated. Returns the story's headline. Raises
         ``NotFoundError`` for an alert of another channel."""
+        ...
+
+    async def stories_here(self, caller: Caller) -> list[StoryHere]:
+        """The stories most recently alerted in the caller's channel, newest first (each
+        marked when muted there): what ``story mute`` picks from, and offers as choices."""
+        ...
+
+    async def mute_story_named(self, caller: Caller, words: str) -> tuple[StoryHere, ...]:
+        """The stories alerted in the caller's channel whose headline holds ``words``
+        (:func:`~bot.core.storypick.stories_named`); when exactly one does, it is muted
+        as ``mute_story`` mutes (its ``muted`` says whether it already was). Managers only:
+        ``PermissionDeniedError`` otherwise."""
         ...
 
     async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:

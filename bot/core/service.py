@@ -62,6 +62,7 @@ from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
 from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_url, search_feed_name
 from bot.core.storeport import CoreStore
+from bot.core.storypick import STORIES_SEARCHED, StoryHere, stories_named
 from bot.core.trend import TrendData, TrendPoint, count_trend
 
 log = logging.getLogger(__name__)
@@ -1019,6 +1020,18 @@ class Wirewatch:
             caller.destination, story_key, by=caller.user, now=self.clock.now()
         )
         return title
+
+    async def stories_here(self, caller: Caller) -> list[StoryHere]:
+        return await self.store.controls.stories_here(caller.destination, STORIES_SEARCHED)
+
+    async def mute_story_named(self, caller: Caller, words: str) -> tuple[StoryHere, ...]:
+        self._require_manager(caller)
+        found = stories_named(words, await self.stories_here(caller))
+        if len(found) == 1:
+            await self.store.controls.mute_story(
+                caller.destination, found[0].story_key, by=caller.user, now=self.clock.now()
+            )
+        return found
 
     async def not_relevant(self, caller: Caller, alert_ref: str) -> tuple[WatchInfo, bool]:
         story_key, watch_id, _ = await self._alert_here(caller, alert_ref)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.core.models import Alert, DestinationStatus, FeedInfo, WatchInfo
 from bot.core.notices import Notice
+from bot.core.storypick import StoryHere
 
 if TYPE_CHECKING:
     from bot.core.alerts import AlertRow
@@ -481,6 +482,10 @@ class ControlsPort(Protocol):
 
     async def alert_here(self, destination: str, alert_id: int) -> tuple[str, int, str] | None:
         """(story key, watch id, watch name) of an alert posted in this channel."""
+        ...
+
+    async def stories_here(self, destination: str, limit: int) -> list[StoryHere]:
+        """The ``limit`` stories most recently alerted in ``destination``, newest first."""
         ...
 
     async def story_watches(self, destination: str, story_key: str) -> list[int]:

@@ -23,6 +23,7 @@ from bot.core.controls import (
     Waiting,
     WatchControls,
 )
+from bot.core.storypick import StoryHere
 from bot.store.schema import (
     alerts,
     articles,
@@ -142,6 +143,39 @@ class ControlsStore:
                 )
             ).first()
         return None if row is None else (row.story_key, row.watch_id, row.title)
+
+    async def stories_here(self, destination: str, limit: int) -> list[StoryHere]:
+        """The ``limit`` stories most recently alerted in ``destination``, newest first,
+        each by its newest alert there (its headline as stored now), marked when muted."""
+        async with self.store.engine.connect() as conn:
+            rows = await conn.execute(
+                select(
+                    alerts.c.id,
+                    alerts.c.story_key,
+                    articles.c.title,
+                    muted_stories.c.story_key.is_not(None).label("muted"),
+                )
+                .select_from(
+                    alerts.join(articles, articles.c.id == alerts.c.article_id).outerjoin(
+                        muted_stories,
+                        and_(
+                            muted_stories.c.destination == alerts.c.destination,
+                            muted_stories.c.story_key == alerts.c.story_key,
+                        ),
+                    )
+                )
+                .where(alerts.c.destination == destination)
+                .order_by(alerts.c.id.desc())
+                # Several watches' alerts of one story are rows of one story: read enough.
+                .limit(limit * 4)
+            )
+            found: dict[str, StoryHere] = {}
+            for row in rows:
+                if row.story_key not in found:
+                    found[row.story_key] = StoryHere(
+                        row.id, row.story_key, row.title or "", bool(row.muted)
+                    )
+            return list(found.values())[:limit]
 
     async def story_watches(self, destination: str, story_key: str) -> list[int]:
         """The watches a story was alerted for in ``destination`` (one message lists them)."""

@@ -565,3 +565,26 @@ async def test_a_watchs_google_news_search_counts_towards_the_feed_quota(
     assert await queries(chat) == ["cobalt"], "no watch without the search it asked for"
     desk = await chat.run("feeds add", {"url": feeds.url("/desk.rss")})
     assert "the most allowed" in desk.text
+
+
+async def test_story_mute_names_a_story_of_this_channel_by_words_of_its_headline(
+    chat: Chat,
+) -> None:
+    await chat.run("subscribe")
+    assert "Posting the latest 2 stories" in (await chat.run("backfill", {"count": 10})).text
+    none = await chat.run("story mute", {"story": "soybean futures"})
+    assert "No story alerted here has soybean futures in its headline" in none.text
+    assert "story mute vietnam rare earth refinery" in none.text and not none.public
+    member = await chat.run("story mute", {"story": "china curbs"}, manager=False)
+    assert "⛔ Only" in member.text and not member.public
+    elsewhere = await chat.run("story mute", {"story": "china curbs"}, other_channel=True)
+    assert "No story alerted here" in elsewhere.text, "another channel's stories are not its"
+    muted = await chat.run("story mute", {"story": "China curbs rare-earth"})
+    assert "Muted here: “China curbs rare earth exports”" in muted.text and muted.public
+    again = await chat.run("story mute", {"story": "china curbs"})
+    assert "was already muted here" in again.text and not again.public
+    stories = await chat.core.api.stories_here(chat.here())
+    assert {s.title: s.muted for s in stories} == {
+        "China curbs rare earth exports": True,
+        "Lithium prices slide again": False,
+    }

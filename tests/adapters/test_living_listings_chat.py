@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.store.schema import alerts, articles
 from tests.adapters.test_channel_controls_chat import Room, _text, room  # noqa: F401  (fixture)
-from tests.fakes.discord import CHANNEL_ID
+from tests.adapters.test_command_contract import SLACK_ADMIN, SLACK_MEMBER
+from tests.fakes.discord import CHANNEL_ID, OTHER_CHANNEL_ID
 from tests.feedserver import rss
 
 # More than the burst threshold (5) at once: one listing message.
@@ -92,25 +90,63 @@ async def _burst(room: Room) -> dict[str, Any]:
     return listing
 
 
-async def _mute(room: Room, headline: str) -> None:
-    """Mute one story of the listing here, as a manager does: the typed command on Slack,
-    the "Mute this story" button's interaction on Discord (slash commands do not offer it)."""
-    async with room.core.store.engine.connect() as conn:
-        alert_id = (
-            await conn.execute(
-                select(alerts.c.id)
-                .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
-                .where(
-                    articles.c.title == headline,
-                    alerts.c.destination == room.chat.here().destination,
-                )
-            )
-        ).scalar_one()
+def menu_options(room: Room, message: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """A listing's "Mute a story…" menu as a reader sees it: label -> (the menu's action
+    or custom id, the option's value)."""
     if room.platform == "slack":
-        answer = (await room.say("story mute", {"alert": str(alert_id)})).text
-    else:
-        answer = (await room.fake.click(f"ww:story:{alert_id}")).text
-    assert "Muted here" in answer
+        return {
+            o["text"]["text"]: (e["action_id"], o["value"])
+            for block in message.get("blocks") or []
+            if block.get("type") == "actions"
+            for e in block.get("elements") or []
+            if e.get("type") == "static_select"
+            and e.get("placeholder", {}).get("text") == "Mute a story…"
+            for o in e["options"]
+        }
+    return {
+        o["label"]: (c["custom_id"], o["value"])
+        for row in message.get("components") or []
+        for c in row.get("components") or []
+        if c.get("type") == 3 and c.get("placeholder") == "Mute a story…"
+        for o in c["options"]
+    }
+
+
+async def pick(room: Room, label: str, *, manager: bool = True, other_channel: bool = False) -> str:
+    """Pick ``label`` in the listing's "Mute a story…" menu; the answer only the picker sees
+    (a Slack block action through the real slack-bolt app; a MESSAGE_COMPONENT interaction
+    through the real discord.py client)."""
+    listing = _listing(room)
+    menu, value = menu_options(room, listing)[label]
+    if room.platform == "slack":
+        before = len(room.fake.responses)
+        await room.fake.send_select_action(
+            listing,
+            menu,
+            value,
+            user_id=SLACK_ADMIN if manager else SLACK_MEMBER,
+            channel_id="C2" if other_channel else "C1",
+        )
+        await room.fake.wait_for(lambda: len(room.fake.responses) > before)
+        body: dict[str, Any] = room.fake.responses[before].body
+        assert body.get("response_type") == "ephemeral"
+        blocks = [str((b.get("text") or {}).get("text", "")) for b in body.get("blocks") or []]
+        return "\n".join([str(body.get("text", "")), *blocks])
+    call = await room.fake.select(
+        listing,
+        menu,
+        [value],
+        channel_id=OTHER_CHANNEL_ID if other_channel else CHANNEL_ID,
+        member_permissions=(1 << 53) - 1 if manager else 0,
+    )
+    assert call.ephemeral
+    return call.text
+
+
+async def _mute(room: Room, headline: str) -> None:
+    """Mute one story of the listing here, as a manager does: from its "Mute a story…"
+    menu."""
+    assert "Muted here" in await pick(room, headline)
 
 
 async def test_a_muted_story_keeps_its_line_when_the_listing_is_edited_for_another(

@@ -67,3 +67,11 @@ async def test_alert_buttons_name_only_this_channels_alerts(core: CoreAPI) -> No
         await core.mute_story(A_MEMBER, "1")
     with pytest.raises(NotFoundError):
         await core.not_relevant(A, "not-a-number")
+
+
+async def test_story_mute_by_words_finds_only_this_channels_stories(core: CoreAPI) -> None:  # noqa: F811
+    # No alert was sent anywhere: words name no story, and a member is refused first.
+    assert await core.stories_here(A) == []
+    assert await core.mute_story_named(A, "rare earth") == ()
+    with pytest.raises(PermissionDeniedError):
+        await core.mute_story_named(A_MEMBER, "rare earth")

@@ -287,6 +287,24 @@ def _form_errors(body: Mapping[str, Any]) -> web.Response | None:
                 "message": f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}",
             }
         ]
+    for row_index, row in enumerate(body.get("components") or []):
+        for index, component in enumerate(row.get("components") or []):
+            if component.get("type") != 3:
+                continue
+            options = component.get("options") or []
+            bad = not 1 <= len(options) <= SELECT_OPTIONS_MAX or any(
+                not 1 <= len(str(o.get("label") or "")) <= SELECT_LABEL_MAX
+                or not 1 <= len(str(o.get("value") or "")) <= SELECT_LABEL_MAX
+                for o in options
+            )
+            if bad:
+                errors.setdefault("components", {}).setdefault(str(row_index), {})[str(index)] = {
+                    "options": {
+                        "_errors": [
+                            {"code": "BASE_TYPE_BAD_LENGTH", "message": "Invalid select options."}
+                        ]
+                    }
+                }
     for index, attachment in enumerate(body.get("attachments") or []):
         if len(str(attachment.get("description") or "")) > ATTACHMENT_DESCRIPTION_MAX:
             errors.setdefault("attachments", {})[str(index)] = {
@@ -307,6 +325,9 @@ def _form_errors(body: Mapping[str, Any]) -> web.Response | None:
 # Discord's limits on one message: every embed's text together, an attachment's alt text.
 EMBED_TOTAL_MAX = 6000
 ATTACHMENT_DESCRIPTION_MAX = 1024
+# A select menu: at most 25 options, each label and value 1-100 characters.
+SELECT_OPTIONS_MAX = 25
+SELECT_LABEL_MAX = 100
 
 
 def _embed_size(embed: Mapping[str, Any]) -> int:
@@ -1007,6 +1028,45 @@ class FakeDiscord:
             app_permissions=BOT_PERMISSIONS,
         )
         payload["data"] = {"custom_id": custom_id, "component_type": 2}
+        return await self._inject(payload, within)
+
+    async def select(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        values: Sequence[str],
+        *,
+        channel_id: int = CHANNEL_ID,
+        guild_id: int | None = GUILD_ID,
+        user_id: int = USER_ID,
+        member_permissions: int = ALL_PERMISSIONS,
+        within: float = 5.0,
+    ) -> InteractionCall:
+        """Pick options of a select menu (component type 3) on one of the bot's messages,
+        as Discord's client does: only options the menu offers, and the interaction carries
+        the message."""
+        (menu,) = [
+            c
+            for row in message.get("components") or []
+            for c in row.get("components") or []
+            if c.get("type") == 3 and c.get("custom_id") == custom_id
+        ]
+        offered = {o["value"] for o in menu.get("options") or []}
+        assert set(values) <= offered, f"{values} are not options of {custom_id}"
+        payload = self._interaction_payload(
+            3,
+            "",
+            {},
+            subcommand=None,
+            focused=None,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            user_id=user_id,
+            member_permissions=member_permissions,
+            app_permissions=BOT_PERMISSIONS,
+        )
+        payload["message"] = message
+        payload["data"] = {"custom_id": custom_id, "component_type": 3, "values": list(values)}
         return await self._inject(payload, within)
 
     async def autocomplete(

@@ -256,6 +256,9 @@ class FakeSlack:
 
     async def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = params["channel"]
+        refused = invalid_blocks(params.get("blocks"))
+        if refused is not None:
+            return {"ok": False, "error": "invalid_blocks", "errors": [refused]}
         ts = f"{1700000000 + next(self._ts)}.000100"
         message: dict[str, Any] = {
             "type": "message",
@@ -279,6 +282,9 @@ class FakeSlack:
     async def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         """Replace a message the bot posted, as Slack does: same ts, ``edited`` stamped."""
         channel, ts = params["channel"], params["ts"]
+        refused = invalid_blocks(params.get("blocks"))
+        if refused is not None:
+            return {"ok": False, "error": "invalid_blocks", "errors": [refused]}
         for message in self.messages.get(channel, []):
             if message["ts"] == ts:
                 message["text"] = params.get("text", "")
@@ -508,9 +514,104 @@ class FakeSlack:
         }
         return await self.send_envelope("interactive", payload)
 
+    async def send_select_action(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C1",
+    ) -> dict[str, Any]:
+        """Pick an option of a ``static_select`` in one of the bot's messages (Socket Mode)."""
+        payload = self.select_action_payload(
+            message, action_id, value, user_id=user_id, channel_id=channel_id
+        )
+        return await self.send_envelope("interactive", payload)
+
+    def select_action_payload(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C1",
+    ) -> dict[str, Any]:
+        """The block_actions payload of picking an option of a ``static_select``, as Slack's
+        client sends it: only an option the message offers can be picked, and the payload
+        carries the message and the option chosen."""
+        (menu,) = [
+            e
+            for block in message.get("blocks") or []
+            if block.get("type") == "actions"
+            for e in block.get("elements") or []
+            if e.get("type") == "static_select" and e.get("action_id") == action_id
+        ]
+        (option,) = [o for o in menu["options"] if o["value"] == value]
+        return {
+            "type": "block_actions",
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+            "api_app_id": "A0TEST",
+            "token": "legacy-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            },
+            "trigger_id": "1.2.4",
+            "team": {"id": TEAM_ID, "domain": "test"},
+            "channel": {"id": channel_id, "name": channel_id.lower()},
+            "message": message,
+            "response_url": self.new_response_url(),
+            "actions": [
+                {
+                    "type": "static_select",
+                    "action_id": action_id,
+                    "block_id": "b1",
+                    "selected_option": option,
+                    "placeholder": menu.get("placeholder"),
+                    "action_ts": "1700000000.2",
+                }
+            ],
+        }
+
     def responses_for(self, response_url: str) -> list[dict[str, Any]]:
         path = response_url.split(str(self.port), 1)[1]
         return [r.body for r in self.responses if r.path == path]
+
+
+# Block Kit limits Slack refuses a message for (invalid_blocks): actions elements, and a
+# static_select's options and their text and value.
+ACTIONS_ELEMENTS_MAX = 25
+SELECT_OPTIONS_MAX = 100
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+
+
+def invalid_blocks(blocks: Any) -> str | None:
+    """Why Slack would refuse ``blocks`` (those limits only), or None."""
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    for index, block in enumerate(blocks or []):
+        if block.get("type") != "actions":
+            continue
+        elements = block.get("elements") or []
+        if len(elements) > ACTIONS_ELEMENTS_MAX:
+            return f"must provide no more than 25 items [json-pointer:/blocks/{index}/elements]"
+        for element in elements:
+            if element.get("type") != "static_select":
+                continue
+            options = element.get("options") or []
+            if not options or len(options) > SELECT_OPTIONS_MAX:
+                return f"must provide 1 to 100 options [json-pointer:/blocks/{index}]"
+            for option in options:
+                if len(option["text"]["text"]) > OPTION_TEXT_MAX:
+                    return f"must be less than 76 characters [json-pointer:/blocks/{index}]"
+                if len(option["value"]) > OPTION_VALUE_MAX:
+                    return f"must be less than 151 characters [json-pointer:/blocks/{index}]"
+    return None
 
 
 def _json(body: dict[str, Any]) -> web.Response:

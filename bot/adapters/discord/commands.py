@@ -31,7 +31,7 @@ from typing import Any, Literal, Optional  # noqa: F401  (read by string annotat
 import discord
 from discord import app_commands
 
-from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, fit
+from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, STORY_MENU_ID, fit
 from bot.adapters.discord.replies import markdown, render_reply
 from bot.core.api import Caller, CoreAPI
 from bot.core.commands.catalogue import (
@@ -46,6 +46,7 @@ from bot.core.commands.catalogue import (
 from bot.core.commands.handlers import Commands
 from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
+from bot.core.storypick import stories_named
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ class DiscordCommands:
         completers = {
             names[p.name]: self._completer(p.kind)
             for p in spec.params
-            if p.kind in (Kind.WATCH, Kind.WATCHES, Kind.FEED)
+            if p.kind in (Kind.WATCH, Kind.WATCHES, Kind.FEED, Kind.STORY)
         }
         if completers:
             callback.__discord_app_commands_param_autocomplete__ = completers  # type: ignore[attr-defined]
@@ -244,6 +245,8 @@ class DiscordCommands:
             interaction: discord.Interaction, current: str
         ) -> list[app_commands.Choice[str]]:
             caller = caller_of(interaction)
+            if kind is Kind.STORY:
+                return await self._story_choices(interaction, caller, current)
             if kind is Kind.FEED:
                 feeds = await self.core.list_feeds(caller)
                 return choices_for(
@@ -262,6 +265,25 @@ class DiscordCommands:
             )
 
         return complete
+
+    async def _story_choices(
+        self, interaction: discord.Interaction, caller: Caller, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The channel's recent stories not muted yet, those with the words typed so far:
+        each picked as its headline's words (a choice's value holds at most 100)."""
+        if interaction.guild_id is None and caller.dm:
+            caller = replace(caller, destination=caller.dm)
+        stories = [s for s in await self.core.stories_here(caller) if not s.muted]
+        if current.strip():
+            stories = list(stories_named(current, stories))
+        return [
+            app_commands.Choice(
+                name=fit(s.title, CHOICE_NAME_LIMIT),
+                value=_words_within(s.title, CHOICE_NAME_LIMIT),
+            )
+            for s in stories[:CHOICES_LIMIT]
+            if s.title.strip()
+        ]
 
     # --- running -------------------------------------------------------------------------
 
@@ -360,9 +382,14 @@ class DiscordCommands:
         return None
 
     async def on_component(self, interaction: discord.Interaction) -> None:
-        """An alert's button: the catalogue command it stands for, answered privately."""
+        """An alert's button, or a listing's menu: the catalogue command it stands for,
+        answered privately."""
         data: Mapping[str, Any] = interaction.data or {}
         custom_id = str(data.get("custom_id", ""))
+        if custom_id == STORY_MENU_ID:
+            # A listing's "Mute a story…" menu: the option picked is the story's alert id.
+            picked = data.get("values") or []
+            custom_id = f"{BUTTON_PREFIX}:story:{picked[0] if picked else ''}"
         prefix, _, rest = custom_id.partition(":")
         action, _, value = rest.partition(":")
         if prefix != BUTTON_PREFIX or not value.isdigit():
@@ -388,6 +415,16 @@ class DiscordCommands:
             await interaction.response.send_message(
                 ephemeral=not public, allowed_mentions=NO_PINGS, **fields
             )
+
+
+def _words_within(text: str, limit: int) -> str:
+    """``text`` on one line, cut to whole words within ``limit`` characters (no ellipsis:
+    the words are matched against the headline again)."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    head = line[: limit + 1]
+    return head[: head.rfind(" ")] if " " in head else line[:limit]
 
 
 def _server_only(group: str) -> bool:

@@ -228,7 +228,7 @@ class DiscordNotifier:
                 embeds=message.embeds,
                 allowed_mentions=message.allowed_mentions,
                 nonce=f"ww{alerts[0].id}",  # discord.py adds enforce_nonce=True with a nonce
-                view=_buttons(render.alert_buttons(alerts)),
+                view=_buttons(render.alert_buttons(alerts), render.story_menu(alerts)),
             )
         except Exception as e:
             error = delivery_error(e)
@@ -288,14 +288,25 @@ class DiscordNotifier:
             raise delivery_error(e) from e
 
 
-def _buttons(buttons: list[tuple[str, str]]) -> discord.ui.View:
-    """The buttons as components. The view is stopped before sending: clicks arrive as
-    interactions the client routes by custom_id (``DiscordCommands.on_component``), so no
-    view object needs to live per message (nor survive a restart)."""
+def _buttons(
+    buttons: list[tuple[str, str]], menu: list[tuple[str, str]] | None = None
+) -> discord.ui.View:
+    """The buttons (and a listing's "Mute a story…" menu) as components. The view is
+    stopped before sending: clicks and picks arrive as interactions the client routes by
+    custom_id (``DiscordCommands.on_component``), so no view object needs to live per
+    message (nor survive a restart). An edit leaves a message's components as they are."""
     view = discord.ui.View(timeout=None)
     for label, custom_id in buttons:
         view.add_item(
             discord.ui.Button(label=label, custom_id=custom_id, style=discord.ButtonStyle.secondary)
+        )
+    if menu:
+        view.add_item(
+            discord.ui.Select(
+                custom_id=render.STORY_MENU_ID,
+                placeholder="Mute a story…",
+                options=[discord.SelectOption(label=label, value=value) for label, value in menu],
+            )
         )
     view.stop()
     return view

@@ -485,6 +485,26 @@ def alert_buttons(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
     ]
 
 
+STORY_MENU_ID = f"{BUTTON_PREFIX}:story-pick"  # a listing's menu; the value is an alert id
+MENU_OPTIONS_LIMIT = 25
+MENU_LABEL_LIMIT = 100
+
+
+def story_menu(alerts: Sequence[Alert]) -> list[tuple[str, str]]:
+    """(label, value) of a listing's "Mute a story…" menu: each story it shows by its
+    headline (within Discord's 100 characters; select labels show no markdown) and its
+    alert id, at most Discord's 25. None under one story's message (it has its buttons)
+    or a summary."""
+    if len(alerts) < 2 or alerts[0].digest:
+        return []
+    options: dict[str, tuple[str, str]] = {}
+    for alert in alerts:
+        if alert.story_key not in options:
+            label = fit(plain_line(alert.title) or alert.url, MENU_LABEL_LIMIT)
+            options[alert.story_key] = (label, str(alert.id))
+    return list(options.values())[:MENU_OPTIONS_LIMIT]
+
+
 def notice_text(text: str) -> str:
     """An operational notice kept as text (from before notices were data) as message
     content: it holds a feed's title and a server's error text, so it is escaped as feed

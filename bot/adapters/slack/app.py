@@ -39,6 +39,7 @@ from bot.adapters.slack.render import (
     ACTION_OPEN,
     ACTION_PAUSE,
     ACTION_STORY,
+    ACTION_STORY_PICK,
 )
 from bot.core.api import CoreAPI
 from bot.core.commands.catalogue import button_args
@@ -151,6 +152,7 @@ class SlackAdapter:
         # An alert's buttons run catalogue commands, as if typed in the channel.
         for action, command in (
             (ACTION_STORY, "story mute"),
+            (ACTION_STORY_PICK, "story mute"),  # a listing's "Mute a story…" menu
             (ACTION_IRRELEVANT, "not-relevant"),
             (ACTION_PAUSE, "snooze"),
         ):
@@ -351,8 +353,9 @@ class SlackAdapter:
             )
 
     def _button(self, command: str) -> Any:
-        """The action handler of an alert button: the catalogue command it stands for, run
-        as if typed in the channel, answered to the clicker (and announced on a change)."""
+        """The action handler of an alert button (or a listing's menu): the catalogue
+        command it stands for, run as if typed in the channel, answered to the clicker (and
+        announced on a change)."""
 
         async def on_click(
             ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any
@@ -364,7 +367,9 @@ class SlackAdapter:
                 "channel_id", ""
             )
             team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-            value = str(action.get("value", ""))[:20]
+            # A button carries its value; a menu, the option picked.
+            picked = action.get("selected_option") or {}
+            value = str(action.get("value") or picked.get("value") or "")[:20]
             invocation = Invocation(user_id=user, channel_id=channel, text="", team_id=team)
             reply = await self.router.run_command(invocation, command, button_args(command, value))
             log.info(

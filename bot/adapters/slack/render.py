@@ -39,6 +39,8 @@ MAX_CONTEXT_ELEMENTS = 10
 MAX_BUTTON_TEXT = 75
 MAX_URL = 3000
 MAX_ACTION_ELEMENTS = 25
+MAX_SELECT_OPTIONS = 100
+MAX_OPTION_TEXT = 75
 # Slack accepts 40k characters of `text`, but it is the notification line: keep it short.
 MAX_FALLBACK_TEXT = 3000
 # Stories a condensed listing shows in full: a block each, besides heading, "more", buttons.
@@ -53,6 +55,7 @@ LISTING_SUMMARY_CHARS = 200
 ACTION_OPEN = "wirewatch_open"
 ACTION_MUTE = "wirewatch_mute"
 ACTION_STORY = "wirewatch_story"  # mute this story here
+ACTION_STORY_PICK = "wirewatch_story_pick"  # a listing's "Mute a story…" menu
 ACTION_IRRELEVANT = "wirewatch_irrelevant"  # not relevant to its watch
 ACTION_PAUSE = "wirewatch_pause"  # snooze its watch here for a day
 EVENT_TYPE = "wirewatch_alert"
@@ -223,6 +226,30 @@ def sections_from_lines(lines: Sequence[str], *, max_blocks: int) -> list[Block]
     if current:
         blocks.append(section("\n".join(current)))
     return blocks
+
+
+def story_menu(alerts: Sequence[Alert]) -> Block | None:
+    """A listing's "Mute a story…" menu: one option per story it shows (its headline,
+    within Slack's 75 characters; its alert id as the value), at most Slack's 100."""
+    options: dict[str, Block] = {}
+    for alert in alerts:
+        if alert.story_key in options:
+            continue
+        label = shorten(alert.title, MAX_OPTION_TEXT) or shorten(alert.url, MAX_OPTION_TEXT)
+        options[alert.story_key] = {
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": str(alert.id),
+        }
+        if len(options) == MAX_SELECT_OPTIONS:
+            break
+    if not options:
+        return None
+    return {
+        "type": "static_select",
+        "action_id": ACTION_STORY_PICK,
+        "placeholder": {"type": "plain_text", "text": "Mute a story…", "emoji": True},
+        "options": list(options.values()),
+    }
 
 
 def fit_blocks(blocks: list[Block]) -> list[Block]:
@@ -431,15 +458,15 @@ def render_alert_batch(alerts: Sequence[Alert]) -> SlackMessage:
         blocks.append(section("\n".join(lines)))
     if len(alerts) > room:
         blocks.append(context(f"_…and {len(alerts) - room} more_"))
-    if mute_ids and not _personal(alerts[0].destination):
-        blocks.append(
-            {
-                "type": "actions",
-                "elements": [
-                    _mute_button(w, f"{ACTION_MUTE}:{w}", f"Mute watch #{w} here") for w in mute_ids
-                ],
-            }
-        )
+    # Every story it shows can be muted from the listing itself, as from its own message.
+    menu = story_menu(alerts[:room])
+    controls: list[Block] = [menu] if menu is not None else []
+    if not _personal(alerts[0].destination):
+        controls += [
+            _mute_button(w, f"{ACTION_MUTE}:{w}", f"Mute watch #{w} here") for w in mute_ids
+        ]
+    if controls:
+        blocks.append({"type": "actions", "elements": controls[:MAX_ACTION_ELEMENTS]})
     titles = "; ".join(escape_text(shorten(a.title, 120)) for a in alerts)
     text = f"{len(alerts)} new stories: {titles}"
     if mentions:

@@ -21,6 +21,9 @@ class Kind(StrEnum):
     WATCHES = "watches"  # zero or more watches
     FEED = "feed"  # one feed: id or URL
     URL = "url"
+    # Words of a story's headline, the rest of the text as typed (Discord suggests the
+    # channel's recent stories as they are typed).
+    STORY = "story"
     MENTION = "mention"  # who an alert pings: a Slack user group, a Discord role
     CHOICE = "choice"
     # A file attached to the command: Discord's attachment option. Slack slash commands
@@ -506,16 +509,24 @@ CATALOGUE += (
 
 # What an alert's buttons run (bot.core.controls; "Pause watch 24h" is ``snooze``).
 _ALERT = Param("alert", Kind.WORD, "The alert (from its button)", required=True, max_length=20)
+STORY_WORDS_MAX = 300
 CATALOGUE += (
     CommandSpec(
         "story mute",
-        "no more alerts or updates of this story in this channel",
-        "ALERT",
-        "42",
-        (_ALERT,),
+        "no more alerts or updates of one story in this channel, named by its headline",
+        "HEADLINE WORDS",
+        "vietnam rare earth refinery",
+        (
+            Param(
+                "story",
+                Kind.STORY,
+                "Words of the story's headline, as its alert shows it",
+                required=True,
+                max_length=STORY_WORDS_MAX,
+            ),
+        ),
         mutating=True,
-        hidden=True,
-        in_dm=True,  # a personal alert's button, pressed in the DM
+        in_dm=True,  # typed in the DM: a personal alert's story
     ),
     CommandSpec(
         "not-relevant",
@@ -553,7 +564,8 @@ def groups() -> dict[str, list[CommandSpec]]:
 
 def button_args(command: str, value: str) -> dict[str, object]:
     """An alert button's value as the arguments of the catalogue command it runs (both
-    platforms put the alert id, or the watch id, in the button)."""
+    platforms put the alert id, or the watch id, in the button). ``story mute`` from a
+    button or a listing's menu names its story by alert id, which no typed text can."""
     if command == "unsubscribe":
         return {"watches": (value,)}  # "Mute this watch here"
     if command == "snooze":

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Caller, Mapping[str, object]], Awaitable[Reply]]
 
 QUERY_SHOWN = 200  # characters of a query shown in a reply
+STORY_CHOICES_SHOWN = 10  # stories listed when words of a headline match several
 
 
 def shorten(text: str, limit: int) -> str:
@@ -913,7 +914,57 @@ class Commands:
     # --- alert buttons ------------------------------------------------------------------
 
     async def _story_mute(self, caller: Caller, args: Mapping[str, object]) -> Reply:
-        title = await self.core.mute_story(caller, str(args["alert"]))
+        alert = args.get("alert")
+        if alert is not None:  # an alert's button, or a listing's menu: its alert id
+            return self._story_muted(caller, await self.core.mute_story(caller, str(alert)))
+        words = str(args["story"])
+        found = await self.core.mute_story_named(caller, words)
+        typed = Code(shorten(words, QUERY_SHOWN))
+        if not found:
+            return text_reply(
+                "No story alerted here has ",
+                typed,
+                " in its headline. Type words of the headline as its alert shows it, e.g. ",
+                Cmd("story mute", COMMANDS["story mute"].example),
+                "; under a listing of several stories, its “Mute a story…” menu picks one.",
+                tone=Tone.ERROR,
+            )
+        if len(found) > 1:
+            shown = found[:STORY_CHOICES_SHOWN]
+            more = len(found) - len(shown)
+            return Reply(
+                summary=f"{len(found)} stories here match",
+                blocks=(
+                    Paragraph(
+                        (
+                            f"{len(found)} stories alerted here have ",
+                            typed,
+                            " in their headline; nothing was muted. Type more of the one "
+                            "you mean, e.g. ",
+                            Cmd("story mute", shorten(found[0].title, QUERY_SHOWN)),
+                            ".",
+                        )
+                    ),
+                    Section(
+                        ("Stories with those words, newest first",),
+                        tuple(
+                            (f"“{shorten(s.title, 120)}”", " (muted)" if s.muted else "")
+                            for s in shown
+                        )
+                        + (((f"…and {more} more",),) if more else ()),
+                    ),
+                ),
+                tone=Tone.WARNING,
+            )
+        story = found[0]
+        if story.muted:
+            return text_reply(
+                f"🔇 “{shorten(story.title, 120)}” was already muted here.", tone=Tone.INFO
+            )
+        return self._story_muted(caller, story.title)
+
+    @staticmethod
+    def _story_muted(caller: Caller, title: str) -> Reply:
         headline = shorten(title, 120)
         who: Line = (UserRef(_user_id(caller)),) if caller.user else ("Someone",)
         return Reply(

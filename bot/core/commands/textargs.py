@@ -109,7 +109,7 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, object]:
     positional = [p for p in spec.params if not p.option and p.kind is not Kind.FILE]
     for i, param in enumerate(positional):
         rest = rest.strip()
-        if param.kind is Kind.TEXT:
+        if param.kind in (Kind.TEXT, Kind.STORY):
             trailing = positional[i + 1 :]
             rest = _take_trailing(spec, trailing, rest, args)
             if rest:

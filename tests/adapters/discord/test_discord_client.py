@@ -53,6 +53,7 @@ async def test_start_logs_in_syncs_every_command_and_becomes_ready(
         "settings",
         "snooze",
         "status",
+        "story",
         "subscribe",
         "template",
         "trend",
@@ -87,6 +88,10 @@ async def test_commands_that_change_alerts_default_to_manage_channels_in_servers
     assert synced["template"]["dm_permission"] is not False
     for name in ("latest", "status", "why", "help", "settings"):
         assert synced[name]["default_member_permissions"] is None, name
+    # /story mute: a group, so shown to members (the core refuses them, with the reason);
+    # typed in a DM it mutes a story of one's own DM alerts.
+    assert synced["story"]["default_member_permissions"] is None
+    assert synced["story"]["dm_permission"] is not False
     subcommands = {o["name"] for o in synced["watch"]["options"]}  # type: ignore[union-attr]
     assert subcommands == {"add", "edit", "list", "remove", "test", "volume"}
 
@@ -114,7 +119,7 @@ async def test_commands_sync_to_the_configured_guild_for_fast_iteration(
     await adapter.start()
     try:
         assert list(fake.synced_commands) == [GUILD_ID]
-        assert len(fake.synced_commands[GUILD_ID]) == 17
+        assert len(fake.synced_commands[GUILD_ID]) == 18
     finally:
         await adapter.stop()
 

@@ -330,3 +330,17 @@ def test_a_digest_page_of_long_stories_fits_one_message() -> None:
     for embed in embeds:
         for line in (embed.description or "").splitlines():
             assert line.count("](") == line.count(")") or "](" not in line
+
+
+def test_a_listings_menu_holds_at_most_discords_25_stories_of_100_characters() -> None:
+    """Each story once, its headline as a plain label cut to 100 characters, never more
+    than 25 options; none under one story's message (it has its buttons)."""
+    alerts = [make_alert(i, title=f"**{i}** " + "word " * 40) for i in range(30)]
+    alerts.insert(1, make_alert(99, story_key="s0"))  # another watch's alert of story s0
+    menu = render.story_menu(alerts)
+    assert len(menu) == render.MENU_OPTIONS_LIMIT
+    assert [value for _, value in menu[:2]] == ["0", "1"]
+    for label, _ in menu:
+        assert len(label) <= render.MENU_LABEL_LIMIT and label.endswith("…")
+    assert menu[0][0].startswith("**0** word"), "a label shows no markdown: nothing escaped"
+    assert render.story_menu(alerts[:1]) == []

@@ -4,6 +4,7 @@ token checks at start, and the 3-second ack budget."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -12,11 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from bot.adapters.slack.app import SlackAdapter
+from bot.adapters.slack.render import ACTION_STORY_PICK, render_alerts
 from bot.core.api import Caller
 from bot.core.errors import ConfigError
 from bot.core.models import StatusReport
 from bot.settings import SlackSettings
 from tests.adapters.slack.conftest import StartAdapter, slack_settings
+from tests.adapters.slack.test_slack_render import make_alert
 from tests.coredouble import MemoryCore
 from tests.fakes.slack import SIGNING_SECRET, FakeSlack, signed_form
 
@@ -166,3 +169,38 @@ async def test_socket_mode_reconnects_after_slack_drops_the_connection(
     ack = await fake_slack.send_slash_command("watch list", within=5.0)
     assert "0 watches in this channel" in ack["text"]
     assert len(fake_slack.calls_to("apps.connections.open")) == 2
+
+
+@pytest.mark.parametrize("signed", [True, False])
+async def test_http_mode_runs_a_signed_pick_in_a_listings_menu_only(
+    fake_slack: FakeSlack, start_adapter: StartAdapter, signed: bool
+) -> None:
+    """A listing's "Mute a story…" menu is verified like its buttons: a signed pick mutes
+    the story it names; a forged one gets 401 and reaches nothing."""
+    core = MemoryCore()
+    core.alerts[7] = ("slack:C1", "s7", 1, "Vietnam opens its first rare earth refinery")
+    core.alerts[8] = ("slack:C1", "s8", 1, "Rare earth stockpile plan approved by Tokyo")
+    adapter = await http_adapter(start_adapter, core)
+    listing = render_alerts(
+        [
+            make_alert(id=7, story_key="s7", title=core.alerts[7][3]),
+            make_alert(id=8, story_key="s8", title=core.alerts[8][3]),
+        ]
+    )
+    message = {"type": "message", "ts": "1.1", "text": listing.text, "blocks": listing.blocks}
+    payload = fake_slack.select_action_payload(
+        message, ACTION_STORY_PICK, "7", user_id="UALLOWED", channel_id="C1"
+    )
+    secret = SIGNING_SECRET if signed else "not-the-secret"
+    status, _ = await _post(adapter, *signed_form(secret, {"payload": json.dumps(payload)}))
+    if not signed:
+        assert status == 401 and core.calls == [] and fake_slack.responses == []
+        return
+    assert status == 200
+    await fake_slack.wait_for(lambda: bool(fake_slack.responses))
+    answer = fake_slack.responses[0].body
+    assert answer["response_type"] == "ephemeral"
+    assert "Muted here: “Vietnam opens its first rare earth refinery”" in json.dumps(
+        answer, ensure_ascii=False
+    )
+    assert core.calls == ["mute_story"] and core.muted == {("slack:C1", "s7")}

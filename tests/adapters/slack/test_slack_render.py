@@ -12,7 +12,9 @@ import pytest
 from bot.adapters.slack.render import (
     MAX_BLOCKS,
     MAX_BUTTON_TEXT,
+    MAX_OPTION_TEXT,
     MAX_SECTION_TEXT,
+    MAX_SELECT_OPTIONS,
     alert_metadata,
     escape_text,
     highlight,
@@ -22,6 +24,7 @@ from bot.adapters.slack.render import (
     render_alerts,
     render_articles,
     safe_url,
+    story_menu,
 )
 from bot.core.models import (
     Alert,
@@ -69,6 +72,12 @@ def assert_within_limits(blocks: list[dict[str, Any]]) -> None:
         if block["type"] == "actions":
             assert len(block["elements"]) <= 25
             for element in block["elements"]:
+                if element["type"] == "static_select":
+                    assert 1 <= len(element["options"]) <= MAX_SELECT_OPTIONS
+                    for option in element["options"]:
+                        assert 1 <= len(option["text"]["text"]) <= MAX_OPTION_TEXT
+                        assert len(option["value"]) <= 150
+                    continue
                 assert len(element["text"]["text"]) <= MAX_BUTTON_TEXT
                 assert len(element.get("url", "")) <= 3000
 
@@ -175,12 +184,21 @@ def test_huge_title_and_summary_fit_slack_limits() -> None:
 
 def test_batch_of_ten_is_one_condensed_listing() -> None:
     """A burst batch becomes one listing: a heading, one section per alert, mute buttons."""
-    alerts = [make_alert(id=i, title=f"Story {i}", watch_id=3 + i % 2) for i in range(10)]
+    alerts = [
+        make_alert(id=i, title=f"Story {i}", watch_id=3 + i % 2, story_key=f"s{i}")
+        for i in range(10)
+    ]
     message = render_alerts(alerts)
     assert_within_limits(message.blocks)
     assert message.blocks[0]["text"]["text"] == "*10 new stories*"
     assert sum(1 for b in message.blocks if b["type"] == "section") == 11
-    mute_ids = [e["action_id"] for e in message.blocks[-1]["elements"]]
+    menu, *buttons = message.blocks[-1]["elements"]
+    assert menu["action_id"] == "wirewatch_story_pick"
+    assert menu["placeholder"]["text"] == "Mute a story…"
+    assert [(o["text"]["text"], o["value"]) for o in menu["options"]] == [
+        (f"Story {i}", str(i)) for i in range(10)
+    ]
+    mute_ids = [e["action_id"] for e in buttons]
     assert mute_ids == ["wirewatch_mute:3", "wirewatch_mute:4"]
     assert message.text.startswith("10 new stories: Story 0; Story 1")
 
@@ -191,6 +209,19 @@ def test_a_batch_larger_than_fifty_blocks_is_cut_with_a_count() -> None:
     message = render_alerts(alerts)
     assert_within_limits(message.blocks)
     assert "more_" in all_text(message.blocks)
+
+
+def test_a_listings_menu_holds_at_most_slacks_100_stories_of_75_characters() -> None:
+    """Each story once (by its first alert), headlines cut to Slack's 75 characters, never
+    more than 100 options (a listing shows fewer; the menu is capped on its own)."""
+    alerts = [make_alert(id=i, title=f"{i} " + "word " * 40, story_key=f"s{i}") for i in range(150)]
+    alerts.insert(1, make_alert(id=999, story_key="s0"))  # another watch's alert of story s0
+    menu = story_menu(alerts)
+    assert menu is not None and len(menu["options"]) == MAX_SELECT_OPTIONS
+    assert [o["value"] for o in menu["options"][:2]] == ["0", "1"]
+    for option in menu["options"]:
+        assert len(option["text"]["text"]) <= MAX_OPTION_TEXT
+        assert option["text"]["text"].endswith("…")
 
 
 def test_metadata_carries_the_first_alert_id() -> None:
