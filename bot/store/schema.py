@@ -271,6 +271,7 @@ alerts = Table(
 Index("ix_alerts_outbox", alerts.c.state, alerts.c.destination, alerts.c.id)
 Index("ix_alerts_article", alerts.c.article_id)
 Index("ix_alerts_story", alerts.c.story_key, alerts.c.destination)
+Index("ix_alerts_destination", alerts.c.destination, alerts.c.id)
 
 # Every message a destination received, so a story that grows later edits its message
 # instead of posting again: ``revision`` counts changes, ``edited_revision`` what the

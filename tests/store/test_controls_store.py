@@ -127,3 +127,30 @@ async def test_muted_stories_and_feedback_are_per_channel(store: Store) -> None:
     assert await store.controls.not_relevant(DEST) == {lithium: 1}  # one story
     assert await store.controls.not_relevant("slack:C2") == {}
     assert GateDecision().empty
+
+
+async def test_stories_here_are_a_channels_own_newest_first_each_once(store: Store) -> None:
+    """What `story mute HEADLINE WORDS` chooses among: the stories alerted in this channel,
+    newest first, one row per story however many watches alerted it, marked when muted."""
+    lithium = await store.add_watch(query="lithium", name=None, origin="chat", now=NOW)
+    cobalt = await store.add_watch(query="cobalt", name=None, origin="chat", now=NOW)
+    one = await add_article(store, "https://a.test/1", "s1", NOW - timedelta(hours=2), "Reuters")
+    two = await add_article(store, "https://a.test/2", "s2", NOW - timedelta(hours=1), "AP")
+    elsewhere = await add_article(store, "https://a.test/3", "s3", NOW, "AP")
+    await store.queue_alerts(
+        [
+            ingest.AlertRow(lithium, DEST, "s1", one, ()),
+            ingest.AlertRow(lithium, DEST, "s2", two, ()),
+            ingest.AlertRow(cobalt, DEST, "s2", two, ()),
+            ingest.AlertRow(lithium, "slack:C2", "s3", elsewhere, ()),
+        ],
+        NOW,
+    )
+    await store.controls.mute_story(DEST, "s1", by="slack:U1", now=NOW)
+    here = await store.controls.stories_here(DEST, 10)
+    assert [(s.story_key, s.title, s.muted) for s in here] == [
+        ("s2", "Title of s2", False),
+        ("s1", "Title of s1", True),
+    ]
+    assert [s.story_key for s in await store.controls.stories_here(DEST, 1)] == ["s2"]
+    assert [s.story_key for s in await store.controls.stories_here("slack:C2", 10)] == ["s3"]
