@@ -190,7 +190,14 @@ def _print_article(a: ArticleView) -> None:
     matched = f"    matched: {', '.join(line(m) for m in a.matched)}\n" if a.matched else ""
     also = ", ".join(line(s) for s in a.also_reported_by)
     also = f"    also reported by: {also}\n" if also else ""
-    print(f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}{also}", end="")
+    further = "".join(
+        f"    more on this story: {line(source)}: {line(title)} ({line(url)})\n"
+        for source, title, url in a.further
+    )
+    print(
+        f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}{also}{further}",
+        end="",
+    )
 
 
 async def cmd_poll(core: Core, as_json: bool) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from bot.adapters.console import ConsoleNotifier
 from bot.app import Core, open_core
+from bot.core.decide import HELD_FIRST_POLL
 from bot.core.models import Article
 from bot.settings import FeedConfig, Settings, WatchConfig
 from bot.store import ingest
@@ -100,10 +101,12 @@ async def stored_headlines(
     *,
     now: datetime,
     seen: datetime | None = None,
+    undated_backlog: bool = False,
 ) -> None:
     """Articles of the config's one feed with these titles, published that many minutes
     before ``now``, each its own story, first seen at ``seen`` (default ``now``): a busy
-    install's history without polling it in."""
+    install's history without polling it in. ``undated_backlog``: undated instead, as a
+    new feed's first poll records them (stored at ``seen``)."""
     seen_at = now if seen is None else seen
 
     def write(conn: Connection) -> None:
@@ -116,12 +119,12 @@ async def stored_headlines(
                     summary=title,
                     content="",
                     source="Wire",
-                    published=now - timedelta(minutes=minutes),
-                    published_known=True,
+                    published=seen_at if undated_backlog else now - timedelta(minutes=minutes),
+                    published_known=not undated_backlog,
                     identity_keys=(f"u:{i}",),
                 ),
-                f"s-{i}",
-                None,
+                f"s-{seen_at:%s}-{i}",
+                HELD_FIRST_POLL if undated_backlog else None,
                 feed_id,
             )
             for i, (title, minutes) in enumerate(headlines)

@@ -147,14 +147,16 @@ class CoreAPI(Protocol):
         ...
 
     async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
-        """Recent stored articles (from feeds the caller may see) ``query`` would match,
-        newest first, with matched terms, and how far back the search read."""
+        """The stories of recent stored articles (from feeds the caller may see) ``query``
+        would match, the latest activity first, each led by the first article it matched,
+        with matched terms, and how far back the search read."""
         ...
 
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
     ) -> ArticleSearch:
-        """Newest stored articles the caller may see (matching ``query`` when given)."""
+        """The stories active last among the stored articles the caller may see (matching
+        ``query`` when given), each led by its first report (``bot.core.listing``)."""
         ...
 
     async def add_feed(self, caller: Caller, url: str, *, name: str | None = None) -> FeedInfo:
@@ -184,8 +186,8 @@ class CoreAPI(Protocol):
 
     async def backfill(self, caller: Caller, count: int) -> BackfillResult:
         """Queue the channel's latest ``count`` matching stories (of the watches delivering
-        there) for delivery now, skipping every story this channel already has an alert
-        for. Needs ``can_manage``."""
+        there) for delivery now, each led by its first report the watch matches, skipping
+        every story this channel already has an alert for. Needs ``can_manage``."""
         ...
 
     async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:

@@ -197,9 +197,10 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class ArticleView:
-    """A stored article as ``latest`` and ``watch test`` show it: the newest of its story
-    there, with the story's other outlets (``also_reported_by``, and each one's first
-    article in ``coverage``), as an alert carries them."""
+    """A stored article as ``latest`` and ``watch test`` show it: its story's first report
+    there (see ``bot.core.listing``), with the story's other outlets (``also_reported_by``,
+    and each one's first article in ``coverage``) and its articles that are news of their
+    own (``further``: outlet, headline, url), as an alert carries them."""
 
     id: int
     url: str
@@ -215,6 +216,7 @@ class ArticleView:
     image_url: str | None = None
     also_reported_by: tuple[str, ...] = ()
     coverage: tuple[tuple[str, str], ...] = ()
+    further: tuple[tuple[str, str, str], ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -230,17 +232,23 @@ class ArticleView:
             "story": self.story_key,
             "also_reported_by": list(self.also_reported_by),
             "coverage": [{"source": source, "url": url} for source, url in self.coverage],
+            "further": [
+                {"source": source, "title": title, "url": url}
+                for source, title, url in self.further
+            ],
         }
 
 
 @dataclass(frozen=True, slots=True)
 class ArticleSearch:
-    """What ``latest`` and ``watch test`` found, newest first, and how far back they read.
+    """What ``latest`` and ``watch test`` found, the stories active last first, and how
+    far back they read.
 
     A search reads the articles kept newest first and stops at a bound (a query nothing
     matches must not read a busy install's whole history). ``searched_back_to`` is set
     when it stopped there before finding enough: the publication time of the oldest
-    article it read, with ``read`` the articles it read. Older kept articles were not
+    article it read (a new feed's undated backlog, read last, has none), with ``read`` the
+    articles it read. Older kept articles were not
     searched, and the reply says so rather than let "no match" read as "none stored".
     """
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,7 +43,14 @@ from bot.core.errors import (
     UnsearchableQueryError,
 )
 from bot.core.fetch import FetchRequest, feed_address
-from bot.core.listing import story_leads, with_outlets
+from bot.core.listing import (
+    KeptArticle,
+    first_report,
+    first_story_keys,
+    list_stories,
+    listing_rank,
+    undated_backlog,
+)
 from bot.core.matcher import MatchDocument, explain, match_one
 from bot.core.models import (
     ArticleSearch,
@@ -113,6 +120,17 @@ def _article_view(
         watch_query=query.text if query else None,
         image_url=row.image_url,
     )
+
+
+def _oldest_dated(rows: Sequence[Any], oldest: datetime | None) -> datetime | None:
+    """The publication time of the last of ``rows`` (read newest first) that is not a new
+    feed's undated backlog, else ``oldest``: how far back a scan has read (the backlog,
+    read last, has no publication time to tell)."""
+    for row in reversed(rows):
+        if not undated_backlog(row.published_known, row.held_reason):
+            published: datetime = row.published
+            return published
+    return oldest
 
 
 def _doc(row: Any) -> MatchDocument:
@@ -453,41 +471,48 @@ class Wirewatch:
         return w
 
     async def test_query(self, caller: Caller, query: str, *, limit: int = 10) -> ArticleSearch:
-        """The newest ``limit`` stories with an article ``query`` matches (each shown by its
-        newest such article), as the watch would have alerted them: once a story."""
+        """The ``limit`` stories with an article ``query`` matches that were active last,
+        each led by the first article it matched, as the watch would have alerted them:
+        once a story."""
         parsed = parse_query(query)
         since = self.clock.now() - self.recent_window
-        leads: dict[str, ArticleView] = {}
+        found: dict[str, None] = {}
         read, oldest = 0, None
         bounded, pages = await self._recent_scan(caller, since=since)
         async with aclosing(pages) as pages:
             async for rows in pages:
                 for r in rows:
-                    if r.story_key in leads:
-                        continue
-                    matched = match_one(parsed, _doc(r))
-                    if matched is not None:
-                        leads[r.story_key] = _article_view(r, matched=matched, query=parsed)
-                        if len(leads) >= limit:
-                            found = await self._outlets(caller, [*leads.values()], since)
-                            return ArticleSearch(found)
+                    if r.story_key not in found and match_one(parsed, _doc(r)) is not None:
+                        found[r.story_key] = None
+                        if len(found) >= limit:
+                            return ArticleSearch(await self._stories(caller, found, since, parsed))
                 read += len(rows)
-                if rows:
-                    oldest = rows[-1].published
-        found = await self._outlets(caller, [*leads.values()], since)
+                oldest = _oldest_dated(rows, oldest)
+        stories = await self._stories(caller, found, since, parsed)
         if not bounded:
-            return ArticleSearch(found)
-        return ArticleSearch(found, searched_back_to=oldest, read=read)
+            return ArticleSearch(stories)
+        return ArticleSearch(stories, searched_back_to=oldest, read=read)
 
-    async def _outlets(
-        self, caller: Caller, leads: Sequence[ArticleView], since: datetime
+    async def _stories(
+        self, caller: Caller, keys: Iterable[str], since: datetime, query: Query | None = None
     ) -> tuple[ArticleView, ...]:
-        """``leads`` (one per story) with the other outlets ``caller`` may see carry them."""
-        if not leads:
+        """The stories of ``keys`` as a listing shows them (``bot.core.listing``), from the
+        articles ``caller`` may see: led by their first report (the first ``query``
+        matches, when given), with the other outlets carrying them."""
+        keys = list(keys)
+        if not keys:
             return ()
-        keys = [lead.story_key for lead in leads]
-        outlets = await self.store.story_outlets(keys, since=since, visible_to=caller.tenant)
-        return with_outlets(leads, outlets)
+        kept = await self.store.kept_story_articles(keys, since=since, visible_to=caller.tenant)
+        stories: dict[str, list[KeptArticle]] = {}
+        for key in keys:
+            for row in kept.get(key, ()):
+                matched = None if query is None else match_one(query, _doc(row))
+                view = _article_view(row, matched=matched or (), query=query)
+                matches = query is None or matched is not None
+                stories.setdefault(key, []).append(
+                    KeptArticle(view, row.first_seen_at, listing_rank(row), matches)
+                )
+        return list_stories(stories)
 
     async def _recent_scan(
         self, caller: Caller, *, since: datetime | None = None, limit: int | None = None
@@ -512,22 +537,22 @@ class Wirewatch:
     async def latest(
         self, caller: Caller, query: str | None = None, *, limit: int = 5
     ) -> ArticleSearch:
-        """The newest ``limit`` stories, each shown by its newest article."""
+        """The ``limit`` stories active last, each led by its first report."""
         if query:
             return await self.test_query(caller, query, limit=limit)
         since = self.clock.now() - self.recent_window
-        # A story's outlets are its newest articles too: read a few times ``limit``, and
-        # more while they hold fewer stories than asked.
+        # A story's many outlets are among the newest articles too: read a few times
+        # ``limit``, and more while they hold fewer stories than asked.
         read = limit * LATEST_READ_AHEAD
         while True:
             rows = await self.store.recent_articles(
                 since=since, limit=read, visible_to=caller.tenant
             )
-            leads = story_leads((_article_view(r) for r in rows), limit)
-            if len(leads) >= limit or len(rows) < read or read >= LATEST_READ_MAX:
+            keys = first_story_keys((r.story_key for r in rows), limit)
+            if len(keys) >= limit or len(rows) < read or read >= LATEST_READ_MAX:
                 break
             read = min(read * LATEST_READ_AHEAD, LATEST_READ_MAX)
-        return ArticleSearch(await self._outlets(caller, leads, since))
+        return ArticleSearch(await self._stories(caller, keys, since))
 
     # ---- feeds --------------------------------------------------------------------------
 
@@ -737,6 +762,7 @@ class Wirewatch:
                     break  # enough stories this channel has not had
         fresh = [v for k, v in picked.items() if k not in here][:count]
         fresh.reverse()  # oldest first, so the channel reads them in order
+        fresh = await self._first_reports(caller, fresh)
         alert_rows = [
             AlertRow(watch.id, caller.destination, row.story_key, row.id, matched)
             for row, watch, matched in fresh
@@ -750,6 +776,28 @@ class Wirewatch:
             already_here=len(here),
             watches=len(watches),
         )
+
+    async def _first_reports(
+        self, caller: Caller, picked: list[tuple[Any, WatchInfo, tuple[str, ...]]]
+    ) -> list[tuple[Any, WatchInfo, tuple[str, ...]]]:
+        """Each picked story's first report its watch matches (what its alert would have
+        been sent with), in place of the newest matching article the scan met first."""
+        since = self.clock.now() - self.recent_window
+        keys = [row.story_key for row, _, _ in picked]
+        kept = await self.store.kept_story_articles(keys, since=since, visible_to=caller.tenant)
+        leads = []
+        for row, watch, matched in picked:
+            parsed = parse_query(watch.query)
+            rows = {r.id: r for r in kept.get(row.story_key, ())} or {row.id: row}
+            terms = {i: match_one(parsed, _doc(r)) for i, r in rows.items()}
+            story = [
+                KeptArticle(_article_view(r), r.first_seen_at, listing_rank(r), found is not None)
+                for r, found in zip(rows.values(), terms.values(), strict=True)
+            ]
+            lead = first_report(story).view.id
+            lead_terms = terms[lead]
+            leads.append((rows[lead], watch, matched if lead_terms is None else tuple(lead_terms)))
+        return leads
 
     async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
         days = max(1, min(days, TREND_DAYS_MAX))
@@ -774,7 +822,7 @@ class Wirewatch:
                 for r in rows
                 if match_one(parsed, _doc(r)) is not None
             ]
-            oldest_read = rows[-1].published
+            oldest_read = _oldest_dated(rows, oldest_read)
         read_all = not bounded
         counted_from: date | None
         if not read_all and oldest_read is not None:

@@ -220,7 +220,8 @@ class ArticlesStore(Protocol):
     async def recent_articles(
         self, *, since: datetime, limit: int, visible_to: str | None = None
     ) -> list[Any]:
-        """Recently seen articles, newest first, as rows with their feed's URL."""
+        """Recently seen articles, newest first (by ``bot.core.listing.listing_rank``), as
+        rows with their feed's URL."""
         ...
 
     async def recent_article_ids(
@@ -233,11 +234,11 @@ class ArticlesStore(Protocol):
         """Those articles as :meth:`recent_articles` rows, in the order of ``ids``."""
         ...
 
-    async def story_outlets(
+    async def kept_story_articles(
         self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
-    ) -> dict[str, list[tuple[str, str]]]:
-        """(outlet, url) of each story's articles first seen since ``since`` (that
-        ``visible_to`` may see), oldest first."""
+    ) -> dict[str, list[Any]]:
+        """Each story's articles first seen since ``since`` (that ``visible_to`` may see),
+        as :meth:`recent_articles` rows, first seen first."""
         ...
 
     async def article_visible(self, article_id: int, tenant: str) -> bool:

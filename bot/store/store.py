@@ -20,7 +20,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, delete, event, func, insert, or_, select, text, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, create_engine, make_url
@@ -29,6 +41,7 @@ from sqlalchemy.pool import QueuePool
 
 from bot.core.alerts import AlertRow
 from bot.core.articles import FUTURE_SLACK
+from bot.core.decide import HELD_FIRST_POLL
 from bot.core.errors import QuotaError
 from bot.core.intents import AppliedIngest, IngestPlan, Placement, PlacementFacts
 from bot.core.models import (
@@ -213,6 +226,18 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
 # An article row as the commands read it: every column, and its feed's URL.
 _ARTICLE_ROW = (articles, feeds.c.url.label("feed_url"))
 _WITH_FEED = articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id)
+# bot.core.listing.undated_backlog in SQL (held_reason is NULL for most articles).
+UNDATED_BACKLOG = and_(
+    ~articles.c.published_known, func.coalesce(articles.c.held_reason, "") == HELD_FIRST_POLL
+)
+# bot.core.listing.listing_rank, newest first: a new feed's undated backlog after every
+# other article; by publication time; the later stored first, but within the backlog in
+# the feed's order.
+LISTING_ORDER = (
+    case((UNDATED_BACKLOG, 1), else_=0),
+    articles.c.published.desc(),
+    case((UNDATED_BACKLOG, articles.c.id), else_=-articles.c.id),
+)
 
 
 class Store(Outbox):
@@ -924,18 +949,19 @@ class Store(Outbox):
 
     def _recent(self, *columns: Any, since: datetime, visible_to: str | None) -> Any:
         """SELECT ``columns`` of the articles first seen since ``since`` (that ``visible_to``
-        may see, when given) with their feed, newest (published, id) first."""
+        may see, when given) with their feed, newest first (:data:`LISTING_ORDER`)."""
         return (
             select(*columns)
             .select_from(_WITH_FEED)
             .where(*self._window(since, visible_to))
-            .order_by(articles.c.published.desc(), articles.c.id.desc())
+            .order_by(*LISTING_ORDER)
         )
 
     async def recent_articles(
         self, *, since: datetime, limit: int, visible_to: str | None = None
     ) -> list[Any]:
-        """Recently seen articles, newest first; with ``visible_to``, only from feeds that
+        """Recently seen articles, newest first (a new feed's undated backlog last, see
+        :func:`bot.core.listing.listing_rank`); with ``visible_to``, only from feeds that
         workspace may see."""
         async with self.engine.connect() as conn:
             since = await self._newest_reach(conn, since, limit, visible_to)
@@ -946,7 +972,7 @@ class Store(Outbox):
         self, *, since: datetime, limit: int, visible_to: str | None = None
     ) -> list[int]:
         """The ids of :meth:`recent_articles`, in its order: the window is read and sorted
-        once, by (published, id) alone, and the rows are fetched a page at a time
+        once, by its rank alone, and the rows are fetched a page at a time
         (:meth:`articles_with_ids`), where paging by offset or by the last row read the
         whole window again for every page."""
         async with self.engine.connect() as conn:
@@ -957,42 +983,48 @@ class Store(Outbox):
     async def _newest_reach(
         self, conn: AsyncConnection, since: datetime, limit: int, visible_to: str | None
     ) -> datetime:
-        """The earliest the newest ``limit`` articles by publication time (of those first
-        seen since ``since``) can have been first seen: ``since`` or later.
+        """The earliest the newest ``limit`` articles by rank (of those first seen since
+        ``since``) can have been first seen: ``since`` or later.
 
         Sorting the whole window by publication time read every article kept (0.66 s for
         300,000). The ``limit`` articles seen last bound it: the newest ``limit`` published
         are at least as new as the oldest of those, and an article is never published more
         than :data:`~bot.core.articles.FUTURE_SLACK` after it was first seen, so none was
         first seen before that, less the slack (twice over, for instances' clocks).
-        Usually that leaves a day or two of articles, not the window (bench P7).
+        Usually that leaves a day or two of articles, not the window (bench P7). A new
+        feed's undated backlog ranks below all others: the bound is taken from the others
+        seen last, and holds only when there are ``limit`` of them.
         """
         seen_last = (
             select(articles.c.published)
             .select_from(_WITH_FEED)
-            .where(*self._window(since, visible_to))
+            .where(*self._window(since, visible_to), ~UNDATED_BACKLOG)
             .order_by(articles.c.first_seen_at.desc())
             .limit(limit)
             .subquery()
         )
-        oldest = (await conn.execute(select(func.min(seen_last.c.published)))).scalar()
-        return since if oldest is None else max(since, oldest - 2 * FUTURE_SLACK)
+        oldest, count = (
+            await conn.execute(select(func.min(seen_last.c.published), func.count()))
+        ).one()
+        return since if count < limit else max(since, oldest - 2 * FUTURE_SLACK)
 
-    async def story_outlets(
+    async def kept_story_articles(
         self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
-    ) -> dict[str, list[tuple[str, str]]]:
-        found: dict[str, list[tuple[str, str]]] = {}
+    ) -> dict[str, list[Any]]:
+        """Each story's articles first seen since ``since`` (that ``visible_to`` may see,
+        when given), as :meth:`recent_articles` rows, first seen first."""
+        found: dict[str, list[Any]] = {}
         if not story_keys:
             return found
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(articles.c.story_key, articles.c.source, articles.c.url)
+                select(*_ARTICLE_ROW)
                 .select_from(_WITH_FEED)
                 .where(articles.c.story_key.in_(list(story_keys)), *self._window(since, visible_to))
                 .order_by(articles.c.id)
             )
-            for key, source, url in rows:
-                found.setdefault(key, []).append((source, url))
+            for row in rows:
+                found.setdefault(row.story_key, []).append(row)
         return found
 
     async def articles_with_ids(self, ids: Sequence[int]) -> list[Any]:

@@ -300,11 +300,13 @@ async def test_latest_is_private_unless_shared_and_counts(chat: Chat) -> None:
 RULES = "Beijing adds licence rules for seven elements."
 
 
-async def test_latest_lists_a_story_once_naming_its_other_outlets(
+async def test_latest_lists_a_story_once_by_its_first_report_naming_its_other_outlets(
     chat: Chat, world: tuple[Core, FeedServer]
 ) -> None:
-    """Two outlets carry a new rare-earth story: `latest` and `watch test` show it on one
-    line, by its newest article, naming the other outlet ("also reported by")."""
+    """Reuters reports a rare-earth story, the Wire carries it minutes later: `latest` and
+    `watch test` show it on one line led by the first report, as its alert was (not by the
+    Wire's rewrite), naming the Wire ("also reported by"); and the story is listed by its
+    latest activity, above a story first reported after Reuters' but before the Wire's."""
     core, feeds = world
 
     def item(host: str, title: str, minutes: int, lead: str = RULES) -> dict[str, Any]:
@@ -316,29 +318,31 @@ async def test_latest_lists_a_story_once_naming_its_other_outlets(
             "pubDate": core.clock.now() - timedelta(minutes=minutes),
         }
 
-    feeds.set_feed(
-        "/wire.rss",
-        rss([item("wire.test", "Soybean futures steady", 50, "Prices held.")], title="Wire"),
-    )
+    soy = item("wire.test", "Soybean futures steady", 50, "Prices held.")
+    feeds.set_feed("/wire.rss", rss([soy], title="Wire"))
     added = await chat.run("feeds add", {"url": feeds.url("/wire.rss")})
     assert "Wire" in added.text
     await core.poll(due_only=False)  # the new feed's first poll: its items recorded
     reuters = item("reuters.test", "China tightens rare earth export licences", 12)
-    wire = item("wire.test", "China tightens export licences for rare earths", 5)
     feeds.set_feed("/news.rss", rss([reuters], title="Reuters test"))
-    feeds.set_feed("/wire.rss", rss([wire], title="Wire"))
+    await core.poll(due_only=False)
+    core.clock.advance(minutes=1)
+    cobalt = item("wire.test", "Cobalt exports halted at the border", 8, "Trucks wait.")
+    wire = item("wire.test", "China tightens export licences for rare earths", 5)
+    feeds.set_feed("/wire.rss", rss([wire, cobalt, soy], title="Wire"))
     await core.poll(due_only=False)
 
     for answer in (
         await chat.run("latest", manager=False),
         await chat.run("watch test", {"query": '"rare earth"'}, manager=False),
     ):
-        assert wire["title"] in answer.text and reuters["title"] not in answer.text
+        assert reuters["title"] in answer.text and wire["title"] not in answer.text
         assert answer.text.count(RULES) == 1
         assert "also reported by" in answer.text.lower()
-        assert "Reuters test" in answer.text
+        assert "Wire" in answer.text
     listed = (await chat.run("latest", manager=False)).text
-    assert "Latest 4 stories" in listed  # the story, the soybeans, and the two before
+    assert listed.index(reuters["title"]) < listed.index(cobalt["title"])
+    assert "Latest 5 stories" in listed  # the story, cobalt, the soybeans, the two before
 
 
 async def test_watch_test_shows_matches(chat: Chat) -> None:

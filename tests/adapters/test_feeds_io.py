@@ -397,3 +397,41 @@ async def test_trend_of_a_watch_with_a_long_query_is_uploaded(chat: Chat) -> Non
     answer = await chat.run("trend", {"watch": watch_id, "days": 7}, files=True)
     ((name, png),) = answer.files
     assert name == "wirewatch-trend.png" and png.startswith(PNG_MAGIC)
+
+
+async def test_backfill_posts_a_story_led_by_its_first_report(chat: Chat) -> None:
+    """Reuters reports new licence rules; the desk feed carries them minutes later.
+    `backfill` posts the story as its alert would have been: led by Reuters' report (not
+    the desk's, the newest), the desk named as also reporting it."""
+    rules = "Beijing adds licence rules for seven elements."
+
+    def item(host: str, title: str, minutes: int) -> dict[str, Any]:
+        return {
+            "title": title,
+            "link": f"https://{host}/{minutes}",
+            "guid": f"{host}-{minutes}",
+            "description": rules,
+            "pubDate": chat.core.clock.now() - timedelta(minutes=minutes),
+        }
+
+    await chat.run("feeds add", {"url": chat.feeds.url("/desk.rss")})
+    await chat.core.poll(due_only=False)  # the desk's first poll
+    reuters = item("reuters.test", "China tightens rare earth export licences", 12)
+    chat.feeds.set_feed("/news.rss", rss([reuters], title="Reuters test"))
+    await chat.core.poll(due_only=False)
+    desk = item("desk.test", "China tightens export licences for rare earths", 5)
+    chat.feeds.set_feed("/desk.rss", rss([desk], title="Desk feed"))
+    await chat.core.poll(due_only=False)
+    await chat.run("subscribe")
+    await chat.run("backfill", {"count": 1})
+    await chat.core.deliverer.deliver_once()
+    posted = "\n".join(chat.channel_texts())
+    assert reuters["title"] in posted and desk["title"] not in posted
+    story = (await chat.core.store.article_by_url("https://reuters.test/12")).story_key
+    [alert] = [
+        a
+        for a in await chat.core.store.alerts_for_story(story)
+        if a.destination == chat.here().destination
+    ]
+    [shown] = await chat.core.store.alerts_by_ids([alert.id])
+    assert (shown.source, shown.also_reported_by) == ("Reuters test", ("Desk feed",))

@@ -341,8 +341,9 @@ async def test_poll_json_carries_the_storys_other_outlets_and_news_of_its_own(
 
 
 async def test_latest_prints_a_story_once_with_its_other_outlets(tmp_path: Path) -> None:
-    """Two outlets carry one story: `latest` prints it once, by its newest article, with
-    the other outlet on an "also reported by" line (and in the JSON line)."""
+    """Two outlets carry one story: `latest` prints it once, led by its first report (read
+    in one poll: the first published), with the other outlet on an "also reported by" line
+    (and in the JSON line)."""
     headline = "China expands rare earth export controls to five more elements"
     async with FeedServer() as server:
         server.set_feed("/a.rss", rss([], title="Wire A"))
@@ -360,11 +361,57 @@ async def test_latest_prints_a_story_once_with_its_other_outlets(tmp_path: Path)
         code, out, err = await wirewatch("latest", config=cfg)
         assert code == 0, err
         assert out.count(headline) == 1 and "Soybean prices steady" in out
-        assert "Wire B: " + headline in out and "    also reported by: Wire A\n" in out
+        assert "Wire A: " + headline in out and "    also reported by: Wire B\n" in out
         code, out, err = await wirewatch("latest", "--json", config=cfg)
         rows = [json.loads(line) for line in out.splitlines()]
         assert [(r["source"], r["also_reported_by"]) for r in rows] == [
-            ("Wire B", ["Wire A"]),
+            ("Wire A", ["Wire B"]),
             ("Wire A", []),
         ]
-        assert rows[0]["coverage"] == [{"source": "Wire A", "url": "https://news.test/controls"}]
+        assert rows[0]["url"] == "https://news.test/controls"
+        assert rows[0]["coverage"] == [{"source": "Wire B", "url": "https://news.test/b-controls"}]
+        assert rows[0]["further"] == []
+
+
+async def test_latest_lists_a_new_feeds_undated_backlog_below_the_dated_news(
+    tmp_path: Path,
+) -> None:
+    """A feed added today whose items carry no date: its first poll records them silently,
+    and `latest` lists them below the news dated before they were read (they were in the
+    feed already, of any age). An undated item the same feed carries later is news when
+    first seen: listed first."""
+
+    def undated(slug: str, title: str) -> dict[str, object]:
+        return {**news(slug, title, 0), "pubDate": None}
+
+    backlog = ["Archive: rare earth quotas of 2019", "Archive: lithium in the Andes"]
+    async with FeedServer() as server:
+        server.set_feed("/wire.rss", rss([news("soy", "Soybean futures steady", 30)]))
+        server.set_feed(
+            "/archive.rss",
+            rss([undated(f"old{i}", t) for i, t in enumerate(backlog)], title="Archive"),
+        )
+        cfg = write_config(tmp_path, [server.url("/wire.rss")])
+        assert (await wirewatch("poll", "--once", config=cfg))[0] == 0
+        code, _, err = await wirewatch("feed", "add", server.url("/archive.rss"), config=cfg)
+        assert code == 0, err
+        assert (await wirewatch("poll", "--once", config=cfg))[0] == 0
+
+        code, out, err = await wirewatch("latest", "--json", config=cfg)
+        assert code == 0, err
+        assert [json.loads(row)["title"] for row in out.splitlines()] == [
+            "Soybean futures steady",
+            *backlog,  # among themselves in the feed's order (a feed lists its newest first)
+        ]
+
+        later = undated("cobalt", "Cobalt exports halted at the border")
+        server.set_feed(
+            "/archive.rss",
+            rss([later, *(undated(f"old{i}", t) for i, t in enumerate(backlog))], title="Archive"),
+        )
+        assert (await wirewatch("poll", "--once", config=cfg))[0] == 0
+        code, out, err = await wirewatch("latest", config=cfg)
+        assert code == 0, err
+        titles = [line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("[")]
+        assert titles == [later["title"], "Soybean futures steady", *backlog]
+        assert out.startswith("[undated] Archive: Cobalt exports halted")

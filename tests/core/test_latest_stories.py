@@ -1,6 +1,7 @@
 """`latest` and `watch test` list stories, not articles: a story five outlets carry is one
-line, shown by its newest article, naming the other outlets, and never an outlet the
-asking workspace may not read. Articles are written straight into a real SQLite store,
+line, led by its first report (as its alert was), naming the other outlets and its news of
+its own, listed by its latest activity, and never an outlet the asking workspace may not
+read. Articles are written straight into a real SQLite store,
 each with the story key and feed the test gives it."""
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ async def feed_ids(core: Core) -> tuple[int, int]:
     return operator.id, own.id
 
 
-async def store(core: Core, *rows: tuple[str, str, str, int, int]) -> None:
-    """(outlet, headline, story key, feed id, minutes before NOW) articles."""
+async def store(core: Core, *rows: tuple[str, str, str, int, int], seen: datetime = NOW) -> None:
+    """(outlet, headline, story key, feed id, minutes before NOW) articles, first seen at
+    ``seen``."""
 
     def write(conn: Connection) -> None:
         ingest.insert_articles(
@@ -63,7 +65,7 @@ async def store(core: Core, *rows: tuple[str, str, str, int, int]) -> None:
                 )
                 for outlet, title, story, feed_id, minutes in rows
             ],
-            now=NOW,
+            now=seen,
         )
 
     await core.store.run_write(write)
@@ -88,15 +90,52 @@ async def test_a_story_of_many_outlets_is_one_line_and_the_others_still_fill_the
     found = await core.api.latest(Caller.console(), limit=3)
     assert [a.story_key for a in found.articles] == ["s-curbs", "s-soy", "s-port"]
     lead = found.articles[0]
-    assert lead.source == "Outlet29" and lead.title.endswith("(Outlet29)")  # the newest
-    assert lead.also_reported_by == tuple(outlets[:29])  # first-seen order, all of them
-    assert dict(lead.coverage)["Outlet0"] == "https://outlet0.test/30"
+    assert lead.source == "Outlet0" and lead.title.endswith("(Outlet0)")  # the first report
+    assert lead.also_reported_by == tuple(outlets[1:])  # first-seen order, all of them
+    assert dict(lead.coverage)["Outlet29"] == "https://outlet29.test/1"
     assert found.articles[1].also_reported_by == ()
 
     matched = await core.api.test_query(Caller.console(), '"rare earth" OR lithium', limit=5)
     assert [a.story_key for a in matched.articles] == ["s-curbs", "s-lithium"]
     assert matched.articles[0].matched == ("rare earth",)
     assert len(matched.articles[0].also_reported_by) == 29
+
+
+async def test_a_story_is_led_by_its_first_report_and_listed_by_its_latest_activity(
+    core: Core,
+) -> None:
+    # The Wire reported the curbs an hour ago, the soybeans came half an hour ago, then the
+    # Wire's own follow-up and another outlet's rewrite of the curbs.
+    feed, _ = await feed_ids(core)
+    first = "China widens rare earth curbs"
+    follow_up = "Holmium joins China's export list"
+    await store(core, ("Wire", first, "s-curbs", feed, 60), seen=NOW - timedelta(minutes=59))
+    await store(core, ("Desk", "Soybean futures steady", "s-soy", feed, 30))
+    await store(
+        core,
+        ("Wire", follow_up, "s-curbs", feed, 10),
+        ("Other", "China widens curbs on rare earths", "s-curbs", feed, 5),
+    )
+
+    found = await core.api.latest(Caller.console(), limit=5)
+    assert [a.story_key for a in found.articles] == ["s-curbs", "s-soy"]
+    lead = found.articles[0]
+    assert (lead.source, lead.title, lead.url) == ("Wire", first, "https://wire.test/60")
+    assert lead.published == NOW - timedelta(minutes=60)
+    assert lead.also_reported_by == ("Other",)
+    assert lead.further == (("Wire", follow_up, "https://wire.test/10"),)
+    assert lead.as_json()["further"] == [
+        {"source": "Wire", "title": follow_up, "url": "https://wire.test/10"}
+    ]
+
+    # A query leads with the first article it matches, and names the first report too.
+    [matched] = (await core.api.test_query(Caller.console(), "holmium")).articles
+    assert (matched.title, matched.matched) == (follow_up, ("holmium",))
+    assert matched.also_reported_by == ("Other",)
+    assert matched.further == (
+        ("Wire", first, "https://wire.test/60"),
+        ("Other", "China widens curbs on rare earths", "https://other.test/5"),  # no rewrite
+    )
 
 
 async def test_an_outlet_only_one_workspace_reads_is_named_to_that_workspace_only(
@@ -110,7 +149,7 @@ async def test_an_outlet_only_one_workspace_reads_is_named_to_that_workspace_onl
     )
     seen_by_a = await core.api.latest(A, limit=5)
     assert [(a.source, a.also_reported_by) for a in seen_by_a.articles] == [
-        ("PrivateDesk", ("Wire",))
+        ("Wire", ("PrivateDesk",))
     ]
     for search in (await core.api.latest(B, limit=5), await core.api.test_query(B, "curbs")):
         [shown] = search.articles

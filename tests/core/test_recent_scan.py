@@ -38,6 +38,28 @@ async def store_headlines(
     await stored_headlines(core, headlines, now=NOW, seen=seen)
 
 
+async def test_a_search_cut_in_a_new_feeds_undated_backlog_tells_the_dated_ones_read(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ten dated articles, then a new feed's undated backlog read a minute later: listed
+    # after them, so a search cut among the backlog read every dated article, and says how
+    # far back those go (the backlog's time is only when it was read).
+    docks = [(f"Port fees rise at dock {i}", i) for i in range(1, 11)]
+    await store_headlines(core, docks, seen=NOW - timedelta(minutes=1))
+    archive = [(f"Archive piece {i}", 0) for i in range(20)]
+    await stored_headlines(core, archive, now=NOW, seen=NOW, undated_backlog=True)
+    monkeypatch.setattr(service, "SCAN_MAX", 15)
+    found = await core.api.latest(Caller.console(), "lithium", limit=5)
+    assert (found.articles, found.read) == ((), 15)
+    assert found.searched_back_to == NOW - timedelta(minutes=10)
+    listed = await core.api.latest(Caller.console(), limit=12)
+    assert [a.title for a in listed.articles][9:] == [
+        "Port fees rise at dock 10",
+        "Archive piece 0",
+        "Archive piece 1",
+    ]
+
+
 async def test_latest_and_watch_test_find_a_match_pages_back(core: Core) -> None:
     await store_headlines(core, [*FILLER, ("Rare earth quotas widened", 100)])
     found = await core.api.latest(Caller.console(), '"rare earth"', limit=5)

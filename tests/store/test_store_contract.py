@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from bot.core.decide import HELD_FIRST_POLL
+from bot.core.listing import listing_rank
 from bot.core.models import Article
 from bot.store import ingest
 from bot.store.schema import alerts
@@ -290,9 +292,9 @@ async def test_inserting_an_article_another_feed_already_stored_reuses_it(store:
     assert second["https://a.test/new"].story_key == "s-3"
 
 
-async def test_story_outlets_are_a_storys_articles_a_workspace_may_see(store: Store) -> None:
-    """(outlet, url) of each story's articles oldest first, within the window, and only
-    from feeds the asking workspace may read."""
+async def test_kept_story_articles_are_those_a_workspace_may_see(store: Store) -> None:
+    """Each story's articles first seen first, within the window, and only from feeds the
+    asking workspace may read."""
     shared = await store.upsert_feed("https://wire.test/rss", name=None, interval=300,
                                      source="config", now=NOW)  # fmt: skip
     own = await store.upsert_feed("https://a.test/rss", name=None, interval=300,
@@ -308,15 +310,20 @@ async def test_story_outlets_are_a_storys_articles_a_workspace_may_see(store: St
     await store.run_write(lambda c: ingest.insert_articles(c, [old], now=NOW - timedelta(days=20)))
     since = NOW - timedelta(days=14)
     keys = ["s-1", "s-2", "s-none"]
-    assert await store.story_outlets(keys, since=since, visible_to="slack:TA") == {
+
+    async def outlets(visible_to: str) -> dict[str, list[tuple[str, str]]]:
+        found = await store.kept_story_articles(keys, since=since, visible_to=visible_to)
+        return {key: [(r.source, r.url) for r in rows] for key, rows in found.items()}
+
+    assert await outlets("slack:TA") == {
         "s-1": [("Wire", "https://wire.test/1"), ("Desk A", "https://a.test/1")],
         "s-2": [("Wire", "https://wire.test/2")],
     }
-    assert await store.story_outlets(keys, since=since, visible_to="slack:TB") == {
+    assert await outlets("slack:TB") == {
         "s-1": [("Wire", "https://wire.test/1")],
         "s-2": [("Wire", "https://wire.test/2")],
     }
-    assert await store.story_outlets([], since=since) == {}
+    assert await store.kept_story_articles([], since=since) == {}
 
 
 async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store: Store) -> None:
@@ -360,6 +367,61 @@ async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store
         NOW - timedelta(minutes=1), [NOW - timedelta(days=rng.randint(2, 20)) for _ in range(30)]
     )
     await check()
+
+
+async def test_a_new_feeds_undated_backlog_is_listed_below_every_dated_article(
+    store: Store,
+) -> None:
+    """Items a new feed's first poll recorded without a date rank below all others (in the
+    feed's order among themselves), whenever they were read; an undated item a known feed
+    carried later ranks at its first sight, and the bound by the articles seen last still
+    finds the dated ones under a backlog read last. The order is the core's listing_rank."""
+
+    async def arrive(
+        seen: datetime, slug: str, published: datetime | None, held: str | None
+    ) -> None:
+        article = replace(
+            _article(f"https://a.test/{slug}"),
+            published=published or seen,
+            published_known=published is not None,
+        )
+        await store.run_write(
+            lambda c: ingest.insert_articles(c, [(article, f"s-{slug}", held, None)], now=seen)
+        )
+
+    for day in (3, 2, 1):  # dated news, first polls' dated backlog
+        seen = NOW - timedelta(days=day)
+        await arrive(seen, f"news{day}", seen - timedelta(minutes=5), None)
+        await arrive(seen, f"dated-backlog{day}", seen - timedelta(days=30), HELD_FIRST_POLL)
+    for i in range(4):  # a new feed's undated backlog, read a minute ago, in its order
+        await arrive(NOW - timedelta(minutes=1), f"undated-backlog{i}", None, HELD_FIRST_POLL)
+    await arrive(NOW - timedelta(hours=2), "undated-news", None, None)
+    await arrive(NOW - timedelta(hours=3), "undated-backlog-early", None, HELD_FIRST_POLL)
+
+    since = NOW - timedelta(days=14)
+    found = await store.recent_articles(since=since, limit=100)
+    assert [r.url.rsplit("/", 1)[1] for r in found] == [
+        "undated-news",
+        "news1",
+        "news2",
+        "news3",
+        "dated-backlog1",
+        "dated-backlog2",
+        "dated-backlog3",
+        "undated-backlog0",
+        "undated-backlog1",
+        "undated-backlog2",
+        "undated-backlog3",
+        "undated-backlog-early",
+    ]
+    assert [r.id for r in found] == [r.id for r in sorted(found, key=listing_rank, reverse=True)]
+    for limit in (1, 2, 3, 5, 9):
+        assert [r.id for r in await store.recent_articles(since=since, limit=limit)] == [
+            r.id for r in found[:limit]
+        ]
+        assert await store.recent_article_ids(since=since, limit=limit) == [
+            r.id for r in found[:limit]
+        ]
 
 
 async def test_recent_article_ids_and_their_rows_in_pages(store: Store) -> None:

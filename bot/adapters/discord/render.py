@@ -223,11 +223,11 @@ def also_reported_text(item: Alert | ArticleView) -> str:
     return ", ".join(shown) + (f" (+{more})" if more else "")
 
 
-def further_text(alert: Alert) -> str:
+def further_text(item: Alert | ArticleView) -> str:
     """``[headline](<url>) · Outlet`` per line: the story's articles that are news of
     their own beside this one."""
     lines = []
-    for source, title, url in alert.further:
+    for source, title, url in item.further:
         target = _http_url(url)
         headline = fit(clean(title), 150)
         lines.append(
@@ -513,8 +513,9 @@ def notice_text(text: str) -> str:
 
 
 def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord.Embed:
-    """A stored article for ``/latest`` and ``/watch test``: its story's newest, with the
-    other outlets carrying it (left out with the summary, when ten must fit)."""
+    """A stored article for ``/latest`` and ``/watch test``: its story's first report, with
+    the other outlets carrying it and the story's news of its own (left out with the
+    summary, when ten must fit)."""
     embed = discord.Embed(
         title=fit(clean(article.title) or article.url, TITLE_LIMIT),
         url=_http_url(article.url),
@@ -533,6 +534,12 @@ def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord
         embed.add_field(
             name="Also reported by",
             value=fit(also_reported_text(article), FIELD_VALUE_LIMIT),
+            inline=False,
+        )
+    if article.further and summary_limit:
+        embed.add_field(
+            name="More on this story",
+            value=fit(further_text(article), FIELD_VALUE_LIMIT),
             inline=False,
         )
     return embed

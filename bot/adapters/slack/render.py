@@ -291,14 +291,14 @@ def _also_reported(names: Sequence[str], coverage: Sequence[tuple[str, str]] = (
     return "also reported by " + ", ".join(shown) + (f" (+{more})" if more else "")
 
 
-def _further(alert: Alert) -> str:
+def _further(item: Alert | ArticleView) -> str:
     """``more on this story: <url|headline> (Outlet) · …``: the story's articles that are
     news of their own beside this one, by headline."""
-    if not alert.further:
+    if not item.further:
         return ""
     shown = [
         f"{link(url, shorten(title, 100))} ({escape_text(shorten(source, 60))})"
-        for source, title, url in alert.further
+        for source, title, url in item.further
     ]
     return "more on this story: " + " · ".join(shown)
 
@@ -566,8 +566,8 @@ def alert_metadata(alerts: Sequence[Alert]) -> dict[str, Any]:
 
 
 def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessage:
-    """``latest`` and ``watch test``: a story a line (its newest article), formatted like a
-    condensed alert listing.
+    """``latest`` and ``watch test``: a story a line (led by its first report), formatted
+    like a condensed alert listing.
 
     ``heading`` is mrkdwn the caller already escaped.
     """
@@ -584,6 +584,8 @@ def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessa
         if article.also_reported_by:
             facts.append(_also_reported(article.also_reported_by, article.coverage))
         lines.append(" · ".join(f for f in facts if f))
+        if article.further:
+            lines.append(_further(article))
         if article.summary.strip():
             lines.append(
                 highlight(shorten(article.summary, LISTING_SUMMARY_CHARS), article.matched)

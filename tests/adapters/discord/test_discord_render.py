@@ -344,3 +344,20 @@ def test_a_listings_menu_holds_at_most_discords_25_stories_of_100_characters() -
         assert len(label) <= render.MENU_LABEL_LIMIT and label.endswith("…")
     assert menu[0][0].startswith("**0** word"), "a label shows no markdown: nothing escaped"
     assert render.story_menu(alerts[:1]) == []
+
+
+def test_a_latest_embed_names_its_storys_news_of_its_own() -> None:
+    """A story's embed in `/latest` carries its headlines that are news of their own, as
+    its alert does ("More on this story")."""
+    article = ArticleView(
+        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
+        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
+        also_reported_by=("AP",), coverage=(("AP", "https://ap.test/1"),),
+        further=(("Reuters", "Holmium joins the list", "https://reuters.test/2"),),
+    )  # fmt: skip
+    [embed] = render.render_articles([article])
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Also reported by"] == "[AP](<https://ap.test/1>)"
+    assert fields["More on this story"] == (
+        "[Holmium joins the list](<https://reuters.test/2>) · Reuters"
+    )

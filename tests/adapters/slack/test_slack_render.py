@@ -326,3 +326,17 @@ def test_the_storys_news_of_its_own_is_named_by_headline_and_defused() -> None:
     assert "(AP)" in text
     for dangerous in ("<!channel", "<!here", "@everyone"):
         assert dangerous not in text
+
+
+def test_a_latest_line_names_its_storys_news_of_its_own() -> None:
+    """A story's line in `latest` carries its headlines that are news of their own, as its
+    alert does ("more on this story")."""
+    article = ArticleView(
+        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
+        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
+        also_reported_by=("AP",), coverage=(("AP", "https://ap.test/1"),),
+        further=(("Reuters", "Holmium joins the list", "https://reuters.test/2"),),
+    )  # fmt: skip
+    text = all_text(render_articles([article], "*Latest*").blocks)
+    assert "also reported by <https://ap.test/1|AP>" in text
+    assert "more on this story: <https://reuters.test/2|Holmium joins the list> (Reuters)" in text
