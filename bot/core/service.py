@@ -817,10 +817,12 @@ class Wirewatch:
             caller, since=first - timedelta(days=1), limit=TREND_MAX_ARTICLES
         )
         async for rows in pages:
+            # A new feed's undated backlog has no day: the one it was read is not its own.
             points += [
                 TrendPoint(r.story_key, r.published, r.source)
                 for r in rows
-                if match_one(parsed, _doc(r)) is not None
+                if not undated_backlog(r.published_known, r.held_reason)
+                and match_one(parsed, _doc(r)) is not None
             ]
             oldest_read = _oldest_dated(rows, oldest_read)
         read_all = not bounded

@@ -150,6 +150,20 @@ async def test_a_trend_within_the_stored_history_is_counted_in_full(core: Core) 
     assert data.counted_from is None and data.read_all and data.total == 3
 
 
+async def test_a_trend_leaves_out_a_new_feeds_undated_backlog(core: Core) -> None:
+    # A feed added today carries an undated rare-earth piece: its day is unknown (it was
+    # in the feed before, from any time), so it is no story of today's.
+    await store_headlines(core, [("Old quiet headline", 20 * DAY)], seen=NOW - timedelta(days=20))
+    await store_headlines(core, [(f"Rare earth story {d}", d * DAY + 30) for d in range(3)])
+    archive = [("Rare earth archive piece", 0)]
+    read = NOW - timedelta(minutes=1)
+    await stored_headlines(core, archive, now=NOW, seen=read, undated_backlog=True)
+    stored = (await core.api.latest(A, "archive")).articles
+    assert [a.title for a in stored] == ["Rare earth archive piece"]
+    data = await core.api.trend(A, "rare earth", 7)
+    assert data.stories_per_day[-3:] == (1, 1, 1) and data.total == 3
+
+
 async def test_latest_looks_back_as_far_as_articles_are_kept(tmp_path: Path) -> None:
     for days_kept, found in ((14, []), (30, ["Rare earth quotas widened"])):
         (tmp_path / str(days_kept)).mkdir()
