@@ -502,7 +502,9 @@ class Wirewatch:
         keys = list(keys)
         if not keys:
             return ()
-        kept = await self.store.kept_story_articles(keys, since=since, visible_to=caller.tenant)
+        kept = await self.store.kept_story_articles(
+            keys, since=since, visible_to=caller.tenant, content=query is not None
+        )
         stories: dict[str, list[KeptArticle]] = {}
         for key in keys:
             for row in kept.get(key, ()):

@@ -235,10 +235,16 @@ class ArticlesStore(Protocol):
         ...
 
     async def kept_story_articles(
-        self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
+        self,
+        story_keys: Sequence[str],
+        *,
+        since: datetime,
+        visible_to: str | None = None,
+        content: bool = True,
     ) -> dict[str, list[Any]]:
         """Each story's articles first seen since ``since`` (that ``visible_to`` may see),
-        as :meth:`recent_articles` rows, first seen first."""
+        as :meth:`recent_articles` rows, first seen first; their ``content`` empty unless
+        ``content`` (what matching reads)."""
         ...
 
     async def article_visible(self, article_id: int, tenant: str) -> bool:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -226,6 +227,11 @@ def sync_sqlite_engine(engine: AsyncEngine) -> Engine | None:
 # An article row as the commands read it: every column, and its feed's URL.
 _ARTICLE_ROW = (articles, feeds.c.url.label("feed_url"))
 _WITH_FEED = articles.outerjoin(feeds, feeds.c.id == articles.c.feed_id)
+_ARTICLE_ROW_BRIEF = (
+    *(c for c in articles.c if c.name != "content"),
+    literal("").label("content"),
+    feeds.c.url.label("feed_url"),
+)
 # bot.core.listing.undated_backlog in SQL (held_reason is NULL for most articles).
 UNDATED_BACKLOG = and_(
     ~articles.c.published_known, func.coalesce(articles.c.held_reason, "") == HELD_FIRST_POLL
@@ -1009,16 +1015,24 @@ class Store(Outbox):
         return since if count < limit else max(since, oldest - 2 * FUTURE_SLACK)
 
     async def kept_story_articles(
-        self, story_keys: Sequence[str], *, since: datetime, visible_to: str | None = None
+        self,
+        story_keys: Sequence[str],
+        *,
+        since: datetime,
+        visible_to: str | None = None,
+        content: bool = True,
     ) -> dict[str, list[Any]]:
         """Each story's articles first seen since ``since`` (that ``visible_to`` may see,
-        when given), as :meth:`recent_articles` rows, first seen first."""
+        when given), as :meth:`recent_articles` rows, first seen first; without their
+        ``content`` (empty) unless asked for (it is for matching, and up to 20,000
+        characters an article, of a story hundreds of outlets carry)."""
         found: dict[str, list[Any]] = {}
         if not story_keys:
             return found
+        columns = _ARTICLE_ROW if content else _ARTICLE_ROW_BRIEF
         async with self.engine.connect() as conn:
             rows = await conn.execute(
-                select(*_ARTICLE_ROW)
+                select(*columns)
                 .select_from(_WITH_FEED)
                 .where(articles.c.story_key.in_(list(story_keys)), *self._window(since, visible_to))
                 .order_by(articles.c.id)

@@ -299,8 +299,9 @@ async def test_kept_story_articles_are_those_a_workspace_may_see(store: Store) -
                                      source="config", now=NOW)  # fmt: skip
     own = await store.upsert_feed("https://a.test/rss", name=None, interval=300,
                                   source="user", now=NOW, tenant="slack:TA")  # fmt: skip
+    wire = replace(_article("https://wire.test/1"), source="Wire", content="Body")
     rows = [
-        (replace(_article("https://wire.test/1"), source="Wire"), "s-1", None, shared.id),
+        (wire, "s-1", None, shared.id),
         (replace(_article("https://a.test/1"), source="Desk A"), "s-1", None, own.id),
         (replace(_article("https://wire.test/2"), source="Wire"), "s-2", None, shared.id),
     ]
@@ -324,6 +325,14 @@ async def test_kept_story_articles_are_those_a_workspace_may_see(store: Store) -
         "s-2": [("Wire", "https://wire.test/2")],
     }
     assert await store.kept_story_articles([], since=since) == {}
+    # The content (for matching) only when asked for: a big story's is large.
+    whole = await store.kept_story_articles(["s-1"], since=since)
+    brief = await store.kept_story_articles(["s-1"], since=since, content=False)
+    assert [r.content for r in whole["s-1"]] == ["Body", ""]
+    assert [r.content for r in brief["s-1"]] == ["", ""]
+    assert [r._asdict() | {"content": ""} for r in whole["s-1"]] == [
+        r._asdict() for r in brief["s-1"]
+    ]
 
 
 async def test_latest_reads_a_days_arrivals_yet_finds_the_newest_published(store: Store) -> None:
