@@ -123,13 +123,18 @@ def _article_view(
 
 
 def _oldest_dated(rows: Sequence[Any], oldest: datetime | None) -> datetime | None:
-    """The publication time of the last of ``rows`` (read newest first) that is not a new
-    feed's undated backlog, else ``oldest``: how far back a scan has read (the backlog,
-    read last, has no publication time to tell)."""
+    """How far back a scan has read, after ``rows`` (read newest first): the publication
+    time of the last of them that is not a new feed's undated backlog, else ``oldest``.
+    The backlog, read last, has no publication time to tell: when no dated article was
+    read at all, the time the last of it was read stands for it, so a search cut there
+    still says it was cut."""
     for row in reversed(rows):
         if not undated_backlog(row.published_known, row.held_reason):
             published: datetime = row.published
             return published
+    if oldest is None and rows:
+        stored: datetime = rows[-1].published
+        return stored
     return oldest
 
 

@@ -60,6 +60,17 @@ async def test_a_search_cut_in_a_new_feeds_undated_backlog_tells_the_dated_ones_
     ]
 
 
+async def test_a_search_cut_in_undated_backlog_alone_still_says_it_was_cut(
+    core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = [(f"Archive piece {i}", 0) for i in range(20)]
+    read = NOW - timedelta(minutes=3)
+    await stored_headlines(core, archive, now=NOW, seen=read, undated_backlog=True)
+    monkeypatch.setattr(service, "SCAN_MAX", 15)
+    found = await core.api.latest(Caller.console(), "lithium", limit=5)
+    assert (found.articles, found.read, found.searched_back_to) == ((), 15, read)
+
+
 async def test_latest_and_watch_test_find_a_match_pages_back(core: Core) -> None:
     await store_headlines(core, [*FILLER, ("Rare earth quotas widened", 100)])
     found = await core.api.latest(Caller.console(), '"rare earth"', limit=5)
