@@ -206,6 +206,23 @@ def test_articles_for_latest_fit_one_message() -> None:
     assert sum(render.embed_size(e) for e in embeds) <= render.EMBED_TOTAL_LIMIT
 
 
+def test_a_latest_embed_names_its_storys_news_of_its_own() -> None:
+    """A story's embed in `/latest` carries its headlines that are news of their own, as
+    its alert does ("More on this story")."""
+    article = ArticleView(
+        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
+        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
+        also_reported_by=("AP",), coverage=(("AP", "https://ap.test/1"),),
+        further=(("Reuters", "Holmium joins the list", "https://reuters.test/2"),),
+    )  # fmt: skip
+    [embed] = render.render_articles([article])
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Also reported by"] == "[AP](<https://ap.test/1>)"
+    assert fields["More on this story"] == (
+        "[Holmium joins the list](<https://reuters.test/2>) · Reuters"
+    )
+
+
 def test_naive_published_time_is_read_as_utc() -> None:
     """A naive datetime is UTC (discord.py would otherwise take it as local time)."""
     embed = render.render_alert(make_alert(published=datetime(2025, 3, 1, 9, 30)))
@@ -344,20 +361,3 @@ def test_a_listings_menu_holds_at_most_discords_25_stories_of_100_characters() -
         assert len(label) <= render.MENU_LABEL_LIMIT and label.endswith("…")
     assert menu[0][0].startswith("**0** word"), "a label shows no markdown: nothing escaped"
     assert render.story_menu(alerts[:1]) == []
-
-
-def test_a_latest_embed_names_its_storys_news_of_its_own() -> None:
-    """A story's embed in `/latest` carries its headlines that are news of their own, as
-    its alert does ("More on this story")."""
-    article = ArticleView(
-        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
-        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
-        also_reported_by=("AP",), coverage=(("AP", "https://ap.test/1"),),
-        further=(("Reuters", "Holmium joins the list", "https://reuters.test/2"),),
-    )  # fmt: skip
-    [embed] = render.render_articles([article])
-    fields = {f.name: f.value for f in embed.fields}
-    assert fields["Also reported by"] == "[AP](<https://ap.test/1>)"
-    assert fields["More on this story"] == (
-        "[Holmium joins the list](<https://reuters.test/2>) · Reuters"
-    )
