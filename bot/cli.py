@@ -187,6 +187,7 @@ def _progress() -> Callable[[int, int], None] | None:
 
 def _print_article(a: ArticleView) -> None:
     when = iso_utc(a.published) or "undated"
+    latest = f"    latest coverage: {iso_utc(a.latest_at)}\n" if a.latest_at else ""
     matched = f"    matched: {', '.join(line(m) for m in a.matched)}\n" if a.matched else ""
     also = ", ".join(line(s) for s in a.also_reported_by)
     also = f"    also reported by: {also}\n" if also else ""
@@ -195,7 +196,8 @@ def _print_article(a: ArticleView) -> None:
         for source, title, url in a.further
     )
     print(
-        f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n{matched}{also}{further}",
+        f"[{when}] {line(a.source)}: {line(a.title)}\n    {line(a.url)}\n"
+        f"{latest}{matched}{also}{further}",
         end="",
     )
 

@@ -93,7 +93,23 @@ def story_line(story: Sequence[KeptArticle]) -> ArticleView:
     in_order = sorted((a.view for a in story), key=lambda v: v.id)  # first seen first
     also, coverage = other_outlets(lead.source, lead.url, [(v.source, v.url) for v in in_order])
     further = news_of_their_own(_told(lead), [_told(v) for v in in_order])
-    return replace(lead, also_reported_by=also, coverage=coverage, further=further)
+    return replace(
+        lead,
+        also_reported_by=also,
+        coverage=coverage,
+        further=further,
+        latest_at=latest_activity(lead, story),
+    )
+
+
+def latest_activity(lead: ArticleView, story: Sequence[KeptArticle]) -> datetime | None:
+    """When the story last grew (its newest dated article), if later than its lead's own
+    date; an undated backlog item says nothing of when."""
+    dated = [a.rank[1] for a in story if a.rank[0]]
+    newest = max(dated, default=None)
+    if newest is None or lead.published is None or newest <= lead.published:
+        return None
+    return newest
 
 
 def list_stories(stories: Mapping[str, Sequence[KeptArticle]]) -> tuple[ArticleView, ...]:

@@ -217,6 +217,9 @@ class ArticleView:
     also_reported_by: tuple[str, ...] = ()
     coverage: tuple[tuple[str, str], ...] = ()
     further: tuple[tuple[str, str, str], ...] = ()
+    # The story's newest dated article, when later than the lead: the listing is ordered by
+    # it, and a lead an hour old above a story of ten minutes ago must say why.
+    latest_at: datetime | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -236,6 +239,7 @@ class ArticleView:
                 {"source": source, "title": title, "url": url}
                 for source, title, url in self.further
             ],
+            "latest_activity": iso_utc(self.latest_at),
         }
 
 

@@ -371,6 +371,12 @@ async def test_latest_prints_a_story_once_with_its_other_outlets(tmp_path: Path)
         assert rows[0]["url"] == "https://news.test/controls"
         assert rows[0]["coverage"] == [{"source": "Wire B", "url": "https://news.test/b-controls"}]
         assert rows[0]["further"] == []
+        # Wire B's copy came a minute after the first report: the story's latest coverage.
+        assert rows[0]["latest_activity"] > rows[0]["published"]
+        assert rows[1]["latest_activity"] is None
+        code, out, _ = await wirewatch("latest", config=cfg)
+        assert out.count("    latest coverage: ") == 1
+        assert f"    latest coverage: {rows[0]['latest_activity']}\n" in out
 
 
 async def test_latest_lists_a_new_feeds_undated_backlog_below_the_dated_news(

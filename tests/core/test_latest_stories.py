@@ -122,6 +122,10 @@ async def test_a_story_is_led_by_its_first_report_and_listed_by_its_latest_activ
     lead = found.articles[0]
     assert (lead.source, lead.title, lead.url) == ("Wire", first, "https://wire.test/60")
     assert lead.published == NOW - timedelta(minutes=60)
+    # Listed above a story of 30 minutes ago by its coverage of 5 minutes ago: said so.
+    assert lead.latest_at == NOW - timedelta(minutes=5)
+    assert lead.as_json()["latest_activity"] == "2026-11-25T11:55:00Z"
+    assert found.articles[1].latest_at is None  # one article: its own date says it
     assert lead.also_reported_by == ("Other",)
     assert lead.further == (("Wire", follow_up, "https://wire.test/10"),)
     assert lead.as_json()["further"] == [

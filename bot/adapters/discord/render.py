@@ -275,6 +275,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _unix(value: datetime) -> int:
+    """Seconds since the epoch, for Discord's ``<t:…>`` markup (a naive time is UTC)."""
+    return int((value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp())
+
+
 def embed_size(embed: discord.Embed) -> int:
     """The characters Discord counts towards a message's 6000 (UTF-16 units)."""
     total = utf16_len(embed.title or "") + utf16_len(embed.description or "")
@@ -359,7 +364,7 @@ def _digest_line(alert: Alert, limit: int = DIGEST_LINE_LIMIT) -> str:
     outlets = 1 + len(alert.also_reported_by)
     facts = [fit(clean(alert.source), 60), f"{outlets} outlet{'s' if outlets > 1 else ''}"]
     if alert.published is not None:
-        facts.append(f"<t:{int(_aware(alert.published).timestamp())}:R>")  # type: ignore[union-attr]
+        facts.append(f"<t:{_unix(alert.published)}:R>")
     if alert.also_matched:
         facts.append("also " + ", ".join(f"#{h.watch_id}" for h in alert.also_matched))
     tail = " — " + " · ".join(f for f in facts if f)
@@ -530,6 +535,13 @@ def render_article(article: ArticleView, *, summary_limit: int = 300) -> discord
     image = _http_url(article.image_url)
     if image:
         embed.set_thumbnail(url=image)
+    if article.latest_at is not None:
+        # The embed's own time is the first report's; the listing is ordered by this one.
+        embed.add_field(
+            name="Latest coverage",
+            value=f"<t:{_unix(article.latest_at)}:R>",
+            inline=False,
+        )
     if article.also_reported_by and summary_limit:
         embed.add_field(
             name="Also reported by",

@@ -577,6 +577,8 @@ def render_articles(articles: Sequence[ArticleView], heading: str) -> SlackMessa
         title = shorten(article.title, TITLE_CHARS) or article.url
         lines = [f"*{link(article.url, title)}*"]
         facts = [_source_line(article)]
+        if article.latest_at is not None:
+            facts.append(f"latest coverage {slack_date(article.latest_at, '{ago}')}")
         if article.matched:
             facts.append(f"matched: {_matched_label(article.matched)}")
         if article.watch_id is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import discord
@@ -361,3 +361,20 @@ def test_a_listings_menu_holds_at_most_discords_25_stories_of_100_characters() -
         assert len(label) <= render.MENU_LABEL_LIMIT and label.endswith("…")
     assert menu[0][0].startswith("**0** word"), "a label shows no markdown: nothing escaped"
     assert render.story_menu(alerts[:1]) == []
+
+
+def test_a_latest_embed_says_when_its_story_last_grew() -> None:
+    """The embed's time is its first report's; a story listed by later coverage has a
+    "Latest coverage" field in Discord's relative-time markup, a story that did not grow
+    none."""
+    grown = ArticleView(
+        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
+        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
+        latest_at=PUBLISHED + timedelta(hours=2),
+    )  # fmt: skip
+    [embed] = render.render_articles([grown])
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Latest coverage"] == f"<t:{int((PUBLISHED + timedelta(hours=2)).timestamp())}:R>"
+    assert embed.timestamp == PUBLISHED
+    [alone] = render.render_articles([replace(grown, latest_at=None)])
+    assert "Latest coverage" not in {f.name for f in alone.fields}

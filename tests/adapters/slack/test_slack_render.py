@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -340,3 +340,18 @@ def test_a_latest_line_names_its_storys_news_of_its_own() -> None:
     text = all_text(render_articles([article], "*Latest*").blocks)
     assert "also reported by <https://ap.test/1|AP>" in text
     assert "more on this story: <https://reuters.test/2|Holmium joins the list> (Reuters)" in text
+
+
+def test_a_latest_line_says_when_its_story_last_grew() -> None:
+    """A story listed by its latest coverage, led by an older first report, says when that
+    coverage came (each reader's own time); a story that did not grow says nothing."""
+    grown = ArticleView(
+        1, "https://reuters.test/1", "China curbs rare earth exports", "Beijing acts.",
+        "Reuters", PUBLISHED, "https://reuters.test/rss", "s1",
+        latest_at=PUBLISHED + timedelta(hours=2),
+    )  # fmt: skip
+    alone = replace(grown, id=2, story_key="s2", latest_at=None)
+    text = all_text(render_articles([grown], "*Latest*").blocks)
+    stamp = int((PUBLISHED + timedelta(hours=2)).timestamp())
+    assert f"latest coverage <!date^{stamp}^{{ago}}|" in text
+    assert "latest coverage" not in all_text(render_articles([alone], "*Latest*").blocks)
