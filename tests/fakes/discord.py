@@ -18,7 +18,9 @@ Every REST call is recorded (method, path, query, JSON body, auth header). Chann
 messages honour ``nonce`` + ``enforce_nonce`` the way Discord does: a repeated nonce in the
 same channel returns the first message instead of posting again. Failures are injected per
 channel or webhook (``Failure``): 429 (with ``Via`` and a JSON ``retry_after``, as Discord's
-own limiter sends it), 5xx, 403 Missing Access / Missing Permissions, 404 Unknown Channel.
+own limiter sends it, with the X-RateLimit headers; ``global_`` for the bot-wide limit), 5xx
+(``applied``: after the message was created), 403 Missing Access / Missing Permissions,
+404 Unknown Channel.
 
 Files: multipart ``files[n]`` parts of any answer are kept on the interaction
 (``InteractionCall.files``); an ``AttachmentRef`` option is a file the user attached
@@ -75,6 +77,11 @@ class Failure:
     retry_after: float | None = None
     via: bool = True  # Discord's own 429s carry Via; Cloudflare bans do not
     times: int | None = 1
+    # The bot's global limit (every route at once) rather than one route's bucket.
+    global_: bool = False
+    # The request took effect before the error answer (a 5xx after the message was
+    # created): a repeat with the same nonce then returns that message, as Discord does.
+    applied: bool = False
 
     @classmethod
     def missing_access(cls) -> Failure:
@@ -93,26 +100,50 @@ class Failure:
         return cls(404, 10015, "Unknown Webhook", times=None)
 
     @classmethod
-    def server_error(cls, status: int = 503, *, times: int | None = 1) -> Failure:
-        return cls(status, 0, "Service Unavailable", times=times)
+    def server_error(
+        cls, status: int = 503, *, times: int | None = 1, applied: bool = False
+    ) -> Failure:
+        return cls(status, 0, "Service Unavailable", times=times, applied=applied)
 
     @classmethod
     def rate_limited(
-        cls, retry_after: float = 0.05, *, times: int | None = 1, via: bool = True
+        cls,
+        retry_after: float = 0.05,
+        *,
+        times: int | None = 1,
+        via: bool = True,
+        global_: bool = False,
     ) -> Failure:
         return cls(
-            429, 0, "You are being rate limited.", retry_after=retry_after, via=via, times=times
+            429,
+            0,
+            "You are being rate limited.",
+            retry_after=retry_after,
+            via=via,
+            times=times,
+            global_=global_,
         )
 
     def response(self) -> web.Response:
         body: dict[str, Any] = {"message": self.message, "code": self.code}
         headers = {}
         if self.status == 429:
-            body["retry_after"] = self.retry_after or 0.0
-            body["global"] = False
-            headers["Retry-After"] = str(self.retry_after or 0.0)
-            if self.via:
+            # As Discord answers: retry_after in the body (float seconds), Retry-After
+            # (whole seconds, rounded up) and the X-RateLimit headers naming the scope.
+            wait = self.retry_after or 0.0
+            body["retry_after"] = wait
+            body["global"] = self.global_
+            headers["Retry-After"] = str(max(1, int(-(-wait // 1))))
+            if self.via:  # from Discord's API, not a Cloudflare ban in front of it
                 headers["Via"] = "1.1 google"
+                headers["X-RateLimit-Scope"] = "global" if self.global_ else "user"
+                if self.global_:
+                    headers["X-RateLimit-Global"] = "true"
+                else:
+                    headers["X-RateLimit-Limit"] = "5"
+                    headers["X-RateLimit-Remaining"] = "0"
+                    headers["X-RateLimit-Reset-After"] = f"{wait:.3f}"
+                    headers["X-RateLimit-Bucket"] = "fakebucket"
         return _json(body, status=self.status, headers=headers)
 
 
@@ -668,7 +699,7 @@ class FakeDiscord:
 
     def _create_channel_message(self, channel_id: int, body: dict[str, Any]) -> web.Response:
         failure = self._take_failure(f"channel:{channel_id}")
-        if failure is not None:
+        if failure is not None and not failure.applied:
             return failure.response()
         refused = _form_errors(body)
         if refused is not None:
@@ -703,6 +734,8 @@ class FakeDiscord:
         if nonce is not None and body.get("enforce_nonce"):
             self._nonces[(channel_id, str(nonce))] = message
         self.messages.setdefault(channel_id, []).append(message)
+        if failure is not None:
+            return failure.response()  # created, but the answer is an error
         return _json(message)
 
     def _interaction_callback(

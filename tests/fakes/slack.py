@@ -6,7 +6,8 @@ timestamp from an injectable clock) and can be scripted to fail:
 
 * ``fail(method, error, channel=...)`` answers ``{"ok": false, "error": ...}``;
 * ``rate_limit(method, retry_after)`` answers 429 with ``Retry-After``;
-* ``server_error(method, status)`` answers a 5xx;
+* ``server_error(method, status)`` answers a 5xx (``applied=True``: after the call took
+  effect, as when Slack's edge times out on a post its backend stored);
 * ``webhook_fail(status, body)`` does the same for incoming webhooks.
 
 Files upload v2 (``files_upload_v2``): ``files.getUploadURLExternal`` hands out an upload
@@ -174,9 +175,17 @@ class FakeSlack:
         self._faults[method].append(_Fault("ratelimit", retry_after, channel, times))
 
     def server_error(
-        self, method: str, status: int = 500, *, times: int = 1, channel: str | None = None
+        self,
+        method: str,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        channel: str | None = None,
+        applied: bool = False,
     ) -> None:
-        self._faults[method].append(_Fault("status", status, channel, times))
+        """Answer a 5xx; ``applied``: the call took effect first (a post is in the channel)."""
+        extra = {"applied": True} if applied else {}
+        self._faults[method].append(_Fault("status", status, channel, times, extra))
 
     def webhook_fail(
         self, status: int, body: str, *, times: int | None = 1, retry_after: int | None = None
@@ -220,6 +229,10 @@ class FakeSlack:
                     headers={"Retry-After": str(fault.value)},
                 )
             if fault.kind == "status":
+                if fault.extra.get("applied"):
+                    handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+                    if handler is not None:
+                        await handler(params)
                 return web.Response(
                     status=fault.value, text="upstream trouble", content_type="text/plain"
                 )

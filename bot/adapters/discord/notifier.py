@@ -6,7 +6,8 @@ global limit) applies; on top, a per-channel pace keeps a burst under Discord's 
 per 5 seconds per channel before a 429 is ever needed. Errors are sorted for the outbox:
 no access, missing permissions, unknown channel or webhook -> ``PermanentDeliveryError``
 with the reason in words a server admin can act on; 5xx, network, long rate limits ->
-``RetryableDeliveryError``; a 400 about the message itself (Invalid Form Body) ->
+``RetryableDeliveryError`` (a 5xx as maybe sent: Discord may have created the message
+before its answer failed); a 400 about the message itself (Invalid Form Body) ->
 ``RejectedMessageError``, which fails that message only.
 
 Bot messages carry ``nonce = "ww<first alert id>"`` with ``enforce_nonce``: when a send
@@ -137,7 +138,11 @@ def delivery_error(exc: BaseException, *, what: str = "Discord") -> DeliveryErro
             retry_after = _retry_after(exc)
             return RetryableDeliveryError(f"{what} rate limit (HTTP 429)", retry_after=retry_after)
         if exc.status >= 500:
-            return RetryableDeliveryError(f"{what} server error (HTTP {exc.status})")
+            # Discord may have created the message before its answer failed: the resend
+            # must be of this same batch, whose nonce then returns that message.
+            return RetryableDeliveryError(
+                f"{what} server error (HTTP {exc.status})", maybe_sent=True
+            )
         if reason is not None:
             return PermanentDeliveryError(reason)
         if exc.status == 401:
