@@ -34,3 +34,21 @@ async def test_a_5xx_after_the_platform_took_the_post_then_a_burst_loses_none(
     flat = [u for message in rig.posted(destination) for u in message]
     assert sorted(order) == sorted(first + burst)
     assert flat == order
+
+
+@pytest.mark.parametrize("trouble", ["ratelimited", "5xx"])
+async def test_slack_history_unreadable_at_the_resend_posts_nothing_twice(
+    rig: Rig, trouble: str
+) -> None:
+    """Slack stored a post but answered 500; when the retry looks for it in the channel's
+    history, that lookup is rate limited (Retry-After 30) or fails with a 5xx. Posting
+    blind then would put the alert in the channel twice: the retry waits and looks again."""
+    rig.slack.server_error("chat.postMessage", 500, channel="C1", applied=True)
+    if trouble == "ratelimited":
+        rig.slack.rate_limit("conversations.history", retry_after=30, channel="C1")
+    else:
+        rig.slack.server_error("conversations.history", 503, channel="C1")
+    urls = rig.publish(1)
+    await rig.poll()
+    await rig.deliver_all()
+    await rig.assert_exactly_once_in_order(urls)

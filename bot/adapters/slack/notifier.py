@@ -16,7 +16,9 @@ the alert id, and a resend after an unconfirmed attempt first looks for it in th
 channel's recent history. An attempt is unconfirmed when the core says so
 (``maybe_sent``, e.g. after a crash) or when this notifier saw an ambiguous failure itself
 (a 5xx or a dropped connection after the request went out), since the delivery engine
-treats ``RetryableDeliveryError`` as "not sent". Give the notifier a client without
+treats ``RetryableDeliveryError`` as "not sent". When that history cannot be read for now
+(rate limited, Slack's own trouble) the resend waits, still unconfirmed, rather than post
+blind. Give the notifier a client without
 slack_sdk's connection-error retry handler (``retry_handlers=[]``): that handler resends a
 post blindly. Incoming webhooks cannot be read back, so they are at-least-once.
 """
@@ -101,6 +103,9 @@ _MESSAGE_ERRORS = _BLOCK_ERRORS | {
     "too_many_attachments",
     "msg_blocks_too_long",
 }
+
+# Slack's own trouble, answered in a 200 (or beside a 5xx): it passes by waiting.
+_SLACK_TROUBLE = {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
 
 _WEBHOOK_PERMANENT: dict[str, str] = {
     "channel_not_found": "the webhook's channel no longer exists",
@@ -363,17 +368,33 @@ class SlackNotifier:
                 channel=channel, limit=self._history_limit, include_all_metadata=True
             )
         except SlackApiError as e:
-            _, code, _ = _slack_error(e)
+            status, code, retry_after = _slack_error(e)
             if code in PERMANENT_ERRORS:
                 raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
-            # Cannot check (no history scope, Slack trouble): posting again is the lesser evil.
+            if status == 429 or code == "ratelimited":
+                # The post may be in the channel: look again once Slack lets us, never
+                # post blind (history is rate limited harder than posting).
+                raise RetryableDeliveryError(
+                    "Slack is rate limiting the history lookup before a resend",
+                    retry_after=retry_after,
+                    maybe_sent=True,
+                ) from e
+            if (status is not None and status >= 500) or code in _SLACK_TROUBLE:
+                raise RetryableDeliveryError(
+                    f"Slack could not show the channel's history before a resend "
+                    f"({code or f'HTTP {status}'})",
+                    maybe_sent=True,
+                ) from e
+            # A refusal that will not pass by waiting: posting again is the lesser evil.
             log.warning(
                 "could not read channel history to deduplicate",
                 extra={"channel": channel, "error": code},
             )
             return None
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+            raise RetryableDeliveryError(
+                f"could not reach Slack ({type(e).__name__})", maybe_sent=True
+            ) from e
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
