@@ -308,7 +308,7 @@ class Deliverer:
         claimed = await self.store.claim_edits(
             destination=destination, owner=self.instance_id, now=now, lease=self.lease
         )
-        for post_id, message_id, revision, shown in claimed:
+        for post_id, message_id, revision, shown, failed in claimed:
             if self._stopping is not None and self._stopping.is_set():
                 return
             now = self.clock.now()
@@ -331,21 +331,22 @@ class Deliverer:
                     await notifier.edit(
                         destination, message_id, self._shaped(destination, list(showing.stories))
                     )
-            except RetryableDeliveryError as e:
-                delay = retry_delay(1, e.retry_after, self.rng)
-                await self.store.edit_failed(
-                    post_id,
-                    error=e.reason,
-                    retry_at=now + timedelta(seconds=delay),
-                    give_up=False,
+            except (RetryableDeliveryError, TimeoutError, OSError) as e:
+                # Backed off by the edits this message failed in a row, as a send is: a
+                # platform that keeps failing is not asked again at every pass.
+                if isinstance(e, RetryableDeliveryError):
+                    reason, retry_after = e.reason, e.retry_after
+                else:
+                    reason, retry_after = f"network error: {type(e).__name__}", None
+                delay = retry_delay(failed + 1, retry_after, self.rng)
+                log.warning(
+                    "could not update a posted message yet, retrying in %.0fs: %s",
+                    delay,
+                    reason,
+                    extra={"destination": destination, "message_id": message_id},
                 )
-                return
-            except (TimeoutError, OSError) as e:
                 await self.store.edit_failed(
-                    post_id,
-                    error=f"network error: {type(e).__name__}",
-                    retry_at=now + timedelta(seconds=BASE_BACKOFF * 4),
-                    give_up=False,
+                    post_id, error=reason, retry_at=now + timedelta(seconds=delay), give_up=False
                 )
                 return
             except DeliveryError as e:

@@ -373,9 +373,9 @@ class OutboxStore(Protocol):
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int, str | None]]:
-        """(post id, message id, revision, what it last showed) of this destination's
-        messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None, int]]:
+        """(post id, message id, revision, what it last showed, failed edits in a row) of
+        this destination's messages due an edit."""
         ...
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:

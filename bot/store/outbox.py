@@ -367,12 +367,18 @@ class Outbox:
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int, str | None]]:
-        """(post id, message id, revision, what it last showed) of this destination's
-        messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None, int]]:
+        """(post id, message id, revision, what it last showed, failed edits in a row) of
+        this destination's messages due an edit."""
         async with self.transaction() as conn:
             pick = (
-                select(posts.c.id, posts.c.message_id, posts.c.revision, posts.c.shown)
+                select(
+                    posts.c.id,
+                    posts.c.message_id,
+                    posts.c.revision,
+                    posts.c.shown,
+                    posts.c.edit_attempts,
+                )
                 .where(posts.c.destination == destination, self._due_edits(now))
                 .order_by(posts.c.id)
                 .limit(limit)
@@ -386,7 +392,7 @@ class Outbox:
                     .where(posts.c.id.in_([r.id for r in rows]))
                     .values(lease_owner=owner, lease_until=now + lease)
                 )
-            return [(r.id, r.message_id, r.revision, r.shown) for r in rows]
+            return [(r.id, r.message_id, r.revision, r.shown, r.edit_attempts) for r in rows]
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
         """The alerts one message carries, rebuilt with the story's current coverage."""

@@ -6,10 +6,25 @@ platform that keeps failing."""
 
 from __future__ import annotations
 
-import pytest
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from tests.delivery.conftest import DISCORD, SLACK, Rig
-from tests.fakes.discord import CHANNEL_ID, Failure
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.discord.client import DiscordAdapter
+from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
+from bot.adapters.slack.notifier import SlackNotifier
+from bot.app import Core
+from tests.delivery.conftest import DISCORD, SLACK, FakeTime, Rig
+from tests.fakes.discord import CHANNEL_ID, Failure, FakeDiscord
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock, core_for, make_settings
 
 
 @pytest.mark.parametrize("destination", [SLACK, DISCORD])
@@ -52,3 +67,106 @@ async def test_slack_history_unreadable_at_the_resend_posts_nothing_twice(
     await rig.poll()
     await rig.deliver_all()
     await rig.assert_exactly_once_in_order(urls)
+
+
+# --- living messages: edits that keep failing ----------------------------------------------
+
+HEADLINE = "China expands rare earth export controls to five more elements"
+OUTLETS = ("reuters", "scmp")
+
+
+@dataclass
+class Living:
+    """One channel (Slack or Discord) whose story message grows as a second outlet joins."""
+
+    destination: str
+    core: Core
+    clock: FakeClock
+    slack: FakeSlack
+    discord: FakeDiscord
+    feeds: FeedServer
+
+    async def publish(self, outlet: str) -> None:
+        self.clock.advance(minutes=10)
+        item = {
+            "title": HEADLINE,
+            "link": f"https://{outlet}.test/rare-earth-controls",
+            "guid": f"{outlet}-1",
+            "description": "Beijing added holmium and four other elements to its export list.",
+            "pubDate": self.clock.now() - timedelta(minutes=5),
+        }
+        self.feeds.set_feed(f"/{outlet}.rss", rss([item], title=outlet.upper()))
+        await self.core.poll(due_only=False)
+
+    def messages(self) -> list[dict[str, Any]]:
+        if self.destination == SLACK:
+            return list(self.slack.messages.get("C1", []))
+        return list(self.discord.messages.get(CHANNEL_ID, []))
+
+    def edit_attempts(self) -> int:
+        if self.destination == SLACK:
+            return len(self.slack.calls_to("chat.update"))
+        return len(self.discord.calls("PATCH", f"/channels/{CHANNEL_ID}/messages/"))
+
+    def fail_edits(self, status: int) -> None:
+        if self.destination == SLACK:
+            self.slack.server_error("chat.update", status, times=None)
+        else:
+            self.discord.fail_channel(CHANNEL_ID, Failure.server_error(status, times=None))
+
+    def heal(self) -> None:
+        self.slack.clear_faults()
+        self.discord.clear_failures()
+
+
+@pytest.fixture(params=[SLACK, DISCORD])
+async def living(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Living]:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    time, clock = FakeTime(), FakeClock()
+    async with (
+        FakeSlack(clock=time.monotonic) as slack,
+        FakeDiscord() as fake_discord,
+        FeedServer() as feeds,
+    ):
+        for outlet in OUTLETS:
+            feeds.set_feed(f"/{outlet}.rss", rss([], title=outlet.upper()))
+        settings = make_settings(
+            tmp_path,
+            feeds=[feeds.url(f"/{o}.rss") for o in OUTLETS],
+            watches=[{"query": '"rare earth"', "channels": [request.param]}],
+        )
+        async with core_for(settings, clock=clock) as core:
+            adapter = DiscordAdapter(core=core.api, settings=fake_discord.settings(), gateway=False)
+            await adapter.start()
+            try:
+                client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url, retry_handlers=[])
+                core.add_notifier(SlackNotifier(client, monotonic=time.monotonic, sleep=time.sleep))
+                pacer = ChannelPacer(5, 5.0, clock=time.monotonic, sleep=time.sleep)
+                core.add_notifier(DiscordNotifier(adapter.client, pacer=pacer))
+                await core.poll(due_only=False)  # the empty feeds are seeded
+                yield Living(request.param, core, clock, slack, fake_discord, feeds)
+            finally:
+                await adapter.stop()
+
+
+async def test_an_edit_that_keeps_failing_backs_off_then_lands(living: Living) -> None:
+    """The story's message is posted; a second outlet joins while every edit answers 503.
+    Ten minutes of delivery passes five seconds apart try the edit a handful of times,
+    further and further apart (not at every pass); when the platform answers again the
+    message is edited to show the new outlet. It is never posted twice."""
+    await living.publish("reuters")
+    assert (await living.core.deliverer.deliver_once()).sent == 1
+    living.fail_edits(503)
+    await living.publish("scmp")
+    for _ in range(120):
+        living.clock.advance(seconds=5)
+        await living.core.deliverer.deliver_once()
+    assert 3 <= living.edit_attempts() <= 12  # every pass would be 120
+    living.heal()
+    living.clock.advance(minutes=10)
+    await living.core.deliverer.deliver_once()
+    (message,) = living.messages()
+    assert "SCMP" in json.dumps(message)

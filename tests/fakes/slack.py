@@ -8,7 +8,8 @@ timestamp from an injectable clock) and can be scripted to fail:
 * ``rate_limit(method, retry_after)`` answers 429 with ``Retry-After``;
 * ``server_error(method, status)`` answers a 5xx (``applied=True``: after the call took
   effect, as when Slack's edge times out on a post its backend stored);
-* ``webhook_fail(status, body)`` does the same for incoming webhooks.
+* ``webhook_fail(status, body)`` does the same for incoming webhooks;
+* ``clear_faults()`` ends them all.
 
 Files upload v2 (``files_upload_v2``): ``files.getUploadURLExternal`` hands out an upload
 URL here, the bytes are POSTed to it, ``files.completeUploadExternal`` shares them in a
@@ -192,6 +193,14 @@ class FakeSlack:
     ) -> None:
         extra = {"retry_after": retry_after} if retry_after is not None else {}
         self._webhook_faults.append(_Fault("status", (status, body), None, times, extra))
+
+    def clear_faults(self, method: str | None = None) -> None:
+        """Stop failing (one method, or everything): Slack answers normally again."""
+        if method is None:
+            self._faults.clear()
+            self._webhook_faults.clear()
+        else:
+            self._faults.pop(method, None)
 
     def calls_to(self, method: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method]
