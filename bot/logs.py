@@ -1,8 +1,9 @@
 """Logging to stderr: JSON lines when not on a terminal, readable text on one.
 
 Structured fields (feed, watch, destination, alert ids) travel in ``extra=``. A filter
-masks anything that looks like a token, so a secret never reaches a log line even when
-an exception message carries one. Text lines are for a terminal: feed text quoted in them
+masks anything that looks like a token (and the formatters the fields: a destination can
+be a webhook URL, whose last part is its credential), so a secret never reaches a log line
+even when an exception message carries one. Text lines are for a terminal: feed text quoted in them
 loses its escape sequences (JSON lines escape control characters anyway).
 """
 
@@ -26,7 +27,15 @@ _SECRET = re.compile(
 )
 
 
+# A webhook URL is its own credential: Discord's token after the webhook id, Slack's last
+# part after the team and bot ids. The id stays, so a log line still says which webhook.
+_WEBHOOK_SECRET = re.compile(
+    r"(/webhooks/\d+/)[A-Za-z0-9_.-]+|(/services/T[A-Z0-9]+/B[A-Z0-9]+/)[A-Za-z0-9]+"
+)
+
+
 def mask_secrets(text: str) -> str:
+    text = _WEBHOOK_SECRET.sub(lambda m: f"{m.group(1) or m.group(2)}***", text)
     return _SECRET.sub("***", text)
 
 
@@ -49,7 +58,8 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
-                out[key] = value
+                # Fields too: a destination can be a webhook URL.
+                out[key] = mask_secrets(value) if isinstance(value, str) else value
         if record.exc_info:
             out["exc"] = mask_secrets(self.formatException(record.exc_info))
         return json.dumps(out, default=str, ensure_ascii=False)

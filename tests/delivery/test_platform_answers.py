@@ -7,6 +7,7 @@ platform that keeps failing."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,11 +18,20 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.discord.client import DiscordAdapter
-from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
-from bot.adapters.slack.notifier import SlackNotifier
+from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
+from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
+from bot.logs import setup_logging
+from tests.core.test_delivery import _queue, _setup
 from tests.delivery.conftest import DISCORD, SLACK, FakeTime, Rig
-from tests.fakes.discord import CHANNEL_ID, Failure, FakeDiscord
+from tests.fakes.discord import (
+    CHANNEL_ID,
+    WEBHOOK_ID,
+    WEBHOOK_TOKEN,
+    WEBHOOK_URL,
+    Failure,
+    FakeDiscord,
+)
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
@@ -170,3 +180,54 @@ async def test_an_edit_that_keeps_failing_backs_off_then_lands(living: Living) -
     await living.core.deliverer.deliver_once()
     (message,) = living.messages()
     assert "SCMP" in json.dumps(message)
+
+
+# --- secrets: a webhook URL is its own credential -------------------------------------------
+
+SLACK_HOOK_SECRET = "Xq7RsT2vW9yZa4Bc6De8Fg1H"  # the third part of a hooks.slack.com URL
+
+
+@pytest.mark.parametrize("kind", ["discord-webhook", "slack-webhook"])
+async def test_a_failing_webhook_never_writes_its_secret_to_the_log(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+) -> None:
+    """A webhook URL carries the credential to post with (Discord's token, Slack's last
+    part). The webhook was deleted: delivery fails and says so in the log, with the
+    destination, but the log the operator collects (JSON lines) never holds the secret."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", root.handlers[:])
+    monkeypatch.setattr(root, "level", root.level)
+    clock = FakeClock()
+    async with FakeDiscord() as fake_discord, FakeSlack() as slack, FeedServer() as server:
+        if kind == "discord-webhook":
+            destination, secret = f"discord-webhook:{WEBHOOK_URL}", WEBHOOK_TOKEN
+            fake_discord.fail_webhook(WEBHOOK_ID, Failure.unknown_webhook())
+        else:
+            hook = slack.webhook_url(f"T0AAAAAAA/B0BBBBBBB/{SLACK_HOOK_SECRET}")
+            destination, secret = f"slack-webhook:{hook}", SLACK_HOOK_SECRET
+            slack.webhook_fail(404, "no_service", times=None)
+        settings = await _setup(tmp_path, server, clock, 1, [destination])
+        discord_hooks = DiscordWebhookNotifier.from_settings(fake_discord.settings())
+        try:
+            async with core_for(settings, clock=clock) as core:
+                core.add_notifier(discord_hooks)
+                core.add_notifier(SlackWebhookNotifier(pace_seconds=0))
+                await _queue(core, server, clock, 1)
+                setup_logging("INFO", "json")
+                try:
+                    report = await core.deliverer.deliver_once()
+                finally:
+                    for name in ("discord", "slack_bolt", "slack_sdk", "aiohttp.access"):
+                        logging.getLogger(name).setLevel(logging.NOTSET)
+        finally:
+            await discord_hooks.aclose()
+    assert destination in report.failed_destinations
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    failed = [line for line in lines if line["msg"].startswith("delivery failed")]
+    assert failed and failed[0]["destination"].startswith(f"{kind}:http")
+    assert [line for line in lines if secret in json.dumps(line)] == []
