@@ -36,7 +36,11 @@ from bot.app import Core
 from bot.store.schema import alerts, articles
 from tests.fakes.discord import CHANNEL_ID
 from tests.fakes.slack import BOT_TOKEN
-from tests.fakes.standalone import ITEM_URL, LatentDiscord, LatentSlack
+
+# The faults live beside the fakes, not here: pytest imports this file as ``conftest`` and
+# a test's ``from tests.delivery.conftest import ...`` as a second module, whose classes
+# would fail the isinstance checks made here.
+from tests.fakes.standalone import ITEM_URL, Hold, LatentDiscord, LatentSlack, Stall, misbehave
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
@@ -58,17 +62,12 @@ class FakeTime:
         await asyncio.sleep(0)
 
 
-@dataclass
-class Stall:
-    seconds: float
-
-
 class FaultySlack(LatentSlack):
     """Fake Slack that can also accept a post and then drop the connection or stall."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(post_delay=(0.0, 0.0), **kw)
-        self.post_faults: list[str | Stall] = []  # "drop" or Stall, for the next posts
+        self.post_faults: list[str | Stall | Hold] = []  # "drop", Stall or Hold, next posts
         self.post_times: list[float] = []  # clock() of each message actually posted
         self.on_post = lambda _platform: self.post_times.append(self.clock())
 
@@ -76,7 +75,7 @@ class FaultySlack(LatentSlack):
         response = await super()._api(request)
         if request.match_info["method"] == "chat.postMessage" and self.post_faults:
             fault = self.post_faults.pop(0)
-            await _misbehave(request, fault)
+            await misbehave(request, fault)
         return response
 
 
@@ -88,7 +87,7 @@ class FaultyDiscord(LatentDiscord):
         super().__init__(post_delay=(0.0, 0.0), **kw)
         self.clock = clock
         self.post_times: list[float] = []
-        self.post_faults: list[str | Stall] = []
+        self.post_faults: list[str | Stall | Hold] = []
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         before = self.message_count()
@@ -96,16 +95,8 @@ class FaultyDiscord(LatentDiscord):
         if self.message_count() > before:
             self.post_times.append(self.clock())
             if self.post_faults:
-                await _misbehave(request, self.post_faults.pop(0))
+                await misbehave(request, self.post_faults.pop(0))
         return response
-
-
-async def _misbehave(request: web.Request, fault: str | Stall) -> None:
-    if isinstance(fault, Stall):
-        await asyncio.sleep(fault.seconds)
-    else:  # the message is recorded; the answer never leaves
-        assert request.transport is not None
-        request.transport.close()
 
 
 def _words() -> Iterator[str]:

@@ -52,6 +52,34 @@ ITEM_URL = re.compile(r"https://crash\.test/f\d+/\d+")
 PostHook = Callable[[str], None]
 
 
+@dataclass
+class Stall:
+    """A post taken, then answered ``seconds`` late."""
+
+    seconds: float
+
+
+@dataclass
+class Hold:
+    """A post taken, then answered only once the test releases it (a hung connection: no
+    timeout of ours ends it within the test)."""
+
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def misbehave(request: web.Request, fault: str | Stall | Hold) -> None:
+    """After a post was recorded: answer late (Stall, Hold) or never ("drop")."""
+    if isinstance(fault, Stall):
+        await asyncio.sleep(fault.seconds)
+    elif isinstance(fault, Hold):
+        fault.held.set()
+        await fault.released.wait()
+    else:  # the message is recorded; the answer never leaves
+        assert request.transport is not None
+        request.transport.close()
+
+
 class LatentSlack(FakeSlack):
     """FakeSlack whose chat.postMessage records the message, then answers after a delay."""
 
