@@ -4,7 +4,9 @@ For each destination, the oldest pending alerts are leased, marked "maybe sent" 
 before the platform is called), sent, and marked sent only after the platform confirmed.
 A crash between the two leaves "maybe sent" set, and the next attempt asks the notifier
 to resend idempotently (Discord nonce, Slack metadata lookup). Destinations are served
-concurrently; inside one destination alerts go strictly in order.
+concurrently; inside one destination alerts go strictly in order. Under ``run()`` each
+destination drains in a task of its own that no pass waits for: a platform that answers
+late, or not until its client gives up, holds up no other channel.
 
 A message the platform refuses as such (``RejectedMessageError``: a 400 about its content)
 is not the destination's fault: that alert is dead-lettered with the platform's reason and
@@ -15,6 +17,7 @@ time, so only the one at fault is dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import uuid
@@ -101,6 +104,11 @@ class Deliverer:
         self._threads: dict[str, bool] = {}  # destination -> story growth as thread replies
         # A controlled channel -> the new alerts its gate let through in this pass.
         self._gated: dict[str, set[int]] = {}
+        # Under run(): destinations still being drained from an earlier pass (a platform
+        # slow to answer, a backlog at its pace), and the notices being posted. A pass
+        # starts no second drain of the same destination and waits for neither.
+        self._draining: dict[str, asyncio.Task[None]] = {}
+        self._noticing: asyncio.Task[None] | None = None
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -109,26 +117,71 @@ class Deliverer:
         self._wake.set()
 
     async def deliver_once(self) -> DeliveryReport:
-        """One pass: every destination with due alerts, concurrently, each in order."""
+        """One pass: every destination with due alerts, concurrently, each in order; it
+        returns once every destination is done."""
         report = DeliveryReport()
-        now = self.clock.now()
-        report.dead_lettered = await self.store.dead_letter_expired(
-            created_before=now - self.dead_after
-        )
-        if report.dead_lettered:
-            log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
+        await self._dead_letter_expired(report)
         await self.deliver_notices()
-        self._gated = {}
-        for destination in await self.store.controls.controlled():
-            await self._gate(destination, now)
-        dests = await self.store.pending_destinations(now)
-        dests += [d for d in await self.store.edit_destinations(now) if d not in dests]
+        dests = await self._due_destinations()
         await asyncio.gather(*(self._drain(d, report) for d in dests))
         # A channel that just recovered has its notice queued: post it in this pass.
         await self.deliver_notices()
         if self.on_pass:
             self.on_pass(report)
         return report
+
+    async def _start_pass(self) -> None:
+        """run()'s pass: each due destination drains in a task of its own, and the pass
+        waits for none of them, so a platform that answers late (or not at all, until
+        its client's timeout) holds up no other channel; the next pass serves the others
+        and leaves that one to its drain."""
+        report = DeliveryReport()
+        await self._dead_letter_expired(report)
+        if self._noticing is None or self._noticing.done():
+            self._noticing = asyncio.create_task(self._guarded(self.deliver_notices()))
+        for destination in await self._due_destinations():
+            task = asyncio.create_task(self._guarded(self._drain_alone(destination)))
+            self._draining[destination] = task
+            task.add_done_callback(functools.partial(self._drained, destination))
+        if self.on_pass:
+            self.on_pass(report)
+
+    def _drained(self, destination: str, _task: asyncio.Task[None]) -> None:
+        self._draining.pop(destination, None)
+
+    async def _drain_alone(self, destination: str) -> None:
+        report = DeliveryReport()
+        await self._drain(destination, report)
+        if self.on_pass:
+            self.on_pass(report)
+
+    @staticmethod
+    async def _guarded(work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("delivery failed unexpectedly; retrying at the next pass")
+
+    async def _dead_letter_expired(self, report: DeliveryReport) -> None:
+        now = self.clock.now()
+        report.dead_lettered = await self.store.dead_letter_expired(
+            created_before=now - self.dead_after
+        )
+        if report.dead_lettered:
+            log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
+
+    async def _due_destinations(self) -> list[str]:
+        """Destinations with alerts or edits due, gated first, but none still draining."""
+        now = self.clock.now()
+        busy = set(self._draining)
+        # A drain in progress keeps reading what its gate let through.
+        self._gated = {d: g for d, g in self._gated.items() if d in busy}
+        for destination in await self.store.controls.controlled():
+            if destination not in busy:
+                await self._gate(destination, now)
+        dests = await self.store.pending_destinations(now)
+        dests += [d for d in await self.store.edit_destinations(now) if d not in dests]
+        return [d for d in dests if d not in busy]
 
     async def _gate(self, destination: str, now: datetime) -> None:
         """Apply the channel's controls before anything of it is claimed: hold alerts for a
@@ -443,7 +496,7 @@ class Deliverer:
         try:
             while not stop.is_set():
                 try:
-                    await self.deliver_once()
+                    await self._start_pass()
                 except Exception:
                     log.exception("delivery pass failed; retrying")
                 self._wake.clear()
@@ -455,4 +508,9 @@ class Deliverer:
                 for t in pending:
                     t.cancel()
         finally:
+            # Each drain finishes the send in flight and takes no further batch.
+            running = [*self._draining.values(), *([self._noticing] if self._noticing else [])]
+            if running:
+                await asyncio.wait(running)
+            self._noticing = None
             self._stopping = None

@@ -6,6 +6,7 @@ platform that keeps failing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from tests.fakes.discord import (
     FakeDiscord,
 )
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.standalone import Hold
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
@@ -231,3 +233,34 @@ async def test_a_failing_webhook_never_writes_its_secret_to_the_log(
     failed = [line for line in lines if line["msg"].startswith("delivery failed")]
     assert failed and failed[0]["destination"].startswith(f"{kind}:http")
     assert [line for line in lines if secret in json.dumps(line)] == []
+
+
+# --- one hung platform, the other channels ---------------------------------------------------
+
+
+async def test_a_channel_whose_platform_stops_answering_holds_up_no_other(rig: Rig) -> None:
+    """Discord takes a post and then never answers (a hung connection, which only the
+    client's five-minute timeout would end). Meanwhile two more alerts are queued: Slack's
+    channel gets them at once, not after Discord's hang. When Discord answers, its channel
+    gets the rest; every alert once, in order, in both channels."""
+    hold = Hold()
+    rig.discord.post_faults = [hold]
+    stop = asyncio.Event()
+    sender = asyncio.create_task(rig.core.deliverer.run(stop, idle=0.05))
+    try:
+        urls = rig.publish(1)
+        await rig.core.poll(due_only=False)
+        rig.core.deliverer.wake()
+        await asyncio.wait_for(hold.held.wait(), 5)
+        await rig.slack.wait_for(lambda: len(rig.posted(SLACK)) == 1)
+        urls += rig.publish(2)
+        await rig.core.poll(due_only=False)
+        rig.core.deliverer.wake()
+        await rig.slack.wait_for(lambda: len(rig.posted(SLACK)) == 3)
+        hold.released.set()
+        await rig.discord.wait_for(lambda: len(rig.posted(DISCORD)) == 3)
+    finally:
+        hold.released.set()
+        stop.set()
+        await sender
+    await rig.assert_exactly_once_in_order(urls)
