@@ -30,6 +30,7 @@ from bot.core.controls import Held, flushable, gate, summary_heading
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
+    RateLimitedError,
     RejectedMessageError,
     RetryableDeliveryError,
 )
@@ -317,6 +318,23 @@ class Deliverer:
         except PermanentDeliveryError as e:
             report.failed_destinations[destination] = e.reason
             await self._failed(destination, ids, e.reason, None, permanent=True, sure=True)
+            return False
+        except RateLimitedError as e:
+            # The platform was reached and asked for a pause: honour it, count no failure.
+            report.retried += len(ids)
+            delay = retry_delay(1, e.retry_after, self.rng)
+            await self.store.mark_retry(
+                ids,
+                error=e.reason,
+                next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+                definitely_not_sent=not e.maybe_sent,
+            )
+            log.warning(
+                "rate limited, sending again in %.0fs: %s",
+                delay,
+                e.reason,
+                extra={"destination": destination, "alert_ids": ids},
+            )
             return False
         except RetryableDeliveryError as e:
             report.retried += len(ids)

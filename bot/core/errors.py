@@ -10,6 +10,7 @@ WirewatchError
 │   └── ParseError           the body is not a feed we can read
 ├── DeliveryError            one destination could not take an alert (recorded on it)
 │   ├── RetryableDeliveryError   try again later (5xx, 429, network), maybe after N s
+│   │   └── RateLimitedError     the platform's limiter asked to wait: pacing, not failing
 │   ├── PermanentDeliveryError   stop for this destination until it recovers
 │   └── RejectedMessageError     the platform refused this one message: dead-lettered
 ├── NotFoundError            a command named a watch/feed/article that does not exist
@@ -106,6 +107,13 @@ class RetryableDeliveryError(DeliveryError):
         super().__init__(reason)
         self.retry_after = retry_after
         self.maybe_sent = maybe_sent
+
+
+class RateLimitedError(RetryableDeliveryError):
+    """The platform's own rate limiter asked to wait ``retry_after`` seconds (Slack's
+    ``ratelimited``, a Discord 429 from its API). The destination is fine and was reached:
+    the wait is honoured, but it does not count towards marking the destination failing,
+    nor is the channel told it "can post again" afterwards."""
 
 
 class PermanentDeliveryError(DeliveryError):

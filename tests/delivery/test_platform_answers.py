@@ -22,9 +22,11 @@ from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
+from bot.core.models import DestinationState
 from bot.logs import setup_logging
 from tests.core.test_delivery import _queue, _setup
 from tests.delivery.conftest import DISCORD, SLACK, FakeTime, Rig
+from tests.delivery.test_faults import status_of
 from tests.fakes.discord import (
     CHANNEL_ID,
     WEBHOOK_ID,
@@ -264,3 +266,32 @@ async def test_a_channel_whose_platform_stops_answering_holds_up_no_other(rig: R
         stop.set()
         await sender
     await rig.assert_exactly_once_in_order(urls)
+
+
+# --- rate limits are pacing, not failure -----------------------------------------------------
+
+
+@pytest.mark.parametrize("destination", [SLACK, DISCORD])
+async def test_a_rate_limited_channel_is_paced_not_failing_and_not_told_it_recovered(
+    rig: Rig, destination: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The platform's own limiter answers 429 three times in a row, each asking for longer
+    than is waited out in place. Each wait is honoured; the channel is not marked failing
+    (no error for the operator), gets no "can post here again" notice (it never stopped
+    being reachable), and the alert arrives once."""
+    if destination == SLACK:
+        rig.slack.rate_limit("chat.postMessage", retry_after=30, times=3, channel="C1")
+    else:
+        rig.discord.fail_channel(CHANNEL_ID, Failure.rate_limited(90.0, times=3))
+    urls = rig.publish(1)
+    await rig.poll()
+    for _ in range(3):
+        await rig.core.deliverer.deliver_once()
+        assert rig.posted(destination) == []  # still inside the wait it was asked for
+        assert await status_of(rig, destination) is DestinationState.OK
+        rig.clock.advance(seconds=95)
+    await rig.deliver_all()
+    await rig.core.deliverer.deliver_once()
+    await rig.assert_exactly_once_in_order(urls)
+    assert rig.notices(destination) == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -5,10 +5,11 @@ Both speak through discord.py, so its rate-limit handling (buckets, ``retry_afte
 global limit) applies; on top, a per-channel pace keeps a burst under Discord's ~5 messages
 per 5 seconds per channel before a 429 is ever needed. Errors are sorted for the outbox:
 no access, missing permissions, unknown channel or webhook -> ``PermanentDeliveryError``
-with the reason in words a server admin can act on; 5xx, network, long rate limits ->
-``RetryableDeliveryError`` (a 5xx as maybe sent: Discord may have created the message
-before its answer failed); a 400 about the message itself (Invalid Form Body) ->
-``RejectedMessageError``, which fails that message only.
+with the reason in words a server admin can act on; long rate limits ->
+``RateLimitedError``; 5xx, network, a Cloudflare ban -> ``RetryableDeliveryError`` (a 5xx
+as maybe sent: Discord may have created the message before its answer failed); a 400
+about the message itself (Invalid Form Body) -> ``RejectedMessageError``, which fails that
+message only.
 
 Bot messages carry ``nonce = "ww<first alert id>"`` with ``enforce_nonce``: when a send
 whose answer was lost is retried, Discord returns the message it already created instead
@@ -35,6 +36,7 @@ from bot.adapters.discord.replies import markdown
 from bot.core.errors import (
     DeliveryError,
     PermanentDeliveryError,
+    RateLimitedError,
     RejectedMessageError,
     RetryableDeliveryError,
 )
@@ -129,14 +131,22 @@ def delivery_error(exc: BaseException, *, what: str = "Discord") -> DeliveryErro
     the resend safe).
     """
     if isinstance(exc, discord.RateLimited):
-        return RetryableDeliveryError(
+        return RateLimitedError(
             f"{what} rate limit: retry in {exc.retry_after:.0f} s", retry_after=exc.retry_after
         )
     if isinstance(exc, discord.HTTPException):
         reason = _REASONS.get(exc.code)
         if exc.status == 429:
             retry_after = _retry_after(exc)
-            return RetryableDeliveryError(f"{what} rate limit (HTTP 429)", retry_after=retry_after)
+            if exc.response.headers.get("Via"):
+                # Discord's own limiter, still limiting after discord.py's retries.
+                return RateLimitedError(f"{what} rate limit (HTTP 429)", retry_after=retry_after)
+            # No Via: Cloudflare in front of Discord banned this address for a while (too
+            # many refused requests); that is a fault to see, not pacing.
+            return RetryableDeliveryError(
+                f"{what} refused this address for now (HTTP 429 from Cloudflare)",
+                retry_after=retry_after,
+            )
         if exc.status >= 500:
             # Discord may have created the message before its answer failed: the resend
             # must be of this same batch, whose nonce then returns that message.

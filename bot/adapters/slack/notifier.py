@@ -5,7 +5,8 @@ Both implement ``bot.core.ports.Notifier``. They pace themselves to about one me
 second per channel (Slack's posting limit), honour one short ``Retry-After`` in place and
 otherwise report back to the delivery engine with the error tree:
 
-* ``RetryableDeliveryError`` — 429, 5xx, network trouble: the outbox tries again later;
+* ``RetryableDeliveryError`` — 5xx, network trouble: the outbox tries again later
+  (``RateLimitedError`` for a 429: after Retry-After, and the channel is not failing);
 * ``PermanentDeliveryError`` — the channel is gone, the bot is not in it, the token is
   revoked: the destination is marked failing with the reason in plain words;
 * ``RejectedMessageError`` — Slack refuses this message itself (also as plain text): that
@@ -48,7 +49,12 @@ from bot.adapters.slack.render import (
     without_buttons,
 )
 from bot.adapters.slack.replies import mrkdwn
-from bot.core.errors import PermanentDeliveryError, RejectedMessageError, RetryableDeliveryError
+from bot.core.errors import (
+    PermanentDeliveryError,
+    RateLimitedError,
+    RejectedMessageError,
+    RetryableDeliveryError,
+)
 from bot.core.living import Growth
 from bot.core.models import Alert
 from bot.core.notices import Notice, notice_line
@@ -211,7 +217,7 @@ class SlackNotifier:
         except SlackApiError as e:
             status, code, retry_after = _slack_error(e)
             if status == 429 or code == "ratelimited":
-                raise RetryableDeliveryError(
+                raise RateLimitedError(
                     "Slack is rate limiting direct messages", retry_after=retry_after
                 ) from e
             raise PermanentDeliveryError(f"cannot message {user} directly: {code}") from e
@@ -272,7 +278,7 @@ class SlackNotifier:
                 status, code, retry_after = _slack_error(e)
                 if status == 429 or code == "ratelimited":
                     self._pacer.sent(channel, extra_wait=retry_after or 1.0)
-                    raise RetryableDeliveryError(
+                    raise RateLimitedError(
                         "Slack is rate limiting this channel", retry_after=retry_after
                     ) from e
                 if code in PERMANENT_ERRORS:
@@ -332,7 +338,7 @@ class SlackNotifier:
                             extra={"channel": channel, "retry_after": wait},
                         )
                         continue
-                    raise RetryableDeliveryError(
+                    raise RateLimitedError(
                         "Slack is rate limiting this channel", retry_after=wait
                     ) from e
                 if code in PERMANENT_ERRORS:
@@ -374,7 +380,7 @@ class SlackNotifier:
             if status == 429 or code == "ratelimited":
                 # The post may be in the channel: look again once Slack lets us, never
                 # post blind (history is rate limited harder than posting).
-                raise RetryableDeliveryError(
+                raise RateLimitedError(
                     "Slack is rate limiting the history lookup before a resend",
                     retry_after=retry_after,
                     maybe_sent=True,
@@ -464,9 +470,7 @@ class SlackWebhookNotifier:
                 if not waited and wait <= self._max_inline_wait:
                     waited = True
                     continue
-                raise RetryableDeliveryError(
-                    "Slack is rate limiting this webhook", retry_after=wait
-                )
+                raise RateLimitedError("Slack is rate limiting this webhook", retry_after=wait)
             if status >= 500:
                 raise RetryableDeliveryError(f"the Slack webhook answered HTTP {status}")
             if body in _WEBHOOK_PERMANENT:
