@@ -22,6 +22,7 @@ from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
+from bot.core.api import Caller
 from bot.core.models import DestinationState
 from bot.logs import setup_logging
 from tests.core.test_delivery import _queue, _setup
@@ -295,3 +296,30 @@ async def test_a_rate_limited_channel_is_paced_not_failing_and_not_told_it_recov
     await rig.assert_exactly_once_in_order(urls)
     assert rig.notices(destination) == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_slack_trouble_opening_a_direct_message_is_retried_not_a_broken_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A person's own watch delivers to their DM, which conversations.open finds first.
+    Slack answers that 503 once: the alert is retried and arrives; the DM is not marked
+    failing (with an empty reason), nor told afterwards that Wirewatch can post again."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    clock = FakeClock()
+    async with FakeSlack() as slack, FeedServer() as server:
+        settings = await _setup(tmp_path, server, clock, 1, ["slack-dm:U0READER"])
+        async with core_for(settings, clock=clock) as core:
+            client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url, retry_handlers=[])
+            core.add_notifier(SlackNotifier(client, pace_seconds=0))
+            await _queue(core, server, clock, 1)
+            slack.server_error("conversations.open", 503)
+            report = await core.deliverer.deliver_once()
+            assert report.sent == 0 and not report.failed_destinations
+            statuses = (await core.api.status(Caller.console())).destinations
+            assert all(d.state is DestinationState.OK for d in statuses)
+            clock.advance(minutes=1)
+            assert (await core.deliverer.deliver_once()).sent == 1
+            await core.deliverer.deliver_once()
+    (message,) = slack.messages["DU0READER"]
+    assert "metadata" in message  # the alert, and no notice beside it

@@ -220,6 +220,12 @@ class SlackNotifier:
                 raise RateLimitedError(
                     "Slack is rate limiting direct messages", retry_after=retry_after
                 ) from e
+            if (status is not None and status >= 500) or code in _SLACK_TROUBLE:
+                raise RetryableDeliveryError(
+                    f"Slack could not open the direct message ({code or f'HTTP {status}'})"
+                ) from e
+            if code in PERMANENT_ERRORS:
+                raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
             raise PermanentDeliveryError(f"cannot message {user} directly: {code}") from e
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
