@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 BASE_BACKOFF = 2.0
 MAX_BACKOFF = 300.0
 EDIT_GAP = timedelta(seconds=30)  # one edit per message per gap: platforms rate-limit edits
+# Failed edits in a row after which a message keeps what it shows (backed off to 5 min,
+# about an hour and a half of trying): its channel was deleted, or stays out of reach.
+EDIT_TRIES = 24
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -402,26 +405,41 @@ class Deliverer:
                     await notifier.edit(
                         destination, message_id, self._shaped(destination, list(showing.stories))
                     )
-            except (RetryableDeliveryError, TimeoutError, OSError) as e:
+            except (
+                RetryableDeliveryError,
+                PermanentDeliveryError,
+                TimeoutError,
+                OSError,
+            ) as e:
                 # Backed off by the edits this message failed in a row, as a send is: a
-                # platform that keeps failing is not asked again at every pass.
-                if isinstance(e, RetryableDeliveryError):
-                    reason, retry_after = e.reason, e.retry_after
+                # platform that keeps failing is not asked again at every pass. A channel
+                # out of reach (access lost, token revoked) is probed as its alerts are;
+                # the update lands once it is back, or is given up after EDIT_TRIES.
+                if isinstance(e, DeliveryError):
+                    reason, retry_after = e.reason, getattr(e, "retry_after", None)
                 else:
                     reason, retry_after = f"network error: {type(e).__name__}", None
                 delay = retry_delay(failed + 1, retry_after, self.rng)
+                if isinstance(e, PermanentDeliveryError):
+                    delay = max(delay, 60.0)
+                give_up = failed + 1 >= EDIT_TRIES
                 log.warning(
-                    "could not update a posted message yet, retrying in %.0fs: %s",
-                    delay,
-                    reason,
+                    "gave up updating a posted message: %s"
+                    if give_up
+                    else "could not update a posted message yet, retrying in %.0fs: %s",
+                    *((reason,) if give_up else (delay, reason)),
                     extra={"destination": destination, "message_id": message_id},
                 )
                 await self.store.edit_failed(
-                    post_id, error=reason, retry_at=now + timedelta(seconds=delay), give_up=False
+                    post_id,
+                    error=reason,
+                    retry_at=now + timedelta(seconds=delay),
+                    give_up=give_up,
                 )
                 return
             except DeliveryError as e:
-                # Deleted message, lost access: the alert itself went out; stop editing it.
+                # The platform refused this edit itself (the message was deleted, can no
+                # longer be edited): the alert went out; stop editing it.
                 log.warning(
                     "could not update a posted message: %s",
                     e.reason,

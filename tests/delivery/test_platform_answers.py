@@ -23,6 +23,7 @@ from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, Discord
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
 from bot.core.api import Caller
+from bot.core.delivery import EDIT_TRIES
 from bot.core.models import DestinationState
 from bot.logs import setup_logging
 from tests.core.test_delivery import _queue, _setup
@@ -129,6 +130,21 @@ class Living:
         else:
             self.discord.fail_channel(CHANNEL_ID, Failure.server_error(status, times=None))
 
+    def lose_access(self) -> None:
+        """The bot was removed from the channel (or its token revoked) for a while."""
+        if self.destination == SLACK:
+            self.slack.fail("chat.update", "not_in_channel", channel="C1")
+        else:
+            self.discord.fail_channel(CHANNEL_ID, Failure.missing_access())
+
+    def delete_message(self) -> None:
+        """A moderator deleted the story's message."""
+        (message,) = self.messages()
+        if self.destination == SLACK:
+            self.slack.messages["C1"].remove(message)
+        else:
+            self.discord.delete_message(CHANNEL_ID, message["id"])
+
     def heal(self) -> None:
         self.slack.clear_faults()
         self.discord.clear_failures()
@@ -185,6 +201,57 @@ async def test_an_edit_that_keeps_failing_backs_off_then_lands(living: Living) -
     await living.core.deliverer.deliver_once()
     (message,) = living.messages()
     assert "SCMP" in json.dumps(message)
+
+
+async def test_an_edit_into_a_channel_that_lost_access_lands_once_access_is_back(
+    living: Living,
+) -> None:
+    """The story's message is posted, then the bot loses access to the channel (Slack
+    not_in_channel, Discord 403 Missing Access) just as a second outlet joins. The edit
+    waits for access, tried now and then, not dropped: once the bot is back in, the
+    message shows the new outlet."""
+    await living.publish("reuters")
+    assert (await living.core.deliverer.deliver_once()).sent == 1
+    living.lose_access()
+    await living.publish("scmp")
+    for _ in range(10):
+        living.clock.advance(seconds=30)
+        await living.core.deliverer.deliver_once()
+    assert 1 <= living.edit_attempts() <= 6  # probed about once a minute, not every pass
+    living.heal()
+    living.clock.advance(minutes=10)
+    await living.core.deliverer.deliver_once()
+    (message,) = living.messages()
+    assert "SCMP" in json.dumps(message)
+
+
+async def test_an_edit_into_a_channel_gone_for_good_is_given_up_after_a_while(
+    living: Living,
+) -> None:
+    """Access never comes back: after EDIT_TRIES failed edits (about an hour and a half)
+    the message keeps what it shows, and its channel is asked no more."""
+    await living.publish("reuters")
+    await living.core.deliverer.deliver_once()
+    living.lose_access()
+    await living.publish("scmp")
+    for _ in range(150):
+        living.clock.advance(seconds=60)
+        await living.core.deliverer.deliver_once()
+    assert living.edit_attempts() == EDIT_TRIES
+
+
+async def test_an_edit_of_a_deleted_message_is_given_up_at_once(living: Living) -> None:
+    """A moderator deleted the story's message: the platform's "no such message" ends its
+    updates at the first try (the story is not posted again either)."""
+    await living.publish("reuters")
+    assert (await living.core.deliverer.deliver_once()).sent == 1
+    living.delete_message()
+    await living.publish("scmp")
+    for _ in range(10):
+        living.clock.advance(seconds=30)
+        await living.core.deliverer.deliver_once()
+    assert living.edit_attempts() == 1
+    assert living.messages() == []
 
 
 # --- secrets: a webhook URL is its own credential -------------------------------------------

@@ -59,6 +59,7 @@ def notice_content(notice: Notice) -> str:
 
 # Discord error codes worth a sentence of their own.
 UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
 UNKNOWN_WEBHOOK = 10015
 MISSING_ACCESS = 50001
 MISSING_PERMISSIONS = 50013
@@ -147,6 +148,9 @@ def delivery_error(exc: BaseException, *, what: str = "Discord") -> DeliveryErro
                 f"{what} refused this address for now (HTTP 429 from Cloudflare)",
                 retry_after=retry_after,
             )
+        if exc.code == UNKNOWN_MESSAGE:
+            # The message to edit or answer was deleted: refused for good, the channel is fine.
+            return RejectedMessageError(f"{what}: Unknown Message (the message was deleted)")
         if exc.status >= 500:
             # Discord may have created the message before its answer failed: the resend
             # must be of this same batch, whose nonce then returns that message.
