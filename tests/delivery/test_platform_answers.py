@@ -67,6 +67,23 @@ async def test_a_5xx_after_the_platform_took_the_post_then_a_burst_loses_none(
     assert flat == order
 
 
+@pytest.mark.parametrize("retry_after", [0.05, 90.0])
+async def test_discord_global_rate_limit_is_waited_out_and_the_channel_stays_ok(
+    rig: Rig, retry_after: float
+) -> None:
+    """Discord's bot-wide limit (global: true, X-RateLimit-Global): a short one is waited
+    out by discord.py in place; a long one goes back to the outbox for its Retry-After.
+    Either way the alerts arrive once, in order, and the channel is never failing."""
+    rig.discord.fail_channel(CHANNEL_ID, Failure.rate_limited(retry_after, global_=True, times=2))
+    urls = rig.publish(2)
+    await rig.poll()
+    await rig.core.deliverer.deliver_once()
+    assert await status_of(rig, DISCORD) is DestinationState.OK
+    await rig.deliver_all(step=100)
+    await rig.assert_exactly_once_in_order(urls)
+    assert rig.notices(DISCORD) == []
+
+
 @pytest.mark.parametrize("trouble", ["ratelimited", "5xx"])
 async def test_slack_history_unreadable_at_the_resend_posts_nothing_twice(
     rig: Rig, trouble: str
