@@ -366,10 +366,24 @@ class Deliverer:
                 self.on_sent(a.id, (done - a.created_at).total_seconds())
         recovered = await self.store.destination_ok(destination, now=done)
         if recovered is not None:
-            log.info("destination recovered", extra={"destination": destination})
+            since, broken_by = recovered
+            # Alerts pending when it broke were queued at most dead_after before; those
+            # old enough to have expired since were set aside, not posted.
+            missed = (
+                await self.store.dead_letters_queued(
+                    destination, since=since - self.dead_after, until=done - self.dead_after
+                )
+                if since is not None
+                else 0
+            )
+            log.info(
+                "destination recovered",
+                extra={"destination": destination, "dead_lettered": missed},
+            )
             # The channel could not be told while broken; tell it now, once.
             await self.store.queue_notices(
-                [(destination, ChannelRecovered(since=recovered[0], reason=recovered[1]))], done
+                [(destination, ChannelRecovered(since=since, reason=broken_by, missed=missed))],
+                done,
             )
         return True
 

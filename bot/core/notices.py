@@ -62,6 +62,9 @@ class ChannelRecovered:
 
     since: datetime | None
     reason: str | None
+    # Alerts queued for the channel meanwhile that waited past the dead-letter age: set
+    # aside for the operator, never posted here. The channel is told, not promised them.
+    missed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +124,21 @@ def notice_line(notice: Notice, audience: Audience = Audience.CHANNEL) -> Line:
     if isinstance(notice, FeedRecovered):
         return ("✅ Feed “", notice.name, "” works again; alerts from it resume.")
     if isinstance(notice, ChannelRecovered):
+        if notice.missed:
+            n = notice.missed
+            held = (
+                f"; {n} alert{'s' if n != 1 else ''} queued meanwhile "
+                f"{'were' if n != 1 else 'was'} held too long to be sent and "
+                f"{'were' if n != 1 else 'was'} not posted (the operator's status lists "
+                f"{'them' if n != 1 else 'it'}); the rest are being delivered now, in order."
+            )
+        else:
+            held = "; alerts held meanwhile are being delivered now, in order."
         return (
             "✅ Wirewatch can post here again. Delivery had been failing since ",
             _when(notice.since),
             *((" (", notice.reason, ")") if notice.reason else ()),
-            "; alerts held meanwhile are being delivered now, in order.",
+            held,
         )
     return (notice.text,)
 
@@ -176,6 +189,8 @@ def notice_to_json(notice: Notice) -> str | None:
         fields.update(name=notice.name, url=notice.url)
     else:
         fields.update(since=_iso(notice.since), reason=notice.reason)
+        if notice.missed:
+            fields.update(missed=notice.missed)
     return json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
 
@@ -205,7 +220,9 @@ def notice_from_row(text: str, data: str | None) -> Notice:
             return FeedRecovered(name=str(fields["name"]), url=str(fields.get("url", "")))
         if kind == "channel_recovered":
             return ChannelRecovered(
-                since=_moment(fields.get("since")), reason=_opt_str(fields.get("reason"))
+                since=_moment(fields.get("since")),
+                reason=_opt_str(fields.get("reason")),
+                missed=int(fields.get("missed") or 0),
             )
     except (ValueError, KeyError, TypeError):
         pass

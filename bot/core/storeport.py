@@ -367,6 +367,12 @@ class OutboxStore(Protocol):
         """Give up on alerts queued before ``created_before``; returns how many."""
         ...
 
+    async def dead_letters_queued(
+        self, destination: str, *, since: datetime, until: datetime
+    ) -> int:
+        """Dead-lettered alerts of ``destination`` queued between ``since`` and ``until``."""
+        ...
+
     async def edit_destinations(self, now: datetime) -> list[str]:
         """Destinations with a posted message due an edit."""
         ...

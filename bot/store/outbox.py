@@ -479,6 +479,26 @@ class Outbox:
             )
             return int(result.rowcount or 0)
 
+    async def dead_letters_queued(
+        self, destination: str, *, since: datetime, until: datetime
+    ) -> int:
+        """Dead-lettered alerts of ``destination`` queued between ``since`` and ``until``."""
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(alerts)
+                        .where(
+                            alerts.c.destination == destination,
+                            alerts.c.state == "dead",
+                            alerts.c.created_at >= since,
+                            alerts.c.created_at < until,
+                        )
+                    )
+                ).scalar_one()
+            )
+
     async def outbox_stats(
         self, destinations_: Sequence[str] | None = None
     ) -> tuple[int, datetime | None, int]:

@@ -151,6 +151,7 @@ async def test_the_console_notifier_prints_the_command_lines_syntax() -> None:
         FeedFailing("N", URL, None, None),
         FeedRecovered("Desk", URL),
         ChannelRecovered(SINCE, "no access"),
+        ChannelRecovered(SINCE, "no access", missed=3),
         ChannelRecovered(None, None),
     ],
 )

@@ -407,3 +407,33 @@ async def test_slack_trouble_opening_a_direct_message_is_retried_not_a_broken_ch
             await core.deliverer.deliver_once()
     (message,) = slack.messages["DU0READER"]
     assert "metadata" in message  # the alert, and no notice beside it
+
+
+@pytest.mark.parametrize("destination", [SLACK, DISCORD])
+async def test_a_channel_back_after_its_alerts_were_set_aside_is_not_promised_them(
+    rig: Rig, destination: str
+) -> None:
+    """The bot lost access to a channel for longer than alerts are kept (6 h): the
+    alert queued early is moved to the dead-letter list, one queued late waits. When
+    access is back, the late alert arrives and the channel's "can post here again"
+    notice says the early one was not posted, instead of promising it."""
+    if destination == SLACK:
+        rig.slack.fail("chat.postMessage", "not_in_channel", channel="C1")
+    else:
+        rig.discord.fail_channel(CHANNEL_ID, Failure.missing_access())
+    early = rig.publish(1)
+    await rig.poll()
+    await rig.core.deliverer.deliver_once()
+    rig.clock.advance(hours=5)
+    late = rig.publish(1)
+    await rig.poll()
+    rig.clock.advance(hours=1, minutes=5)
+    assert (await rig.core.deliverer.deliver_once()).dead_lettered == 1
+    rig.slack.clear_faults()
+    rig.discord.clear_failures()
+    await rig.deliver_all(step=120)
+    posted = [u for m in rig.posted(destination) for u in m]
+    assert posted == late and early[0] not in posted
+    (notice,) = rig.notices(destination)
+    assert "can post here again" in notice
+    assert "1 alert" in notice and "were not posted" in notice.replace("was not", "were not")
