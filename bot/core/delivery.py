@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.core.alerts import one_per_story
 from bot.core.controls import Held, flushable, gate, summary_heading
@@ -112,7 +113,8 @@ class Deliverer:
         # slow to answer, a backlog at its pace), and the notices being posted. A pass
         # starts no second drain of the same destination and waits for neither.
         self._draining: dict[str, asyncio.Task[None]] = {}
-        self._noticing: asyncio.Task[None] | None = None
+        self._noticing: dict[str, asyncio.Task[None]] = {}
+        self._claiming_notices: asyncio.Task[None] | None = None
 
     def notifier_for(self, destination: str) -> Notifier | None:
         return self.notifiers.get(destination.partition(":")[0])
@@ -141,8 +143,7 @@ class Deliverer:
         and leaves that one to its drain."""
         report = DeliveryReport()
         await self._dead_letter_expired(report)
-        if self._noticing is None or self._noticing.done():
-            self._noticing = asyncio.create_task(self._guarded(self.deliver_notices()))
+        self._start_notices()
         for destination in await self._due_destinations():
             task = asyncio.create_task(self._guarded(self._drain_alone(destination)))
             self._draining[destination] = task
@@ -504,13 +505,49 @@ class Deliverer:
             log.error("destination is failing: %s", reason, extra={"destination": destination})
 
     async def deliver_notices(self) -> int:
-        """Post pending operational notices; one that fails is retried, never dropped
-        silently (after the dead-letter age it is given up, and logged)."""
+        """Post pending operational notices, each channel's in order and the channels side
+        by side; one that fails is retried, never dropped silently (after the dead-letter
+        age it is given up, and logged)."""
         now = self.clock.now()
-        sent = 0
         claimed = await self.store.claim_notices(owner=self.instance_id, now=now, lease=self.lease)
+        by_destination: dict[str, list[Any]] = {}
         for row in claimed:
-            notifier = self.notifier_for(row.destination)
+            by_destination.setdefault(row.destination, []).append(row)
+        posted = await asyncio.gather(
+            *(self._post_notices(d, rows) for d, rows in by_destination.items())
+        )
+        return sum(posted)
+
+    def _start_notices(self) -> None:
+        """run()'s notices: each channel's in a task of its own that no pass waits for (a
+        platform that does not answer holds only its own channel's notices)."""
+        if self._claiming_notices is not None and not self._claiming_notices.done():
+            return
+        self._claiming_notices = asyncio.create_task(self._guarded(self._claim_notices()))
+
+    async def _claim_notices(self) -> None:
+        busy = set(self._noticing)
+        now = self.clock.now()
+        claimed = await self.store.claim_notices(
+            owner=self.instance_id, now=now, lease=self.lease, skip=busy
+        )
+        by_destination: dict[str, list[Any]] = {}
+        for row in claimed:
+            by_destination.setdefault(row.destination, []).append(row)
+        for destination, rows in by_destination.items():
+            task = asyncio.create_task(self._guarded(self._post_notices(destination, rows)))
+            self._noticing[destination] = task
+            task.add_done_callback(functools.partial(self._noticed, destination))
+
+    def _noticed(self, destination: str, _task: asyncio.Task[None]) -> None:
+        self._noticing.pop(destination, None)
+
+    async def _post_notices(self, destination: str, rows: list[Any]) -> int:
+        """Post one destination's claimed notices in order; how many went out."""
+        sent = 0
+        notifier = self.notifier_for(destination)
+        for row in rows:
+            now = self.clock.now()
             if notifier is None:
                 retry = now + timedelta(minutes=5)
                 await self.store.notice_done(
@@ -559,8 +596,10 @@ class Deliverer:
                     t.cancel()
         finally:
             # Each drain finishes the send in flight and takes no further batch.
-            running = [*self._draining.values(), *([self._noticing] if self._noticing else [])]
+            if self._claiming_notices is not None:
+                await asyncio.wait([self._claiming_notices])
+            running = [*self._draining.values(), *self._noticing.values()]
             if running:
                 await asyncio.wait(running)
-            self._noticing = None
+            self._claiming_notices = None
             self._stopping = None

@@ -19,7 +19,7 @@ importing the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -439,9 +439,16 @@ class OutboxStore(Protocol):
         ...
 
     async def claim_notices(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        skip: Collection[str] = (),
     ) -> list[Any]:
-        """Lease due pending notices, oldest first."""
+        """Lease due pending notices, oldest first; none of the destinations in ``skip``
+        (their earlier notices are still being posted)."""
         ...
 
     async def notice_done(

@@ -13,7 +13,7 @@ import contextvars
 import functools
 import logging
 from base64 import b64decode
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -1225,15 +1225,22 @@ class Store(Outbox):
         await self.run_write(lambda conn: insert_notices(conn, rows, now))
 
     async def claim_notices(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int = 50
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 50,
+        skip: Collection[str] = (),
     ) -> list[Any]:
-        """Lease due pending notices, oldest first."""
+        """Lease due pending notices, oldest first; none of the destinations in ``skip``."""
         pick = (
             select(notices.c.id)
             .where(
                 notices.c.state == "pending",
                 notices.c.next_attempt_at <= now,
                 or_(notices.c.lease_until.is_(None), notices.c.lease_until < now),
+                notices.c.destination.not_in(list(skip)),
             )
             .order_by(notices.c.id)
             .limit(limit)

@@ -437,3 +437,34 @@ async def test_a_channel_back_after_its_alerts_were_set_aside_is_not_promised_th
     (notice,) = rig.notices(destination)
     assert "can post here again" in notice
     assert "1 alert" in notice and "were not posted" in notice.replace("was not", "were not")
+
+
+async def test_a_notice_stuck_on_a_hung_platform_holds_up_no_other_channels_notices(
+    rig: Rig,
+) -> None:
+    """The feed fails: each channel is told. Discord takes its notice and never answers.
+    The feed then works again: Slack's channel is told so at once, not after Discord's
+    hang; once Discord answers, its channel gets its own two notices, once each."""
+    hold = Hold()
+    rig.discord.post_faults = [hold]
+    rig.feeds.set_feed("/news.rss", "upstream trouble", status=500, content_type="text/plain")
+    stop = asyncio.Event()
+    sender = asyncio.create_task(rig.core.deliverer.run(stop, idle=0.05))
+    try:
+        for _ in range(2):
+            await rig.core.poll(due_only=False)
+            rig.clock.advance(minutes=10)
+        rig.core.deliverer.wake()
+        await asyncio.wait_for(hold.held.wait(), 5)
+        await rig.slack.wait_for(lambda: len(rig.notices(SLACK)) == 1)
+        rig.publish(1)  # serves the feed again
+        await rig.core.poll(due_only=False)
+        rig.core.deliverer.wake()
+        await rig.slack.wait_for(lambda: len(rig.notices(SLACK)) == 2)
+        hold.released.set()
+        await rig.discord.wait_for(lambda: len(rig.notices(DISCORD)) == 2)
+    finally:
+        hold.released.set()
+        stop.set()
+        await sender
+    assert "works again" in rig.notices(SLACK)[1] and "works again" in rig.notices(DISCORD)[1]
