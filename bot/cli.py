@@ -392,6 +392,13 @@ async def cmd_status(core: Core, show_all: bool) -> int:
         + (f" (oldest since {iso_utc(st.oldest_pending_at)})" if st.oldest_pending_at else "")
         + f", {st.dead_letters} dead letters"
     )
+    for dead in st.recent_dead:
+        print(
+            f"  dead #{dead.id} {line(dead.destination)} · {line(dead.title)}:"
+            f" {line(dead.last_error or 'no reason recorded')}"
+        )
+    if st.dead_letters > len(st.recent_dead):
+        print(f"  (and {st.dead_letters - len(st.recent_dead)} older dead letters)")
     counts = {h: sum(1 for f in st.feeds if f.health is h) for h in FeedHealth}
     new = f"{counts[FeedHealth.NEW]} new, " if counts[FeedHealth.NEW] else ""
     print(

@@ -169,11 +169,17 @@ class Deliverer:
 
     async def _dead_letter_expired(self, report: DeliveryReport) -> None:
         now = self.clock.now()
-        report.dead_lettered = await self.store.dead_letter_expired(
-            created_before=now - self.dead_after
-        )
-        if report.dead_lettered:
-            log.error("moved %d undeliverable alerts to the dead-letter list", report.dead_lettered)
+        hours = self.dead_after.total_seconds() / 3600
+        expired = await self.store.dead_letter_expired(created_before=now - self.dead_after)
+        for destination, count, reason in expired:
+            report.dead_lettered += count
+            log.error(
+                "%d alert(s) not delivered within %g h moved to the dead-letter list: %s",
+                count,
+                hours,
+                reason or "never attempted",
+                extra={"destination": destination},
+            )
 
     async def _due_destinations(self) -> list[str]:
         """Destinations with alerts or edits due, gated first, but none still draining."""

@@ -271,6 +271,16 @@ class DestinationStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An alert given up on: refused by the platform, or not delivered in time."""
+
+    id: int
+    destination: str
+    title: str
+    last_error: str | None  # why: the platform's refusal, or the last delivery failure
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     feeds: tuple[FeedInfo, ...]
     destinations: tuple[DestinationStatus, ...]
@@ -279,6 +289,7 @@ class StatusReport:
     dead_letters: int
     last_poll_at: datetime | None
     subscriptions: tuple[WatchInfo, ...] = ()  # for the asking channel
+    recent_dead: tuple[DeadLetter, ...] = ()  # the newest dead letters, with their reasons
 
     @property
     def failing_feeds(self) -> tuple[FeedInfo, ...]:

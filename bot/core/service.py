@@ -865,6 +865,7 @@ class Wirewatch:
         dests = await self.store.destination_statuses()
         if scope is not None:
             dests = [d for d in dests if d.destination in scope]
+        recent_dead = await self.store.dead_letters(limit=5, destinations_=scope) if dead else []
         return StatusReport(
             feeds=tuple(feeds),
             destinations=tuple(dests),
@@ -873,6 +874,7 @@ class Wirewatch:
             dead_letters=dead,
             last_poll_at=datetime.fromisoformat(last) if last else None,
             subscriptions=subs,
+            recent_dead=tuple(recent_dead),
         )
 
     async def why(self, caller: Caller, url: str) -> WhyReport:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.core.models import Alert, DestinationStatus, FeedInfo, WatchInfo
+from bot.core.models import Alert, DeadLetter, DestinationStatus, FeedInfo, WatchInfo
 from bot.core.notices import Notice
 from bot.core.storypick import StoryHere
 
@@ -363,8 +363,17 @@ class OutboxStore(Protocol):
         """Give up on these alerts now, recording why."""
         ...
 
-    async def dead_letter_expired(self, *, created_before: datetime) -> int:
-        """Give up on alerts queued before ``created_before``; returns how many."""
+    async def dead_letter_expired(
+        self, *, created_before: datetime
+    ) -> list[tuple[str, int, str | None]]:
+        """Give up on alerts queued before ``created_before``: (destination, how many, the
+        newest one's last error) for each destination that had any."""
+        ...
+
+    async def dead_letters(
+        self, limit: int = 20, destinations_: Sequence[str] | None = None
+    ) -> list[DeadLetter]:
+        """The newest dead letters (over ``destinations_`` when given), newest first."""
         ...
 
     async def dead_letters_queued(

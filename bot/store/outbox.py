@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.alerts import StoryArticle, news_of_their_own, other_outlets
-from bot.core.models import Alert
+from bot.core.models import Alert, DeadLetter
 from bot.store.schema import alerts, articles, feeds, notices, posts, watches
 from bot.store.visibility import READER, visible_feeds, with_reader
 
@@ -465,19 +465,37 @@ class Outbox:
         async with self.transaction() as conn:
             await conn.execute(update(alerts).where(alerts.c.id.in_(list(ids))).values(**values))
 
-    async def dead_letter_expired(self, *, created_before: datetime) -> int:
+    async def dead_letter_expired(
+        self, *, created_before: datetime
+    ) -> list[tuple[str, int, str | None]]:
+        """Give up on alerts queued before ``created_before``: (destination, how many, the
+        newest one's last error) for each destination that had any."""
+        expired = and_(alerts.c.state == "pending", alerts.c.created_at < created_before)
         async with self.transaction() as conn:
             await conn.execute(
                 update(notices)
                 .where(notices.c.state == "pending", notices.c.created_at < created_before)
                 .values(state="dead", lease_owner=None, lease_until=None)
             )
-            result = await conn.execute(
+            rows = (
+                await conn.execute(
+                    select(alerts.c.destination, alerts.c.last_error)
+                    .where(expired)
+                    .order_by(alerts.c.id)
+                )
+            ).all()
+            if not rows:
+                return []
+            await conn.execute(
                 update(alerts)
-                .where(alerts.c.state == "pending", alerts.c.created_at < created_before)
+                .where(expired)
                 .values(state="dead", lease_owner=None, lease_until=None)
             )
-            return int(result.rowcount or 0)
+        found: dict[str, tuple[int, str | None]] = {}
+        for r in rows:
+            count, error = found.get(r.destination, (0, None))
+            found[r.destination] = (count + 1, r.last_error or error)
+        return [(d, n, error) for d, (n, error) in found.items()]
 
     async def dead_letters_queued(
         self, destination: str, *, since: datetime, until: datetime
@@ -528,17 +546,20 @@ class Outbox:
             )
             return {r[0]: int(r[1]) for r in rows}
 
-    async def dead_letters(self, limit: int = 20) -> list[Any]:
+    async def dead_letters(
+        self, limit: int = 20, destinations_: Sequence[str] | None = None
+    ) -> list[DeadLetter]:
+        """The newest dead letters (over ``destinations_`` when given), newest first."""
+        scope = [] if destinations_ is None else [alerts.c.destination.in_(list(destinations_))]
         async with self.engine.connect() as conn:
-            return list(
-                await conn.execute(
-                    select(alerts.c.id, alerts.c.destination, alerts.c.last_error, articles.c.title)
-                    .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
-                    .where(alerts.c.state == "dead")
-                    .order_by(alerts.c.id.desc())
-                    .limit(limit)
-                )
+            rows = await conn.execute(
+                select(alerts.c.id, alerts.c.destination, alerts.c.last_error, articles.c.title)
+                .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
+                .where(alerts.c.state == "dead", *scope)
+                .order_by(alerts.c.id.desc())
+                .limit(limit)
             )
+            return [DeadLetter(r.id, r.destination, r.title, r.last_error) for r in rows]
 
     async def dead_letter(self, ids: Sequence[int], reason: str) -> None:
         """Give up on these alerts now, recording why (the platform refused the message)."""

@@ -22,7 +22,10 @@ from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
+from bot.cli import cmd_status
 from bot.core.api import Caller
+from bot.core.commands.handlers import status_reply
+from bot.core.commands.reply import reply_text
 from bot.core.delivery import EDIT_TRIES
 from bot.core.models import DestinationState
 from bot.logs import setup_logging
@@ -468,3 +471,41 @@ async def test_a_notice_stuck_on_a_hung_platform_holds_up_no_other_channels_noti
         stop.set()
         await sender
     assert "works again" in rig.notices(SLACK)[1] and "works again" in rig.notices(DISCORD)[1]
+
+
+async def test_status_and_the_log_name_each_set_aside_alert_with_its_channel_and_reason(
+    rig: Rig, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord refuses one alert's message (400 Invalid Form Body): dead-lettered at once,
+    the channel fine. Slack's channel is archived and stays so past the dead-letter age:
+    the alert is set aside. `wirewatch status` names each, with its channel, headline and
+    why; the log line at the dead-letter age says which channel and why, not only how
+    many."""
+    rig.slack.fail("chat.postMessage", "is_archived", channel="C1")
+    rig.discord.fail_channel(CHANNEL_ID, Failure(400, 50035, "Invalid Form Body", times=1))
+    rig.publish(1)
+    await rig.poll()
+    await rig.core.deliverer.deliver_once()
+    rig.clock.advance(hours=6, minutes=1)
+    await rig.core.deliverer.deliver_once()
+    (expired,) = [
+        r
+        for r in caplog.records
+        if "dead-letter list" in r.getMessage() and "refused" not in r.getMessage()
+    ]
+    assert getattr(expired, "destination", None) == SLACK
+    assert "the channel is archived" in expired.getMessage()
+    capsys.readouterr()
+    await cmd_status(rig.core, show_all=False)
+    out = capsys.readouterr().out
+    assert "2 dead letters" in out
+    (title,) = {str(item["title"]) for item in rig.items}
+    dead = [line for line in out.splitlines() if title in line]
+    assert len(dead) == 2
+    assert any(SLACK in line and "the channel is archived" in line for line in dead)
+    assert any(DISCORD in line and "Invalid Form Body" in line for line in dead)
+    # A channel's own status in chat names its own, and no other channel's.
+    here = Caller(destination=DISCORD, tenant="discord:g:1", user="discord:1")
+    text = reply_text(status_reply(await rig.core.api.status(here), DISCORD))
+    assert f"Not delivered: {title} — Discord refused this message" in text
+    assert "archived" not in text

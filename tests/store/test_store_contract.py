@@ -158,12 +158,16 @@ async def test_unknown_outcome_is_reported_as_maybe_sent(store: Store) -> None:
 
 
 async def test_expired_alerts_become_dead_letters(store: Store) -> None:
-    """Alerts older than the dead-letter age leave the queue and are counted."""
+    """Alerts older than the dead-letter age leave the queue and are counted, per
+    destination; the dead letters are listed newest first."""
     watch = await store.add_watch(query="q", name=None, origin="config", now=NOW)
     await _queue_alert(store, watch, "slack:C1", "s-1", "https://a.test/1")
     moved = await store.dead_letter_expired(created_before=NOW + timedelta(hours=7))
     depth, oldest, dead = await store.outbox_stats()
-    assert (moved, depth, oldest, dead) == (1, 0, None, 1)
+    assert (moved, depth, oldest, dead) == ([("slack:C1", 1, None)], 0, None, 1)
+    (letter,) = await store.dead_letters(destinations_=["slack:C1"])
+    assert letter.destination == "slack:C1"
+    assert await store.dead_letters(destinations_=["slack:C2"]) == []
 
 
 async def test_destination_failure_and_recovery(store: Store) -> None:

@@ -1089,6 +1089,14 @@ def status_reply(report: StatusReport, destination: str) -> Reply:
         outbox += [", oldest from ", When(report.oldest_pending_at)]
     outbox.append(f" · {report.dead_letters} dead letters")
     lines.append(tuple(outbox))
+    for dead in report.recent_dead:
+        # The channel's own alerts given up on, and why: not only how many.
+        lines.append(
+            (
+                Strong("Not delivered: "),
+                f"{dead.title} — {dead.last_error or 'no reason recorded'}",
+            )
+        )
     here = next((d for d in report.destinations if d.destination == destination), None)
     if here is not None and here.state is DestinationState.FAILING:
         lines.append(
