@@ -223,6 +223,23 @@ async def test_an_edit_that_keeps_failing_backs_off_then_lands(living: Living) -
     assert "SCMP" in json.dumps(message)
 
 
+@pytest.mark.parametrize("living", [SLACK], indirect=True)
+async def test_slack_trouble_answering_an_edit_is_retried_not_given_up(
+    living: Living,
+) -> None:
+    """chat.update answered internal_error (Slack's own passing trouble, in a 200): the
+    edit is tried again and lands, rather than taken as a refusal of the message."""
+    await living.publish("reuters")
+    await living.core.deliverer.deliver_once()
+    living.slack.fail("chat.update", "internal_error", channel="C1", times=1)
+    await living.publish("scmp")
+    await living.core.deliverer.deliver_once()
+    living.clock.advance(minutes=1)
+    await living.core.deliverer.deliver_once()
+    (message,) = living.messages()
+    assert "SCMP" in json.dumps(message) and living.edit_attempts() == 2
+
+
 async def test_an_edit_into_a_channel_that_lost_access_lands_once_access_is_back(
     living: Living,
 ) -> None:
@@ -509,3 +526,17 @@ async def test_status_and_the_log_name_each_set_aside_alert_with_its_channel_and
     text = reply_text(status_reply(await rig.core.api.status(here), DISCORD))
     assert f"Not delivered: {title} — Discord refused this message" in text
     assert "archived" not in text
+
+
+@pytest.mark.parametrize("error", ["internal_error", "fatal_error"])
+async def test_a_slack_error_that_may_have_posted_is_checked_before_posting_again(
+    rig: Rig, error: str
+) -> None:
+    """Slack answers internal_error / fatal_error, which it says may come after part of
+    the call succeeded: here the post is in the channel. The retry looks for it first and
+    finds it; the alert is in the channel once."""
+    rig.slack.fail("chat.postMessage", error, channel="C1", times=1, applied=True)
+    urls = rig.publish(1)
+    await rig.poll()
+    await rig.deliver_all()
+    await rig.assert_exactly_once_in_order(urls)

@@ -165,10 +165,19 @@ class FakeSlack:
     # --- scripting --------------------------------------------------------------------
 
     def fail(
-        self, method: str, error: str, *, channel: str | None = None, times: int | None = None
+        self,
+        method: str,
+        error: str,
+        *,
+        channel: str | None = None,
+        times: int | None = None,
+        applied: bool = False,
     ) -> None:
-        """Answer ``{"ok": false, "error": error}`` (for one channel, or all)."""
-        self._faults[method].append(_Fault("error", error, channel, times))
+        """Answer ``{"ok": false, "error": error}`` (for one channel, or all). ``applied``:
+        the call took effect first, as Slack warns ``fatal_error`` and ``internal_error``
+        may mean ("some aspect of the operation succeeded before the error was raised")."""
+        extra = {"applied": True} if applied else {}
+        self._faults[method].append(_Fault("error", error, channel, times, extra))
 
     def rate_limit(
         self, method: str, retry_after: int, *, times: int = 1, channel: str | None = None
@@ -237,11 +246,11 @@ class FakeSlack:
                     status=429,
                     headers={"Retry-After": str(fault.value)},
                 )
+            if fault.extra.get("applied"):
+                handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+                if handler is not None:
+                    await handler(params)
             if fault.kind == "status":
-                if fault.extra.get("applied"):
-                    handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-                    if handler is not None:
-                        await handler(params)
                 return web.Response(
                     status=fault.value, text="upstream trouble", content_type="text/plain"
                 )

@@ -112,6 +112,9 @@ _MESSAGE_ERRORS = _BLOCK_ERRORS | {
 
 # Slack's own trouble, answered in a 200 (or beside a 5xx): it passes by waiting.
 _SLACK_TROUBLE = {"fatal_error", "internal_error", "service_unavailable", "request_timeout"}
+# Of those, the ones Slack says may come after "some aspect of the operation succeeded":
+# a post answered so may be in the channel, as after a 5xx.
+_MAYBE_DONE = {"fatal_error", "internal_error"}
 
 _WEBHOOK_PERMANENT: dict[str, str] = {
     "channel_not_found": "the webhook's channel no longer exists",
@@ -289,8 +292,10 @@ class SlackNotifier:
                     ) from e
                 if code in PERMANENT_ERRORS:
                     raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
-                if status is not None and status >= 500:
-                    raise RetryableDeliveryError(f"Slack answered HTTP {status}") from e
+                if (status is not None and status >= 500) or code in _SLACK_TROUBLE:
+                    raise RetryableDeliveryError(
+                        f"Slack could not update the message ({code or f'HTTP {status}'})"
+                    ) from e
                 # message_not_found, cant_update_message, edit_window_closed, bad blocks
                 raise RejectedMessageError(f"Slack refused the update ({code})") from e
             except (aiohttp.ClientError, TimeoutError, OSError) as e:
@@ -358,10 +363,10 @@ class SlackNotifier:
                     continue
                 if code in _MESSAGE_ERRORS:
                     raise RejectedMessageError(f"Slack refused this message ({code})") from e
-                if status is not None and status >= 500:
+                if (status is not None and status >= 500) or code in _MAYBE_DONE:
                     # It may be in the channel: it counts toward the channel's pace.
                     self._pacer.sent(channel)
-                    raise _Ambiguous(f"Slack answered HTTP {status}") from e
+                    raise _Ambiguous(f"Slack answered {code or f'HTTP {status}'}") from e
                 raise RetryableDeliveryError(f"Slack refused the message ({code or status})") from e
             except aiohttp.ClientConnectorError as e:
                 # The connection never opened: certainly not posted.
