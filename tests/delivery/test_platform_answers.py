@@ -240,6 +240,28 @@ async def test_slack_trouble_answering_an_edit_is_retried_not_given_up(
     assert "SCMP" in json.dumps(message) and living.edit_attempts() == 2
 
 
+async def test_a_thread_reply_the_platform_took_behind_a_5xx_is_not_posted_twice(
+    living: Living,
+) -> None:
+    """A channel that takes a story's growth as thread replies: the platform stores the
+    reply and answers 503. The retry finds it (Slack: the thread's replies, by the
+    reply's metadata; Discord: the reply's nonce) instead of replying again."""
+    here = Caller(destination=living.destination, tenant=None, can_manage=True)
+    await living.core.api.set_updates(here, "thread")
+    await living.publish("reuters")
+    await living.core.deliverer.deliver_once()
+    if living.destination == SLACK:
+        living.slack.server_error("chat.postMessage", 503, channel="C1", applied=True)
+    else:
+        living.discord.fail_channel(CHANNEL_ID, Failure.server_error(503, applied=True))
+    await living.publish("scmp")
+    for _ in range(5):
+        await living.core.deliverer.deliver_once()
+        living.clock.advance(minutes=1)
+    story, reply = living.messages()
+    assert "SCMP" in json.dumps(reply) and "SCMP" not in json.dumps(story)
+
+
 async def test_an_edit_into_a_channel_that_lost_access_lands_once_access_is_back(
     living: Living,
 ) -> None:

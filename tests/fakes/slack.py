@@ -344,6 +344,23 @@ class FakeSlack:
             newest_first = [{k: v for k, v in m.items() if k != "metadata"} for m in newest_first]
         return {"ok": True, "messages": newest_first[:limit], "has_more": len(newest_first) > limit}
 
+    async def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent, then its replies, oldest first (metadata only when asked,
+        as conversations.history)."""
+        ts = str(params.get("ts", ""))
+        thread = [
+            m
+            for m in self.messages.get(params["channel"], [])
+            if m["ts"] == ts or m.get("thread_ts") == ts
+        ]
+        if not thread:
+            return {"ok": False, "error": "thread_not_found"}
+        asked = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        if self.history_metadata_opt_in and not asked:
+            thread = [{k: v for k, v in m.items() if k != "metadata"} for m in thread]
+        limit = int(params.get("limit", 1000))
+        return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
     async def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
         filename, length = params.get("filename"), params.get("length")
         if not filename or not str(length or "").isdigit():

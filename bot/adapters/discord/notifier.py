@@ -20,6 +20,7 @@ no such check: webhook delivery is at-least-once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import deque
@@ -281,10 +282,14 @@ class DiscordNotifier:
         """Answer a story's message with its growth (a Discord reply), for channels that
         asked for replies instead of edits; it pings nobody."""
         channel = await self._channel(destination)
+        content = render.update_text(grown)
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(
-                content=render.update_text(grown),
+                content=content,
+                # The same reply retried after an unconfirmed attempt (a 5xx, a lost
+                # answer) carries the same nonce: Discord returns the reply it made.
+                nonce=reply_nonce(message_id, content),
                 # Refused when the message is gone (deleted by a moderator): the update
                 # then stops, as a failed edit does, rather than post loose in the channel.
                 reference=discord.MessageReference(
@@ -305,6 +310,13 @@ class DiscordNotifier:
             )
         except Exception as e:
             raise delivery_error(e) from e
+
+
+def reply_nonce(message_id: str, content: str) -> str:
+    """A thread reply's nonce: the same for the same update of the same message (Discord
+    takes up to 25 characters)."""
+    digest = hashlib.sha256(f"{message_id}\n{content}".encode()).hexdigest()
+    return f"wr{digest[:23]}"
 
 
 def _buttons(

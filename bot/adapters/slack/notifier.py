@@ -27,6 +27,7 @@ post blindly. Incoming webhooks cannot be read back, so they are at-least-once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import defaultdict
@@ -60,6 +61,9 @@ from bot.core.models import Alert
 from bot.core.notices import Notice, notice_line
 
 log = logging.getLogger(__name__)
+
+# Metadata of a thread reply (a story's growth), keyed by the reply: a retry finds it.
+UPDATE_EVENT_TYPE = "wirewatch_update"
 
 NOTICE_LIMIT = 3000  # characters of a notice's text; Slack truncates longer messages
 
@@ -202,6 +206,7 @@ class SlackNotifier:
         self._sleep = sleep
         # First alert ids whose last post may have reached Slack without us hearing back.
         self._uncertain: set[int] = set()
+        self._uncertain_replies: set[str] = set()  # thread replies' keys, likewise
         self._dm_channels: dict[str, str] = {}  # user id -> their DM channel with the app
 
     async def _resolve(self, destination: str) -> str:
@@ -267,11 +272,55 @@ class SlackNotifier:
         """Post a story's growth in its message's thread (``thread_ts``), for channels that
         asked for replies instead of edits."""
         channel = await self._resolve(destination)
+        message = render_update(grown)
+        key = hashlib.sha256(f"{message_id}\n{message.text}".encode()).hexdigest()[:24]
         async with self._pacer.lock(channel):
+            if key in self._uncertain_replies and await self._reply_posted(
+                channel, message_id, key
+            ):
+                self._uncertain_replies.discard(key)
+                return
             try:
-                await self._post(channel, render_update(grown), metadata=None, thread_ts=message_id)
+                await self._post(
+                    channel,
+                    message,
+                    metadata={"event_type": UPDATE_EVENT_TYPE, "event_payload": {"key": key}},
+                    thread_ts=message_id,
+                )
             except _Ambiguous as e:
+                # It may be in the thread: the retry of this same reply looks there first.
+                self._uncertain_replies.add(key)
                 raise RetryableDeliveryError(e.reason) from e.__cause__
+            self._uncertain_replies.discard(key)
+
+    async def _reply_posted(self, channel: str, message_id: str, key: str) -> bool:
+        """Whether the thread of ``message_id`` holds the reply ``key`` already."""
+        try:
+            response = await self._client.conversations_replies(
+                channel=channel, ts=message_id, include_all_metadata=True, limit=200
+            )
+        except SlackApiError as e:
+            status, code, retry_after = _slack_error(e)
+            if status == 429 or code == "ratelimited":
+                raise RateLimitedError(
+                    "Slack is rate limiting the thread lookup before a resend",
+                    retry_after=retry_after,
+                ) from e
+            if code in PERMANENT_ERRORS:
+                raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
+            if (status is not None and status >= 500) or code in _SLACK_TROUBLE:
+                raise RetryableDeliveryError(
+                    f"Slack could not show the thread before a resend ({code or status})"
+                ) from e
+            return False  # cannot look (no history scope): replying again is the lesser evil
+        except (aiohttp.ClientError, TimeoutError, OSError) as e:
+            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+        for reply in response.get("messages") or []:
+            meta = reply.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == UPDATE_EVENT_TYPE and payload.get("key") == key:
+                return True
+        return False
 
     async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
         """Re-render a posted message (``chat.update``) now its stories have grown."""
