@@ -25,7 +25,7 @@ from bot.app import Core, InstanceLock, open_core, open_store, run, sqlite_path
 from bot.core.api import Caller
 from bot.core.errors import ConfigError, QuerySyntaxError, WirewatchError
 from bot.core.models import ArticleSearch, ArticleView, FeedHealth, FeedInfo, iso_utc
-from bot.logs import setup_logging
+from bot.logs import mask_secrets, setup_logging
 from bot.settings import Settings, load_settings, validate_destination, web_url_problem
 from bot.spawning import lean_worker_start
 from bot.terminal import terminal_text
@@ -163,7 +163,7 @@ def destination(text: str) -> str:
     try:
         return validate_destination(text)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+        raise argparse.ArgumentTypeError(mask_secrets(str(e))) from None
 
 
 def _progress() -> Callable[[int, int], None] | None:
@@ -327,7 +327,7 @@ async def cmd_watch(core: Core, args: argparse.Namespace) -> int:
         )
         for extra in dests[1:]:
             await core.api.subscribe(_at(extra), [str(info.id)])
-        print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(dests)}")
+        print(f"added watch #{info.id}: {line(info.query)} -> {', '.join(map(line, dests))}")
         if info.google_news:
             print("  also searches Google News (its first read records what is there, silently)")
     elif args.action == "list":
@@ -485,7 +485,7 @@ def say(message: str) -> None:
     query stays aligned: every line gets the same prefix)."""
     for text in message.splitlines() or [""]:
         # Errors can quote a feed or a server (a parse failure, a status line).
-        print(f"wirewatch: {terminal_text(text)}", file=sys.stderr)
+        print(f"wirewatch: {terminal_text(mask_secrets(text))}", file=sys.stderr)
 
 
 def _reader_gone() -> int:

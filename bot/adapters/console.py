@@ -19,6 +19,7 @@ from bot.core.commands.reply import plain_text as _plain_text
 from bot.core.display import display_text
 from bot.core.models import Alert, iso_utc
 from bot.core.notices import Audience, Notice, notice_line
+from bot.logs import mask_secrets
 from bot.terminal import terminal_text
 
 # json.dumps(ensure_ascii=False) escapes C0 only; U+009B alone is a CSI to many terminals,
@@ -27,10 +28,11 @@ _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
 def line(text: str | None) -> str:
-    """Outside text fit for one line of a terminal."""
+    """Outside text fit for one line of a terminal, a webhook's secret masked (a terminal's
+    output is often a log: `docker compose logs`, a cron mail)."""
     if not text:
         return ""
-    return " ".join(display_text(terminal_text(text)).split())
+    return " ".join(display_text(terminal_text(mask_secrets(text))).split())
 
 
 def json_line(obj: Any) -> str:

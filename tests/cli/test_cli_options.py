@@ -206,3 +206,25 @@ async def test_watch_add_google_news_polls_a_search_of_the_query(tmp_path: Path)
         assert code == 1 and "Google" in err
         code, out, _ = await wirewatch("watch", "list", config=cfg)
         assert "/magnets?/" not in out
+
+
+async def test_a_webhooks_secret_is_never_printed(tmp_path: Path) -> None:
+    """A webhook URL's last part is its password, and a terminal's output is often a log
+    (`docker compose logs`): `watch add`, `watch list`, a refused `--channel` and a config
+    error all show the webhook with its secret masked."""
+    secret = "k3yOfTheW3bhook-Xy_z"
+    hook = f"discord-webhook:https://discord.com/api/webhooks/123/{secret}"
+    cfg = write_config(tmp_path, [])
+    outputs = []
+    outputs.append(await wirewatch("watch", "add", "tariffs", "--channel", hook, config=cfg))
+    outputs.append(await wirewatch("watch", "list", config=cfg))
+    bad = hook.replace("https://", "ftp://")
+    outputs.append(await wirewatch("watch", "add", "lithium", "--channel", bad, config=cfg))
+    broken = tmp_path / "broken.toml"
+    broken.write_text(cfg.read_text() + f'[delivery]\ndefault_destinations = ["{bad}"]\n')
+    outputs.append(await wirewatch("status", config=broken))
+    assert [code for code, _, _ in outputs] == [0, 0, 2, 2]
+    for _, out, err in outputs:
+        assert secret not in out + err
+    assert "discord.com/api/webhooks/123/***" in outputs[0][1] + outputs[1][1]
+    assert "webhooks/123/***" in outputs[2][2] and "webhooks/123/***" in outputs[3][2]
