@@ -67,6 +67,7 @@ from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
+from bot.core.refs import id_of
 from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_url, search_feed_name
 from bot.core.storeport import CoreStore
 from bot.core.storypick import STORIES_SEARCHED, StoryHere, stories_named
@@ -212,10 +213,11 @@ class Wirewatch:
         unknown: list[str] = []
         for ref in refs:
             key = ref.strip().lstrip("#")
+            watch_id = id_of(ref)
             match = [
                 w
                 for w in candidates
-                if (key.isdigit() and w.id == int(key))
+                if (watch_id is not None and w.id == watch_id)
                 or (w.name and w.name.casefold() == key.casefold())
                 or w.query.casefold() == ref.strip().casefold()
             ]
@@ -1062,10 +1064,10 @@ class Wirewatch:
     # ---- alert buttons ------------------------------------------------------------------
 
     async def _alert_here(self, caller: Caller, alert_ref: str) -> tuple[str, int, str]:
-        key = alert_ref.strip().lstrip("#")
+        alert_id = id_of(alert_ref)
         found = (
-            await self.store.controls.alert_here(caller.destination, int(key))
-            if key.isdigit() and len(key) < 19
+            await self.store.controls.alert_here(caller.destination, alert_id)
+            if alert_id is not None
             else None
         )
         if found is None:

@@ -53,6 +53,7 @@ from bot.core.models import (
     WatchInfo,
 )
 from bot.core.notices import Notice
+from bot.core.refs import id_of
 from bot.core.storeport import GLOBAL_SOURCES, FeedRow, Target, WatchRow
 from bot.store import ingest
 from bot.store.controls import ControlsStore
@@ -659,8 +660,9 @@ class Store(Outbox):
 
     async def find_feed(self, ref: str, *, visible_to: str | None = None) -> FeedInfo | None:
         cond = feeds.c.url == ref
-        if ref.lstrip("#").isdigit():
-            cond = or_(cond, feeds.c.id == int(ref.lstrip("#")))
+        feed_id = id_of(ref)
+        if feed_id is not None:
+            cond = or_(cond, feeds.c.id == feed_id)
         conds = [cond, feeds.c.active.is_(True)]
         if visible_to is not None:
             conds.append(visible_feeds(visible_to))

@@ -592,3 +592,20 @@ async def test_story_mute_names_a_story_of_this_channel_by_words_of_its_headline
         "China curbs rare earth exports": True,
         "Lithium prices slide again": False,
     }
+
+
+async def test_a_number_no_id_can_be_is_answered_as_unknown_not_as_a_crash(chat: Chat) -> None:
+    """A reference that looks like a number but is no id ("²" is a digit to Python, and
+    past 64 bits a number overflows the database) names nothing: "no such", with the
+    list to look in, never "Something went wrong"."""
+    await chat.run("subscribe")
+    for name, args, unknown in [
+        ("feeds remove", {"feed": "99999999999999999999999"}, "no feed '99999999999999999999999'"),
+        ("feeds remove", {"feed": "²"}, "no feed '²'"),
+        ("watch remove", {"watch": "²"}, "no watch '²' here"),
+        ("snooze", {"target": "²", "duration": "2h"}, "no watch '²' delivers to this channel"),
+    ]:
+        answer = await chat.run(name, args)
+        assert unknown in answer.text, (name, answer.text)
+        assert "Something went wrong" not in answer.text
+    assert await queries(chat) == ['"rare earth"', "lithium"]
