@@ -45,6 +45,7 @@ from pydantic_settings import (
 from bot.core.errors import ConfigError, QuerySyntaxError
 from bot.core.netguard import split_allowlist
 from bot.core.query import parse_query
+from bot.core.refs import ping_problem
 from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_query
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -259,12 +260,6 @@ class FeedConfig(Section):
         return v
 
 
-# What a watch may ping: a Discord role, a Slack user group (the adapters' own forms).
-_PING = re.compile(
-    r"<@&\d{1,20}>|role:\d{1,20}|\d{1,20}|(?:<!subteam\^)?S[A-Z0-9]{2,}(?:\|[^>]*)?>?"
-)
-
-
 class WatchConfig(Section):
     query: str
     name: str | None = None
@@ -288,12 +283,9 @@ class WatchConfig(Section):
     def _check_mention(cls, v: str | None) -> str | None:
         # The adapters ping only a role or a user group; anything else (a <!channel>, an
         # @everyone) was dropped at send time without a word.
-        if v is not None and not _PING.fullmatch(v.strip()):
-            raise ValueError(
-                f"mention {v!r} is neither a Discord role (its id, <@&id> or role:id) nor a "
-                "Slack user group (its S… id or <!subteam^S…>): a watch never pings "
-                "everyone, here or a channel"
-            )
+        problem = ping_problem(v) if v is not None else None
+        if problem is not None:
+            raise ValueError(f"mention {problem}")
         return v.strip() if v is not None else None
 
     @model_validator(mode="after")

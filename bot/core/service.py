@@ -67,7 +67,7 @@ from bot.core.parsing import parse_feed
 from bot.core.poller import FeedFetcher, Poller
 from bot.core.ports import Clock
 from bot.core.query import Query, parse_query
-from bot.core.refs import id_of
+from bot.core.refs import id_of, ping_problem
 from bot.core.search_feeds import GOOGLE_NEWS_SEARCH, google_news_url, search_feed_name
 from bot.core.storeport import CoreStore
 from bot.core.storypick import STORIES_SEARCHED, StoryHere, stories_named
@@ -152,6 +152,18 @@ class Quotas:
     watches_per_channel: int = 50
     terms_per_watch: int = 40
     feeds_per_workspace: int = 50
+
+
+def _checked_ping(mention: str | None) -> str | None:
+    """A watch's ping as stored (trimmed), or PermissionDeniedError saying why it cannot be:
+    the adapters ping only a role or a user group and would drop anything else at send time,
+    while ``watch list`` went on saying the watch pings its group."""
+    if not mention or not mention.strip():
+        return mention
+    problem = ping_problem(mention)
+    if problem is not None:
+        raise PermissionDeniedError(f"the ping {problem}")
+    return mention.strip()
 
 
 def _operator_watch(w: WatchInfo) -> bool:
@@ -288,6 +300,7 @@ class Wirewatch:
         if not personal:
             self._require_manager(caller)
         home = self._home(caller, personal)
+        mention = _checked_ping(mention)
         parsed = parse_query(query)  # raises QuerySyntaxError with the position
         self._check_terms(caller, parsed)
         search = self._search_url(parsed) if google_news else None
@@ -357,7 +370,7 @@ class Wirewatch:
         if name is not None:
             values["name"] = name or None
         if mention is not None:
-            values["mention"] = mention or None
+            values["mention"] = _checked_ping(mention) or None
         if google_news is not None:
             values["google_news"] = google_news
         searching = watch.google_news if google_news is None else google_news

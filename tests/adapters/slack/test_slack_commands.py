@@ -190,6 +190,25 @@ async def test_watch_add_creates_a_channel_watch(world: World) -> None:
     assert watch.owner == "slack:C1"
 
 
+async def test_a_watch_pings_only_a_user_group_and_anything_else_is_refused(
+    world: World,
+) -> None:
+    """The slash command arrives unescaped (the manifest's should_escape is false), so a
+    group typed as `@desk`, `@everyone` or a pasted `<!channel>` is text no alert could ping:
+    it is refused with the reason, as in the config file (it was stored, `watch list` said
+    "pings its group", and every alert went out without the ping)."""
+    for ping in ("@everyone", "<!channel>", "@trade-desk"):
+        body = text_of(await world.command(f"watch add tariffs --ping {ping}"))
+        assert "never pings everyone, here or a channel" in body, ping
+        assert "Slack user group (its S… id" in body
+    assert await world.watches_here() == []
+    await world.command("watch add tariffs --ping <!subteam^S0DESK|@desk>")
+    edited = text_of(await world.command("watch edit tariffs --ping <!here>"))
+    assert "never pings everyone, here or a channel" in edited
+    here = Caller("slack:C1", "slack:T0TEST")
+    assert [w.mention for w in await world.core.api.list_watches(here)] == ["S0DESK"]
+
+
 async def test_watch_add_with_a_bad_query_points_at_the_error(world: World) -> None:
     """A malformed query gets the parser's message and a caret under the position."""
     ack = await world.command('watch add "rare earth AND')
