@@ -239,6 +239,42 @@ class Wirewatch:
                 unknown.append(ref)
         return found, unknown
 
+    @classmethod
+    def _one_watch(cls, ref: str, candidates: list[WatchInfo], unknown: str) -> WatchInfo:
+        """The one watch ``ref`` names among ``candidates``: NotFoundError with ``unknown``
+        when none does, and naming each when several do (a channel's own watch and a
+        subscribed one may share a name): a command on one watch never picks one at random."""
+        found, _ = cls._resolve_watches([ref], candidates)
+        if not found:
+            raise NotFoundError(unknown)
+        if len(found) > 1:
+            ids = ", ".join(f"#{w.id}" for w in found)
+            raise NotFoundError(
+                f"{len(found)} watches here answer to {ref!r} ({ids}): name one by its id"
+            )
+        return found[0]
+
+    async def _check_name(
+        self, name: str | None, home: str, *, query: str | None = None, editing: int | None = None
+    ) -> None:
+        """Refuse a name (or query) another watch here already answers to: the channel's own
+        watches, whether or not they post here now, and the watches it subscribed to. A
+        name of digits would read as another watch's id."""
+        here = [
+            w
+            for w in await self.store.watch_infos()
+            if (w.owner == home or home in w.destinations) and w.id != editing
+        ]
+        if name and id_of(name) is not None:
+            raise DuplicateError(
+                f"a watch's name cannot be a number ({name!r} reads as watch #{id_of(name)})"
+            )
+        for w in here:
+            if query is not None and w.owner == home and w.query.casefold() == query.casefold():
+                raise DuplicateError(f"watch #{w.id} already has that query here")
+            if name and w.name and w.name.casefold() == name.casefold():
+                raise DuplicateError(f"watch #{w.id} is already called {name!r} here")
+
     # ---- subscriptions ----------------------------------------------------------------------
 
     def _require_manager(self, caller: Caller) -> None:
@@ -304,12 +340,8 @@ class Wirewatch:
         parsed = parse_query(query)  # raises QuerySyntaxError with the position
         self._check_terms(caller, parsed)
         search = self._search_url(parsed) if google_news else None
+        await self._check_name(name, home, query=parsed.text)
         owned = [w for w in await self.store.watch_infos() if w.owner == home]
-        for w in owned:
-            if w.query.casefold() == parsed.text.casefold():
-                raise DuplicateError(f"watch #{w.id} already has that query here")
-            if name and w.name and w.name.casefold() == name.casefold():
-                raise DuplicateError(f"watch #{w.id} is already called {name!r} here")
         if not caller.operator and len(owned) >= self.quotas.watches_per_channel:
             where = "your direct messages have" if personal else "this channel has"
             raise QuotaError(f"{where} {len(owned)} watches, the most allowed; remove one first")
@@ -341,10 +373,7 @@ class Wirewatch:
         candidates = await self.store.watch_infos()
         if not caller.operator:
             candidates = [w for w in candidates if w.owner == home]
-        found, _ = self._resolve_watches([watch_ref], candidates)
-        if not found:
-            raise NotFoundError(f"no watch {watch_ref!r} of this channel")
-        return found[0]
+        return self._one_watch(watch_ref, candidates, f"no watch {watch_ref!r} of this channel")
 
     async def edit_watch(
         self,
@@ -369,6 +398,10 @@ class Wirewatch:
             values["query"] = parsed.text
         if name is not None:
             values["name"] = name or None
+        if values:
+            await self._check_name(
+                values.get("name"), watch.owner or home, query=values.get("query"), editing=watch.id
+            )
         if mention is not None:
             values["mention"] = _checked_ping(mention) or None
         if google_news is not None:
@@ -465,15 +498,7 @@ class Wirewatch:
                 for w in await self._visible_watches(caller)
                 if w.owner == home or home in w.destinations
             ]
-        found, _ = self._resolve_watches([watch_ref], candidates)
-        if not found:
-            raise NotFoundError(f"no watch {watch_ref!r} here")
-        if len(found) > 1:
-            ids = ", ".join(f"#{w.id}" for w in found)
-            raise NotFoundError(
-                f"{len(found)} watches here answer to {watch_ref!r} ({ids}): name one by its id"
-            )
-        w = found[0]
+        w = self._one_watch(watch_ref, candidates, f"no watch {watch_ref!r} here")
         if caller.operator and home == "console" and w.owner is None:
             raise PermissionDeniedError(
                 f"watch #{w.id} comes from the config file: remove it there "
@@ -823,10 +848,9 @@ class Wirewatch:
 
     async def trend(self, caller: Caller, watch_ref: str, days: int) -> TrendData:
         days = max(1, min(days, TREND_DAYS_MAX))
-        found, _ = self._resolve_watches([watch_ref], await self._visible_watches(caller))
-        if not found:
-            raise NotFoundError(f"no watch {watch_ref!r} here")
-        watch = found[0]
+        watch = self._one_watch(
+            watch_ref, await self._visible_watches(caller), f"no watch {watch_ref!r} here"
+        )
         parsed = parse_query(watch.query)
         now = self.clock.now()
         today = now.date()
@@ -995,10 +1019,7 @@ class Wirewatch:
             for w in await self._visible_watches(caller)
             if w.owner == caller.destination or caller.destination in w.destinations
         ]
-        found, _ = self._resolve_watches([watch_ref], here)
-        if not found:
-            raise NotFoundError(f"no watch {watch_ref!r} delivers to this channel")
-        return found[0]
+        return self._one_watch(watch_ref, here, f"no watch {watch_ref!r} delivers to this channel")
 
     async def channel_settings(self, caller: Caller) -> ChannelReport:
         destination = caller.destination

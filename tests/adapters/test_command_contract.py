@@ -609,3 +609,35 @@ async def test_a_number_no_id_can_be_is_answered_as_unknown_not_as_a_crash(chat:
         assert unknown in answer.text, (name, answer.text)
         assert "Something went wrong" not in answer.text
     assert await queries(chat) == ['"rare earth"', "lithium"]
+
+
+async def test_a_name_two_watches_here_answer_to_is_refused_not_guessed(chat: Chat) -> None:
+    """The channel's own "lithium" and the default "lithium" it subscribes to both post
+    here: a command on one watch says which two answer to the name instead of acting on
+    either (snooze, volume and trend picked the first); a name another watch here has, or
+    a number, is refused when given (only among the channel's own watches before)."""
+    await chat.run("watch add", {"query": "lithium AND battery", "name": "lithium"})
+    await chat.run("subscribe")
+    for name, args in [
+        ("snooze", {"target": "lithium", "duration": "2h"}),
+        ("watch volume", {"watch": "lithium", "per-hour": 2}),
+        ("watch remove", {"watch": "lithium"}),
+    ]:
+        answer = await chat.run(name, args)
+        assert "2 watches here answer to 'lithium' (#2, #3): name one by its id" in answer.text
+        assert not answer.public
+    settings = (await chat.run("settings")).text
+    assert "snoozed" not in settings and "/hour" not in settings
+    taken = await chat.run("watch add", {"query": "cobalt", "name": "Lithium"})
+    assert "watch #2 is already called 'Lithium' here" in taken.text
+    number = await chat.run("watch add", {"query": "cobalt", "name": "2"})
+    assert "a watch's name cannot be a number ('2' reads as watch #2)" in number.text
+    await chat.run("watch add", {"query": "copper", "name": "cu"})
+    renamed = await chat.run("watch edit", {"watch": "cu", "name": "LITHIUM"})
+    assert "watch #2 is already called 'LITHIUM' here" in renamed.text
+    assert sorted(await queries(chat)) == [
+        '"rare earth"',
+        "copper",
+        "lithium",
+        "lithium AND battery",
+    ]
