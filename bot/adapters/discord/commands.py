@@ -118,6 +118,18 @@ def dm_caller(interaction: discord.Interaction) -> Caller:
     )
 
 
+def caller_for(interaction: discord.Interaction, spec: CommandSpec) -> Caller:
+    """Who runs ``spec`` here: a server member in a channel; in a DM, the person, whose
+    own DM alerts the commands that work there act on."""
+    if interaction.guild_id:
+        return caller_of(interaction)
+    caller = dm_caller(interaction)
+    if spec.in_dm:
+        # In a DM with the bot: the person's own DM alerts, theirs to manage.
+        return replace(caller, destination=caller.dm or caller.destination, can_manage=True)
+    return caller
+
+
 def bot_cannot_post(interaction: discord.Interaction) -> str | None:
     """Why the bot could not deliver alerts in this channel, or None."""
     perms = interaction.app_permissions
@@ -224,7 +236,7 @@ class DiscordCommands:
             names[p.name]: fit(p.help, DESCRIPTION_LIMIT) for p in spec.params
         }
         completers = {
-            names[p.name]: self._completer(p.kind)
+            names[p.name]: self._completer(spec, p.kind)
             for p in spec.params
             if p.kind in (Kind.WATCH, Kind.WATCHES, Kind.FEED, Kind.STORY)
         }
@@ -240,11 +252,13 @@ class DiscordCommands:
             callback=callback,
         )
 
-    def _completer(self, kind: Kind) -> Any:
+    def _completer(self, spec: CommandSpec, kind: Kind) -> Any:
         async def complete(
             interaction: discord.Interaction, current: str
         ) -> list[app_commands.Choice[str]]:
-            caller = caller_of(interaction)
+            # The watches the command itself would look among: the person's own for
+            # /dm remove, a DM's for /watch volume typed there.
+            caller = caller_for(interaction, spec)
             if kind is Kind.STORY:
                 return await self._story_choices(interaction, caller, current)
             if kind is Kind.FEED:
@@ -255,7 +269,7 @@ class DiscordCommands:
             if kind is Kind.WATCHES:
                 watches = await self.core.available_watches(caller)
             else:
-                watches = await self.core.list_watches(caller)
+                watches = await self.core.list_watches(caller, personal=spec.personal)
             return choices_for(
                 (
                     (f"#{w.id} {w.name + ': ' if w.name else ''}{w.query}", str(w.id))
@@ -295,11 +309,8 @@ class DiscordCommands:
         *,
         private: bool = False,
     ) -> None:
-        caller = caller_of(interaction) if interaction.guild_id else dm_caller(interaction)
+        caller = caller_for(interaction, spec)
         in_dm = interaction.guild_id is None and spec.in_dm
-        if in_dm:
-            # In a DM with the bot: the person's own DM alerts, theirs to manage.
-            caller = replace(caller, destination=caller.dm or caller.destination, can_manage=True)
         refused = self.commands.refusal(caller, spec)
         if spec.mutating and interaction.guild_id is None and not in_dm:
             refused = text_reply(

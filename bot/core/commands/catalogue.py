@@ -75,6 +75,9 @@ class CommandSpec:
     # Also works in a direct message with the bot, on the person's own DM alerts (their
     # digest, quiet hours, snooze): a DM is theirs to manage.
     in_dm: bool = False
+    # Acts on the caller's own watches (delivered to them by DM), wherever it is typed: its
+    # WATCH is one of those, never one of the channel's.
+    personal: bool = False
 
     @property
     def group(self) -> str | None:
@@ -495,8 +498,9 @@ CATALOGUE += (
         "QUERY [--name NAME]",
         '"export controls" AND gallium --name gallium',
         (_QUERY, _NAME),
+        personal=True,
     ),
-    CommandSpec("dm list", "your own watches (delivered by direct message)", "", ""),
+    CommandSpec("dm list", "your own watches (delivered by direct message)", "", "", personal=True),
     CommandSpec(
         "dm remove",
         "stop one of your own watches",
@@ -504,6 +508,7 @@ CATALOGUE += (
         "gallium",
         (Param("watch", Kind.WATCH, "Your watch (its #id or name)", required=True),),
         aliases=("dm rm",),
+        personal=True,
     ),
 )
 

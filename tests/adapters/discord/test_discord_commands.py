@@ -74,6 +74,36 @@ async def test_watch_remove_autocompletes_from_this_channel_only(
     assert elsewhere == []
 
 
+async def test_your_own_watches_are_what_dm_remove_and_a_dms_watch_volume_offer(
+    fake: FakeDiscord, bot: DiscordAdapter, core: Core
+) -> None:
+    """/dm remove autocompletes the person's own watches, in a channel and in a DM (it
+    offered the channel's watches, which it then could not find, and nothing in a DM);
+    /watch volume typed in a DM offers the watches of that person's DM alerts."""
+    await fake.slash("dm", {"query": "gallium", "name": "gallium"}, subcommand="add")
+    await fake.slash("watch", {"query": "copper", "name": "metals"}, subcommand="add")
+    mine = [{"name": "#3 gallium: gallium", "value": "3"}]
+    assert (
+        await fake.autocomplete("dm", {"watch": ""}, focused="watch", subcommand="remove") == mine
+    )
+    in_dm = {"guild_id": None, "channel_id": 1900000000000000001}
+    assert (
+        await fake.autocomplete(
+            "dm", {"watch": "gal"}, focused="watch", subcommand="remove", **in_dm
+        )
+        == mine
+    )
+    assert (
+        await fake.autocomplete(
+            "watch", {"watch": ""}, focused="watch", subcommand="volume", **in_dm
+        )
+        == mine
+    )
+    assert await fake.autocomplete(
+        "watch", {"watch": ""}, focused="watch", subcommand="volume"
+    ) == [{"name": "#4 metals: copper", "value": "4"}]
+
+
 async def test_slow_commands_defer_then_edit_the_answer(
     fake: FakeDiscord, bot: DiscordAdapter, core: Core
 ) -> None:
