@@ -641,3 +641,14 @@ async def test_a_name_two_watches_here_answer_to_is_refused_not_guessed(chat: Ch
         "lithium",
         "lithium AND battery",
     ]
+
+
+async def test_an_unknown_watch_of_ones_own_points_at_dm_list(chat: Chat) -> None:
+    """`dm remove` of a watch one does not have points at one's own list (it pointed at
+    `watch list`, the channel's watches, where no personal watch is shown)."""
+    await chat.run("dm add", {"query": "gallium", "name": "gallium"}, manager=False)
+    answer = await chat.run("dm remove", {"watch": "99"}, manager=False)
+    assert "no watch '99' here — /dm list shows the ids" in answer.text.replace(
+        "/wirewatch dm", "/dm"
+    )
+    assert "watch list" not in answer.text

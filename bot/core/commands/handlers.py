@@ -1158,7 +1158,10 @@ def query_error(error: QuerySyntaxError) -> Reply:
 
 
 def _list_hint(spec: CommandSpec) -> Cmd:
-    return Cmd("feeds list") if spec.name.startswith("feeds") else Cmd("watch list")
+    """Where the ids a command takes are listed: one's own watches are not the channel's."""
+    if spec.name.startswith("feeds"):
+        return Cmd("feeds list")
+    return Cmd("dm list") if spec.personal else Cmd("watch list")
 
 
 def _refs(value: object) -> tuple[str, ...]:
