@@ -270,10 +270,17 @@ class Wirewatch:
                 f"a watch's name cannot be a number ({name!r} reads as watch #{id_of(name)})"
             )
         for w in here:
+            # `unsubscribe` turns a channel's own watch off here without removing it, and
+            # `watch list` no longer shows it: say where it went and how to have it back.
+            off = (
+                f" (it no longer posts here: 'subscribe {w.id}' turns it back on)"
+                if home not in w.destinations
+                else ""
+            )
             if query is not None and w.owner == home and w.query.casefold() == query.casefold():
-                raise DuplicateError(f"watch #{w.id} already has that query here")
+                raise DuplicateError(f"watch #{w.id} already has that query here{off}")
             if name and w.name and w.name.casefold() == name.casefold():
-                raise DuplicateError(f"watch #{w.id} is already called {name!r} here")
+                raise DuplicateError(f"watch #{w.id} is already called {name!r} here{off}")
 
     # ---- subscriptions ----------------------------------------------------------------------
 
@@ -344,7 +351,16 @@ class Wirewatch:
         owned = [w for w in await self.store.watch_infos() if w.owner == home]
         if not caller.operator and len(owned) >= self.quotas.watches_per_channel:
             where = "your direct messages have" if personal else "this channel has"
-            raise QuotaError(f"{where} {len(owned)} watches, the most allowed; remove one first")
+            off = [w for w in owned if home not in w.destinations]
+            hidden = (
+                f" ({len(off)} of them no longer post here, so watch list does not show them: "
+                f"'watch remove {off[0].id}' removes one)"
+                if off
+                else ""
+            )
+            raise QuotaError(
+                f"{where} {len(owned)} watches, the most allowed{hidden}; remove one first"
+            )
         if search is not None:
             # Before the watch: a workspace out of feeds gets no watch it did not ask for.
             await self._take_search_feed(caller, search, search_feed_name(name, parsed.text))

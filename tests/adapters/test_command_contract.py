@@ -652,3 +652,20 @@ async def test_an_unknown_watch_of_ones_own_points_at_dm_list(chat: Chat) -> Non
         "/wirewatch dm", "/dm"
     )
     assert "watch list" not in answer.text
+
+
+async def test_a_watch_turned_off_here_is_named_when_added_again(chat: Chat) -> None:
+    """`unsubscribe` turns the channel's own watches off without removing them, and
+    `watch list` stops showing them: adding one again says where it is and how to have it
+    back (it said only "already has that query here", beside an empty list)."""
+    await chat.run("watch add", {"query": "cobalt", "name": "cobalt"})
+    await chat.run("unsubscribe")
+    assert "Watches in this channel (0)" in (await chat.run("watch list")).text
+    again = await chat.run("watch add", {"query": "cobalt"})
+    assert "watch #3 already has that query here" in again.text
+    assert "it no longer posts here: 'subscribe 3' turns it back on" in again.text
+    renamed = await chat.run("watch add", {"query": "cobalt AND nickel", "name": "cobalt"})
+    assert "'subscribe 3' turns it back on" in renamed.text
+    back = await chat.run("subscribe", {"watches": "3"})
+    assert "Alerts on here for #3 (cobalt)" in back.text
+    assert await queries(chat) == ["cobalt"]

@@ -66,7 +66,12 @@ async def test_chat_limits_hold_and_the_operator_is_exempt(tmp_path: Path) -> No
     async with core_for(settings) as core:
         await core.api.add_watch(A, "tariffs")
         await core.api.add_watch(A, "magnets")
-        with pytest.raises(QuotaError, match="the most allowed"):
+        with pytest.raises(QuotaError, match="the most allowed; remove one first"):
+            await core.api.add_watch(A, "chips")
+        # Turned off here, the channel's own watches still count, and the refusal says
+        # which ones `watch list` no longer shows.
+        await core.api.unsubscribe(A, ["magnets"])
+        with pytest.raises(QuotaError, match=r"1 of them no longer post here.*'watch remove 2'"):
             await core.api.add_watch(A, "chips")
         with pytest.raises(QuotaError, match="at most 3"):
             await core.api.add_watch(B, "a OR b OR c OR d")
