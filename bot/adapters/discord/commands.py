@@ -44,7 +44,7 @@ from bot.core.commands.catalogue import (
     button_args,
 )
 from bot.core.commands.handlers import Commands
-from bot.core.commands.reply import Reply, Tone, Visibility, text_reply
+from bot.core.commands.reply import Paragraph, Reply, Tone, Visibility, text_reply
 from bot.core.models import WatchInfo
 from bot.core.storypick import stories_named
 
@@ -128,6 +128,18 @@ def caller_for(interaction: discord.Interaction, spec: CommandSpec) -> Caller:
         # In a DM with the bot: the person's own DM alerts, theirs to manage.
         return replace(caller, destination=caller.dm or caller.destination, can_manage=True)
     return caller
+
+
+def ping_unheard(interaction: discord.Interaction, role: discord.Role) -> str | None:
+    """Why an alert's ping of ``role`` would notify nobody, or None: Discord lets a bot
+    mention a role only when the role is mentionable or the bot may mention everyone."""
+    if role.mentionable or interaction.app_permissions.mention_everyone:
+        return None
+    return (
+        f"⚠️ Its alerts will name @{role.name} but notify nobody: the role is not mentionable. "
+        "Turn on “Allow anyone to @mention this role” (Server Settings → Roles), or give my "
+        "role “Mention @everyone, @here and All Roles”."
+    )
 
 
 def bot_cannot_post(interaction: discord.Interaction) -> str | None:
@@ -340,6 +352,9 @@ class DiscordCommands:
         if spec.slow:
             await interaction.response.defer(ephemeral=not deferred_public, thinking=True)
         reply = await self.commands.run(caller, spec.name, args)
+        unheard = ping_unheard(interaction, ping) if isinstance(ping, discord.Role) else None
+        if unheard is not None and not reply.failed:
+            reply = replace(reply, blocks=(*reply.blocks, Paragraph((unheard,))))
         public = not reply.failed and (
             reply.visibility is Visibility.CHANNEL or reply.announce is not None
         )

@@ -60,6 +60,29 @@ async def test_watch_add_with_a_role_ping_is_stored_and_answered_in_the_channel(
     )  # fmt: skip
 
 
+async def test_a_ping_of_a_role_nobody_may_mention_is_warned_about(
+    fake: FakeDiscord, bot: DiscordAdapter, core: Core
+) -> None:
+    """Discord drops a bot's mention of a role that is not mentionable unless the bot may
+    mention everyone: /watch add and /watch edit keep the ping but say it would notify
+    nobody, and how to mend it (nothing was said: the alerts pinged no one)."""
+    quiet = RoleRef(name="desk", mentionable=False)
+    call = await fake.slash("watch", {"query": "copper", "ping": quiet}, subcommand="add")
+    assert "added" in call.text and not call.ephemeral
+    assert "will name @desk but notify nobody: the role is not mentionable" in call.text
+    edit = await fake.slash("watch", {"watch": "3", "ping": quiet}, subcommand="edit")
+    assert "notify nobody" in edit.text
+    allowed = await fake.slash(
+        "watch", {"watch": "3", "ping": quiet}, subcommand="edit",
+        app_permissions=BOT_PERMISSIONS | (1 << 17),  # Mention @everyone, @here and All Roles
+    )  # fmt: skip
+    assert "changed" in allowed.text and "notify nobody" not in allowed.text
+    heard = await fake.slash("watch", {"watch": "3", "ping": RoleRef()}, subcommand="edit")
+    assert "changed" in heard.text and "notify nobody" not in heard.text
+    (watch,) = await core.api.list_watches(HERE)
+    assert watch.mention == str(ROLE_ID)
+
+
 async def test_watch_remove_autocompletes_from_this_channel_only(
     fake: FakeDiscord, bot: DiscordAdapter, core: Core
 ) -> None:
