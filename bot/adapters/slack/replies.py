@@ -81,7 +81,10 @@ def render_reply(reply: Reply, command: str) -> SlackMessage:
             )
             blocks.extend(sections_from_lines([heading, *rows], max_blocks=room))
         elif isinstance(block, Pre):
-            blocks.append(section("```" + escape_text(block.text) + "```"))
+            # Line by line: escaping drops control characters, the line break among them,
+            # and a query's caret then sat beside it instead of under the fault.
+            lines = (escape_text(line) for line in block.text.split("\n"))
+            blocks.append(section("```" + "\n".join(lines) + "```"))
         elif isinstance(block, Articles):
             blocks.extend(render_articles(block.articles, "").blocks[1:][:room])
     text = escape_text(plain_text((reply.summary,)))

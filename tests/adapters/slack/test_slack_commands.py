@@ -190,6 +190,14 @@ async def test_watch_add_creates_a_channel_watch(world: World) -> None:
     assert watch.owner == "slack:C1"
 
 
+async def test_a_bad_querys_caret_is_on_its_own_line_under_the_fault(world: World) -> None:
+    """The caret goes on the line below the query, under the character at fault (escaping
+    dropped the line break, and it sat at the end of the query's own line)."""
+    blocks = (await world.command("watch add china AND"))["blocks"]
+    (pre,) = [b["text"]["text"] for b in blocks if b["text"]["text"].startswith("```")]
+    assert pre == "```china AND\n      ^```"
+
+
 async def test_a_watch_pings_only_a_user_group_and_anything_else_is_refused(
     world: World,
 ) -> None:
