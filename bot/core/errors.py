@@ -32,6 +32,9 @@ class ConfigError(WirewatchError):
     pass
 
 
+POINTER_WIDTH = 72  # characters of a long query shown around its fault
+
+
 class QuerySyntaxError(WirewatchError):
     """A malformed watch query. ``position`` is the 0-based character offset."""
 
@@ -41,9 +44,22 @@ class QuerySyntaxError(WirewatchError):
         self.position = position
         super().__init__(f"{message} at position {position + 1}")
 
-    def pointer(self) -> str:
-        """The query with a caret under the offending character, for chat and CLI replies."""
-        return f"{self.query}\n{' ' * self.position}^"
+    def pointer(self, width: int = POINTER_WIDTH) -> str:
+        """The query with a caret under the offending character, for chat and CLI replies.
+
+        A query longer than ``width`` is shown around the fault, cut with "…": a caret
+        under the 990th character sat past a chat message's limit (Discord cut it off with
+        the rest of the reply) and past any terminal's width. Line breaks show as spaces,
+        so the caret stays under its character."""
+        shown = "".join(" " if ch in "\r\n\t" else ch for ch in self.query)
+        position = min(max(self.position, 0), len(shown))
+        if len(shown) <= width:
+            return f"{shown}\n{' ' * position}^"
+        start = max(0, min(position - width * 2 // 3, len(shown) - width))
+        end = start + width
+        left = "…" if start > 0 else ""
+        right = "…" if end < len(shown) else ""
+        return f"{left}{shown[start:end]}{right}\n{' ' * (len(left) + position - start)}^"
 
 
 class UnsearchableQueryError(WirewatchError):

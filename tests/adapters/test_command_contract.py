@@ -669,3 +669,18 @@ async def test_a_watch_turned_off_here_is_named_when_added_again(chat: Chat) -> 
     back = await chat.run("subscribe", {"watches": "3"})
     assert "Alerts on here for #3 (cobalt)" in back.text
     assert await queries(chat) == ["cobalt"]
+
+
+async def test_a_long_bad_query_still_shows_where_it_breaks(chat: Chat) -> None:
+    """A 1,000-character query (the most a command takes) with its fault at the end: the
+    reply shows the part around the fault with the caret under it and the example after
+    it (on Discord the whole query and a line of 990 spaces ran past the 2,000-character
+    message: the caret, the code block's end and the example were cut off)."""
+    answer = await chat.run("watch test", {"query": "tariff " * 141 + "(b OR"})
+    assert "OR needs a term after it (at position 991)" in answer.text
+    lines = answer.text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.endswith("tariff (b OR"))
+    shown, caret = lines[at], lines[at + 1]
+    assert shown.startswith("…") and caret.strip() == "^"
+    assert caret.index("^") == shown.index("OR")
+    assert "Queries look like" in answer.text

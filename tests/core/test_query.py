@@ -189,6 +189,22 @@ def test_syntax_error_pointer_puts_a_caret_under_the_problem() -> None:
     assert caught.value.pointer() == "china AND\n      ^"
 
 
+def test_a_long_querys_pointer_shows_the_part_around_the_fault() -> None:
+    """A query past the pointer's width is shown around its fault, cut with "…" on the
+    side(s) left out, the caret under the same character (it was the whole query, and a
+    caret under its 990th character, which chat messages cut off)."""
+    text = "tariff " * 141 + "(b OR"
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse_query(text)
+    shown, caret = caught.value.pointer(width=30).split("\n")
+    assert shown.startswith("…") and shown.endswith("tariff tariff (b OR")
+    assert len(shown) == 31 and caret.index("^") == shown.index("OR")
+    first = QuerySyntaxError("x", "a(" + "b " * 50, 1).pointer(width=20)
+    assert first == "a(b b b b b b b b b …\n ^"
+    multiline = QuerySyntaxError("x", "a\nb OR", 5).pointer()
+    assert multiline == "a b OR\n     ^"
+
+
 def test_overlong_phrase_is_refused() -> None:
     """A phrase with too many plural spellings to index is refused, not matched loosely."""
     with pytest.raises(QuerySyntaxError, match="too long"):
