@@ -178,7 +178,19 @@ def _take_trailing(
                 and words
                 and re.fullmatch(r"\d{1,6}", words[-1])
             ):
-                args[param.name] = _convert(spec, param, words.pop())
+                number = words.pop()
+                try:
+                    args[param.name] = _convert(spec, param, number)
+                except UsageError as e:
+                    if not words:
+                        raise
+                    # "latest covid 19": the number may be the query's own ("Section 232").
+                    quoted = " ".join([*words, number]).replace('"', "")
+                    raise UsageError(
+                        spec,
+                        f"{e.problem}; a number at the end is read as "
+                        f'{param.name.upper()}: to search for it, quote the query ("{quoted}")',
+                    ) from e
                 changed = True
     if len(words) == len(text.split()):
         return text.strip()  # nothing taken: the query exactly as typed

@@ -190,6 +190,20 @@ async def test_watch_add_creates_a_channel_watch(world: World) -> None:
     assert watch.owner == "slack:C1"
 
 
+async def test_a_number_ending_a_query_is_read_as_the_count_and_the_refusal_says_so(
+    world: World,
+) -> None:
+    """`latest Section 232`: Slack has one line of text, and a number at its end is the
+    count; past the count's range the refusal says how to search for the number (it said
+    only that COUNT must be between 1 and 10); quoted, the query is searched as typed."""
+    refused = text_of(await world.command("latest Section 232"))
+    assert "COUNT must be between 1 and 10" in refused
+    assert 'to search for it, quote the query ("Section 232")' in refused
+    await world.command('latest "Section 232"')
+    (answer,) = await world.responded()
+    assert "No stored articles matching" in text_of(answer) and "Section 232" in text_of(answer)
+
+
 async def test_a_bad_querys_caret_is_on_its_own_line_under_the_fault(world: World) -> None:
     """The caret goes on the line below the query, under the character at fault (escaping
     dropped the line break, and it sat at the end of the query's own line)."""
