@@ -50,6 +50,8 @@ class Caller:
     can_manage: bool = False  # may change what this channel receives
     dm: str | None = None  # this person's direct-message destination, if the platform has one
     managers: str = "channel managers"  # who may manage here, in the platform's words
+    # Typed in a direct message: no channel's alerts to change there, only one's own.
+    direct: bool = False
 
     @property
     def operator(self) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bot.core.api import Caller
 from tests.adapters.test_channel_controls_chat import Room, _text, room  # noqa: F401
-from tests.adapters.test_command_contract import SLACK_MEMBER
-from tests.fakes.discord import USER_ID
+from tests.adapters.test_command_contract import SLACK_ADMIN, SLACK_MEMBER
+from tests.fakes.discord import ALL_PERMISSIONS, USER_ID
 
 
 def dm_messages(room: Room) -> list[str]:
@@ -99,3 +100,34 @@ async def test_a_person_caps_their_own_watch_in_direct_messages(room: Room) -> N
     room.publish("ga-2", "Gallium prices double in a week")
     await room.tick(minutes=1)
     assert len(dm_messages(room)) == 1, "the second story waits: one an hour"
+
+
+async def test_a_channel_command_typed_in_a_direct_message_says_what_works_there(
+    room: Room,
+) -> None:
+    """`watch add` or `subscribe` typed in a DM with the app: there is no channel's alerts
+    to change, and the answer says so and offers `dm add`, on both platforms (on Slack a
+    manager's command subscribed the DM as if it were a channel, anyone else was told only
+    to ask a manager; Discord said only that it works in a server channel)."""
+    for manager in (True, False):
+        if room.platform == "slack":
+            ack = await room.fake.send_slash_command(
+                "watch add cobalt",
+                user_id=SLACK_ADMIN if manager else SLACK_MEMBER,
+                channel_id=f"D{SLACK_MEMBER}",
+            )
+            said = str(ack.get("text", "")) + str(ack.get("blocks", ""))
+        else:
+            call = await room.fake.slash(
+                "watch", {"query": "cobalt"}, subcommand="add", guild_id=None, channel_id=99,
+                member_permissions=ALL_PERMISSIONS if manager else 0,
+            )  # fmt: skip
+            said = call.text
+        assert "run it in a channel" in said and "dm add QUERY" in said, said
+    if room.platform == "slack":
+        await room.fake.send_slash_command(
+            "subscribe", user_id=SLACK_ADMIN, channel_id=f"D{SLACK_MEMBER}"
+        )
+    everything = await room.core.api.list_watches(Caller.console())
+    assert all(w.query != "cobalt" for w in everything)
+    assert all(not any(d.startswith("slack:D") for d in w.destinations) for w in everything)

@@ -115,6 +115,7 @@ def dm_caller(interaction: discord.Interaction) -> Caller:
         can_manage=False,
         dm=f"discord-dm:{interaction.user.id}",
         managers=MANAGERS,
+        direct=True,
     )
 
 
@@ -322,13 +323,7 @@ class DiscordCommands:
         private: bool = False,
     ) -> None:
         caller = caller_for(interaction, spec)
-        in_dm = interaction.guild_id is None and spec.in_dm
         refused = self.commands.refusal(caller, spec)
-        if spec.mutating and interaction.guild_id is None and not in_dm:
-            refused = text_reply(
-                "This command works in a server channel, not in direct messages.",
-                tone=Tone.ERROR,
-            )
         if refused is None and spec.name in _POSTS_HERE:
             reason = bot_cannot_post(interaction)
             if reason is not None:

@@ -113,7 +113,8 @@ class CommandRouter:
 
     async def _caller(self, invocation: Invocation, spec: CommandSpec) -> Caller:
         dm = f"slack-dm:{invocation.user_id}" if invocation.user_id else None
-        if dm is not None and invocation.channel_id.startswith("D") and spec.in_dm:
+        direct = invocation.channel_id.startswith("D")
+        if dm is not None and direct and spec.in_dm:
             # Typed in a direct message: it acts on the person's own DM alerts.
             return Caller(
                 destination=dm,
@@ -122,6 +123,7 @@ class CommandRouter:
                 can_manage=True,
                 dm=dm,
                 managers="you",
+                direct=True,
             )
         can_manage = False
         if spec.mutating:
@@ -134,6 +136,7 @@ class CommandRouter:
             can_manage=can_manage,
             dm=dm,
             managers=self._permissions.who_can(),
+            direct=direct,
         )
 
     async def precheck(self, invocation: Invocation) -> Reply | None:

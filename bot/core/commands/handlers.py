@@ -190,6 +190,17 @@ class Commands:
 
     def refusal(self, caller: Caller, spec: CommandSpec) -> Reply | None:
         """The refusal for a command this caller may not run here, or None."""
+        if spec.mutating and caller.direct and not spec.in_dm:
+            # A direct message has no channel's alerts to change: say what works there
+            # (a manager's `subscribe` in a DM was taken as a channel, anyone else was told
+            # only to ask a manager).
+            return text_reply(
+                "This command changes what a channel receives: run it in a channel. Here, in "
+                "a direct message, ",
+                Cmd("dm add", "QUERY"),
+                " keeps a watch of your own, delivered to you.",
+                tone=Tone.ERROR,
+            )
         if spec.mutating and not caller.can_manage:
             return text_reply(
                 "⛔ Only ",

@@ -158,11 +158,11 @@ async def test_channel_commands_are_refused_in_direct_messages(
     call = await fake.slash(
         "subscribe", guild_id=None, channel_id=1900000000000000001, stale_client=True
     )
-    assert call.ephemeral and "works in a server channel" in call.text
+    assert call.ephemeral and "run it in a channel" in call.text
     call = await fake.slash(
         "watch", {"query": "cobalt"}, subcommand="add", guild_id=None, channel_id=19
     )
-    assert call.ephemeral and "works in a server channel" in call.text
+    assert call.ephemeral and "run it in a channel" in call.text
 
 
 async def test_a_watch_may_not_ping_everyone(
