@@ -33,6 +33,7 @@ from bot.core.commands.reply import (
     Pre,
     Reply,
     Section,
+    Span,
     Strong,
     Tone,
     UserRef,
@@ -42,6 +43,9 @@ from bot.core.commands.reply import (
 
 # A section with less room than this is left out rather than shown as "…and N more".
 SECTION_ROOM_MIN = 60
+# How far a listing's long pieces (queries, addresses) shrink, in turn, before lines that
+# still do not fit are counted as "…and N more" instead of shown.
+SHRINK_STEPS = (120, 60, 32, 20)
 
 _COLOURS = {
     Tone.INFO: discord.Colour.blurple(),
@@ -106,6 +110,37 @@ def listing(lines: list[str], limit: int = DESCRIPTION_LIMIT) -> str:
     return "\n".join(out)
 
 
+def _shrunk(spans: Line, limit: int) -> Line:
+    """``spans`` with each query, address or other long piece cut to ``limit`` characters."""
+
+    def cut(text: str) -> str:
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    out: list[Span] = []
+    for span in spans:
+        if isinstance(span, str):
+            out.append(cut(span))
+        elif isinstance(span, Code):
+            out.append(Code(cut(span.text)))
+        elif isinstance(span, Strong):
+            out.append(Strong(cut(span.text)))
+        else:
+            out.append(span)
+    return tuple(out)
+
+
+def section_listing(lines: tuple[Line, ...], room: int) -> str:
+    """A section's lines within ``room``: when they do not all fit, their long pieces shrink
+    step by step first, so a channel's 50 watches are all listed, each query shortened
+    (15 of them fitted, and the rest were only counted, with no way to see them)."""
+    rows = [markdown(r) for r in lines]
+    for limit in SHRINK_STEPS:
+        if utf16_len("\n".join(rows)) <= room:
+            break
+        rows = [markdown(_shrunk(r, limit)) for r in lines]
+    return listing(rows, room)
+
+
 def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
     """(content, embeds) of one interaction response, inside Discord's limits."""
     paragraphs: list[str] = []
@@ -118,15 +153,13 @@ def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
         elif isinstance(block, Pre):
             paragraphs.append("```\n" + block.text.replace("`", "ˋ") + "\n```")
         elif isinstance(block, Section):
-            rows = [markdown(r) for r in block.lines] or (
-                [markdown(block.empty)] if block.empty else []
-            )
             title = fit(plain_text(block.heading), TITLE_LIMIT)
             room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used - utf16_len(title))
             if room < SECTION_ROOM_MIN:
                 continue  # no room left: later sections are left out whole
+            lines = block.lines or ((block.empty,) if block.empty else ())
             embed = discord.Embed(
-                title=title, description=listing(rows, room) or None, colour=colour
+                title=title, description=section_listing(lines, room) or None, colour=colour
             )
             embeds.append(embed)
             used += embed_size(embed)

@@ -127,6 +127,25 @@ async def test_your_own_watches_are_what_dm_remove_and_a_dms_watch_volume_offer(
     ) == [{"name": "#4 metals: copper", "value": "4"}]
 
 
+async def test_watch_list_shows_all_fifty_watches_with_long_queries(
+    fake: FakeDiscord, bot: DiscordAdapter, core: Core
+) -> None:
+    """A channel at its quota of 50 watches, each with a long query: /watch list names every
+    one, its query shortened (the first 15 fitted the embed and the other 35 were only
+    counted, "…and 35 more", with no way to see them)."""
+    manager = Caller(DEST, f"discord:g:{GUILD_ID}", "discord:1", can_manage=True)
+    for i in range(50):
+        words = " OR ".join(f"exportcontrolsonrareearthmagnets{i}x{j}" for j in range(20))
+        await core.api.add_watch(manager, words, name=f"desk{i}")
+    call = await fake.slash("watch", {}, subcommand="list", member_permissions=0)
+    (embed,) = call.data["embeds"]
+    assert embed["title"] == "Watches in this channel (50)"
+    assert "more" not in embed["description"]
+    for i in range(50):
+        assert f"**desk{i}**" in embed["description"]
+    assert len(embed["description"]) <= 4096
+
+
 async def test_slow_commands_defer_then_edit_the_answer(
     fake: FakeDiscord, bot: DiscordAdapter, core: Core
 ) -> None:
@@ -210,7 +229,7 @@ async def test_a_status_longer_than_one_message_holds_is_cut_to_fit_not_refused(
     """Twenty failing feeds whose servers sent long errors and twenty watches here: each
     list fits its embed, but together they passed Discord's 6,000 characters for one
     message, which it refuses whole (the fake refuses it as Discord does). The answer
-    now fits, what does not saying how many more there are."""
+    now fits: the lists' long pieces shortened, what still does not fit counted."""
     for n in range(2, 22):
         memcore.feeds[n] = FeedInfo(
             n, f"https://outlet{n}.example/rss", f"Outlet {n}", 300, FeedHealth.FAILING, NOW,
@@ -225,4 +244,5 @@ async def test_a_status_longer_than_one_message_holds_is_cut_to_fit_not_refused(
     embeds = call.final.get("embeds") or []
     sizes = [len(e.get("title") or "") + len(e.get("description") or "") for e in embeds]
     assert len(sizes) >= 2 and sum(sizes) <= 6000
-    assert "more" in call.text
+    shown = [n for n in range(2, 22) if f"`#{n + 1}` **critical minerals" in call.text]
+    assert shown == list(range(2, 22)) or "more" in call.text
