@@ -386,9 +386,24 @@ class Wirewatch:
         raise NotFoundError(f"no watch #{watch_id}")
 
     async def _owned_watch(self, caller: Caller, watch_ref: str, home: str) -> WatchInfo:
-        candidates = await self.store.watch_infos()
-        if not caller.operator:
-            candidates = [w for w in candidates if w.owner == home]
+        everything = await self.store.watch_infos()
+        if caller.operator:
+            return self._one_watch(watch_ref, everything, f"no watch {watch_ref!r}")
+        candidates = [w for w in everything if w.owner == home]
+        found, _ = self._resolve_watches([watch_ref], candidates)
+        if not found:
+            # `watch list` shows the default watches a channel subscribed to beside its own:
+            # "no watch #1" about a listed #1 left the reader guessing.
+            subscribed, _ = self._resolve_watches(
+                [watch_ref],
+                [w for w in await self._visible_watches(caller) if home in w.destinations],
+            )
+            if len(subscribed) == 1:
+                w = subscribed[0]
+                raise PermissionDeniedError(
+                    f"watch #{w.id} is a default watch, the operator's: it cannot be changed "
+                    f"here, only turned off ('unsubscribe {w.id}')"
+                )
         return self._one_watch(watch_ref, candidates, f"no watch {watch_ref!r} of this channel")
 
     async def edit_watch(

@@ -104,7 +104,7 @@ async def test_watch_edit_names_a_watch_sets_and_clears_its_ping(room: Room) -> 
     nothing = await room.say("watch edit", {"watch": "battery-metals"})
     assert "Say what to change" in nothing.text
     refused = await room.say("watch edit", {"watch": "1", "name": "x"})
-    assert "no watch '1' of this channel" in refused.text
+    assert "watch #1 is a default watch, the operator's" in refused.text
 
 
 def _edits(room: Room) -> int:

@@ -684,3 +684,15 @@ async def test_a_long_bad_query_still_shows_where_it_breaks(chat: Chat) -> None:
     assert shown.startswith("…") and caret.strip() == "^"
     assert caret.index("^") == shown.index("OR")
     assert "Queries look like" in answer.text
+
+
+async def test_editing_a_default_watch_says_it_is_the_operators(chat: Chat) -> None:
+    """`watch list` shows the default watches a channel subscribed to: `watch edit 1`
+    says #1 is the operator's and how to turn it off here (it said there was no watch
+    #1, beside a list that showed it)."""
+    await chat.run("subscribe")
+    answer = await chat.run("watch edit", {"watch": "1", "name": "mine"})
+    assert "watch #1 is a default watch, the operator's" in answer.text
+    assert "'unsubscribe 1'" in answer.text and not answer.public
+    unknown = await chat.run("watch edit", {"watch": "99", "name": "mine"})
+    assert "no watch '99' of this channel" in unknown.text
