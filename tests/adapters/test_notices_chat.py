@@ -3,7 +3,7 @@
 A manager adds a feed from chat and a watch here; the feed fails, the channel is told
 once, naming the command that removes it as THIS platform types it (Slack
 ``/news feeds remove 2`` with the app's configured slash command, Discord ``/feeds remove
-2``); the feed recovers and the channel is told once; typing the named command removes
+feed:2``); the feed recovers and the channel is told once; typing the named command removes
 the feed. The operator's feed failing asks for the operator, naming no command the
 channel could not run. Text rows queued before notices were data are posted as written.
 Driven as a user would: slash commands through the real slack-bolt app and the real
@@ -118,9 +118,10 @@ class DiscordChannel(Channel):
         return await self._slash(group, leaf, {option[f"{group} {leaf}"]: rest})
 
     async def type_as_shown(self, shown: str) -> str:
-        slash_group, leaf, feed = shown.split(" ")
+        slash_group, leaf, option = shown.split(" ")
         assert slash_group.startswith("/"), f"{shown!r} is not a Discord slash command"
-        return await self._slash(slash_group[1:], leaf, {"feed": feed})
+        name, _, value = option.partition(":")
+        return await self._slash(slash_group[1:], leaf, {name: value})
 
     def notices(self) -> list[str]:
         return [
@@ -200,7 +201,7 @@ async def test_a_chat_feed_failing_and_recovering_is_told_in_this_platforms_synt
     if channel.platform == "slack":
         assert shown == [f"{SLASH} feeds remove {feed_id[1]}"]
     else:
-        assert shown == [f"/feeds remove {feed_id[1]}"]
+        assert shown == [f"/feeds remove feed:{feed_id[1]}"]
     assert "wirewatch feed" not in failing  # never the command line's words in chat
 
     channel.feeds.set_feed("/desk.rss", rss([], title="Desk feed"))

@@ -123,7 +123,7 @@ async def test_a_channel_command_typed_in_a_direct_message_says_what_works_there
                 member_permissions=ALL_PERMISSIONS if manager else 0,
             )  # fmt: skip
             said = call.text
-        assert "run it in a channel" in said and "dm add QUERY" in said, said
+        assert "run it in a channel" in said and "dm add" in said and "QUERY" in said, said
     if room.platform == "slack":
         await room.fake.send_slash_command(
             "subscribe", user_id=SLACK_ADMIN, channel_id=f"D{SLACK_MEMBER}"

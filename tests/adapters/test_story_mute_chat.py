@@ -126,7 +126,8 @@ async def test_story_mute_is_a_listed_command_on_both_platforms(room: Room) -> N
     """`help` names it; on Discord it is the slash command /story mute, whose story option
     suggests the channel's stories as words are typed."""
     listed = await room.say("help", manager=False)
-    assert "story mute HEADLINE WORDS" in listed.text
+    usage = "/story mute story" if room.platform == "discord" else "story mute HEADLINE WORDS"
+    assert usage in listed.text
     if room.platform == "discord":
         synced = {c["name"]: c for c in room.fake.synced_commands[None]}
         assert {o["name"] for o in synced["story"]["options"]} == {"mute"}

@@ -32,7 +32,7 @@ import discord
 from discord import app_commands
 
 from bot.adapters.discord.render import BUTTON_PREFIX, CONTENT_LIMIT, STORY_MENU_ID, fit
-from bot.adapters.discord.replies import markdown, render_reply
+from bot.adapters.discord.replies import markdown, option_name, render_reply
 from bot.core.api import Caller, CoreAPI
 from bot.core.commands.catalogue import (
     CATALOGUE,
@@ -57,17 +57,8 @@ CHOICE_NAME_LIMIT = 100
 DESCRIPTION_LIMIT = 100
 ATTACHMENT_DESCRIPTION_LIMIT = 1024
 MANAGERS = "members with Manage Channels"
-# Discord names an option once per command; the catalogue's plural is one pick here.
 # An alert's buttons (render.alert_buttons) and the catalogue commands they run.
 _BUTTONS = {"story": "story mute", "irrelevant": "not-relevant", "pause": "snooze"}
-_OPTION_NAMES = {
-    "watches": "watch",
-    "per-hour": "per_hour",
-    "min-outlets": "min_outlets",
-    "no-ping": "no_ping",
-    "google-news": "google_news",
-    "no-google-news": "no_google_news",
-}
 # Commands whose success means the bot will post in this channel from now on.
 _POSTS_HERE = frozenset({"subscribe", "watch add"})
 
@@ -220,7 +211,7 @@ class DiscordCommands:
         return top
 
     def _command(self, spec: CommandSpec) -> app_commands.Command[Any, ..., None]:
-        names = {p.name: _OPTION_NAMES.get(p.name, p.name) for p in spec.params}
+        names = {p.name: option_name(p.name) for p in spec.params}
         back = {v: k for k, v in names.items()}
 
         async def callback(interaction: discord.Interaction, **options: Any) -> None:

@@ -22,6 +22,7 @@ from bot.adapters.discord.render import (
     render_articles,
     utf16_len,
 )
+from bot.core.commands.catalogue import lookup
 from bot.core.commands.reply import (
     Articles,
     Cmd,
@@ -40,6 +41,7 @@ from bot.core.commands.reply import (
     When,
     plain_text,
 )
+from bot.core.commands.textargs import CommandTextError, parse_args
 
 # A section with less room than this is left out rather than shown as "…and N more".
 SECTION_ROOM_MIN = 60
@@ -71,13 +73,57 @@ def _clean_keeping_edges(text: str) -> str:
     return _edges(text, clean(text))
 
 
+# Discord names an option once per command; the catalogue's plural is one pick here.
+OPTION_NAMES = {
+    "watches": "watch",
+    "per-hour": "per_hour",
+    "min-outlets": "min_outlets",
+    "no-ping": "no_ping",
+    "google-news": "google_news",
+    "no-google-news": "no_google_news",
+}
+
+
+def option_name(param: str) -> str:
+    """A catalogue parameter's name as a Discord option."""
+    return OPTION_NAMES.get(param, param)
+
+
+def command_text(cmd: Cmd) -> str:
+    """A command to type, in Discord's words: its arguments as the named options a slash
+    command takes (``/watch add query:lithium name:li``), its usage as the options' names.
+    The catalogue writes them as Slack's one line of text (``--name li``), which typed into
+    a Discord option became part of a query."""
+    spec = lookup(cmd.name)
+    plain = f"/{cmd.name}" + (f" {cmd.args}" if cmd.args else "")
+    if spec is None or not cmd.args:
+        return plain
+    if cmd.args == spec.usage:
+        shown = sorted((p for p in spec.params), key=lambda p: not p.required)
+        names = [option_name(p.name) if p.required else f"[{option_name(p.name)}]" for p in shown]
+        return f"/{spec.name} " + " ".join(names)
+    try:
+        given = parse_args(spec, cmd.args)
+    except CommandTextError:
+        return plain
+    options: list[str] = []
+    for param in spec.params:
+        value = given.get(param.name)
+        if value is None or value == param.default:
+            continue
+        if isinstance(value, tuple):
+            value = " ".join(str(v) for v in value)
+        options.append(f"{option_name(param.name)}:{value}")
+    return f"/{spec.name}" + "".join(f" {o}" for o in options)
+
+
 def markdown(spans: Line) -> str:
     out: list[str] = []
     for span in spans:
         if isinstance(span, str):
             out.append(_clean_keeping_edges(span))
         elif isinstance(span, Cmd):
-            out.append(_code(f"/{span.name}" + (f" {span.args}" if span.args else "")))
+            out.append(_code(command_text(span)))
         elif isinstance(span, Code):
             out.append(_code(span.text))
         elif isinstance(span, Strong):

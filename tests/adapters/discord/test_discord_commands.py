@@ -146,6 +146,23 @@ async def test_watch_list_shows_all_fifty_watches_with_long_queries(
     assert len(embed["description"]) <= 4096
 
 
+async def test_help_and_examples_are_written_as_discord_options(
+    fake: FakeDiscord, bot: DiscordAdapter, core: Core
+) -> None:
+    """/help, and every reply naming a command, write it as Discord takes it: named
+    options (`name:minerals`), not Slack's line of text (`--name minerals`), which typed
+    into /watch add's query became part of the query."""
+    text = (await fake.slash("help")).text
+    assert "`/watch add query [name] [ping] [google_news]`" in text
+    example = '"rare earth" AND (lithium OR cobalt) name:minerals google_news:True'
+    assert f"`/watch add query:{example}`" in text
+    assert "`/digest mode:daily at:08:00 tz:Europe/London`" in text
+    assert "`/watch volume watch:3 per_hour:5 min_outlets:2`" in text
+    assert "--" not in text
+    bad = await fake.slash("quiet", {"hours": "22:00"})
+    assert "Example: `/quiet hours:22:00-07:00 tz:America/New_York`" in bad.text
+
+
 async def test_slow_commands_defer_then_edit_the_answer(
     fake: FakeDiscord, bot: DiscordAdapter, core: Core
 ) -> None:
