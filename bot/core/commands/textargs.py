@@ -116,6 +116,16 @@ def parse_args(spec: CommandSpec, rest: str) -> dict[str, object]:
                 args[param.name] = _convert(spec, param, rest)
             rest = ""
             break
+        later = positional[i + 1 :]
+        if param.kind is Kind.WATCH and all(p.kind in (Kind.INT, Kind.FLAG) for p in later):
+            # The last word-like argument takes the rest: a watch's name may have spaces
+            # ("trend rare earth 30", "watch remove He Lifeng"; the launch pack's do).
+            if len(rest.split()) > 1:
+                rest = _take_trailing(spec, later, rest, args, quote_hint=False)
+            if rest:
+                args[param.name] = _convert(spec, param, _unquote(rest.strip()))
+            rest = ""
+            break
         if param.kind is Kind.WATCHES:
             try:
                 parts = shlex.split(rest)
@@ -157,7 +167,12 @@ def _first_token(text: str) -> tuple[str, str]:
 
 
 def _take_trailing(
-    spec: CommandSpec, trailing: list[Param], text: str, args: dict[str, object]
+    spec: CommandSpec,
+    trailing: list[Param],
+    text: str,
+    args: dict[str, object],
+    *,
+    quote_hint: bool = True,
 ) -> str:
     """INT and FLAG parameters declared after a TEXT one come off its ends."""
     words = text.split()
@@ -182,7 +197,7 @@ def _take_trailing(
                 try:
                     args[param.name] = _convert(spec, param, number)
                 except UsageError as e:
-                    if not words:
+                    if not words or not quote_hint:
                         raise
                     # "latest covid 19": the number may be the query's own ("Section 232").
                     quoted = " ".join([*words, number]).replace('"', "")

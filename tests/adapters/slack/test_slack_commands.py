@@ -204,6 +204,21 @@ async def test_a_number_ending_a_query_is_read_as_the_count_and_the_refusal_says
     assert "No stored articles matching" in text_of(answer) and "Section 232" in text_of(answer)
 
 
+async def test_a_watch_named_in_several_words_needs_no_quotes(world: World) -> None:
+    """The launch pack's watches are "rare earth", "He Lifeng", "China tariffs": typed
+    after a command that takes one watch, the words are its name (they were its first
+    word, then "unexpected 'earth'", or "DAYS must be a whole number" for `trend`)."""
+    await world.command("subscribe")
+    volume = text_of(await world.command("watch volume rare earth --per-hour 2"))
+    assert "`#1` (rare earth)" in volume and "at most 2/hour" in volume
+    await world.command("trend rare earth 7")
+    (chart,) = await world.responded()
+    assert "in the last 7 days" in text_of(chart) and "rare earth" in text_of(chart)
+    removed = text_of(await world.command("watch remove rare earth"))
+    assert "`#1` (rare earth)" in removed and "no longer posts in this channel" in removed
+    assert await world.watches_here() == ["lithium"]
+
+
 async def test_a_bad_querys_caret_is_on_its_own_line_under_the_fault(world: World) -> None:
     """The caret goes on the line below the query, under the character at fault (escaping
     dropped the line break, and it sat at the end of the query's own line)."""
