@@ -221,22 +221,34 @@ class Wirewatch:
     def _resolve_watches(
         refs: Sequence[str], candidates: list[WatchInfo]
     ) -> tuple[list[WatchInfo], list[str]]:
-        found: list[WatchInfo] = []
-        unknown: list[str] = []
-        for ref in refs:
+        def matching(ref: str) -> list[WatchInfo]:
             key = ref.strip().lstrip("#")
             watch_id = id_of(ref)
-            match = [
+            return [
                 w
                 for w in candidates
                 if (watch_id is not None and w.id == watch_id)
                 or (w.name and w.name.casefold() == key.casefold())
                 or w.query.casefold() == ref.strip().casefold()
             ]
+
+        found: list[WatchInfo] = []
+        unknown: list[str] = []
+        at = 0
+        while at < len(refs):
+            # Words typed apart may be one name ("subscribe rare earth lithium" on Slack,
+            # whose line of text splits at spaces): the longest run that names a watch.
+            end = next(
+                (e for e in range(len(refs), at + 1, -1) if matching(" ".join(refs[at:e]))),
+                at + 1,
+            )
+            ref = " ".join(refs[at:end])
+            match = matching(ref)
             if match:
                 found.extend(m for m in match if m not in found)
             else:
                 unknown.append(ref)
+            at = end
         return found, unknown
 
     @classmethod

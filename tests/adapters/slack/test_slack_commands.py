@@ -219,6 +219,17 @@ async def test_a_watch_named_in_several_words_needs_no_quotes(world: World) -> N
     assert await world.watches_here() == ["lithium"]
 
 
+async def test_subscribe_reads_a_name_of_several_words_among_others(world: World) -> None:
+    """`subscribe rare earth lithium`: the line splits at spaces, and the words that
+    together name a watch are that watch (it answered "No watch called rare, earth")."""
+    on = text_of(await world.command("subscribe rare earth lithium"))
+    assert "Alerts on here for `#1` (rare earth)" in on and "No watch called" not in on
+    assert sorted(await world.watches_here()) == ['"rare earth"', "lithium"]
+    off = text_of(await world.command("unsubscribe rare earth nickel"))
+    assert "Alerts off here for `#1` (rare earth)" in off and "No watch called `nickel`" in off
+    assert await world.watches_here() == ["lithium"]
+
+
 async def test_a_bad_querys_caret_is_on_its_own_line_under_the_fault(world: World) -> None:
     """The caret goes on the line below the query, under the character at fault (escaping
     dropped the line break, and it sat at the end of the query's own line)."""
