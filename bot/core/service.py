@@ -23,6 +23,7 @@ from bot.core.controls import (
     CHANNEL_WORDS,
     ChannelControls,
     ChannelReport,
+    ControlError,
     WatchControls,
     local_zone,
     snooze_end,
@@ -1093,11 +1094,36 @@ class Wirewatch:
         current = await self.store.controls.channel(caller.destination)
         return await self._save_controls(caller, with_quiet(current, hours, tz))
 
+    async def _snooze_words(
+        self, caller: Caller, target: str, duration: str, current: ChannelControls
+    ) -> tuple[str, str]:
+        """The watch and the duration, when a watch's name of several words was typed on
+        one line and split after its first ("snooze rare earth 2h": "rare", "earth 2h"):
+        the longest leading words that name a watch here, before a duration that reads."""
+        words = f"{target} {duration}".split()
+        if target.strip().lower() in CHANNEL_WORDS or len(words) < 3:
+            return target, duration
+        here = [
+            w
+            for w in await self._visible_watches(caller)
+            if w.owner == caller.destination or caller.destination in w.destinations
+        ]
+        for cut in range(len(words) - 1, 1, -1):
+            name, rest = " ".join(words[:cut]), " ".join(words[cut:])
+            try:
+                snooze_end(rest, self.clock.now(), local_zone(current))
+            except ControlError:
+                continue
+            if self._resolve_watches([name], here)[0]:
+                return name, rest
+        return target, duration
+
     async def snooze(
         self, caller: Caller, target: str, duration: str
     ) -> tuple[WatchInfo | None, datetime | None]:
         self._require_manager(caller)
         current = await self.store.controls.channel(caller.destination)
+        target, duration = await self._snooze_words(caller, target, duration, current)
         until = snooze_end(duration, self.clock.now(), local_zone(current))
         if target.strip().lower() in CHANNEL_WORDS:
             await self._save_controls(caller, replace(current, snoozed_until=until))

@@ -230,6 +230,18 @@ async def test_subscribe_reads_a_name_of_several_words_among_others(world: World
     assert await world.watches_here() == ["lithium"]
 
 
+async def test_snooze_reads_a_watch_named_in_several_words(world: World) -> None:
+    """`snooze rare earth 2h`: the line split after "rare", and "earth 2h" was refused as
+    no duration; the words before a duration that reads are the watch's name."""
+    await world.command("subscribe")
+    snoozed = text_of(await world.command("snooze rare earth until monday"))
+    assert "`#1` (rare earth)" in snoozed and "is snoozed until" in snoozed
+    woke = text_of(await world.command("snooze rare earth off"))
+    assert "`#1` (rare earth)" in woke and "no longer snoozed" in woke
+    bad = text_of(await world.command("snooze rare earth soon"))
+    assert "is not a duration" in bad
+
+
 async def test_a_bad_querys_caret_is_on_its_own_line_under_the_fault(world: World) -> None:
     """The caret goes on the line below the query, under the character at fault (escaping
     dropped the line break, and it sat at the end of the query's own line)."""
