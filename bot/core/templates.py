@@ -142,6 +142,15 @@ def render(source: str, fields: Mapping[str, object], *, one_line: bool = False)
             out = " ".join(out.split())
     except TemplateError:
         raise
+    except OverflowError:
+        raise TemplateError("a number in it is too large") from None
+    except TypeError:
+        # Python's own words ("'>=' not supported between instances of 'str' and 'int'")
+        # name nothing the writer of a template wrote.
+        raise TemplateError(
+            "a filter was given a value of the wrong kind (a number where it takes one, "
+            'text in quotes: truncate(80), replace("a", "b"))'
+        ) from None
     except Exception as e:  # the sandbox refusing something, a filter given a bad value
         raise TemplateError(f"{type(e).__name__}: {e}") from None
     return out if len(out) <= OUTPUT_MAX else out[: OUTPUT_MAX - 1] + "…"

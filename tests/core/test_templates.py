@@ -39,6 +39,9 @@ def test_fields_filters_and_conditions_render() -> None:
         ("{{ title", "line 1"),
         ("x" * (TEMPLATE_MAX + 1), "at most"),
         ("{% if updated %}changed{% endif %}", "renders nothing"),
+        # Said in a template's words, not Python's ("Python int too large to convert...").
+        ('{{ title|replace("a", "b", 99999999999999999999) }}', "^a number in it is too large$"),
+        ('{{ title|truncate("x") }}', "^a filter was given a value of the wrong kind"),
     ],
 )
 def test_what_could_fail_or_escape_is_refused_when_set(source: str, reason: str) -> None:
