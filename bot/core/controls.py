@@ -444,27 +444,33 @@ def summary_heading(reasons: Iterable[Hold], controls: ChannelControls) -> str:
     return "Summary"
 
 
-def describe(controls: ChannelControls, now: datetime) -> list[str]:
-    """The channel's controls in words, one line each (for ``settings``)."""
-    lines = []
+def describe(controls: ChannelControls, now: datetime) -> list[tuple[str, datetime | None]]:
+    """The channel's controls in words, one line each (for ``settings``), each with the
+    moment that ends it when it has one (shown in the reader's own time zone)."""
+    lines: list[tuple[str, datetime | None]] = []
     if controls.digest is Digest.DAILY and controls.digest_at is not None:
-        lines.append(f"Digest: daily at {controls.digest_at:%H:%M} {controls.digest_tz}")
+        lines.append((f"Digest: daily at {controls.digest_at:%H:%M} {controls.digest_tz}", None))
     elif controls.digest is Digest.HOURLY:
-        lines.append("Digest: hourly, on the hour")
+        lines.append(("Digest: hourly, on the hour", None))
     else:
-        lines.append("Digest: realtime (each story as it breaks)")
+        lines.append(("Digest: realtime (each story as it breaks)", None))
     if controls.quiet_start is not None and controls.quiet_end is not None:
         state = " (on now)" if in_quiet(controls, now) else ""
         lines.append(
-            f"Quiet hours: {controls.quiet_start:%H:%M}-{controls.quiet_end:%H:%M}"
-            f" {controls.quiet_tz}{state}"
+            (
+                f"Quiet hours: {controls.quiet_start:%H:%M}-{controls.quiet_end:%H:%M}"
+                f" {controls.quiet_tz}{state}",
+                None,
+            )
         )
     else:
-        lines.append("Quiet hours: off")
+        lines.append(("Quiet hours: off", None))
     if snoozed(controls.snoozed_until, now) and controls.snoozed_until is not None:
-        lines.append(f"Snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
-    lines.append("Story updates: " + ("thread replies" if controls.threads else "edit the message"))
-    lines.append(f"Template: {controls.template}" if controls.template else "Template: default")
+        lines.append(("Snoozed until ", controls.snoozed_until))
+    updates = "thread replies" if controls.threads else "edit the message"
+    lines.append((f"Story updates: {updates}", None))
+    template = f"Template: {controls.template}" if controls.template else "Template: default"
+    lines.append((template, None))
     return lines
 
 

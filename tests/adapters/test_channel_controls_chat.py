@@ -410,3 +410,16 @@ async def test_a_digest_page_of_long_stories_is_one_message_of_whole_lines(room:
     for line in digests[0].splitlines():
         if "](" in line:  # Discord: a link in a line is whole
             assert re.search(r"\]\(https://news\.test/z-\d-p+\)", line), line
+
+
+async def test_settings_shows_when_snoozes_end_in_the_readers_own_time(room: Room) -> None:
+    """`settings` gives the channel's and a watch's snooze end as the platform's date
+    (each reader's own time zone), as `snooze` answered it, not as a UTC time."""
+    await room.say("snooze", {"target": "channel", "duration": "2h"})
+    await room.say("snooze", {"target": "1", "duration": "30m"})
+    settings = (await room.say("settings")).text
+    # Slack's date token carries a UTC fallback for old clients; outside the tokens, none.
+    assert "UTC" not in re.sub(r"<!date\^[^>]*>", "", settings)
+    assert "Snoozed until" in settings and "snoozed until" in settings
+    dates = settings.count("<!date^") + settings.count("<t:")
+    assert dates == 2, settings

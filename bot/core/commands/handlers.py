@@ -743,9 +743,12 @@ class Commands:
 
     async def _settings(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         report = await self.core.channel_settings(caller)
-        lines = tuple((text,) for text in describe(report.controls, report.now))
+        lines = tuple(
+            (text,) if until is None else (text, When(until, absolute=True))
+            for text, until in describe(report.controls, report.now)
+        )
         volumes = tuple(
-            (*watch_ref(w), " — ", _volume_text(v, report.now)) for w, v in report.watches
+            (*watch_ref(w), " — ", *_volume_text(v, report.now)) for w, v in report.watches
         )
         return Reply(
             summary="This channel's settings",
@@ -834,7 +837,7 @@ class Commands:
                 "Watch ",
                 *watch_ref(watch),
                 " here: ",
-                _volume_text(controls, None),
+                *_volume_text(controls, None),
                 ".",
             ),
         )
@@ -1068,15 +1071,20 @@ def _first_read_note(feeds: int) -> Paragraph:
     )
 
 
-def _volume_text(controls: WatchControls, now: datetime | None) -> str:
+def _volume_text(controls: WatchControls, now: datetime | None) -> Line:
     parts = []
     if controls.max_per_hour:
         parts.append(f"at most {controls.max_per_hour}/hour")
     if controls.min_outlets:
         parts.append(f"only stories with {controls.min_outlets}+ outlets")
+    text = "; ".join(parts)
     if now and snoozed(controls.snoozed_until, now) and controls.snoozed_until is not None:
-        parts.append(f"snoozed until {controls.snoozed_until:%Y-%m-%d %H:%M} UTC")
-    return "; ".join(parts) or "every story, as it breaks"
+        # In the reader's own time zone, as snooze itself answered it.
+        return (
+            f"{text}; snoozed until " if text else "snoozed until ",
+            When(controls.snoozed_until, absolute=True),
+        )
+    return (text or "every story, as it breaks",)
 
 
 def _until_text(until: datetime | None) -> Line:
