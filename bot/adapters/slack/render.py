@@ -102,13 +102,22 @@ def escape_text(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """Shorten already-escaped mrkdwn to ``limit`` characters without breaking an entity."""
+    """Shorten already-escaped mrkdwn to ``limit`` characters without breaking an entity,
+    a ``<link|label>``, date or mention token, or a code span (cut open, Slack shows the
+    rest of the message as raw markup or as code)."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened > cut.rfind(">"):
+        cut = cut[:opened]
+    if cut.count("```") % 2:
+        cut = cut[: cut.rfind("```")]
+    if cut.replace("```", "").count("`") % 2:
+        cut = cut[: cut.rfind("`")]
     space = cut.rfind(" ")
     if space > limit * 0.8:
         cut = cut[:space]

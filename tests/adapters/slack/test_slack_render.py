@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from bot.adapters.slack.render import (
     MAX_SECTION_TEXT,
     MAX_SELECT_OPTIONS,
     alert_metadata,
+    clip,
     escape_text,
     highlight,
     link,
@@ -355,3 +357,27 @@ def test_a_latest_line_says_when_its_story_last_grew() -> None:
     stamp = int((PUBLISHED + timedelta(hours=2)).timestamp())
     assert f"latest coverage <!date^{stamp}^{{ago}}|" in text
     assert "latest coverage" not in all_text(render_articles([alone], "*Latest*").blocks)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "<https://reuters.test/a-long-article-address|China curbs rare earth exports>",
+        "<!date^1767225600^{date_short_pretty} at {time}|2026-01-01 00:00 UTC>",
+        '`watch add "rare earth" AND (magnet OR export) --name magnets`',
+        "```(tariff OR\n         ^```",
+        "&amp;",
+    ],
+)
+def test_clipping_never_leaves_a_token_or_code_span_open(tail: str) -> None:
+    """A long answer cut to Slack's 3,000 characters stops before a link, date token, code
+    span or entity it would cut open (cut open, the rest shows as raw markup or code)."""
+    for lead in range(2900, 3000, 7):
+        text = "x" * lead + " " + tail + " and more words after it" * 20
+        out = clip(text, 3000)
+        assert len(out) <= 3000 and out.endswith("…")
+        body = out.removesuffix("…")
+        assert body.count("<") == body.count(">")
+        assert body.count("```") % 2 == 0
+        assert body.replace("```", "").count("`") % 2 == 0
+        assert not re.search(r"&[a-z]*$", body)
