@@ -1023,6 +1023,7 @@ class FakeDiscord:
             assert synced.get(name, {}).get("dm_permission") is not False, (
                 f"/{name} is not offered in direct messages"
             )
+        self._check_options(name, subcommand, options or {}, guild_id)
         payload = self._interaction_payload(
             2,
             name,
@@ -1036,6 +1037,24 @@ class FakeDiscord:
             app_permissions=app_permissions,
         )
         return await self._inject(payload, within)
+
+    def _check_options(
+        self, name: str, subcommand: str | None, options: Mapping[str, Any], guild_id: int | None
+    ) -> None:
+        """A Discord client sends only the options a synced command has: an option the
+        command does not have is an error of the test (discord.py would drop it in
+        silence, and the command run as if it had not been given)."""
+        synced = [*self.synced_commands.get(guild_id, []), *self.synced_commands.get(None, [])]
+        command = next((c for c in synced if c["name"] == name), None)
+        if command is None:
+            return
+        if subcommand is not None:
+            command = next(
+                (o for o in command.get("options", []) if o["name"] == subcommand), command
+            )
+        known = {o["name"] for o in command.get("options", []) if o.get("type") not in (1, 2)}
+        unknown = set(options) - known
+        assert not unknown, f"/{name} {subcommand or ''} has no option {sorted(unknown)}"
 
     async def click(
         self,

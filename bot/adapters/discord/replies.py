@@ -215,5 +215,23 @@ def render_reply(reply: Reply) -> tuple[str | None, list[discord.Embed]]:
                     break
                 embeds.append(embed)
                 used += embed_size(embed)
-    content = fit("\n".join(paragraphs), CONTENT_LIMIT) if paragraphs else None
+    content = fit_paragraphs(paragraphs, CONTENT_LIMIT) if paragraphs else None
     return content, embeds[:EMBEDS_PER_MESSAGE]
+
+
+def fit_paragraphs(paragraphs: list[str], limit: int) -> str:
+    """The paragraphs on lines of their own within ``limit`` UTF-16 units: when they are
+    too long together, the shorter keep whole and the longer share what is left, so a
+    long first paragraph never pushes out the ones after it (what was not understood in
+    a long ``subscribe``, the hint at the end of an error)."""
+    room = limit - (len(paragraphs) - 1)
+    sizes = [utf16_len(p) for p in paragraphs]
+    if sum(sizes) <= room:
+        return "\n".join(paragraphs)
+    budget = [0] * len(paragraphs)
+    left = room
+    by_size = sorted(range(len(paragraphs)), key=lambda i: sizes[i])
+    for n, i in enumerate(by_size):
+        budget[i] = min(sizes[i], left // (len(paragraphs) - n))
+        left -= budget[i]
+    return "\n".join(fit(p, budget[i]) for i, p in enumerate(paragraphs))
