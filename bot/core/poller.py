@@ -198,8 +198,6 @@ class Poller:
         await self._load_stories()
         self.stories.prune(self.clock.now())
         self.prepare_pool.stop_if_idle(asyncio.get_running_loop().time())
-        if not self._watches:
-            await self.refresh_watches()
         if not due_only:
             await self._make_all_due()
             report.leased_elsewhere = await self.store.count_leased_elsewhere(
@@ -225,6 +223,11 @@ class Poller:
                 )
                 if not batch:
                     break
+                if not report.feeds:
+                    # Watches change on whichever instance the chat command reached: the
+                    # store is read once per cycle with work, so this one matches what
+                    # every instance was told (unchanged watches cost no recompiling).
+                    await self.refresh_watches()
                 report.lease_takeovers += self.store.take_lease_takeovers()
                 report.feeds += len(batch)
                 in_worker = report.feeds >= self.pool_min_feeds
