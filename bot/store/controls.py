@@ -418,14 +418,19 @@ class ControlsStore:
         newest story first) under ``heading``, due now. Returns how many were queued."""
         if not ids:
             return 0
+        pick = (
+            select(alerts, articles.c.published)
+            .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
+            .where(alerts.c.id.in_(list(ids)), alerts.c.state == HELD)
+        )
+        if self.store.dialect == "postgresql":
+            # Every instance's sender finds a summary due at the same moment: the first
+            # queues it, the others wait here and find its alerts gone (they read them as
+            # held before and re-queued copies the unique story key refused, failing their
+            # whole pass).
+            pick = pick.with_for_update(of=alerts)
         async with self.store.transaction() as conn:
-            rows = (
-                await conn.execute(
-                    select(alerts, articles.c.published)
-                    .select_from(alerts.join(articles, articles.c.id == alerts.c.article_id))
-                    .where(alerts.c.id.in_(list(ids)), alerts.c.state == HELD)
-                )
-            ).all()
+            rows = (await conn.execute(pick)).all()
             if not rows:
                 return 0
 
