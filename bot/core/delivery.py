@@ -246,6 +246,9 @@ class Deliverer:
                 destination, reason=reason, now=self.clock.now(), permanent=True
             )
             return
+        # Before anything is claimed: a message whose stories get a newer article than
+        # this while it is being posted is due an edit once posted.
+        stories_read_up_to = await self.store.max_article_id()
         controls = await self.store.controls.channel(destination)
         self._threads[destination] = controls.threads
         template = controls.template
@@ -268,7 +271,10 @@ class Deliverer:
                 await self._edit_grown(destination, notifier, report)
                 return
             claimed = await self._single_after_rejection(destination, claimed, now)
-            if not await self._send(destination, notifier, claimed, maybe_sent, report):
+            sent = await self._send(
+                destination, notifier, claimed, maybe_sent, report, stories_read_up_to
+            )
+            if not sent:
                 return
 
     async def _single_after_rejection(
@@ -296,8 +302,10 @@ class Deliverer:
         claimed: list[Alert],
         maybe_sent: bool,
         report: DeliveryReport,
+        stories_read_up_to: int | None = None,
     ) -> bool:
-        """Send one claimed batch and record the outcome; False stops this destination."""
+        """Send one claimed batch and record the outcome; False stops this destination.
+        ``stories_read_up_to``: the newest article stored before the batch was claimed."""
         ids = [a.id for a in claimed]
         await self.store.mark_attempt(ids, self.instance_id)
         try:
@@ -365,7 +373,13 @@ class Deliverer:
             return False
         done = self.clock.now()
         shown = shown_to_json(shown_in(one_per_story(claimed)))
-        await self.store.mark_sent(ids, message_id=message_id, now=done, shown=shown)
+        await self.store.mark_sent(
+            ids,
+            message_id=message_id,
+            now=done,
+            shown=shown,
+            stories_read_up_to=stories_read_up_to,
+        )
         report.sent += len(ids)
         report.messages += 1
         if self.on_sent:

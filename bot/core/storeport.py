@@ -343,9 +343,12 @@ class OutboxStore(Protocol):
         now: datetime,
         owner: str | None = None,
         shown: str | None = None,
+        stories_read_up_to: int | None = None,
     ) -> None:
         """The platform confirmed the message carrying these alerts; ``shown`` is what it
-        shows of each story (:func:`bot.core.living.shown_to_json`), kept with its post."""
+        shows of each story (:func:`bot.core.living.shown_to_json`), kept with its post.
+        With ``stories_read_up_to`` (the newest article id stored before the alerts were
+        claimed), the post is due an edit if its stories got a newer article meanwhile."""
         ...
 
     async def mark_retry(

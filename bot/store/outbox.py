@@ -12,11 +12,12 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.alerts import StoryArticle, news_of_their_own, other_outlets
 from bot.core.models import Alert, DeadLetter
+from bot.store.ingest import STORY_LOCK_KEY
 from bot.store.schema import alerts, articles, feeds, notices, posts, watches
 from bot.store.visibility import READER, visible_feeds, with_reader
 
@@ -315,8 +316,17 @@ class Outbox:
         now: datetime,
         owner: str | None = None,
         shown: str | None = None,
+        stories_read_up_to: int | None = None,
     ) -> None:
         async with self.transaction() as conn:
+            if stories_read_up_to is not None and self.dialect == "postgresql":
+                # Story assignment holds this lock until it commits, so an article of these
+                # stories is either visible below or finds these alerts sent and marks their
+                # post itself (``touch_posts``). On SQLite the update below takes the one
+                # write lock first, to the same effect.
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": STORY_LOCK_KEY}
+                )
             await conn.execute(
                 update(alerts)
                 .where(alerts.c.id.in_(list(ids)))
@@ -333,21 +343,42 @@ class Outbox:
             destination = (
                 await conn.execute(select(alerts.c.destination).where(alerts.c.id == ids[0]))
             ).scalar_one_or_none()
-            if destination is not None and message_id:
-                await conn.execute(
-                    self._insert(posts)
-                    .values(
-                        destination=destination,
-                        message_id=message_id,
-                        created_at=now,
-                        revision=0,
-                        edited_revision=0,
-                        next_edit_at=now,
-                        edit_attempts=0,
-                        shown=shown,
+            if destination is None or not message_id:
+                return
+            # An article of these stories stored while the message was on its way found no
+            # sent alert to mark for an edit: the new post is marked instead.
+            grown = (
+                stories_read_up_to is not None
+                and (
+                    await conn.execute(
+                        select(articles.c.id)
+                        .where(
+                            articles.c.story_key.in_(
+                                select(alerts.c.story_key)
+                                .where(alerts.c.id.in_(list(ids)))
+                                .scalar_subquery()
+                            ),
+                            articles.c.id > stories_read_up_to,
+                        )
+                        .limit(1)
                     )
-                    .on_conflict_do_nothing()
+                ).first()
+                is not None
+            )
+            await conn.execute(
+                self._insert(posts)
+                .values(
+                    destination=destination,
+                    message_id=message_id,
+                    created_at=now,
+                    revision=1 if grown else 0,
+                    edited_revision=0,
+                    next_edit_at=now,
+                    edit_attempts=0,
+                    shown=shown,
                 )
+                .on_conflict_do_nothing()
+            )
 
     # --- living messages: edits of posts whose story grew ---------------------------------
 
