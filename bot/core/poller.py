@@ -216,10 +216,13 @@ class Poller:
             while True:
                 batch = await self.store.claim_feeds(
                     owner=self.instance_id,
-                    now=cycle_start,
+                    # The lease runs from the claim: a batch claimed late in a long cycle
+                    # is fetched under a whole lease, not what is left of the first one's.
+                    now=self.clock.now(),
                     lease=self.lease,
                     limit=self.batch_size,
                     due_only=True,
+                    due_by=cycle_start,
                 )
                 if not batch:
                     break

@@ -104,9 +104,17 @@ class WatchRow:
 
 class FeedsStore(Protocol):
     async def claim_feeds(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int, due_only: bool = True
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        due_only: bool = True,
+        due_by: datetime | None = None,
     ) -> list[FeedRow]:
-        """Lease up to ``limit`` active feeds (due ones unless ``due_only`` is False)."""
+        """Lease up to ``limit`` active feeds (due ones unless ``due_only`` is False) for
+        ``lease`` from ``now``; due means due by ``due_by`` (``now`` if not given)."""
         ...
 
     def take_lease_takeovers(self) -> int:

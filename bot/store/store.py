@@ -682,17 +682,20 @@ class Store(Outbox):
         lease: timedelta,
         limit: int,
         due_only: bool = True,
+        due_by: datetime | None = None,
     ) -> list[FeedRow]:
-        """Lease up to ``limit`` active feeds (due ones unless ``due_only`` is False).
+        """Lease up to ``limit`` active feeds (due ones unless ``due_only`` is False) for
+        ``lease`` from ``now``; due means due by ``due_by`` (``now`` if not given).
 
         A feed leased by another live instance is skipped; an expired lease is taken over.
         """
+        due_by = due_by or now
         conds = [
             feeds.c.active.is_(True),
             or_(feeds.c.lease_until.is_(None), feeds.c.lease_until < now),
         ]
         if due_only:
-            conds.append(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+            conds.append(or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= due_by))
         pick = (
             select(feeds.c.id)
             .where(and_(*conds))
