@@ -17,11 +17,12 @@ time, so only the one at fault is dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -308,10 +309,15 @@ class Deliverer:
         ``stories_read_up_to``: the newest article stored before the batch was claimed."""
         ids = [a.id for a in claimed]
         await self.store.mark_attempt(ids, self.instance_id)
+
+        def renew(until: datetime) -> Awaitable[int]:
+            return self.store.renew_lease(ids, owner=self.instance_id, until=until)
+
         try:
-            message_id = await notifier.send(
-                destination, self._shaped(destination, claimed), maybe_sent=maybe_sent
-            )
+            async with self._lease_kept(renew):
+                message_id = await notifier.send(
+                    destination, self._shaped(destination, claimed), maybe_sent=maybe_sent
+                )
         except RejectedMessageError as e:
             if len(claimed) > 1:
                 # Which alert is at fault is unknown: each goes alone, in order, from now.
@@ -417,6 +423,24 @@ class Deliverer:
         claimed = await self.store.claim_edits(
             destination=destination, owner=self.instance_id, now=now, lease=self.lease
         )
+        if not claimed:
+            return
+        post_ids = [c[0] for c in claimed]
+
+        def renew(until: datetime) -> Awaitable[int]:
+            return self.store.renew_edit_lease(post_ids, owner=self.instance_id, until=until)
+
+        async with self._lease_kept(renew):
+            await self._edit_claimed(destination, notifier, report, claimed)
+
+    async def _edit_claimed(
+        self,
+        destination: str,
+        notifier: Notifier,
+        report: DeliveryReport,
+        claimed: list[tuple[int, str, int, str | None, int]],
+    ) -> None:
+        """Edit (or reply under) each claimed message whose stories grew, in order."""
         for post_id, message_id, revision, shown, failed in claimed:
             if self._stopping is not None and self._stopping.is_set():
                 return
@@ -490,6 +514,34 @@ class Deliverer:
                 shown=shown_to_json(showing.shown),
             )
             report.edited += 1
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, renew: Callable[[datetime], Awaitable[int]]) -> AsyncIterator[None]:
+        """Renew a claim's lease every third of it while the platform calls under it run:
+        a call slower than the lease (a rate-limit wait, a slow answer) must not let
+        another instance claim the same alerts or messages and post or edit them again.
+        An instance that dies stops renewing, and its claims expire as before."""
+        done = asyncio.Event()
+
+        async def keep() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    # asyncio.timeout, not wait_for (see bot.leader: a swallowed cancel).
+                    async with asyncio.timeout(self.lease.total_seconds() / 3):
+                        await done.wait()
+                if done.is_set():
+                    return
+                try:
+                    await renew(self.clock.now() + self.lease)
+                except Exception as e:  # the database away: the send goes on regardless
+                    log.warning("could not renew a delivery lease: %s", e)
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            done.set()
+            await keeper
 
     async def _failed(
         self,

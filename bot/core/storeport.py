@@ -339,6 +339,18 @@ class OutboxStore(Protocol):
         """Queued alerts, rebuilt as the notifiers render them."""
         ...
 
+    async def renew_lease(self, ids: Sequence[int], *, owner: str, until: datetime) -> int:
+        """Extend ``owner``'s lease on these claimed alerts to ``until`` (their send still
+        runs); returns how many it still held."""
+        ...
+
+    async def renew_edit_lease(
+        self, post_ids: Sequence[int], *, owner: str, until: datetime
+    ) -> int:
+        """Extend ``owner``'s lease on these claimed posts to ``until`` (their edits still
+        run); returns how many it still held."""
+        ...
+
     async def mark_attempt(self, ids: Sequence[int], owner: str) -> None:
         """A send is about to start: its outcome is unknown until confirmed."""
         ...

@@ -298,6 +298,34 @@ class Outbox:
         async with self.engine.connect() as conn:
             return (await self._alerts_by_ids(conn, ids))[0]
 
+    async def renew_lease(self, ids: Sequence[int], *, owner: str, until: datetime) -> int:
+        """Extend ``owner``'s lease on these alerts while their send runs; returns how many
+        it still held."""
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                update(alerts)
+                .where(
+                    alerts.c.id.in_(list(ids)),
+                    alerts.c.lease_owner == owner,
+                    alerts.c.state == "pending",
+                )
+                .values(lease_until=until)
+            )
+            return int(result.rowcount)
+
+    async def renew_edit_lease(
+        self, post_ids: Sequence[int], *, owner: str, until: datetime
+    ) -> int:
+        """Extend ``owner``'s lease on these posts while their edits run; returns how many
+        it still held."""
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                update(posts)
+                .where(posts.c.id.in_(list(post_ids)), posts.c.lease_owner == owner)
+                .values(lease_until=until)
+            )
+            return int(result.rowcount)
+
     async def mark_attempt(self, ids: Sequence[int], owner: str) -> None:
         """Record that a send is about to start: from here its outcome is unknown until
         confirmed, so a crash makes the next sender check the platform first."""
