@@ -615,7 +615,18 @@ class Deliverer:
         self._noticing.pop(destination, None)
 
     async def _post_notices(self, destination: str, rows: list[Any]) -> int:
-        """Post one destination's claimed notices in order; how many went out."""
+        """Post one destination's claimed notices in order, their lease kept while they go
+        out one after another at the platform's pace; how many went out."""
+        notice_ids = [row.id for row in rows]
+
+        def renew(until: datetime) -> Awaitable[int]:
+            return self.store.renew_notice_lease(notice_ids, owner=self.instance_id, until=until)
+
+        async with self._lease_kept(renew):
+            return await self._post_each_notice(destination, rows)
+
+    async def _post_each_notice(self, destination: str, rows: list[Any]) -> int:
+        """Each notice in order, its outcome recorded; how many went out."""
         sent = 0
         notifier = self.notifier_for(destination)
         for row in rows:

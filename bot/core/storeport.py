@@ -483,6 +483,13 @@ class OutboxStore(Protocol):
         (their earlier notices are still being posted)."""
         ...
 
+    async def renew_notice_lease(
+        self, notice_ids: Sequence[int], *, owner: str, until: datetime
+    ) -> int:
+        """Extend ``owner``'s lease on these claimed notices to ``until`` (still being
+        posted); returns how many it still held."""
+        ...
+
     async def notice_done(
         self,
         notice_id: int,

@@ -1267,6 +1267,23 @@ class Store(Outbox):
                 )
             )
 
+    async def renew_notice_lease(
+        self, notice_ids: Sequence[int], *, owner: str, until: datetime
+    ) -> int:
+        """Extend ``owner``'s lease on these notices while they are posted; returns how
+        many it still held."""
+        async with self.transaction() as conn:
+            result = await conn.execute(
+                update(notices)
+                .where(
+                    notices.c.id.in_(list(notice_ids)),
+                    notices.c.lease_owner == owner,
+                    notices.c.state == "pending",
+                )
+                .values(lease_until=until)
+            )
+            return int(result.rowcount)
+
     async def notice_done(
         self,
         notice_id: int,

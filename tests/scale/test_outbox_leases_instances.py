@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from bot.app import open_core
 from bot.core.models import Alert
-from bot.core.notices import Notice
+from bot.core.notices import ChannelRecovered, Notice
 from bot.settings import Settings, WatchConfig
 from bot.store import ingest
 from bot.store.schema import posts
@@ -25,7 +25,7 @@ from tests.store.articles import add_article
 pytestmark = pytest.mark.postgres
 
 CHANNEL = "slack:C1"
-LEASE = timedelta(seconds=0.3)
+LEASE = timedelta(seconds=1)  # renewed every third: slack for a loaded machine
 
 
 @dataclass
@@ -39,6 +39,7 @@ class SlowChannel:
     post_seconds: float = 0.0
     messages: list[tuple[int, ...]] = field(default_factory=list)
     edits: list[str] = field(default_factory=list)
+    notices: list[str | None] = field(default_factory=list)
     busy: asyncio.Event = field(default_factory=asyncio.Event)  # set by the first call
 
     async def send(
@@ -60,7 +61,10 @@ class SlowChannel:
         self.edits.append(message_id)
 
     async def send_notice(self, destination: str, notice: Notice) -> None:
-        return None
+        self.busy.set()
+        await asyncio.sleep(self.post_seconds)
+        assert isinstance(notice, ChannelRecovered)
+        self.notices.append(notice.reason)
 
 
 async def test_a_send_outlasting_its_lease_is_not_posted_again_by_another_instance(
@@ -72,7 +76,7 @@ async def test_a_send_outlasting_its_lease_is_not_posted_again_by_another_instan
         watches=[WatchConfig(query="lithium", channels=[CHANNEL])],
     )
     # A short lease on the real clock: the send below outlasts it several times over.
-    channel = SlowChannel(post_seconds=LEASE.total_seconds() * 5)
+    channel = SlowChannel(post_seconds=LEASE.total_seconds() * 3)
     async with contextlib.AsyncExitStack() as stack:
         cores = [
             await stack.enter_async_context(open_core(settings, instance_id=f"node-{n}"))
@@ -107,7 +111,7 @@ async def test_an_edit_outlasting_its_lease_is_not_made_again_by_another_instanc
         health={"enabled": False},
         watches=[WatchConfig(query="lithium", channels=[CHANNEL])],
     )
-    channel = SlowChannel(post_seconds=LEASE.total_seconds() * 5)
+    channel = SlowChannel(post_seconds=LEASE.total_seconds() * 3)
     async with contextlib.AsyncExitStack() as stack:
         cores = [
             await stack.enter_async_context(open_core(settings, instance_id=f"node-{n}"))
@@ -134,3 +138,32 @@ async def test_an_edit_outlasting_its_lease_is_not_made_again_by_another_instanc
         assert (await editing).edited == 1
         await cores[1].deliverer.deliver_once()
     assert channel.edits == ["m1"], "the message was edited twice for one growth"
+
+
+async def test_notices_outlasting_their_lease_are_not_posted_again_by_another_instance(
+    postgres_url: str,
+) -> None:
+    settings = Settings(database={"url": postgres_url}, health={"enabled": False})
+    # Each notice alone is quicker than the lease; the instance's claim of all three is not.
+    channel = SlowChannel(post_seconds=LEASE.total_seconds() * 0.8)
+    async with contextlib.AsyncExitStack() as stack:
+        cores = [
+            await stack.enter_async_context(open_core(settings, instance_id=f"node-{n}"))
+            for n in range(2)
+        ]
+        for core in cores:
+            core.add_notifier(channel)
+            core.deliverer.lease = LEASE
+        now = cores[0].clock.now()
+        reasons = ["first", "second", "third"]
+        await cores[0].store.queue_notices(
+            [(CHANNEL, ChannelRecovered(since=None, reason=r)) for r in reasons], now
+        )
+        posting = asyncio.create_task(cores[0].deliverer.deliver_notices())
+        await channel.busy.wait()  # the first instance claimed them all
+        while not posting.done():
+            await cores[1].deliverer.deliver_notices()
+            await asyncio.sleep(LEASE.total_seconds() / 3)
+        await posting
+        await cores[1].deliverer.deliver_notices()
+    assert sorted(channel.notices) == sorted(reasons), "a notice was posted twice"
