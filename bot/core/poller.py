@@ -130,6 +130,8 @@ class Poller:
         self._stories_loaded = False
         self._stories_seen_id = 0  # the newest article id the story index has looked at
         self._watches: dict[int, CompiledWatch] = {}
+        # The store's watches stamp when they were last read; "unread" until the first read.
+        self._watches_stamp: str | None = "unread"
         self._matcher = Matcher.build([])
         self.last_cycle: CycleReport | None = None
 
@@ -138,6 +140,8 @@ class Poller:
     async def refresh_watches(self) -> None:
         """Recompile the matcher from the store (after any watch change). Only watches
         whose query changed are parsed and compiled again."""
+        # Read before the rows: a change made while they are read is seen next time.
+        self._watches_stamp = await self.store.watches_stamp()
         compiled: dict[int, CompiledWatch] = {}
         for row in await self.store.watch_rows():
             known = self._watches.get(row.id)
@@ -226,10 +230,10 @@ class Poller:
                 )
                 if not batch:
                     break
-                if not report.feeds:
-                    # Watches change on whichever instance the chat command reached: the
-                    # store is read once per cycle with work, so this one matches what
-                    # every instance was told (unchanged watches cost no recompiling).
+                if not report.feeds and await self.store.watches_stamp() != self._watches_stamp:
+                    # Watches change on whichever instance the chat command reached: a
+                    # cycle with work looks at their stamp, and reads them again when
+                    # another instance (or a restart's sync) changed them.
                     await self.refresh_watches()
                 report.lease_takeovers += self.store.take_lease_takeovers()
                 report.feeds += len(batch)

@@ -185,6 +185,11 @@ class WatchesStore(Protocol):
         """Active watches with their active destinations (for matching and delivery)."""
         ...
 
+    async def watches_stamp(self) -> str | None:
+        """A token that changes whenever any instance changes the watches or their
+        subscriptions (None before the first change)."""
+        ...
+
     async def watch_infos(self, destination: str | None = None) -> list[WatchInfo]:
         """Active watches (delivering to ``destination`` when given), with hit counts."""
         ...

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+import uuid
 from base64 import b64decode
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -386,6 +387,11 @@ class Store(Outbox):
                 await conn.execute(select(meta.c.value).where(meta.c.key == key))
             ).scalar_one_or_none()
 
+    async def watches_stamp(self) -> str | None:
+        """A token that changes with every change of the watches or their subscriptions,
+        by any instance: one row read, where reading every watch costs ~0.1 s at 10,000."""
+        return await self.get_meta(WATCHES_STAMP)
+
     # ---- feeds --------------------------------------------------------------------------
 
     async def upsert_feed(
@@ -546,6 +552,7 @@ class Store(Outbox):
 
         def write(conn: Connection) -> None:
             ins = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+            conn.execute(_stamp_watches(conn.dialect.name))
             for old_url, new_url in (renamed or {}).items():
                 if old_url == new_url:
                     continue
@@ -810,6 +817,7 @@ class Store(Outbox):
                 )
             )
             watch_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            await conn.execute(_stamp_watches(conn.dialect.name))
             for dest in destinations_:
                 await conn.execute(
                     insert(subscriptions).values(
@@ -825,6 +833,7 @@ class Store(Outbox):
     async def update_watch(self, watch_id: int, **values: Any) -> None:
         async with self.transaction() as conn:
             await conn.execute(update(watches).where(watches.c.id == watch_id).values(**values))
+            await conn.execute(_stamp_watches(conn.dialect.name))
 
     async def count_owned_watches(self, owner: str) -> int:
         async with self.engine.connect() as conn:
@@ -870,6 +879,7 @@ class Store(Outbox):
                         tenant=tenant,
                     )
                 )
+                await conn.execute(_stamp_watches(conn.dialect.name))
                 return True
             values: dict[str, Any] = {}
             if tenant is not None and row.tenant != tenant:
@@ -886,6 +896,7 @@ class Store(Outbox):
                     )
                     .values(**values)
                 )
+                await conn.execute(_stamp_watches(conn.dialect.name))
             return changed
 
     async def watch_rows(self) -> list[WatchRow]:
@@ -1335,3 +1346,16 @@ class Store(Outbox):
                 await conn.execute(select(func.min(articles.c.first_seen_at)))
             ).scalar()
             return found
+
+
+WATCHES_STAMP = "watches_changed"
+
+
+def _stamp_watches(dialect: str) -> Any:
+    """The statement that marks the watches changed (a fresh token in ``meta``), run in the
+    transaction that changes them, so every instance's poller reads them again."""
+    token = uuid.uuid4().hex
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(meta).values(
+        key=WATCHES_STAMP, value=token
+    )
+    return stmt.on_conflict_do_update(index_elements=[meta.c.key], set_={"value": token})

@@ -483,3 +483,34 @@ async def test_a_workspaces_feed_quota_is_counted_where_the_feed_is_written(stor
     )  # fmt: skip
     assert again.url == "https://f0.test/rss"
     assert await store.count_tenant_feeds("slack:TA") == 2
+
+
+async def test_the_watches_stamp_moves_with_every_change_of_watches_or_subscriptions(
+    store: Store,
+) -> None:
+    """Every instance reads the watches again when the stamp moved (a chat command reached
+    another instance); it moves with each change that alters what matches or where it
+    goes, and not with what does not."""
+    seen = [await store.watches_stamp()]
+
+    def moved() -> bool:
+        return seen[-1] != seen[-2]
+
+    watch = await store.add_watch(query="lithium", name=None, origin="chat", now=NOW)
+    seen.append(await store.watches_stamp())
+    assert moved()
+    await store.update_watch(watch, query="lithium OR cobalt")
+    seen.append(await store.watches_stamp())
+    assert moved()
+    assert await store.set_subscription(watch, "slack:C1", True, NOW)
+    seen.append(await store.watches_stamp())
+    assert moved()
+    assert not await store.set_subscription(watch, "slack:C1", True, NOW)  # no change
+    seen.append(await store.watches_stamp())
+    assert not moved()
+    assert await store.set_subscription(watch, "slack:C1", False, NOW)
+    seen.append(await store.watches_stamp())
+    assert moved()
+    await store.sync_config(feeds_=[], watches_=[("tariffs", None, None, True, [], False)], now=NOW)
+    seen.append(await store.watches_stamp())
+    assert moved()
