@@ -1147,41 +1147,41 @@ class Store(Outbox):
     async def destination_failed(
         self, destination: str, *, reason: str, now: datetime, permanent: bool
     ) -> tuple[int, bool]:
-        """Count a failure; return (consecutive failures, whether it just became failing)."""
+        """Count a failure; return (consecutive failures, whether it just became failing).
+
+        One upsert counts it, so instances failing the same channel at once each count
+        theirs (a read, then an insert, refused the second instance's first failure as a
+        duplicate row, and a read, then an update, lost one of two counts). It holds the
+        row until commit: the state it returns is still the state when the row is marked
+        failing, so one failure only turns the channel failing."""
+        counted = self._insert(destinations).values(
+            destination=destination,
+            state="ok",
+            consecutive_failures=1,
+            last_error=reason,
+            failing_since=now,
+            updated_at=now,
+        )
+        counted = counted.on_conflict_do_update(
+            index_elements=[destinations.c.destination],
+            set_={
+                "consecutive_failures": destinations.c.consecutive_failures + 1,
+                "last_error": counted.excluded.last_error,
+                "updated_at": counted.excluded.updated_at,
+                "failing_since": func.coalesce(
+                    destinations.c.failing_since, counted.excluded.failing_since
+                ),
+            },
+        ).returning(destinations.c.consecutive_failures, destinations.c.state)
         async with self.transaction() as conn:
-            row = (
+            count, state = (await conn.execute(counted)).one()
+            newly = state != "failing" and (permanent or count >= self.failing_after)
+            if newly:
                 await conn.execute(
-                    select(destinations).where(destinations.c.destination == destination)
+                    update(destinations)
+                    .where(destinations.c.destination == destination)
+                    .values(state="failing")
                 )
-            ).first()
-            if row is None:
-                await conn.execute(
-                    insert(destinations).values(
-                        destination=destination,
-                        state="ok",
-                        consecutive_failures=0,
-                        updated_at=now,
-                    )
-                )
-                count, state, since = 0, "ok", None
-            else:
-                count, state, since = row.consecutive_failures, row.state, row.failing_since
-            count += 1
-            newly = False
-            values: dict[str, Any] = {
-                "consecutive_failures": count,
-                "last_error": reason,
-                "updated_at": now,
-                "failing_since": since or now,
-            }
-            if state != "failing" and (permanent or count >= self.failing_after):
-                values["state"] = "failing"
-                newly = True
-            await conn.execute(
-                update(destinations)
-                .where(destinations.c.destination == destination)
-                .values(**values)
-            )
             return count, newly
 
     async def destination_ok(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -181,6 +182,41 @@ async def test_destination_failure_and_recovery(store: Store) -> None:
     assert await store.destination_ok("slack:C1", now=NOW) == (NOW, "channel not found")
     [status] = await store.destination_statuses()
     assert status.state.value == "ok"
+
+
+async def test_failures_of_one_channel_on_two_instances_at_once_are_all_counted(
+    store_url: str,
+) -> None:
+    """Two instances failing the same channel at the same moment (its adapter missing on
+    both, a platform outage) each count their failure: none is refused as a duplicate
+    row, none is lost, and exactly one of them turns the channel failing; the same once
+    the channel has recovered and fails again."""
+    first, second = await Store.open(store_url), await Store.open(store_url)
+
+    async def fail_on_both(reason: str) -> list[tuple[int, bool]]:
+        return await asyncio.gather(
+            *(
+                (first if i % 2 else second).destination_failed(
+                    "slack:C1", reason=reason, now=NOW, permanent=False
+                )
+                for i in range(8)
+            )
+        )
+
+    try:
+        got = await fail_on_both("no slack adapter")  # the channel's first failures
+        assert sorted(count for count, _ in got) == list(range(1, 9))
+        assert [count for count, newly in got if newly] == [first.failing_after]
+        [status] = await first.destination_statuses()
+        assert (status.state.value, status.last_error) == ("failing", "no slack adapter")
+        assert status.failing_since == NOW
+        assert await second.destination_ok("slack:C1", now=NOW) == (NOW, "no slack adapter")
+        got = await fail_on_both("timeout")  # its row is there now, reset
+        assert sorted(count for count, _ in got) == list(range(1, 9))
+        assert [count for count, newly in got if newly] == [first.failing_after]
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_unsubscribe_survives_a_config_resync(store: Store) -> None:
