@@ -248,8 +248,9 @@ class Deliverer:
             )
             return
         # Before anything is claimed: a message whose stories get a newer article than
-        # this while it is being posted is due an edit once posted.
+        # this, or a new headline, while it is being posted is due an edit once posted.
         stories_read_up_to = await self.store.max_article_id()
+        retitles_read_up_to = await self.store.retitles_stamp()
         controls = await self.store.controls.channel(destination)
         self._threads[destination] = controls.threads
         template = controls.template
@@ -273,7 +274,13 @@ class Deliverer:
                 return
             claimed = await self._single_after_rejection(destination, claimed, now)
             sent = await self._send(
-                destination, notifier, claimed, maybe_sent, report, stories_read_up_to
+                destination,
+                notifier,
+                claimed,
+                maybe_sent,
+                report,
+                stories_read_up_to,
+                retitles_read_up_to,
             )
             if not sent:
                 return
@@ -304,9 +311,11 @@ class Deliverer:
         maybe_sent: bool,
         report: DeliveryReport,
         stories_read_up_to: int | None = None,
+        retitles_read_up_to: int | None = None,
     ) -> bool:
         """Send one claimed batch and record the outcome; False stops this destination.
-        ``stories_read_up_to``: the newest article stored before the batch was claimed."""
+        ``stories_read_up_to``: the newest article stored before the batch was claimed;
+        ``retitles_read_up_to``: the retitles stamp read then."""
         ids = [a.id for a in claimed]
         await self.store.mark_attempt(ids, self.instance_id)
 
@@ -385,6 +394,7 @@ class Deliverer:
             now=done,
             shown=shown,
             stories_read_up_to=stories_read_up_to,
+            retitles_read_up_to=retitles_read_up_to,
         )
         report.sent += len(ids)
         report.messages += 1

@@ -305,6 +305,12 @@ class IngestStore(Protocol):
         """The newest stored article's id (0 when none): where the story index starts."""
         ...
 
+    async def retitles_stamp(self) -> int:
+        """A count that every retitling of stored articles, by any instance, moves on (0
+        before the first): a message posted after it was read is due an edit if its
+        stories were retitled since."""
+        ...
+
     async def apply_ingest(
         self, plan: IngestPlan, place: Callable[[PlacementFacts], Placement]
     ) -> AppliedIngest:
@@ -369,11 +375,14 @@ class OutboxStore(Protocol):
         owner: str | None = None,
         shown: str | None = None,
         stories_read_up_to: int | None = None,
+        retitles_read_up_to: int | None = None,
     ) -> None:
         """The platform confirmed the message carrying these alerts; ``shown`` is what it
         shows of each story (:func:`bot.core.living.shown_to_json`), kept with its post.
         With ``stories_read_up_to`` (the newest article id stored before the alerts were
-        claimed), the post is due an edit if its stories got a newer article meanwhile."""
+        claimed), the post is due an edit if its stories got a newer article meanwhile;
+        with ``retitles_read_up_to`` (:meth:`retitles_stamp` before the claim), if an
+        article of theirs was retitled meanwhile."""
         ...
 
     async def mark_retry(

@@ -19,8 +19,10 @@ from typing import Any
 from sqlalchemy import (
     Integer,
     String,
+    Text,
     and_,
     bindparam,
+    cast,
     func,
     insert,
     select,
@@ -55,9 +57,11 @@ from bot.core.notices import (
     notice_to_json,
 )
 from bot.store.schema import (
+    RETITLES_STAMP,
     alerts,
     articles,
     feeds,
+    meta,
     notices,
     posts,
     seen_items,
@@ -640,6 +644,22 @@ def max_article_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(articles.c.id))).scalar() or 0)
 
 
+def retitles_stamp(conn: Connection) -> int:
+    """How many transactions have retitled articles (0 when none has)."""
+    value = conn.execute(select(meta.c.value).where(meta.c.key == RETITLES_STAMP)).scalar()
+    return int(value or 0)
+
+
+def next_retitles_stamp(conn: Connection) -> int:
+    """Count one more retitling transaction; returns the stamp its articles carry."""
+    stmt = _ins(conn, meta).values(key=RETITLES_STAMP, value="1")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[meta.c.key],
+        set_={"value": cast(cast(meta.c.value, Integer) + 1, Text)},
+    ).returning(meta.c.value)
+    return int(conn.execute(stmt).scalar_one())
+
+
 # ---- a batch's plan, applied --------------------------------------------------------------
 
 
@@ -689,18 +709,21 @@ def apply_plan(
     )
     stored = articles_by_url(conn, urls) if urls else {}
     newer: list[Headline] = []
-    if plan.fresh:
+    if plan.fresh or plan.retitles:
+        # A retitle too: a message of its story being posted meanwhile either is recorded
+        # sent before it (and marked below) or sees its stamp (``Outbox.mark_sent``).
         lock_stories(conn)
-        # One instance owns a SQLite file: its story index is complete already.
-        if conn.dialect.name == "postgresql":
-            since = plan.stories_since or now
-            newer = [Headline(*row) for row in headlines_after(conn, plan.stories_seen_id, since)]
+    # One instance owns a SQLite file: its story index is complete already.
+    if plan.fresh and conn.dialect.name == "postgresql":
+        since = plan.stories_since or now
+        newer = [Headline(*row) for row in headlines_after(conn, plan.stories_seen_id, since)]
     placement = place(PlacementFacts(stored=stored, newer=newer))
+    stamp = next_retitles_stamp(conn) if placement.retitled else None
     for r in placement.retitled:
         conn.execute(
             update(articles)
             .where(articles.c.id == r.article_id)
-            .values(title=r.title, summary=r.summary, updated_at=now)
+            .values(title=r.title, summary=r.summary, updated_at=now, retitle_stamp=stamp)
         )
     touch_posts(conn, list(dict.fromkeys((r.story_key, r.feed_id) for r in placement.retitled)))
     set_seen_notes(conn, dict(plan.seen_notes))

@@ -345,13 +345,15 @@ class Outbox:
         owner: str | None = None,
         shown: str | None = None,
         stories_read_up_to: int | None = None,
+        retitles_read_up_to: int | None = None,
     ) -> None:
         async with self.transaction() as conn:
             if stories_read_up_to is not None and self.dialect == "postgresql":
-                # Story assignment holds this lock until it commits, so an article of these
-                # stories is either visible below or finds these alerts sent and marks their
-                # post itself (``touch_posts``). On SQLite the update below takes the one
-                # write lock first, to the same effect.
+                # Story assignment and retitling hold this lock until they commit, so an
+                # article or a headline of these stories is either visible below or finds
+                # these alerts sent and marks their post itself (``touch_posts``). On
+                # SQLite the update below takes the one write lock first, to the same
+                # effect.
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": STORY_LOCK_KEY}
                 )
@@ -373,10 +375,16 @@ class Outbox:
             ).scalar_one_or_none()
             if destination is None or not message_id:
                 return
-            # An article of these stories stored while the message was on its way found no
-            # sent alert to mark for an edit: the new post is marked instead.
+            # An article of these stories stored, or retitled, while the message was on
+            # its way found no sent alert to mark for an edit: the new post is marked
+            # instead.
+            changed = []
+            if stories_read_up_to is not None:
+                changed.append(articles.c.id > stories_read_up_to)
+            if retitles_read_up_to is not None:
+                changed.append(articles.c.retitle_stamp > retitles_read_up_to)
             grown = (
-                stories_read_up_to is not None
+                bool(changed)
                 and (
                     await conn.execute(
                         select(articles.c.id)
@@ -386,7 +394,7 @@ class Outbox:
                                 .where(alerts.c.id.in_(list(ids)))
                                 .scalar_subquery()
                             ),
-                            articles.c.id > stories_read_up_to,
+                            or_(*changed),
                         )
                         .limit(1)
                     )

@@ -226,6 +226,10 @@ articles = Table(
     # Why this article did not alert although it was new (first poll, too old...).
     Column("held_reason", Text),
     Column("updated_at", UTCDateTime()),  # when a materially changed headline was taken
+    # The retitles counter (meta RETITLES_STAMP) when that headline was taken: a sender
+    # notes the counter before it claims, and a message it posts of a story retitled
+    # since is due an edit.
+    Column("retitle_stamp", Integer),
 )
 Index("ix_articles_first_seen", articles.c.first_seen_at)
 Index("ix_articles_story", articles.c.story_key)
@@ -323,3 +327,6 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text),
 )
+
+# meta's key for a count of the transactions that retitled articles, by any instance.
+RETITLES_STAMP = "retitles"

@@ -305,6 +305,10 @@ class Store(Outbox):
         """The newest stored article's id (0 when none)."""
         return await self.run_write(ingest.max_article_id)
 
+    async def retitles_stamp(self) -> int:
+        """How many transactions have retitled articles, by any instance (0: none yet)."""
+        return await self.run_write(ingest.retitles_stamp)
+
     async def apply_ingest(
         self, plan: IngestPlan, place: Callable[[PlacementFacts], Placement]
     ) -> AppliedIngest:
