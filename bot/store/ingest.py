@@ -173,36 +173,6 @@ def set_seen_notes(conn: Connection, notes: dict[tuple[int, str], str]) -> None:
         )
 
 
-def retitle_articles(
-    conn: Connection,
-    changes: Sequence[tuple[str, str, str]],
-    now: datetime,
-    material: Callable[[str, str], bool],
-) -> list[str]:
-    """Take the new headline (and summary) of stored articles whose headline changed
-    ``material``-ly; returns their story keys (their messages need an edit)."""
-    if not changes:
-        return []
-    by_url = {url: (title, summary) for url, title, summary in changes}
-    rows = conn.execute(
-        select(articles.c.id, articles.c.url, articles.c.title, articles.c.story_key).where(
-            articles.c.url.in_(list(by_url))
-        )
-    ).all()
-    stories: list[str] = []
-    for row in rows:
-        title, summary = by_url[row.url]
-        if not material(row.title, title):
-            continue
-        conn.execute(
-            update(articles)
-            .where(articles.c.id == row.id)
-            .values(title=title, summary=summary, updated_at=now)
-        )
-        stories.append(row.story_key)
-    return stories
-
-
 def articles_by_url(conn: Connection, urls: Sequence[str]) -> dict[str, StoredArticle]:
     out: dict[str, StoredArticle] = {}
     if conn.dialect.name == "sqlite":
