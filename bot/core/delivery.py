@@ -3,10 +3,13 @@
 For each destination, the oldest pending alerts are leased, marked "maybe sent" (durably,
 before the platform is called), sent, and marked sent only after the platform confirmed.
 A crash between the two leaves "maybe sent" set, and the next attempt asks the notifier
-to resend idempotently (Discord nonce, Slack metadata lookup). Destinations are served
-concurrently; inside one destination alerts go strictly in order. Under ``run()`` each
-destination drains in a task of its own that no pass waits for: a platform that answers
-late, or not until its client gives up, holds up no other channel.
+to resend idempotently (Discord nonce, Slack metadata lookup). A thread reply under a
+living message is recorded on its post the same way before it is sent, and until it is
+confirmed the next attempt, by any instance, resends that same reply, checked first.
+Destinations are served concurrently; inside one destination alerts go strictly in
+order. Under ``run()`` each destination drains in a task of its own that no pass waits
+for: a platform that answers late, or not until its client gives up, holds up no other
+channel.
 
 A message the platform refuses as such (``RejectedMessageError``: a 400 about its content)
 is not the destination's fault: that alert is dead-lettered with the platform's reason and
@@ -36,7 +39,13 @@ from bot.core.errors import (
     RejectedMessageError,
     RetryableDeliveryError,
 )
-from bot.core.living import next_showing, shown_from_json, shown_in, shown_to_json
+from bot.core.living import (
+    next_showing,
+    shown_from_json,
+    shown_in,
+    shown_to_json,
+    unsure_reply,
+)
 from bot.core.models import Alert
 from bot.core.notices import ChannelRecovered, notice_from_row
 from bot.core.ports import Clock, MessageEditor, Notifier, ThreadReplier
@@ -50,6 +59,13 @@ EDIT_GAP = timedelta(seconds=30)  # one edit per message per gap: platforms rate
 # Failed edits in a row after which a message keeps what it shows (backed off to 5 min,
 # about an hour and a half of trying): its channel was deleted, or stays out of reach.
 EDIT_TRIES = 24
+
+
+def _surely_unsent(error: BaseException) -> bool:
+    """Whether a failed send certainly left nothing on the platform."""
+    if isinstance(error, RetryableDeliveryError):
+        return not error.maybe_sent
+    return isinstance(error, DeliveryError)
 
 
 def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) -> float:
@@ -448,10 +464,10 @@ class Deliverer:
         destination: str,
         notifier: Notifier,
         report: DeliveryReport,
-        claimed: list[tuple[int, str, int, str | None, int]],
+        claimed: list[tuple[int, str, int, str | None, int, str | None]],
     ) -> None:
         """Edit (or reply under) each claimed message whose stories grew, in order."""
-        for post_id, message_id, revision, shown, failed in claimed:
+        for post_id, message_id, revision, shown, failed, pending in claimed:
             if self._stopping is not None and self._stopping.is_set():
                 return
             now = self.clock.now()
@@ -460,16 +476,33 @@ class Deliverer:
                 await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
                 continue
             stories = one_per_story(await self.store.alerts_in_message(destination, message_id))
-            muted = await self.store.controls.muted(destination, [a.story_key for a in stories])
-            showing = next_showing(stories, shown_from_json(shown), muted)
-            if not showing.grown:
-                # Nothing it shows changed, or only stories muted here (they keep what
-                # they showed): the message is left as it is.
-                await self.store.edit_done(post_id, revision=revision, now=now, next_edit_at=now)
-                continue
+            replier = notifier if isinstance(notifier, ThreadReplier) else None
+            threaded = bool(self._threads.get(destination)) and replier is not None
+            unsure = shown_from_json(pending) if threaded else None
+            if unsure is not None:
+                # An earlier reply may be in the thread (its send was not confirmed, maybe
+                # by an instance since restarted): that same reply goes again, looked for
+                # first, and the growth since is answered after it.
+                showing = unsure_reply(stories, shown_from_json(shown), unsure)
+            else:
+                muted = await self.store.controls.muted(destination, [a.story_key for a in stories])
+                showing = next_showing(stories, shown_from_json(shown), muted)
+                if not showing.grown:
+                    # Nothing it shows changed, or only stories muted here (they keep what
+                    # they showed): the message is left as it is.
+                    await self.store.edit_done(
+                        post_id, revision=revision, now=now, next_edit_at=now
+                    )
+                    continue
             try:
-                if self._threads.get(destination) and isinstance(notifier, ThreadReplier):
-                    await notifier.reply(destination, message_id, showing.grown)
+                if replier is not None and unsure is not None:
+                    if showing.grown:
+                        await replier.reply(destination, message_id, showing.grown, maybe_sent=True)
+                elif replier is not None and threaded:
+                    # Durable before the platform is called: a crash or an unsure answer
+                    # leaves the record for whichever instance retries.
+                    await self.store.reply_attempt(post_id, pending=shown_to_json(showing.shown))
+                    await replier.reply(destination, message_id, showing.grown)
                 else:
                     await notifier.edit(
                         destination, message_id, self._shaped(destination, list(showing.stories))
@@ -504,6 +537,8 @@ class Deliverer:
                     error=reason,
                     retry_at=now + timedelta(seconds=delay),
                     give_up=give_up,
+                    # An earlier unsure reply stays unsure whatever this attempt met.
+                    reply_unsure=threaded and (unsure is not None or not _surely_unsent(e)),
                 )
                 return
             except DeliveryError as e:
@@ -516,13 +551,16 @@ class Deliverer:
                 )
                 await self.store.edit_failed(post_id, error=e.reason, retry_at=now, give_up=True)
                 continue
-            await self.store.edit_done(
-                post_id,
-                revision=revision,
-                now=now,
-                next_edit_at=now + self.edit_gap,
-                shown=shown_to_json(showing.shown),
-            )
+            if unsure is not None:
+                await self.store.reply_confirmed(post_id, next_edit_at=now + self.edit_gap)
+            else:
+                await self.store.edit_done(
+                    post_id,
+                    revision=revision,
+                    now=now,
+                    next_edit_at=now + self.edit_gap,
+                    shown=shown_to_json(showing.shown),
+                )
             report.edited += 1
 
     @contextlib.asynccontextmanager

@@ -110,6 +110,18 @@ def next_showing(
     return Showing(tuple(out), tuple(grown), shown_in(out))
 
 
+def unsure_reply(
+    stories: Sequence[Alert], shown: Mapping[str, Shown] | None, pending: Mapping[str, Shown]
+) -> Showing:
+    """The thread reply that was sent unconfirmed when the message showed ``shown`` and
+    would show ``pending`` after it, rebuilt as it was from ``stories`` now: the same
+    words, so the platform's duplicate check (Slack's metadata key, Discord's nonce, both
+    derived from them) finds it. Coverage grown since is not in it: that is the next
+    reply's. Mutes are not applied: a story muted since was in the reply as it was sent."""
+    then = [as_shown(a, pending[a.story_key]) if a.story_key in pending else a for a in stories]
+    return next_showing(then, shown, frozenset())
+
+
 def shown_to_json(shown: Mapping[str, Shown]) -> str:
     """``shown`` as the text the post keeps."""
     return json.dumps({key: asdict(s) for key, s in shown.items()}, ensure_ascii=False)

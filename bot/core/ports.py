@@ -64,10 +64,21 @@ class ThreadReplier(Protocol):
     """A notifier that can answer a message it posted in its thread (Slack thread_ts, a
     Discord reply): for channels that want story growth as replies instead of edits."""
 
-    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
+    async def reply(
+        self,
+        destination: str,
+        message_id: str,
+        grown: Sequence[Growth],
+        *,
+        maybe_sent: bool = False,
+    ) -> None:
         """Post what is new about the stories of ``message_id`` that grew (their coverage
         now; "headline now" only for a ``retitled`` one; each story's headline first when
-        it is ``named``, one of a listing's) under it. Raises like ``send``."""
+        it is ``named``, one of a listing's) under it. Raises like ``send``.
+
+        ``maybe_sent``: this same reply (same words) was sent before without confirmation
+        and may be in the thread: reply only if it is not (Slack looks in the thread,
+        Discord's nonce answers with the reply it made)."""
         ...
 
 

@@ -425,9 +425,10 @@ class OutboxStore(Protocol):
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int, str | None, int]]:
-        """(post id, message id, revision, what it last showed, failed edits in a row) of
-        this destination's messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None, int, str | None]]:
+        """(post id, message id, revision, what it last showed, failed edits in a row, what
+        it shows once its unsure thread reply is there) of this destination's messages due
+        an edit."""
         ...
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
@@ -444,13 +445,30 @@ class OutboxStore(Protocol):
         shown: str | None = None,
     ) -> None:
         """A message was edited (or answered in its thread) up to ``revision``; ``shown``,
-        when given, is what it and its thread show now."""
+        when given, is what it and its thread show now. No thread reply is unsure then."""
+        ...
+
+    async def reply_attempt(self, post_id: int, *, pending: str) -> None:
+        """A thread reply is about to be sent: record what the message and its thread show
+        once it is there (``pending``), until it is confirmed."""
+        ...
+
+    async def reply_confirmed(self, post_id: int, *, next_edit_at: datetime) -> None:
+        """The unsure thread reply is in the thread: the message shows what it brought;
+        growth since is answered from ``next_edit_at``."""
         ...
 
     async def edit_failed(
-        self, post_id: int, *, error: str, retry_at: datetime, give_up: bool
+        self,
+        post_id: int,
+        *,
+        error: str,
+        retry_at: datetime,
+        give_up: bool,
+        reply_unsure: bool = False,
     ) -> None:
-        """An edit failed: retry later, or drop it when the platform refused for good."""
+        """An edit failed: retry later, or drop it when the platform refused for good.
+        ``reply_unsure``: a thread reply that may be in the thread keeps its record."""
         ...
 
     async def queue_alerts(self, rows: Sequence[AlertRow], now: datetime) -> list[int]:

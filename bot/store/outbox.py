@@ -434,9 +434,10 @@ class Outbox:
 
     async def claim_edits(
         self, *, destination: str, owner: str, now: datetime, lease: timedelta, limit: int = 10
-    ) -> list[tuple[int, str, int, str | None, int]]:
-        """(post id, message id, revision, what it last showed, failed edits in a row) of
-        this destination's messages due an edit."""
+    ) -> list[tuple[int, str, int, str | None, int, str | None]]:
+        """(post id, message id, revision, what it last showed, failed edits in a row, what
+        it shows once its unsure thread reply is there) of this destination's messages due
+        an edit."""
         async with self.transaction() as conn:
             pick = (
                 select(
@@ -445,6 +446,7 @@ class Outbox:
                     posts.c.revision,
                     posts.c.shown,
                     posts.c.edit_attempts,
+                    posts.c.reply_pending,
                 )
                 .where(posts.c.destination == destination, self._due_edits(now))
                 .order_by(posts.c.id)
@@ -459,7 +461,10 @@ class Outbox:
                     .where(posts.c.id.in_([r.id for r in rows]))
                     .values(lease_owner=owner, lease_until=now + lease)
                 )
-            return [(r.id, r.message_id, r.revision, r.shown, r.edit_attempts) for r in rows]
+            return [
+                (r.id, r.message_id, r.revision, r.shown, r.edit_attempts, r.reply_pending)
+                for r in rows
+            ]
 
     async def alerts_in_message(self, destination: str, message_id: str) -> list[Alert]:
         """The alerts one message carries, rebuilt with the story's current coverage."""
@@ -490,17 +495,52 @@ class Outbox:
             "last_error": None,
             "lease_owner": None,
             "lease_until": None,
+            "reply_pending": None,
         }
         if shown is not None:
             values["shown"] = shown
         async with self.transaction() as conn:
             await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
 
+    async def reply_attempt(self, post_id: int, *, pending: str) -> None:
+        """A thread reply is about to be sent: from here it may be in the thread until
+        confirmed, and ``pending`` (what the message and its thread then show) says which
+        reply it was, so any instance, after a restart too, resends that one, checked."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(posts).where(posts.c.id == post_id).values(reply_pending=pending)
+            )
+
+    async def reply_confirmed(self, post_id: int, *, next_edit_at: datetime) -> None:
+        """The unsure thread reply is in the thread (found, or sent now): the message shows
+        what it brought; growth since is answered from ``next_edit_at``."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(posts)
+                .where(posts.c.id == post_id, posts.c.reply_pending.is_not(None))
+                .values(
+                    shown=posts.c.reply_pending,
+                    reply_pending=None,
+                    next_edit_at=next_edit_at,
+                    edit_attempts=0,
+                    last_error=None,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+
     async def edit_failed(
-        self, post_id: int, *, error: str, retry_at: datetime, give_up: bool
+        self,
+        post_id: int,
+        *,
+        error: str,
+        retry_at: datetime,
+        give_up: bool,
+        reply_unsure: bool = False,
     ) -> None:
         """An edit that failed is retried later; one the platform refused for good is
-        dropped (the message keeps its earlier coverage)."""
+        dropped (the message keeps its earlier coverage). ``reply_unsure``: a thread reply
+        that may be in the thread keeps its record, so its retry looks for it first."""
         values: dict[str, Any] = {
             "last_error": error,
             "next_edit_at": retry_at,
@@ -510,6 +550,8 @@ class Outbox:
         }
         if give_up:
             values["edited_revision"] = posts.c.revision
+        if give_up or not reply_unsure:
+            values["reply_pending"] = None
         async with self.transaction() as conn:
             await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
 

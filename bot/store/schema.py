@@ -297,6 +297,10 @@ posts = Table(
     Column("lease_owner", String(64)),
     Column("lease_until", UTCDateTime()),
     Column("shown", Text),
+    # What the message and its thread show once an unsure thread reply is there (JSON, as
+    # ``shown``): set before the reply is sent, cleared once it is confirmed or certainly
+    # not sent. While set, the next attempt resends that same reply, looked for first.
+    Column("reply_pending", Text),
     UniqueConstraint("destination", "message_id", name="uq_post_message"),
 )
 Index("ix_posts_due", posts.c.destination, posts.c.next_edit_at)

@@ -278,9 +278,17 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
-    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
+    async def reply(
+        self,
+        destination: str,
+        message_id: str,
+        grown: Sequence[Growth],
+        *,
+        maybe_sent: bool = False,
+    ) -> None:
         """Answer a story's message with its growth (a Discord reply), for channels that
-        asked for replies instead of edits; it pings nobody."""
+        asked for replies instead of edits; it pings nobody. ``maybe_sent`` needs nothing
+        more here: the same reply carries the same nonce (within Discord's window)."""
         channel = await self._channel(destination)
         content = render.update_text(grown)
         await self._pacer.wait_turn(destination)

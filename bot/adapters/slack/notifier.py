@@ -206,7 +206,6 @@ class SlackNotifier:
         self._sleep = sleep
         # First alert ids whose last post may have reached Slack without us hearing back.
         self._uncertain: set[int] = set()
-        self._uncertain_replies: set[str] = set()  # thread replies' keys, likewise
         self._dm_channels: dict[str, str] = {}  # user id -> their DM channel with the app
 
     async def _resolve(self, destination: str) -> str:
@@ -268,17 +267,26 @@ class SlackNotifier:
             self._uncertain.discard(alert_id)
             return ts
 
-    async def reply(self, destination: str, message_id: str, grown: Sequence[Growth]) -> None:
+    async def reply(
+        self,
+        destination: str,
+        message_id: str,
+        grown: Sequence[Growth],
+        *,
+        maybe_sent: bool = False,
+    ) -> None:
         """Post a story's growth in its message's thread (``thread_ts``), for channels that
-        asked for replies instead of edits."""
+        asked for replies instead of edits. ``maybe_sent``: this same reply may be in the
+        thread already (the core keeps that durably): it is looked for there first."""
         channel = await self._resolve(destination)
         message = render_update(grown)
         key = hashlib.sha256(f"{message_id}\n{message.text}".encode()).hexdigest()[:24]
         async with self._pacer.lock(channel):
-            if key in self._uncertain_replies and await self._reply_posted(
-                channel, message_id, key
-            ):
-                self._uncertain_replies.discard(key)
+            if maybe_sent and await self._reply_posted(channel, message_id, key):
+                log.info(
+                    "resend found earlier thread reply",
+                    extra={"channel": channel, "thread": message_id},
+                )
                 return
             try:
                 await self._post(
@@ -289,9 +297,7 @@ class SlackNotifier:
                 )
             except _Ambiguous as e:
                 # It may be in the thread: the retry of this same reply looks there first.
-                self._uncertain_replies.add(key)
-                raise RetryableDeliveryError(e.reason) from e.__cause__
-            self._uncertain_replies.discard(key)
+                raise RetryableDeliveryError(e.reason, maybe_sent=True) from e.__cause__
 
     async def _reply_posted(self, channel: str, message_id: str, key: str) -> bool:
         """Whether the thread of ``message_id`` holds the reply ``key`` already."""
@@ -305,16 +311,20 @@ class SlackNotifier:
                 raise RateLimitedError(
                     "Slack is rate limiting the thread lookup before a resend",
                     retry_after=retry_after,
+                    maybe_sent=True,
                 ) from e
             if code in PERMANENT_ERRORS:
                 raise PermanentDeliveryError(PERMANENT_ERRORS[code]) from e
             if (status is not None and status >= 500) or code in _SLACK_TROUBLE:
                 raise RetryableDeliveryError(
-                    f"Slack could not show the thread before a resend ({code or status})"
+                    f"Slack could not show the thread before a resend ({code or status})",
+                    maybe_sent=True,
                 ) from e
             return False  # cannot look (no history scope): replying again is the lesser evil
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
-            raise RetryableDeliveryError(f"could not reach Slack ({type(e).__name__})") from e
+            raise RetryableDeliveryError(
+                f"could not reach Slack ({type(e).__name__})", maybe_sent=True
+            ) from e
         for reply in response.get("messages") or []:
             meta = reply.get("metadata") or {}
             payload = meta.get("event_payload") or {}
