@@ -509,9 +509,18 @@ class DeferredNotifier:
         """Delivered by the real notifier (built now if it is the first send)."""
         return await self._real().send(destination, alerts, maybe_sent=maybe_sent)
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         """Posted by the real notifier (built now if it is the first send)."""
-        await self._real().send_notice(destination, notice)
+        await self._real().send_notice(
+            destination, notice, notice_id=notice_id, maybe_sent=maybe_sent
+        )
 
     async def aclose(self) -> None:
         """Close the real notifier's resources, if it was ever built."""

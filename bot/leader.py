@@ -177,9 +177,18 @@ class _DelegatingNotifier:
         """Send through the current client (leader or follower alike deliver over REST)."""
         return await self._target().send(destination, alerts, maybe_sent=maybe_sent)
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         """Post an operational notice through the current client."""
-        await self._target().send_notice(destination, notice)
+        await self._target().send_notice(
+            destination, notice, notice_id=notice_id, maybe_sent=maybe_sent
+        )
 
 
 class LeaderElectedAdapter:

@@ -138,7 +138,15 @@ class ConsoleNotifier:
             self.out.write(f"[updated {line(message_id)}] " + format_story(group) + "\n\n")
         self.out.flush()
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
-        """Print a notice; its commands are the command line's (``wirewatch feed …``)."""
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
+        """Print a notice; its commands are the command line's (``wirewatch feed …``).
+        Printing cannot fail halfway: nothing to look for before printing again."""
         self.out.write(f"[notice] {line(notice_console_text(notice))}\n")
         self.out.flush()

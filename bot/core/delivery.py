@@ -5,7 +5,8 @@ before the platform is called), sent, and marked sent only after the platform co
 A crash between the two leaves "maybe sent" set, and the next attempt asks the notifier
 to resend idempotently (Discord nonce, Slack metadata lookup). A thread reply under a
 living message is recorded on its post the same way before it is sent, and until it is
-confirmed the next attempt, by any instance, resends that same reply, checked first.
+confirmed the next attempt, by any instance, resends that same reply, checked first; an
+operational notice is marked "maybe sent" in its own outbox likewise.
 Destinations are served concurrently; inside one destination alerts go strictly in
 order. Under ``run()`` each destination drains in a task of its own that no pass waits
 for: a platform that answers late, or not until its client gives up, holds up no other
@@ -685,8 +686,16 @@ class Deliverer:
                     row.id, sent=False, error="no adapter for this destination", retry_at=retry
                 )
                 continue
+            # Durable before the platform is called: a crash or an unsure answer leaves the
+            # notice "maybe sent", and the next attempt, by any instance, looks first.
+            await self.store.notice_attempt(row.id)
             try:
-                await notifier.send_notice(row.destination, notice_from_row(row.text, row.data))
+                await notifier.send_notice(
+                    row.destination,
+                    notice_from_row(row.text, row.data),
+                    notice_id=row.id,
+                    maybe_sent=bool(row.maybe_sent),
+                )
             except RejectedMessageError as e:
                 log.error("notice refused: %s", e.reason, extra={"destination": row.destination})
                 await self.store.notice_done(row.id, sent=False, error=e.reason)
@@ -700,7 +709,12 @@ class Deliverer:
                     "notice not posted yet: %s", reason, extra={"destination": row.destination}
                 )
                 await self.store.notice_done(
-                    row.id, sent=False, error=reason, retry_at=now + timedelta(seconds=delay)
+                    row.id,
+                    sent=False,
+                    error=reason,
+                    retry_at=now + timedelta(seconds=delay),
+                    # An earlier unsure attempt stays unsure whatever this one met.
+                    definitely_not_sent=_surely_unsent(e) and not row.maybe_sent,
                 )
             else:
                 await self.store.notice_done(row.id, sent=True)

@@ -52,10 +52,22 @@ class Notifier(Protocol):
         """
         ...
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         """Post an operational notice (feed failing / recovered, channel recovered) to a
         destination, worded natively (:func:`bot.core.notices.notice_line`: commands in
-        this platform's syntax, feed text escaped). It must ping nobody."""
+        this platform's syntax, feed text escaped). It must ping nobody.
+
+        ``notice_id`` identifies the notice on the platform where it can (Slack metadata,
+        Discord nonce); ``maybe_sent``: an earlier attempt may have posted it, so post
+        only if it is not there. Raises like ``send`` (``maybe_sent`` on an error after
+        which it may be there)."""
         ...
 
 

@@ -522,6 +522,11 @@ class OutboxStore(Protocol):
         posted); returns how many it still held."""
         ...
 
+    async def notice_attempt(self, notice_id: int) -> None:
+        """A notice is about to be posted: it may be in the channel until confirmed (the
+        claimed row's ``maybe_sent`` says so to the next attempt)."""
+        ...
+
     async def notice_done(
         self,
         notice_id: int,
@@ -529,8 +534,10 @@ class OutboxStore(Protocol):
         sent: bool,
         error: str | None = None,
         retry_at: datetime | None = None,
+        definitely_not_sent: bool = True,
     ) -> None:
-        """A notice was posted, or is retried at ``retry_at``."""
+        """A notice was posted, or is retried at ``retry_at`` (given up without one).
+        ``definitely_not_sent`` False: it may be in the channel, and the retry looks."""
         ...
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -322,6 +323,9 @@ notices = Table(
     Column("lease_until", UTCDateTime()),
     # The notice as data (bot.core.notices, JSON); NULL for rows queued as text before 0006.
     Column("data", Text),
+    # Set before each post and cleared once confirmed, or certainly not posted: while set,
+    # the notice may be in the channel and the retry looks for it first.
+    Column("maybe_sent", Boolean, nullable=False, default=False, server_default=false()),
 )
 Index("ix_notices_pending", notices.c.state, notices.c.next_attempt_at)
 

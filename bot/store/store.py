@@ -1299,6 +1299,14 @@ class Store(Outbox):
             )
             return int(result.rowcount)
 
+    async def notice_attempt(self, notice_id: int) -> None:
+        """A notice is about to be posted: until confirmed it may be in the channel, so
+        the next attempt, by any instance, looks for it first."""
+        async with self.transaction() as conn:
+            await conn.execute(
+                update(notices).where(notices.c.id == notice_id).values(maybe_sent=True)
+            )
+
     async def notice_done(
         self,
         notice_id: int,
@@ -1306,8 +1314,11 @@ class Store(Outbox):
         sent: bool,
         error: str | None = None,
         retry_at: datetime | None = None,
+        definitely_not_sent: bool = True,
     ) -> None:
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None, "last_error": error}
+        if sent or definitely_not_sent:
+            values["maybe_sent"] = False
         if sent:
             values["state"] = "sent"
         elif retry_at is None:

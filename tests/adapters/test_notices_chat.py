@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.slack.app import SlackAdapter
+from bot.adapters.slack.render import EVENT_TYPE
 from bot.app import Core
 from bot.core.api import Caller
 from bot.store.schema import notices
@@ -94,7 +95,7 @@ class SlackChannel(Channel):
         return [
             str(m.get("text", ""))
             for m in self.fake.messages.get("C1", [])
-            if "metadata" not in m and not m.get("blocks")
+            if (m.get("metadata") or {}).get("event_type") != EVENT_TYPE and not m.get("blocks")
         ]
 
 

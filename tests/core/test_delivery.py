@@ -40,7 +40,7 @@ class ScriptedNotifier:
         self.sent.append((destination, ids, maybe_sent))
         return f"m{ids[0]}"
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         self.notices.append((destination, notice_fallback(notice)))
 
 

@@ -42,7 +42,7 @@ class RefusingNotifier:
         self.sent.append(ids)
         return f"m{ids[0]}"
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         text = notice_fallback(notice)
         if "refuse" in text:
             raise RejectedMessageError(REASON)

@@ -214,7 +214,7 @@ class Recorder:
     async def send(self, destination: str, alerts: object, *, maybe_sent: bool = False) -> str:
         raise AssertionError("no alerts here")
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         self.notices.append((destination, notice))
 
 

@@ -31,7 +31,8 @@ from sqlalchemy import select
 
 from bot.adapters.discord.client import DiscordAdapter
 from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
-from bot.adapters.slack.notifier import SlackNotifier
+from bot.adapters.slack.notifier import UPDATE_EVENT_TYPE, SlackNotifier
+from bot.adapters.slack.render import EVENT_TYPE
 from bot.app import Core
 from bot.store.schema import alerts, articles
 from tests.fakes.discord import CHANNEL_ID
@@ -45,6 +46,8 @@ from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
 SLACK = "slack:C1"
+# Slack metadata of the messages that carry alerts (a notice carries its own kind).
+ALERT_EVENTS = {EVENT_TYPE, UPDATE_EVENT_TYPE}
 DISCORD = f"discord:{CHANNEL_ID}"
 
 
@@ -210,7 +213,7 @@ class Rig:
             return [
                 str(m.get("text", ""))
                 for m in self.slack.messages.get("C1", [])
-                if "metadata" not in m
+                if (m.get("metadata") or {}).get("event_type") not in ALERT_EVENTS
             ]
         return [
             str(m.get("content", ""))

@@ -46,7 +46,7 @@ class Recorder:
         self.sent.append((tuple(a.id for a in batch), batch[0].digest))
         return f"m{batch[0].id}"
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         return None
 
 

@@ -183,3 +183,29 @@ async def test_a_thread_reply_resent_after_a_restart_tells_nothing_twice(
     assert len(replies) == 2, replies
     assert "Headline now" in replies[0] and "2 outlets" in replies[0]
     assert "Headline now" not in replies[1] and "3 outlets" in replies[1]
+
+
+async def test_a_notice_stored_behind_a_5xx_is_not_posted_again_after_a_restart(
+    site: Site,
+) -> None:
+    """A feed fails long enough for the channel to be told. The platform stores the notice
+    and answers 503; the process restarts before the retry. The retry finds the notice
+    (Slack: in the channel's history by its metadata; Discord: by its nonce) and the
+    channel is told once."""
+    async with site.running() as core:
+        await core.poll(due_only=False)  # the empty feeds are seeded
+        site.feeds.set_feed(
+            "/reuters.rss", "upstream trouble", status=500, content_type="text/plain"
+        )
+        for _ in range(2):
+            site.clock.advance(minutes=10)
+            await core.poll(due_only=False)
+        site.store_then_fail_next_post()
+        await core.deliverer.deliver_notices()
+        assert len(site.messages()) == 1  # the notice is in the channel, unconfirmed
+    async with site.running() as core:
+        for _ in range(5):
+            site.clock.advance(minutes=1)
+            await core.deliverer.deliver_notices()
+    (notice,) = site.texts()
+    assert "is failing" in notice

@@ -54,7 +54,7 @@ class Channel:
         self.messages[message_id] = _outlets(alerts[0])
         self.headlines[message_id] = alerts[0].title
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         return None
 
 

@@ -665,7 +665,7 @@ class RecordingAdapter:
                 outer.sent.append(destination)
                 return "m1"
 
-            async def send_notice(self, destination: str, notice: Any) -> None:
+            async def send_notice(self, destination: str, notice: Any, **_: Any) -> None:
                 outer.sent.append(destination)
 
         self._notifier = Notifier()

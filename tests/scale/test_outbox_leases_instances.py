@@ -60,7 +60,7 @@ class SlowChannel:
         await asyncio.sleep(self.post_seconds)
         self.edits.append(message_id)
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(self, destination: str, notice: Notice, **_: object) -> None:
         self.busy.set()
         await asyncio.sleep(self.post_seconds)
         assert isinstance(notice, ChannelRecovered)

@@ -11,7 +11,8 @@ as maybe sent: Discord may have created the message before its answer failed); a
 about the message itself (Invalid Form Body) -> ``RejectedMessageError``, which fails that
 message only.
 
-Bot messages carry ``nonce = "ww<first alert id>"`` with ``enforce_nonce``: when a send
+Bot messages carry ``nonce = "ww<first alert id>"`` (a notice ``wn<notice id>``, a
+thread reply ``wr<digest of its words>``) with ``enforce_nonce``: when a send
 whose answer was lost is retried, Discord returns the message it already created instead
 of posting a second one (Discord remembers nonces for a few minutes). Webhook posts have
 no such check: webhook delivery is at-least-once.
@@ -308,13 +309,25 @@ class DiscordNotifier:
         except Exception as e:
             raise delivery_error(e) from e
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
-        """Post an operational notice as message content; nothing in it can ping anyone."""
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
+        """Post an operational notice as message content; nothing in it can ping anyone.
+        It carries ``nonce = wn<notice id>``: a resend of one that may have been created
+        gets the message Discord made (within its nonce window), not a second one."""
         channel = await self._channel(destination)
+        fields: dict[str, Any] = {} if notice_id is None else {"nonce": f"wn{notice_id}"}
         await self._pacer.wait_turn(destination)
         try:
             await channel.send(
-                content=notice_content(notice), allowed_mentions=discord.AllowedMentions.none()
+                content=notice_content(notice),
+                allowed_mentions=discord.AllowedMentions.none(),
+                **fields,
             )
         except Exception as e:
             raise delivery_error(e) from e
@@ -449,8 +462,16 @@ class DiscordWebhookNotifier:
         )
         return str(sent.id)
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
-        """Post an operational notice through the webhook, worded as for a bot message."""
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
+        """Post an operational notice through the webhook, worded as for a bot message
+        (at least once: a webhook post has no duplicate check)."""
         webhook, thread = self._webhook(destination)
         await self._post(
             destination,

@@ -13,15 +13,15 @@ otherwise report back to the delivery engine with the error tree:
   alert is dead-lettered, the channel carries on.
 
 Resends are idempotent for ``slack:`` destinations: every message carries metadata with
-the alert id, and a resend after an unconfirmed attempt first looks for it in the
-channel's recent history. An attempt is unconfirmed when the core says so
-(``maybe_sent``, e.g. after a crash) or when this notifier saw an ambiguous failure itself
-(a 5xx or a dropped connection after the request went out), since the delivery engine
-treats ``RetryableDeliveryError`` as "not sent". When that history cannot be read for now
-(rate limited, Slack's own trouble) the resend waits, still unconfirmed, rather than post
-blind. Give the notifier a client without
-slack_sdk's connection-error retry handler (``retry_handlers=[]``): that handler resends a
-post blindly. Incoming webhooks cannot be read back, so they are at-least-once.
+the alert id (a notice its notice id, a thread reply a key of its words), and a resend
+after an unconfirmed attempt first looks for it in the channel's recent history (a reply,
+in its thread). An attempt is unconfirmed when the core says so (``maybe_sent``: it keeps
+that durably, so a restart or another instance looks too) or, for alerts, when this
+notifier saw an ambiguous failure itself (a 5xx or a dropped connection after the request
+went out). When that history cannot be read for now (rate limited, Slack's own trouble)
+the resend waits, still unconfirmed, rather than post blind. Give the notifier a client
+without slack_sdk's connection-error retry handler (``retry_handlers=[]``): that handler
+resends a post blindly. Incoming webhooks cannot be read back, so they are at-least-once.
 """
 
 from __future__ import annotations
@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 
 # Metadata of a thread reply (a story's growth), keyed by the reply: a retry finds it.
 UPDATE_EVENT_TYPE = "wirewatch_update"
+# Metadata of an operational notice, keyed by its id in the notices outbox, likewise.
+NOTICE_EVENT_TYPE = "wirewatch_notice"
 
 NOTICE_LIMIT = 3000  # characters of a notice's text; Slack truncates longer messages
 
@@ -250,7 +252,7 @@ class SlackNotifier:
         alert_id = alerts[0].id
         async with self._pacer.lock(channel):
             if maybe_sent or alert_id in self._uncertain:
-                existing = await self._find_existing(channel, alert_id)
+                existing = await self._find_existing(channel, EVENT_TYPE, "alert_id", alert_id)
                 if existing is not None:
                     log.info(
                         "resend found earlier message",
@@ -362,16 +364,40 @@ class SlackNotifier:
             finally:
                 self._pacer.sent(channel)
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
         """Post an operational notice as mrkdwn text: commands as ``/wirewatch …``, feed
-        names and errors escaped (they are feed text)."""
+        names and errors escaped (they are feed text). It carries ``notice_id`` as
+        metadata; ``maybe_sent``: the channel's recent history is searched for it first."""
         channel = await self._resolve(destination)
         message = notice_message(notice, self._command)
+        metadata = (
+            {"event_type": NOTICE_EVENT_TYPE, "event_payload": {"notice_id": notice_id}}
+            if notice_id is not None
+            else None
+        )
         async with self._pacer.lock(channel):
+            if maybe_sent and notice_id is not None:
+                existing = await self._find_existing(
+                    channel, NOTICE_EVENT_TYPE, "notice_id", notice_id
+                )
+                if existing is not None:
+                    log.info(
+                        "resend found earlier notice",
+                        extra={"channel": channel, "notice": notice_id, "ts": existing},
+                    )
+                    return
             try:
-                await self._post(channel, message, metadata=None)
+                await self._post(channel, message, metadata=metadata)
             except _Ambiguous as e:
-                raise RetryableDeliveryError(e.reason) from e.__cause__
+                # It may be in the channel: the retry looks in its history first.
+                raise RetryableDeliveryError(e.reason, maybe_sent=True) from e.__cause__
 
     async def _post(
         self,
@@ -436,8 +462,11 @@ class SlackNotifier:
             self._pacer.sent(channel)
             return str(response["ts"])
 
-    async def _find_existing(self, channel: str, alert_id: int) -> str | None:
-        """The ts of a recent message in ``channel`` carrying ``alert_id`` in its metadata."""
+    async def _find_existing(
+        self, channel: str, event_type: str, field: str, value: int
+    ) -> str | None:
+        """The ts of a recent message in ``channel`` whose metadata is of ``event_type``
+        with ``field`` = ``value`` (an alert's id, a notice's)."""
         try:
             # Slack leaves message metadata out of history unless asked for it.
             response = await self._client.conversations_history(
@@ -474,7 +503,7 @@ class SlackNotifier:
         for message in response.get("messages") or []:
             meta = message.get("metadata") or {}
             payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == EVENT_TYPE and payload.get("alert_id") == alert_id:
+            if meta.get("event_type") == event_type and payload.get(field) == value:
                 return str(message["ts"])
         return None
 
@@ -509,8 +538,16 @@ class SlackWebhookNotifier:
             await self._post(url, without_buttons(render_alerts(alerts)))
         return f"webhook:{alerts[0].id}"
 
-    async def send_notice(self, destination: str, notice: Notice) -> None:
-        """Post an operational notice, worded as :class:`SlackNotifier` words it."""
+    async def send_notice(
+        self,
+        destination: str,
+        notice: Notice,
+        *,
+        notice_id: int | None = None,
+        maybe_sent: bool = False,
+    ) -> None:
+        """Post an operational notice, worded as :class:`SlackNotifier` words it. A webhook
+        cannot be read back: a notice is posted at least once."""
         url = _webhook_url(destination)
         async with self._pacer.lock(url):
             await self._post(url, notice_message(notice, self._command))

@@ -11,12 +11,19 @@ from typing import Any
 
 import pytest
 
+from bot.adapters.slack.render import EVENT_TYPE
 from bot.app import Core
 from tests.adapters.slack.conftest import StartAdapter
 from tests.adapters.slack.test_slack_render import assert_within_limits
 from tests.fakes.slack import FakeSlack
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
+
+
+def _alert_post(params: dict[str, Any]) -> bool:
+    """Whether a chat.postMessage carried alerts (a notice carries metadata of its own)."""
+    return bool((params.get("metadata") or {}).get("event_type") == EVENT_TYPE)
+
 
 ADMIN = "UADMIN"
 
@@ -140,7 +147,7 @@ async def test_channel_subscribed_by_command_receives_its_new_watch_alerts(
     assert "added" in ack["text"]
     await pipeline.publish(item("li", "Lithium prices slide again", pipeline.clock))
     await pipeline.core.deliverer.deliver_once()
-    (post,) = [p for p in pipeline.slack.posts("C7") if "metadata" in p.params]
+    (post,) = [p for p in pipeline.slack.posts("C7") if _alert_post(p.params)]
     assert "Lithium prices slide again" in post.params["blocks"][0]["text"]["text"]
 
 
@@ -157,7 +164,7 @@ async def test_bot_not_in_channel_marks_it_failing_then_delivers_after_invite(
     assert "not a member of this channel" in str(status["blocks"])
     pipeline.clock.advance(minutes=30)
     assert (await pipeline.core.deliverer.deliver_once()).sent == 1
-    delivered = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
+    delivered = [p for p in pipeline.slack.posts("C1") if _alert_post(p.params)]
     alert, notice = pipeline.slack.messages["C1"]
     assert len(delivered) == 2 and "metadata" in alert
     assert "can post here again" in notice["text"]  # told once, after the invite
@@ -174,7 +181,7 @@ async def test_a_burst_arrives_condensed_and_within_limits(pipeline: Pipeline) -
     )
     report = await pipeline.core.deliverer.deliver_once()
     assert report.sent == 7
-    posts = [p for p in pipeline.slack.posts("C1") if "metadata" in p.params]
+    posts = [p for p in pipeline.slack.posts("C1") if _alert_post(p.params)]
     assert len(posts) < 7
     listing = posts[0].params["blocks"]
     assert listing[0]["text"]["text"].endswith("new stories* for watch #1 (rare earth)")
@@ -191,6 +198,6 @@ async def test_failing_feed_notice_reaches_the_channel_once(pipeline: Pipeline) 
         pipeline.clock.advance(minutes=10)
         await pipeline.core.poll(due_only=False)
         await pipeline.core.deliverer.deliver_once()
-    notices = [p for p in pipeline.slack.posts("C1") if "metadata" not in p.params]
+    notices = [p for p in pipeline.slack.posts("C1") if not _alert_post(p.params)]
     assert len(notices) == 1
     assert "failing" in notices[0].params["text"] and not notices[0].params.get("blocks")
