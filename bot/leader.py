@@ -31,9 +31,10 @@ from typing import Any, Protocol
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.living import Growth
 from bot.core.models import Alert
 from bot.core.notices import Notice
-from bot.core.ports import Notifier
+from bot.core.ports import MessageEditor, Notifier, ThreadReplier
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,29 @@ class _DelegatingNotifier:
         await self._target().send_notice(
             destination, notice, notice_id=notice_id, maybe_sent=maybe_sent
         )
+
+    # Living messages: without these the deliverer took this notifier for one that cannot
+    # edit, and on PostgreSQL (where `run` holds this wrapper) no story's message grew.
+    async def edit(self, destination: str, message_id: str, alerts: Sequence[Alert]) -> None:
+        """Re-render a message through the current client."""
+        target = self._target()
+        if not isinstance(target, MessageEditor):  # pragma: no cover - chat clients edit
+            raise TypeError(f"{sorted(self.kinds)} messages cannot be edited")
+        await target.edit(destination, message_id, alerts)
+
+    async def reply(
+        self,
+        destination: str,
+        message_id: str,
+        grown: Sequence[Growth],
+        *,
+        maybe_sent: bool = False,
+    ) -> None:
+        """Answer a message in its thread through the current client."""
+        target = self._target()
+        if not isinstance(target, ThreadReplier):  # pragma: no cover - chat clients reply
+            raise TypeError(f"{sorted(self.kinds)} messages cannot be answered")
+        await target.reply(destination, message_id, grown, maybe_sent=maybe_sent)
 
 
 class LeaderElectedAdapter:
