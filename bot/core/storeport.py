@@ -268,7 +268,9 @@ class ArticlesStore(Protocol):
         self, *, since: datetime, limit: int
     ) -> list[tuple[str, str, str, datetime]]:
         """(story key, title, summary, first seen) of recent articles that could alert,
-        newest first: what the story index starts from."""
+        newest first: what the story index starts from. The title and summary are those
+        the article was first stored with (a retitle does not change what a running
+        index knows it by, so a restarted one must not either)."""
         ...
 
     async def article_by_url(self, url: str) -> Any:

@@ -587,17 +587,24 @@ def lock_stories(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK_KEY})
 
 
+# What the story index knows an article by: the headline and summary it was first stored
+# with. A retitle leaves a running index as it was (the lead still gathers outlets that
+# carry its first headline); an index rebuilt from the current headline would not.
+FIRST_TITLE = func.coalesce(articles.c.first_title, articles.c.title)
+FIRST_SUMMARY = func.coalesce(articles.c.first_summary, articles.c.summary)
+
+
 def headlines_after(
     conn: Connection, after_id: int, since: datetime
 ) -> list[tuple[int, str, str, str, datetime]]:
-    """(id, story key, title, summary, first seen) of articles that could alert, stored
-    after ``after_id`` (by any instance), oldest first."""
+    """(id, story key, first title, first summary, first seen) of articles that could
+    alert, stored after ``after_id`` (by any instance), oldest first."""
     rows = conn.execute(
         select(
             articles.c.id,
             articles.c.story_key,
-            articles.c.title,
-            articles.c.summary,
+            FIRST_TITLE,
+            FIRST_SUMMARY,
             articles.c.first_seen_at,
         )
         .where(
@@ -693,7 +700,15 @@ def apply_plan(
         conn.execute(
             update(articles)
             .where(articles.c.id == r.article_id)
-            .values(title=r.title, summary=r.summary, updated_at=now, retitle_stamp=stamp)
+            .values(
+                # SET reads the row as it was: the first retitle keeps the first headline.
+                first_title=FIRST_TITLE,
+                first_summary=FIRST_SUMMARY,
+                title=r.title,
+                summary=r.summary,
+                updated_at=now,
+                retitle_stamp=stamp,
+            )
         )
     touch_posts(conn, list(dict.fromkeys((r.story_key, r.feed_id) for r in placement.retitled)))
     set_seen_notes(conn, dict(plan.seen_notes))

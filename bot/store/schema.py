@@ -231,6 +231,11 @@ articles = Table(
     # notes the counter before it claims, and a message it posts of a story retitled
     # since is due an edit.
     Column("retitle_stamp", Integer),
+    # The headline and summary the article was stored with, kept by its first retitle
+    # (None: never retitled): a running story index knows the article by them, so the
+    # index a restart rebuilds must too.
+    Column("first_title", Text),
+    Column("first_summary", Text),
 )
 Index("ix_articles_first_seen", articles.c.first_seen_at)
 Index("ix_articles_story", articles.c.story_key)

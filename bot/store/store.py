@@ -1083,14 +1083,14 @@ class Store(Outbox):
     async def recent_headlines(
         self, *, since: datetime, limit: int
     ) -> list[tuple[str, str, str, datetime]]:
-        """(story key, title, summary, first seen) of recent articles that could alert,
-        newest first."""
+        """(story key, first title, first summary, first seen) of recent articles that
+        could alert, newest first."""
         async with self.engine.connect() as conn:
             rows = await conn.execute(
                 select(
                     articles.c.story_key,
-                    articles.c.title,
-                    articles.c.summary,
+                    ingest.FIRST_TITLE,
+                    ingest.FIRST_SUMMARY,
                     articles.c.first_seen_at,
                 )
                 .where(articles.c.first_seen_at >= since, articles.c.held_reason.is_(None))

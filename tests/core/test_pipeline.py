@@ -7,15 +7,20 @@ the same story from several outlets, and broken feeds.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
 from bot.core.api import Caller
 from bot.core.intents import HELD_LOOKUPS
 from bot.core.models import Alert, WhyReport
 from bot.settings import Settings
+from bot.store.schema import alerts
 from tests.feedserver import FeedServer, rss
 from tests.support import FakeClock, core_for, make_settings
 
@@ -127,6 +132,60 @@ async def test_same_story_from_two_outlets_alerts_once_per_watch(tmp_path: Path)
         assert {shown[0].url, *(url for _, url in shown[0].coverage)} == {r["link"], s["link"]}
         assert {shown[0].source, *shown[0].also_reported_by} == {"Reuters", "SCMP"}
         assert len(found.articles) == 3  # and the two earlier headlines, each its own story
+
+
+LEAD = "China expands rare earth export controls to five more elements"
+LEAD_RETITLES = (
+    "China expands rare earth export controls to seven elements",
+    "China adds seven rare earths to export control list, citing security",
+)
+
+
+@pytest.mark.parametrize("restart", [False, True], ids=["running", "restarted"])
+async def test_an_outlet_with_a_retitled_leads_first_headline_joins_its_story_after_a_restart(
+    tmp_path: Path, restart: bool
+) -> None:
+    """The story index knows a lead by the headline it first saw, and a retitle does not
+    change that while the instance runs: an outlet carrying the lead's first headline
+    joins the story. A restarted instance, its index rebuilt from the store, groups it
+    the same way (it indexed the new headline, and the outlet's alert came a second
+    time)."""
+    clock = FakeClock()
+    async with FeedServer() as server, contextlib.AsyncExitStack() as stack:
+        feeds = [server.url("/reuters.rss"), server.url("/scmp.rss")]
+        settings = make_settings(tmp_path, feeds=feeds, watches=WATCHES)
+        server.set_feed("/reuters.rss", rss([item("x", "Fed holds rates", clock)], title="Reuters"))
+        hk = item("y", "HK stocks rise", clock, host="scmp.test")
+        server.set_feed("/scmp.rss", rss([hk], title="SCMP"))
+        core = await stack.enter_async_context(core_for(settings, clock=clock))
+        assert (await core.poll(due_only=False)).alert_ids == []  # seeding is silent
+
+        clock.advance(minutes=10)
+        lead = item("controls", LEAD, clock, age_minutes=5)
+        server.set_feed("/reuters.rss", rss([lead], title="Reuters"))
+        assert len((await core.poll(due_only=False)).alert_ids) == 1
+
+        for title in LEAD_RETITLES:  # retitled twice: the first headline is still kept
+            clock.advance(minutes=10)
+            retitled = dict(lead, title=title, description=f"{title}. More to follow.")
+            server.set_feed("/reuters.rss", rss([retitled], title="Reuters"))
+            assert (await core.poll(due_only=False)).alert_ids == []
+            assert (await core.store.article_by_url(lead["link"])).title == title
+
+        if restart:
+            await stack.aclose()  # the process ends; a new one opens the same file
+            core = await stack.enter_async_context(core_for(settings, clock=clock))
+
+        clock.advance(minutes=10)
+        later = item("controls", LEAD, clock, age_minutes=5, host="scmp.test")
+        server.set_feed("/scmp.rss", rss([later], title="SCMP"))
+        assert (await core.poll(due_only=False)).alert_ids == []  # it grows the story
+        first = await core.store.article_by_url(lead["link"])
+        second = await core.store.article_by_url(later["link"])
+        assert second.story_key == first.story_key
+        async with core.store.transaction() as conn:
+            queued = (await conn.execute(select(alerts.c.story_key))).scalars().all()
+        assert queued == [first.story_key]  # one alert in all: the lead's
 
 
 async def test_a_new_feeds_backlog_joins_a_running_story_with_its_newest_items_only(

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import random
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy import text
 from bot.app import open_core
 from bot.settings import Settings, WatchConfig
 from tests.feedserver import FeedServer, rss
+from tests.support import FakeClock
 
 pytestmark = pytest.mark.postgres
 
@@ -95,3 +96,57 @@ async def test_three_instances_make_one_story_of_three_outlets(postgres_url: str
     duplicated = {t: n for t, n in keys_per_story.items() if n != 1}
     assert duplicated == {}, f"{len(duplicated)} stories split across instances"
     assert tuple(alerts) == (STORIES, STORIES)
+
+
+LEAD = "China expands rare earth export controls to five more elements"
+
+
+async def test_an_instance_knows_a_lead_another_retitled_by_its_first_headline(
+    postgres_url: str,
+) -> None:
+    """Another instance stored a lead and retitled it before this one looked: this one
+    indexes it by the headline first seen, as the instance that stored it did, so an
+    outlet carrying that headline joins the story wherever it is polled (indexed by the
+    new headline, it made a second story and a second alert)."""
+    clock = FakeClock()
+    async with FeedServer() as server:
+        for outlet in ("reuters", "scmp"):
+            server.set_feed(f"/{outlet}.rss", rss([], title=outlet))
+        settings = Settings(
+            database={"url": postgres_url},
+            fetch={"allow_private_addresses": True},
+            health={"enabled": False},
+            watches=[WatchConfig(query='"rare earth"', channels=["console"])],
+            feeds=[{"url": server.url(f"/{outlet}.rss")} for outlet in ("reuters", "scmp")],
+        )
+
+        def story_item(outlet: str, title: str) -> dict[str, Any]:
+            return {
+                "title": title,
+                "link": f"https://{outlet}.test/rare-earth-controls",
+                "guid": f"{outlet}-1",
+                "description": f"{title}. More to follow.",
+                "pubDate": clock.now() - timedelta(minutes=5),
+            }
+
+        async with (
+            open_core(settings, clock=clock, instance_id="node-a") as first,
+            open_core(settings, clock=clock, instance_id="node-b") as second,
+        ):
+            for core in (first, second):  # seeding is silent; both indexes are loaded
+                assert (await core.poll(due_only=False)).alert_ids == []
+            clock.advance(minutes=10)
+            server.set_feed("/reuters.rss", rss([story_item("reuters", LEAD)], title="reuters"))
+            assert len((await first.poll(due_only=False)).alert_ids) == 1
+            clock.advance(minutes=10)
+            retitled = story_item("reuters", "China adds seven rare earths to its export controls")
+            server.set_feed("/reuters.rss", rss([retitled], title="reuters"))
+            assert (await first.poll(due_only=False)).alert_ids == []
+
+            clock.advance(minutes=10)
+            server.set_feed("/scmp.rss", rss([story_item("scmp", LEAD)], title="scmp"))
+            assert (await second.poll(due_only=False)).alert_ids == []  # it grows the story
+            lead = await second.store.article_by_url("https://reuters.test/rare-earth-controls")
+            later = await second.store.article_by_url("https://scmp.test/rare-earth-controls")
+            assert lead.title == retitled["title"]
+            assert later.story_key == lead.story_key
