@@ -471,12 +471,13 @@ class MemoryCore:
             raise NotFoundError(f"no alert {ref!r} in this channel")
         return found
 
-    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+    async def mute_story(self, caller: Caller, alert_ref: str) -> tuple[str, bool]:
         self.calls.append("mute_story")
         self._manager(caller)
         dest, story, _, title = self._alert(caller, alert_ref)
+        new = (dest, story) not in self.muted
         self.muted.add((dest, story))
-        return title
+        return title, new
 
     async def stories_here(self, caller: Caller) -> list[StoryHere]:
         newest = sorted(

@@ -254,10 +254,11 @@ class CoreAPI(Protocol):
 
     # --- alert buttons ----------------------------------------------------------------------
 
-    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+    async def mute_story(self, caller: Caller, alert_ref: str) -> tuple[str, bool]:
         """Mute the story of an alert sent to the caller's channel: its pending alerts are let
-        go and its message is no longer updated. Returns the story's headline. Raises
-        ``NotFoundError`` for an alert of another channel."""
+        go and its message is no longer updated. Returns the story's headline and whether
+        this muted it (False: it already was). Raises ``NotFoundError`` for an alert of
+        another channel."""
         ...
 
     async def stories_here(self, caller: Caller) -> list[StoryHere]:

@@ -1177,13 +1177,15 @@ class Wirewatch:
             raise NotFoundError(f"no alert {alert_ref!r} in this channel")
         return found
 
-    async def mute_story(self, caller: Caller, alert_ref: str) -> str:
+    async def mute_story(self, caller: Caller, alert_ref: str) -> tuple[str, bool]:
         self._require_manager(caller)
         story_key, _, title = await self._alert_here(caller, alert_ref)
+        if await self.store.controls.muted(caller.destination, [story_key]):
+            return title, False
         await self.store.controls.mute_story(
             caller.destination, story_key, by=caller.user, now=self.clock.now()
         )
-        return title
+        return title, True
 
     async def stories_here(self, caller: Caller) -> list[StoryHere]:
         return await self.store.controls.stories_here(caller.destination, STORIES_SEARCHED)

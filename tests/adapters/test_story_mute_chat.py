@@ -55,6 +55,23 @@ async def test_a_story_picked_in_the_menu_is_muted_for_managers_only(room: Room)
     assert any(said in _text(m) for m in _announcements(room))
 
 
+async def test_a_story_picked_again_is_already_muted_and_not_announced_twice(room: Room) -> None:
+    """The menu still offers a story once muted (the listing is not re-sent for it), and
+    two managers may press at once: the second pick says it already was, and the channel
+    hears of the mute once."""
+    await _burst(room)
+    said = f"muted the story “{HEADLINES[1]}”"
+    assert f"Muted here: “{HEADLINES[1]}”" in await pick(room, HEADLINES[1])
+    if room.platform == "slack":
+        await room.fake.wait_for(lambda: any(said in _text(m) for m in _announcements(room)))
+    again = await pick(room, HEADLINES[1])
+    assert f"“{HEADLINES[1]}” was already muted here." in again
+    assert "Muted here:" not in again
+    await room.tick(minutes=1)  # time for a second announcement, were one coming
+    assert sum(said in _text(m) for m in _announcements(room)) == 1
+    assert await _muted_here(room) == {HEADLINES[1]}
+
+
 async def test_the_picked_storys_line_is_kept_as_the_listing_grows(room: Room) -> None:
     await _burst(room)
     await pick(room, HEADLINES[1])

@@ -930,7 +930,10 @@ class Commands:
     async def _story_mute(self, caller: Caller, args: Mapping[str, object]) -> Reply:
         alert = args.get("alert")
         if alert is not None:  # an alert's button, or a listing's menu: its alert id
-            return self._story_muted(caller, await self.core.mute_story(caller, str(alert)))
+            title, new = await self.core.mute_story(caller, str(alert))
+            if not new:  # a second press, or a muted story picked again in a listing's menu
+                return self._already_muted(title)
+            return self._story_muted(caller, title)
         words = str(args["story"])
         found = await self.core.mute_story_named(caller, words)
         typed = Code(shorten(words, QUERY_SHOWN))
@@ -972,10 +975,12 @@ class Commands:
             )
         story = found[0]
         if story.muted:
-            return text_reply(
-                f"🔇 “{shorten(story.title, 120)}” was already muted here.", tone=Tone.INFO
-            )
+            return self._already_muted(story.title)
         return self._story_muted(caller, story.title)
+
+    @staticmethod
+    def _already_muted(title: str) -> Reply:
+        return text_reply(f"🔇 “{shorten(title, 120)}” was already muted here.", tone=Tone.INFO)
 
     @staticmethod
     def _story_muted(caller: Caller, title: str) -> Reply:
