@@ -10,6 +10,7 @@ posts can be asserted without waiting for it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import warnings
@@ -34,9 +35,10 @@ from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
 from bot.adapters.slack.notifier import UPDATE_EVENT_TYPE, SlackNotifier
 from bot.adapters.slack.render import EVENT_TYPE
 from bot.app import Core
+from bot.settings import Settings
 from bot.store.schema import alerts, articles
-from tests.fakes.discord import CHANNEL_ID
-from tests.fakes.slack import BOT_TOKEN
+from tests.fakes.discord import CHANNEL_ID, FakeDiscord
+from tests.fakes.slack import BOT_TOKEN, FakeSlack
 
 # The faults live beside the fakes, not here: pytest imports this file as ``conftest`` and
 # a test's ``from tests.delivery.conftest import ...`` as a second module, whose classes
@@ -267,3 +269,50 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                 yield rig
             finally:
                 await adapter.stop()
+
+
+@contextlib.asynccontextmanager
+async def story_site(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    destination: str,
+    outlets: Sequence[str],
+    **sections: Any,
+) -> AsyncIterator[tuple[FakeTime, FakeClock, FakeSlack, FakeDiscord, FeedServer, Settings]]:
+    """Fake Slack and fake Discord, a feed server with each outlet's (empty) feed, and the
+    settings of a core reading them with one "rare earth" watch posting to ``destination``."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    time, clock = FakeTime(), FakeClock()
+    async with (
+        FakeSlack(clock=time.monotonic) as slack,
+        FakeDiscord() as fake_discord,
+        FeedServer() as feeds,
+    ):
+        for outlet in outlets:
+            feeds.set_feed(f"/{outlet}.rss", rss([], title=outlet.upper()))
+        settings = make_settings(
+            tmp_path,
+            feeds=[feeds.url(f"/{o}.rss") for o in outlets],
+            watches=[{"query": '"rare earth"', "channels": [destination]}],
+            **sections,
+        )
+        yield time, clock, slack, fake_discord, feeds, settings
+
+
+@contextlib.asynccontextmanager
+async def chat_notifiers(
+    core: Core, slack: FakeSlack, fake_discord: FakeDiscord, time: FakeTime
+) -> AsyncIterator[None]:
+    """Fresh real Slack and Discord notifiers on ``core`` (nothing remembered from a run
+    before), against the fakes, paced by ``time``."""
+    adapter = DiscordAdapter(core=core.api, settings=fake_discord.settings(), gateway=False)
+    await adapter.start()
+    try:
+        client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url, retry_handlers=[])
+        core.add_notifier(SlackNotifier(client, monotonic=time.monotonic, sleep=time.sleep))
+        pacer = ChannelPacer(5, 5.0, clock=time.monotonic, sleep=time.sleep)
+        core.add_notifier(DiscordNotifier(adapter.client, pacer=pacer))
+        yield
+    finally:
+        await adapter.stop()

@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.discord.client import DiscordAdapter
-from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier, DiscordWebhookNotifier
+from bot.adapters.discord.notifier import DiscordWebhookNotifier
 from bot.adapters.slack.notifier import SlackNotifier, SlackWebhookNotifier
 from bot.app import Core
 from bot.cli import cmd_status
@@ -30,7 +29,7 @@ from bot.core.delivery import EDIT_TRIES
 from bot.core.models import DestinationState
 from bot.logs import setup_logging
 from tests.core.test_delivery import _queue, _setup
-from tests.delivery.conftest import DISCORD, SLACK, FakeTime, Rig
+from tests.delivery.conftest import DISCORD, SLACK, Rig, chat_notifiers, story_site
 from tests.delivery.test_faults import status_of
 from tests.fakes.discord import (
     CHANNEL_ID,
@@ -43,7 +42,7 @@ from tests.fakes.discord import (
 from tests.fakes.slack import BOT_TOKEN, FakeSlack
 from tests.fakes.standalone import Hold
 from tests.feedserver import FeedServer, rss
-from tests.support import FakeClock, core_for, make_settings
+from tests.support import FakeClock, core_for
 
 
 @pytest.mark.parametrize("destination", [SLACK, DISCORD])
@@ -174,33 +173,14 @@ class Living:
 async def living(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Living]:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    time, clock = FakeTime(), FakeClock()
-    async with (
-        FakeSlack(clock=time.monotonic) as slack,
-        FakeDiscord() as fake_discord,
-        FeedServer() as feeds,
-    ):
-        for outlet in OUTLETS:
-            feeds.set_feed(f"/{outlet}.rss", rss([], title=outlet.upper()))
-        settings = make_settings(
-            tmp_path,
-            feeds=[feeds.url(f"/{o}.rss") for o in OUTLETS],
-            watches=[{"query": '"rare earth"', "channels": [request.param]}],
-        )
-        async with core_for(settings, clock=clock) as core:
-            adapter = DiscordAdapter(core=core.api, settings=fake_discord.settings(), gateway=False)
-            await adapter.start()
-            try:
-                client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.base_url, retry_handlers=[])
-                core.add_notifier(SlackNotifier(client, monotonic=time.monotonic, sleep=time.sleep))
-                pacer = ChannelPacer(5, 5.0, clock=time.monotonic, sleep=time.sleep)
-                core.add_notifier(DiscordNotifier(adapter.client, pacer=pacer))
-                await core.poll(due_only=False)  # the empty feeds are seeded
-                yield Living(request.param, core, clock, slack, fake_discord, feeds)
-            finally:
-                await adapter.stop()
+    async with story_site(tmp_path, monkeypatch, request.param, OUTLETS) as site:
+        time, clock, slack, fake_discord, feeds, settings = site
+        async with (
+            core_for(settings, clock=clock) as core,
+            chat_notifiers(core, slack, fake_discord, time),
+        ):
+            await core.poll(due_only=False)  # the empty feeds are seeded
+            yield Living(request.param, core, clock, slack, fake_discord, feeds)
 
 
 async def test_an_edit_that_keeps_failing_backs_off_then_lands(living: Living) -> None:

@@ -15,19 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.discord.client import DiscordAdapter
-from bot.adapters.discord.notifier import ChannelPacer, DiscordNotifier
-from bot.adapters.slack.notifier import SlackNotifier
 from bot.app import Core
 from bot.core.api import Caller
 from bot.settings import Settings
-from tests.delivery.conftest import DISCORD, SLACK, FakeTime
+from tests.delivery.conftest import DISCORD, SLACK, FakeTime, chat_notifiers, story_site
 from tests.fakes.discord import CHANNEL_ID, Failure, FakeDiscord
-from tests.fakes.slack import BOT_TOKEN, FakeSlack
+from tests.fakes.slack import FakeSlack
 from tests.feedserver import FeedServer, rss
-from tests.support import FakeClock, core_for, make_settings
+from tests.support import FakeClock, core_for
 
 HEADLINE = "China expands rare earth export controls to five more elements"
 OUTLETS = ("reuters", "scmp", "ap")
@@ -50,21 +46,11 @@ class Site:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Core]:
         """A core with fresh notifiers (nothing remembered in memory from a run before)."""
-        async with core_for(self.settings, clock=self.clock) as core:
-            adapter = DiscordAdapter(core=core.api, settings=self.discord.settings(), gateway=False)
-            await adapter.start()
-            try:
-                client = AsyncWebClient(
-                    token=BOT_TOKEN, base_url=self.slack.base_url, retry_handlers=[]
-                )
-                core.add_notifier(
-                    SlackNotifier(client, monotonic=self.time.monotonic, sleep=self.time.sleep)
-                )
-                pacer = ChannelPacer(5, 5.0, clock=self.time.monotonic, sleep=self.time.sleep)
-                core.add_notifier(DiscordNotifier(adapter.client, pacer=pacer))
-                yield core
-            finally:
-                await adapter.stop()
+        async with (
+            core_for(self.settings, clock=self.clock) as core,
+            chat_notifiers(core, self.slack, self.discord, self.time),
+        ):
+            yield core
 
     async def publish(
         self, core: Core, *outlets: str, titles: dict[str, str] | None = None
@@ -109,22 +95,9 @@ class Site:
 async def site(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Site]:
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.delenv(var, raising=False)
-    time, clock = FakeTime(), FakeClock()
-    async with (
-        FakeSlack(clock=time.monotonic) as slack,
-        FakeDiscord() as fake_discord,
-        FeedServer() as feeds,
-    ):
-        for outlet in OUTLETS:
-            feeds.set_feed(f"/{outlet}.rss", rss([], title=outlet.upper()))
-        settings = make_settings(
-            tmp_path,
-            feeds=[feeds.url(f"/{o}.rss") for o in OUTLETS],
-            watches=[{"query": '"rare earth"', "channels": [request.param]}],
-            poll={"failing_after": 2},
-        )
+    async with story_site(
+        tmp_path, monkeypatch, request.param, OUTLETS, poll={"failing_after": 2}
+    ) as (time, clock, slack, fake_discord, feeds, settings):
         yield Site(request.param, settings, clock, time, slack, fake_discord, feeds)
 
 
